@@ -1,1 +1,3 @@
-export {};
+export type { Backend, KeyPath } from './backend.js';
+export { LocalBackend } from './local-backend.js';
+export { TEMP_PREFIX, validateSegment, validateKeyPath } from './key-path.js';

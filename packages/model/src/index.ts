@@ -26,7 +26,7 @@ export {
   isAndanteError,
 } from './errors.js';
 export type { GrpcCodeValue } from './errors.js';
-export { SINGLE_TENANT, validateTenantId } from './tenant.js';
+export { SINGLE_TENANT, validateTenantId, resolveTenant } from './tenant.js';
 export {
   TRACE_ID_BYTES,
   SPAN_ID_BYTES,
@@ -39,3 +39,16 @@ export {
   tokenForTraceId,
 } from './ids.js';
 export type { TraceSegment, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient } from './ingest.js';
+export { defaultTenantLimits, staticLimits } from './limits.js';
+export type { TenantLimits, LimitsProvider } from './limits.js';
+export { createLogger, silentLogger } from './log.js';
+export type { Logger, LogLevel, LogFields } from './log.js';
+export { decodeExportRequest } from './otlp-decode.js';
+export type { DecodedBatch, ResourceRef, ScopeRef, SpanRef } from './otlp-decode.js';
+export { encodeTraceSegment } from './otlp-segment.js';
+export { decodeTrace, encodeTrace } from './trace-codec.js';
+export { encodeTraceByIdResponse, traceToTempoJson } from './tempo-response.js';
+export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-response.js';
+export { parseOtlpJson } from './otlp-json.js';
+export { combineTraces, countSpans } from './combine.js';
+export { encodeExportTraceServiceResponse, exportResponseToJson } from './export-response.js';

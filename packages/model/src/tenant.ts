@@ -1,4 +1,4 @@
-import { InvalidTenantError } from './errors.js';
+import { InvalidTenantError, MissingTenantError } from './errors.js';
 
 /** The tenant every request belongs to when multitenancy is disabled (Tempo's name). */
 export const SINGLE_TENANT = 'single-tenant';
@@ -26,4 +26,15 @@ export function validateTenantId(tenantId: string): string {
     );
   }
   return tenantId;
+}
+
+/**
+ * The tenant of a request: `single-tenant` when multitenancy is off; otherwise the validated
+ * X-Scope-OrgID value (MissingTenantError when absent).
+ */
+export function resolveTenant(orgIdHeader: string | string[] | undefined, multitenancyEnabled: boolean): string {
+  if (!multitenancyEnabled) return SINGLE_TENANT;
+  const value = Array.isArray(orgIdHeader) ? orgIdHeader[0] : orgIdHeader;
+  if (value === undefined || value.trim() === '') throw new MissingTenantError();
+  return validateTenantId(value.trim());
 }

@@ -1,1 +1,23 @@
-export {};
+export { Wal, WalFile, replayWalFile } from './wal.js';
+export type { WalReplay, WalEntry } from './wal.js';
+export { defaultBlockConfig, resolveBlockConfig } from './block-config.js';
+export type { BlockConfig } from './block-config.js';
+export {
+  META_NAME,
+  DATA_NAME,
+  INDEX_NAME,
+  bloomName,
+  isBlockId,
+  rfc3339Nano,
+  parseRfc3339Nano,
+  readBlockMeta,
+  listTenants,
+  listBlockMetas,
+} from './block-meta.js';
+export type { BlockMeta } from './block-meta.js';
+export { encodeBlock } from './block-encode.js';
+export type { EncodedBlock, BlockObject, TraceEntry } from './block-encode.js';
+export { BackendBlock, writeBlock, newBlockId, supportedBlockFormats } from './backend-block.js';
+export { FORMAT_V1 } from './block-schema.js';
+export { assignNestedSet, ROOT_PARENT_ID } from './nested-set.js';
+export type { NestedSet, NestedSetInput } from './nested-set.js';

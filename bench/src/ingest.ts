@@ -1,0 +1,239 @@
+// Ingest benchmark: a load generator sends OTLP/gRPC exports to a started andante (child process)
+// for a fixed span count, then flushes and measures bytes at rest. In the same run it measures the
+// local limit: the same payloads only decoded, split by trace and appended to a group-committed
+// WAL file in this process. Prints medians of several runs.
+//
+//   pnpm bench:ingest [-- --spans 600000 --batch 512 --concurrency 8 --runs 3]
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { bytesToHex, decodeExportRequest, encodeTraceSegment, type DecodedBatch, type TraceSegment } from '@andante/model';
+import { WalFile } from '@andante/storage';
+import { encodeBatches } from './payloads.js';
+
+interface Options {
+  spans: number;
+  batch: number;
+  spansPerTrace: number;
+  concurrency: number;
+  runs: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { spans: 600_000, batch: 512, spansPerTrace: 20, concurrency: 8, runs: 3 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i]!.replace(/^--/, '') as keyof Options;
+    if (!(key in o)) throw new Error(`unknown option ${argv[i]}`);
+    o[key] = Number(argv[i + 1]);
+  }
+  return o;
+}
+
+/** A payload and views of its trace-ID bytes, patched before each send to make new traces. */
+interface Payload {
+  bytes: Buffer;
+  decoded: DecodedBatch;
+  originals: Uint8Array[];
+}
+
+function preparePayloads(count: number, o: Options): Payload[] {
+  return encodeBatches(count, o.batch, o.spansPerTrace).map((enc) => {
+    const bytes = Buffer.from(enc);
+    const decoded = decodeExportRequest(bytes);
+    return { bytes, decoded, originals: decoded.spans.map((s) => Uint8Array.from(s.traceId)) };
+  });
+}
+
+function patchTraceIds(p: Payload, round: number): void {
+  p.decoded.spans.forEach((s, i) => {
+    const orig = p.originals[i]!;
+    s.traceId.set(orig);
+    s.traceId[0] = orig[0]! ^ (round & 0xff);
+    s.traceId[1] = orig[1]! ^ ((round >>> 8) & 0xff);
+    s.traceId[2] = orig[2]! ^ ((round >>> 16) & 0xff);
+  });
+}
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function startServer(dir: string): Promise<{ proc: ChildProcess; http: number; grpc: number }> {
+  const cfg = join(dir, 'andante.yaml');
+  await writeFile(
+    cfg,
+    [
+      'server: { http_listen_address: 127.0.0.1, http_listen_port: 0, log_level: warn }',
+      'distributor: { receivers: { otlp: { protocols: { grpc: { endpoint: "127.0.0.1:0", max_recv_msg_size_mib: 16 } } } } }',
+      `storage: { trace: { local: { path: ${join(dir, 'traces')} }, wal: { path: ${join(dir, 'wal')} } } }`,
+      'overrides: { defaults: { ingestion: { rate_limit_bytes: 10000000000, burst_size_bytes: 10000000000, max_traces_per_user: 10000000 }, global: { max_bytes_per_trace: 50000000 } } }',
+    ].join('\n'),
+  );
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '../../packages/server/dist/bin.js');
+  const proc = spawn(process.execPath, [bin, `-config.file=${cfg}`, '-server.log_level=info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (const line of buf.split('\n')) {
+        if (!line.includes('andante started')) continue;
+        const ports = JSON.parse(line).ports as { http: number; otlpGrpc: number };
+        resolve({ proc, http: ports.http, grpc: ports.otlpGrpc });
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`andante exited (${code}): ${buf}`)));
+  });
+}
+
+function rssMiB(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+interface RunResult {
+  spansPerSec: number;
+  mbPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  peakRssMiB: number;
+  bytesPerSpanAtRest: number;
+  otlpBytesPerSpan: number;
+  localSpansPerSec: number;
+  localMbPerSec: number;
+}
+
+async function sendAll(client: grpc.Client, payloads: Payload[], o: Options): Promise<{ seconds: number; bytes: number; spans: number; latencies: number[] }> {
+  const total = Math.ceil(o.spans / o.batch);
+  const latencies: number[] = [];
+  let next = 0;
+  let bytes = 0;
+  let spans = 0;
+  const started = performance.now();
+  const worker = async (slot: number): Promise<void> => {
+    // Each worker owns payloads slot, slot+concurrency, ... so a buffer is never patched mid-send.
+    const mine = payloads.filter((_, k) => k % o.concurrency === slot);
+    for (let i = next++; i < total; i = next++) {
+      const p = mine[i % mine.length]!;
+      patchTraceIds(p, i + 1);
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) =>
+        client.makeUnaryRequest(
+          '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          p.bytes,
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
+      latencies.push(performance.now() - t0);
+      bytes += p.bytes.length;
+      spans += p.decoded.spans.length;
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, (_, s) => worker(s)));
+  return { seconds: (performance.now() - started) / 1000, bytes, spans, latencies: latencies.sort((a, b) => a - b) };
+}
+
+/** The local limit: decode, split by trace, encode segments and append to a WAL, no network. */
+async function localLimit(payloads: Payload[], o: Options, dir: string): Promise<{ spansPerSec: number; mbPerSec: number }> {
+  const wal = await WalFile.open(join(dir, 'local-limit.wal'));
+  const total = Math.ceil(o.spans / o.batch);
+  let bytes = 0;
+  let spans = 0;
+  let next = 0;
+  const started = performance.now();
+  const worker = async (slot: number): Promise<void> => {
+    const mine = payloads.filter((_, k) => k % o.concurrency === slot);
+    for (let i = next++; i < total; i = next++) {
+      const p = mine[i % mine.length]!;
+      patchTraceIds(p, i + 1);
+      const batch = decodeExportRequest(p.bytes);
+      const byTrace = new Map<string, number[]>();
+      batch.spans.forEach((s, idx) => {
+        const key = bytesToHex(s.traceId);
+        const l = byTrace.get(key);
+        if (l) l.push(idx);
+        else byTrace.set(key, [idx]);
+      });
+      const segments: TraceSegment[] = [];
+      for (const idxs of byTrace.values()) {
+        const first = batch.spans[idxs[0]!]!;
+        segments.push({ traceId: first.traceId, bytes: encodeTraceSegment(batch, idxs), spanCount: idxs.length, startTimeUnixNano: first.startTimeUnixNano, endTimeUnixNano: first.endTimeUnixNano });
+      }
+      await wal.append(segments);
+      bytes += p.bytes.length;
+      spans += batch.spans.length;
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, (_, s) => worker(s)));
+  const seconds = (performance.now() - started) / 1000;
+  await wal.remove();
+  return { spansPerSec: spans / seconds, mbPerSec: bytes / seconds / 1e6 };
+}
+
+async function runOnce(o: Options, payloads: Payload[]): Promise<RunResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'andante-bench-'));
+  const server = await startServer(dir);
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.proc.pid!).hwm)), 200);
+  const client = new grpc.Client(`127.0.0.1:${server.grpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+  try {
+    const r = await sendAll(client, payloads, o);
+    await fetch(`http://127.0.0.1:${server.http}/flush`, { method: 'POST' });
+    peak = Math.max(peak, rssMiB(server.proc.pid!).hwm);
+    const atRest = await dirBytes(join(dir, 'traces'));
+    const local = await localLimit(payloads, o, dir);
+    return {
+      spansPerSec: r.spans / r.seconds,
+      mbPerSec: r.bytes / r.seconds / 1e6,
+      p50Ms: percentile(r.latencies, 50),
+      p99Ms: percentile(r.latencies, 99),
+      peakRssMiB: peak,
+      bytesPerSpanAtRest: atRest / r.spans,
+      otlpBytesPerSpan: r.bytes / r.spans,
+      localSpansPerSec: local.spansPerSec,
+      localMbPerSec: local.mbPerSec,
+    };
+  } finally {
+    clearInterval(sampler);
+    client.close();
+    server.proc.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  const payloads = preparePayloads(Math.max(64, o.concurrency * 8), o);
+  console.log(`ingest benchmark: ${o.spans} spans per run, ${o.batch} spans per export, ${o.spansPerTrace} spans per trace, concurrency ${o.concurrency}, ${o.runs} runs`);
+  const results: RunResult[] = [];
+  for (let run = 0; run < o.runs; run++) {
+    const r = await runOnce(o, payloads);
+    results.push(r);
+    console.log(`run ${run + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 100) / 100])))}`);
+  }
+  const m = (k: keyof RunResult): number => median(results.map((r) => r[k]));
+  const fmt = (n: number, d = 1): string => n.toFixed(d);
+  console.log('\nmedians:');
+  console.log(`  end to end   ${fmt(m('spansPerSec'), 0)} spans/s, ${fmt(m('mbPerSec'))} MB/s of OTLP protobuf acknowledged`);
+  console.log(`  latency      p50 ${fmt(m('p50Ms'))} ms, p99 ${fmt(m('p99Ms'))} ms per export`);
+  console.log(`  server RSS   peak ${fmt(m('peakRssMiB'), 0)} MiB`);
+  console.log(`  at rest      ${fmt(m('bytesPerSpanAtRest'))} bytes/span vs ${fmt(m('otlpBytesPerSpan'))} OTLP bytes/span (1/${fmt(m('otlpBytesPerSpan') / m('bytesPerSpanAtRest'))})`);
+  console.log(`  local limit  ${fmt(m('localSpansPerSec'), 0)} spans/s, ${fmt(m('localMbPerSec'))} MB/s (decode + split + WAL append, one process)`);
+  console.log(`  ratio        end to end / local limit = ${fmt((m('mbPerSec') / m('localMbPerSec')) * 100)} %`);
+}
+
+await main();

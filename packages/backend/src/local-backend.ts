@@ -1,0 +1,198 @@
+// Object storage on a local folder: <root>/<segment>/.../<name>. Objects are written to a temp
+// file in the target folder, fsynced, renamed over the target, and the folder is fsynced, so a
+// crash leaves either the old object, the new one, or a hidden temp file: never a torn object.
+
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { InvalidArgumentError, NotFoundError } from '@andante/model';
+import type { Backend, KeyPath } from './backend.js';
+import { TEMP_PREFIX, validateKeyPath, validateSegment } from './key-path.js';
+
+/** How often a write retries when a concurrent delete removed its (emptied) folder meanwhile. */
+const WRITE_ATTEMPTS = 5;
+
+export class LocalBackend implements Backend {
+  readonly root: string;
+
+  constructor(root: string) {
+    if (typeof root !== 'string' || root.length === 0) throw new InvalidArgumentError('local backend root folder is empty');
+    this.root = resolve(root);
+  }
+
+  async write(keypath: KeyPath, name: string, data: Uint8Array): Promise<void> {
+    const dir = this.dirFor(keypath);
+    const target = join(dir, validateSegment(name, 'object name'));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ensureDir(dir);
+        await writeAtomic(dir, target, data);
+        return;
+      } catch (err) {
+        // A concurrent delete may have removed the emptied folder between mkdir and open.
+        if (code(err) === 'ENOENT' && attempt < WRITE_ATTEMPTS) continue;
+        throw err;
+      }
+    }
+  }
+
+  async read(keypath: KeyPath, name: string): Promise<Uint8Array> {
+    const path = this.objectPath(keypath, name);
+    try {
+      const buf = await readFile(path);
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    } catch (err) {
+      throw mapMissing(err, keypath, name);
+    }
+  }
+
+  async readRange(keypath: KeyPath, name: string, offset: number, length: number): Promise<Uint8Array> {
+    const path = this.objectPath(keypath, name);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new InvalidArgumentError(`invalid range offset=${offset} length=${length}`);
+    }
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      throw mapMissing(err, keypath, name);
+    }
+    try {
+      const { size } = await fh.stat();
+      if (offset + length > size) {
+        throw new InvalidArgumentError(
+          `range ${offset}+${length} is beyond the end of ${describe(keypath, name)} (${size} bytes)`,
+        );
+      }
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+        if (bytesRead === 0) throw new Error(`short read of ${describe(keypath, name)}`);
+        done += bytesRead;
+      }
+      return out;
+    } catch (err) {
+      throw mapMissing(err, keypath, name);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async size(keypath: KeyPath, name: string): Promise<number> {
+    const path = this.objectPath(keypath, name);
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) throw new NotFoundError(`object ${describe(keypath, name)} not found`);
+      return st.size;
+    } catch (err) {
+      throw mapMissing(err, keypath, name);
+    }
+  }
+
+  async list(keypath: KeyPath): Promise<string[]> {
+    const dir = this.dirFor(keypath);
+    try {
+      const names = await readdir(dir);
+      return names.filter((n) => !n.startsWith(TEMP_PREFIX)).sort();
+    } catch (err) {
+      const c = code(err);
+      if (c === 'ENOENT' || c === 'ENOTDIR') return [];
+      throw err;
+    }
+  }
+
+  async delete(keypath: KeyPath, name: string): Promise<void> {
+    const path = this.objectPath(keypath, name);
+    try {
+      await unlink(path);
+    } catch (err) {
+      const c = code(err);
+      if (c === 'ENOENT' || c === 'ENOTDIR') return;
+      throw err;
+    }
+    await this.removeEmptyDirs(dirname(path));
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls.
+  }
+
+  private dirFor(keypath: KeyPath): string {
+    return join(this.root, ...validateKeyPath(keypath));
+  }
+
+  private objectPath(keypath: KeyPath, name: string): string {
+    return join(this.dirFor(keypath), validateSegment(name, 'object name'));
+  }
+
+  /** Creates `dir` and fsyncs the parent of every folder it created, so the folders survive a crash. */
+  private async ensureDir(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    for (let d = dir; ; d = dirname(d)) {
+      await fsyncDir(dirname(d));
+      if (d === first || d === this.root || dirname(d) === d) break;
+    }
+  }
+
+  /** Removes folders emptied by a delete, up to but not including the root (best effort). */
+  private async removeEmptyDirs(dir: string): Promise<void> {
+    for (let d = dir; d !== this.root && d.startsWith(this.root); d = dirname(d)) {
+      try {
+        await rmdir(d);
+      } catch {
+        return; // not empty (or already gone): stop climbing
+      }
+    }
+  }
+}
+
+async function writeAtomic(dir: string, target: string, data: Uint8Array): Promise<void> {
+  const tmp = join(dir, TEMP_PREFIX + randomUUID());
+  const fh = await open(tmp, 'wx');
+  let renamed = false;
+  try {
+    let done = 0;
+    while (done < data.byteLength) {
+      const { bytesWritten } = await fh.write(data, done, data.byteLength - done);
+      done += bytesWritten;
+    }
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, target);
+    renamed = true;
+    await fsyncDir(dir);
+  } finally {
+    if (!renamed) {
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function describe(keypath: KeyPath, name: string): string {
+  return [...keypath, name].join('/');
+}
+
+/** Maps "no such object" errno values to NotFoundError; passes anything else through. */
+function mapMissing(err: unknown, keypath: KeyPath, name: string): unknown {
+  const c = code(err);
+  if (c === 'ENOENT' || c === 'ENOTDIR' || c === 'EISDIR') {
+    return new NotFoundError(`object ${describe(keypath, name)} not found`);
+  }
+  return err;
+}

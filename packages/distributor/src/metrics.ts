@@ -1,0 +1,27 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+export interface DistributorMetrics {
+  spansReceived: Counter<'tenant'>;
+  bytesReceived: Counter<'tenant'>;
+  discardedSpans: Counter<'reason' | 'tenant'>;
+  receiverAccepted: Counter<'receiver' | 'transport'>;
+  receiverRefused: Counter<'receiver' | 'transport'>;
+  pushDuration: Histogram;
+}
+
+export function createDistributorMetrics(registry: Registry): DistributorMetrics {
+  const registers = [registry];
+  return {
+    spansReceived: new Counter({ name: 'tempo_distributor_spans_received_total', help: 'Spans received per tenant.', labelNames: ['tenant'], registers }),
+    bytesReceived: new Counter({ name: 'tempo_distributor_bytes_received_total', help: 'OTLP bytes received per tenant.', labelNames: ['tenant'], registers }),
+    discardedSpans: new Counter({ name: 'tempo_discarded_spans_total', help: 'Spans refused, by reason.', labelNames: ['reason', 'tenant'], registers }),
+    receiverAccepted: new Counter({ name: 'tempo_receiver_accepted_spans', help: 'Spans accepted by a receiver.', labelNames: ['receiver', 'transport'], registers }),
+    receiverRefused: new Counter({ name: 'tempo_receiver_refused_spans', help: 'Spans refused by a receiver.', labelNames: ['receiver', 'transport'], registers }),
+    pushDuration: new Histogram({
+      name: 'tempo_distributor_push_duration_seconds',
+      help: 'Time to accept one export, WAL fsync included.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,102 @@
+// OTLP/gRPC receiver: opentelemetry.proto.collector.trace.v1.TraceService/Export. Messages stay
+// raw bytes through grpc-js (identity (de)serializers) so the hot-path decoder reads them
+// directly; grpc-js itself handles gzip message compression.
+
+import * as grpc from '@grpc/grpc-js';
+import {
+  AndanteError,
+  InvalidArgumentError,
+  encodeExportTraceServiceResponse,
+  resolveTenant,
+  type Logger,
+} from '@andante/model';
+import type { Distributor } from '../distributor.js';
+
+export interface OtlpGrpcReceiverConfig {
+  /** host:port, e.g. 0.0.0.0:4317. */
+  endpoint: string;
+  /** max_recv_msg_size_mib (OpenTelemetry Collector's name). */
+  maxRecvMsgSizeMiB: number;
+  multitenancyEnabled: boolean;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+export const traceServiceDefinition: grpc.ServiceDefinition = {
+  Export: {
+    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+};
+
+export class OtlpGrpcReceiver {
+  private readonly server: grpc.Server;
+  private boundPort = 0;
+
+  constructor(
+    private readonly distributor: Distributor,
+    private readonly cfg: OtlpGrpcReceiverConfig,
+    private readonly logger: Logger,
+  ) {
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': cfg.maxRecvMsgSizeMiB * 1024 * 1024,
+    });
+    this.server.addService(traceServiceDefinition, { Export: this.handleExport });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  private readonly handleExport: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+    void (async () => {
+      try {
+        const orgId = call.metadata.get('x-scope-orgid').map(String);
+        const tenantId = resolveTenant(orgId[0], this.cfg.multitenancyEnabled);
+        if (call.request.length === 0) throw new InvalidArgumentError('empty export request: no resource spans');
+        const result = await this.distributor.pushOtlp(tenantId, call.request);
+        this.distributor.metrics.receiverAccepted.inc({ receiver: 'otlp', transport: 'grpc' }, result.acceptedSpans);
+        this.distributor.metrics.receiverRefused.inc({ receiver: 'otlp', transport: 'grpc' }, result.rejectedSpans);
+        callback(null, Buffer.from(encodeExportTraceServiceResponse(result.rejectedSpans, result.errorMessage)));
+      } catch (err) {
+        callback(toServiceError(err, this.logger));
+      }
+    })();
+  };
+
+  async start(): Promise<void> {
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(this.cfg.endpoint, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      );
+    });
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 5_000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+}
+
+function toServiceError(err: unknown, logger: Logger): Partial<grpc.ServiceError> {
+  if (err instanceof AndanteError) {
+    const metadata = new grpc.Metadata();
+    if (err.retryAfterSeconds !== undefined) metadata.set('retry-after', String(err.retryAfterSeconds));
+    return { code: err.grpcCode as number, details: err.message, metadata };
+  }
+  logger.error('OTLP/gRPC export failed', { err });
+  return { code: grpc.status.INTERNAL, details: 'internal error' };
+}

@@ -1,0 +1,166 @@
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import {
+  countSpans,
+  encodeTrace,
+  silentLogger,
+  staticLimits,
+  defaultTenantLimits,
+  type Span,
+  type Trace,
+  type TraceSegment,
+  type TenantLimits,
+} from '@andante/model';
+import { LocalBackend } from '@andante/backend';
+import { listBlockMetas } from '@andante/storage';
+import { Ingester } from './ingester.js';
+import { defaultIngesterConfig, type IngesterConfig } from './config.js';
+
+function traceId(n: number): Uint8Array {
+  const id = new Uint8Array(16);
+  id[0] = 0xab;
+  id[15] = n;
+  return id;
+}
+
+function span(tid: Uint8Array, n: number): Span {
+  const spanId = new Uint8Array(8);
+  spanId[7] = n;
+  spanId[0] = 1;
+  return {
+    traceId: tid,
+    spanId,
+    traceState: '',
+    parentSpanId: new Uint8Array(0),
+    flags: 0,
+    name: `op-${n}`,
+    kind: 2,
+    startTimeUnixNano: 1_700_000_000_000_000_000n + BigInt(n),
+    endTimeUnixNano: 1_700_000_000_500_000_000n + BigInt(n),
+    attributes: [{ key: 'n', value: { intValue: BigInt(n) } }],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: 0, message: '' },
+  };
+}
+
+function segment(tid: Uint8Array, spanNumbers: number[]): TraceSegment {
+  const trace: Trace = {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }], droppedAttributesCount: 0 },
+        scopeSpans: [{ scope: { name: 's', version: '1', attributes: [], droppedAttributesCount: 0 }, spans: spanNumbers.map((n) => span(tid, n)), schemaUrl: '' }],
+        schemaUrl: '',
+      },
+    ],
+  };
+  return { traceId: tid, bytes: encodeTrace(trace), spanCount: spanNumbers.length, startTimeUnixNano: 0n, endTimeUnixNano: 0n };
+}
+
+const running: Ingester[] = [];
+afterEach(async () => {
+  for (const i of running.splice(0)) await i.stop();
+});
+
+async function makeIngester(dir: string, cfg: Partial<IngesterConfig> = {}, limits: Partial<TenantLimits> = {}): Promise<{ ing: Ingester; backend: LocalBackend }> {
+  const backend = new LocalBackend(join(dir, 'traces'));
+  const ing = new Ingester({
+    cfg: { ...defaultIngesterConfig(), flushCheckPeriodMs: 60_000, flushAllOnShutdown: false, ...cfg },
+    walPath: join(dir, 'wal'),
+    backend,
+    limits: staticLimits({ ...defaultTenantLimits(), ...limits }),
+    registry: new Registry(),
+    logger: silentLogger,
+  });
+  await ing.start();
+  running.push(ing);
+  return { ing, backend };
+}
+
+const spanNames = (t: Trace | null): string[] =>
+  (t?.resourceSpans ?? []).flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => s.name))).sort();
+
+describe('Ingester', () => {
+  it('finds a trace as soon as the push resolves, and after it was flushed to a block', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing, backend } = await makeIngester(dir);
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1, 2])] });
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [3]), segment(traceId(2), [9])] });
+    expect(spanNames(await ing.findTraceById('t1', traceId(1)))).toEqual(['op-1', 'op-2', 'op-3']);
+    expect(await ing.findTraceById('t2', traceId(1))).toBeNull();
+
+    await ing.flushAll();
+    const metas = await listBlockMetas(backend, 't1');
+    expect(metas).toHaveLength(1);
+    expect(metas[0]!.totalObjects).toBe(2);
+    expect(await readdir(join(dir, 'wal', 't1'))).toEqual([expect.stringMatching(/\.wal$/)]); // only the new, empty head
+    expect(spanNames(await ing.findTraceById('t1', traceId(1)))).toEqual(['op-1', 'op-2', 'op-3']);
+  });
+
+  it('replays the WAL after a stop without flushing, losing nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const first = await makeIngester(dir);
+    await first.ing.push({ tenantId: 't1', segments: [segment(traceId(5), [1, 2, 3])] });
+    await first.ing.stop();
+
+    const second = await makeIngester(dir);
+    expect(spanNames(await second.ing.findTraceById('t1', traceId(5)))).toEqual(['op-1', 'op-2', 'op-3']);
+    await second.ing.flushAll();
+    const metas = await listBlockMetas(second.backend, 't1');
+    expect(metas.map((m) => m.totalSpans)).toEqual([3]);
+  });
+
+  it('removes duplicate spans (client retries) when reading', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing } = await makeIngester(dir);
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(7), [1, 2])] });
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(7), [1, 2])] });
+    const trace = await ing.findTraceById('t1', traceId(7));
+    expect(countSpans(trace!)).toBe(2);
+  });
+
+  it('refuses traces over max_bytes_per_trace and beyond max_traces_per_user', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const big = segment(traceId(1), [1, 2, 3, 4, 5]);
+    const { ing } = await makeIngester(dir, {}, { maxTracesPerUser: 2, maxBytesPerTrace: big.bytes.length - 1 });
+    const r1 = await ing.push({ tenantId: 't1', segments: [big] });
+    expect(r1.rejected.map((r) => r.reason)).toEqual(['trace_too_large']);
+    expect(r1.rejected[0]!.message).toContain('global.max_bytes_per_trace');
+
+    const r2 = await ing.push({ tenantId: 't1', segments: [segment(traceId(2), [1]), segment(traceId(3), [1]), segment(traceId(4), [1])] });
+    expect(r2.rejected.map((r) => [r.reason, r.traceId[15]])).toEqual([['live_traces_exceeded', 4]]);
+    expect(await ing.findTraceById('t1', traceId(4))).toBeNull();
+    // A span for a trace that is already live is still accepted.
+    const r3 = await ing.push({ tenantId: 't1', segments: [segment(traceId(2), [2])] });
+    expect(r3.rejected).toEqual([]);
+  });
+
+  it('cuts idle traces and completes the head block when it is due, keeping live traces whole', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing, backend } = await makeIngester(dir, { traceIdlePeriodMs: 50, maxBlockDurationMs: 100 });
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1])] });
+    await new Promise((r) => setTimeout(r, 120));
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(2), [1])] }); // live at cut time
+    await ing.sweep();
+    await new Promise((r) => setTimeout(r, 50));
+    await ing.sweep();
+    await waitFor(async () => (await listBlockMetas(backend, 't1')).length === 1);
+    const [meta] = await listBlockMetas(backend, 't1');
+    expect(meta!.totalObjects).toBe(1); // trace 1 only: trace 2 was live and moved to the new head
+    expect(spanNames(await ing.findTraceById('t1', traceId(2)))).toEqual(['op-1']);
+  });
+});
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,137 @@
+import {
+  validateTenantId,
+  type IngesterClient,
+  type LimitsProvider,
+  type Logger,
+  type PushRequest,
+  type PushResult,
+  type Trace,
+} from '@andante/model';
+import type { Backend } from '@andante/backend';
+import { Wal, replayWalFile, type BlockConfig } from '@andante/storage';
+import type { Registry } from 'prom-client';
+import type { IngesterConfig } from './config.js';
+import { TenantInstance } from './instance.js';
+import { createIngesterMetrics, type IngesterMetrics } from './metrics.js';
+
+export interface IngesterDeps {
+  cfg: IngesterConfig;
+  blockConfig?: Partial<BlockConfig>;
+  walPath: string;
+  backend: Backend;
+  limits: LimitsProvider;
+  registry: Registry;
+  logger: Logger;
+}
+
+/**
+ * Holds recent traces per tenant, makes every push durable in the WAL before acknowledging it,
+ * and turns head blocks into backend blocks. Replays the WAL on start.
+ */
+export class Ingester implements IngesterClient {
+  private readonly instances = new Map<string, Promise<TenantInstance>>();
+  private readonly wal: Wal;
+  private readonly metrics: IngesterMetrics;
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private activeFlushes = 0;
+  private stopped = false;
+
+  constructor(private readonly deps: IngesterDeps) {
+    this.wal = new Wal(deps.walPath);
+    this.metrics = createIngesterMetrics(deps.registry);
+  }
+
+  /** Replays every WAL file left by a previous run, then starts the flush loop. */
+  async start(): Promise<void> {
+    for (const entry of await this.wal.list()) {
+      const { segments, truncatedBytes } = await replayWalFile(entry.path);
+      if (segments.length === 0) {
+        await this.wal.removeFile(entry.path); // a head block that never received data
+        continue;
+      }
+      const inst = await this.instance(entry.tenantId);
+      inst.recover(entry.blockId, entry.path, segments);
+      this.metrics.walReplayedSegments.inc(segments.length);
+      this.deps.logger.info('replayed WAL', { tenant: entry.tenantId, block: entry.blockId, segments: segments.length, truncatedBytes });
+    }
+    this.timer = setInterval(() => void this.sweep(), this.deps.cfg.flushCheckPeriodMs);
+    this.timer.unref();
+    void this.sweep();
+  }
+
+  private instance(tenantId: string): Promise<TenantInstance> {
+    let inst = this.instances.get(tenantId);
+    if (!inst) {
+      validateTenantId(tenantId); // it becomes a WAL folder name
+      inst = TenantInstance.create({
+        tenantId,
+        cfg: this.deps.cfg,
+        blockConfig: this.deps.blockConfig ?? {},
+        wal: this.wal,
+        backend: this.deps.backend,
+        metrics: this.metrics,
+        logger: this.deps.logger,
+        limits: () => this.deps.limits.forTenant(tenantId),
+      });
+      this.instances.set(tenantId, inst);
+    }
+    return inst;
+  }
+
+  async push(req: PushRequest): Promise<PushResult> {
+    const inst = await this.instance(req.tenantId);
+    return inst.push(req.segments);
+  }
+
+  async findTraceById(tenantId: string, traceId: Uint8Array): Promise<Trace | null> {
+    const inst = this.instances.get(tenantId);
+    return inst ? (await inst).findTraceById(traceId) : null;
+  }
+
+  /** One pass of the flush loop: cut idle traces, cut due head blocks, flush, expire. */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const now = Date.now();
+    for (const instPromise of this.instances.values()) {
+      const inst = await instPromise;
+      inst.cutIdleTraces(now);
+      if (inst.headIsDue(now)) await inst.cutHead(true);
+      inst.expireRecentBlocks(now);
+      this.startFlushes(inst, now);
+    }
+  }
+
+  private startFlushes(inst: TenantInstance, now: number): void {
+    for (const block of inst.flushableBlocks(now)) {
+      if (this.activeFlushes >= this.deps.cfg.concurrentFlushes) return;
+      this.activeFlushes++;
+      void inst.flushBlock(block).finally(() => this.activeFlushes--);
+    }
+  }
+
+  /** Cuts every head block and writes all blocks to the backend (the /flush endpoint, shutdown). */
+  async flushAll(): Promise<void> {
+    for (const instPromise of this.instances.values()) {
+      const inst = await instPromise;
+      inst.cutIdleTraces(Date.now(), true);
+      await inst.cutHead(false);
+      // A few tries; what still fails stays in the WAL and is replayed on the next start.
+      for (let attempt = 0; inst.pendingBlocks > 0 && attempt < 3; attempt++) await inst.flushPending();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.sweeping;
+    while (this.activeFlushes > 0) await new Promise((r) => setTimeout(r, 20));
+    if (this.deps.cfg.flushAllOnShutdown) await this.flushAll();
+    for (const inst of this.instances.values()) await (await inst).close();
+  }
+}

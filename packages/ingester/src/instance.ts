@@ -1,0 +1,270 @@
+// One tenant's data in one ingester: the head block (a WAL file plus an in-memory index of its
+// trace segments), blocks being completed (cut, waiting for their backend write, WAL kept) and
+// recently flushed blocks (kept searchable for complete_block_timeout so no reader misses them
+// while the blocklist catches up).
+
+import {
+  bytesToHex,
+  combineTraces,
+  compareBytes,
+  decodeTrace,
+  type Logger,
+  type PushResult,
+  type TenantLimits,
+  type Trace,
+  type TraceSegment,
+} from '@andante/model';
+import type { Backend } from '@andante/backend';
+import { BackendBlock, newBlockId, writeBlock, type BlockConfig, type BlockMeta, type Wal, type WalFile } from '@andante/storage';
+import type { IngesterConfig } from './config.js';
+import type { IngesterMetrics } from './metrics.js';
+
+interface TraceEntry {
+  traceId: Uint8Array;
+  segments: Uint8Array[];
+  bytes: number;
+  lastAppendMs: number;
+  /** Still receiving spans: counts against max_traces_per_user and follows the head on rotation. */
+  live: boolean;
+}
+
+/** Trace segments held in memory and in one WAL file until they are written as a block. */
+class SegmentBlock {
+  readonly traces = new Map<string, TraceEntry>();
+  bytes = 0;
+  /** Set while its backend write is in progress. */
+  flushing: Promise<BlockMeta | null> | null = null;
+  failedAtMs = 0;
+
+  constructor(
+    readonly id: string,
+    readonly createdMs: number,
+    /** Set while appends are allowed; null for a block recovered from a WAL. */
+    public wal: WalFile | null,
+    readonly walPath: string,
+  ) {}
+
+  add(seg: TraceSegment, nowMs: number): TraceEntry {
+    const key = bytesToHex(seg.traceId);
+    let entry = this.traces.get(key);
+    if (!entry) {
+      entry = { traceId: seg.traceId, segments: [], bytes: 0, lastAppendMs: nowMs, live: true };
+      this.traces.set(key, entry);
+    }
+    entry.segments.push(seg.bytes);
+    entry.bytes += seg.bytes.byteLength;
+    entry.lastAppendMs = nowMs;
+    entry.live = true;
+    this.bytes += seg.bytes.byteLength;
+    return entry;
+  }
+
+  /** Every trace in ID order, each combined from its segments (duplicate spans removed). */
+  *sortedTraces(): Iterable<{ traceId: Uint8Array; trace: Trace }> {
+    const entries = [...this.traces.values()].sort((a, b) => compareBytes(a.traceId, b.traceId));
+    for (const e of entries) yield { traceId: e.traceId, trace: segmentsToTrace(e.segments) };
+  }
+}
+
+function segmentsToTrace(segments: readonly Uint8Array[]): Trace {
+  // Segments are tempopb.Trace messages: their concatenation is one valid message.
+  return combineTraces([decodeTrace(Buffer.concat(segments))]);
+}
+
+export interface InstanceDeps {
+  tenantId: string;
+  cfg: IngesterConfig;
+  blockConfig: Partial<BlockConfig>;
+  wal: Wal;
+  backend: Backend;
+  metrics: IngesterMetrics;
+  logger: Logger;
+  limits: () => TenantLimits;
+}
+
+export class TenantInstance {
+  private head!: SegmentBlock;
+  private readonly completing: SegmentBlock[] = [];
+  private readonly recent: { block: BackendBlock; flushedMs: number }[] = [];
+  private liveCount = 0;
+
+  private constructor(private readonly deps: InstanceDeps) {}
+
+  static async create(deps: InstanceDeps): Promise<TenantInstance> {
+    const inst = new TenantInstance(deps);
+    inst.head = await inst.newHead();
+    return inst;
+  }
+
+  get tenantId(): string {
+    return this.deps.tenantId;
+  }
+
+  private async newHead(): Promise<SegmentBlock> {
+    const id = newBlockId();
+    const wal = await this.deps.wal.create(this.deps.tenantId, id);
+    return new SegmentBlock(id, Date.now(), wal, wal.path);
+  }
+
+  /** Adds a block recovered from a WAL file; it is completed and flushed like any cut block. */
+  recover(blockId: string, walPath: string, segments: readonly TraceSegment[]): void {
+    const block = new SegmentBlock(blockId, Date.now(), null, walPath);
+    const now = Date.now();
+    for (const seg of segments) block.add(seg, now).live = false;
+    this.completing.push(block);
+  }
+
+  /**
+   * Checks limits, indexes the accepted segments and appends them to the WAL; resolves once
+   * they are durable. Segments are visible to queries from the moment they are indexed.
+   */
+  async push(segments: readonly TraceSegment[]): Promise<PushResult> {
+    const limits = this.deps.limits();
+    const now = Date.now();
+    const head = this.head;
+    const accepted: TraceSegment[] = [];
+    const result: PushResult = { rejected: [] };
+    for (const seg of segments) {
+      const entry = head.traces.get(bytesToHex(seg.traceId));
+      const isNewLive = !entry || !entry.live;
+      if (limits.maxBytesPerTrace > 0 && (entry?.bytes ?? 0) + seg.bytes.byteLength > limits.maxBytesPerTrace) {
+        result.rejected.push({
+          traceId: seg.traceId,
+          spanCount: seg.spanCount,
+          reason: 'trace_too_large',
+          message: `TRACE_TOO_LARGE: max size of trace (${limits.maxBytesPerTrace}) exceeded while adding ${seg.bytes.byteLength} bytes to trace ${bytesToHex(seg.traceId)} for tenant ${this.tenantId}; consider raising global.max_bytes_per_trace`,
+        });
+        continue;
+      }
+      if (isNewLive && limits.maxTracesPerUser > 0 && this.liveCount >= limits.maxTracesPerUser) {
+        result.rejected.push({
+          traceId: seg.traceId,
+          spanCount: seg.spanCount,
+          reason: 'live_traces_exceeded',
+          message: `LIVE_TRACES_EXCEEDED: max live traces per tenant exceeded: per-user traces limit (local: ${limits.maxTracesPerUser}) exceeded for tenant ${this.tenantId}; consider raising ingestion.max_traces_per_user`,
+        });
+        continue;
+      }
+      if (!entry) this.deps.metrics.tracesCreated.inc({ tenant: this.tenantId });
+      if (isNewLive) this.liveCount++;
+      head.add(seg, now);
+      accepted.push(seg);
+    }
+    this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
+    if (accepted.length > 0) {
+      this.deps.metrics.bytesReceived.inc({ tenant: this.tenantId }, accepted.reduce((n, s) => n + s.bytes.byteLength, 0));
+      await head.wal!.append(accepted);
+    }
+    return result;
+  }
+
+  /** Traces idle for trace_idle_period stop being live: they stay in the head block. */
+  cutIdleTraces(nowMs: number, all = false): void {
+    for (const entry of this.head.traces.values()) {
+      if (entry.live && (all || nowMs - entry.lastAppendMs >= this.deps.cfg.traceIdlePeriodMs)) {
+        entry.live = false;
+        this.liveCount--;
+      }
+    }
+    this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
+  }
+
+  headIsDue(nowMs: number): boolean {
+    const head = this.head;
+    if (head.traces.size === 0) return false;
+    return nowMs - head.createdMs >= this.deps.cfg.maxBlockDurationMs || head.bytes >= this.deps.cfg.maxBlockBytes;
+  }
+
+  /**
+   * Cuts the head block: a new head takes over, and traces still live move with it (their
+   * segments are re-appended to the new WAL first) so a trace is usually written whole in one block.
+   */
+  async cutHead(carryLive: boolean): Promise<void> {
+    const old = this.head;
+    if (old.traces.size === 0) return;
+    const next = await this.newHead();
+    this.head = next;
+    if (carryLive) {
+      const carried: TraceSegment[] = [];
+      for (const [key, entry] of old.traces) {
+        if (!entry.live) continue;
+        old.traces.delete(key);
+        old.bytes -= entry.bytes;
+        next.traces.set(key, entry);
+        next.bytes += entry.bytes;
+        for (const bytes of entry.segments) {
+          carried.push({ traceId: entry.traceId, bytes, spanCount: 0, startTimeUnixNano: 0n, endTimeUnixNano: 0n });
+        }
+      }
+      if (carried.length > 0) await next.wal!.append(carried);
+    }
+    // Waits for appends already queued on the old WAL: the block must hold all of them.
+    await old.wal!.close();
+    old.wal = null;
+    if (old.traces.size > 0) this.completing.push(old);
+    else await this.deps.wal.removeFile(old.walPath);
+  }
+
+  /** Blocks waiting for their backend write whose retry backoff has passed. */
+  flushableBlocks(nowMs: number): SegmentBlock[] {
+    return this.completing.filter((b) => !b.flushing && nowMs - b.failedAtMs >= this.deps.cfg.flushRetryMs);
+  }
+
+  flushBlock(block: SegmentBlock): Promise<BlockMeta | null> {
+    block.flushing ??= this.writeBlock(block).finally(() => (block.flushing = null));
+    return block.flushing;
+  }
+
+  /** Writes every waiting block, waiting for writes already in progress; failures are retried later. */
+  async flushPending(): Promise<void> {
+    await Promise.all([...this.completing].map((b) => this.flushBlock(b)));
+  }
+
+  private async writeBlock(block: SegmentBlock): Promise<BlockMeta | null> {
+    const timer = this.deps.metrics.flushDuration.startTimer();
+    try {
+      const meta = await writeBlock(this.deps.backend, this.tenantId, block.id, block.sortedTraces(), this.deps.blockConfig);
+      this.recent.push({ block: new BackendBlock(this.deps.backend, meta), flushedMs: Date.now() });
+      this.completing.splice(this.completing.indexOf(block), 1);
+      await this.deps.wal.removeFile(block.walPath);
+      this.deps.metrics.blocksFlushed.inc();
+      timer();
+      this.deps.logger.info('block flushed', { tenant: this.tenantId, block: block.id, traces: meta.totalObjects, bytes: meta.size });
+      return meta;
+    } catch (err) {
+      block.failedAtMs = Date.now();
+      this.deps.metrics.failedFlushes.inc();
+      this.deps.logger.error('block flush failed; the WAL is kept and the flush retried', { tenant: this.tenantId, block: block.id, err });
+      return null;
+    }
+  }
+
+  expireRecentBlocks(nowMs: number): void {
+    for (let i = this.recent.length - 1; i >= 0; i--) {
+      if (nowMs - this.recent[i]!.flushedMs >= this.deps.cfg.completeBlockTimeoutMs) this.recent.splice(i, 1);
+    }
+  }
+
+  get pendingBlocks(): number {
+    return this.completing.length;
+  }
+
+  async findTraceById(traceId: Uint8Array): Promise<Trace | null> {
+    const key = bytesToHex(traceId);
+    const segments: Uint8Array[] = [];
+    for (const block of [...this.completing, this.head]) {
+      const entry = block.traces.get(key);
+      if (entry) segments.push(...entry.segments);
+    }
+    const parts: Trace[] = [];
+    if (segments.length > 0) parts.push(segmentsToTrace(segments));
+    const found = await Promise.all(this.recent.map((r) => r.block.findTraceById(traceId)));
+    for (const t of found) if (t) parts.push(t);
+    if (parts.length === 0) return null;
+    return parts.length === 1 ? parts[0]! : combineTraces(parts);
+  }
+
+  async close(): Promise<void> {
+    await this.head.wal?.close();
+  }
+}

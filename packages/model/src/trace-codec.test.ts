@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from './errors.js';
+import { decodeTrace, encodeTrace } from './trace-codec.js';
+import { emptySpan, oracleDecode, oracleEncode, randomTrace, richTrace, rng, TracesDataType } from './test-fixtures.js';
+import type { Trace } from './trace.js';
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex');
+}
+
+describe('encodeTrace / decodeTrace', () => {
+  it('round-trips every field exactly', () => {
+    const t = richTrace();
+    expect(decodeTrace(encodeTrace(t))).toEqual(t);
+  });
+
+  it('agrees with an independent reflection encoder in both directions', () => {
+    const t = richTrace();
+    expect(decodeTrace(oracleEncode(t))).toEqual(t);
+    expect(oracleDecode(encodeTrace(t))).toEqual(t);
+  });
+
+  it('round-trips random traces and matches the oracle', () => {
+    const r = rng(42);
+    for (let i = 0; i < 300; i++) {
+      const t = randomTrace(r);
+      const bytes = encodeTrace(t);
+      expect(decodeTrace(bytes)).toEqual(t);
+      expect(oracleDecode(bytes)).toEqual(t);
+      expect(decodeTrace(oracleEncode(t))).toEqual(t);
+    }
+  });
+
+  it('keeps nanosecond timestamps above 2^53 exact', () => {
+    const t: Trace = {
+      resourceSpans: [
+        {
+          resource: { attributes: [], droppedAttributesCount: 0 },
+          scopeSpans: [
+            {
+              scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
+              spans: [emptySpan({ startTimeUnixNano: 1_700_000_000_000_000_001n, endTimeUnixNano: 9_007_199_254_740_993n })],
+              schemaUrl: '',
+            },
+          ],
+          schemaUrl: '',
+        },
+      ],
+    };
+    const span = decodeTrace(encodeTrace(t)).resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    expect(span.startTimeUnixNano).toBe(1_700_000_000_000_000_001n);
+    expect(span.endTimeUnixNano).toBe(9_007_199_254_740_993n);
+  });
+
+  it('writes the wire layout of the proto (field numbers, wire types)', () => {
+    const t: Trace = {
+      resourceSpans: [
+        {
+          resource: { attributes: [], droppedAttributesCount: 0 },
+          scopeSpans: [
+            {
+              scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 },
+              spans: [
+                emptySpan({
+                  traceId: new Uint8Array([1]),
+                  spanId: new Uint8Array([2]),
+                  kind: 2,
+                  startTimeUnixNano: 1n,
+                  flags: 1,
+                  status: { message: '', code: 2 },
+                }),
+              ],
+              schemaUrl: '',
+            },
+          ],
+          schemaUrl: '',
+        },
+      ],
+    };
+    // Span: 0a01 01 (trace_id) 1201 02 (span_id) 3002 (kind) 39 0100000000000000 (start fixed64)
+    //       7a02 1802 (status.code) 8501 01000000 (flags, field 16 fixed32)
+    const span = '0a0101' + '120102' + '3002' + '390100000000000000' + '7a021802' + '850101000000';
+    const spanLen = (span.length / 2).toString(16).padStart(2, '0');
+    const scopeSpans = '0a00' + '12' + spanLen + span;
+    const ssLen = (scopeSpans.length / 2).toString(16).padStart(2, '0');
+    const rs = '0a00' + '12' + ssLen + scopeSpans;
+    const rsLen = (rs.length / 2).toString(16).padStart(2, '0');
+    expect(hex(encodeTrace(t))).toBe('0a' + rsLen + rs);
+  });
+
+  it('encodes an empty trace as no bytes and decodes no bytes as an empty trace', () => {
+    expect(encodeTrace({ resourceSpans: [] }).length).toBe(0);
+    expect(decodeTrace(new Uint8Array(0))).toEqual({ resourceSpans: [] });
+  });
+
+  it('fills defaults for absent resource, scope, status and AnyValue', () => {
+    // ResourceSpans{ scope_spans{ spans{ key-value without value } } }
+    const bytes = TracesDataType.encode(
+      TracesDataType.fromObject({ resourceSpans: [{ scopeSpans: [{ spans: [{ attributes: [{ key: 'k' }] }] }] }] }),
+    ).finish();
+    const t = decodeTrace(bytes);
+    expect(t.resourceSpans[0]!.resource).toEqual({ attributes: [], droppedAttributesCount: 0 });
+    expect(t.resourceSpans[0]!.scopeSpans[0]!.scope).toEqual({ name: '', version: '', attributes: [], droppedAttributesCount: 0 });
+    const span = t.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    expect(span.status).toEqual({ message: '', code: 0 });
+    expect(span.attributes).toEqual([{ key: 'k', value: {} }]);
+  });
+
+  it('skips unknown fields of every wire type, including groups', () => {
+    // Top-level unknown fields: 2 varint, 3 fixed64, 4 bytes, 5 fixed32, 6 group containing a varint.
+    const unknown = Buffer.from('109601' + '190102030405060708' + '2203616263' + '2d01020304' + '33' + '0801' + '34', 'hex');
+    const known = encodeTrace(richTrace());
+    const t = decodeTrace(Buffer.concat([unknown, known, unknown]));
+    expect(t).toEqual(richTrace());
+  });
+
+  it('accepts a Buffer and a subarray with an offset', () => {
+    const bytes = encodeTrace(richTrace());
+    const padded = new Uint8Array(bytes.length + 10);
+    padded.set(bytes, 5);
+    expect(decodeTrace(padded.subarray(5, 5 + bytes.length))).toEqual(richTrace());
+    expect(decodeTrace(Buffer.from(bytes))).toEqual(richTrace());
+  });
+
+  it('copies ID bytes so the result does not alias the input buffer', () => {
+    const bytes = encodeTrace(richTrace());
+    const t = decodeTrace(bytes);
+    bytes.fill(0);
+    expect(t).toEqual(richTrace());
+  });
+
+  it('rejects malformed input with InvalidArgumentError', () => {
+    const cases: [string, string][] = [
+      ['0a05', 'length past the end'],
+      ['0a', 'truncated length'],
+      ['08', 'truncated varint'],
+      ['0a0208', 'nested truncated varint'],
+      ['09', 'wrong wire type for resource_spans'],
+      ['0f', 'invalid wire type 7'],
+      ['00', 'field number 0'],
+      ['0a020801', 'ResourceSpans.resource as a varint'],
+      ['0a0412023a01', 'Span with a truncated fixed64 tag (field 7 wire type 2 is wrong)'],
+      ['0a08120612043901', 'truncated fixed64 start time'],
+      ['1b', 'group with no end'],
+      ['1b24', 'mismatched end group'],
+      ['0affffffff0f', 'huge length'],
+    ];
+    for (const [h, why] of cases) {
+      expect(() => decodeTrace(Buffer.from(h, 'hex')), why).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it('rejects AnyValue nesting deeper than the limit without overflowing the stack', () => {
+    let v = Buffer.alloc(0);
+    for (let i = 0; i < 5000; i++) {
+      const arr = Buffer.concat([Buffer.from([0x0a]), varint(v.length), v]); // ArrayValue{values: v}
+      v = Buffer.concat([Buffer.from([0x2a]), varint(arr.length), arr]); // AnyValue{array_value}
+    }
+    const kv = Buffer.concat([Buffer.from([0x12]), varint(v.length), v]);
+    const span = Buffer.concat([Buffer.from([0x4a]), varint(kv.length), kv]);
+    const ss = Buffer.concat([Buffer.from([0x12]), varint(span.length), span]);
+    const rs = Buffer.concat([Buffer.from([0x12]), varint(ss.length), ss]);
+    const trace = Buffer.concat([Buffer.from([0x0a]), varint(rs.length), rs]);
+    expect(() => decodeTrace(trace)).toThrow(/nested more than 100 deep/);
+  });
+});
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}

@@ -1,0 +1,48 @@
+// The querier's view of the backend: every tenant's block metas, refreshed every blocklist_poll.
+// Blocks flushed since the last poll are served by the ingesters that flushed them
+// (complete_block_timeout > blocklist_poll), so readers never have a blind window.
+
+import type { Backend } from '@andante/backend';
+import { listBlockMetas, listTenants, type BlockMeta } from '@andante/storage';
+import type { Logger } from '@andante/model';
+
+export class Blocklist {
+  private metas = new Map<string, BlockMeta[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly pollIntervalMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  poll(): Promise<void> {
+    this.polling ??= this.pollOnce().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      const next = new Map<string, BlockMeta[]>();
+      for (const tenant of await listTenants(this.backend)) next.set(tenant, await listBlockMetas(this.backend, tenant));
+      this.metas = next;
+    } catch (err) {
+      this.logger.error('blocklist poll failed; keeping the previous list', { err });
+    }
+  }
+
+  blocks(tenantId: string): readonly BlockMeta[] {
+    return this.metas.get(tenantId) ?? [];
+  }
+}

@@ -1,0 +1,65 @@
+import {
+  combineTraces,
+  compareBytes,
+  type IngesterQuerier,
+  type Logger,
+  type Trace,
+} from '@andante/model';
+import type { Backend } from '@andante/backend';
+import { BackendBlock, type BlockMeta } from '@andante/storage';
+import type { Blocklist } from './blocklist.js';
+
+export interface TimeRange {
+  /** Unix seconds; 0 = unbounded. */
+  startSeconds: number;
+  endSeconds: number;
+}
+
+export interface QuerierDeps {
+  backend: Backend;
+  blocklist: Blocklist;
+  /** The ingesters that may hold recent data for a tenant (every healthy one on the ring). */
+  ingesters: () => IngesterQuerier[];
+  logger: Logger;
+}
+
+export class Querier {
+  private readonly blockCache = new Map<string, BackendBlock>();
+
+  constructor(private readonly deps: QuerierDeps) {}
+
+  /**
+   * Finds a trace in recent data (ingesters) and in backend blocks (bloom filter first), and
+   * combines the parts with duplicate spans removed.
+   */
+  async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = { startSeconds: 0, endSeconds: 0 }): Promise<Trace | null> {
+    const fromIngesters = this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId));
+    const fromBlocks = this.candidateBlocks(tenantId, traceId, range).map((meta) => this.block(meta).findTraceById(traceId));
+    const parts = (await Promise.all([...fromIngesters, ...fromBlocks])).filter((t): t is Trace => t !== null);
+    if (parts.length === 0) return null;
+    return combineTraces(parts);
+  }
+
+  private candidateBlocks(tenantId: string, traceId: Uint8Array, range: TimeRange): BlockMeta[] {
+    const idB64 = Buffer.from(traceId);
+    return this.deps.blocklist.blocks(tenantId).filter((meta) => {
+      if (meta.minID && meta.maxID) {
+        if (compareBytes(idB64, Buffer.from(meta.minID, 'base64')) < 0) return false;
+        if (compareBytes(idB64, Buffer.from(meta.maxID, 'base64')) > 0) return false;
+      }
+      if (range.startSeconds > 0 && Date.parse(meta.endTime) / 1000 < range.startSeconds) return false;
+      if (range.endSeconds > 0 && Date.parse(meta.startTime) / 1000 > range.endSeconds) return false;
+      return true;
+    });
+  }
+
+  private block(meta: BlockMeta): BackendBlock {
+    const key = `${meta.tenantID}/${meta.blockID}`;
+    let block = this.blockCache.get(key);
+    if (!block) {
+      block = new BackendBlock(this.deps.backend, meta);
+      this.blockCache.set(key, block);
+    }
+    return block;
+  }
+}

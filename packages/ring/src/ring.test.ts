@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { RingSnapshot, generateTokens, type InstanceDesc } from './ring.js';
+
+function inst(id: string, tokens: number[], over: Partial<InstanceDesc> = {}): InstanceDesc {
+  const now = Date.now();
+  return { id, address: `${id}:9095`, state: 'ACTIVE', tokens, heartbeatMs: now, registeredMs: now, zone: '', ...over };
+}
+
+describe('RingSnapshot', () => {
+  const cfg = { replicationFactor: 1, heartbeatTimeoutMs: 60_000 };
+
+  it('assigns a token to the first instance clockwise, wrapping around', () => {
+    const ring = new RingSnapshot([inst('a', [100, 300]), inst('b', [200])], cfg);
+    expect(ring.replicationSetFor(50).instances.map((i) => i.id)).toEqual(['a']);
+    expect(ring.replicationSetFor(150).instances.map((i) => i.id)).toEqual(['b']);
+    expect(ring.replicationSetFor(250).instances.map((i) => i.id)).toEqual(['a']);
+    expect(ring.replicationSetFor(301).instances.map((i) => i.id)).toEqual(['a']);
+  });
+
+  it('picks RF distinct instances and a majority quorum', () => {
+    const ring = new RingSnapshot(
+      [inst('a', [10, 20]), inst('b', [30]), inst('c', [40]), inst('d', [50])],
+      { ...cfg, replicationFactor: 3 },
+    );
+    const set = ring.replicationSetFor(5);
+    expect(set.instances.map((i) => i.id)).toEqual(['a', 'b', 'c']);
+    expect(set.minSuccess).toBe(2);
+  });
+
+  it('does not count instances with a stale heartbeat and fails without quorum', () => {
+    const stale = Date.now() - 120_000;
+    const ring = new RingSnapshot(
+      [inst('a', [10]), inst('b', [20], { heartbeatMs: stale }), inst('c', [30], { heartbeatMs: stale })],
+      { ...cfg, replicationFactor: 3 },
+    );
+    expect(() => ring.replicationSetFor(5)).toThrow('at least 2 live replicas required, could only find 1');
+  });
+
+  it('spreads tokens evenly enough across instances', () => {
+    const ring = new RingSnapshot(
+      ['a', 'b', 'c'].map((id) => inst(id, generateTokens(128))),
+      cfg,
+    );
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 30_000; i++) {
+      const id = ring.replicationSetFor((Math.random() * 2 ** 32) >>> 0).instances[0]!.id;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    for (const c of counts.values()) expect(c).toBeGreaterThan(6_000);
+  });
+});

@@ -1,0 +1,192 @@
+// Module wiring: one process runs every component (`-target=all`), calling each other through
+// the same interfaces the gRPC clients will implement in distributed mode.
+
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createLogger, type Logger } from '@andante/model';
+import { LocalBackend, type Backend } from '@andante/backend';
+import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
+import { Distributor, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
+import { Ingester } from '@andante/ingester';
+import { Blocklist, Querier, registerTraceRoutes } from '@andante/querier';
+import { durationMs, type AndanteConfig } from './config.js';
+import { Overrides } from './overrides.js';
+import { registerStatusRoutes } from './routes/status.js';
+
+export const VERSION = '0.1.0';
+
+export interface ListenAddresses {
+  http: number;
+  otlpGrpc: number | null;
+  otlpHttp: number | null;
+}
+
+function splitEndpoint(endpoint: string, key: string): { host: string; port: number } {
+  const i = endpoint.lastIndexOf(':');
+  const port = Number(endpoint.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${key}: invalid endpoint ${JSON.stringify(endpoint)}, expected host:port`);
+  return { host: endpoint.slice(0, i) || '0.0.0.0', port };
+}
+
+export class Andante {
+  readonly registry = new Registry();
+  readonly logger: Logger;
+  private readonly backend: Backend;
+  private readonly overrides: Overrides;
+  private readonly ringStore = new MemoryRingStore();
+  private readonly ringConfig: RingConfig;
+  private readonly ingester: Ingester;
+  private readonly lifecycler: Lifecycler;
+  private readonly distributor: Distributor;
+  private readonly blocklist: Blocklist;
+  private readonly querier: Querier;
+  private readonly api: FastifyInstance;
+  private otlpHttp: FastifyInstance | undefined;
+  private otlpGrpc: OtlpGrpcReceiver | undefined;
+  private ring: RingSnapshot;
+  private ringTimer: NodeJS.Timeout | undefined;
+  private ready = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(readonly cfg: AndanteConfig) {
+    if (cfg.target !== 'all') {
+      throw new Error(`target ${cfg.target} needs distributed mode (internal gRPC and an etcd ring), which this build does not have yet; use -target=all`);
+    }
+    this.logger = createLogger(cfg.server.log_level, { app: 'andante' });
+    collectDefaultMetrics({ register: this.registry });
+    const trace = cfg.storage.trace;
+    mkdirSync(resolve(trace.local.path), { recursive: true });
+    this.backend = new LocalBackend(resolve(trace.local.path));
+    this.overrides = new Overrides(cfg.overrides.defaults, cfg.overrides.per_tenant_override_config, durationMs(cfg.overrides.per_tenant_override_period), this.logger);
+
+    const ing = cfg.ingester;
+    this.ringConfig = { replicationFactor: ing.lifecycler.ring.replication_factor, heartbeatTimeoutMs: durationMs(ing.lifecycler.ring.heartbeat_timeout) };
+    this.ring = new RingSnapshot([], this.ringConfig);
+    this.ingester = new Ingester({
+      cfg: {
+        traceIdlePeriodMs: durationMs(ing.trace_idle_period),
+        maxBlockDurationMs: durationMs(ing.max_block_duration),
+        maxBlockBytes: ing.max_block_bytes,
+        flushCheckPeriodMs: durationMs(ing.flush_check_period),
+        completeBlockTimeoutMs: durationMs(ing.complete_block_timeout),
+        concurrentFlushes: ing.concurrent_flushes,
+        flushAllOnShutdown: ing.flush_all_on_shutdown,
+        flushRetryMs: 5_000,
+      },
+      blockConfig: {
+        rowGroupSpans: trace.block.row_group_size_spans,
+        bloomFalsePositive: trace.block.bloom_filter_false_positive,
+        bloomShardSizeBytes: trace.block.bloom_filter_shard_size_bytes,
+      },
+      walPath: resolve(trace.wal.path),
+      backend: this.backend,
+      limits: this.overrides,
+      registry: this.registry,
+      logger: this.logger.child({ component: 'ingester' }),
+    });
+    this.lifecycler = new Lifecycler(this.ringStore, {
+      id: ing.lifecycler.id,
+      address: 'in-process',
+      numTokens: ing.lifecycler.num_tokens,
+      heartbeatPeriodMs: durationMs(ing.lifecycler.heartbeat_period),
+    });
+    // In `all` every ring member is this process's ingester.
+    const localIngester = (_: InstanceDesc) => this.ingester;
+    this.distributor = new Distributor({
+      ring: () => this.ring,
+      ingester: localIngester,
+      limits: this.overrides,
+      registry: this.registry,
+      logger: this.logger.child({ component: 'distributor' }),
+    });
+    this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }));
+    this.querier = new Querier({
+      backend: this.backend,
+      blocklist: this.blocklist,
+      ingesters: () => this.ring.healthyInstances().map(localIngester),
+      logger: this.logger.child({ component: 'querier' }),
+    });
+
+    this.api = Fastify({ logger: false });
+    registerStatusRoutes(this.api, {
+      prefix: cfg.http_api_prefix,
+      version: VERSION,
+      registry: this.registry,
+      isReady: () => this.ready,
+      config: cfg,
+      ringStore: this.ringStore,
+      ringConfig: this.ringConfig,
+      flush: () => this.ingester.flushAll(),
+      shutdown: () => void this.stop(),
+    });
+    registerTraceRoutes(this.api, { querier: this.querier, limits: this.overrides, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
+  }
+
+  private async refreshRing(): Promise<void> {
+    this.ring = new RingSnapshot(await this.ringStore.list(), this.ringConfig);
+  }
+
+  /** Starts every module; resolves with the bound ports (useful when configured as 0). */
+  async start(): Promise<ListenAddresses> {
+    await this.overrides.start();
+    await this.ingester.start();
+    await this.lifecycler.start();
+    await this.refreshRing();
+    this.ringTimer = setInterval(() => void this.refreshRing(), 1_000);
+    this.ringTimer.unref();
+    await this.blocklist.start();
+
+    const protocols = this.cfg.distributor.receivers.otlp.protocols;
+    let otlpGrpcPort: number | null = null;
+    let otlpHttpPort: number | null = null;
+    if (protocols.grpc) {
+      this.otlpGrpc = new OtlpGrpcReceiver(
+        this.distributor,
+        { endpoint: protocols.grpc.endpoint, maxRecvMsgSizeMiB: protocols.grpc.max_recv_msg_size_mib, multitenancyEnabled: this.cfg.multitenancy_enabled },
+        this.logger.child({ component: 'otlp-grpc' }),
+      );
+      await this.otlpGrpc.start();
+      otlpGrpcPort = this.otlpGrpc.port;
+    }
+    if (protocols.http) {
+      const { host, port } = splitEndpoint(protocols.http.endpoint, 'distributor.receivers.otlp.protocols.http.endpoint');
+      this.otlpHttp = createOtlpHttpReceiver(
+        this.distributor,
+        { host, port, maxRequestBodyBytes: protocols.http.max_request_body_size, multitenancyEnabled: this.cfg.multitenancy_enabled },
+        this.logger.child({ component: 'otlp-http' }),
+      );
+      await this.otlpHttp.listen({ host, port });
+      otlpHttpPort = portOf(this.otlpHttp);
+    }
+    await this.api.listen({ host: this.cfg.server.http_listen_address, port: this.cfg.server.http_listen_port });
+    this.ready = true;
+    const ports = { http: portOf(this.api), otlpGrpc: otlpGrpcPort, otlpHttp: otlpHttpPort };
+    this.logger.info('andante started', { version: VERSION, target: this.cfg.target, ports });
+    return ports;
+  }
+
+  /** Stops taking data, then flushes what the ingester holds (flush_all_on_shutdown). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.ready = false;
+      await this.otlpGrpc?.stop();
+      await this.otlpHttp?.close();
+      await this.ingester.stop();
+      await this.lifecycler.stop();
+      if (this.ringTimer) clearInterval(this.ringTimer);
+      this.blocklist.stop();
+      this.overrides.stop();
+      await this.api.close();
+      await this.backend.close();
+      this.logger.info('andante stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function portOf(app: FastifyInstance): number {
+  const addr = app.server.address();
+  return typeof addr === 'object' && addr ? addr.port : 0;
+}

@@ -1,0 +1,61 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { applyYaml, defaultConfig, loadConfig, parseFlags } from './config.js';
+import { parseDuration } from './duration.js';
+
+describe('config', () => {
+  it('has Tempo defaults', () => {
+    const cfg = defaultConfig();
+    expect(cfg.server.http_listen_port).toBe(3200);
+    expect(cfg.ingester.trace_idle_period).toBe('5s');
+    expect(cfg.ingester.max_block_duration).toBe('30m');
+    expect(cfg.ingester.max_block_bytes).toBe(524_288_000);
+    expect(cfg.overrides.defaults.ingestion.rate_limit_bytes).toBe(15_000_000);
+    expect(cfg.multitenancy_enabled).toBe(false);
+  });
+
+  it('loads YAML, then flags on top', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'andante.yaml');
+    await writeFile(file, 'server:\n  http_listen_port: 3300\ningester:\n  trace_idle_period: 2s\n');
+    const cfg = loadConfig([`-config.file=${file}`, '-target=all', '-server.http_listen_port=3400', '--multitenancy_enabled']);
+    expect(cfg.server.http_listen_port).toBe(3400);
+    expect(cfg.ingester.trace_idle_period).toBe('2s');
+    expect(cfg.multitenancy_enabled).toBe(true);
+  });
+
+  it.each([
+    ['unknown top-level key', 'nope: 1', 'unknown configuration key nope'],
+    ['unknown nested key', 'ingester:\n  max_block_secs: 3', 'unknown configuration key ingester.max_block_secs'],
+    ['wrong type', 'server:\n  http_listen_port: lots', 'server.http_listen_port: expected a number'],
+    ['bad duration', 'ingester:\n  trace_idle_period: soon', 'ingester.trace_idle_period: invalid duration'],
+    ['bad YAML', 'server: [', 'invalid YAML'],
+  ])('rejects %s naming the key', (_name, yaml, message) => {
+    expect(() => applyYaml(defaultConfig(), yaml)).toThrow(message);
+  });
+
+  it('enables only the receiver protocols a receivers block lists', () => {
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n');
+    expect(cfg.distributor.receivers.otlp.protocols.grpc?.endpoint).toBe('0.0.0.0:4317');
+    expect(cfg.distributor.receivers.otlp.protocols.http).toBeNull();
+  });
+
+  it('rejects unknown flags and targets', () => {
+    expect(() => loadConfig(['-server.nope=1'])).toThrow('unknown flag -server.nope');
+    expect(() => loadConfig(['-target=everything'])).toThrow('unknown target');
+    expect(parseFlags(['-config.file', 'x.yaml']).configFile).toBe('x.yaml');
+  });
+
+  it.each([
+    ['5s', 5_000],
+    ['1m30s', 90_000],
+    ['336h', 336 * 3_600_000],
+    ['100ms', 100],
+    ['0', 0],
+  ])('parses duration %s', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+});

@@ -1,0 +1,288 @@
+// Andante's configuration: Tempo's YAML key names and defaults. The defaults object doubles as
+// the schema: a key it lacks is an error naming the key, and a value must have the default's
+// type. Durations are Go-style strings. Precedence: defaults < YAML file < command-line flags.
+
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { parseDuration } from './duration.js';
+
+export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
+export type Target = (typeof TARGETS)[number];
+
+export interface OtlpGrpcProtocolConfig {
+  endpoint: string;
+  max_recv_msg_size_mib: number;
+}
+export interface OtlpHttpProtocolConfig {
+  endpoint: string;
+  max_request_body_size: number;
+}
+
+export interface LimitsConfig {
+  ingestion: { rate_limit_bytes: number; burst_size_bytes: number; max_traces_per_user: number };
+  global: { max_bytes_per_trace: number };
+}
+
+export interface AndanteConfig {
+  target: Target;
+  multitenancy_enabled: boolean;
+  http_api_prefix: string;
+  server: {
+    http_listen_address: string;
+    http_listen_port: number;
+    grpc_listen_port: number;
+    log_level: 'debug' | 'info' | 'warn' | 'error';
+    graceful_shutdown_timeout: string;
+  };
+  distributor: {
+    receivers: {
+      otlp: {
+        protocols: {
+          /** null when the receivers block lists protocols and this one is not among them. */
+          grpc: OtlpGrpcProtocolConfig | null;
+          http: OtlpHttpProtocolConfig | null;
+        };
+      };
+    };
+  };
+  ingester: {
+    trace_idle_period: string;
+    max_block_duration: string;
+    max_block_bytes: number;
+    flush_check_period: string;
+    complete_block_timeout: string;
+    concurrent_flushes: number;
+    flush_all_on_shutdown: boolean;
+    lifecycler: {
+      ring: { replication_factor: number; heartbeat_timeout: string };
+      num_tokens: number;
+      heartbeat_period: string;
+      id: string;
+    };
+  };
+  storage: {
+    trace: {
+      backend: 'local';
+      local: { path: string };
+      wal: { path: string };
+      blocklist_poll: string;
+      block: { bloom_filter_false_positive: number; bloom_filter_shard_size_bytes: number; row_group_size_spans: number };
+    };
+  };
+  overrides: {
+    defaults: LimitsConfig;
+    per_tenant_override_config: string;
+    per_tenant_override_period: string;
+  };
+}
+
+export function defaultConfig(): AndanteConfig {
+  return {
+    target: 'all',
+    multitenancy_enabled: false,
+    http_api_prefix: '',
+    server: {
+      http_listen_address: '0.0.0.0',
+      http_listen_port: 3200,
+      grpc_listen_port: 9095,
+      log_level: 'info',
+      graceful_shutdown_timeout: '30s',
+    },
+    distributor: {
+      receivers: {
+        otlp: {
+          protocols: {
+            // The README's one command must accept spans from other hosts/containers, so listen
+            // on all interfaces (Tempo's collector default is localhost).
+            grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 },
+            http: { endpoint: '0.0.0.0:4318', max_request_body_size: 20 * 1024 * 1024 },
+          },
+        },
+      },
+    },
+    ingester: {
+      trace_idle_period: '5s',
+      max_block_duration: '30m',
+      max_block_bytes: 524_288_000,
+      flush_check_period: '10s',
+      complete_block_timeout: '15m',
+      concurrent_flushes: 4,
+      flush_all_on_shutdown: true,
+      lifecycler: {
+        ring: { replication_factor: 1, heartbeat_timeout: '5m' },
+        num_tokens: 128,
+        heartbeat_period: '5s',
+        id: 'ingester-0',
+      },
+    },
+    storage: {
+      trace: {
+        backend: 'local',
+        local: { path: './data/traces' },
+        wal: { path: './data/wal' },
+        blocklist_poll: '5m',
+        block: { bloom_filter_false_positive: 0.01, bloom_filter_shard_size_bytes: 102_400, row_group_size_spans: 50_000 },
+      },
+    },
+    overrides: {
+      defaults: {
+        ingestion: { rate_limit_bytes: 15_000_000, burst_size_bytes: 20_000_000, max_traces_per_user: 10_000 },
+        global: { max_bytes_per_trace: 5_000_000 },
+      },
+      per_tenant_override_config: '',
+      per_tenant_override_period: '10s',
+    },
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Tree = Record<string, unknown>;
+const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Keys whose values are durations (validated when loaded). */
+const DURATION_KEYS = new Set([
+  'server.graceful_shutdown_timeout',
+  'ingester.trace_idle_period',
+  'ingester.max_block_duration',
+  'ingester.flush_check_period',
+  'ingester.complete_block_timeout',
+  'ingester.lifecycler.ring.heartbeat_timeout',
+  'ingester.lifecycler.heartbeat_period',
+  'storage.trace.blocklist_poll',
+  'overrides.per_tenant_override_period',
+]);
+/** Sub-trees whose keys may be null (a listed receiver protocol with no settings). */
+const OPTIONAL_PROTOCOLS = 'distributor.receivers.otlp.protocols';
+
+/** Merges `src` into `dst` (both shaped like the defaults), rejecting unknown keys and wrong types. */
+function mergeInto(dst: Tree, src: unknown, path: string): void {
+  if (!isTree(src)) throw new ConfigError(`${path || 'config'}: expected a mapping, got ${JSON.stringify(src)}`);
+  for (const [key, value] of Object.entries(src)) {
+    const keyPath = path ? `${path}.${key}` : key;
+    if (!(key in dst)) throw new ConfigError(`unknown configuration key ${keyPath}`);
+    const current = dst[key];
+    if (path === OPTIONAL_PROTOCOLS) {
+      const base = defaultConfig().distributor.receivers.otlp.protocols[key as 'grpc' | 'http'];
+      dst[key] = { ...base };
+      if (value !== null && value !== undefined) mergeInto(dst[key] as Tree, value, keyPath);
+      continue;
+    }
+    if (isTree(current)) {
+      mergeInto(current, value, keyPath);
+      continue;
+    }
+    dst[key] = coerce(value, current, keyPath);
+  }
+}
+
+function coerce(value: unknown, current: unknown, keyPath: string): unknown {
+  const want = typeof current;
+  if (want === 'number') {
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw new ConfigError(`${keyPath}: expected a number, got ${JSON.stringify(value)}`);
+    return n;
+  }
+  if (want === 'boolean') {
+    if (value === 'true' || value === 'false') return value === 'true';
+    if (typeof value !== 'boolean') throw new ConfigError(`${keyPath}: expected true or false, got ${JSON.stringify(value)}`);
+    return value;
+  }
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw new ConfigError(`${keyPath}: expected a string, got ${JSON.stringify(value)}`);
+  }
+  const s = String(value);
+  if (DURATION_KEYS.has(keyPath)) {
+    try {
+      parseDuration(s);
+    } catch (err) {
+      throw new ConfigError(`${keyPath}: ${(err as Error).message}`);
+    }
+  }
+  return s;
+}
+
+export function validateConfig(cfg: AndanteConfig): AndanteConfig {
+  if (!TARGETS.includes(cfg.target)) throw new ConfigError(`target: unknown target ${JSON.stringify(cfg.target)}; one of ${TARGETS.join(', ')}`);
+  if (!['debug', 'info', 'warn', 'error'].includes(cfg.server.log_level)) throw new ConfigError(`server.log_level: expected debug, info, warn or error`);
+  if (cfg.storage.trace.backend !== 'local') throw new ConfigError(`storage.trace.backend: unsupported backend ${JSON.stringify(cfg.storage.trace.backend)}; supported: local`);
+  const rf = cfg.ingester.lifecycler.ring.replication_factor;
+  if (!Number.isInteger(rf) || rf < 1) throw new ConfigError('ingester.lifecycler.ring.replication_factor: expected a positive integer');
+  const bloom = cfg.storage.trace.block.bloom_filter_false_positive;
+  if (!(bloom > 0 && bloom < 1)) throw new ConfigError('storage.trace.block.bloom_filter_false_positive: expected a value between 0 and 1');
+  return cfg;
+}
+
+/** Parses Go-style flags: `-config.file=x`, `--target x`, `-key.path=value` (any config key). */
+export function parseFlags(argv: readonly string[]): { configFile: string; overrides: [string, string][] } {
+  let configFile = '';
+  const overrides: [string, string][] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}: flags look like -config.file=andante.yaml`);
+    const body = arg.replace(/^--?/, '');
+    let [name, value] = body.includes('=') ? [body.slice(0, body.indexOf('=')), body.slice(body.indexOf('=') + 1)] : [body, undefined];
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next !== undefined && !next.startsWith('-')) value = argv[++i]!;
+      else value = 'true'; // a bare boolean flag
+    }
+    if (name === 'config.file') configFile = value;
+    else overrides.push([name!, value]);
+  }
+  return { configFile, overrides };
+}
+
+/** Loads defaults, then the YAML file (if any), then flag overrides; validates the result. */
+export function loadConfig(argv: readonly string[]): AndanteConfig {
+  const { configFile, overrides } = parseFlags(argv);
+  const cfg = defaultConfig();
+  if (configFile) {
+    let text: string;
+    try {
+      text = readFileSync(configFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configFile}: ${(err as Error).message}`);
+    }
+    applyYaml(cfg, text);
+  }
+  for (const [name, value] of overrides) applyFlag(cfg, name, value);
+  return validateConfig(cfg);
+}
+
+export function applyYaml(cfg: AndanteConfig, text: string): void {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`invalid YAML: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return;
+  // A receivers block that lists protocols enables only those, as in Tempo.
+  const protocols = (doc as { distributor?: { receivers?: { otlp?: { protocols?: unknown } } } }).distributor?.receivers?.otlp?.protocols;
+  if (isTree(protocols)) {
+    const p = cfg.distributor.receivers.otlp.protocols;
+    if (!('grpc' in protocols)) p.grpc = null;
+    if (!('http' in protocols)) p.http = null;
+  }
+  mergeInto(cfg as unknown as Tree, doc, '');
+}
+
+function applyFlag(cfg: AndanteConfig, name: string, value: string): void {
+  const parts = name.split('.');
+  let node: Tree = cfg as unknown as Tree;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = node[parts[i]!];
+    if (!isTree(next)) throw new ConfigError(`unknown flag -${name}`);
+    node = next;
+  }
+  const key = parts[parts.length - 1]!;
+  if (!(key in node) || isTree(node[key])) throw new ConfigError(`unknown flag -${name}`);
+  node[key] = coerce(value, node[key], name);
+}
+
+export function durationMs(value: string): number {
+  return parseDuration(value);
+}

@@ -1,0 +1,79 @@
+// Per-tenant limits: `overrides.defaults` from the config, and per-tenant values from the
+// runtime overrides file (Tempo's layout: `overrides: { "<tenant>": { ingestion: ..., global: ... } }`),
+// re-read every per_tenant_override_period so a change takes effect without a restart.
+
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import type { LimitsProvider, Logger, TenantLimits } from '@andante/model';
+import { ConfigError, type LimitsConfig } from './config.js';
+
+function toTenantLimits(c: LimitsConfig): TenantLimits {
+  return {
+    ingestionRateLimitBytes: c.ingestion.rate_limit_bytes,
+    ingestionBurstSizeBytes: c.ingestion.burst_size_bytes,
+    maxTracesPerUser: c.ingestion.max_traces_per_user,
+    maxBytesPerTrace: c.global.max_bytes_per_trace,
+  };
+}
+
+/** Overlays a tenant's partial overrides on the defaults, rejecting unknown keys. */
+function overlay(defaults: LimitsConfig, partial: unknown, path: string): LimitsConfig {
+  const out: LimitsConfig = structuredClone(defaults);
+  if (partial === null || partial === undefined) return out;
+  if (typeof partial !== 'object') throw new ConfigError(`${path}: expected a mapping`);
+  for (const [group, values] of Object.entries(partial as Record<string, unknown>)) {
+    const target = (out as unknown as Record<string, Record<string, number>>)[group];
+    if (!target) throw new ConfigError(`unknown override key ${path}.${group}`);
+    for (const [key, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
+      if (!(key in target)) throw new ConfigError(`unknown override key ${path}.${group}.${key}`);
+      if (typeof value !== 'number') throw new ConfigError(`${path}.${group}.${key}: expected a number`);
+      target[key] = value;
+    }
+  }
+  return out;
+}
+
+export class Overrides implements LimitsProvider {
+  private readonly defaults: TenantLimits;
+  private perTenant = new Map<string, TenantLimits>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly defaultsConfig: LimitsConfig,
+    private readonly file: string,
+    private readonly periodMs: number,
+    private readonly logger: Logger,
+  ) {
+    this.defaults = toTenantLimits(defaultsConfig);
+  }
+
+  async start(): Promise<void> {
+    if (!this.file) return;
+    await this.reload(true);
+    this.timer = setInterval(() => void this.reload(false), this.periodMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** A bad file fails the start; later a bad edit is logged and the previous overrides stay. */
+  private async reload(strict: boolean): Promise<void> {
+    try {
+      const doc = parseYaml(await readFile(this.file, 'utf8')) as { overrides?: Record<string, unknown> } | null;
+      const next = new Map<string, TenantLimits>();
+      for (const [tenant, partial] of Object.entries(doc?.overrides ?? {})) {
+        next.set(tenant, toTenantLimits(overlay(this.defaultsConfig, partial, `overrides.${tenant}`)));
+      }
+      this.perTenant = next;
+    } catch (err) {
+      if (strict) throw new ConfigError(`per_tenant_override_config ${this.file}: ${(err as Error).message}`);
+      this.logger.error('could not reload the per-tenant overrides; keeping the previous ones', { file: this.file, err });
+    }
+  }
+
+  forTenant(tenantId: string): TenantLimits {
+    return this.perTenant.get(tenantId) ?? this.defaults;
+  }
+}

@@ -1,0 +1,78 @@
+// Blocks in a backend: writing one (data, blooms, index, then meta.json) and reading one through
+// the reader its meta.format names, so the encoding can evolve while old blocks stay readable.
+
+import { randomUUID } from 'node:crypto';
+import type { Backend } from '@andante/backend';
+import { InvalidArgumentError } from '@andante/model';
+import type { Trace } from '@andante/model';
+import type { BlockConfig } from './block-config.js';
+import { encodeBlock } from './block-encode.js';
+import type { TraceEntry } from './block-encode.js';
+import { mapLimit } from './block-meta.js';
+import type { BlockMeta } from './block-meta.js';
+import { FORMAT_V1 } from './block-schema.js';
+import { ParquetV1Reader } from './parquet-v1-reader.js';
+import type { BlockReader } from './parquet-v1-reader.js';
+
+const WRITE_CONCURRENCY = 16;
+
+const READERS: Record<string, (backend: Backend, meta: BlockMeta) => BlockReader> = {
+  [FORMAT_V1]: (backend, meta) => new ParquetV1Reader(backend, meta),
+};
+
+export function supportedBlockFormats(): string[] {
+  return Object.keys(READERS);
+}
+
+export function newBlockId(): string {
+  return randomUUID();
+}
+
+/**
+ * Encodes and writes one block. `traces`: sorted ascending by trace ID, each ID at most once, each
+ * trace already combined. Data, blooms and index go first; meta.json last makes the block visible.
+ */
+export async function writeBlock(
+  backend: Backend,
+  tenantId: string,
+  blockId: string,
+  traces: Iterable<TraceEntry>,
+  cfg?: Partial<BlockConfig>,
+  compactionLevel?: number,
+): Promise<BlockMeta> {
+  const { meta, objects } = encodeBlock(tenantId, blockId, traces, cfg, compactionLevel);
+  const keypath = [tenantId, blockId];
+  const body = objects.slice(0, -1);
+  const metaObject = objects[objects.length - 1]!;
+  await mapLimit(body, WRITE_CONCURRENCY, (o) => backend.write(keypath, o.name, o.data));
+  await backend.write(keypath, metaObject.name, metaObject.data);
+  return meta;
+}
+
+/** A block in a backend, opened from its meta. Immutable, so footer and index are read once. */
+export class BackendBlock {
+  private readonly reader: BlockReader;
+
+  constructor(
+    backend: Backend,
+    readonly meta: BlockMeta,
+  ) {
+    const make = READERS[meta.format];
+    if (!make) {
+      throw new InvalidArgumentError(
+        `block ${meta.tenantID}/${meta.blockID} has format ${JSON.stringify(meta.format)}; this build reads ${supportedBlockFormats().join(', ')}`,
+      );
+    }
+    this.reader = make(backend, meta);
+  }
+
+  /** The trace's spans stored in this block, or null when the block holds none. */
+  findTraceById(traceId: Uint8Array): Promise<Trace | null> {
+    return this.reader.findTraceById(traceId);
+  }
+
+  /** Every trace in ascending trace-ID order (for the compactor). */
+  iterateTraces(): AsyncIterable<TraceEntry> {
+    return this.reader.iterateTraces();
+  }
+}

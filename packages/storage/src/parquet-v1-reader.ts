@@ -1,0 +1,203 @@
+// Reader for vAndante1 blocks. Trace by ID: bloom shard -> index (row groups whose ID range holds
+// the ID) -> the trace_id column of those row groups (binary search: rows are sorted) -> all columns
+// of just those rows. hyparquet's own `filter` cannot prune on a binary trace ID (its statistics
+// come back as strings), so the pruning is ours and the read uses rowStart/rowEnd.
+
+import { parquetMetadata, parquetRead, parquetReadObjects } from 'hyparquet';
+import type { AsyncBuffer, FileMetaData, RowGroup } from 'hyparquet';
+import type { Backend, KeyPath } from '@andante/backend';
+import { bytesEqual, compareBytes } from '@andante/model';
+import type { Trace } from '@andante/model';
+import { PrefetchedBuffer, backendAsyncBuffer } from './async-buffer.js';
+import { rowsToTrace } from './block-decode.js';
+import type { SpanRowData } from './block-decode.js';
+import type { TraceEntry } from './block-encode.js';
+import { decodeBlockIndex } from './block-index.js';
+import type { RowGroupIndex } from './block-index.js';
+import { DATA_NAME, INDEX_NAME, base64ToBytes, bloomName } from './block-meta.js';
+import type { BlockMeta } from './block-meta.js';
+import { bloomShardFor, bloomShardTest } from './bloom.js';
+
+export interface BlockReader {
+  findTraceById(traceId: Uint8Array): Promise<Trace | null>;
+  iterateTraces(): AsyncIterable<TraceEntry>;
+}
+
+interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** The bytes of a row group's column chunks (contiguous: a writer emits one group at a time). */
+function rowGroupRange(rg: RowGroup): ByteRange {
+  let start = Infinity;
+  let end = 0;
+  for (const c of rg.columns) {
+    const m = c.meta_data;
+    if (!m) continue;
+    const s = Number(m.dictionary_page_offset || m.data_page_offset);
+    start = Math.min(start, s);
+    end = Math.max(end, s + Number(m.total_compressed_size));
+  }
+  return { start, end };
+}
+
+/** The row group's offset indexes (written together at the end of the file, group by group). */
+function offsetIndexRange(rg: RowGroup): ByteRange {
+  let start = Infinity;
+  let end = 0;
+  for (const c of rg.columns) {
+    if (c.offset_index_offset === undefined || !c.offset_index_length) continue;
+    const s = Number(c.offset_index_offset);
+    start = Math.min(start, s);
+    end = Math.max(end, s + c.offset_index_length);
+  }
+  return { start, end };
+}
+
+function lowerBound(ids: Uint8Array[], id: Uint8Array, upper: boolean): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareBytes(ids[mid]!, id);
+    if (c < 0 || (upper && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class ParquetV1Reader implements BlockReader {
+  private readonly keypath: KeyPath;
+  private readonly minId: Uint8Array;
+  private readonly maxId: Uint8Array;
+  private footer?: Promise<FileMetaData>;
+  private index?: Promise<RowGroupIndex[]>;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly meta: BlockMeta,
+  ) {
+    this.keypath = [meta.tenantID, meta.blockID];
+    this.minId = base64ToBytes(meta.minID);
+    this.maxId = base64ToBytes(meta.maxID);
+  }
+
+  async findTraceById(traceId: Uint8Array): Promise<Trace | null> {
+    if (compareBytes(traceId, this.minId) < 0 || compareBytes(traceId, this.maxId) > 0) return null;
+    if (!(await this.bloomMayContain(traceId))) return null;
+    const [index, metadata] = await Promise.all([this.loadIndex(), this.loadFooter()]);
+    const candidates = index
+      .map((g, i) => ({ g, i }))
+      .filter(({ g }) => compareBytes(g.minID, traceId) <= 0 && compareBytes(traceId, g.maxID) <= 0);
+    if (candidates.length === 0) return null;
+
+    const file = new PrefetchedBuffer(await this.dataFile());
+    await Promise.all(
+      candidates.flatMap(({ i }) => {
+        const rg = metadata.row_groups[i]!;
+        const data = rowGroupRange(rg);
+        const oi = offsetIndexRange(rg);
+        return [file.prefetch(data.start, data.end), file.prefetch(oi.start, oi.end)];
+      }),
+    );
+
+    // Rows of the trace: a contiguous run, possibly across neighbouring row groups.
+    let first = -1;
+    let last = -1;
+    for (const { g } of candidates) {
+      const ids = await readTraceIds(file, metadata, g.rowStart, g.rowStart + g.rowCount);
+      const lo = lowerBound(ids, traceId, false);
+      const hi = lowerBound(ids, traceId, true);
+      if (hi > lo) {
+        if (first < 0) first = g.rowStart + lo;
+        last = g.rowStart + hi;
+      }
+    }
+    if (first < 0) return null;
+    const rows = (await parquetReadObjects({
+      file,
+      metadata,
+      rowStart: first,
+      rowEnd: last,
+      utf8: false,
+      useOffsetIndex: true,
+    })) as SpanRowData[];
+    return rowsToTrace(traceId, rows);
+  }
+
+  async *iterateTraces(): AsyncIterable<TraceEntry> {
+    const metadata = await this.loadFooter();
+    const inner = await this.dataFile();
+    let pendingId: Uint8Array | undefined;
+    let pending: SpanRowData[] = [];
+    let rowStart = 0;
+    for (const rg of metadata.row_groups) {
+      const rowEnd = rowStart + Number(rg.num_rows);
+      // One request per row group; hyparquet's per-chunk slices are then served from memory.
+      const file = new PrefetchedBuffer(inner);
+      const range = rowGroupRange(rg);
+      await file.prefetch(range.start, range.end);
+      const rows = (await parquetReadObjects({ file, metadata, rowStart, rowEnd, utf8: false })) as SpanRowData[];
+      for (const row of rows) {
+        const id = row['trace_id'] as Uint8Array;
+        if (pendingId && !bytesEqual(pendingId, id)) {
+          yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending) };
+          pending = [];
+        }
+        if (pending.length === 0) pendingId = id.slice();
+        pending.push(row);
+      }
+      rowStart = rowEnd;
+    }
+    if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending) };
+  }
+
+  private async bloomMayContain(traceId: Uint8Array): Promise<boolean> {
+    const shards = this.meta.bloomShards;
+    if (shards <= 0) return true;
+    const shard = await this.backend.read(this.keypath, bloomName(bloomShardFor(traceId, shards)));
+    return bloomShardTest(shard, traceId);
+  }
+
+  private dataFile(): Promise<AsyncBuffer> {
+    return backendAsyncBuffer(this.backend, this.keypath, DATA_NAME, this.meta.size);
+  }
+
+  /** Parsed Parquet footer, read once with one explicit range (meta.size and meta.footerSize). */
+  private loadFooter(): Promise<FileMetaData> {
+    this.footer ??= (async () => {
+      const length = this.meta.footerSize + 8;
+      const bytes = await this.backend.readRange(this.keypath, DATA_NAME, this.meta.size - length, length);
+      return parquetMetadata(bytes);
+    })();
+    this.footer.catch(() => (this.footer = undefined));
+    return this.footer;
+  }
+
+  private loadIndex(): Promise<RowGroupIndex[]> {
+    this.index ??= this.backend.read(this.keypath, INDEX_NAME).then(decodeBlockIndex);
+    this.index.catch(() => (this.index = undefined));
+    return this.index;
+  }
+}
+
+/** The trace_id column for rows [rowStart, rowEnd), without building row objects. */
+async function readTraceIds(file: AsyncBuffer, metadata: FileMetaData, rowStart: number, rowEnd: number): Promise<Uint8Array[]> {
+  const out = new Array<Uint8Array>(rowEnd - rowStart);
+  await parquetRead({
+    file,
+    metadata,
+    columns: ['trace_id'],
+    rowStart,
+    rowEnd,
+    utf8: false,
+    onChunk: ({ columnData, rowStart: chunkStart }) => {
+      for (let i = 0; i < columnData.length; i++) {
+        const row = chunkStart + i;
+        if (row >= rowStart && row < rowEnd) out[row - rowStart] = columnData[i] as Uint8Array;
+      }
+    },
+  });
+  return out;
+}

@@ -1,0 +1,209 @@
+// Write-ahead log of trace segments. One file per (tenant, head block). A push is acknowledged
+// only after its records are fsynced; concurrent appends share one write + fdatasync (group
+// commit), so durability costs one disk flush per batch of pushes, not per push.
+//
+// Record layout (little endian):
+//   u32 payloadLength | u32 crc32(payload) | payload
+//   payload = traceId(16) | u64 startNs | u64 endNs | u32 spanCount | segment bytes
+// A torn tail (short record or CRC mismatch) can only come from a write that was never
+// acknowledged; replay stops there and truncates it.
+
+import { open, readdir, readFile, rm, mkdir, truncate, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { TraceSegment } from '@andante/model';
+
+const HEADER_BYTES = 8;
+const FIXED_PAYLOAD_BYTES = 16 + 8 + 8 + 4;
+const WAL_SUFFIX = '.wal';
+
+interface PendingWrite {
+  buffers: Buffer[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class WalFile {
+  private pending: PendingWrite[] = [];
+  private flushing = false;
+  private closed = false;
+  private bytes: number;
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    initialBytes: number,
+  ) {
+    this.bytes = initialBytes;
+  }
+
+  /** Opens (creating if needed) a WAL file for appending. */
+  static async open(path: string): Promise<WalFile> {
+    const fh = await open(path, 'a');
+    const { size } = await fh.stat();
+    return new WalFile(path, fh, size);
+  }
+
+  /** Bytes written so far, including records still waiting for their fsync. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Resolves once every record is on disk (fdatasync done). */
+  append(segments: readonly TraceSegment[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`WAL ${this.path} is closed`));
+    const buffers: Buffer[] = [];
+    for (const seg of segments) {
+      const header = encodeRecordHeader(seg);
+      buffers.push(header, Buffer.from(seg.bytes.buffer, seg.bytes.byteOffset, seg.bytes.byteLength));
+      this.bytes += header.length + seg.bytes.byteLength;
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ buffers, resolve, reject });
+      if (!this.flushing) void this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    this.flushing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        const buffers = batch.flatMap((p) => p.buffers);
+        await writeAll(this.fh, buffers);
+        await this.fh.datasync();
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        for (const p of batch) p.reject(err as Error);
+      }
+    }
+    this.flushing = false;
+  }
+
+  /** Waits for queued appends, then closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.flushing || this.pending.length > 0) await new Promise((r) => setImmediate(r));
+    this.closed = true;
+    await this.fh.close();
+  }
+
+  /** Closes and deletes the file: its block is safely in the backend. */
+  async remove(): Promise<void> {
+    await this.close();
+    await rm(this.path, { force: true });
+  }
+}
+
+async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+  // writev may write partially; continue from where it stopped.
+  let remaining = buffers;
+  // IOV_MAX is 1024 on Linux; larger batches go in chunks.
+  while (remaining.length > 0) {
+    const chunk = remaining.slice(0, 1024);
+    const total = chunk.reduce((n, b) => n + b.length, 0);
+    const { bytesWritten } = await fh.writev(chunk);
+    if (bytesWritten === total) {
+      remaining = remaining.slice(chunk.length);
+      continue;
+    }
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const b of remaining) {
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      rest.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
+    remaining = rest;
+  }
+}
+
+function encodeRecordHeader(seg: TraceSegment): Buffer {
+  const head = Buffer.allocUnsafe(HEADER_BYTES + FIXED_PAYLOAD_BYTES);
+  const payloadLength = FIXED_PAYLOAD_BYTES + seg.bytes.byteLength;
+  head.writeUInt32LE(payloadLength, 0);
+  head.set(seg.traceId.subarray(0, 16), HEADER_BYTES);
+  head.writeBigUInt64LE(seg.startTimeUnixNano, HEADER_BYTES + 16);
+  head.writeBigUInt64LE(seg.endTimeUnixNano, HEADER_BYTES + 24);
+  head.writeUInt32LE(seg.spanCount, HEADER_BYTES + 32);
+  let crc = crc32(head.subarray(HEADER_BYTES));
+  crc = crc32(seg.bytes, crc);
+  head.writeUInt32LE(crc, 4);
+  return head;
+}
+
+export interface WalReplay {
+  segments: TraceSegment[];
+  /** Bytes of a torn tail that were dropped (never acknowledged). */
+  truncatedBytes: number;
+}
+
+/** Reads every intact record of a WAL file and truncates a torn tail in place. */
+export async function replayWalFile(path: string): Promise<WalReplay> {
+  const data = await readFile(path);
+  const segments: TraceSegment[] = [];
+  let pos = 0;
+  while (pos + HEADER_BYTES <= data.length) {
+    const payloadLength = data.readUInt32LE(pos);
+    const crc = data.readUInt32LE(pos + 4);
+    const start = pos + HEADER_BYTES;
+    const end = start + payloadLength;
+    if (payloadLength < FIXED_PAYLOAD_BYTES || end > data.length) break;
+    const payload = data.subarray(start, end);
+    if (crc32(payload) !== crc) break;
+    segments.push({
+      traceId: new Uint8Array(payload.subarray(0, 16)),
+      startTimeUnixNano: payload.readBigUInt64LE(16),
+      endTimeUnixNano: payload.readBigUInt64LE(24),
+      spanCount: payload.readUInt32LE(32),
+      bytes: new Uint8Array(payload.subarray(FIXED_PAYLOAD_BYTES)),
+    });
+    pos = end;
+  }
+  const truncatedBytes = data.length - pos;
+  if (truncatedBytes > 0) await truncate(path, pos);
+  return { segments, truncatedBytes };
+}
+
+export interface WalEntry {
+  tenantId: string;
+  blockId: string;
+  path: string;
+}
+
+/** The WAL folder: `<root>/<tenant>/<blockId>.wal`. Tenant IDs are validated by the caller. */
+export class Wal {
+  constructor(readonly root: string) {}
+
+  async create(tenantId: string, blockId: string): Promise<WalFile> {
+    await mkdir(join(this.root, tenantId), { recursive: true });
+    return WalFile.open(this.pathFor(tenantId, blockId));
+  }
+
+  /** Deletes a WAL file once its block is safely in the backend. */
+  async removeFile(path: string): Promise<void> {
+    await rm(path, { force: true });
+  }
+
+  pathFor(tenantId: string, blockId: string): string {
+    return join(this.root, tenantId, blockId + WAL_SUFFIX);
+  }
+
+  /** Every WAL file left from a previous run, oldest block first within a tenant. */
+  async list(): Promise<WalEntry[]> {
+    const out: WalEntry[] = [];
+    const tenants = await readdir(this.root).catch(() => [] as string[]);
+    for (const tenantId of tenants.sort()) {
+      const files = await readdir(join(this.root, tenantId)).catch(() => [] as string[]);
+      for (const f of files.sort()) {
+        if (!f.endsWith(WAL_SUFFIX)) continue;
+        out.push({ tenantId, blockId: f.slice(0, -WAL_SUFFIX.length), path: join(this.root, tenantId, f) });
+      }
+    }
+    return out;
+  }
+}
