@@ -10,7 +10,10 @@ import {
   decodeExportResponse,
   fetchTraceProto,
   flush,
+  getMetric,
   listFilesRecursive,
+  sleep,
+  waitFor,
   makeTempDir,
   postOtlpHttp,
   removeTempDirs,
@@ -18,7 +21,8 @@ import {
   stopAllInProcess,
   type InProcessAndante,
 } from './harness.js';
-import { duplicatesOf, encodeRequest, int, makeSpan, makeTrace, normTrace, randomSpanId, randomTraceId, spanIdsOf, str, type NormSpan } from './otlp.js';
+import { bool, dbl, duplicatesOf, encodeRequest, int, makeSpan, makeTrace, normTrace, plain, randomSpanId, randomTraceId, spanIdsOf, str, type NormSpan } from './otlp.js';
+import type { Trace } from '@andante/model';
 
 describe('a trace split by a flush, and retried spans', () => {
   let dir: string;
@@ -128,5 +132,126 @@ describe('a trace split by a flush, and retried spans', () => {
     await send([d]);
     await flush(app.ports.http);
     await expectWhole('D in two blocks');
+  });
+});
+
+describe('every OTLP field survives the WAL, a block and a restart', () => {
+  let dir: string;
+  let app: InProcessAndante;
+
+  beforeAll(async () => {
+    dir = makeTempDir('all-fields');
+    app = await startInProcess(dir);
+  });
+  afterAll(async () => {
+    await stopAllInProcess();
+    removeTempDirs();
+  });
+
+  it('returns the exact structure that was sent', async () => {
+    const traceId = randomTraceId();
+    const span = makeSpan(traceId, randomSpanId(), {
+      parentSpanId: randomSpanId(),
+      name: 'every field',
+      kind: 5,
+      statusCode: 2,
+      statusMessage: 'boom',
+      attributes: [
+        str('s', 'x'),
+        str('s.empty', ''),
+        int('i', -9_007_199_254_740_993n), // beyond 2^53: int64 must stay exact
+        int('i.max', 9_223_372_036_854_775_807n),
+        dbl('d', -0.125),
+        bool('b', false),
+        { key: 'arr.mixed', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: 1n }, { doubleValue: 2.5 }, { boolValue: true }] } } },
+        { key: 'kv', value: { kvlistValue: { values: [str('inner', 'v'), { key: 'nested', value: { kvlistValue: { values: [int('deep', 3)] } } }] } } },
+        { key: 'bytes', value: { bytesValue: new Uint8Array([0, 1, 254, 255]) } },
+        { key: 'no.value', value: {} },
+      ],
+    });
+    span.traceState = 'vendor=value,other=1';
+    span.flags = 0x301;
+    span.droppedAttributesCount = 2;
+    span.droppedEventsCount = 3;
+    span.droppedLinksCount = 4;
+    span.events = [
+      { timeUnixNano: span.startTimeUnixNano + 1n, name: 'ev1', attributes: [int('n', 1), { key: 'arr', value: { arrayValue: { values: [] } } }], droppedAttributesCount: 5 },
+      { timeUnixNano: span.startTimeUnixNano + 2n, name: 'ev2', attributes: [], droppedAttributesCount: 0 },
+    ];
+    span.links = [
+      { traceId: randomTraceId(), spanId: randomSpanId(), traceState: 'l=1', attributes: [str('link', 'a')], droppedAttributesCount: 6, flags: 0x101 },
+      { traceId, spanId: randomSpanId(), traceState: '', attributes: [], droppedAttributesCount: 0, flags: 0 },
+    ];
+    const sent: Trace = makeTrace([span], 'all-fields', [int('res.int', 12), { key: 'res.arr', value: { arrayValue: { values: [{ stringValue: 'x' }] } } }]);
+    sent.resourceSpans[0]!.schemaUrl = 'https://opentelemetry.io/schemas/1.26.0';
+    sent.resourceSpans[0]!.resource.droppedAttributesCount = 7;
+    const scopeSpans = sent.resourceSpans[0]!.scopeSpans[0]!;
+    scopeSpans.schemaUrl = 'https://opentelemetry.io/schemas/1.25.0';
+    scopeSpans.scope.attributes = [str('scope.attr', 'v'), int('scope.n', 8)];
+    scopeSpans.scope.droppedAttributesCount = 1;
+
+    const res = await postOtlpHttp(app.ports.otlpHttp!, encodeRequest(sent));
+    expect(res.status, res.text()).toBe(200);
+    const hex = bytesToHex(traceId);
+    const check = async (stage: string): Promise<void> => {
+      for (const version of ['v1', 'v2'] as const) {
+        const got = await fetchTraceProto(app.ports.http, hex, version);
+        expect(got.status, stage).toBe(200);
+        expect(plain(got.trace), `${stage} (${version})`).toEqual(plain(sent));
+      }
+    };
+    await check('live');
+    await flush(app.ports.http);
+    await check('flushed');
+    await app.stop();
+    app = await startInProcess(dir, { storage: { trace: { wal: { path: join(dir, 'wal-empty') } } } });
+    await check('blocks only');
+  });
+});
+
+describe('a trace split by the ingester\'s own cuts (no /flush)', () => {
+  let app: InProcessAndante;
+
+  beforeAll(async () => {
+    app = await startInProcess(makeTempDir('auto-cut'), {
+      ingester: { trace_idle_period: '100ms', flush_check_period: '50ms', max_block_duration: '300ms' },
+    });
+  });
+  afterAll(async () => {
+    await stopAllInProcess();
+    removeTempDirs();
+  });
+
+  it('is returned whole while its parts are live, in the head block and in flushed blocks', async () => {
+    const traceId = randomTraceId();
+    const hex = bytesToHex(traceId);
+    const root = randomSpanId();
+    const spans = [makeSpan(traceId, root, { name: 'first' }), makeSpan(traceId, randomSpanId(), { parentSpanId: root, name: 'second' }), makeSpan(traceId, randomSpanId(), { parentSpanId: root, name: 'third' })];
+    const post = async (s: Span): Promise<void> => {
+      const res = await postOtlpHttp(app.ports.otlpHttp!, encodeRequest(makeTrace([s], 'auto-cut')));
+      expect(res.status, res.text()).toBe(200);
+    };
+    const expectIds = async (ids: string[], stage: string): Promise<void> => {
+      const got = await fetchTraceProto(app.ports.http, hex, 'v2');
+      expect(got.status, stage).toBe(200);
+      const have = spanIdsOf(got.trace!);
+      expect(duplicatesOf(have), `${stage}: duplicates`).toEqual([]);
+      expect(have.sort(), stage).toEqual([...ids].sort());
+    };
+    const flushed0 = await getMetric(app.ports.http, 'tempo_ingester_blocks_flushed_total');
+    await post(spans[0]!);
+    await expectIds([bytesToHex(root)], 'first part live');
+    await waitFor(async () => (await getMetric(app.ports.http, 'tempo_ingester_blocks_flushed_total')) > flushed0, 10_000, 'the first part to be flushed by the ingester itself');
+    const flushed1 = await getMetric(app.ports.http, 'tempo_ingester_blocks_flushed_total');
+    await expectIds([bytesToHex(root)], 'first part flushed');
+    await post(spans[1]!);
+    await post(spans[0]!); // a late retry of the first span
+    await expectIds(spans.slice(0, 2).map((s) => bytesToHex(s.spanId)), 'second part live');
+    await sleep(150); // past trace_idle_period: cut to the head block
+    await post(spans[2]!);
+    await expectIds(spans.map((s) => bytesToHex(s.spanId)), 'three parts');
+    await waitFor(async () => (await getMetric(app.ports.http, 'tempo_ingester_blocks_flushed_total')) > flushed1, 10_000, 'the rest to be flushed');
+    await sleep(400);
+    await expectIds(spans.map((s) => bytesToHex(s.spanId)), 'all flushed');
   });
 });

@@ -49,7 +49,12 @@ export function removeTempDirs(): void {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` until it returns a truthy value (which is returned) or `timeoutMs` passes. */
-export async function waitFor<T>(cond: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition', intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  what: string | (() => string) = 'condition',
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   for (;;) {
@@ -60,7 +65,7 @@ export async function waitFor<T>(cond: () => T | Promise<T>, timeoutMs = 10_000,
       lastErr = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: last error ${(lastErr as Error).message}` : ''}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}${lastErr ? `: last error ${(lastErr as Error).message}` : ''}`);
     }
     await sleep(intervalMs);
   }

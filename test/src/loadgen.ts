@@ -1,4 +1,6 @@
-// A self-contained OTLP/gRPC load generator run as its own process (`node loadgen.mjs`), so a
+// A self-contained OTLP/gRPC load generator run as its own process
+// (`node loadgen.mjs <grpcPort> <model dist index.js> <test package.json> <concurrency>
+//  <spansPerTrace> <tracesPerRequest> <pauseMs>`), so a
 // test can kill -9 the server while another process is exporting. It writes, for every export
 // that the server acknowledged with OK and no rejected spans, one line per trace:
 //   ACK <traceIdHex> <spanIdHex>,<spanIdHex>,...
@@ -13,7 +15,9 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
-const [port, modelDist, testPackageJson, concurrencyArg, spansPerTraceArg] = process.argv.slice(2);
+const [port, modelDist, testPackageJson, concurrencyArg, spansPerTraceArg, tracesPerRequestArg, pauseMsArg] = process.argv.slice(2);
+const tracesPerRequest = Number(tracesPerRequestArg || 2);
+const pauseMs = Number(pauseMsArg || 0);
 const require = createRequire(testPackageJson);
 const grpc = require('@grpc/grpc-js');
 const { encodeTrace } = await import(pathToFileURL(modelDist).href);
@@ -44,7 +48,7 @@ function makeRequest(seq) {
   const spans = [];
   const traces = [];
   const spansPerTrace = Number(spansPerTraceArg || 4);
-  for (let t = 0; t < 2; t++) {
+  for (let t = 0; t < tracesPerRequest; t++) {
     const traceId = newId(16);
     const root = newId(8);
     const ids = [];
@@ -130,6 +134,7 @@ async function worker(w) {
       stats.acked++;
       stats.ackedTraces += lines.length;
       stats.ackedSpans += spanCount;
+      if (pauseMs > 0) await sleep(pauseMs);
     } catch (err) {
       stats.errors++;
       if (stats.errors <= 3) process.stderr.write('ERR ' + err.code + ' ' + err.details + '\n');

@@ -69,6 +69,8 @@ function expectedFromSdk(spans: readonly ReadableSpan[]): NormSpan[] {
         spanId: ctx.spanId,
         parentSpanId: s.parentSpanContext?.spanId ?? '',
         traceState: ctx.traceState?.serialize() ?? '',
+        // OTLP span flags: W3C trace flags plus HAS_IS_REMOTE (0x100) and IS_REMOTE (0x200).
+        flags: (ctx.traceFlags & 0xff) | 0x100 | (s.parentSpanContext?.isRemote ? 0x200 : 0),
         name: s.name,
         kind: s.kind + 1, // API SpanKind is OTLP's minus one
         startTimeUnixNano: hrToNs(s.startTime).toString(),
@@ -79,6 +81,7 @@ function expectedFromSdk(spans: readonly ReadableSpan[]): NormSpan[] {
           traceId: l.context.traceId,
           spanId: l.context.spanId,
           traceState: l.context.traceState?.serialize() ?? '',
+          flags: (l.context.traceFlags & 0xff) | 0x100 | (l.context.isRemote ? 0x200 : 0),
           attributes: sdkAttrs(l.attributes),
         })),
         status: { code: s.status.code, message: s.status.message ?? '' },
@@ -187,7 +190,7 @@ function buildTraces(provider: BasicTracerProvider, label: string): { traceA: st
     links: [
       { context: linkTarget, attributes: { 'link.kind': 'follows_from', 'link.index': 1 } },
       {
-        context: { traceId: randomHex(32), spanId: randomHex(16), traceFlags: 1, traceState: new TraceState('vendor=abc123') },
+        context: { traceId: randomHex(32), spanId: randomHex(16), traceFlags: 1, isRemote: true, traceState: new TraceState('vendor=abc123') },
         attributes: { 'link.kind': 'external', 'link.weight': 0.75, 'link.sampled': true },
       },
     ],

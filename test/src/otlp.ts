@@ -106,13 +106,14 @@ export interface NormSpan {
   spanId: string;
   parentSpanId: string;
   traceState: string;
+  flags: number;
   name: string;
   kind: number;
   startTimeUnixNano: string;
   endTimeUnixNano: string;
   attributes: [string, NormValue][];
   events: { name: string; timeUnixNano: string; attributes: [string, NormValue][] }[];
-  links: { traceId: string; spanId: string; traceState: string; attributes: [string, NormValue][] }[];
+  links: { traceId: string; spanId: string; traceState: string; flags: number; attributes: [string, NormValue][] }[];
   status: { code: number; message: string };
   resource: [string, NormValue][];
   scope: { name: string; version: string };
@@ -124,13 +125,14 @@ export function normSpan(span: Span, resource: readonly KeyValue[], scope: { nam
     spanId: bytesToHex(span.spanId),
     parentSpanId: bytesToHex(span.parentSpanId),
     traceState: span.traceState,
+    flags: span.flags,
     name: span.name,
     kind: span.kind,
     startTimeUnixNano: span.startTimeUnixNano.toString(),
     endTimeUnixNano: span.endTimeUnixNano.toString(),
     attributes: normAttrs(span.attributes),
     events: span.events.map((e) => ({ name: e.name, timeUnixNano: e.timeUnixNano.toString(), attributes: normAttrs(e.attributes) })),
-    links: span.links.map((l) => ({ traceId: bytesToHex(l.traceId), spanId: bytesToHex(l.spanId), traceState: l.traceState, attributes: normAttrs(l.attributes) })),
+    links: span.links.map((l) => ({ traceId: bytesToHex(l.traceId), spanId: bytesToHex(l.spanId), traceState: l.traceState, flags: l.flags, attributes: normAttrs(l.attributes) })),
     status: { code: span.status.code, message: span.status.message },
     resource: normAttrs(resource),
     scope: { name: scope.name, version: scope.version },
@@ -163,4 +165,13 @@ export function duplicatesOf(ids: readonly string[]): string[] {
     seen.add(id);
   }
   return [...dups];
+}
+
+/** A deep copy with bytes as hex and bigints as strings, for whole-structure comparisons. */
+export function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return `hex:${bytesToHex(value)}`;
+  if (typeof value === 'bigint') return `${value.toString()}n`;
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
 }

@@ -8,6 +8,8 @@ import type { Logger } from '@andante/model';
 
 export class Blocklist {
   private metas = new Map<string, BlockMeta[]>();
+  /** Bumped on every successful poll, so caches keyed by block can drop what left the list. */
+  version = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
 
@@ -37,6 +39,7 @@ export class Blocklist {
       const next = new Map<string, BlockMeta[]>();
       for (const tenant of await listTenants(this.backend)) next.set(tenant, await listBlockMetas(this.backend, tenant));
       this.metas = next;
+      this.version++;
     } catch (err) {
       this.logger.error('blocklist poll failed; keeping the previous list', { err });
     }

@@ -25,6 +25,7 @@ export interface QuerierDeps {
 
 export class Querier {
   private readonly blockCache = new Map<string, BackendBlock>();
+  private cacheVersion = -1;
 
   constructor(private readonly deps: QuerierDeps) {}
 
@@ -54,6 +55,7 @@ export class Querier {
   }
 
   private block(meta: BlockMeta): BackendBlock {
+    this.pruneCache();
     const key = `${meta.tenantID}/${meta.blockID}`;
     let block = this.blockCache.get(key);
     if (!block) {
@@ -61,5 +63,14 @@ export class Querier {
       this.blockCache.set(key, block);
     }
     return block;
+  }
+
+  /** Forgets opened blocks (and their cached footers and blooms) that compaction or retention removed. */
+  private pruneCache(): void {
+    if (this.cacheVersion === this.deps.blocklist.version) return;
+    this.cacheVersion = this.deps.blocklist.version;
+    const tenants = new Set([...this.blockCache.values()].map((b) => b.meta.tenantID));
+    const live = new Set([...tenants].flatMap((t) => this.deps.blocklist.blocks(t).map((m) => `${m.tenantID}/${m.blockID}`)));
+    for (const key of this.blockCache.keys()) if (!live.has(key)) this.blockCache.delete(key);
   }
 }
