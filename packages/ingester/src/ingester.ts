@@ -8,7 +8,7 @@ import {
   type Trace,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
-import { Wal, replayWalFile, type BlockConfig } from '@andante/storage';
+import { BlockEncoderPool, Wal, replayWalFile, type BlockConfig } from '@andante/storage';
 import type { Registry } from 'prom-client';
 import type { IngesterConfig } from './config.js';
 import { TenantInstance } from './instance.js';
@@ -32,6 +32,8 @@ export class Ingester implements IngesterClient {
   private readonly instances = new Map<string, Promise<TenantInstance>>();
   private readonly wal: Wal;
   private readonly metrics: IngesterMetrics;
+  /** Parquet encoding runs here, off the event loop. */
+  private readonly encoder = new BlockEncoderPool();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private activeFlushes = 0;
@@ -68,6 +70,7 @@ export class Ingester implements IngesterClient {
         tenantId,
         cfg: this.deps.cfg,
         blockConfig: this.deps.blockConfig ?? {},
+        encoder: this.encoder,
         wal: this.wal,
         backend: this.deps.backend,
         metrics: this.metrics,
@@ -133,5 +136,6 @@ export class Ingester implements IngesterClient {
     while (this.activeFlushes > 0) await new Promise((r) => setTimeout(r, 20));
     if (this.deps.cfg.flushAllOnShutdown) await this.flushAll();
     for (const inst of this.instances.values()) await (await inst).close();
+    await this.encoder.close();
   }
 }

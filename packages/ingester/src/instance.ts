@@ -15,7 +15,17 @@ import {
   type TraceSegment,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
-import { BackendBlock, newBlockId, writeBlock, type BlockConfig, type BlockMeta, type Wal, type WalFile } from '@andante/storage';
+import {
+  BackendBlock,
+  newBlockId,
+  writeEncodedBlock,
+  type BlockConfig,
+  type BlockEncoderPool,
+  type BlockMeta,
+  type SegmentTrace,
+  type Wal,
+  type WalFile,
+} from '@andante/storage';
 import type { IngesterConfig } from './config.js';
 import type { IngesterMetrics } from './metrics.js';
 
@@ -59,10 +69,11 @@ class SegmentBlock {
     return entry;
   }
 
-  /** Every trace in ID order, each combined from its segments (duplicate spans removed). */
-  *sortedTraces(): Iterable<{ traceId: Uint8Array; trace: Trace }> {
-    const entries = [...this.traces.values()].sort((a, b) => compareBytes(a.traceId, b.traceId));
-    for (const e of entries) yield { traceId: e.traceId, trace: segmentsToTrace(e.segments) };
+  /** Every trace in ID order, as segments for the block encoder. */
+  sortedTraces(): SegmentTrace[] {
+    return [...this.traces.values()]
+      .sort((a, b) => compareBytes(a.traceId, b.traceId))
+      .map((e) => ({ traceId: e.traceId, segments: e.segments }));
   }
 }
 
@@ -75,6 +86,7 @@ export interface InstanceDeps {
   tenantId: string;
   cfg: IngesterConfig;
   blockConfig: Partial<BlockConfig>;
+  encoder: BlockEncoderPool;
   wal: Wal;
   backend: Backend;
   metrics: IngesterMetrics;
@@ -223,7 +235,14 @@ export class TenantInstance {
   private async writeBlock(block: SegmentBlock): Promise<BlockMeta | null> {
     const timer = this.deps.metrics.flushDuration.startTimer();
     try {
-      const meta = await writeBlock(this.deps.backend, this.tenantId, block.id, block.sortedTraces(), this.deps.blockConfig);
+      const encoded = await this.deps.encoder.encode({
+        tenantId: this.tenantId,
+        blockId: block.id,
+        traces: block.sortedTraces(),
+        cfg: this.deps.blockConfig,
+        compactionLevel: 0,
+      });
+      const meta = await writeEncodedBlock(this.deps.backend, encoded);
       this.recent.push({ block: new BackendBlock(this.deps.backend, meta), flushedMs: Date.now() });
       this.completing.splice(this.completing.indexOf(block), 1);
       await this.deps.wal.removeFile(block.walPath);

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '@andante/model';
 import type { Trace } from '@andante/model';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock } from './block-encode.js';
-import type { TraceEntry } from './block-encode.js';
+import type { EncodedBlock, TraceEntry } from './block-encode.js';
 import { mapLimit } from './block-meta.js';
 import type { BlockMeta } from './block-meta.js';
 import { FORMAT_V1 } from './block-schema.js';
@@ -40,8 +40,13 @@ export async function writeBlock(
   cfg?: Partial<BlockConfig>,
   compactionLevel?: number,
 ): Promise<BlockMeta> {
-  const { meta, objects } = encodeBlock(tenantId, blockId, traces, cfg, compactionLevel);
-  const keypath = [tenantId, blockId];
+  return writeEncodedBlock(backend, encodeBlock(tenantId, blockId, traces, cfg, compactionLevel));
+}
+
+/** Writes an encoded block's objects, meta.json last so readers only see a complete block. */
+export async function writeEncodedBlock(backend: Backend, block: EncodedBlock): Promise<BlockMeta> {
+  const { meta, objects } = block;
+  const keypath = [meta.tenantID, meta.blockID];
   const body = objects.slice(0, -1);
   const metaObject = objects[objects.length - 1]!;
   await mapLimit(body, WRITE_CONCURRENCY, (o) => backend.write(keypath, o.name, o.data));

@@ -10,8 +10,8 @@ import {
   compareBytes,
   validateTenantId,
 } from '@andante/model';
-import type { AnyValue, KeyValue, ScopeSpans, ResourceSpans, Span, Trace } from '@andante/model';
-import { encodeAnyValue } from './any-value-codec.js';
+import type { KeyValue, Span, Trace } from '@andante/model';
+import { encodeEvents, encodeKeyValues, encodeLinks } from './binary-codec.js';
 import { resolveBlockConfig } from './block-config.js';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlockIndex } from './block-index.js';
@@ -28,15 +28,17 @@ import {
 } from './block-meta.js';
 import type { BlockMeta } from './block-meta.js';
 import {
-  AttrType,
+  AttrSlot,
   BLOCK_SCHEMA,
   COLUMN_NAMES,
   FORMAT_V1,
-  LIST_COLUMNS,
   RESOURCE_DEDICATED,
+  RESOURCE_TABLE_KEY,
+  SCOPE_TABLE_KEY,
   SPAN_DEDICATED,
+  STATS_COLUMNS,
 } from './block-schema.js';
-import type { AttrRecord, DedicatedColumn } from './block-schema.js';
+import { TableBuilder, encodeResourceEntry, encodeScopeEntry } from './block-tables.js';
 import { buildBloomShards } from './bloom.js';
 import { assignNestedSet, isRootSpan } from './nested-set.js';
 
@@ -56,31 +58,22 @@ export interface TraceEntry {
   trace: Trace;
 }
 
-type AttrOut = Partial<AttrRecord> & { key: string; type: number };
-type DedicatedValue = string | bigint | null;
-
-interface EncodedAttrs {
-  attrs: AttrOut[];
-  dedicated: DedicatedValue[];
+interface ResourceRef {
+  ref: number;
+  /** Values of the RESOURCE_DEDICATED columns: the first string value of each key. */
+  dedicated: (string | null)[];
 }
 
-interface ResourceEnc extends EncodedAttrs {
-  dropped: number;
-  schemaUrl: string;
-}
-
-interface ScopeEnc {
+interface ScopeRef {
+  ref: number;
   name: string;
   version: string;
-  attrs: AttrOut[];
-  dropped: number;
-  schemaUrl: string;
 }
 
 interface SpanRow {
   span: Span;
-  res: ResourceEnc;
-  scope: ScopeEnc;
+  res: ResourceRef;
+  scope: ScopeRef;
   rsIndex: number;
   ssIndex: number;
   spanIndex: number;
@@ -89,69 +82,71 @@ interface SpanRow {
   parentId: number;
 }
 
-const RESOURCE_KEYS = new Map(RESOURCE_DEDICATED.map((d, i) => [d.key, i]));
+interface KeyedValue<T> {
+  key: string;
+  value: T;
+}
+
+/** A span's attributes split into dense typed lists plus the order that puts them back together. */
+interface SpanAttrs {
+  str: KeyedValue<string>[];
+  int: KeyedValue<bigint>[];
+  dbl: KeyedValue<number>[];
+  bool: KeyedValue<boolean>[];
+  other: KeyValue[];
+  order: Uint8Array;
+  dedicated: (string | bigint | null)[];
+}
+
 const SPAN_KEYS = new Map(SPAN_DEDICATED.map((d, i) => [d.key, i]));
 
-function encodeValue(key: string, v: AnyValue): AttrOut {
-  if ('stringValue' in v) return { key, type: AttrType.STRING, str: v.stringValue };
-  if ('intValue' in v) return { key, type: AttrType.INT, int: v.intValue };
-  if ('doubleValue' in v) {
-    // A dictionary keys values with SameValueZero and would turn -0 into 0; keep its bits exactly.
-    if (Object.is(v.doubleValue, -0)) return { key, type: AttrType.DOUBLE, raw: encodeAnyValue(v) };
-    return { key, type: AttrType.DOUBLE, dbl: v.doubleValue };
-  }
-  if ('boolValue' in v) return { key, type: AttrType.BOOL, bool: v.boolValue };
-  if ('bytesValue' in v) return { key, type: AttrType.BYTES, raw: v.bytesValue };
-  if ('arrayValue' in v) return { key, type: AttrType.ARRAY, raw: encodeAnyValue(v) };
-  if ('kvlistValue' in v) return { key, type: AttrType.KVLIST, raw: encodeAnyValue(v) };
-  return { key, type: AttrType.EMPTY };
-}
-
-export function encodeAttrs(kvs: readonly KeyValue[]): AttrOut[] {
-  return kvs.map((kv) => encodeValue(kv.key, kv.value));
-}
-
-/**
- * Generic attribute list plus dedicated column values. The first attribute of a dedicated key
- * with the column's type moves to the column and leaves a DEDICATED placeholder, which keeps the
- * attribute's position so the list reads back in its original order.
- */
-function encodeWithDedicated(kvs: readonly KeyValue[], table: readonly DedicatedColumn[], keys: Map<string, number>): EncodedAttrs {
-  const dedicated: DedicatedValue[] = table.map(() => null);
-  const attrs = kvs.map((kv): AttrOut => {
-    const d = keys.get(kv.key);
-    if (d !== undefined && dedicated[d] === null) {
-      const v = kv.value;
-      if (table[d]!.type === 'string' && 'stringValue' in v) {
-        dedicated[d] = v.stringValue;
-        return { key: kv.key, type: AttrType.DEDICATED };
-      }
-      if (table[d]!.type === 'int' && 'intValue' in v) {
-        dedicated[d] = v.intValue;
-        return { key: kv.key, type: AttrType.DEDICATED };
+function splitSpanAttrs(kvs: readonly KeyValue[]): SpanAttrs {
+  const out: SpanAttrs = {
+    str: [],
+    int: [],
+    dbl: [],
+    bool: [],
+    other: [],
+    order: new Uint8Array(kvs.length),
+    dedicated: SPAN_DEDICATED.map(() => null),
+  };
+  for (let i = 0; i < kvs.length; i++) {
+    const { key, value: v } = kvs[i]!;
+    // The first attribute of a dedicated key with the column's type moves to the column.
+    const d = SPAN_KEYS.get(key);
+    if (d !== undefined && out.dedicated[d] === null) {
+      const type = SPAN_DEDICATED[d]!.type;
+      if ((type === 'string' && 'stringValue' in v) || (type === 'int' && 'intValue' in v)) {
+        out.dedicated[d] = 'stringValue' in v ? v.stringValue : (v as { intValue: bigint }).intValue;
+        out.order[i] = AttrSlot.DEDICATED | d;
+        continue;
       }
     }
-    return encodeValue(kv.key, kv.value);
+    if ('stringValue' in v) {
+      out.str.push({ key, value: v.stringValue });
+      out.order[i] = AttrSlot.STRING;
+    } else if ('intValue' in v) {
+      out.int.push({ key, value: v.intValue });
+      out.order[i] = AttrSlot.INT;
+    } else if ('doubleValue' in v && !Object.is(v.doubleValue, -0)) {
+      out.dbl.push({ key, value: v.doubleValue });
+      out.order[i] = AttrSlot.DOUBLE;
+    } else if ('boolValue' in v) {
+      out.bool.push({ key, value: v.boolValue });
+      out.order[i] = AttrSlot.BOOL;
+    } else {
+      out.other.push(kvs[i]!);
+      out.order[i] = AttrSlot.OTHER;
+    }
+  }
+  return out;
+}
+
+function resourceDedicated(kvs: readonly KeyValue[]): (string | null)[] {
+  return RESOURCE_DEDICATED.map((d) => {
+    for (const kv of kvs) if (kv.key === d.key && 'stringValue' in kv.value) return kv.value.stringValue;
+    return null;
   });
-  return { attrs, dedicated };
-}
-
-function encodeResource(rs: ResourceSpans): ResourceEnc {
-  return {
-    ...encodeWithDedicated(rs.resource.attributes, RESOURCE_DEDICATED, RESOURCE_KEYS),
-    dropped: rs.resource.droppedAttributesCount | 0,
-    schemaUrl: rs.schemaUrl,
-  };
-}
-
-function encodeScope(ss: ScopeSpans): ScopeEnc {
-  return {
-    name: ss.scope.name,
-    version: ss.scope.version,
-    attrs: encodeAttrs(ss.scope.attributes),
-    dropped: ss.scope.droppedAttributesCount | 0,
-    schemaUrl: ss.schemaUrl,
-  };
 }
 
 const u64ToI64 = (v: bigint): bigint => BigInt.asIntN(64, v);
@@ -165,13 +160,15 @@ interface TraceRows {
 }
 
 /** Flattens one trace to span rows sorted by start time, with nested-set numbers and trace summary. */
-function traceRows(trace: Trace): TraceRows {
+function traceRows(trace: Trace, resources: TableBuilder, scopes: TableBuilder): TraceRows {
   const rows: SpanRow[] = [];
   let spanIndex = 0;
   trace.resourceSpans.forEach((rs, rsIndex) => {
-    const res = encodeResource(rs);
+    if (rs.scopeSpans.every((ss) => ss.spans.length === 0)) return;
+    const res: ResourceRef = { ref: resources.add(encodeResourceEntry(rs)), dedicated: resourceDedicated(rs.resource.attributes) };
     rs.scopeSpans.forEach((ss, ssIndex) => {
-      const scope = encodeScope(ss);
+      if (ss.spans.length === 0) return;
+      const scope: ScopeRef = { ref: scopes.add(encodeScopeEntry(ss)), name: ss.scope.name, version: ss.scope.version };
       for (const span of ss.spans) {
         rows.push({ span, res, scope, rsIndex, ssIndex, spanIndex: spanIndex++, left: 0, right: 0, parentId: 0 });
       }
@@ -197,7 +194,7 @@ function traceRows(trace: Trace): TraceRows {
   );
   return {
     rows,
-    rootServiceName: root ? ((root.res.dedicated[0] as string | null) ?? '') : '',
+    rootServiceName: root?.res.dedicated[0] ?? '',
     rootSpanName: root?.span.name ?? '',
     start: start < 0n ? 0n : start,
     end: end < 0n ? 0n : end,
@@ -220,16 +217,12 @@ function pushRow(c: Columns, traceId: Uint8Array, t: TraceRows, r: SpanRow): voi
   c['rs_index']!.push(r.rsIndex);
   c['ss_index']!.push(r.ssIndex);
   c['span_index']!.push(r.spanIndex);
+  c['resource_ref']!.push(r.res.ref);
+  c['scope_ref']!.push(r.scope.ref);
   c['resource_service_name']!.push(r.res.dedicated[0] ?? '');
   for (let d = 1; d < RESOURCE_DEDICATED.length; d++) c[RESOURCE_DEDICATED[d]!.column]!.push(r.res.dedicated[d]);
-  c['resource_attrs']!.push(r.res.attrs);
-  c['resource_dropped_attributes_count']!.push(r.res.dropped);
-  c['resource_schema_url']!.push(r.res.schemaUrl);
   c['scope_name']!.push(r.scope.name);
   c['scope_version']!.push(r.scope.version);
-  c['scope_attrs']!.push(r.scope.attrs);
-  c['scope_dropped_attributes_count']!.push(r.scope.dropped);
-  c['scope_schema_url']!.push(r.scope.schemaUrl);
   c['span_id']!.push(s.spanId);
   c['parent_span_id']!.push(s.parentSpanId);
   c['parent_id']!.push(r.parentId);
@@ -243,29 +236,18 @@ function pushRow(c: Columns, traceId: Uint8Array, t: TraceRows, r: SpanRow): voi
   c['status_message']!.push(s.status.message);
   c['trace_state']!.push(s.traceState);
   c['flags']!.push(s.flags | 0);
-  const sd = encodeWithDedicated(s.attributes, SPAN_DEDICATED, SPAN_KEYS);
-  for (let d = 0; d < SPAN_DEDICATED.length; d++) c[SPAN_DEDICATED[d]!.column]!.push(sd.dedicated[d]);
-  c['attrs']!.push(sd.attrs);
+  const a = splitSpanAttrs(s.attributes);
+  for (let d = 0; d < SPAN_DEDICATED.length; d++) c[SPAN_DEDICATED[d]!.column]!.push(a.dedicated[d]);
+  c['attrs_str']!.push(a.str);
+  c['attrs_int']!.push(a.int);
+  c['attrs_dbl']!.push(a.dbl);
+  c['attrs_bool']!.push(a.bool);
+  c['attrs_other']!.push(a.other.length > 0 ? encodeKeyValues(a.other) : null);
+  c['attrs_order']!.push(a.order);
   c['dropped_attributes_count']!.push(s.droppedAttributesCount | 0);
-  c['events']!.push(
-    s.events.map((e) => ({
-      time_since_start_nano: u64ToI64(e.timeUnixNano - s.startTimeUnixNano),
-      name: e.name,
-      attrs: encodeAttrs(e.attributes),
-      dropped_attributes_count: e.droppedAttributesCount | 0,
-    })),
-  );
+  c['events']!.push(s.events.length > 0 ? encodeEvents(s.events, s.startTimeUnixNano) : null);
   c['dropped_events_count']!.push(s.droppedEventsCount | 0);
-  c['links']!.push(
-    s.links.map((l) => ({
-      trace_id: l.traceId,
-      span_id: l.spanId,
-      trace_state: l.traceState,
-      attrs: encodeAttrs(l.attributes),
-      dropped_attributes_count: l.droppedAttributesCount | 0,
-      flags: l.flags | 0,
-    })),
-  );
+  c['links']!.push(s.links.length > 0 ? encodeLinks(s.links) : null);
   c['dropped_links_count']!.push(s.droppedLinksCount | 0);
 }
 
@@ -297,9 +279,10 @@ export function encodeBlock(
     schema: BLOCK_SCHEMA,
     codec: 'SNAPPY',
     createdBy: 'andante',
-    kvMetadata: [{ key: 'andante.format', value: FORMAT_V1 }],
   });
 
+  const resources = new TableBuilder();
+  const scopes = new TableBuilder();
   const traceIds: Uint8Array[] = [];
   const rowGroups: RowGroupIndex[] = [];
   let cols = newColumns();
@@ -315,7 +298,7 @@ export function encodeBlock(
     const columnData: ColumnSource[] = COLUMN_NAMES.map((name) => ({
       name,
       data: cols[name]!,
-      statistics: !LIST_COLUMNS.has(name),
+      statistics: STATS_COLUMNS.has(name),
     }));
     void pq.write({ columnData, rowGroupSize: buffered, pageSize: config.pageSizeBytes });
     rowGroups.push({ minID: groupMin!, maxID: groupMax!, rowStart: totalRows, rowCount: buffered });
@@ -334,7 +317,7 @@ export function encodeBlock(
       );
     }
     prev = traceId;
-    const t = traceRows(trace);
+    const t = traceRows(trace, resources, scopes);
     if (t.rows.length === 0) continue;
     const id = traceId.slice();
     traceIds.push(id);
@@ -353,6 +336,11 @@ export function encodeBlock(
   }
   flush();
   if (totalRows === 0) throw new InvalidArgumentError('a block needs at least one span');
+  pq.kvMetadata = [
+    { key: 'andante.format', value: FORMAT_V1 },
+    { key: RESOURCE_TABLE_KEY, value: Buffer.from(resources.encode()).toString('base64') },
+    { key: SCOPE_TABLE_KEY, value: Buffer.from(scopes.encode()).toString('base64') },
+  ];
   void pq.finish();
   const data = writer.getBytes().slice();
   const footerSize = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(data.byteLength - 8, true);

@@ -1,36 +1,31 @@
 // The vAndante1 Parquet schema: one row per span, rows sorted by trace ID then span start time.
-// Everything a span belongs to (trace summary, resource, scope) is repeated on each of its rows;
-// dictionary + RLE encoding makes the repeats nearly free and lets a scan read any column alone.
+// Trace summary columns repeat on each span row (dictionary + RLE make that nearly free) so a scan
+// reads any column alone. Resources and scopes are stored once per block in footer tables and
+// referenced per span (resource_ref, scope_ref); their common fields also have span columns.
+// Span attributes sit in dense typed lists (every leaf holds a value for every element, so pages
+// split evenly and a lookup decodes only the pages of its rows); rare shapes are blobs.
 
 import type { SchemaElement } from 'hyparquet';
 
 export const FORMAT_V1 = 'vAndante1';
 
-/** Attribute value kinds in the `type` field of an attribute list element. */
-export const AttrType = {
-  EMPTY: 0,
+/**
+ * Codes in a span's `attrs_order` bytes, one per attribute in original order: which typed list
+ * holds the next value, or (DEDICATED | i) for the i-th dedicated span column.
+ */
+export const AttrSlot = {
   STRING: 1,
   INT: 2,
   DOUBLE: 3,
   BOOL: 4,
-  BYTES: 5,
-  ARRAY: 6,
-  KVLIST: 7,
-  /** The value lives in the dedicated column for this key; the element keeps the key's position. */
-  DEDICATED: 8,
+  /** bytes, arrays, kvlists, empty values and -0 (which a dictionary would fold into 0). */
+  OTHER: 5,
+  DEDICATED: 0x80,
 } as const;
 
-/** One element of an attribute list column, as hyparquet writes and reads it. */
-export interface AttrRecord {
-  key: string;
-  type: number;
-  str: string | null;
-  int: bigint | null;
-  dbl: number | null;
-  bool: boolean | null;
-  /** Bytes for BYTES; the any-value-codec encoding for ARRAY, KVLIST and a -0 DOUBLE. */
-  raw: Uint8Array | null;
-}
+/** Footer key-value metadata keys of the resource and scope tables (base64 of binary tables). */
+export const RESOURCE_TABLE_KEY = 'andante.resources';
+export const SCOPE_TABLE_KEY = 'andante.scopes';
 
 export interface DedicatedColumn {
   /** Attribute key. */
@@ -89,21 +84,14 @@ function listOf(name: string, fields: Node[]): Node {
   };
 }
 
-function attrList(name: string): Node {
-  return listOf(name, [
-    str('key'),
-    i32('type'),
-    str('str', 'OPTIONAL'),
-    i64('int', 'OPTIONAL'),
-    leaf('dbl', 'DOUBLE', 'OPTIONAL'),
-    leaf('bool', 'BOOLEAN', 'OPTIONAL'),
-    bin('raw', 'OPTIONAL'),
-  ]);
+/** A LIST of {key, value} with a required value of one type. */
+function typedAttrList(name: string, value: Node): Node {
+  return listOf(name, [str('key'), value]);
 }
 
 /** Top-level columns in file order. */
 const COLUMNS: Node[] = [
-  // trace
+  // trace (repeated on each span row; RLE makes that nearly free)
   leaf('trace_id', 'FIXED_LEN_BYTE_ARRAY', 'REQUIRED', { type_length: 16 }),
   str('trace_root_service_name'),
   str('trace_root_span_name'),
@@ -113,18 +101,12 @@ const COLUMNS: Node[] = [
   i32('rs_index'),
   i32('ss_index'),
   i32('span_index'),
-  // resource
-  str('resource_service_name'),
-  ...RESOURCE_DEDICATED.slice(1).map((d) => str(d.column, 'OPTIONAL')),
-  attrList('resource_attrs'),
-  i32('resource_dropped_attributes_count'),
-  str('resource_schema_url'),
-  // scope
+  // resource and scope: full content in the footer tables, plus columns for scanning
+  i32('resource_ref'),
+  i32('scope_ref'),
+  ...RESOURCE_DEDICATED.map((d, i) => str(d.column, i === 0 ? 'REQUIRED' : 'OPTIONAL')),
   str('scope_name'),
   str('scope_version'),
-  attrList('scope_attrs'),
-  i32('scope_dropped_attributes_count'),
-  str('scope_schema_url'),
   // span
   bin('span_id'),
   bin('parent_span_id'),
@@ -140,23 +122,16 @@ const COLUMNS: Node[] = [
   str('trace_state'),
   i32('flags'),
   ...SPAN_DEDICATED.map((d) => (d.type === 'int' ? i64(d.column, 'OPTIONAL') : str(d.column, 'OPTIONAL'))),
-  attrList('attrs'),
+  typedAttrList('attrs_str', str('value')),
+  typedAttrList('attrs_int', i64('value')),
+  typedAttrList('attrs_dbl', leaf('value', 'DOUBLE', 'REQUIRED')),
+  typedAttrList('attrs_bool', leaf('value', 'BOOLEAN', 'REQUIRED')),
+  bin('attrs_other', 'OPTIONAL'),
+  bin('attrs_order'),
   i32('dropped_attributes_count'),
-  listOf('events', [
-    i64('time_since_start_nano'),
-    str('name'),
-    attrList('attrs'),
-    i32('dropped_attributes_count'),
-  ]),
+  bin('events', 'OPTIONAL'),
   i32('dropped_events_count'),
-  listOf('links', [
-    bin('trace_id'),
-    bin('span_id'),
-    str('trace_state'),
-    attrList('attrs'),
-    i32('dropped_attributes_count'),
-    i32('flags'),
-  ]),
+  bin('links', 'OPTIONAL'),
   i32('dropped_links_count'),
 ];
 
@@ -174,7 +149,53 @@ function flatten(nodes: Node[], out: SchemaElement[]): SchemaElement[] {
 
 export const BLOCK_SCHEMA: SchemaElement[] = flatten(COLUMNS, [{ name: 'root', num_children: COLUMNS.length }]);
 export const COLUMN_NAMES: readonly string[] = COLUMNS.map((n) => n.element.name);
-/** Nested list columns: statistics over them say nothing useful, so they are not written. */
-export const LIST_COLUMNS: ReadonlySet<string> = new Set(
-  COLUMNS.filter((n) => n.children).map((n) => n.element.name),
-);
+/**
+ * Columns with min/max statistics: those a query filters on. Statistics elsewhere (IDs, blobs,
+ * lists, positions) would only grow the footer and the write time.
+ */
+export const STATS_COLUMNS: ReadonlySet<string> = new Set([
+  'trace_root_service_name',
+  'trace_root_span_name',
+  'trace_start_time_unix_nano',
+  'trace_end_time_unix_nano',
+  ...RESOURCE_DEDICATED.map((d) => d.column),
+  'scope_name',
+  'name',
+  'kind',
+  'start_time_unix_nano',
+  'duration_nano',
+  'status_code',
+  ...SPAN_DEDICATED.map((d) => d.column),
+]);
+
+/** Columns a trace is rebuilt from; the rest (trace summary, resource/scope copies, nested set) are derived. */
+export const TRACE_COLUMNS: readonly string[] = [
+  'trace_id',
+  'rs_index',
+  'ss_index',
+  'span_index',
+  'resource_ref',
+  'scope_ref',
+  'span_id',
+  'parent_span_id',
+  'name',
+  'kind',
+  'start_time_unix_nano',
+  'duration_nano',
+  'status_code',
+  'status_message',
+  'trace_state',
+  'flags',
+  ...SPAN_DEDICATED.map((d) => d.column),
+  'attrs_str',
+  'attrs_int',
+  'attrs_dbl',
+  'attrs_bool',
+  'attrs_other',
+  'attrs_order',
+  'dropped_attributes_count',
+  'events',
+  'dropped_events_count',
+  'links',
+  'dropped_links_count',
+];

@@ -241,6 +241,51 @@ describe('block round trip', () => {
   });
 });
 
+describe('columns for scanning', () => {
+  it('fills dedicated, typed-attribute, trace-summary and table columns', async () => {
+    const tid = traceId(1);
+    const { objects } = encodeBlock('t', newBlockId(), [
+      { traceId: tid, trace: richTrace(tid) },
+      { traceId: traceId(2), trace: richTrace(traceId(2)) },
+    ]);
+    const data = objects.find((o) => o.name === DATA_NAME)!.data;
+    const file = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+    const { parquetMetadata, parquetReadObjects } = await import('hyparquet');
+    const rows = await parquetReadObjects({ file, rowEnd: 5, utf8: false });
+    const root = rows.find((r) => r['name'] === 'op-0')!;
+    expect(root).toMatchObject({
+      trace_root_service_name: 'checkout',
+      trace_root_span_name: 'op-0',
+      resource_service_name: 'checkout',
+      resource_namespace: 'prod',
+      resource_cluster: null, // an int value is not a string column value
+      resource_k8s_pod_name: 'pod-1',
+      scope_name: 'io.opentelemetry.http',
+      http_method: 'GET',
+      http_status_code: 503n,
+      http_url: 'https://example.com/a?b=c',
+      http_route: '/a',
+      db_system: 'postgresql',
+      status_code: StatusCode.ERROR,
+      kind: SpanKind.SERVER,
+    });
+    expect((root['attrs_str'] as { key: string; value: string }[]).slice(0, 2)).toEqual([
+      { key: 'http.method', value: 'POST' },
+      { key: 'str', value: 'hello ☃' },
+    ]);
+    expect(root['attrs_int']).toContainEqual({ key: 'int-max', value: 9_223_372_036_854_775_807n });
+    expect(root['attrs_bool']).toEqual([
+      { key: 'bool-t', value: true },
+      { key: 'bool-f', value: false },
+    ]);
+    // Resources and scopes are stored once per block, not once per span.
+    const md = parquetMetadata(file);
+    const kv = Object.fromEntries((md.key_value_metadata ?? []).map((e) => [e.key, e.value]));
+    const { decodeResourceTable } = await import('./block-tables.js');
+    expect(decodeResourceTable(new Uint8Array(Buffer.from(kv['andante.resources']!, 'base64')))).toHaveLength(2);
+  });
+});
+
 describe('trace lookups that miss', () => {
   it('answers null outside the block ID range, on a bloom negative and on a bloom false positive', async () => {
     const backend = counting(await newBackend());

@@ -17,7 +17,9 @@ export {
 export type { BlockMeta } from './block-meta.js';
 export { encodeBlock } from './block-encode.js';
 export type { EncodedBlock, BlockObject, TraceEntry } from './block-encode.js';
-export { BackendBlock, writeBlock, newBlockId, supportedBlockFormats } from './backend-block.js';
+export { BackendBlock, writeBlock, writeEncodedBlock, newBlockId, supportedBlockFormats } from './backend-block.js';
+export { BlockEncoderPool, encodeSegmentBlock } from './block-encoder-pool.js';
+export type { SegmentTrace, EncodeJob } from './block-encoder-pool.js';
 export { FORMAT_V1 } from './block-schema.js';
 export { assignNestedSet, ROOT_PARENT_ID } from './nested-set.js';
 export type { NestedSet, NestedSetInput } from './nested-set.js';

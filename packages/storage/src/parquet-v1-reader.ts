@@ -10,17 +10,24 @@ import { bytesEqual, compareBytes } from '@andante/model';
 import type { Trace } from '@andante/model';
 import { PrefetchedBuffer, backendAsyncBuffer } from './async-buffer.js';
 import { rowsToTrace } from './block-decode.js';
-import type { SpanRowData } from './block-decode.js';
+import type { BlockTables, SpanRowData } from './block-decode.js';
 import type { TraceEntry } from './block-encode.js';
 import { decodeBlockIndex } from './block-index.js';
 import type { RowGroupIndex } from './block-index.js';
 import { DATA_NAME, INDEX_NAME, base64ToBytes, bloomName } from './block-meta.js';
 import type { BlockMeta } from './block-meta.js';
+import { RESOURCE_TABLE_KEY, SCOPE_TABLE_KEY, TRACE_COLUMNS } from './block-schema.js';
+import { decodeResourceTable, decodeScopeTable } from './block-tables.js';
 import { bloomShardFor, bloomShardTest } from './bloom.js';
 
 export interface BlockReader {
   findTraceById(traceId: Uint8Array): Promise<Trace | null>;
   iterateTraces(): AsyncIterable<TraceEntry>;
+}
+
+interface Footer {
+  metadata: FileMetaData;
+  tables: BlockTables;
 }
 
 interface ByteRange {
@@ -71,7 +78,7 @@ export class ParquetV1Reader implements BlockReader {
   private readonly keypath: KeyPath;
   private readonly minId: Uint8Array;
   private readonly maxId: Uint8Array;
-  private footer?: Promise<FileMetaData>;
+  private footer?: Promise<Footer>;
   private index?: Promise<RowGroupIndex[]>;
 
   constructor(
@@ -84,9 +91,10 @@ export class ParquetV1Reader implements BlockReader {
   }
 
   async findTraceById(traceId: Uint8Array): Promise<Trace | null> {
+    if (traceId.length !== this.minId.length) return null;
     if (compareBytes(traceId, this.minId) < 0 || compareBytes(traceId, this.maxId) > 0) return null;
     if (!(await this.bloomMayContain(traceId))) return null;
-    const [index, metadata] = await Promise.all([this.loadIndex(), this.loadFooter()]);
+    const [index, { metadata, tables }] = await Promise.all([this.loadIndex(), this.loadFooter()]);
     const candidates = index
       .map((g, i) => ({ g, i }))
       .filter(({ g }) => compareBytes(g.minID, traceId) <= 0 && compareBytes(traceId, g.maxID) <= 0);
@@ -118,16 +126,17 @@ export class ParquetV1Reader implements BlockReader {
     const rows = (await parquetReadObjects({
       file,
       metadata,
+      columns: [...TRACE_COLUMNS],
       rowStart: first,
       rowEnd: last,
       utf8: false,
       useOffsetIndex: true,
     })) as SpanRowData[];
-    return rowsToTrace(traceId, rows);
+    return rowsToTrace(traceId, rows, tables);
   }
 
   async *iterateTraces(): AsyncIterable<TraceEntry> {
-    const metadata = await this.loadFooter();
+    const { metadata, tables } = await this.loadFooter();
     const inner = await this.dataFile();
     let pendingId: Uint8Array | undefined;
     let pending: SpanRowData[] = [];
@@ -138,11 +147,18 @@ export class ParquetV1Reader implements BlockReader {
       const file = new PrefetchedBuffer(inner);
       const range = rowGroupRange(rg);
       await file.prefetch(range.start, range.end);
-      const rows = (await parquetReadObjects({ file, metadata, rowStart, rowEnd, utf8: false })) as SpanRowData[];
+      const rows = (await parquetReadObjects({
+        file,
+        metadata,
+        columns: [...TRACE_COLUMNS],
+        rowStart,
+        rowEnd,
+        utf8: false,
+      })) as SpanRowData[];
       for (const row of rows) {
         const id = row['trace_id'] as Uint8Array;
         if (pendingId && !bytesEqual(pendingId, id)) {
-          yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending) };
+          yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
           pending = [];
         }
         if (pending.length === 0) pendingId = id.slice();
@@ -150,7 +166,7 @@ export class ParquetV1Reader implements BlockReader {
       }
       rowStart = rowEnd;
     }
-    if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending) };
+    if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
   }
 
   private async bloomMayContain(traceId: Uint8Array): Promise<boolean> {
@@ -164,12 +180,22 @@ export class ParquetV1Reader implements BlockReader {
     return backendAsyncBuffer(this.backend, this.keypath, DATA_NAME, this.meta.size);
   }
 
-  /** Parsed Parquet footer, read once with one explicit range (meta.size and meta.footerSize). */
-  private loadFooter(): Promise<FileMetaData> {
+  /** Parsed Parquet footer and tables, read once with one explicit range (meta.size and meta.footerSize). */
+  private loadFooter(): Promise<Footer> {
     this.footer ??= (async () => {
       const length = this.meta.footerSize + 8;
       const bytes = await this.backend.readRange(this.keypath, DATA_NAME, this.meta.size - length, length);
-      return parquetMetadata(bytes);
+      const metadata = parquetMetadata(bytes);
+      const kv = new Map((metadata.key_value_metadata ?? []).map((e) => [e.key, e.value ?? '']));
+      const table = (key: string): Uint8Array => {
+        const v = kv.get(key);
+        if (v === undefined) throw new Error(`block ${this.meta.tenantID}/${this.meta.blockID}: footer lacks ${key}`);
+        return new Uint8Array(Buffer.from(v, 'base64'));
+      };
+      return {
+        metadata,
+        tables: { resources: decodeResourceTable(table(RESOURCE_TABLE_KEY)), scopes: decodeScopeTable(table(SCOPE_TABLE_KEY)) },
+      };
     })();
     this.footer.catch(() => (this.footer = undefined));
     return this.footer;
