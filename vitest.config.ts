@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // In CI a JSON report lets .ci/run print one plain "N passed, N failed" summary line.
+    reporters: process.env['CI'] ? ['default', ['json', { outputFile: '.andante-tmp/vitest-results.json' }]] : ['default'],
   },
 });

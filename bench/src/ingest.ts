@@ -1,7 +1,8 @@
 // Ingest benchmark: a load generator sends OTLP/gRPC exports to a started andante (child process)
 // for a fixed span count, then flushes and measures bytes at rest. In the same run it measures the
 // local limit: the same payloads only decoded, split by trace and appended to a group-committed
-// WAL file in this process. Prints medians of several runs.
+// WAL file in this process. Every export carries distinct traces and spans (no reused payloads, so
+// bytes at rest are not flattered by repeats). Prints medians of several runs.
 //
 //   pnpm bench:ingest [-- --spans 600000 --batch 512 --concurrency 8 --runs 3]
 
@@ -12,7 +13,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { bytesToHex, decodeExportRequest, encodeTraceSegment, type DecodedBatch, type TraceSegment } from '@andante/model';
+import { bytesToHex, decodeExportRequest, encodeTraceSegment, type TraceSegment } from '@andante/model';
 import { WalFile } from '@andante/storage';
 import { encodeBatches } from './payloads.js';
 
@@ -34,29 +35,17 @@ function parseOptions(argv: string[]): Options {
   return o;
 }
 
-/** A payload and views of its trace-ID bytes, patched before each send to make new traces. */
+/** One export request, encoded once; every payload holds distinct traces and spans. */
 interface Payload {
   bytes: Buffer;
-  decoded: DecodedBatch;
-  originals: Uint8Array[];
+  spans: number;
 }
 
-function preparePayloads(count: number, o: Options): Payload[] {
-  return encodeBatches(count, o.batch, o.spansPerTrace).map((enc) => {
-    const bytes = Buffer.from(enc);
-    const decoded = decodeExportRequest(bytes);
-    return { bytes, decoded, originals: decoded.spans.map((s) => Uint8Array.from(s.traceId)) };
-  });
-}
-
-function patchTraceIds(p: Payload, round: number): void {
-  p.decoded.spans.forEach((s, i) => {
-    const orig = p.originals[i]!;
-    s.traceId.set(orig);
-    s.traceId[0] = orig[0]! ^ (round & 0xff);
-    s.traceId[1] = orig[1]! ^ ((round >>> 8) & 0xff);
-    s.traceId[2] = orig[2]! ^ ((round >>> 16) & 0xff);
-  });
+function preparePayloads(o: Options): Payload[] {
+  return encodeBatches(Math.ceil(o.spans / o.batch), o.batch, o.spansPerTrace).map((enc) => ({
+    bytes: Buffer.from(enc),
+    spans: decodeExportRequest(enc).spans.length,
+  }));
 }
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -116,18 +105,14 @@ interface RunResult {
 }
 
 async function sendAll(client: grpc.Client, payloads: Payload[], o: Options): Promise<{ seconds: number; bytes: number; spans: number; latencies: number[] }> {
-  const total = Math.ceil(o.spans / o.batch);
   const latencies: number[] = [];
   let next = 0;
   let bytes = 0;
   let spans = 0;
   const started = performance.now();
-  const worker = async (slot: number): Promise<void> => {
-    // Each worker owns payloads slot, slot+concurrency, ... so a buffer is never patched mid-send.
-    const mine = payloads.filter((_, k) => k % o.concurrency === slot);
-    for (let i = next++; i < total; i = next++) {
-      const p = mine[i % mine.length]!;
-      patchTraceIds(p, i + 1);
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < payloads.length; i = next++) {
+      const p = payloads[i]!;
       const t0 = performance.now();
       await new Promise<void>((resolve, reject) =>
         client.makeUnaryRequest(
@@ -140,26 +125,23 @@ async function sendAll(client: grpc.Client, payloads: Payload[], o: Options): Pr
       );
       latencies.push(performance.now() - t0);
       bytes += p.bytes.length;
-      spans += p.decoded.spans.length;
+      spans += p.spans;
     }
   };
-  await Promise.all(Array.from({ length: o.concurrency }, (_, s) => worker(s)));
+  await Promise.all(Array.from({ length: o.concurrency }, () => worker()));
   return { seconds: (performance.now() - started) / 1000, bytes, spans, latencies: latencies.sort((a, b) => a - b) };
 }
 
 /** The local limit: decode, split by trace, encode segments and append to a WAL, no network. */
 async function localLimit(payloads: Payload[], o: Options, dir: string): Promise<{ spansPerSec: number; mbPerSec: number }> {
   const wal = await WalFile.open(join(dir, 'local-limit.wal'));
-  const total = Math.ceil(o.spans / o.batch);
   let bytes = 0;
   let spans = 0;
   let next = 0;
   const started = performance.now();
-  const worker = async (slot: number): Promise<void> => {
-    const mine = payloads.filter((_, k) => k % o.concurrency === slot);
-    for (let i = next++; i < total; i = next++) {
-      const p = mine[i % mine.length]!;
-      patchTraceIds(p, i + 1);
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < payloads.length; i = next++) {
+      const p = payloads[i]!;
       const batch = decodeExportRequest(p.bytes);
       const byTrace = new Map<string, number[]>();
       batch.spans.forEach((s, idx) => {
@@ -178,7 +160,7 @@ async function localLimit(payloads: Payload[], o: Options, dir: string): Promise
       spans += batch.spans.length;
     }
   };
-  await Promise.all(Array.from({ length: o.concurrency }, (_, s) => worker(s)));
+  await Promise.all(Array.from({ length: o.concurrency }, () => worker()));
   const seconds = (performance.now() - started) / 1000;
   await wal.remove();
   return { spansPerSec: spans / seconds, mbPerSec: bytes / seconds / 1e6 };
@@ -217,7 +199,7 @@ async function runOnce(o: Options, payloads: Payload[]): Promise<RunResult> {
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
-  const payloads = preparePayloads(Math.max(64, o.concurrency * 8), o);
+  const payloads = preparePayloads(o);
   console.log(`ingest benchmark: ${o.spans} spans per run, ${o.batch} spans per export, ${o.spansPerTrace} spans per trace, concurrency ${o.concurrency}, ${o.runs} runs`);
   const results: RunResult[] = [];
   for (let run = 0; run < o.runs; run++) {
