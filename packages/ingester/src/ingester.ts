@@ -17,6 +17,8 @@ import { createIngesterMetrics, type IngesterMetrics } from './metrics.js';
 export interface IngesterDeps {
   cfg: IngesterConfig;
   blockConfig?: Partial<BlockConfig>;
+  /** Shared with the compactor in one process; the ingester makes its own when absent. */
+  encoder?: BlockEncoderPool;
   walPath: string;
   backend: Backend;
   limits: LimitsProvider;
@@ -33,7 +35,8 @@ export class Ingester implements IngesterClient {
   private readonly wal: Wal;
   private readonly metrics: IngesterMetrics;
   /** Parquet encoding runs here, off the event loop. */
-  private readonly encoder = new BlockEncoderPool();
+  private readonly encoder: BlockEncoderPool;
+  private readonly ownsEncoder: boolean;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private activeFlushes = 0;
@@ -41,6 +44,8 @@ export class Ingester implements IngesterClient {
 
   constructor(private readonly deps: IngesterDeps) {
     this.wal = new Wal(deps.walPath);
+    this.ownsEncoder = !deps.encoder;
+    this.encoder = deps.encoder ?? new BlockEncoderPool();
     this.metrics = createIngesterMetrics(deps.registry);
   }
 
@@ -136,6 +141,6 @@ export class Ingester implements IngesterClient {
     while (this.activeFlushes > 0) await new Promise((r) => setTimeout(r, 20));
     if (this.deps.cfg.flushAllOnShutdown) await this.flushAll();
     for (const inst of this.instances.values()) await (await inst).close();
-    await this.encoder.close();
+    if (this.ownsEncoder) await this.encoder.close();
   }
 }

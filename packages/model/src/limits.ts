@@ -11,6 +11,8 @@ export interface TenantLimits {
   maxTracesPerUser: number;
   /** global.max_bytes_per_trace: bytes one trace may hold (0 = unlimited). */
   maxBytesPerTrace: number;
+  /** compaction.block_retention in ms (0 = the compactor's block_retention). */
+  blockRetentionMs: number;
 }
 
 export interface LimitsProvider {
@@ -24,6 +26,7 @@ export function defaultTenantLimits(): TenantLimits {
     ingestionBurstSizeBytes: 20_000_000,
     maxTracesPerUser: 10_000,
     maxBytesPerTrace: 5_000_000,
+    blockRetentionMs: 0,
   };
 }
 

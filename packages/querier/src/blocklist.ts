@@ -3,7 +3,7 @@
 // (complete_block_timeout > blocklist_poll), so readers never have a blind window.
 
 import type { Backend } from '@andante/backend';
-import { listBlockMetas, listTenants, type BlockMeta } from '@andante/storage';
+import { listBlockMetas, listTenants, readTenantIndex, type BlockMeta } from '@andante/storage';
 import type { Logger } from '@andante/model';
 
 export class Blocklist {
@@ -37,12 +37,24 @@ export class Blocklist {
   private async pollOnce(): Promise<void> {
     try {
       const next = new Map<string, BlockMeta[]>();
-      for (const tenant of await listTenants(this.backend)) next.set(tenant, await listBlockMetas(this.backend, tenant));
+      for (const tenant of await listTenants(this.backend)) next.set(tenant, await this.tenantBlocks(tenant));
       this.metas = next;
       this.version++;
     } catch (err) {
       this.logger.error('blocklist poll failed; keeping the previous list', { err });
     }
+  }
+
+  /**
+   * One read of the tenant index the compactor writes, when there is one; a LIST plus a GET per
+   * block otherwise. Blocks flushed after the index was written are served by the ingesters.
+   */
+  private async tenantBlocks(tenantId: string): Promise<BlockMeta[]> {
+    const index = await readTenantIndex(this.backend, tenantId);
+    // An index the compactor stopped refreshing (compaction disabled, compactor down) would hide
+    // blocks once the ingesters stop serving them: past two poll intervals, list instead.
+    if (index && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) return index.metas;
+    return listBlockMetas(this.backend, tenantId);
   }
 
   blocks(tenantId: string): readonly BlockMeta[] {

@@ -4,9 +4,11 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, type Logger } from '@andante/model';
-import { LocalBackend, type Backend } from '@andante/backend';
+import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
+import { Compactor } from '@andante/compactor';
+import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
 import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
 import { Distributor, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
 import { Ingester } from '@andante/ingester';
@@ -34,6 +36,8 @@ export class Andante {
   readonly registry = new Registry();
   readonly logger: Logger;
   private readonly backend: Backend;
+  private readonly encoder = new BlockEncoderPool();
+  private readonly compactor: Compactor;
   private readonly overrides: Overrides;
   private readonly ringStore = new MemoryRingStore();
   private readonly ringConfig: RingConfig;
@@ -57,8 +61,12 @@ export class Andante {
     this.logger = createLogger(cfg.server.log_level, { app: 'andante' });
     collectDefaultMetrics({ register: this.registry });
     const trace = cfg.storage.trace;
-    mkdirSync(resolve(trace.local.path), { recursive: true });
-    this.backend = new LocalBackend(resolve(trace.local.path));
+    this.backend = this.createBackend();
+    const blockConfig: Partial<BlockConfig> = {
+      rowGroupSpans: trace.block.row_group_size_spans,
+      bloomFalsePositive: trace.block.bloom_filter_false_positive,
+      bloomShardSizeBytes: trace.block.bloom_filter_shard_size_bytes,
+    };
     this.overrides = new Overrides(cfg.overrides.defaults, cfg.overrides.per_tenant_override_config, durationMs(cfg.overrides.per_tenant_override_period), this.logger);
 
     const ing = cfg.ingester;
@@ -75,11 +83,8 @@ export class Andante {
         flushAllOnShutdown: ing.flush_all_on_shutdown,
         flushRetryMs: 5_000,
       },
-      blockConfig: {
-        rowGroupSpans: trace.block.row_group_size_spans,
-        bloomFalsePositive: trace.block.bloom_filter_false_positive,
-        bloomShardSizeBytes: trace.block.bloom_filter_shard_size_bytes,
-      },
+      blockConfig,
+      encoder: this.encoder,
       walPath: resolve(trace.wal.path),
       backend: this.backend,
       limits: this.overrides,
@@ -100,6 +105,25 @@ export class Andante {
       limits: this.overrides,
       registry: this.registry,
       logger: this.logger.child({ component: 'distributor' }),
+    });
+    const comp = cfg.compactor.compaction;
+    this.compactor = new Compactor({
+      cfg: {
+        blockRetentionMs: durationMs(comp.block_retention),
+        compactedBlockRetentionMs: durationMs(comp.compacted_block_retention),
+        compactionWindowMs: durationMs(comp.compaction_window),
+        maxCompactionObjects: comp.max_compaction_objects,
+        maxBlockBytes: comp.max_block_bytes,
+        compactionCycleMs: durationMs(comp.compaction_cycle),
+        minInputBlocks: 2,
+        maxInputBlocks: 4,
+      },
+      backend: this.backend,
+      encoder: this.encoder,
+      blockConfig,
+      limits: this.overrides,
+      registry: this.registry,
+      logger: this.logger.child({ component: 'compactor' }),
     });
     this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }));
     this.querier = new Querier({
@@ -124,6 +148,27 @@ export class Andante {
     registerTraceRoutes(this.api, { querier: this.querier, limits: this.overrides, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
   }
 
+  /** Local disk by default; S3 with request metrics (Tempo's names) when configured. */
+  private createBackend(): Backend {
+    const trace = this.cfg.storage.trace;
+    if (trace.backend === 'local') {
+      mkdirSync(resolve(trace.local.path), { recursive: true });
+      return new LocalBackend(resolve(trace.local.path));
+    }
+    const requests = new Histogram({
+      name: 'tempodb_backend_request_duration_seconds',
+      help: 'Object storage requests by HTTP method and status code (request counts come from _count).',
+      labelNames: ['operation', 'status_code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    return new S3Backend(trace.s3, {
+      logger: this.logger.child({ component: 'backend' }),
+      onRequest: (_op, durationMs, _ok, info) =>
+        requests.observe({ operation: info.method, status_code: String(info.statusCode ?? 'error') }, durationMs / 1000),
+    });
+  }
+
   private async refreshRing(): Promise<void> {
     this.ring = new RingSnapshot(await this.ringStore.list(), this.ringConfig);
   }
@@ -131,12 +176,14 @@ export class Andante {
   /** Starts every module; resolves with the bound ports (useful when configured as 0). */
   async start(): Promise<ListenAddresses> {
     await this.overrides.start();
+    if (this.backend instanceof S3Backend) await this.backend.verifyBucket();
     await this.ingester.start();
     await this.lifecycler.start();
     await this.refreshRing();
     this.ringTimer = setInterval(() => void this.refreshRing(), 1_000);
     this.ringTimer.unref();
     await this.blocklist.start();
+    if (!this.cfg.compactor.compaction.compaction_disabled) this.compactor.start();
 
     const protocols = this.cfg.distributor.receivers.otlp.protocols;
     let otlpGrpcPort: number | null = null;
@@ -174,6 +221,8 @@ export class Andante {
       await this.otlpGrpc?.stop();
       await this.otlpHttp?.close();
       await this.ingester.stop();
+      await this.compactor.stop();
+      await this.encoder.close();
       await this.lifecycler.stop();
       if (this.ringTimer) clearInterval(this.ringTimer);
       this.blocklist.stop();

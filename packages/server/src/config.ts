@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { parseDuration } from './duration.js';
 
 export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
@@ -21,6 +22,7 @@ export interface OtlpHttpProtocolConfig {
 export interface LimitsConfig {
   ingestion: { rate_limit_bytes: number; burst_size_bytes: number; max_traces_per_user: number };
   global: { max_bytes_per_trace: number };
+  compaction: { block_retention: string };
 }
 
 export interface AndanteConfig {
@@ -60,10 +62,22 @@ export interface AndanteConfig {
       id: string;
     };
   };
+  compactor: {
+    compaction: {
+      block_retention: string;
+      compacted_block_retention: string;
+      compaction_window: string;
+      max_compaction_objects: number;
+      max_block_bytes: number;
+      compaction_cycle: string;
+      compaction_disabled: boolean;
+    };
+  };
   storage: {
     trace: {
-      backend: 'local';
+      backend: 'local' | 's3';
       local: { path: string };
+      s3: S3Config;
       wal: { path: string };
       blocklist_poll: string;
       block: { bloom_filter_false_positive: number; bloom_filter_shard_size_bytes: number; row_group_size_spans: number };
@@ -115,10 +129,22 @@ export function defaultConfig(): AndanteConfig {
         id: 'ingester-0',
       },
     },
+    compactor: {
+      compaction: {
+        block_retention: '336h',
+        compacted_block_retention: '1h',
+        compaction_window: '1h',
+        max_compaction_objects: 6_000_000,
+        max_block_bytes: 100 * 1024 ** 3,
+        compaction_cycle: '30s',
+        compaction_disabled: false,
+      },
+    },
     storage: {
       trace: {
         backend: 'local',
         local: { path: './data/traces' },
+        s3: defaultS3Config(),
         wal: { path: './data/wal' },
         blocklist_poll: '5m',
         block: { bloom_filter_false_positive: 0.01, bloom_filter_shard_size_bytes: 102_400, row_group_size_spans: 50_000 },
@@ -128,6 +154,7 @@ export function defaultConfig(): AndanteConfig {
       defaults: {
         ingestion: { rate_limit_bytes: 15_000_000, burst_size_bytes: 20_000_000, max_traces_per_user: 10_000 },
         global: { max_bytes_per_trace: 5_000_000 },
+        compaction: { block_retention: '0s' },
       },
       per_tenant_override_config: '',
       per_tenant_override_period: '10s',
@@ -153,6 +180,13 @@ const DURATION_KEYS = new Set([
   'ingester.lifecycler.heartbeat_period',
   'storage.trace.blocklist_poll',
   'overrides.per_tenant_override_period',
+  'overrides.defaults.compaction.block_retention',
+  'compactor.compaction.block_retention',
+  'compactor.compaction.compacted_block_retention',
+  'compactor.compaction.compaction_window',
+  'compactor.compaction.compaction_cycle',
+  'storage.trace.s3.retry_backoff_initial',
+  'storage.trace.s3.retry_backoff_max',
 ]);
 /** Sub-trees whose keys may be null (a listed receiver protocol with no settings). */
 const OPTIONAL_PROTOCOLS = 'distributor.receivers.otlp.protocols';
@@ -207,7 +241,16 @@ function coerce(value: unknown, current: unknown, keyPath: string): unknown {
 export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   if (!TARGETS.includes(cfg.target)) throw new ConfigError(`target: unknown target ${JSON.stringify(cfg.target)}; one of ${TARGETS.join(', ')}`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.server.log_level)) throw new ConfigError(`server.log_level: expected debug, info, warn or error`);
-  if (cfg.storage.trace.backend !== 'local') throw new ConfigError(`storage.trace.backend: unsupported backend ${JSON.stringify(cfg.storage.trace.backend)}; supported: local`);
+  const backend = cfg.storage.trace.backend;
+  if (backend !== 'local' && backend !== 's3') throw new ConfigError(`storage.trace.backend: unsupported backend ${JSON.stringify(backend)}; supported: local, s3`);
+  if (backend === 's3') {
+    if (!cfg.storage.trace.s3.bucket) throw new ConfigError('storage.trace.s3.bucket: required when storage.trace.backend is s3');
+    try {
+      validateS3Config(cfg.storage.trace.s3);
+    } catch (err) {
+      throw new ConfigError(`storage.trace.s3: ${(err as Error).message}`);
+    }
+  }
   const rf = cfg.ingester.lifecycler.ring.replication_factor;
   if (!Number.isInteger(rf) || rf < 1) throw new ConfigError('ingester.lifecycler.ring.replication_factor: expected a positive integer');
   const bloom = cfg.storage.trace.block.bloom_filter_false_positive;

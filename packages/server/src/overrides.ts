@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { LimitsProvider, Logger, TenantLimits } from '@andante/model';
 import { ConfigError, type LimitsConfig } from './config.js';
+import { parseDuration } from './duration.js';
 
 function toTenantLimits(c: LimitsConfig): TenantLimits {
   return {
@@ -13,6 +14,7 @@ function toTenantLimits(c: LimitsConfig): TenantLimits {
     ingestionBurstSizeBytes: c.ingestion.burst_size_bytes,
     maxTracesPerUser: c.ingestion.max_traces_per_user,
     maxBytesPerTrace: c.global.max_bytes_per_trace,
+    blockRetentionMs: parseDuration(c.compaction.block_retention),
   };
 }
 
@@ -22,12 +24,24 @@ function overlay(defaults: LimitsConfig, partial: unknown, path: string): Limits
   if (partial === null || partial === undefined) return out;
   if (typeof partial !== 'object') throw new ConfigError(`${path}: expected a mapping`);
   for (const [group, values] of Object.entries(partial as Record<string, unknown>)) {
-    const target = (out as unknown as Record<string, Record<string, number>>)[group];
+    const target = (out as unknown as Record<string, Record<string, number | string>>)[group];
     if (!target) throw new ConfigError(`unknown override key ${path}.${group}`);
     for (const [key, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
       if (!(key in target)) throw new ConfigError(`unknown override key ${path}.${group}.${key}`);
-      if (typeof value !== 'number') throw new ConfigError(`${path}.${group}.${key}: expected a number`);
-      target[key] = value;
+      const keyPath = `${path}.${group}.${key}`;
+      if (typeof target[key] === 'string') {
+        // Durations, e.g. compaction.block_retention: 720h.
+        if (typeof value !== 'string') throw new ConfigError(`${keyPath}: expected a duration such as 720h`);
+        try {
+          parseDuration(value);
+        } catch (err) {
+          throw new ConfigError(`${keyPath}: ${(err as Error).message}`);
+        }
+        target[key] = value;
+      } else {
+        if (typeof value !== 'number') throw new ConfigError(`${keyPath}: expected a number`);
+        target[key] = value;
+      }
     }
   }
   return out;

@@ -10,6 +10,7 @@ export {
   isBlockId,
   rfc3339Nano,
   parseRfc3339Nano,
+  encodeBlockMeta,
   readBlockMeta,
   listTenants,
   listBlockMetas,
@@ -23,3 +24,13 @@ export type { SegmentTrace, EncodeJob } from './block-encoder-pool.js';
 export { FORMAT_V1 } from './block-schema.js';
 export { assignNestedSet, ROOT_PARENT_ID } from './nested-set.js';
 export type { NestedSet, NestedSetInput } from './nested-set.js';
+export {
+  COMPACTED_META_NAME,
+  TENANT_INDEX_NAME,
+  listTenantBlocks,
+  markBlockCompacted,
+  clearBlock,
+  writeTenantIndex,
+  readTenantIndex,
+} from './blocklist.js';
+export type { CompactedBlockMeta, TenantBlocks, TenantIndex } from './blocklist.js';
