@@ -13,18 +13,24 @@ const int = (key: string, v: number): KeyValue => ({ key, value: { intValue: Big
 const bool = (key: string, v: boolean): KeyValue => ({ key, value: { boolValue: v } });
 const dbl = (key: string, v: number): KeyValue => ({ key, value: { doubleValue: v } });
 
+// Real spans carry per-request values (ids in URLs, request ids, jittered timings); without them
+// the bytes-at-rest figure would be flattered by repeats.
+const rand = (n: number): number => Math.floor(Math.random() * n);
+
 function span(traceId: Uint8Array, parent: Uint8Array, i: number, startNs: bigint, service: string): Span {
-  const durNs = BigInt(1_000_000 + ((i * 7919) % 400) * 1_000_000);
+  // Log-normal-ish latencies from ~50 us to seconds.
+  const durNs = BigInt(Math.floor(Math.exp(10.8 + Math.random() * 5.5)));
   const isDb = i % 5 === 4;
   const attributes: KeyValue[] = isDb
     ? [str('db.system', 'postgresql'), str('db.name', 'orders'), str('db.statement', `SELECT * FROM orders WHERE id = $1 /* ${i} */`), str('net.peer.name', 'pg-primary'), int('net.peer.port', 5432)]
     : [
         str('http.method', i % 3 === 0 ? 'POST' : 'GET'),
         str('http.route', ROUTES[i % ROUTES.length]!),
-        str('http.url', `https://${service}.example.com${ROUTES[i % ROUTES.length]!.replace('{id}', String(i * 31))}`),
+        str('http.url', `https://${service}.example.com${ROUTES[i % ROUTES.length]!.replace('{id}', String(rand(10_000_000)))}?session=${rand(1e9).toString(36)}`),
         int('http.status_code', i % 17 === 0 ? 500 : 200),
         str('http.user_agent', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36'),
-        int('http.request_content_length', 200 + i * 3),
+        int('http.request_content_length', rand(20_000)),
+        str('request.id', randomBytes(12).toString('hex')),
       ];
   attributes.push(str('thread.name', `worker-${i % 8}`), bool('sampled', true), dbl('queue.wait_ms', (i % 13) * 0.37), str('peer.service', SERVICES[(i + 1) % SERVICES.length]!));
   return {
@@ -39,7 +45,7 @@ function span(traceId: Uint8Array, parent: Uint8Array, i: number, startNs: bigin
     endTimeUnixNano: startNs + durNs,
     attributes,
     droppedAttributesCount: 0,
-    events: i % 10 === 0 ? [{ timeUnixNano: startNs + 1000n, name: 'exception', attributes: [str('exception.type', 'TimeoutError'), str('exception.message', 'upstream timed out after 2s')], droppedAttributesCount: 0 }] : [],
+    events: i % 10 === 0 ? [{ timeUnixNano: startNs + BigInt(rand(1_000_000)), name: 'exception', attributes: [str('exception.type', 'TimeoutError'), str('exception.message', 'upstream timed out after 2s')], droppedAttributesCount: 0 }] : [],
     droppedEventsCount: 0,
     links: [],
     droppedLinksCount: 0,
@@ -56,7 +62,7 @@ export function makeBatch(spansPerBatch: number, spansPerTrace: number, nowNs: b
     const inTrace = i % spansPerTrace;
     if (inTrace === 0) traceId = randomBytes(16);
     const service = SERVICES[(i * 3 + inTrace) % SERVICES.length]!;
-    const s = span(traceId, inTrace === 0 ? new Uint8Array(0) : root, inTrace, nowNs + BigInt(i) * 1000n, service);
+    const s = span(traceId, inTrace === 0 ? new Uint8Array(0) : root, inTrace, nowNs + BigInt(i) * 1000n + BigInt(rand(5_000_000)), service);
     if (inTrace === 0) root = s.spanId;
     const list = byService.get(service) ?? [];
     list.push(s);
