@@ -52,3 +52,5 @@ export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-r
 export { parseOtlpJson } from './otlp-json.js';
 export { combineTraces, countSpans } from './combine.js';
 export { encodeExportTraceServiceResponse, exportResponseToJson } from './export-response.js';
+export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson } from './search.js';
+export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, SearchMetrics, SearchResponse } from './search.js';

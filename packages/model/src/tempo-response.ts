@@ -217,7 +217,7 @@ function spanJson(sp: Span): string {
   return `{${f.join(',')}}`;
 }
 
-function attributesJson(attrs: readonly KeyValue[]): string {
+export function attributesJson(attrs: readonly KeyValue[]): string {
   let s = '[';
   for (let i = 0; i < attrs.length; i++) {
     if (i > 0) s += ',';
@@ -240,7 +240,7 @@ type AnyFields = {
   bytesValue: Uint8Array;
 };
 
-function anyValueJson(v: AnyValue): string {
+export function anyValueJson(v: AnyValue): string {
   const a = v as AnyFields;
   switch (anyValueKind(v)) {
     case 1:

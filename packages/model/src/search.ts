@@ -1,0 +1,140 @@
+// Search results as Tempo's SearchResponse (tempopb), and their JSON as Grafana's Tempo data
+// source parses it: strictly, with gogo jsonpb rules (lowerCamel names, 64-bit integers as
+// strings, zero values omitted) and no field that Tempo's mid-2025 SearchResponse lacks.
+
+import { attributesJson, jsonString } from './tempo-response.js';
+import type { KeyValue } from './trace.js';
+
+export interface SearchSpan {
+  /** Hex. */
+  spanID: string;
+  name: string;
+  startTimeUnixNano: bigint;
+  durationNanos: bigint;
+  /** The attributes the query named (and select()ed ones). */
+  attributes: KeyValue[];
+}
+
+export interface SearchSpanSet {
+  spans: SearchSpan[];
+  /** Spans that matched; `spans` holds at most `spss` of them. */
+  matched: number;
+  /** Spanset-level values: by() groups and aggregates. */
+  attributes: KeyValue[];
+}
+
+export interface ServiceStats {
+  spanCount: number;
+  errorCount: number;
+}
+
+export interface TraceSearchMetadata {
+  /** Hex, 32 digits. */
+  traceID: string;
+  rootServiceName: string;
+  rootTraceName: string;
+  startTimeUnixNano: bigint;
+  durationMs: number;
+  spanSets: SearchSpanSet[];
+  serviceStats: Record<string, ServiceStats>;
+}
+
+/** SearchMetrics fields 1-7; Tempo's later backendReads/backendBytes/additionalMetrics are left out on purpose. */
+export interface SearchMetrics {
+  inspectedTraces: number;
+  inspectedBytes: bigint;
+  totalBlocks: number;
+  completedJobs: number;
+  totalJobs: number;
+  totalBlockBytes: bigint;
+  inspectedSpans: bigint;
+}
+
+export interface SearchResponse {
+  traces: TraceSearchMetadata[];
+  metrics: SearchMetrics;
+}
+
+export function emptySearchMetrics(): SearchMetrics {
+  return { inspectedTraces: 0, inspectedBytes: 0n, totalBlocks: 0, completedJobs: 0, totalJobs: 0, totalBlockBytes: 0n, inspectedSpans: 0n };
+}
+
+export function addSearchMetrics(into: SearchMetrics, m: SearchMetrics): void {
+  into.inspectedTraces += m.inspectedTraces;
+  into.inspectedBytes += m.inspectedBytes;
+  into.totalBlocks += m.totalBlocks;
+  into.completedJobs += m.completedJobs;
+  into.totalJobs += m.totalJobs;
+  into.totalBlockBytes += m.totalBlockBytes;
+  into.inspectedSpans += m.inspectedSpans;
+}
+
+/** Builds a JSON object from [key, json] pairs, dropping the ones that are zero values. */
+function object(fields: [string, string | null][]): string {
+  return `{${fields
+    .filter((f): f is [string, string] => f[1] !== null)
+    .map(([k, v]) => `"${k}":${v}`)
+    .join(',')}}`;
+}
+
+const str = (s: string): string | null => (s ? jsonString(s) : null);
+const u64 = (v: bigint): string | null => (v !== 0n ? `"${v}"` : null);
+const u32 = (v: number): string | null => (v !== 0 ? String(v) : null);
+const attrs = (a: readonly KeyValue[]): string | null => (a.length ? attributesJson(a) : null);
+
+function spanJson(s: SearchSpan): string {
+  return object([
+    ['spanID', str(s.spanID)],
+    ['name', str(s.name)],
+    ['startTimeUnixNano', u64(s.startTimeUnixNano)],
+    ['durationNanos', u64(s.durationNanos)],
+    ['attributes', attrs(s.attributes)],
+  ]);
+}
+
+function spanSetJson(s: SearchSpanSet): string {
+  return object([
+    ['spans', s.spans.length ? `[${s.spans.map(spanJson).join(',')}]` : null],
+    ['matched', u32(s.matched)],
+    ['attributes', attrs(s.attributes)],
+  ]);
+}
+
+function traceJson(t: TraceSearchMetadata): string {
+  const stats = Object.keys(t.serviceStats).sort();
+  return object([
+    ['traceID', str(t.traceID)],
+    ['rootServiceName', str(t.rootServiceName)],
+    ['rootTraceName', str(t.rootTraceName)],
+    ['startTimeUnixNano', u64(t.startTimeUnixNano)],
+    ['durationMs', u32(t.durationMs)],
+    // Deprecated single spanset: the first of spanSets, as Tempo still sends it.
+    ['spanSet', t.spanSets.length ? spanSetJson(t.spanSets[0]!) : null],
+    ['spanSets', t.spanSets.length ? `[${t.spanSets.map(spanSetJson).join(',')}]` : null],
+    [
+      'serviceStats',
+      stats.length
+        ? `{${stats.map((k) => `${jsonString(k)}:${object([['spanCount', u32(t.serviceStats[k]!.spanCount)], ['errorCount', u32(t.serviceStats[k]!.errorCount)]])}`).join(',')}}`
+        : null,
+    ],
+  ]);
+}
+
+export function searchMetricsJson(m: SearchMetrics): string {
+  return object([
+    ['inspectedTraces', u32(m.inspectedTraces)],
+    ['inspectedBytes', u64(m.inspectedBytes)],
+    ['totalBlocks', u32(m.totalBlocks)],
+    ['completedJobs', u32(m.completedJobs)],
+    ['totalJobs', u32(m.totalJobs)],
+    ['totalBlockBytes', u64(m.totalBlockBytes)],
+    ['inspectedSpans', u64(m.inspectedSpans)],
+  ]);
+}
+
+export function searchResponseToJson(r: SearchResponse): string {
+  return object([
+    ['traces', r.traces.length ? `[${r.traces.map(traceJson).join(',')}]` : null],
+    ['metrics', searchMetricsJson(r.metrics)],
+  ]);
+}
