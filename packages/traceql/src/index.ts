@@ -1,1 +1,70 @@
-export {};
+// @andante/traceql: the TraceQL language — lexer, parser, AST, static checks and printer.
+
+export type {
+  Aggregate,
+  AggregateOp,
+  ArithmeticOperator,
+  Attribute,
+  AttributeRef,
+  AttributeScope,
+  BinaryOperation,
+  BinaryOperator,
+  CoalesceOperation,
+  ComparisonOperator,
+  FieldExpression,
+  GroupOperation,
+  Hint,
+  Intrinsic,
+  IntrinsicName,
+  KindValue,
+  LogicalOperator,
+  MetricsAggregate,
+  MetricsAggregateOp,
+  MetricsCompare,
+  MetricsExpression,
+  MetricsFilter,
+  MetricsFirstStage,
+  MetricsMath,
+  MetricsMathOperator,
+  MetricsQuery,
+  Node,
+  Pipeline,
+  PipelineElement,
+  RegexOperator,
+  RootExpr,
+  ScalarExpression,
+  ScalarFilter,
+  ScalarOperation,
+  ScalarPipeline,
+  SecondStage,
+  SelectOperation,
+  SpansetExpression,
+  SpansetFilter,
+  SpansetOperation,
+  SpansetOperator,
+  Static,
+  StaticBool,
+  StaticDuration,
+  StaticFloat,
+  StaticInt,
+  StaticKind,
+  StaticNil,
+  StaticNumber,
+  StaticStatus,
+  StaticString,
+  StaticType,
+  StatusValue,
+  StructuralOperator,
+  TopKBottomK,
+  UnaryOperation,
+  UnaryOperator,
+} from './ast.js';
+export { INTRINSIC_TYPES, MAX_INT, MIN_INT, isMetricsQuery } from './ast.js';
+export { ParseError, TraceQLError, UnsupportedError, ValidationError } from './errors.js';
+export { parse } from './parse.js';
+export { MAX_NESTING } from './parser.js';
+export { print } from './stringer.js';
+export type { ValueType } from './validate.js';
+export { MAX_COMPARE_TOP_N, MAX_GROUP_BYS, impliedType, referencesSpan, validate } from './validate.js';
+export { RegexSyntaxError, compileRegex } from './regex.js';
+export { formatDuration, parseDuration } from './duration.js';
