@@ -5,10 +5,14 @@ import {
   type Logger,
   type PushRequest,
   type PushResult,
+  type SearchCompiler,
+  type SearchPartial,
+  type SearchRequest,
   type Trace,
+  emptySearchMetrics,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
-import { BlockEncoderPool, Wal, replayWalFile, type BlockConfig } from '@andante/storage';
+import { BlockEncoderPool, Wal, replayWalFile, type BlockConfig, type BlockMeta } from '@andante/storage';
 import type { Registry } from 'prom-client';
 import type { IngesterConfig } from './config.js';
 import { TenantInstance } from './instance.js';
@@ -24,6 +28,10 @@ export interface IngesterDeps {
   limits: LimitsProvider;
   registry: Registry;
   logger: Logger;
+  /** TraceQL for searches of recent data (injected so the ingester does not own the language). */
+  compileSearch?: SearchCompiler;
+  /** Told about every block written, so an in-process querier sees it before its next poll. */
+  onBlockFlushed?: (meta: BlockMeta) => void;
 }
 
 /**
@@ -81,6 +89,7 @@ export class Ingester implements IngesterClient {
         metrics: this.metrics,
         logger: this.deps.logger,
         limits: () => this.deps.limits.forTenant(tenantId),
+        onBlockFlushed: this.deps.onBlockFlushed,
       });
       this.instances.set(tenantId, inst);
     }
@@ -90,6 +99,13 @@ export class Ingester implements IngesterClient {
   async push(req: PushRequest): Promise<PushResult> {
     const inst = await this.instance(req.tenantId);
     return inst.push(req.segments);
+  }
+
+  async search(tenantId: string, req: SearchRequest): Promise<SearchPartial> {
+    if (!this.deps.compileSearch) throw new Error('this ingester was started without a TraceQL compiler');
+    const inst = this.instances.get(tenantId);
+    if (!inst) return { traces: [], metrics: emptySearchMetrics() };
+    return (await inst).search(req, this.deps.compileSearch(req.query));
   }
 
   async findTraceById(tenantId: string, traceId: Uint8Array): Promise<Trace | null> {

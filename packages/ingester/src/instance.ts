@@ -7,7 +7,14 @@ import {
   bytesToHex,
   combineTraces,
   compareBytes,
+  countSpans,
   decodeTrace,
+  emptySearchMetrics,
+  topSearchResults,
+  type CompiledSearch,
+  type SearchPartial,
+  type SearchRequest,
+  type TraceSearchMetadata,
   type Logger,
   type PushResult,
   type TenantLimits,
@@ -92,6 +99,7 @@ export interface InstanceDeps {
   metrics: IngesterMetrics;
   logger: Logger;
   limits: () => TenantLimits;
+  onBlockFlushed?: ((meta: BlockMeta) => void) | undefined;
 }
 
 export class TenantInstance {
@@ -247,6 +255,7 @@ export class TenantInstance {
       this.completing.splice(this.completing.indexOf(block), 1);
       await this.deps.wal.removeFile(block.walPath);
       this.deps.metrics.blocksFlushed.inc();
+      this.deps.onBlockFlushed?.(meta);
       timer();
       this.deps.logger.info('block flushed', { tenant: this.tenantId, block: block.id, traces: meta.totalObjects, bytes: meta.size });
       return meta;
@@ -281,6 +290,34 @@ export class TenantInstance {
     for (const t of found) if (t) parts.push(t);
     if (parts.length === 0) return null;
     return parts.length === 1 ? parts[0]! : combineTraces(parts);
+  }
+
+  /**
+   * Searches the traces held in memory (live, head and cut blocks). Flushed blocks are searched
+   * through the backend. Yields to the event loop now and then: a head block can be large.
+   */
+  async search(req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {
+    const byTrace = new Map<string, Uint8Array[]>();
+    for (const block of [...this.completing, this.head]) {
+      for (const [key, entry] of block.traces) {
+        const list = byTrace.get(key);
+        if (list) list.push(...entry.segments);
+        else byTrace.set(key, [...entry.segments]);
+      }
+    }
+    const metrics = emptySearchMetrics();
+    const matches: TraceSearchMetadata[] = [];
+    let n = 0;
+    for (const segments of byTrace.values()) {
+      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
+      const trace = segmentsToTrace(segments);
+      metrics.inspectedTraces++;
+      metrics.inspectedSpans += BigInt(countSpans(trace));
+      metrics.inspectedBytes += BigInt(segments.reduce((sum, s) => sum + s.byteLength, 0));
+      const m = query.match(trace, req, req.spss);
+      if (m) matches.push(m);
+    }
+    return { traces: topSearchResults(matches, req.limit), metrics };
   }
 
   async close(): Promise<void> {

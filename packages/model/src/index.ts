@@ -38,7 +38,7 @@ export {
   compareBytes,
   tokenForTraceId,
 } from './ids.js';
-export type { TraceSegment, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient } from './ingest.js';
+export type { TraceSegment, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, SearchRequest, SearchPartial } from './ingest.js';
 export { defaultTenantLimits, staticLimits } from './limits.js';
 export type { TenantLimits, LimitsProvider } from './limits.js';
 export { createLogger, silentLogger } from './log.js';
@@ -52,5 +52,5 @@ export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-r
 export { parseOtlpJson } from './otlp-json.js';
 export { combineTraces, countSpans } from './combine.js';
 export { encodeExportTraceServiceResponse, exportResponseToJson } from './export-response.js';
-export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson } from './search.js';
-export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, SearchMetrics, SearchResponse } from './search.js';
+export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson, compareSearchResults, topSearchResults } from './search.js';
+export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, SearchMetrics, SearchResponse, CompiledSearch, SearchCompiler } from './search.js';

@@ -1,6 +1,7 @@
 // The narrow interfaces components talk through. In `-target=all` they are plain in-process
 // objects; in distributed mode gRPC clients implement the same interfaces.
 
+import type { SearchMetrics, TraceSearchMetadata } from './search.js';
 import type { Trace } from './trace.js';
 
 /**
@@ -33,9 +34,27 @@ export interface IngesterPusher {
   push(req: PushRequest): Promise<PushResult>;
 }
 
+/** A search as it travels from the frontend to ingesters and block jobs (TraceQL text, not AST). */
+export interface SearchRequest {
+  query: string;
+  /** Unix seconds; 0 = unbounded. A trace matches the window when it overlaps it. */
+  startSeconds: number;
+  endSeconds: number;
+  limit: number;
+  /** Spans per spanset in results (0 = all). */
+  spss: number;
+}
+
+/** One source's matches (unsorted, may exceed limit) and what it inspected. */
+export interface SearchPartial {
+  traces: TraceSearchMetadata[];
+  metrics: SearchMetrics;
+}
+
 /** What the querier needs of an ingester: recent data (live traces, head block, recent blocks). */
 export interface IngesterQuerier {
   findTraceById(tenantId: string, traceId: Uint8Array): Promise<Trace | null>;
+  search(tenantId: string, req: SearchRequest): Promise<SearchPartial>;
 }
 
 export type IngesterClient = IngesterPusher & IngesterQuerier;

@@ -3,7 +3,7 @@
 // strings, zero values omitted) and no field that Tempo's mid-2025 SearchResponse lacks.
 
 import { attributesJson, jsonString } from './tempo-response.js';
-import type { KeyValue } from './trace.js';
+import type { KeyValue, Trace } from './trace.js';
 
 export interface SearchSpan {
   /** Hex. */
@@ -137,4 +137,31 @@ export function searchResponseToJson(r: SearchResponse): string {
     ['traces', r.traces.length ? `[${r.traces.map(traceJson).join(',')}]` : null],
     ['metrics', searchMetricsJson(r.metrics)],
   ]);
+}
+
+/** A search query compiled once and applied to whole traces (ingesters and block jobs share it). */
+export interface CompiledSearch {
+  /** The trace's search result when it matches and overlaps the window, else null. */
+  match(trace: Trace, window: { startSeconds: number; endSeconds: number }, spss: number): TraceSearchMetadata | null;
+}
+
+/** Compiles query text; throws a 400-class error (parse, validation, unsupported) for bad queries. */
+export type SearchCompiler = (query: string) => CompiledSearch;
+
+/** Tempo's order for results: most recent first; the trace ID breaks ties so answers are deterministic. */
+export function compareSearchResults(a: TraceSearchMetadata, b: TraceSearchMetadata): number {
+  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano > b.startTimeUnixNano ? -1 : 1;
+  return a.traceID < b.traceID ? -1 : a.traceID > b.traceID ? 1 : 0;
+}
+
+/** The `limit` most recent results, one per trace ID. */
+export function topSearchResults(traces: Iterable<TraceSearchMetadata>, limit: number): TraceSearchMetadata[] {
+  const byId = new Map<string, TraceSearchMetadata>();
+  for (const t of traces) {
+    const prev = byId.get(t.traceID);
+    // Parts of one trace found in several places: keep the earliest start (the fuller view).
+    if (!prev || t.startTimeUnixNano < prev.startTimeUnixNano) byId.set(t.traceID, t);
+  }
+  const sorted = [...byId.values()].sort(compareSearchResults);
+  return limit > 0 ? sorted.slice(0, limit) : sorted;
 }

@@ -8,6 +8,8 @@ import type { Logger } from '@andante/model';
 
 export class Blocklist {
   private metas = new Map<string, BlockMeta[]>();
+  /** Blocks announced by an in-process ingester, merged into polls for a while. */
+  private announced: { meta: BlockMeta; atMs: number }[] = [];
   /** Bumped on every successful poll, so caches keyed by block can drop what left the list. */
   version = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -35,9 +37,18 @@ export class Blocklist {
   }
 
   private async pollOnce(): Promise<void> {
+    const pollStartedMs = Date.now();
     try {
       const next = new Map<string, BlockMeta[]>();
       for (const tenant of await listTenants(this.backend)) next.set(tenant, await this.tenantBlocks(tenant));
+      // The backend (or a tenant index up to one compaction cycle old) may not show a block
+      // announced shortly before this poll: keep announcements for two poll intervals.
+      this.announced = this.announced.filter((a) => pollStartedMs - a.atMs < 2 * this.pollIntervalMs);
+      for (const { meta } of this.announced) {
+        const list = next.get(meta.tenantID) ?? [];
+        if (!list.some((m) => m.blockID === meta.blockID)) list.push(meta);
+        next.set(meta.tenantID, list);
+      }
       this.metas = next;
       this.version++;
     } catch (err) {
@@ -55,6 +66,15 @@ export class Blocklist {
     // blocks once the ingesters stop serving them: past two poll intervals, list instead.
     if (index && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) return index.metas;
     return listBlockMetas(this.backend, tenantId);
+  }
+
+  /** A block just written by this process: visible to queries at once, not after the next poll. */
+  add(meta: BlockMeta): void {
+    this.announced.push({ meta, atMs: Date.now() });
+    const list = [...(this.metas.get(meta.tenantID) ?? [])];
+    if (!list.some((m) => m.blockID === meta.blockID)) list.push(meta);
+    this.metas.set(meta.tenantID, list);
+    this.version++;
   }
 
   blocks(tenantId: string): readonly BlockMeta[] {

@@ -1,0 +1,158 @@
+// The search side of the query path, in one process: the frontend's job splitting (ingesters for
+// recent data, one job per block in the window, newest first), concurrent jobs, an early stop
+// once `limit` results can no longer change, and the merge. Results are deterministic: the
+// `limit` most recent matching traces, ties broken by trace ID.
+
+import {
+  InvalidArgumentError,
+  addSearchMetrics,
+  emptySearchMetrics,
+  topSearchResults,
+  type CompiledSearch,
+  type IngesterQuerier,
+  type Logger,
+  type SearchCompiler,
+  type SearchPartial,
+  type SearchRequest,
+  type SearchResponse,
+  type TraceSearchMetadata,
+} from '@andante/model';
+import { BackendBlock, type BlockMeta } from '@andante/storage';
+import type { Backend } from '@andante/backend';
+import type { Blocklist } from './blocklist.js';
+import type { Querier } from './querier.js';
+
+export interface SearchLimits {
+  /** query_frontend.search.max_duration: widest start..end window (0 = unlimited). */
+  maxDurationSeconds: number;
+  /** query_frontend.search.max_result_limit (0 = unlimited). */
+  maxResultLimit: number;
+  /** query_frontend.search.default_result_limit. */
+  defaultResultLimit: number;
+  /** Spans per spanset: default and maximum. */
+  defaultSpansPerSpanSet: number;
+  maxSpansPerSpanSet: number;
+  /** concurrent_jobs run at once. */
+  concurrentJobs: number;
+}
+
+export function defaultSearchLimits(): SearchLimits {
+  return { maxDurationSeconds: 168 * 3600, maxResultLimit: 262_144, defaultResultLimit: 20, defaultSpansPerSpanSet: 3, maxSpansPerSpanSet: 100, concurrentJobs: 4 };
+}
+
+export interface SearchServiceDeps {
+  backend: Backend;
+  blocklist: Blocklist;
+  ingesters: () => IngesterQuerier[];
+  querier: Querier;
+  compile: SearchCompiler;
+  limits: SearchLimits;
+  logger: Logger;
+}
+
+export class SearchService {
+  constructor(private readonly deps: SearchServiceDeps) {}
+
+  /** Fills defaults and refuses requests beyond the limits (400 naming the limit). */
+  normalize(req: Partial<SearchRequest> & { query: string }): SearchRequest {
+    const l = this.deps.limits;
+    const out: SearchRequest = {
+      query: req.query,
+      startSeconds: req.startSeconds ?? 0,
+      endSeconds: req.endSeconds ?? 0,
+      limit: req.limit || l.defaultResultLimit,
+      spss: req.spss ?? l.defaultSpansPerSpanSet,
+    };
+    if (l.maxResultLimit > 0 && out.limit > l.maxResultLimit) {
+      throw new InvalidArgumentError(`limit ${out.limit} exceeds max_result_limit (${l.maxResultLimit})`);
+    }
+    if (out.spss > l.maxSpansPerSpanSet) {
+      throw new InvalidArgumentError(`spss ${out.spss} exceeds max_spans_per_span_set (${l.maxSpansPerSpanSet})`);
+    }
+    if (out.startSeconds && out.endSeconds) {
+      if (out.endSeconds < out.startSeconds) throw new InvalidArgumentError(`invalid time range: end (${out.endSeconds}) is before start (${out.startSeconds})`);
+      const span = out.endSeconds - out.startSeconds;
+      if (l.maxDurationSeconds > 0 && span > l.maxDurationSeconds) {
+        throw new InvalidArgumentError(
+          `range specified by start and end (${span}s) exceeds max_duration (${l.maxDurationSeconds}s); search a shorter window or raise query_frontend.search.max_duration`,
+        );
+      }
+    }
+    return out;
+  }
+
+  async search(tenantId: string, req: SearchRequest): Promise<SearchResponse> {
+    const query = this.deps.compile(req.query); // a bad query fails before any work
+    const metrics = emptySearchMetrics();
+    const found: TraceSearchMetadata[] = [];
+    const take = (p: SearchPartial): void => {
+      found.push(...p.traces);
+      addSearchMetrics(metrics, p.metrics);
+      metrics.completedJobs++;
+    };
+
+    const ingesters = this.deps.ingesters();
+    // Tempo searches only recent data when no window is given; with one, blocks in it too.
+    const blocks = req.startSeconds && req.endSeconds ? this.blocksInWindow(tenantId, req) : [];
+    metrics.totalJobs = ingesters.length + blocks.length;
+    metrics.totalBlocks = blocks.length;
+    metrics.totalBlockBytes = blocks.reduce((n, b) => n + BigInt(b.size), 0n);
+
+    (await Promise.all(ingesters.map((i) => i.search(tenantId, req)))).forEach(take);
+
+    let next = 0;
+    const cutoff = (): bigint | null => {
+      if (found.length < req.limit) return null;
+      const top = topSearchResults(found, req.limit);
+      return top.length < req.limit ? null : top[top.length - 1]!.startTimeUnixNano;
+    };
+    const worker = async (): Promise<void> => {
+      while (next < blocks.length) {
+        const meta = blocks[next++]!;
+        // Blocks run newest first: once a block ends before the oldest of `limit` results
+        // started, neither it nor any later block can change the answer.
+        const c = cutoff();
+        if (c !== null && BigInt(Date.parse(meta.endTime)) * 1_000_000n < c) {
+          next = blocks.length;
+          return;
+        }
+        take(await this.searchBlock(meta, req, query));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.deps.limits.concurrentJobs) }, worker));
+
+    // A trace can be split over ingesters and blocks: describe each result from its whole trace.
+    const top = topSearchResults(found, req.limit);
+    const traces = await Promise.all(
+      top.map(async (t) => {
+        const whole = await this.deps.querier.findTraceById(tenantId, Buffer.from(t.traceID, 'hex'), req);
+        return (whole && query.match(whole, { startSeconds: 0, endSeconds: 0 }, req.spss)) ?? t;
+      }),
+    );
+    return { traces: topSearchResults(traces, req.limit), metrics };
+  }
+
+  private blocksInWindow(tenantId: string, req: SearchRequest): BlockMeta[] {
+    const startMs = req.startSeconds * 1000;
+    const endMs = req.endSeconds * 1000;
+    return this.deps.blocklist
+      .blocks(tenantId)
+      .filter((m) => Date.parse(m.endTime) >= startMs && Date.parse(m.startTime) <= endMs + 999)
+      .sort((a, b) => Date.parse(b.endTime) - Date.parse(a.endTime) || a.blockID.localeCompare(b.blockID));
+  }
+
+  private async searchBlock(meta: BlockMeta, req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {
+    const metrics = emptySearchMetrics();
+    const matches: TraceSearchMetadata[] = [];
+    let n = 0;
+    for await (const { trace } of new BackendBlock(this.deps.backend, meta).iterateTraces()) {
+      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
+      metrics.inspectedTraces++;
+      const m = query.match(trace, req, req.spss);
+      if (m) matches.push(m);
+    }
+    metrics.inspectedSpans = BigInt(meta.totalSpans);
+    metrics.inspectedBytes = BigInt(meta.size);
+    return { traces: topSearchResults(matches, req.limit), metrics };
+  }
+}
