@@ -8,8 +8,14 @@ import {
   type SearchCompiler,
   type SearchPartial,
   type SearchRequest,
+  type TagsPartial,
+  type TagsRequest,
+  type TagValuesPartial,
+  type TagValuesRequest,
   type Trace,
   emptySearchMetrics,
+  parseTagRef,
+  tagFilter,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
 import { BlockEncoderPool, Wal, replayWalFile, type BlockConfig, type BlockMeta } from '@andante/storage';
@@ -102,10 +108,27 @@ export class Ingester implements IngesterClient {
   }
 
   async search(tenantId: string, req: SearchRequest): Promise<SearchPartial> {
-    if (!this.deps.compileSearch) throw new Error('this ingester was started without a TraceQL compiler');
+    const compile = this.compiler();
     const inst = this.instances.get(tenantId);
     if (!inst) return { traces: [], metrics: emptySearchMetrics() };
-    return (await inst).search(req, this.deps.compileSearch(req.query));
+    return (await inst).search(req, compile(req.query));
+  }
+
+  async searchTags(tenantId: string, req: TagsRequest): Promise<TagsPartial> {
+    const inst = this.instances.get(tenantId);
+    if (!inst) return { names: {}, inspectedBytes: 0n };
+    return (await inst).searchTags(tagFilter(this.compiler(), req.query, req));
+  }
+
+  async searchTagValues(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial> {
+    const inst = this.instances.get(tenantId);
+    if (!inst) return { values: [], inspectedBytes: 0n };
+    return (await inst).searchTagValues(parseTagRef(req.tag, req.v2), tagFilter(this.compiler(), req.query, req));
+  }
+
+  private compiler(): SearchCompiler {
+    if (!this.deps.compileSearch) throw new Error('this ingester was started without a TraceQL compiler');
+    return this.deps.compileSearch;
   }
 
   async findTraceById(tenantId: string, traceId: Uint8Array): Promise<Trace | null> {

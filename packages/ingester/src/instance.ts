@@ -11,8 +11,15 @@ import {
   decodeTrace,
   emptySearchMetrics,
   topSearchResults,
+  collectTagNames,
+  collectTagValues,
   type CompiledSearch,
   type SearchPartial,
+  type TagRef,
+  type TagScope,
+  type TagValue,
+  type TagsPartial,
+  type TagValuesPartial,
   type SearchRequest,
   type TraceSearchMetadata,
   type Logger,
@@ -296,7 +303,11 @@ export class TenantInstance {
    * Searches the traces held in memory (live, head and cut blocks). Flushed blocks are searched
    * through the backend. Yields to the event loop now and then: a head block can be large.
    */
-  async search(req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {
+  /**
+   * Visits every trace held in memory (live, head and cut blocks), each whole. Flushed blocks are
+   * searched through the backend. Yields to the event loop now and then: a head block can be large.
+   */
+  private async forEachTrace(visit: (trace: Trace, bytes: number) => void): Promise<void> {
     const byTrace = new Map<string, Uint8Array[]>();
     for (const block of [...this.completing, this.head]) {
       for (const [key, entry] of block.traces) {
@@ -305,19 +316,44 @@ export class TenantInstance {
         else byTrace.set(key, [...entry.segments]);
       }
     }
-    const metrics = emptySearchMetrics();
-    const matches: TraceSearchMetadata[] = [];
     let n = 0;
     for (const segments of byTrace.values()) {
       if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
-      const trace = segmentsToTrace(segments);
+      visit(segmentsToTrace(segments), segments.reduce((sum, s) => sum + s.byteLength, 0));
+    }
+  }
+
+  async search(req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {
+    const metrics = emptySearchMetrics();
+    const matches: TraceSearchMetadata[] = [];
+    await this.forEachTrace((trace, bytes) => {
       metrics.inspectedTraces++;
       metrics.inspectedSpans += BigInt(countSpans(trace));
-      metrics.inspectedBytes += BigInt(segments.reduce((sum, s) => sum + s.byteLength, 0));
+      metrics.inspectedBytes += BigInt(bytes);
       const m = query.match(trace, req, req.spss);
       if (m) matches.push(m);
-    }
+    });
     return { traces: topSearchResults(matches, req.limit), metrics };
+  }
+
+  async searchTags(accept: (trace: Trace) => boolean): Promise<TagsPartial> {
+    const names = new Map<TagScope, Set<string>>();
+    let inspectedBytes = 0n;
+    await this.forEachTrace((trace, bytes) => {
+      inspectedBytes += BigInt(bytes);
+      if (accept(trace)) collectTagNames(trace, names);
+    });
+    return { names: Object.fromEntries([...names].map(([k, v]) => [k, [...v]])), inspectedBytes };
+  }
+
+  async searchTagValues(ref: TagRef, accept: (trace: Trace) => boolean): Promise<TagValuesPartial> {
+    const values = new Map<string, TagValue>();
+    let inspectedBytes = 0n;
+    await this.forEachTrace((trace, bytes) => {
+      inspectedBytes += BigInt(bytes);
+      if (accept(trace)) collectTagValues(trace, ref, values);
+    });
+    return { values: [...values.values()], inspectedBytes };
   }
 
   async close(): Promise<void> {

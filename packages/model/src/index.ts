@@ -38,7 +38,7 @@ export {
   compareBytes,
   tokenForTraceId,
 } from './ids.js';
-export type { TraceSegment, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, SearchRequest, SearchPartial } from './ingest.js';
+export type { TraceSegment, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
 export { defaultTenantLimits, staticLimits } from './limits.js';
 export type { TenantLimits, LimitsProvider } from './limits.js';
 export { createLogger, silentLogger } from './log.js';
@@ -52,5 +52,8 @@ export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-r
 export { parseOtlpJson } from './otlp-json.js';
 export { combineTraces, countSpans } from './combine.js';
 export { encodeExportTraceServiceResponse, exportResponseToJson } from './export-response.js';
-export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson, compareSearchResults, topSearchResults } from './search.js';
+export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson, compareSearchResults, topSearchResults, tagFilter } from './search.js';
 export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, SearchMetrics, SearchResponse, CompiledSearch, SearchCompiler } from './search.js';
+export { TAG_SCOPES, INTRINSIC_TAGS, collectTagNames, parseTagRef, collectTagValues } from './tags.js';
+export type { TagScope, TagValue, TagValueType, TagRef } from './tags.js';
+export { jsonString } from './tempo-response.js';

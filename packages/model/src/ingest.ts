@@ -2,6 +2,7 @@
 // objects; in distributed mode gRPC clients implement the same interfaces.
 
 import type { SearchMetrics, TraceSearchMetadata } from './search.js';
+import type { TagScope, TagValue } from './tags.js';
 import type { Trace } from './trace.js';
 
 /**
@@ -51,10 +52,36 @@ export interface SearchPartial {
   metrics: SearchMetrics;
 }
 
+/** Tag names or values over a window, optionally only of traces matching a TraceQL query. */
+export interface TagsRequest {
+  /** TraceQL narrowing the traces; '' for none. An incomplete query narrows nothing (never fails). */
+  query: string;
+  startSeconds: number;
+  endSeconds: number;
+}
+
+export interface TagsPartial {
+  names: Partial<Record<TagScope, string[]>>;
+  inspectedBytes: bigint;
+}
+
+export interface TagValuesRequest extends TagsRequest {
+  /** As the API got it, e.g. `resource.service.name` (v2) or `service.name` (v1). */
+  tag: string;
+  v2: boolean;
+}
+
+export interface TagValuesPartial {
+  values: TagValue[];
+  inspectedBytes: bigint;
+}
+
 /** What the querier needs of an ingester: recent data (live traces, head block, recent blocks). */
 export interface IngesterQuerier {
   findTraceById(tenantId: string, traceId: Uint8Array): Promise<Trace | null>;
   search(tenantId: string, req: SearchRequest): Promise<SearchPartial>;
+  searchTags(tenantId: string, req: TagsRequest): Promise<TagsPartial>;
+  searchTagValues(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial>;
 }
 
 export type IngesterClient = IngesterPusher & IngesterQuerier;

@@ -165,3 +165,17 @@ export function topSearchResults(traces: Iterable<TraceSearchMetadata>, limit: n
   const sorted = [...byId.values()].sort(compareSearchResults);
   return limit > 0 ? sorted.slice(0, limit) : sorted;
 }
+
+/**
+ * The traces a tag request covers: those overlapping the window and, when `query` compiles,
+ * matching it. An incomplete query (a half-typed Grafana filter) narrows nothing instead of failing.
+ */
+export function tagFilter(compile: SearchCompiler, query: string, window: { startSeconds: number; endSeconds: number }): (trace: Trace) => boolean {
+  let compiled: CompiledSearch;
+  try {
+    compiled = compile(query.trim() || '{ }');
+  } catch {
+    compiled = compile('{ }');
+  }
+  return (trace) => compiled.match(trace, window, 1) !== null;
+}

@@ -7,3 +7,7 @@ export { SearchService, defaultSearchLimits } from './search.js';
 export type { SearchLimits, SearchServiceDeps } from './search.js';
 export { registerSearchRoutes, legacySearchToTraceQL, parseLogfmt } from './routes/search.js';
 export type { SearchRoutesOptions } from './routes/search.js';
+export { TagsService } from './tags.js';
+export type { TagsServiceDeps, TagNamesResult, TagValuesResult } from './tags.js';
+export { registerTagRoutes } from './routes/tags.js';
+export type { TagRoutesOptions } from './routes/tags.js';

@@ -1,0 +1,94 @@
+// Tag names and values for Grafana's dropdowns: ingesters for recent data and, with a window,
+// the blocks in it (newest first).
+
+import {
+  INTRINSIC_TAGS,
+  collectTagNames,
+  collectTagValues,
+  parseTagRef,
+  tagFilter,
+  type IngesterQuerier,
+  type SearchCompiler,
+  type TagScope,
+  type TagValue,
+  type TagsRequest,
+  type TagValuesRequest,
+  type Trace,
+} from '@andante/model';
+import type { Backend } from '@andante/backend';
+import { BackendBlock, type BlockMeta } from '@andante/storage';
+import type { Blocklist } from './blocklist.js';
+
+export interface TagsServiceDeps {
+  backend: Backend;
+  blocklist: Blocklist;
+  ingesters: () => IngesterQuerier[];
+  compile: SearchCompiler;
+}
+
+export interface TagNamesResult {
+  names: Map<TagScope, string[]>;
+  inspectedBytes: bigint;
+}
+
+export interface TagValuesResult {
+  values: TagValue[];
+  inspectedBytes: bigint;
+}
+
+export class TagsService {
+  constructor(private readonly deps: TagsServiceDeps) {}
+
+  private blocksInWindow(tenantId: string, req: TagsRequest): BlockMeta[] {
+    if (!req.startSeconds || !req.endSeconds) return [];
+    return this.deps.blocklist
+      .blocks(tenantId)
+      .filter((m) => Date.parse(m.endTime) >= req.startSeconds * 1000 && Date.parse(m.startTime) <= req.endSeconds * 1000 + 999)
+      .sort((a, b) => Date.parse(b.endTime) - Date.parse(a.endTime));
+  }
+
+  private async scanBlocks(tenantId: string, req: TagsRequest, visit: (trace: Trace) => void): Promise<bigint> {
+    const accept = tagFilter(this.deps.compile, req.query, req);
+    let bytes = 0n;
+    for (const meta of this.blocksInWindow(tenantId, req)) {
+      bytes += BigInt(meta.size);
+      for await (const { trace } of new BackendBlock(this.deps.backend, meta).iterateTraces()) if (accept(trace)) visit(trace);
+    }
+    return bytes;
+  }
+
+  /** Names per scope, sorted, at most `limit` per scope (0 = all). Intrinsics are Tempo's fixed list. */
+  async tagNames(tenantId: string, req: TagsRequest, scopes: readonly TagScope[], limit: number): Promise<TagNamesResult> {
+    const found = new Map<TagScope, Set<string>>();
+    let inspectedBytes = 0n;
+    for (const part of await Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req)))) {
+      inspectedBytes += part.inspectedBytes;
+      for (const [scope, names] of Object.entries(part.names) as [TagScope, string[]][]) {
+        const set = found.get(scope) ?? new Set<string>();
+        for (const n of names) set.add(n);
+        found.set(scope, set);
+      }
+    }
+    inspectedBytes += await this.scanBlocks(tenantId, req, (trace) => collectTagNames(trace, found));
+    const names = new Map<TagScope, string[]>();
+    for (const scope of scopes) {
+      const list = scope === 'intrinsic' ? [...INTRINSIC_TAGS] : [...(found.get(scope) ?? [])].sort();
+      names.set(scope, limit > 0 ? list.slice(0, limit) : list);
+    }
+    return { names, inspectedBytes };
+  }
+
+  /** Distinct typed values, sorted by value, at most `limit` (0 = all). */
+  async tagValues(tenantId: string, req: TagValuesRequest, limit: number): Promise<TagValuesResult> {
+    const found = new Map<string, TagValue>();
+    let inspectedBytes = 0n;
+    for (const part of await Promise.all(this.deps.ingesters().map((i) => i.searchTagValues(tenantId, req)))) {
+      inspectedBytes += part.inspectedBytes;
+      for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);
+    }
+    const ref = parseTagRef(req.tag, req.v2);
+    inspectedBytes += await this.scanBlocks(tenantId, req, (trace) => collectTagValues(trace, ref, found));
+    const values = [...found.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.type.localeCompare(b.type)));
+    return { values: limit > 0 ? values.slice(0, limit) : values, inspectedBytes };
+  }
+}
