@@ -170,6 +170,21 @@ export interface AndanteProcess {
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
+export interface StartProcessOptions {
+  /** Extra environment variables for the child (undefined removes one), e.g. AWS_ACCESS_KEY_ID. */
+  env?: Record<string, string | undefined>;
+}
+
+/** The child's environment: this process's, NODE_ENV=test, then `extra` (undefined deletes). */
+export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test' };
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
 const liveProcesses = new Set<AndanteProcess>();
 let configCounter = 0;
 
@@ -177,7 +192,12 @@ let configCounter = 0;
  * Writes a config into `dir` and starts `node packages/server/dist/bin.js -config.file=...`;
  * resolves once it logged "andante started" (with the bound ports).
  */
-export async function startProcess(dir: string, yamlOverrides: Tree = {}, timeoutMs = 30_000): Promise<AndanteProcess> {
+export async function startProcess(
+  dir: string,
+  yamlOverrides: Tree = {},
+  timeoutMs = 30_000,
+  opts: StartProcessOptions = {},
+): Promise<AndanteProcess> {
   if (!existsSync(BIN_PATH)) throw new Error(`${BIN_PATH} does not exist: run \`pnpm build\` first`);
   mkdirSync(dir, { recursive: true });
   const configPath = join(dir, `andante-${process.pid}-${++configCounter}.yaml`);
@@ -185,7 +205,7 @@ export async function startProcess(dir: string, yamlOverrides: Tree = {}, timeou
   const child = spawn(process.execPath, [BIN_PATH, `-config.file=${configPath}`], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'test' },
+    env: childEnv(opts.env),
   });
   let stderr = '';
   let stdout = '';
@@ -533,3 +553,54 @@ export class OtlpGrpcClient {
 }
 
 export const GRPC_STATUS = grpc.status;
+
+// ---------------------------------------------------------------------------------------------
+// S3 (s3rver) helpers
+
+/**
+ * Every object key in `bucket` of an s3rver started with `directory` (its filesystem store keeps
+ * `<directory>/<bucket>/<key>._S3rver_object`), read from disk so nothing is filtered, sorted.
+ */
+export function s3rverObjectKeys(directory: string, bucket: string): string[] {
+  const suffix = '._S3rver_object';
+  return listFilesRecursive(join(directory, bucket))
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => f.slice(0, -suffix.length))
+    .sort();
+}
+
+/**
+ * The `storage.trace` settings of a child process on an s3rver at `port`. No keys in the config:
+ * the child finds them in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (see s3rverEnv), the SDK's
+ * default credential chain.
+ */
+export function s3StorageConfig(port: number, bucket: string, prefix: string, s3Extra: Tree = {}): Tree {
+  return {
+    storage: {
+      trace: {
+        backend: 's3',
+        s3: { bucket, endpoint: `127.0.0.1:${port}`, region: 'us-east-1', insecure: true, forcepathstyle: true, prefix, ...s3Extra },
+      },
+    },
+  };
+}
+
+/** s3rver's test credentials as environment variables, other AWS settings removed. */
+export function s3rverEnv(accessKey = 'S3RVER', secretKey = 'S3RVER'): Record<string, string | undefined> {
+  return {
+    AWS_ACCESS_KEY_ID: accessKey,
+    AWS_SECRET_ACCESS_KEY: secretKey,
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+/** Deep-merges config trees (later wins), for composing test configs. */
+export function mergeConfig(...trees: Tree[]): Tree {
+  const out: Tree = {};
+  for (const t of trees) deepMerge(out, structuredClone(t));
+  return out;
+}

@@ -88,7 +88,16 @@ export class Compactor {
 
   private async cycle(): Promise<CycleResult> {
     const result: CycleResult = { compactions: 0, retentionMarked: 0, retentionDeleted: 0 };
-    for (const tenantId of await listTenants(this.deps.backend)) {
+    let tenants: string[];
+    try {
+      tenants = await listTenants(this.deps.backend);
+    } catch (err) {
+      // The backend may be down for a while: skip this cycle, never take the process down.
+      this.metrics.compactionErrors.inc();
+      this.deps.logger.error('compaction cycle could not list tenants; retrying next cycle', { err });
+      return result;
+    }
+    for (const tenantId of tenants) {
       try {
         await this.tenantCycle(tenantId, result);
       } catch (err) {

@@ -138,7 +138,9 @@ export class Ingester implements IngesterClient {
 
   /** One pass of the flush loop: cut idle traces, cut due head blocks, flush, expire. */
   sweep(): Promise<void> {
-    this.sweeping ??= this.sweepOnce().finally(() => (this.sweeping = undefined));
+    this.sweeping ??= this.sweepOnce()
+      .catch((err: unknown) => this.deps.logger.error('ingester flush loop failed; retrying next period', { err }))
+      .finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
 

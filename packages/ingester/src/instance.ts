@@ -4,6 +4,7 @@
 // while the blocklist catches up).
 
 import {
+  NotFoundError,
   bytesToHex,
   combineTraces,
   compareBytes,
@@ -293,8 +294,14 @@ export class TenantInstance {
     }
     const parts: Trace[] = [];
     if (segments.length > 0) parts.push(segmentsToTrace(segments));
-    const found = await Promise.all(this.recent.map((r) => r.block.findTraceById(traceId)));
-    for (const t of found) if (t) parts.push(t);
+    // A flushed block may already be compacted away, or the backend may be down: memory still answers.
+    const found = await Promise.allSettled(this.recent.map((r) => r.block.findTraceById(traceId)));
+    for (const f of found) {
+      if (f.status === 'fulfilled' && f.value) parts.push(f.value);
+      else if (f.status === 'rejected' && !(f.reason instanceof NotFoundError)) {
+        this.deps.logger.warn('could not read a recently flushed block', { tenant: this.tenantId, err: f.reason });
+      }
+    }
     if (parts.length === 0) return null;
     return parts.length === 1 ? parts[0]! : combineTraces(parts);
   }

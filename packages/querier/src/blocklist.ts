@@ -64,7 +64,8 @@ export class Blocklist {
     const index = await readTenantIndex(this.backend, tenantId);
     // An index the compactor stopped refreshing (compaction disabled, compactor down) would hide
     // blocks once the ingesters stop serving them: past two poll intervals, list instead.
-    if (index && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) return index.metas;
+    // The first poll after a start always lists: blocks flushed at the last shutdown may postdate the index.
+    if (index && this.version > 0 && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) return index.metas;
     return listBlockMetas(this.backend, tenantId);
   }
 

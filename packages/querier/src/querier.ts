@@ -1,4 +1,7 @@
 import {
+  AndanteError,
+  NotFoundError,
+  UnavailableError,
   combineTraces,
   compareBytes,
   type IngesterQuerier,
@@ -36,7 +39,23 @@ export class Querier {
   async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = { startSeconds: 0, endSeconds: 0 }): Promise<Trace | null> {
     const fromIngesters = this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId));
     const fromBlocks = this.candidateBlocks(tenantId, traceId, range).map((meta) => this.block(meta).findTraceById(traceId));
-    const parts = (await Promise.all([...fromIngesters, ...fromBlocks])).filter((t): t is Trace => t !== null);
+    const settled = await Promise.allSettled([...fromIngesters, ...fromBlocks]);
+    const parts: Trace[] = [];
+    let failure: unknown;
+    for (const s of settled) {
+      if (s.status === 'fulfilled') {
+        if (s.value) parts.push(s.value);
+      } else if (!(s.reason instanceof NotFoundError)) {
+        // A block deleted since the blocklist was read (compaction, retention) simply holds nothing.
+        failure ??= s.reason;
+      }
+    }
+    if (failure !== undefined) {
+      // A source that may hold part of the trace could not be read: a 404 or a partial trace would
+      // be a wrong answer, so the client hears "unavailable" and retries.
+      this.deps.logger.warn('trace lookup could not read every source', { tenant: tenantId, err: failure });
+      throw failure instanceof AndanteError ? failure : new UnavailableError(`trace lookup failed: ${(failure as Error).message}`);
+    }
     if (parts.length === 0) return null;
     return combineTraces(parts);
   }

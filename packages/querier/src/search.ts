@@ -5,6 +5,7 @@
 
 import {
   InvalidArgumentError,
+  NotFoundError,
   addSearchMetrics,
   emptySearchMetrics,
   topSearchResults,
@@ -145,11 +146,17 @@ export class SearchService {
     const metrics = emptySearchMetrics();
     const matches: TraceSearchMetadata[] = [];
     let n = 0;
-    for await (const { trace } of new BackendBlock(this.deps.backend, meta).iterateTraces()) {
-      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
-      metrics.inspectedTraces++;
-      const m = query.match(trace, req, req.spss);
-      if (m) matches.push(m);
+    try {
+      for await (const { trace } of new BackendBlock(this.deps.backend, meta).iterateTraces()) {
+        if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
+        metrics.inspectedTraces++;
+        const m = query.match(trace, req, req.spss);
+        if (m) matches.push(m);
+      }
+    } catch (err) {
+      // Compacted away or deleted by retention since the blocklist was read: it holds nothing now.
+      if (err instanceof NotFoundError) return { traces: [], metrics: emptySearchMetrics() };
+      throw err;
     }
     metrics.inspectedSpans = BigInt(meta.totalSpans);
     metrics.inspectedBytes = BigInt(meta.size);

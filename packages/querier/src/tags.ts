@@ -3,6 +3,7 @@
 
 import {
   INTRINSIC_TAGS,
+  NotFoundError,
   collectTagNames,
   collectTagValues,
   parseTagRef,
@@ -52,7 +53,11 @@ export class TagsService {
     let bytes = 0n;
     for (const meta of this.blocksInWindow(tenantId, req)) {
       bytes += BigInt(meta.size);
-      for await (const { trace } of new BackendBlock(this.deps.backend, meta).iterateTraces()) if (accept(trace)) visit(trace);
+      try {
+        for await (const { trace } of new BackendBlock(this.deps.backend, meta).iterateTraces()) if (accept(trace)) visit(trace);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err; // a block compacted away meanwhile holds nothing
+      }
     }
     return bytes;
   }

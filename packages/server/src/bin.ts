@@ -22,6 +22,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A bug in a background loop must not take acknowledged data down with the process: log it.
+  process.on('unhandledRejection', (err) => app.logger.error('unhandled rejection', { err }));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   try {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
+import { defaultBlockConfig } from '@andante/storage';
 import { parseDuration } from './duration.js';
 
 export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
@@ -147,7 +148,12 @@ export function defaultConfig(): AndanteConfig {
         s3: defaultS3Config(),
         wal: { path: './data/wal' },
         blocklist_poll: '5m',
-        block: { bloom_filter_false_positive: 0.01, bloom_filter_shard_size_bytes: 102_400, row_group_size_spans: 50_000 },
+        block: {
+          bloom_filter_false_positive: defaultBlockConfig.bloomFalsePositive,
+          bloom_filter_shard_size_bytes: defaultBlockConfig.bloomShardSizeBytes,
+          // Measured in docs/block-format.md: smaller row groups make trace-by-ID reads small.
+          row_group_size_spans: defaultBlockConfig.rowGroupSpans,
+        },
       },
     },
     overrides: {
