@@ -12,7 +12,8 @@ import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
 import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
 import { Distributor, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
 import { Ingester } from '@andante/ingester';
-import { Blocklist, Querier, registerTraceRoutes } from '@andante/querier';
+import { Blocklist, Querier, SearchService, TagsService, registerSearchRoutes, registerTagRoutes, registerTraceRoutes } from '@andante/querier';
+import { searchCompiler } from '@andante/traceql';
 import { durationMs, type AndanteConfig } from './config.js';
 import { Overrides } from './overrides.js';
 import { registerStatusRoutes } from './routes/status.js';
@@ -90,6 +91,8 @@ export class Andante {
       limits: this.overrides,
       registry: this.registry,
       logger: this.logger.child({ component: 'ingester' }),
+      compileSearch: searchCompiler,
+      onBlockFlushed: (meta) => this.blocklist.add(meta),
     });
     this.lifecycler = new Lifecycler(this.ringStore, {
       id: ing.lifecycler.id,
@@ -146,6 +149,27 @@ export class Andante {
       shutdown: () => void this.stop(),
     });
     registerTraceRoutes(this.api, { querier: this.querier, limits: this.overrides, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
+    const sfe = cfg.query_frontend.search;
+    const ingesters = () => this.ring.healthyInstances().map(localIngester);
+    const search = new SearchService({
+      backend: this.backend,
+      blocklist: this.blocklist,
+      ingesters,
+      querier: this.querier,
+      compile: searchCompiler,
+      limits: {
+        maxDurationSeconds: durationMs(sfe.max_duration) / 1000,
+        maxResultLimit: sfe.max_result_limit,
+        defaultResultLimit: sfe.default_result_limit,
+        defaultSpansPerSpanSet: 3,
+        maxSpansPerSpanSet: sfe.max_spans_per_span_set,
+        concurrentJobs: sfe.concurrent_jobs,
+      },
+      logger: this.logger.child({ component: 'query-frontend' }),
+    });
+    registerSearchRoutes(this.api, { search, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
+    const tags = new TagsService({ backend: this.backend, blocklist: this.blocklist, ingesters, compile: searchCompiler });
+    registerTagRoutes(this.api, { tags, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
   }
 
   /** Local disk by default; S3 with request metrics (Tempo's names) when configured. */

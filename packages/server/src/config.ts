@@ -63,6 +63,15 @@ export interface AndanteConfig {
       id: string;
     };
   };
+  query_frontend: {
+    search: {
+      max_duration: string;
+      default_result_limit: number;
+      max_result_limit: number;
+      concurrent_jobs: number;
+      max_spans_per_span_set: number;
+    };
+  };
   compactor: {
     compaction: {
       block_retention: string;
@@ -130,6 +139,16 @@ export function defaultConfig(): AndanteConfig {
         id: 'ingester-0',
       },
     },
+    query_frontend: {
+      search: {
+        max_duration: '168h',
+        default_result_limit: 20,
+        max_result_limit: 262_144,
+        // Jobs run in this process on 2 cores here; Tempo's 1000 is for a fleet of queriers.
+        concurrent_jobs: 4,
+        max_spans_per_span_set: 100,
+      },
+    },
     compactor: {
       compaction: {
         block_retention: '336h',
@@ -187,6 +206,7 @@ const DURATION_KEYS = new Set([
   'storage.trace.blocklist_poll',
   'overrides.per_tenant_override_period',
   'overrides.defaults.compaction.block_retention',
+  'query_frontend.search.max_duration',
   'compactor.compaction.block_retention',
   'compactor.compaction.compacted_block_retention',
   'compactor.compaction.compaction_window',
