@@ -1,4 +1,4 @@
-// @andante/traceql: the TraceQL language — lexer, parser, AST, static checks and printer.
+// @andante/traceql: the TraceQL language — lexer, parser, AST, static checks, printer — and the search engine.
 
 export type {
   Aggregate,
@@ -68,3 +68,13 @@ export type { ValueType } from './validate.js';
 export { MAX_COMPARE_TOP_N, MAX_GROUP_BYS, impliedType, referencesSpan, validate } from './validate.js';
 export { RegexSyntaxError, compileRegex } from './regex.js';
 export { formatDuration, parseDuration } from './duration.js';
+
+// Search engine: queries compiled into closures and evaluated over whole traces.
+export type { EvalEvent, EvalLink, EvalSpan, EvalTrace } from './engine/eval-trace.js';
+export { buildEvalTrace } from './engine/eval-trace.js';
+export type { SearchOptions, SearchQuery } from './engine/engine.js';
+export { DEFAULT_SPANS_PER_SPAN_SET, compileSearch, searchCompiler } from './engine/engine.js';
+export type { Spanset } from './engine/pipeline.js';
+export type { QueryCondition, QueryConditions } from './engine/conditions.js';
+export { queryConditions } from './engine/conditions.js';
+export { EvaluationError, MetricsQueryError } from './engine/errors.js';
