@@ -130,6 +130,8 @@ export class SearchService {
         return (whole && query.match(whole, { startSeconds: 0, endSeconds: 0 }, req.spss)) ?? t;
       }),
     );
+    // Tempo's wording for a trace whose root span has not arrived (yet).
+    for (const t of traces) if (!t.rootServiceName) t.rootServiceName = '<root span not yet received>';
     return { traces: topSearchResults(traces, req.limit), metrics };
   }
 
