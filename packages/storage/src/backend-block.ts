@@ -10,7 +10,7 @@ import { encodeBlock } from './block-encode.js';
 import type { EncodedBlock, TraceEntry } from './block-encode.js';
 import { mapLimit } from './block-meta.js';
 import type { BlockMeta } from './block-meta.js';
-import { FORMAT_V1 } from './block-schema.js';
+import { FORMAT_V1, FORMAT_V2 } from './block-schema.js';
 import { ParquetV1Reader } from './parquet-v1-reader.js';
 import type { BlockReader } from './parquet-v1-reader.js';
 
@@ -18,6 +18,7 @@ const WRITE_CONCURRENCY = 16;
 
 const READERS: Record<string, (backend: Backend, meta: BlockMeta) => BlockReader> = {
   [FORMAT_V1]: (backend, meta) => new ParquetV1Reader(backend, meta),
+  [FORMAT_V2]: (backend, meta) => new ParquetV1Reader(backend, meta),
 };
 
 export function supportedBlockFormats(): string[] {

@@ -1,8 +1,17 @@
-// Traces -> vAndante1 block objects. Pure CPU work with no I/O, so it can run in a worker thread;
+// Traces -> block objects (vAndante2). Pure CPU work with no I/O, so it can run in a worker thread;
 // writeBlock puts the objects into a backend.
+//
+// Memory is bounded by a row group, not by the block: traces are taken from the iterable one at a
+// time, their spans go into a row-group buffer (typed arrays for numbers; strings shared with the
+// decoded spans, attribute keys and attribute orders shared across spans), and a full buffer is
+// written as one Parquet row group and emptied. Parquet bytes go to a list of per-row-group chunks
+// (no whole-file buffer that doubles and copies), joined once at the end. What grows with the
+// block is only its bytes and 16 bytes per trace ID (the bloom filter is sized from the trace
+// count, known only at the end).
 
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
+import type { CompressionCodec, DecodedArray } from 'hyparquet';
 import {
   InvalidArgumentError,
   TRACE_ID_BYTES,
@@ -12,6 +21,8 @@ import {
 } from '@andante/model';
 import type { KeyValue, Span, Trace } from '@andante/model';
 import { encodeEvents, encodeKeyValues, encodeLinks } from './binary-codec.js';
+import { WRITE_COMPRESSORS } from './block-codecs.js';
+import type { Compressor } from './block-codecs.js';
 import { resolveBlockConfig } from './block-config.js';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlockIndex } from './block-index.js';
@@ -29,8 +40,12 @@ import {
 import type { BlockMeta } from './block-meta.js';
 import {
   AttrSlot,
+  BLOCK_CODEC,
   BLOCK_SCHEMA,
+  COLUMN_KINDS,
   COLUMN_NAMES,
+  COLUMN_WRITE,
+  CURRENT_FORMAT,
   FORMAT_V1,
   RESOURCE_DEDICATED,
   RESOURCE_TABLE_KEY,
@@ -38,8 +53,10 @@ import {
   SPAN_DEDICATED,
   STATS_COLUMNS,
 } from './block-schema.js';
+import type { ColumnWrite } from './block-schema.js';
 import { TableBuilder, encodeResourceEntry, encodeScopeEntry } from './block-tables.js';
 import { buildBloomShards } from './bloom.js';
+import type { TraceIdSet } from './bloom.js';
 import { assignNestedSet, isRootSpan } from './nested-set.js';
 
 export interface BlockObject {
@@ -56,6 +73,23 @@ export interface EncodedBlock {
 export interface TraceEntry {
   traceId: Uint8Array;
   trace: Trace;
+}
+
+/**
+ * How the Parquet file is written; encodeBlock uses the current format's. Other values are for
+ * tests (writing a vAndante1 block) and benchmarks (trying codecs and encodings).
+ */
+export interface EncodeTuning {
+  format: string;
+  codec: CompressionCodec;
+  compressors: Partial<Record<CompressionCodec, Compressor>>;
+  columns: Readonly<Record<string, ColumnWrite>>;
+}
+
+export function tuningFor(format: string): EncodeTuning {
+  if (format === FORMAT_V1) return { format, codec: 'SNAPPY', compressors: {}, columns: {} };
+  if (format === CURRENT_FORMAT) return { format, codec: BLOCK_CODEC, compressors: WRITE_COMPRESSORS, columns: COLUMN_WRITE };
+  throw new InvalidArgumentError(`cannot write block format ${JSON.stringify(format)}`);
 }
 
 interface ResourceRef {
@@ -87,60 +121,33 @@ interface KeyedValue<T> {
   value: T;
 }
 
-/** A span's attributes split into dense typed lists plus the order that puts them back together. */
-interface SpanAttrs {
-  str: KeyedValue<string>[];
-  int: KeyedValue<bigint>[];
-  dbl: KeyedValue<number>[];
-  bool: KeyedValue<boolean>[];
-  other: KeyValue[];
-  order: Uint8Array;
-  dedicated: (string | bigint | null)[];
+/**
+ * Shares equal values across spans (attribute keys, attribute orders): one object per distinct
+ * value instead of one per span, which shrinks a row group's heap and makes dictionary lookups hit
+ * by identity. Bounded, so a block of unusual keys costs no more than not sharing.
+ */
+class Interner<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly limit: number) {}
+
+  get(key: K, make: (key: K) => V): V {
+    let v = this.map.get(key);
+    if (v === undefined) {
+      v = make(key);
+      if (this.map.size < this.limit) this.map.set(key, v);
+    }
+    return v;
+  }
 }
 
 const SPAN_KEYS = new Map(SPAN_DEDICATED.map((d, i) => [d.key, i]));
-
-function splitSpanAttrs(kvs: readonly KeyValue[]): SpanAttrs {
-  const out: SpanAttrs = {
-    str: [],
-    int: [],
-    dbl: [],
-    bool: [],
-    other: [],
-    order: new Uint8Array(kvs.length),
-    dedicated: SPAN_DEDICATED.map(() => null),
-  };
-  for (let i = 0; i < kvs.length; i++) {
-    const { key, value: v } = kvs[i]!;
-    // The first attribute of a dedicated key with the column's type moves to the column.
-    const d = SPAN_KEYS.get(key);
-    if (d !== undefined && out.dedicated[d] === null) {
-      const type = SPAN_DEDICATED[d]!.type;
-      if ((type === 'string' && 'stringValue' in v) || (type === 'int' && 'intValue' in v)) {
-        out.dedicated[d] = 'stringValue' in v ? v.stringValue : (v as { intValue: bigint }).intValue;
-        out.order[i] = AttrSlot.DEDICATED | d;
-        continue;
-      }
-    }
-    if ('stringValue' in v) {
-      out.str.push({ key, value: v.stringValue });
-      out.order[i] = AttrSlot.STRING;
-    } else if ('intValue' in v) {
-      out.int.push({ key, value: v.intValue });
-      out.order[i] = AttrSlot.INT;
-    } else if ('doubleValue' in v && !Object.is(v.doubleValue, -0)) {
-      out.dbl.push({ key, value: v.doubleValue });
-      out.order[i] = AttrSlot.DOUBLE;
-    } else if ('boolValue' in v) {
-      out.bool.push({ key, value: v.boolValue });
-      out.order[i] = AttrSlot.BOOL;
-    } else {
-      out.other.push(kvs[i]!);
-      out.order[i] = AttrSlot.OTHER;
-    }
-  }
+const identity = (s: string): string => s;
+const orderBytes = (codes: string): Uint8Array => {
+  const out = new Uint8Array(codes.length);
+  for (let i = 0; i < codes.length; i++) out[i] = codes.charCodeAt(i);
   return out;
-}
+};
+const EMPTY = new Uint8Array(0);
 
 function resourceDedicated(kvs: readonly KeyValue[]): (string | null)[] {
   return RESOURCE_DEDICATED.map((d) => {
@@ -201,54 +208,211 @@ function traceRows(trace: Trace, resources: TableBuilder, scopes: TableBuilder):
   };
 }
 
-type Columns = Record<string, unknown[]>;
+type Column = unknown[] | Int32Array | BigInt64Array;
 
-function newColumns(): Columns {
-  return Object.fromEntries(COLUMN_NAMES.map((n) => [n, []]));
+/**
+ * One row group's columns. Numeric columns are typed arrays allocated once and reused; the others
+ * are fresh arrays per row group. hyparquet-writer copies what it reads, so reuse is safe.
+ */
+class RowGroupBuffer {
+  length = 0;
+  private readonly cols: Record<string, Column> = {};
+  private readonly i32: Record<string, Int32Array> = {};
+  private readonly i64: Record<string, BigInt64Array> = {};
+  private readonly keys = new Interner<string, string>(4096);
+  private readonly orders = new Interner<string, Uint8Array>(4096);
+  // The current trace's summary values, converted once per trace rather than once per span.
+  private traceStart = 0n;
+  private traceEnd = 0n;
+
+  constructor(readonly capacity: number) {
+    for (const name of COLUMN_NAMES) {
+      const kind = COLUMN_KINDS[name];
+      if (kind === 'i32') this.i32[name] = new Int32Array(capacity);
+      else if (kind === 'i64') this.i64[name] = new BigInt64Array(capacity);
+    }
+    this.reset();
+  }
+
+  reset(): void {
+    this.length = 0;
+    for (const name of COLUMN_NAMES) {
+      this.cols[name] = this.i32[name] ?? this.i64[name] ?? [];
+    }
+  }
+
+  /** The columns of the rows added since the last reset, for hyparquet-writer. */
+  columnData(tuning: EncodeTuning): ColumnSource[] {
+    const n = this.length;
+    return COLUMN_NAMES.map((name) => {
+      const c = this.cols[name]!;
+      const data = (Array.isArray(c) ? c : c.subarray(0, n)) as DecodedArray;
+      const w = tuning.columns[name];
+      return { name, data, statistics: STATS_COLUMNS.has(name), ...(w?.encoding ? { encoding: w.encoding } : {}), ...(w?.codec ? { codec: w.codec } : {}) };
+    });
+  }
+
+  startTrace(t: TraceRows): void {
+    this.traceStart = u64ToI64(t.start);
+    this.traceEnd = u64ToI64(t.end);
+  }
+
+  push(traceId: Uint8Array, t: TraceRows, r: SpanRow): void {
+    const i = this.length++;
+    const c = this.cols;
+    const i32 = this.i32;
+    const i64 = this.i64;
+    const s = r.span;
+    (c['trace_id'] as unknown[]).push(traceId);
+    (c['trace_root_service_name'] as unknown[]).push(t.rootServiceName);
+    (c['trace_root_span_name'] as unknown[]).push(t.rootSpanName);
+    i64['trace_start_time_unix_nano']![i] = this.traceStart;
+    i64['trace_end_time_unix_nano']![i] = this.traceEnd;
+    i32['rs_index']![i] = r.rsIndex;
+    i32['ss_index']![i] = r.ssIndex;
+    i32['span_index']![i] = r.spanIndex;
+    i32['resource_ref']![i] = r.res.ref;
+    i32['scope_ref']![i] = r.scope.ref;
+    (c['resource_service_name'] as unknown[]).push(r.res.dedicated[0] ?? '');
+    for (let d = 1; d < RESOURCE_DEDICATED.length; d++) (c[RESOURCE_DEDICATED[d]!.column] as unknown[]).push(r.res.dedicated[d]);
+    (c['scope_name'] as unknown[]).push(r.scope.name);
+    (c['scope_version'] as unknown[]).push(r.scope.version);
+    (c['span_id'] as unknown[]).push(s.spanId);
+    (c['parent_span_id'] as unknown[]).push(s.parentSpanId.length === 0 ? EMPTY : s.parentSpanId);
+    i32['parent_id']![i] = r.parentId;
+    i32['nested_set_left']![i] = r.left;
+    i32['nested_set_right']![i] = r.right;
+    (c['name'] as unknown[]).push(s.name);
+    i32['kind']![i] = s.kind | 0;
+    i64['start_time_unix_nano']![i] = u64ToI64(s.startTimeUnixNano);
+    i64['duration_nano']![i] = u64ToI64(s.endTimeUnixNano - s.startTimeUnixNano);
+    i32['status_code']![i] = s.status.code | 0;
+    (c['status_message'] as unknown[]).push(s.status.message);
+    (c['trace_state'] as unknown[]).push(s.traceState);
+    i32['flags']![i] = s.flags | 0;
+    this.pushAttributes(s.attributes);
+    i32['dropped_attributes_count']![i] = s.droppedAttributesCount | 0;
+    (c['events'] as unknown[]).push(s.events.length > 0 ? encodeEvents(s.events, s.startTimeUnixNano) : null);
+    i32['dropped_events_count']![i] = s.droppedEventsCount | 0;
+    (c['links'] as unknown[]).push(s.links.length > 0 ? encodeLinks(s.links) : null);
+    i32['dropped_links_count']![i] = s.droppedLinksCount | 0;
+  }
+
+  /**
+   * Splits a span's attributes into the dedicated columns and dense typed lists, plus the order
+   * codes that put them back together (AttrSlot).
+   */
+  private pushAttributes(kvs: readonly KeyValue[]): void {
+    const str: KeyedValue<string>[] = [];
+    const int: KeyedValue<bigint>[] = [];
+    const dbl: KeyedValue<number>[] = [];
+    const bool: KeyedValue<boolean>[] = [];
+    let other: KeyValue[] | undefined;
+    let order = '';
+    const dedicated: (string | bigint | null)[] = SPAN_DEDICATED.map(() => null);
+    for (let i = 0; i < kvs.length; i++) {
+      const { key: rawKey, value: v } = kvs[i]!;
+      // The first attribute of a dedicated key with the column's type moves to the column.
+      const d = SPAN_KEYS.get(rawKey);
+      if (d !== undefined && dedicated[d] === null) {
+        const type = SPAN_DEDICATED[d]!.type;
+        if ((type === 'string' && 'stringValue' in v) || (type === 'int' && 'intValue' in v)) {
+          dedicated[d] = 'stringValue' in v ? v.stringValue : (v as { intValue: bigint }).intValue;
+          order += String.fromCharCode(AttrSlot.DEDICATED | d);
+          continue;
+        }
+      }
+      const key = this.keys.get(rawKey, identity);
+      if ('stringValue' in v) {
+        str.push({ key, value: v.stringValue });
+        order += '\x01';
+      } else if ('intValue' in v) {
+        int.push({ key, value: v.intValue });
+        order += '\x02';
+      } else if ('doubleValue' in v && !Object.is(v.doubleValue, -0)) {
+        dbl.push({ key, value: v.doubleValue });
+        order += '\x03';
+      } else if ('boolValue' in v) {
+        bool.push({ key, value: v.boolValue });
+        order += '\x04';
+      } else {
+        (other ??= []).push(kvs[i]!);
+        order += '\x05';
+      }
+    }
+    const c = this.cols;
+    for (let d = 0; d < SPAN_DEDICATED.length; d++) (c[SPAN_DEDICATED[d]!.column] as unknown[]).push(dedicated[d]);
+    (c['attrs_str'] as unknown[]).push(str);
+    (c['attrs_int'] as unknown[]).push(int);
+    (c['attrs_dbl'] as unknown[]).push(dbl);
+    (c['attrs_bool'] as unknown[]).push(bool);
+    (c['attrs_other'] as unknown[]).push(other ? encodeKeyValues(other) : null);
+    (c['attrs_order'] as unknown[]).push(this.orders.get(order, orderBytes));
+  }
 }
 
-function pushRow(c: Columns, traceId: Uint8Array, t: TraceRows, r: SpanRow): void {
-  const s = r.span;
-  c['trace_id']!.push(traceId);
-  c['trace_root_service_name']!.push(t.rootServiceName);
-  c['trace_root_span_name']!.push(t.rootSpanName);
-  c['trace_start_time_unix_nano']!.push(u64ToI64(t.start));
-  c['trace_end_time_unix_nano']!.push(u64ToI64(t.end));
-  c['rs_index']!.push(r.rsIndex);
-  c['ss_index']!.push(r.ssIndex);
-  c['span_index']!.push(r.spanIndex);
-  c['resource_ref']!.push(r.res.ref);
-  c['scope_ref']!.push(r.scope.ref);
-  c['resource_service_name']!.push(r.res.dedicated[0] ?? '');
-  for (let d = 1; d < RESOURCE_DEDICATED.length; d++) c[RESOURCE_DEDICATED[d]!.column]!.push(r.res.dedicated[d]);
-  c['scope_name']!.push(r.scope.name);
-  c['scope_version']!.push(r.scope.version);
-  c['span_id']!.push(s.spanId);
-  c['parent_span_id']!.push(s.parentSpanId);
-  c['parent_id']!.push(r.parentId);
-  c['nested_set_left']!.push(r.left);
-  c['nested_set_right']!.push(r.right);
-  c['name']!.push(s.name);
-  c['kind']!.push(s.kind | 0);
-  c['start_time_unix_nano']!.push(u64ToI64(s.startTimeUnixNano));
-  c['duration_nano']!.push(u64ToI64(s.endTimeUnixNano - s.startTimeUnixNano));
-  c['status_code']!.push(s.status.code | 0);
-  c['status_message']!.push(s.status.message);
-  c['trace_state']!.push(s.traceState);
-  c['flags']!.push(s.flags | 0);
-  const a = splitSpanAttrs(s.attributes);
-  for (let d = 0; d < SPAN_DEDICATED.length; d++) c[SPAN_DEDICATED[d]!.column]!.push(a.dedicated[d]);
-  c['attrs_str']!.push(a.str);
-  c['attrs_int']!.push(a.int);
-  c['attrs_dbl']!.push(a.dbl);
-  c['attrs_bool']!.push(a.bool);
-  c['attrs_other']!.push(a.other.length > 0 ? encodeKeyValues(a.other) : null);
-  c['attrs_order']!.push(a.order);
-  c['dropped_attributes_count']!.push(s.droppedAttributesCount | 0);
-  c['events']!.push(s.events.length > 0 ? encodeEvents(s.events, s.startTimeUnixNano) : null);
-  c['dropped_events_count']!.push(s.droppedEventsCount | 0);
-  c['links']!.push(s.links.length > 0 ? encodeLinks(s.links) : null);
-  c['dropped_links_count']!.push(s.droppedLinksCount | 0);
+// The codes pushAttributes writes as characters must be AttrSlot's.
+if (AttrSlot.STRING !== 1 || AttrSlot.INT !== 2 || AttrSlot.DOUBLE !== 3 || AttrSlot.BOOL !== 4 || AttrSlot.OTHER !== 5) {
+  throw new Error('AttrSlot codes changed; update pushAttributes');
+}
+
+/**
+ * A hyparquet-writer output that moves each row group's bytes out to a chunk list (so its working
+ * buffer stays about one row group large, instead of doubling and copying the whole file as it
+ * grows) and joins the chunks once at the end. (A resizable ArrayBuffer that grows in place was
+ * tried too: it never copies, yet peaked 10-30% higher in RSS in the 600k-span benchmark.)
+ */
+class ChunkedWriter extends ByteWriter {
+  private readonly chunks: Uint8Array[] = [];
+
+  constructor() {
+    super(1 << 20);
+  }
+
+  /** Called by ParquetWriter after each row group. */
+  flush(): void {
+    if (this.index === 0) return;
+    this.chunks.push(new Uint8Array(this.buffer.slice(0, this.index)));
+    this.index = 0;
+  }
+
+  /** The whole file in one exactly-sized buffer. */
+  override getBytes(): Uint8Array<ArrayBuffer> {
+    this.flush();
+    const out = new Uint8Array(this.chunks.reduce((n, c) => n + c.byteLength, 0));
+    let pos = 0;
+    for (const c of this.chunks) {
+      out.set(c, pos);
+      pos += c.byteLength;
+    }
+    this.chunks.length = 0;
+    return out;
+  }
+}
+
+/** Trace IDs in one flat buffer (16 bytes each, no object per ID) for the bloom filter. */
+class TraceIdList implements TraceIdSet {
+  private buf = new Uint8Array(TRACE_ID_BYTES * 1024);
+  count = 0;
+
+  push(id: Uint8Array): void {
+    const at = this.count * TRACE_ID_BYTES;
+    if (at + TRACE_ID_BYTES > this.buf.length) {
+      const next = new Uint8Array(this.buf.length * 2);
+      next.set(this.buf);
+      this.buf = next;
+    }
+    this.buf.set(id, at);
+    this.count++;
+  }
+
+  at(i: number): Uint8Array {
+    return this.buf.subarray(i * TRACE_ID_BYTES, (i + 1) * TRACE_ID_BYTES);
+  }
+
+  forEach(fn: (id: Uint8Array) => void): void {
+    for (let i = 0; i < this.count; i++) fn(this.at(i));
+  }
 }
 
 function validateTraceId(id: Uint8Array): void {
@@ -260,7 +424,8 @@ function validateTraceId(id: Uint8Array): void {
 /**
  * Encodes traces (sorted ascending by trace ID, each ID once, each trace already combined) into
  * the objects of one block. ResourceSpans and ScopeSpans without spans carry nothing to store
- * and are dropped; a span's traceId is stored once per row as the trace's ID.
+ * and are dropped; a span's traceId is stored once per row as the trace's ID. `traces` is read
+ * once, lazily: a generator that decodes trace by trace keeps memory to about one row group.
  */
 export function encodeBlock(
   tenantId: string,
@@ -269,24 +434,36 @@ export function encodeBlock(
   cfg: Partial<BlockConfig> = {},
   compactionLevel = 0,
 ): EncodedBlock {
+  return encodeBlockWith(tenantId, blockId, traces, cfg, compactionLevel, tuningFor(CURRENT_FORMAT));
+}
+
+/** encodeBlock with explicit Parquet settings (tests and benchmarks). */
+export function encodeBlockWith(
+  tenantId: string,
+  blockId: string,
+  traces: Iterable<TraceEntry>,
+  cfg: Partial<BlockConfig>,
+  compactionLevel: number,
+  tuning: EncodeTuning,
+): EncodedBlock {
   validateTenantId(tenantId);
   if (!isBlockId(blockId)) throw new InvalidArgumentError(`block ID ${JSON.stringify(blockId)} is not a UUID`);
   const config = resolveBlockConfig(cfg);
 
-  const writer = new ByteWriter(1 << 20);
+  const writer = new ChunkedWriter();
   const pq = new ParquetWriter({
     writer,
     schema: BLOCK_SCHEMA,
-    codec: 'SNAPPY',
+    codec: tuning.codec,
+    compressors: tuning.compressors,
     createdBy: 'andante',
   });
 
   const resources = new TableBuilder();
   const scopes = new TableBuilder();
-  const traceIds: Uint8Array[] = [];
+  const traceIds = new TraceIdList();
   const rowGroups: RowGroupIndex[] = [];
-  let cols = newColumns();
-  let buffered = 0;
+  const buffer = new RowGroupBuffer(config.rowGroupSpans);
   let groupMin: Uint8Array | undefined;
   let groupMax: Uint8Array | undefined;
   let totalRows = 0;
@@ -294,18 +471,13 @@ export function encodeBlock(
   let maxEnd: bigint | undefined;
 
   const flush = (): void => {
-    if (buffered === 0) return;
-    const columnData: ColumnSource[] = COLUMN_NAMES.map((name) => ({
-      name,
-      data: cols[name]!,
-      statistics: STATS_COLUMNS.has(name),
-    }));
-    void pq.write({ columnData, rowGroupSize: buffered, pageSize: config.pageSizeBytes });
-    rowGroups.push({ minID: groupMin!, maxID: groupMax!, rowStart: totalRows, rowCount: buffered });
-    totalRows += buffered;
-    buffered = 0;
+    const rows = buffer.length;
+    if (rows === 0) return;
+    void pq.write({ columnData: buffer.columnData(tuning), rowGroupSize: rows, pageSize: config.pageSizeBytes });
+    rowGroups.push({ minID: groupMin!, maxID: groupMax!, rowStart: totalRows, rowCount: rows });
+    totalRows += rows;
     groupMin = groupMax = undefined;
-    cols = newColumns();
+    buffer.reset();
   };
 
   let prev: Uint8Array | undefined;
@@ -316,51 +488,51 @@ export function encodeBlock(
         `traces must be sorted by ascending trace ID without repeats: ${bytesToHex(traceId)} follows ${bytesToHex(prev)}`,
       );
     }
-    prev = traceId;
     const t = traceRows(trace, resources, scopes);
-    if (t.rows.length === 0) continue;
     const id = traceId.slice();
+    prev = id;
+    if (t.rows.length === 0) continue;
     traceIds.push(id);
     if (minStart === undefined || t.start < minStart) minStart = t.start;
     if (maxEnd === undefined || t.end > maxEnd) maxEnd = t.end;
 
     // Keep a trace in one row group when it fits, so a lookup decodes one group.
-    if (buffered > 0 && buffered + t.rows.length > config.rowGroupSpans) flush();
+    if (buffer.length > 0 && buffer.length + t.rows.length > config.rowGroupSpans) flush();
+    buffer.startTrace(t);
     for (const r of t.rows) {
-      pushRow(cols, id, t, r);
-      buffered++;
+      buffer.push(id, t, r);
       groupMin ??= id;
       groupMax = id;
-      if (buffered >= config.rowGroupSpans) flush();
+      if (buffer.length >= config.rowGroupSpans) flush();
     }
   }
   flush();
   if (totalRows === 0) throw new InvalidArgumentError('a block needs at least one span');
   pq.kvMetadata = [
-    { key: 'andante.format', value: FORMAT_V1 },
+    { key: 'andante.format', value: tuning.format },
     { key: RESOURCE_TABLE_KEY, value: Buffer.from(resources.encode()).toString('base64') },
     { key: SCOPE_TABLE_KEY, value: Buffer.from(scopes.encode()).toString('base64') },
   ];
   void pq.finish();
-  const data = writer.getBytes().slice();
+  const data = writer.getBytes();
   const footerSize = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(data.byteLength - 8, true);
 
   const blooms = buildBloomShards(traceIds, config.bloomFalsePositive, config.bloomShardSizeBytes);
   const meta: BlockMeta = {
-    format: FORMAT_V1,
+    format: tuning.format,
     blockID: blockId,
     tenantID: tenantId,
     startTime: rfc3339Nano(minStart!),
     endTime: rfc3339Nano(maxEnd!),
-    totalObjects: traceIds.length,
+    totalObjects: traceIds.count,
     totalSpans: totalRows,
     size: data.byteLength,
     compactionLevel,
     totalRecords: rowGroups.length,
     bloomShards: blooms.length,
     footerSize,
-    minID: bytesToBase64(traceIds[0]!),
-    maxID: bytesToBase64(traceIds[traceIds.length - 1]!),
+    minID: bytesToBase64(traceIds.at(0)),
+    maxID: bytesToBase64(traceIds.at(traceIds.count - 1)),
     replicationFactor: 1,
   };
   return {

@@ -1,13 +1,46 @@
-// The vAndante1 Parquet schema: one row per span, rows sorted by trace ID then span start time.
+// The block's Parquet schema (vAndante1 and vAndante2 share it): one row per span, rows sorted by
+// trace ID then span start time.
 // Trace summary columns repeat on each span row (dictionary + RLE make that nearly free) so a scan
 // reads any column alone. Resources and scopes are stored once per block in footer tables and
 // referenced per span (resource_ref, scope_ref); their common fields also have span columns.
 // Span attributes sit in dense typed lists (every leaf holds a value for every element, so pages
 // split evenly and a lookup decodes only the pages of its rows); rare shapes are blobs.
 
-import type { SchemaElement } from 'hyparquet';
+import type { CompressionCodec, Encoding, SchemaElement } from 'hyparquet';
 
+/** SNAPPY pages, hyparquet-writer's default encodings. Still read. */
 export const FORMAT_V1 = 'vAndante1';
+/** The schema of vAndante1 with BROTLI pages and the column encodings of COLUMN_WRITE. Written today. */
+export const FORMAT_V2 = 'vAndante2';
+/** The format encodeBlock writes. */
+export const CURRENT_FORMAT = FORMAT_V2;
+/** Formats ParquetBlockReader reads (the schema is the same; only codecs and encodings differ). */
+export const PARQUET_FORMATS: readonly string[] = [FORMAT_V1, FORMAT_V2];
+
+/** Page codec of every vAndante2 column that COLUMN_WRITE does not name otherwise. */
+export const BLOCK_CODEC: CompressionCodec = 'BROTLI';
+
+export interface ColumnWrite {
+  /** Parquet encoding of the column's leaves; unset: dictionary when it at least halves the chunk, else PLAIN. */
+  encoding?: Encoding;
+  codec?: CompressionCodec;
+}
+
+/**
+ * vAndante2's per-column encodings, chosen by measurement on realistic spans
+ * (docs/block-format.md). Every other column: automatic dictionary and BLOCK_CODEC.
+ */
+export const COLUMN_WRITE: Readonly<Record<string, ColumnWrite>> = {
+  // Random 8 bytes: no 4-byte length prefix per ID (the lengths delta-pack to ~nothing), and no
+  // codec can shrink the rest, so the cheapest one.
+  span_id: { encoding: 'DELTA_LENGTH_BYTE_ARRAY', codec: 'SNAPPY' },
+  // Byte planes: the high bytes of times and durations are nearly constant and compress away.
+  start_time_unix_nano: { encoding: 'BYTE_STREAM_SPLIT' },
+  duration_nano: { encoding: 'BYTE_STREAM_SPLIT' },
+  nested_set_left: { encoding: 'BYTE_STREAM_SPLIT' },
+  nested_set_right: { encoding: 'BYTE_STREAM_SPLIT' },
+  span_index: { encoding: 'BYTE_STREAM_SPLIT' },
+};
 
 /**
  * Codes in a span's `attrs_order` bytes, one per attribute in original order: which typed list
@@ -149,6 +182,13 @@ function flatten(nodes: Node[], out: SchemaElement[]): SchemaElement[] {
 
 export const BLOCK_SCHEMA: SchemaElement[] = flatten(COLUMNS, [{ name: 'root', num_children: COLUMNS.length }]);
 export const COLUMN_NAMES: readonly string[] = COLUMNS.map((n) => n.element.name);
+/** Physical storage of each top-level column in the encoder's row-group buffer. */
+export const COLUMN_KINDS: Readonly<Record<string, 'i32' | 'i64' | 'any'>> = Object.fromEntries(
+  COLUMNS.map((n) => [
+    n.element.name,
+    n.children || n.element.repetition_type !== 'REQUIRED' ? 'any' : n.element.type === 'INT32' ? 'i32' : n.element.type === 'INT64' ? 'i64' : 'any',
+  ]),
+);
 /**
  * Columns with min/max statistics: those a query filters on. Statistics elsewhere (IDs, blobs,
  * lists, positions) would only grow the footer and the write time.

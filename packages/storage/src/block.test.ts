@@ -7,7 +7,8 @@ import type { Backend } from '@andante/backend';
 import { SpanKind, StatusCode, bytesToHex, tokenForTraceId } from '@andante/model';
 import type { AnyValue, KeyValue, Span, Trace } from '@andante/model';
 import { BackendBlock, newBlockId, writeBlock } from './backend-block.js';
-import { encodeBlock } from './block-encode.js';
+import { READ_DECOMPRESSORS } from './block-codecs.js';
+import { encodeBlock, encodeBlockWith, tuningFor } from './block-encode.js';
 import {
   DATA_NAME,
   META_NAME,
@@ -239,6 +240,80 @@ describe('block round trip', () => {
     expect(got.map((t) => bytesToHex(t.traceId))).toEqual(traces.map((t) => bytesToHex(t.traceId)));
     expect(got).toEqual(traces);
   });
+
+  it('keeps span and parent IDs of any length (delta-length encoded)', async () => {
+    const backend = await newBackend();
+    const odd = (tid: Uint8Array, lengths: number[]): Trace => {
+      const tr = simpleTrace(tid, lengths.length);
+      tr.resourceSpans[0]!.scopeSpans[0]!.spans.forEach((sp, i) => {
+        sp.spanId = new Uint8Array(lengths[i]!).fill(i + 1);
+        sp.parentSpanId = i === 0 ? new Uint8Array(0) : new Uint8Array(lengths[i - 1]!).fill(i);
+      });
+      return tr;
+    };
+    const traces = [
+      { traceId: traceId(1), trace: odd(traceId(1), [0, 0, 0]) }, // a row group of empty span IDs only
+      { traceId: traceId(2), trace: odd(traceId(2), [8, 16, 3, 0, 8, 1]) },
+    ];
+    const block = await write(backend, 't', traces, { rowGroupSpans: 3 });
+    for (const t of traces) expect(await block.findTraceById(t.traceId)).toEqual(t.trace);
+  });
+
+  it('still reads vAndante1 blocks (SNAPPY, default encodings)', async () => {
+    const backend = await newBackend();
+    const traces = [1, 2, 3].map((n) => ({ traceId: traceId(n), trace: n === 2 ? richTrace(traceId(n)) : simpleTrace(traceId(n), 5) }));
+    const encoded = encodeBlockWith('t', newBlockId(), traces, { rowGroupSpans: 4 }, 0, tuningFor('vAndante1'));
+    expect(encoded.meta.format).toBe('vAndante1');
+    const { writeEncodedBlock } = await import('./backend-block.js');
+    const block = new BackendBlock(backend, await writeEncodedBlock(backend, encoded));
+    for (const t of traces) expect(await block.findTraceById(t.traceId)).toEqual(t.trace);
+    const all = [];
+    for await (const t of block.iterateTraces()) all.push(t);
+    expect(all).toEqual(traces);
+  });
+
+  it('takes traces from the iterable one at a time', () => {
+    // A flush decodes trace by trace: encodeBlock must not collect the iterable first.
+    let pulled = 0;
+    let maxAhead = 0;
+    let encoded = 0;
+    const source = function* (): Generator<{ traceId: Uint8Array; trace: Trace }> {
+      for (let i = 0; i < 50; i++) {
+        pulled++;
+        yield { traceId: traceId(i), trace: simpleTrace(traceId(i), 3) };
+      }
+    };
+    const counting = {
+      *[Symbol.iterator]() {
+        for (const t of source()) {
+          maxAhead = Math.max(maxAhead, pulled - encoded);
+          yield t;
+          encoded++;
+        }
+      },
+    };
+    const { meta } = encodeBlock('t', newBlockId(), counting, { rowGroupSpans: 8 });
+    expect(meta.totalObjects).toBe(50);
+    expect(maxAhead).toBe(1);
+  });
+});
+
+describe('vAndante2 pages', () => {
+  it('writes BROTLI pages and the chosen column encodings', async () => {
+    const traces = Array.from({ length: 30 }, (_, i) => ({ traceId: traceId(i), trace: richTrace(traceId(i)) }));
+    const { objects, meta } = encodeBlock('t', newBlockId(), traces);
+    expect(meta.format).toBe('vAndante2');
+    const data = objects.find((o) => o.name === DATA_NAME)!.data;
+    const { parquetMetadata } = await import('hyparquet');
+    const md = parquetMetadata(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
+    const chunk = (path: string) => md.row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema.join('.') === path)!.meta_data!;
+    expect(md.key_value_metadata).toContainEqual({ key: 'andante.format', value: 'vAndante2' });
+    expect(chunk('span_id')).toMatchObject({ codec: 'SNAPPY', encodings: ['DELTA_LENGTH_BYTE_ARRAY'] });
+    expect(chunk('start_time_unix_nano')).toMatchObject({ codec: 'BROTLI', encodings: ['BYTE_STREAM_SPLIT'] });
+    expect(chunk('duration_nano').encodings).toEqual(['BYTE_STREAM_SPLIT']);
+    expect(chunk('http_url').codec).toBe('BROTLI');
+    expect(chunk('attrs_str.list.element.value').codec).toBe('BROTLI');
+  });
 });
 
 describe('columns for scanning', () => {
@@ -251,7 +326,7 @@ describe('columns for scanning', () => {
     const data = objects.find((o) => o.name === DATA_NAME)!.data;
     const file = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
     const { parquetMetadata, parquetReadObjects } = await import('hyparquet');
-    const rows = await parquetReadObjects({ file, rowEnd: 5, utf8: false });
+    const rows = await parquetReadObjects({ file, rowEnd: 5, utf8: false, compressors: READ_DECOMPRESSORS });
     const root = rows.find((r) => r['name'] === 'op-0')!;
     expect(root).toMatchObject({
       trace_root_service_name: 'checkout',
@@ -355,6 +430,7 @@ describe('nested set', () => {
     const rows = await parquetReadObjects({
       file: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
       columns: ['name', 'nested_set_left', 'nested_set_right', 'parent_id', 'trace_root_span_name', 'trace_root_service_name'],
+      compressors: READ_DECOMPRESSORS,
     });
     const byName = Object.fromEntries(rows.map((r) => [r['name'], [r['nested_set_left'], r['nested_set_right'], r['parent_id']]]));
     // Children are visited in span order as stored (2 before 1, 4 before 3), like Tempo;
@@ -382,7 +458,7 @@ describe('block metas and listing', () => {
     const json = JSON.parse(new TextDecoder().decode(await backend.read(['tenant-a', meta.blockID], META_NAME)));
     expect(json).toEqual(meta);
     expect(json).toMatchObject({
-      format: 'vAndante1',
+      format: 'vAndante2',
       tenantID: 'tenant-a',
       totalObjects: 2,
       totalSpans: 6,

@@ -34,9 +34,16 @@ export function bloomShardFor(traceId: Uint8Array, shardCount: number): number {
   return tokenForTraceId(traceId) % shardCount;
 }
 
+/** Trace IDs without an object per ID (the encoder keeps them in one flat buffer). */
+export interface TraceIdSet {
+  readonly count: number;
+  forEach(fn: (id: Uint8Array) => void): void;
+}
+
 /** Builds all shards for a set of trace IDs. */
-export function buildBloomShards(traceIds: readonly Uint8Array[], fp: number, shardSizeBytes: number): Uint8Array[] {
-  const { shardCount, bitsPerShard, hashCount } = bloomParameters(traceIds.length, fp, shardSizeBytes);
+export function buildBloomShards(traceIds: readonly Uint8Array[] | TraceIdSet, fp: number, shardSizeBytes: number): Uint8Array[] {
+  const count = 'count' in traceIds ? traceIds.count : traceIds.length;
+  const { shardCount, bitsPerShard, hashCount } = bloomParameters(count, fp, shardSizeBytes);
   const shards = Array.from({ length: shardCount }, () => {
     const buf = new Uint8Array(HEADER_BYTES + bitsPerShard / 8);
     const view = new DataView(buf.buffer);
@@ -45,12 +52,12 @@ export function buildBloomShards(traceIds: readonly Uint8Array[], fp: number, sh
     view.setUint32(8, bitsPerShard, true);
     return buf;
   });
-  for (const id of traceIds) {
+  traceIds.forEach((id) => {
     const shard = shards[bloomShardFor(id, shardCount)]!;
     forEachBit(id, hashCount, bitsPerShard, (bit) => {
       shard[HEADER_BYTES + (bit >>> 3)]! |= 1 << (bit & 7);
     });
-  }
+  });
   return shards;
 }
 

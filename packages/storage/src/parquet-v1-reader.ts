@@ -1,7 +1,9 @@
-// Reader for vAndante1 blocks. Trace by ID: bloom shard -> index (row groups whose ID range holds
-// the ID) -> the trace_id column of those row groups (binary search: rows are sorted) -> all columns
-// of just those rows. hyparquet's own `filter` cannot prune on a binary trace ID (its statistics
-// come back as strings), so the pruning is ours and the read uses rowStart/rowEnd.
+// Reader for vAndante1 and vAndante2 blocks (one schema; v2 adds BROTLI pages and other column
+// encodings, which hyparquet reads given READ_DECOMPRESSORS). Trace by ID: bloom shard -> index
+// (row groups whose ID range holds the ID) -> the trace_id column of those row groups (binary
+// search: rows are sorted) -> all columns of just those rows. hyparquet's own `filter` cannot
+// prune on a binary trace ID (its statistics come back as strings), so the pruning is ours and
+// the read uses rowStart/rowEnd.
 
 import { parquetMetadata, parquetRead, parquetReadObjects } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData, RowGroup } from 'hyparquet';
@@ -9,6 +11,7 @@ import type { Backend, KeyPath } from '@andante/backend';
 import { bytesEqual, compareBytes } from '@andante/model';
 import type { Trace } from '@andante/model';
 import { PrefetchedBuffer, backendAsyncBuffer } from './async-buffer.js';
+import { READ_DECOMPRESSORS } from './block-codecs.js';
 import { rowsToTrace } from './block-decode.js';
 import type { BlockTables, SpanRowData } from './block-decode.js';
 import type { TraceEntry } from './block-encode.js';
@@ -80,6 +83,7 @@ export class ParquetV1Reader implements BlockReader {
   private readonly maxId: Uint8Array;
   private footer?: Promise<Footer>;
   private index?: Promise<RowGroupIndex[]>;
+  private readonly bloomShards = new Map<number, Promise<Uint8Array>>();
 
   constructor(
     private readonly backend: Backend,
@@ -131,6 +135,7 @@ export class ParquetV1Reader implements BlockReader {
       rowEnd: last,
       utf8: false,
       useOffsetIndex: true,
+      compressors: READ_DECOMPRESSORS,
     })) as SpanRowData[];
     return rowsToTrace(traceId, rows, tables);
   }
@@ -154,6 +159,7 @@ export class ParquetV1Reader implements BlockReader {
         rowStart,
         rowEnd,
         utf8: false,
+        compressors: READ_DECOMPRESSORS,
       })) as SpanRowData[];
       for (const row of rows) {
         const id = row['trace_id'] as Uint8Array;
@@ -172,8 +178,17 @@ export class ParquetV1Reader implements BlockReader {
   private async bloomMayContain(traceId: Uint8Array): Promise<boolean> {
     const shards = this.meta.bloomShards;
     if (shards <= 0) return true;
-    const shard = await this.backend.read(this.keypath, bloomName(bloomShardFor(traceId, shards)));
-    return bloomShardTest(shard, traceId);
+    // Shards are immutable and small: keep them, so a lookup of an ID the block does not hold costs
+    // no request (and needs no backend at all, e.g. while S3 is down).
+    const index = bloomShardFor(traceId, shards);
+    let shard = this.bloomShards.get(index);
+    if (!shard) {
+      const pending = this.backend.read(this.keypath, bloomName(index));
+      this.bloomShards.set(index, pending);
+      pending.catch(() => this.bloomShards.delete(index));
+      shard = pending;
+    }
+    return bloomShardTest(await shard, traceId);
   }
 
   private dataFile(): Promise<AsyncBuffer> {
@@ -218,6 +233,7 @@ async function readTraceIds(file: AsyncBuffer, metadata: FileMetaData, rowStart:
     rowStart,
     rowEnd,
     utf8: false,
+    compressors: READ_DECOMPRESSORS,
     onChunk: ({ columnData, rowStart: chunkStart }) => {
       for (let i = 0; i < columnData.length; i++) {
         const row = chunkStart + i;
