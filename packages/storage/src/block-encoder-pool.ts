@@ -35,6 +35,64 @@ export function encodeSegmentBlock(job: EncodeJob): EncodedBlock {
   return encodeBlock(job.tenantId, job.blockId, combinedTraces(job.traces), job.cfg, job.compactionLevel);
 }
 
+/**
+ * Packs a job's trace segments into one ArrayBuffer that is transferred to the worker, not
+ * cloned: structured cloning thousands of small buffers costs two copies and much heap.
+ * Layout: u32 trace count; per trace: u32 ID length + ID, u32 segment count, per segment u32 length + bytes.
+ */
+export function packTraces(traces: readonly SegmentTrace[]): ArrayBuffer {
+  let size = 4;
+  for (const t of traces) {
+    size += 4 + t.traceId.byteLength + 4;
+    for (const s of t.segments) size += 4 + s.byteLength;
+  }
+  const buf = new ArrayBuffer(size);
+  const view = new DataView(buf);
+  const bytes = new Uint8Array(buf);
+  let pos = 0;
+  const u32 = (v: number): void => {
+    view.setUint32(pos, v, true);
+    pos += 4;
+  };
+  const raw = (b: Uint8Array): void => {
+    u32(b.byteLength);
+    bytes.set(b, pos);
+    pos += b.byteLength;
+  };
+  u32(traces.length);
+  for (const t of traces) {
+    raw(t.traceId);
+    u32(t.segments.length);
+    for (const s of t.segments) raw(s);
+  }
+  return buf;
+}
+
+/** The inverse of packTraces: views into the buffer, no copies. */
+export function unpackTraces(buf: ArrayBuffer): SegmentTrace[] {
+  const view = new DataView(buf);
+  let pos = 0;
+  const u32 = (): number => {
+    const v = view.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const raw = (): Uint8Array => {
+    const len = u32();
+    const out = new Uint8Array(buf, pos, len);
+    pos += len;
+    return out;
+  };
+  const traces: SegmentTrace[] = new Array(u32());
+  for (let i = 0; i < traces.length; i++) {
+    const traceId = raw();
+    const segments: Uint8Array[] = new Array(u32());
+    for (let j = 0; j < segments.length; j++) segments[j] = raw();
+    traces[i] = { traceId, segments };
+  }
+  return traces;
+}
+
 interface Pending {
   resolve: (b: EncodedBlock) => void;
   reject: (e: Error) => void;
@@ -86,7 +144,8 @@ export class BlockEncoderPool {
       const id = this.nextId++;
       w.busy = true;
       w.pending.set(id, pending);
-      w.worker.postMessage({ id, job });
+      const packed = packTraces(job.traces);
+      w.worker.postMessage({ id, job: { ...job, traces: [] }, packed }, [packed]);
     }
   }
 
