@@ -20,7 +20,7 @@ import {
   type CompletedPart,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { AndanteError, GrpcCode, InvalidArgumentError, NotFoundError, UnavailableError, silentLogger, type Logger } from '@andante/model';
+import { AndanteError, GrpcCode, InvalidArgumentError, NotFoundError, UnavailableError, parseDuration, silentLogger, type Logger } from '@andante/model';
 import type { Backend, KeyPath } from './backend.js';
 import { validateKeyPath, validateSegment } from './key-path.js';
 
@@ -225,21 +225,13 @@ function isAwsEndpoint(endpoint: string | undefined): boolean {
   return endpoint === undefined || /(^|\.)amazonaws\.com(\.cn)?$/.test(new URL(endpoint).hostname);
 }
 
-const DURATION_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
 /** Go-style durations ("200ms", "1s", "1m30s"), as Tempo's YAML writes them. */
 function parseDurationMs(text: string, key: string): number {
-  const s = text.trim();
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let end = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * DURATION_UNIT_MS[m[2]!]!;
-    end = re.lastIndex;
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new InvalidArgumentError(`${key} ${JSON.stringify(text)} is not a duration such as 200ms or 1s`);
   }
-  if (end === 0 || end !== s.length) throw new InvalidArgumentError(`${key} ${JSON.stringify(text)} is not a duration such as 200ms or 1s`);
-  return total;
 }
 
 /** What one S3 call is, for metrics, retries and messages. */

@@ -57,3 +57,4 @@ export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, Sear
 export { TAG_SCOPES, INTRINSIC_TAGS, collectTagNames, parseTagRef, collectTagValues } from './tags.js';
 export type { TagScope, TagValue, TagValueType, TagRef } from './tags.js';
 export { jsonString } from './tempo-response.js';
+export { parseDuration } from './duration.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyYaml, defaultConfig, loadConfig, parseFlags } from './config.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '@andante/model';
 
 describe('config', () => {
   it('has Tempo defaults', () => {

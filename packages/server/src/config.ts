@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '@andante/model';
 
 export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
 export type Target = (typeof TARGETS)[number];

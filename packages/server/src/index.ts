@@ -2,4 +2,3 @@ export { Andante, VERSION } from './app.js';
 export type { ListenAddresses } from './app.js';
 export { loadConfig, defaultConfig, applyYaml, validateConfig, parseFlags, ConfigError, TARGETS } from './config.js';
 export type { AndanteConfig, Target } from './config.js';
-export { parseDuration } from './duration.js';

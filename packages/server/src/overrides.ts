@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { LimitsProvider, Logger, TenantLimits } from '@andante/model';
 import { ConfigError, type LimitsConfig } from './config.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '@andante/model';
 
 function toTenantLimits(c: LimitsConfig): TenantLimits {
   return {

@@ -2,6 +2,7 @@
 
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** Milliseconds; throws a plain Error naming the text when it is not a duration. */
 export function parseDuration(text: string): number {
   const s = text.trim();
   if (s === '0') return 0;
