@@ -185,6 +185,18 @@ function wrongTraces(reads: Reads, expected: ReadonlyMap<string, readonly SentSp
   return problems;
 }
 
+/**
+ * For traces held only by the ingester while S3 is down: exact answers, except that a bloom-filter
+ * false positive (1% per block) legitimately needs a block read and so answers 503 — never a
+ * wrong trace or a 404.
+ */
+function expectServedWhileS3Down(reads: Reads, expected: ReadonlyMap<string, readonly SentSpan[]>, what: string): void {
+  const problems = wrongTraces(reads, expected);
+  const unavailable = problems.filter((line) => /HTTP 503/.test(line));
+  expect(problems.filter((line) => !/HTTP 503/.test(line)), `${what}: wrong answers`).toEqual([]);
+  expect(unavailable.length, `${what}: 503s beyond what bloom false positives explain: ${unavailable.join('; ')}`).toBeLessThanOrEqual(3);
+}
+
 function expectExact(reads: Reads, expected: ReadonlyMap<string, readonly SentSpan[]>, what: string, soft = false): void {
   const problems = wrongTraces(reads, expected);
   (soft ? expect.soft : expect)(problems.slice(0, 5), `${what}: ${problems.length} of ${expected.size} traces wrong`).toEqual([]);
@@ -238,7 +250,7 @@ describe('S3 faults', () => {
       const bExpected = exp(bOnly);
       const bLive = await fetchAll(p, [...bExpected.keys()]);
       // (Soft: the rest of the outage story is checked even when this fails.)
-      expectExact(bLive, bExpected, 'round B from the ingester while S3 is down (before /flush)', true);
+      expectServedWhileS3Down(bLive, bExpected, 'round B from the ingester while S3 is down (before /flush)');
       // Traces with a part in S3 are an error while S3 is down, never a wrong answer: no 404, no
       // partial trace.
       const straddleExpected = exp(straddle);
@@ -253,7 +265,7 @@ describe('S3 faults', () => {
       const walDuring = walFiles(join(dir, 'wal'));
       kept = [...walDuring].filter(([, size]) => size > 0);
       expect(kept.length, `the WAL keeps round B: ${JSON.stringify([...walDuring])}`).toBeGreaterThanOrEqual(1);
-      expectExact(await fetchAll(p, [...bExpected.keys()]), bExpected, 'round B from the ingester after the failed /flush', true);
+      expectServedWhileS3Down(await fetchAll(p, [...bExpected.keys()]), bExpected, 'round B from the ingester after the failed /flush');
       const s3Errors = await getMetric(p.ports.http, 'tempodb_backend_request_duration_seconds_count', { status_code: 'error' });
       expect(s3Errors, 'S3 requests that got no answer are counted').toBeGreaterThan(0);
     } finally {
