@@ -197,9 +197,9 @@ function expectServedWhileS3Down(reads: Reads, expected: ReadonlyMap<string, rea
   expect(unavailable.length, `${what}: 503s beyond what bloom false positives explain: ${unavailable.join('; ')}`).toBeLessThanOrEqual(3);
 }
 
-function expectExact(reads: Reads, expected: ReadonlyMap<string, readonly SentSpan[]>, what: string, soft = false): void {
+function expectExact(reads: Reads, expected: ReadonlyMap<string, readonly SentSpan[]>, what: string): void {
   const problems = wrongTraces(reads, expected);
-  (soft ? expect.soft : expect)(problems.slice(0, 5), `${what}: ${problems.length} of ${expected.size} traces wrong`).toEqual([]);
+  expect(problems.slice(0, 5), `${what}: ${problems.length} of ${expected.size} traces wrong`).toEqual([]);
 }
 
 /** Bytes in each WAL file under `walDir` (relative path → size). */
