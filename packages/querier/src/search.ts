@@ -38,7 +38,7 @@ export interface SearchLimits {
 }
 
 export function defaultSearchLimits(): SearchLimits {
-  return { maxDurationSeconds: 168 * 3600, maxResultLimit: 262_144, defaultResultLimit: 20, defaultSpansPerSpanSet: 3, maxSpansPerSpanSet: 100, concurrentJobs: 4 };
+  return { maxDurationSeconds: 168 * 3600, maxResultLimit: 262_144, defaultResultLimit: 20, defaultSpansPerSpanSet: 3, maxSpansPerSpanSet: 100, concurrentJobs: 1 };
 }
 
 export interface SearchServiceDeps {

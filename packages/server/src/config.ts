@@ -144,8 +144,9 @@ export function defaultConfig(): AndanteConfig {
         max_duration: '168h',
         default_result_limit: 20,
         max_result_limit: 262_144,
-        // Jobs run in this process on 2 cores here; Tempo's 1000 is for a fleet of queriers.
-        concurrent_jobs: 4,
+        // Block jobs decode on this process's main thread, so running several at once adds no
+        // parallelism and only defeats the early stop; Tempo's 1000 is for a fleet of queriers.
+        concurrent_jobs: 1,
         max_spans_per_span_set: 100,
       },
     },
