@@ -2,7 +2,7 @@
 // trace read back from Andante can be compared with what was sent (span by span, typed values).
 
 import { randomBytes } from 'node:crypto';
-import { bytesToHex, encodeTrace, type AnyValue, type KeyValue, type Span, type Trace } from '@andante/model';
+import { bytesToHex, encodeTrace, type AnyValue, type InstrumentationScope, type KeyValue, type Resource, type Span, type Trace } from '@andante/model';
 
 export function randomTraceId(): Uint8Array {
   const id = new Uint8Array(randomBytes(16));
@@ -174,4 +174,34 @@ export function plain(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(plain);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
   return value;
+}
+
+/** A span as a test sent it, with the service whose resource it belongs to. */
+export interface SentSpan {
+  span: Span;
+  service: string;
+}
+
+/**
+ * Builders for requests of sent spans (one ResourceSpans per service, one scope) and for the
+ * read-back a trace of them should have: its distinct spans (by span ID), normalized.
+ */
+export function sentSpanRequests(scope: InstrumentationScope, resourceOf: (service: string) => Resource) {
+  const requestOf = (spans: readonly SentSpan[]): Trace => {
+    const byService = new Map<string, Span[]>();
+    for (const s of spans) byService.set(s.service, [...(byService.get(s.service) ?? []), s.span]);
+    return {
+      resourceSpans: [...byService].map(([service, list]) => ({
+        resource: resourceOf(service),
+        scopeSpans: [{ scope, spans: list, schemaUrl: '' }],
+        schemaUrl: '',
+      })),
+    };
+  };
+  const expectedOf = (spans: readonly SentSpan[]): NormSpan[] => {
+    const unique = new Map<string, SentSpan>();
+    for (const s of spans) unique.set(bytesToHex(s.span.spanId), s);
+    return normTrace(requestOf([...unique.values()]));
+  };
+  return { requestOf, expectedOf };
 }

@@ -17,7 +17,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '@andante/backend';
 import { startS3rver, type TestS3Server } from '@andante/backend/testing';
-import { bytesToHex, type KeyValue, type ResourceSpans, type Span, type Trace } from '@andante/model';
+import { bytesToHex, type KeyValue, type Span, type Trace } from '@andante/model';
 import { listTenantBlocks, readTenantIndex, type BlockMeta } from '@andante/storage';
 import {
   BIN_PATH,
@@ -40,7 +40,7 @@ import {
   startProcess,
   waitFor,
 } from './harness.js';
-import { dbl, duplicatesOf, encodeRequest, int, makeSpan, normTrace, plain, randomSpanId, randomTraceId, spanIdsOf, str, bool, type NormSpan } from './otlp.js';
+import { dbl, duplicatesOf, encodeRequest, int, makeSpan, normTrace, plain, randomSpanId, randomTraceId, spanIdsOf, str, bool, type NormSpan, sentSpanRequests, type SentSpan } from './otlp.js';
 
 let s3: TestS3Server;
 
@@ -63,33 +63,7 @@ function resourceOf(service: string): { attributes: KeyValue[]; droppedAttribute
   return { attributes: [str('service.name', service), str('deployment.environment', 'e2e'), int('host.cpus', 8)], droppedAttributesCount: 0 };
 }
 
-interface SentSpan {
-  span: Span;
-  service: string;
-}
-
-/** One OTLP request holding `spans`, grouped into one ResourceSpans per service. */
-function requestOf(spans: readonly SentSpan[]): Trace {
-  const byService = new Map<string, Span[]>();
-  for (const s of spans) {
-    const list = byService.get(s.service) ?? [];
-    list.push(s.span);
-    byService.set(s.service, list);
-  }
-  const resourceSpans: ResourceSpans[] = [...byService].map(([service, list]) => ({
-    resource: resourceOf(service),
-    scopeSpans: [{ scope: SCOPE, spans: list, schemaUrl: '' }],
-    schemaUrl: '',
-  }));
-  return { resourceSpans };
-}
-
-/** The expected read-back of a trace: its distinct spans (by span ID), normalized. */
-function expectedOf(spans: readonly SentSpan[]): NormSpan[] {
-  const unique = new Map<string, SentSpan>();
-  for (const s of spans) unique.set(bytesToHex(s.span.spanId), s);
-  return normTrace(requestOf([...unique.values()]));
-}
+const { requestOf, expectedOf } = sentSpanRequests(SCOPE, resourceOf);
 
 /**
  * `traces` traces of 4-5 spans, spread over `rounds` exports: a trace's first two spans go in

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '@andante/backend';
 import { startS3rver, type TestS3Server } from '@andante/backend/testing';
-import { bytesToHex, type KeyValue, type ResourceSpans, type Span, type Trace } from '@andante/model';
+import { bytesToHex, type KeyValue, type Span, type Trace } from '@andante/model';
 import { BackendBlock, listTenantBlocks, type BlockMeta } from '@andante/storage';
 import {
   OtlpGrpcClient,
@@ -36,7 +36,7 @@ import {
   waitFor,
   type AndanteProcess,
 } from './harness.js';
-import { dbl, duplicatesOf, encodeRequest, int, makeSpan, normTrace, randomSpanId, randomTraceId, spanIdsOf, str, type NormSpan } from './otlp.js';
+import { dbl, duplicatesOf, encodeRequest, int, makeSpan, normTrace, randomSpanId, randomTraceId, spanIdsOf, str, type NormSpan, sentSpanRequests, type SentSpan } from './otlp.js';
 
 const TENANT = 'single-tenant';
 let s3: TestS3Server;
@@ -84,29 +84,8 @@ const resourceOf = (service: string): { attributes: KeyValue[]; droppedAttribute
   droppedAttributesCount: 0,
 });
 
-interface SentSpan {
-  span: Span;
-  service: string;
-}
+const { requestOf, expectedOf } = sentSpanRequests(SCOPE, resourceOf);
 
-function requestOf(spans: readonly SentSpan[]): Trace {
-  const byService = new Map<string, Span[]>();
-  for (const s of spans) byService.set(s.service, [...(byService.get(s.service) ?? []), s.span]);
-  const resourceSpans: ResourceSpans[] = [...byService].map(([service, list]) => ({
-    resource: resourceOf(service),
-    scopeSpans: [{ scope: SCOPE, spans: list, schemaUrl: '' }],
-    schemaUrl: '',
-  }));
-  return { resourceSpans };
-}
-
-function expectedOf(spans: readonly SentSpan[]): NormSpan[] {
-  const unique = new Map<string, SentSpan>();
-  for (const s of spans) unique.set(bytesToHex(s.span.spanId), s);
-  return normTrace(requestOf([...unique.values()]));
-}
-
-/** A trace of `n` spans (two services) starting at `startMs`. */
 function makeTraceSpans(n: number, startMs: number, tag: string): SentSpan[] {
   const traceId = randomTraceId();
   const rootId = randomSpanId();
