@@ -307,10 +307,6 @@ export class TenantInstance {
   }
 
   /**
-   * Searches the traces held in memory (live, head and cut blocks). Flushed blocks are searched
-   * through the backend. Yields to the event loop now and then: a head block can be large.
-   */
-  /**
    * Visits every trace held in memory (live, head and cut blocks), each whole. Flushed blocks are
    * searched through the backend. Yields to the event loop now and then: a head block can be large.
    */

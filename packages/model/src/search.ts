@@ -140,9 +140,42 @@ export function searchResponseToJson(r: SearchResponse): string {
 }
 
 /** A search query compiled once and applied to whole traces (ingesters and block jobs share it). */
+/** A literal a fetch condition compares with: strings; numbers for ints, floats, durations (ns), status and kind codes; booleans. */
+export type FetchValue = string | number | boolean;
+
+export type FetchOperator = '=' | '!=' | '<' | '<=' | '>' | '>=' | '=~' | '!~' | 'exists' | 'notExists';
+
+/**
+ * One thing a query reads, in a form storage understands without the query language (Tempo's
+ * FetchSpansRequest conditions). Storage uses these only to skip what cannot match; the engine
+ * still decides on whatever storage returns, so a storage that ignores a condition stays correct.
+ */
+export interface FetchCondition {
+  /** `none` is the unscoped `.x` (span attribute, else resource); `intrinsic` names `duration`, `status`... */
+  readonly scope: 'none' | 'span' | 'resource' | 'event' | 'link' | 'instrumentation' | 'intrinsic';
+  readonly name: string;
+  /** null: the value is read but not constrained by this condition. */
+  readonly op: FetchOperator | null;
+  /** The literal of a comparison; absent for exists/notExists and when it has no plain form. */
+  readonly value?: FetchValue;
+  /** For =~ and !~: the engine's regex test (anchored like Tempo's). */
+  readonly matches?: (s: string) => boolean;
+}
+
+export interface FetchSpansRequest {
+  readonly conditions: readonly FetchCondition[];
+  /**
+   * `all`: every span in a result satisfies every condition that has an op; `any`: a matching
+   * trace has a span satisfying at least one of them; `none`: nothing can be skipped by value.
+   */
+  readonly prune: 'all' | 'any' | 'none';
+}
+
 export interface CompiledSearch {
   /** The trace's search result when it matches and overlaps the window, else null. */
   match(trace: Trace, window: { startSeconds: number; endSeconds: number }, spss: number): TraceSearchMetadata | null;
+  /** What a block scan may prune with; absent: scan everything. */
+  readonly fetch?: FetchSpansRequest;
 }
 
 /** Compiles query text; throws a 400-class error (parse, validation, unsupported) for bad queries. */

@@ -146,22 +146,18 @@ export class SearchService {
 
   private async searchBlock(meta: BlockMeta, req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {
     const metrics = emptySearchMetrics();
-    const matches: TraceSearchMetadata[] = [];
-    let n = 0;
+    let result;
     try {
-      for await (const { trace } of new BackendBlock(this.deps.backend, meta).iterateTraces()) {
-        if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
-        metrics.inspectedTraces++;
-        const m = query.match(trace, req, req.spss);
-        if (m) matches.push(m);
-      }
+      // Conditions are pushed down to the block's columns; the engine decides on candidate traces.
+      result = await new BackendBlock(this.deps.backend, meta).search(query.fetch, req, (trace) => query.match(trace, req, req.spss));
     } catch (err) {
       // Compacted away or deleted by retention since the blocklist was read: it holds nothing now.
       if (err instanceof NotFoundError) return { traces: [], metrics: emptySearchMetrics() };
       throw err;
     }
-    metrics.inspectedSpans = BigInt(meta.totalSpans);
-    metrics.inspectedBytes = BigInt(meta.size);
-    return { traces: topSearchResults(matches, req.limit), metrics };
+    metrics.inspectedTraces = result.inspectedTraces;
+    metrics.inspectedSpans = BigInt(result.inspectedSpans);
+    metrics.inspectedBytes = BigInt(result.inspectedBytes);
+    return { traces: result.traces, metrics };
   }
 }

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Backend } from '@andante/backend';
 import { InvalidArgumentError } from '@andante/model';
-import type { Trace } from '@andante/model';
+import type { FetchSpansRequest, Trace, TraceSearchMetadata } from '@andante/model';
+import type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock } from './block-encode.js';
 import type { EncodedBlock, TraceEntry } from './block-encode.js';
@@ -75,6 +76,18 @@ export class BackendBlock {
   /** The trace's spans stored in this block, or null when the block holds none. */
   findTraceById(traceId: Uint8Array): Promise<Trace | null> {
     return this.reader.findTraceById(traceId);
+  }
+
+  /**
+   * Search with the query's conditions pushed down to the columns; `evaluate` (the engine, on a
+   * whole trace) decides each candidate, most recent first, until `limit` match.
+   */
+  search(
+    fetch: FetchSpansRequest | undefined,
+    opts: BlockSearchOptions,
+    evaluate: (trace: Trace) => TraceSearchMetadata | null,
+  ): Promise<BlockSearchResult> {
+    return this.reader.search(fetch, opts, evaluate);
   }
 
   /** Every trace in ascending trace-ID order (for the compactor). */

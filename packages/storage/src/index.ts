@@ -34,3 +34,4 @@ export {
   readTenantIndex,
 } from './blocklist.js';
 export type { CompactedBlockMeta, TenantBlocks, TenantIndex } from './blocklist.js';
+export type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';

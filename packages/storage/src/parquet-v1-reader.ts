@@ -9,10 +9,13 @@ import { parquetMetadata, parquetRead, parquetReadObjects } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData, RowGroup } from 'hyparquet';
 import type { Backend, KeyPath } from '@andante/backend';
 import { bytesEqual, compareBytes } from '@andante/model';
-import type { Trace } from '@andante/model';
+import type { FetchSpansRequest, Trace, TraceSearchMetadata } from '@andante/model';
+import { searchBlockColumns } from './block-scan.js';
+import type { BlockSearchOptions, BlockSearchResult, TraceRows } from './block-scan.js';
 import { PrefetchedBuffer, backendAsyncBuffer } from './async-buffer.js';
 import { READ_DECOMPRESSORS } from './block-codecs.js';
 import { rowsToTrace } from './block-decode.js';
+import { readRowsByPages } from './row-pages.js';
 import type { BlockTables, SpanRowData } from './block-decode.js';
 import type { TraceEntry } from './block-encode.js';
 import { decodeBlockIndex } from './block-index.js';
@@ -26,6 +29,11 @@ import { bloomShardFor, bloomShardTest } from './bloom.js';
 export interface BlockReader {
   findTraceById(traceId: Uint8Array): Promise<Trace | null>;
   iterateTraces(): AsyncIterable<TraceEntry>;
+  search(
+    fetch: FetchSpansRequest | undefined,
+    opts: BlockSearchOptions,
+    evaluate: (trace: Trace) => TraceSearchMetadata | null,
+  ): Promise<BlockSearchResult>;
 }
 
 interface Footer {
@@ -72,6 +80,70 @@ function lowerBound(ids: Uint8Array[], id: Uint8Array, upper: boolean): number {
     const mid = (lo + hi) >>> 1;
     const c = compareBytes(ids[mid]!, id);
     if (c < 0 || (upper && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Row groups a search keeps fetched while it reads candidate traces (they come in time order, not row order). */
+const SEARCH_CACHED_GROUPS = 4;
+
+/**
+ * The last few row groups read whole (data and offset indexes, one request each), so reading many
+ * traces of one group costs one fetch instead of two small reads per column per trace.
+ */
+class RowGroupCache {
+  private readonly buffers = new Map<number, Promise<PrefetchedBuffer>>();
+  private readonly starts: number[] = [];
+
+  constructor(
+    private readonly metadata: FileMetaData,
+    private readonly file: AsyncBuffer,
+    private readonly capacity: number,
+  ) {
+    let row = 0;
+    for (const rg of metadata.row_groups) {
+      this.starts.push(row);
+      row += Number(rg.num_rows);
+    }
+  }
+
+  /** The first block row of row group `i`. */
+  startOf(i: number): number {
+    return this.starts[i]!;
+  }
+
+  /** The row group holding block row `row`. */
+  groupOf(row: number): number {
+    return Math.max(0, lowerBoundNumber(this.starts, row + 1) - 1);
+  }
+
+  /** The buffer holding the row group of block row `row`. */
+  bufferFor(row: number): Promise<PrefetchedBuffer> {
+    const i = this.groupOf(row);
+    let pending = this.buffers.get(i);
+    if (pending) {
+      this.buffers.delete(i); // re-insert: most recently used last
+      this.buffers.set(i, pending);
+      return pending;
+    }
+    const rg = this.metadata.row_groups[i]!;
+    const buf = new PrefetchedBuffer(this.file);
+    const data = rowGroupRange(rg);
+    const oi = offsetIndexRange(rg);
+    pending = Promise.all([buf.prefetch(data.start, data.end), buf.prefetch(oi.start, oi.end)]).then(() => buf);
+    this.buffers.set(i, pending);
+    if (this.buffers.size > this.capacity) this.buffers.delete(this.buffers.keys().next().value!);
+    return pending;
+  }
+}
+
+function lowerBoundNumber(xs: number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -173,6 +245,38 @@ export class ParquetV1Reader implements BlockReader {
       rowStart = rowEnd;
     }
     if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
+  }
+
+  async search(
+    fetch: FetchSpansRequest | undefined,
+    opts: BlockSearchOptions,
+    evaluate: (trace: Trace) => TraceSearchMetadata | null,
+  ): Promise<BlockSearchResult> {
+    const { metadata, tables } = await this.loadFooter();
+    const groups = new RowGroupCache(metadata, await this.dataFile(), SEARCH_CACHED_GROUPS);
+    return searchBlockColumns(
+      {
+        metadata,
+        tables,
+        readRange: (start, end) => this.backend.readRange(this.keypath, DATA_NAME, start, end - start),
+        readTraces: (wanted) => this.readTraceRows(wanted, metadata, tables, groups),
+      },
+      fetch,
+      opts,
+      evaluate,
+    );
+  }
+
+  /** Traces by their row ranges: only the pages holding their rows are decoded. */
+  private async readTraceRows(wanted: readonly TraceRows[], metadata: FileMetaData, tables: BlockTables, groups: RowGroupCache): Promise<(Trace | null)[]> {
+    return Promise.all(
+      wanted.map(async (w) => {
+        if (w.whole) return this.findTraceById(w.traceId);
+        const g = groups.groupOf(w.rowStart);
+        const rows = await readRowsByPages(await groups.bufferFor(w.rowStart), metadata, metadata.row_groups[g]!, groups.startOf(g), TRACE_COLUMNS, w.rowStart, w.rowEnd);
+        return rowsToTrace(w.traceId, rows, tables);
+      }),
+    );
   }
 
   private async bloomMayContain(traceId: Uint8Array): Promise<boolean> {

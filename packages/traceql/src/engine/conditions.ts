@@ -4,6 +4,8 @@
 
 import type { AttributeRef, AttributeScope, FieldExpression, MetricsExpression, Pipeline, PipelineElement, RegexOperator, RootExpr, SpansetExpression, Static } from '../ast.js';
 import type { ComparisonOperator } from '../ast.js';
+import type { FetchCondition, FetchSpansRequest, FetchValue } from '@andante/model';
+import { compileRegex } from '../regex.js';
 import { print } from '../stringer.js';
 
 export interface QueryCondition {
@@ -198,4 +200,43 @@ export function queryConditions(root: RootExpr): QueryConditions {
     else if (guardedPipeline(p)) prune = 'any';
   } else if (pipelines.length > 1 && pipelines.every(guardedPipeline)) prune = 'any';
   return { conditions: c.out, prune, structural: c.structural };
+}
+
+const STATUS_CODES: Readonly<Record<string, number>> = { unset: 0, ok: 1, error: 2 };
+const KIND_CODES: Readonly<Record<string, number>> = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+
+/** The literal as storage compares it, or undefined when it has no plain form. */
+function fetchValue(s: Static): FetchValue | undefined {
+  switch (s.type) {
+    case 'string':
+    case 'bool':
+    case 'float':
+      return s.value;
+    case 'int':
+    case 'duration':
+      // Beyond 2^53 a number is inexact; storage then simply does not prune on it.
+      return Number.isSafeInteger(Number(s.value)) ? Number(s.value) : undefined;
+    case 'status':
+      return STATUS_CODES[s.value];
+    case 'kind':
+      return KIND_CODES[s.value];
+    default:
+      return undefined;
+  }
+}
+
+/** The conditions in the format-neutral form storage takes (regexes compiled once, here). */
+export function fetchSpansRequest(qc: QueryConditions): FetchSpansRequest {
+  const conditions = qc.conditions.map((c): FetchCondition => {
+    if (c.op === null || c.op === 'exists' || c.op === 'notExists' || c.literal === null) return { scope: c.scope, name: c.name, op: c.op };
+    const value = fetchValue(c.literal);
+    if (value === undefined) return { scope: c.scope, name: c.name, op: null };
+    if (c.op === '=~' || c.op === '!~') {
+      if (typeof value !== 'string') return { scope: c.scope, name: c.name, op: null };
+      const re = compileRegex(value);
+      return { scope: c.scope, name: c.name, op: c.op, value, matches: (s) => re.test(s) };
+    }
+    return { scope: c.scope, name: c.name, op: c.op, value };
+  });
+  return { conditions, prune: qc.prune };
 }

@@ -8,7 +8,7 @@ import { isMetricsQuery } from '../ast.js';
 import { parse } from '../parse.js';
 import { validate } from '../validate.js';
 import type { QueryConditions } from './conditions.js';
-import { queryConditions } from './conditions.js';
+import { fetchSpansRequest, queryConditions } from './conditions.js';
 import { MetricsQueryError } from './errors.js';
 import type { EvalSpan, EvalTrace } from './eval-trace.js';
 import { buildEvalTrace } from './eval-trace.js';
@@ -195,6 +195,7 @@ export function compileSearch(query: string): SearchQuery {
 export const searchCompiler: SearchCompiler = (query: string): CompiledSearch => {
   const q = compileSearch(query.trim() === '' ? '{ }' : query);
   return {
+    fetch: fetchSpansRequest(q.conditions),
     match(trace, window, spss) {
       const t = buildEvalTrace(trace);
       if (t.spans.length === 0) return null;

@@ -1,0 +1,126 @@
+// Decoding one column chunk for a scan, without assembling rows: values come back as codes into a
+// small value table (the dictionary when the chunk has one), so a predicate is tested once per
+// distinct value and then applied per row by index. INT64 becomes a JS number (exact below 2^53,
+// which covers durations and timestamps to ~256 ns; scans only prune, the engine decides), never a
+// BigInt per row. Page parsing and decompression reuse hyparquet's own page readers.
+
+import type { ColumnMetaData, DecodedArray, SchemaTree } from 'hyparquet';
+import { parquetHeader } from 'hyparquet/src/column.js';
+import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
+import { readPlain } from 'hyparquet/src/plain.js';
+import { getMaxDefinitionLevel, getMaxRepetitionLevel } from 'hyparquet/src/schema.js';
+import { READ_DECOMPRESSORS } from './block-codecs.js';
+
+/** A decoded value as a scan compares it; undefined is a null / absent value. */
+export type ScanValue = string | number | boolean | Uint8Array | undefined;
+
+export interface DecodedChunk {
+  /** One entry per present leaf value (per row for a flat column, nulls as -1): index into `values`. */
+  codes: Int32Array;
+  /** Row (within the row group) of each entry in `codes`. Absent for flat columns, where it is the entry's index. */
+  rowOf: Int32Array | null;
+  values: ScanValue[];
+}
+
+const utf8 = new TextDecoder();
+
+/** The chunk's column decoder inputs, as hyparquet's page readers want them. */
+export interface LeafColumn {
+  schemaPath: SchemaTree[];
+  meta: ColumnMetaData;
+}
+
+function int64ToNumbers(a: BigInt64Array): number[] {
+  const words = new Int32Array(a.buffer, a.byteOffset, a.length * 2);
+  const out = new Array<number>(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = words[2 * i + 1]! * 4294967296 + (words[2 * i]! >>> 0);
+  return out;
+}
+
+/** Raw page values (PLAIN / dictionary page content) converted to scan values. */
+function toScanValues(raw: DecodedArray, leaf: LeafColumn): ScanValue[] {
+  const element = leaf.schemaPath[leaf.schemaPath.length - 1]!.element;
+  if (raw instanceof BigInt64Array) return int64ToNumbers(raw);
+  if (element.type === 'BYTE_ARRAY' && (element.converted_type === 'UTF8' || element.logical_type?.type === 'STRING')) {
+    const out = new Array<ScanValue>(raw.length);
+    for (let i = 0; i < raw.length; i++) out[i] = utf8.decode(raw[i] as Uint8Array);
+    return out;
+  }
+  return Array.from(raw as ArrayLike<ScanValue>);
+}
+
+/** Decodes every page of one column chunk (`bytes` starts at the chunk's first page). */
+export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn): DecodedChunk {
+  const { schemaPath, meta } = leaf;
+  const element = schemaPath[schemaPath.length - 1]!.element;
+  const decoder = {
+    pathInSchema: meta.path_in_schema,
+    type: meta.type,
+    element,
+    schemaPath,
+    codec: meta.codec,
+    parsers: undefined as never,
+    compressors: READ_DECOMPRESSORS,
+    utf8: false,
+  };
+  const maxDef = getMaxDefinitionLevel(schemaPath);
+  const maxRep = getMaxRepetitionLevel(schemaPath);
+  const total = Number(meta.num_values);
+  const codes = new Int32Array(total);
+  const rowOf = maxRep > 0 ? new Int32Array(total) : null;
+  let n = 0;
+  let row = -1;
+  let values: ScanValue[] = [];
+  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+
+  while (reader.offset < bytes.byteLength && n < total) {
+    const header = parquetHeader(reader);
+    const page = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
+    reader.offset += header.compressed_page_size;
+    if (header.type === 'DICTIONARY_PAGE') {
+      const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, READ_DECOMPRESSORS);
+      const r = { view: new DataView(plain.buffer, plain.byteOffset, plain.byteLength), offset: 0 };
+      values = toScanValues(readPlain(r, meta.type, header.dictionary_page_header!.num_values, element.type_length), leaf);
+      continue;
+    }
+    let data;
+    let encoding;
+    if (header.type === 'DATA_PAGE_V2') {
+      data = readDataPageV2(page, header, decoder);
+      encoding = header.data_page_header_v2!.encoding;
+    } else if (header.type === 'DATA_PAGE') {
+      data = readDataPage(decompressPage(page, header.uncompressed_page_size, meta.codec, READ_DECOMPRESSORS), header.data_page_header!, decoder);
+      encoding = header.data_page_header!.encoding;
+    } else {
+      continue; // index pages: nothing to scan
+    }
+    const { repetitionLevels: reps, dataPage } = data;
+    const defs = data.definitionLevels ?? [];
+    let indices: ArrayLike<number>;
+    if (encoding.endsWith('_DICTIONARY')) {
+      indices = dataPage as ArrayLike<number>;
+    } else {
+      // Plain values join the value table (after the dictionary, which comes first in a chunk).
+      const base = values.length;
+      const converted = toScanValues(dataPage, leaf);
+      for (const v of converted) values.push(v);
+      const offsets = new Int32Array(converted.length);
+      for (let i = 0; i < offsets.length; i++) offsets[i] = base + i;
+      indices = offsets;
+    }
+    const levels = defs.length > 0 ? defs.length : (indices.length as number);
+    let vi = 0;
+    for (let i = 0; i < levels; i++) {
+      if (maxRep === 0 || reps[i] === 0) row++;
+      const present = maxDef === 0 || defs[i] === maxDef;
+      if (rowOf) {
+        if (!present) continue; // an empty list: no element
+        rowOf[n] = row;
+        codes[n++] = indices[vi++]!;
+      } else {
+        codes[n++] = present ? indices[vi++]! : -1;
+      }
+    }
+  }
+  return { codes: n === total ? codes : codes.subarray(0, n), rowOf: rowOf && (n === total ? rowOf : rowOf.subarray(0, n)), values };
+}

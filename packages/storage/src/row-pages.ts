@@ -1,0 +1,188 @@
+// Reading a few rows of a row group by decoding only the pages that hold them, for every column,
+// nested ones included. hyparquet narrows flat columns to their pages but decodes a nested column
+// (the typed attribute lists) from the selected page to the end of its chunk; a search reads a
+// handful of traces spread over many row groups, so that cost dominated. Here each column's
+// offset index picks the pages, and hyparquet's own page reader decodes just those bytes (the
+// dictionary page put in front when the chunk has one).
+
+import type { AsyncBuffer, ColumnChunk, DecodedArray, FileMetaData, RowGroup } from 'hyparquet';
+import type { ColumnDecoder, PageLocation } from 'hyparquet/src/types.js';
+import { readOffsetIndex } from 'hyparquet';
+import { parquetHeader, readPage } from 'hyparquet/src/column.js';
+import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
+import { DEFAULT_PARSERS, convert } from 'hyparquet/src/convert.js';
+import { getMaxDefinitionLevel, getMaxRepetitionLevel, getSchemaPath } from 'hyparquet/src/schema.js';
+import { READ_DECOMPRESSORS } from './block-codecs.js';
+import type { SpanRowData } from './block-decode.js';
+
+async function bytesOf(file: AsyncBuffer, start: number, end: number): Promise<Uint8Array> {
+  return new Uint8Array(await file.slice(start, end));
+}
+
+interface ChunkLayout {
+  decoder: ColumnDecoder;
+  /** Data pages (offset index), or null when the chunk has none (then it is read whole). */
+  pages: PageLocation[] | null;
+  dictionary: DecodedArray | undefined;
+}
+
+/** Per column chunk: its decoder, page locations and decoded dictionary, read once per metadata object. */
+const layouts = new WeakMap<ColumnChunk, Promise<ChunkLayout>>();
+
+function chunkLayout(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChunk): Promise<ChunkLayout> {
+  let pending = layouts.get(chunk);
+  if (pending) return pending;
+  pending = (async (): Promise<ChunkLayout> => {
+    const meta = chunk.meta_data!;
+    const schemaPath = getSchemaPath(metadata.schema, meta.path_in_schema);
+    const decoder: ColumnDecoder = {
+      pathInSchema: meta.path_in_schema,
+      type: meta.type,
+      element: schemaPath[schemaPath.length - 1]!.element,
+      schemaPath,
+      codec: meta.codec,
+      parsers: DEFAULT_PARSERS,
+      compressors: READ_DECOMPRESSORS,
+      utf8: false,
+    };
+    let pages: PageLocation[] | null = null;
+    if (chunk.offset_index_offset !== undefined && chunk.offset_index_length) {
+      const start = Number(chunk.offset_index_offset);
+      const bytes = await bytesOf(file, start, start + chunk.offset_index_length);
+      pages = readOffsetIndex({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }).page_locations;
+    }
+    let dictionary: DecodedArray | undefined;
+    const chunkStart = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+    const firstData = pages ? Number(pages[0]!.offset) : Number(meta.data_page_offset);
+    if (meta.dictionary_page_offset !== undefined && chunkStart < firstData) {
+      const bytes = await bytesOf(file, chunkStart, firstData);
+      const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+      const header = parquetHeader(reader);
+      const { data } = readPage(reader, header, decoder, undefined, undefined, 0);
+      if (data) dictionary = convert(data, decoder);
+    }
+    return { decoder, pages, dictionary };
+  })();
+  layouts.set(chunk, pending);
+  pending.catch(() => layouts.delete(chunk));
+  return pending;
+}
+
+/** The values of one leaf column for the group-relative rows [relStart, relEnd). */
+async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChunk, relStart: number, relEnd: number): Promise<unknown[]> {
+  const meta = chunk.meta_data!;
+  const { decoder, pages, dictionary } = await chunkLayout(file, metadata, chunk);
+  let bytes: Uint8Array;
+  let base = 0;
+  if (pages === null) {
+    // No offset index (the writer leaves it out for chunks without data, e.g. all nulls): the whole chunk.
+    const start = Number(meta.data_page_offset);
+    bytes = await bytesOf(file, start, Number(meta.dictionary_page_offset ?? meta.data_page_offset) + Number(meta.total_compressed_size));
+  } else {
+    let first = 0;
+    while (first + 1 < pages.length && Number(pages[first + 1]!.first_row_index) <= relStart) first++;
+    let last = first;
+    while (last + 1 < pages.length && Number(pages[last + 1]!.first_row_index) < relEnd) last++;
+    bytes = await bytesOf(file, Number(pages[first]!.offset), Number(pages[last]!.offset) + pages[last]!.compressed_page_size);
+    base = Number(pages[first]!.first_row_index);
+  }
+  // Page by page: levels and values decoded by hyparquet, rows assembled here and only those
+  // selected (hyparquet would assemble every row of every page).
+  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+  const maxDef = getMaxDefinitionLevel(decoder.schemaPath);
+  const repeated = getMaxRepetitionLevel(decoder.schemaPath) > 0;
+  const selectStart = relStart - base;
+  const selectEnd = relEnd - base;
+  const out: unknown[] = new Array(relEnd - relStart);
+  let row = -1;
+  while (reader.offset < bytes.byteLength && row < selectEnd) {
+    const header = parquetHeader(reader);
+    const page = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
+    reader.offset += header.compressed_page_size;
+    let data;
+    let encoding;
+    let pageRows;
+    if (header.type === 'DATA_PAGE_V2') {
+      pageRows = header.data_page_header_v2!.num_rows;
+      if (row + pageRows < selectStart) {
+        row += pageRows;
+        continue;
+      }
+      data = readDataPageV2(page, header, decoder);
+      encoding = header.data_page_header_v2!.encoding;
+    } else if (header.type === 'DATA_PAGE') {
+      data = readDataPage(decompressPage(page, header.uncompressed_page_size, meta.codec, READ_DECOMPRESSORS), header.data_page_header!, decoder);
+      encoding = header.data_page_header!.encoding;
+    } else {
+      continue; // dictionary (already decoded) or index pages
+    }
+    const values = dictionary && encoding.endsWith('_DICTIONARY') ? null : convert(data.dataPage, decoder);
+    const valueAt = (i: number): unknown => (values ? values[i] : dictionary![data.dataPage[i] as number]);
+    const defs = data.definitionLevels ?? [];
+    const reps = data.repetitionLevels;
+    const levels = defs.length > 0 ? defs.length : repeated ? reps.length : data.dataPage.length;
+    let vi = 0;
+    for (let i = 0; i < levels; i++) {
+      if (!repeated || reps[i] === 0) {
+        row++;
+        if (repeated && row >= selectStart && row < selectEnd) out[row - selectStart] = [];
+      }
+      const present = maxDef === 0 || defs[i] === maxDef;
+      if (row < selectStart || row >= selectEnd) {
+        if (present) vi++;
+        continue;
+      }
+      if (repeated) {
+        if (present) (out[row - selectStart] as unknown[]).push(valueAt(vi++));
+      } else {
+        out[row - selectStart] = present ? valueAt(vi++) : undefined;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Rows [rowStart, rowEnd) of the row group that starts at block row `groupStart`, as objects
+ * keyed by top-level column, like hyparquet's rows: key/value lists become arrays of {key, value}.
+ * Needs the columns' offset indexes (every vAndante block has them).
+ */
+export async function readRowsByPages(
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  rg: RowGroup,
+  groupStart: number,
+  columns: readonly string[],
+  rowStart: number,
+  rowEnd: number,
+): Promise<SpanRowData[]> {
+  const relStart = rowStart - groupStart;
+  const relEnd = rowEnd - groupStart;
+  const wanted = new Set(columns);
+  const leaves = rg.columns.filter((c) => wanted.has(c.meta_data!.path_in_schema[0]!));
+  const values = await Promise.all(leaves.map((c) => leafRows(file, metadata, c, relStart, relEnd)));
+  const rows: SpanRowData[] = Array.from({ length: relEnd - relStart }, () => ({}));
+  const lists = new Map<string, { keys?: unknown[]; values?: unknown[] }>();
+  leaves.forEach((c, i) => {
+    const path = c.meta_data!.path_in_schema;
+    const top = path[0]!;
+    if (path.length === 1) {
+      const v = values[i]!;
+      for (let r = 0; r < rows.length; r++) rows[r]![top] = v[r];
+      return;
+    }
+    // A list of {key, value} structs: one leaf per field, zipped below.
+    const entry = lists.get(top) ?? {};
+    if (path[path.length - 1] === 'key') entry.keys = values[i];
+    else entry.values = values[i];
+    lists.set(top, entry);
+  });
+  for (const [top, { keys, values: vals }] of lists) {
+    for (let r = 0; r < rows.length; r++) {
+      const k = (keys?.[r] ?? []) as unknown[];
+      const v = (vals?.[r] ?? []) as unknown[];
+      rows[r]![top] = k.map((key, j) => ({ key, value: v[j] }));
+    }
+  }
+  return rows;
+}
