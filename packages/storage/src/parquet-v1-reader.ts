@@ -199,16 +199,13 @@ export class ParquetV1Reader implements BlockReader {
       }
     }
     if (first < 0) return null;
-    const rows = (await parquetReadObjects({
-      file,
-      metadata,
-      columns: [...TRACE_COLUMNS],
-      rowStart: first,
-      rowEnd: last,
-      utf8: false,
-      useOffsetIndex: true,
-      compressors: READ_DECOMPRESSORS,
-    })) as SpanRowData[];
+    // Only the pages holding the rows, per row group the trace spans.
+    const rows: SpanRowData[] = [];
+    for (const { g, i } of candidates) {
+      const lo = Math.max(first, g.rowStart);
+      const hi = Math.min(last, g.rowStart + g.rowCount);
+      if (lo < hi) rows.push(...(await readRowsByPages(file, metadata, metadata.row_groups[i]!, g.rowStart, TRACE_COLUMNS, lo, hi)));
+    }
     return rowsToTrace(traceId, rows, tables);
   }
 
