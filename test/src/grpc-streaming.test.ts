@@ -241,3 +241,22 @@ describe('stream_over_http_enabled: false', () => {
     expect((await fetch(`http://127.0.0.1:${app.ports.http}/api/echo`)).status).toBe(200);
   });
 });
+
+describe('shutdown with a gRPC client still connected', () => {
+  it('ends the HTTP/2 connection instead of waiting for the client to leave', async () => {
+    const app = await startInProcess(makeTempDir('grpc-stop'));
+    const client = new grpc.Client(`127.0.0.1:${app.ports.http}`, grpc.credentials.createInsecure());
+    const stream = client.makeServerStreamRequest(`${SERVICE}/Search`, identity, identity, Buffer.from(searchRequest({ query: '{ }' })), new grpc.Metadata());
+    const status = await new Promise<number>((done) => {
+      stream.on('data', () => undefined);
+      stream.on('error', () => undefined);
+      stream.on('status', (s: grpc.StatusObject) => done(s.code));
+    });
+    expect(status).toBe(grpc.status.OK);
+    // The channel stays connected (grpc-js keeps it); stop must not hang on it.
+    const started = Date.now();
+    await app.stop();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    client.close();
+  });
+});
