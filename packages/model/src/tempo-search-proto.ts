@@ -119,6 +119,54 @@ function putKeyValues(w: Writer, field: number, kvs: readonly KeyValue[]): void 
 
 const finish = (w: Writer): Uint8Array => w.finish();
 
+/** Scalar fields of a message as [field number, property, kind]: one table drives both directions. */
+type FlatSchema<T> = readonly (readonly [field: number, key: keyof T & string, kind: 'string' | 'uint32' | 'uint64'])[];
+
+function putFlat<T>(w: Writer, schema: FlatSchema<T>, value: T): void {
+  for (const [field, key, kind] of schema) {
+    const v = value[key];
+    if (kind === 'string') putString(w, field, v as string);
+    else if (kind === 'uint32') putUint32(w, field, v as number);
+    else putUint64(w, field, v as bigint);
+  }
+}
+
+const SEARCH_REQUEST_SCALARS: FlatSchema<TempoSearchRequest> = [
+  [2, 'minDurationMs', 'uint32'],
+  [3, 'maxDurationMs', 'uint32'],
+  [4, 'limit', 'uint32'],
+  [5, 'start', 'uint32'],
+  [6, 'end', 'uint32'],
+  [8, 'query', 'string'],
+  [9, 'spansPerSpanSet', 'uint32'],
+];
+const SEARCH_METRICS: FlatSchema<SearchMetrics> = [
+  [1, 'inspectedTraces', 'uint32'],
+  [2, 'inspectedBytes', 'uint64'],
+  [3, 'totalBlocks', 'uint32'],
+  [4, 'completedJobs', 'uint32'],
+  [5, 'totalJobs', 'uint32'],
+  [6, 'totalBlockBytes', 'uint64'],
+  [7, 'inspectedSpans', 'uint64'],
+];
+const SEARCH_TAGS_REQUEST: FlatSchema<TempoSearchTagsRequest> = [
+  [1, 'scope', 'string'],
+  [2, 'query', 'string'],
+  [3, 'start', 'uint32'],
+  [4, 'end', 'uint32'],
+  [5, 'maxTagsPerScope', 'uint32'],
+  [6, 'staleValuesThreshold', 'uint32'],
+];
+const SEARCH_TAG_VALUES_REQUEST: FlatSchema<TempoSearchTagValuesRequest> = [
+  [1, 'tagName', 'string'],
+  [2, 'query', 'string'],
+  [4, 'start', 'uint32'],
+  [5, 'end', 'uint32'],
+  [6, 'maxTagValues', 'uint32'],
+  [7, 'staleValueThreshold', 'uint32'],
+];
+const METADATA_METRICS: FlatSchema<MetadataMetrics> = [[1, 'inspectedBytes', 'uint64']];
+
 export function encodeSearchRequest(req: TempoSearchRequest): Uint8Array {
   const w = newWriter();
   for (const [key, value] of Object.entries(req.tags)) {
@@ -127,13 +175,7 @@ export function encodeSearchRequest(req: TempoSearchRequest): Uint8Array {
       putString(e, 2, value);
     });
   }
-  putUint32(w, 2, req.minDurationMs);
-  putUint32(w, 3, req.maxDurationMs);
-  putUint32(w, 4, req.limit);
-  putUint32(w, 5, req.start);
-  putUint32(w, 6, req.end);
-  putString(w, 8, req.query);
-  putUint32(w, 9, req.spansPerSpanSet);
+  putFlat(w, SEARCH_REQUEST_SCALARS, req);
   return finish(w);
 }
 
@@ -172,48 +214,25 @@ function putTrace(w: Writer, t: TraceSearchMetadata): void {
   }
 }
 
-function putSearchMetrics(w: Writer, m: SearchMetrics): void {
-  putUint32(w, 1, m.inspectedTraces);
-  putUint64(w, 2, m.inspectedBytes);
-  putUint32(w, 3, m.totalBlocks);
-  putUint32(w, 4, m.completedJobs);
-  putUint32(w, 5, m.totalJobs);
-  putUint64(w, 6, m.totalBlockBytes);
-  putUint64(w, 7, m.inspectedSpans);
-}
-
 export function encodeSearchResponse(r: SearchResponse): Uint8Array {
   const w = newWriter();
   for (const t of r.traces) putMessage(w, 1, (x) => putTrace(x, t));
   // Always present (possibly empty), as Tempo's frontend always sets it.
-  putMessage(w, 2, (x) => putSearchMetrics(x, r.metrics));
+  putMessage(w, 2, (x) => putFlat(x, SEARCH_METRICS, r.metrics));
   return finish(w);
 }
 
-export function encodeSearchTagsRequest(req: TempoSearchTagsRequest): Uint8Array {
+function encodeFlat<T>(schema: FlatSchema<T>, value: T): Uint8Array {
   const w = newWriter();
-  putString(w, 1, req.scope);
-  putString(w, 2, req.query);
-  putUint32(w, 3, req.start);
-  putUint32(w, 4, req.end);
-  putUint32(w, 5, req.maxTagsPerScope);
-  putUint32(w, 6, req.staleValuesThreshold);
+  putFlat(w, schema, value);
   return finish(w);
 }
 
-export function encodeSearchTagValuesRequest(req: TempoSearchTagValuesRequest): Uint8Array {
-  const w = newWriter();
-  putString(w, 1, req.tagName);
-  putString(w, 2, req.query);
-  putUint32(w, 4, req.start);
-  putUint32(w, 5, req.end);
-  putUint32(w, 6, req.maxTagValues);
-  putUint32(w, 7, req.staleValueThreshold);
-  return finish(w);
-}
+export const encodeSearchTagsRequest = (req: TempoSearchTagsRequest): Uint8Array => encodeFlat(SEARCH_TAGS_REQUEST, req);
+export const encodeSearchTagValuesRequest = (req: TempoSearchTagValuesRequest): Uint8Array => encodeFlat(SEARCH_TAG_VALUES_REQUEST, req);
 
 function putMetadataMetrics(w: Writer, m: MetadataMetrics): void {
-  putMessage(w, 2, (x) => putUint64(x, 1, m.inspectedBytes));
+  putMessage(w, 2, (x) => putFlat(x, METADATA_METRICS, m));
 }
 
 export function encodeSearchTagsResponse(r: TempoSearchTagsResponse): Uint8Array {
@@ -278,6 +297,31 @@ function nested<T>(r: Reader, end: number, what: string, read: (end: number) => 
 
 const u64 = (r: Reader, end: number, what: string): bigint => BigInt.asUintN(64, readInt64(r, end, what));
 
+const schemaFields = <T>(schema: FlatSchema<T>): number => fields(...schema.map(([field]) => field));
+
+/** Reads the field whose tag was just read into `into` if `schema` has it (right wire type); false otherwise. */
+function readFlatField<T>(r: Reader, tag: number, end: number, message: string, schema: FlatSchema<T>, into: T): boolean {
+  const entry = schema.find(([field]) => field === tag >>> 3);
+  if (!entry) return false;
+  const [, key, kind] = entry;
+  const what = `${message}.${key}`;
+  if (kind === 'string') {
+    if ((tag & 7) !== LEN) return false;
+    (into[key] as string) = str(r, end, what);
+  } else {
+    if ((tag & 7) !== VARINT) return false;
+    if (kind === 'uint32') (into[key] as number) = readUint32(r, end, what);
+    else (into[key] as bigint) = u64(r, end, what);
+  }
+  return true;
+}
+
+/** A message of scalar fields only, decoded over `initial` (the zero values). */
+function readFlat<T>(r: Reader, end: number, message: string, schema: FlatSchema<T>, initial: T): T {
+  readFields(r, end, message, schemaFields(schema), (tag, e) => readFlatField(r, tag, e, message, schema, initial));
+  return initial;
+}
+
 /** Decodes a whole message; malformed input becomes an InvalidArgumentError naming the message. */
 function decodeMessage<T>(buf: Uint8Array, message: string, read: (r: Reader, end: number) => T): T {
   const r = new Reader(buf instanceof Buffer ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
@@ -303,15 +347,10 @@ function readStringPair(r: Reader, end: number, message: string): [string, strin
 export function decodeSearchRequest(buf: Uint8Array): TempoSearchRequest {
   return decodeMessage(buf, 'SearchRequest', (r, end) => {
     const req: TempoSearchRequest = { tags: {}, minDurationMs: 0, maxDurationMs: 0, limit: 0, start: 0, end: 0, query: '', spansPerSpanSet: 0 };
-    const u32Fields: Record<number, keyof TempoSearchRequest> = { 2: 'minDurationMs', 3: 'maxDurationMs', 4: 'limit', 5: 'start', 6: 'end', 9: 'spansPerSpanSet' };
-    readFields(r, end, 'SearchRequest', fields(1, 2, 3, 4, 5, 6, 8, 9), (tag, e) => {
-      const field = tag >>> 3;
-      if (tag === lenTag(1)) {
-        const [k, v] = nested(r, e, 'SearchRequest.Tags', (x) => readStringPair(r, x, 'SearchRequest.TagsEntry'));
-        req.tags[k] = v;
-      } else if (tag === lenTag(8)) req.query = str(r, e, 'SearchRequest.Query');
-      else if ((tag & 7) === VARINT && u32Fields[field]) (req[u32Fields[field]] as number) = readUint32(r, e, `SearchRequest field ${field}`);
-      else return false;
+    readFields(r, end, 'SearchRequest', fields(1) | schemaFields(SEARCH_REQUEST_SCALARS), (tag, e) => {
+      if (tag !== lenTag(1)) return readFlatField(r, tag, e, 'SearchRequest', SEARCH_REQUEST_SCALARS, req);
+      const [k, v] = nested(r, e, 'SearchRequest.Tags', (x) => readStringPair(r, x, 'SearchRequest.TagsEntry'));
+      req.tags[k] = v;
       return true;
     });
     return req;
@@ -390,30 +429,12 @@ function readTrace(r: Reader, end: number): TraceSearchMetadata {
   return t;
 }
 
-function readSearchMetrics(r: Reader, end: number): SearchMetrics {
-  const m = emptySearchMetrics();
-  readFields(r, end, 'SearchMetrics', fields(1, 2, 3, 4, 5, 6, 7), (tag, e) => {
-    switch (tag) {
-      case varintTag(1): m.inspectedTraces = readUint32(r, e, 'SearchMetrics.inspectedTraces'); break;
-      case varintTag(2): m.inspectedBytes = u64(r, e, 'SearchMetrics.inspectedBytes'); break;
-      case varintTag(3): m.totalBlocks = readUint32(r, e, 'SearchMetrics.totalBlocks'); break;
-      case varintTag(4): m.completedJobs = readUint32(r, e, 'SearchMetrics.completedJobs'); break;
-      case varintTag(5): m.totalJobs = readUint32(r, e, 'SearchMetrics.totalJobs'); break;
-      case varintTag(6): m.totalBlockBytes = u64(r, e, 'SearchMetrics.totalBlockBytes'); break;
-      case varintTag(7): m.inspectedSpans = u64(r, e, 'SearchMetrics.inspectedSpans'); break;
-      default: return false;
-    }
-    return true;
-  });
-  return m;
-}
-
 export function decodeSearchResponse(buf: Uint8Array): SearchResponse {
   return decodeMessage(buf, 'SearchResponse', (r, end) => {
     const out: SearchResponse = { traces: [], metrics: emptySearchMetrics() };
     readFields(r, end, 'SearchResponse', fields(1, 2), (tag, e) => {
       if (tag === lenTag(1)) out.traces.push(nested(r, e, 'SearchResponse.traces', (x) => readTrace(r, x)));
-      else if (tag === lenTag(2)) out.metrics = nested(r, e, 'SearchResponse.metrics', (x) => readSearchMetrics(r, x));
+      else if (tag === lenTag(2)) out.metrics = nested(r, e, 'SearchResponse.metrics', (x) => readFlat(r, x, 'SearchMetrics', SEARCH_METRICS, emptySearchMetrics()));
       else return false;
       return true;
     });
@@ -421,53 +442,15 @@ export function decodeSearchResponse(buf: Uint8Array): SearchResponse {
   });
 }
 
-export function decodeSearchTagsRequest(buf: Uint8Array): TempoSearchTagsRequest {
-  return decodeMessage(buf, 'SearchTagsRequest', (r, end) => {
-    const req: TempoSearchTagsRequest = { scope: '', query: '', start: 0, end: 0, maxTagsPerScope: 0, staleValuesThreshold: 0 };
-    readFields(r, end, 'SearchTagsRequest', fields(1, 2, 3, 4, 5, 6), (tag, e) => {
-      switch (tag) {
-        case lenTag(1): req.scope = str(r, e, 'SearchTagsRequest.scope'); break;
-        case lenTag(2): req.query = str(r, e, 'SearchTagsRequest.query'); break;
-        case varintTag(3): req.start = readUint32(r, e, 'SearchTagsRequest.start'); break;
-        case varintTag(4): req.end = readUint32(r, e, 'SearchTagsRequest.end'); break;
-        case varintTag(5): req.maxTagsPerScope = readUint32(r, e, 'SearchTagsRequest.maxTagsPerScope'); break;
-        case varintTag(6): req.staleValuesThreshold = readUint32(r, e, 'SearchTagsRequest.staleValuesThreshold'); break;
-        default: return false;
-      }
-      return true;
-    });
-    return req;
-  });
-}
+export const decodeSearchTagsRequest = (buf: Uint8Array): TempoSearchTagsRequest =>
+  decodeMessage(buf, 'SearchTagsRequest', (r, end) =>
+    readFlat(r, end, 'SearchTagsRequest', SEARCH_TAGS_REQUEST, { scope: '', query: '', start: 0, end: 0, maxTagsPerScope: 0, staleValuesThreshold: 0 }),
+  );
 
-export function decodeSearchTagValuesRequest(buf: Uint8Array): TempoSearchTagValuesRequest {
-  return decodeMessage(buf, 'SearchTagValuesRequest', (r, end) => {
-    const req: TempoSearchTagValuesRequest = { tagName: '', query: '', start: 0, end: 0, maxTagValues: 0, staleValueThreshold: 0 };
-    readFields(r, end, 'SearchTagValuesRequest', fields(1, 2, 4, 5, 6, 7), (tag, e) => {
-      switch (tag) {
-        case lenTag(1): req.tagName = str(r, e, 'SearchTagValuesRequest.tagName'); break;
-        case lenTag(2): req.query = str(r, e, 'SearchTagValuesRequest.query'); break;
-        case varintTag(4): req.start = readUint32(r, e, 'SearchTagValuesRequest.start'); break;
-        case varintTag(5): req.end = readUint32(r, e, 'SearchTagValuesRequest.end'); break;
-        case varintTag(6): req.maxTagValues = readUint32(r, e, 'SearchTagValuesRequest.maxTagValues'); break;
-        case varintTag(7): req.staleValueThreshold = readUint32(r, e, 'SearchTagValuesRequest.staleValueThreshold'); break;
-        default: return false;
-      }
-      return true;
-    });
-    return req;
-  });
-}
-
-function readMetadataMetrics(r: Reader, end: number): MetadataMetrics {
-  const m: MetadataMetrics = { inspectedBytes: 0n };
-  readFields(r, end, 'MetadataMetrics', fields(1), (tag, e) => {
-    if (tag !== varintTag(1)) return false;
-    m.inspectedBytes = u64(r, e, 'MetadataMetrics.inspectedBytes');
-    return true;
-  });
-  return m;
-}
+export const decodeSearchTagValuesRequest = (buf: Uint8Array): TempoSearchTagValuesRequest =>
+  decodeMessage(buf, 'SearchTagValuesRequest', (r, end) =>
+    readFlat(r, end, 'SearchTagValuesRequest', SEARCH_TAG_VALUES_REQUEST, { tagName: '', query: '', start: 0, end: 0, maxTagValues: 0, staleValueThreshold: 0 }),
+  );
 
 /** The common shape of the tag responses: repeated field 1 of some item, field 2 MetadataMetrics. */
 function decodeTagsResponse<T>(buf: Uint8Array, message: string, readItem: (r: Reader, end: number) => T): { items: T[]; metrics: MetadataMetrics } {
@@ -476,7 +459,7 @@ function decodeTagsResponse<T>(buf: Uint8Array, message: string, readItem: (r: R
     let metrics: MetadataMetrics = { inspectedBytes: 0n };
     readFields(r, end, message, fields(1, 2), (tag, e) => {
       if (tag === lenTag(1)) items.push(readItem(r, e));
-      else if (tag === lenTag(2)) metrics = nested(r, e, `${message}.metrics`, (x) => readMetadataMetrics(r, x));
+      else if (tag === lenTag(2)) metrics = nested(r, e, `${message}.metrics`, (x) => readFlat(r, x, 'MetadataMetrics', METADATA_METRICS, { inspectedBytes: 0n }));
       else return false;
       return true;
     });
