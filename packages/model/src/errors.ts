@@ -4,10 +4,13 @@
 /** gRPC status codes used at Andante's boundaries (values from grpc's status.proto). */
 export const GrpcCode = {
   OK: 0,
+  CANCELLED: 1,
   INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
   UNAUTHENTICATED: 16,

@@ -58,3 +58,31 @@ export { TAG_SCOPES, INTRINSIC_TAGS, collectTagNames, parseTagRef, collectTagVal
 export type { TagScope, TagValue, TagValueType, TagRef } from './tags.js';
 export { jsonString } from './tempo-response.js';
 export { parseDuration } from './duration.js';
+export {
+  encodeSearchRequest,
+  decodeSearchRequest,
+  encodeSearchResponse,
+  decodeSearchResponse,
+  encodeSearchTagsRequest,
+  decodeSearchTagsRequest,
+  encodeSearchTagValuesRequest,
+  decodeSearchTagValuesRequest,
+  encodeSearchTagsResponse,
+  decodeSearchTagsResponse,
+  encodeSearchTagsV2Response,
+  decodeSearchTagsV2Response,
+  encodeSearchTagValuesResponse,
+  decodeSearchTagValuesResponse,
+  encodeSearchTagValuesV2Response,
+  decodeSearchTagValuesV2Response,
+} from './tempo-search-proto.js';
+export type {
+  TempoSearchRequest,
+  TempoSearchTagsRequest,
+  TempoSearchTagValuesRequest,
+  MetadataMetrics,
+  TempoSearchTagsResponse,
+  TempoSearchTagsV2Response,
+  TempoSearchTagValuesResponse,
+  TempoSearchTagValuesV2Response,
+} from './tempo-search-proto.js';

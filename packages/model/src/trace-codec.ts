@@ -75,7 +75,8 @@ export function decodeTrace(buf: Uint8Array): Trace {
   return { resourceSpans };
 }
 
-function str(r: Reader, end: number, what: string): string {
+/** A length-delimited UTF-8 string field, bounded by `end` (the Reader's buffer must be a Buffer). */
+export function str(r: Reader, end: number, what: string): string {
   const e = lenEnd(r, end, what);
   // r.buf is always a Buffer here (see decodeTrace); invalid UTF-8 becomes U+FFFD, as in TextDecoder.
   const s = e === r.pos ? '' : (r.buf as Buffer).toString('utf8', r.pos, e);
@@ -883,6 +884,10 @@ function writeSpan(w: ProtoWriter, s: Span): void {
 function writeKeyValueField(w: ProtoWriter, t: number, kv: KeyValue): void {
   tag(w, t);
   len(w);
+  writeKeyValueContent(w, kv);
+}
+
+function writeKeyValueContent(w: ProtoWriter, kv: KeyValue): void {
   writeStr(w, 0x0a, kv.key);
   tag(w, 0x12);
   len(w);
@@ -930,6 +935,21 @@ function writeAnyValue(w: ProtoWriter, v: AnyValue): void {
       w.pos += a.bytesValue.length;
       break;
   }
+}
+
+/** Decodes a common.v1.KeyValue whose content spans r.pos..end (for other tempopb messages that embed one). */
+export function decodeKeyValueMessage(r: Reader, end: number): KeyValue {
+  return decodeKeyValue(r, end, 0);
+}
+
+/** The protobuf encoding of a common.v1.KeyValue message (its content, without tag and length). */
+export function encodeKeyValueMessage(kv: KeyValue): Uint8Array {
+  const sizes: number[] = [];
+  sizeKeyValue(kv, sizes);
+  const w = newWriter(sizes[0]!, sizes);
+  w.next = 1;
+  writeKeyValueContent(w, kv);
+  return w.out;
 }
 
 /** The protobuf encoding of a Resource message (its content, without tag and length). */

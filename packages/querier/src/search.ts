@@ -51,6 +51,15 @@ export interface SearchServiceDeps {
   logger: Logger;
 }
 
+/** Hooks into a running search (gRPC streaming sends results as they are found). */
+export interface SearchProgress {
+  /**
+   * Called after each job (an ingester, a block) with the current top `limit` as found so far
+   * (not yet re-described from whole traces) and the cumulative metrics.
+   */
+  onPartial?: (sofar: SearchResponse) => void;
+}
+
 export class SearchService {
   constructor(private readonly deps: SearchServiceDeps) {}
 
@@ -82,7 +91,7 @@ export class SearchService {
     return out;
   }
 
-  async search(tenantId: string, req: SearchRequest): Promise<SearchResponse> {
+  async search(tenantId: string, req: SearchRequest, progress: SearchProgress = {}): Promise<SearchResponse> {
     const query = this.deps.compile(req.query); // a bad query fails before any work
     const metrics = emptySearchMetrics();
     const found: TraceSearchMetadata[] = [];
@@ -90,6 +99,7 @@ export class SearchService {
       found.push(...p.traces);
       addSearchMetrics(metrics, p.metrics);
       metrics.completedJobs++;
+      progress.onPartial?.({ traces: topSearchResults(found, req.limit), metrics: { ...metrics } });
     };
 
     const ingesters = this.deps.ingesters();

@@ -12,10 +12,21 @@ import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
 import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
 import { Distributor, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
 import { Ingester } from '@andante/ingester';
-import { Blocklist, Querier, SearchService, TagsService, registerSearchRoutes, registerTagRoutes, registerTraceRoutes } from '@andante/querier';
+import {
+  Blocklist,
+  Querier,
+  SearchService,
+  TagsService,
+  registerSearchRoutes,
+  registerTagRoutes,
+  registerTraceRoutes,
+  streamingQuerierMethods,
+} from '@andante/querier';
 import { searchCompiler } from '@andante/traceql';
 import { durationMs, type AndanteConfig } from './config.js';
+import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
+import { shareHttpPortWithH2c } from './shared-port.js';
 import { registerStatusRoutes } from './routes/status.js';
 
 export const VERSION = '0.1.0';
@@ -48,6 +59,8 @@ export class Andante {
   private readonly blocklist: Blocklist;
   private readonly querier: Querier;
   private readonly api: FastifyInstance;
+  /** tempopb.StreamingQuerier on the HTTP port (stream_over_http_enabled). */
+  private readonly streaming: GrpcOverHttp2 | undefined;
   private otlpHttp: FastifyInstance | undefined;
   private otlpGrpc: OtlpGrpcReceiver | undefined;
   private ring: RingSnapshot;
@@ -170,6 +183,13 @@ export class Andante {
     registerSearchRoutes(this.api, { search, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
     const tags = new TagsService({ backend: this.backend, blocklist: this.blocklist, ingesters, compile: searchCompiler });
     registerTagRoutes(this.api, { tags, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
+    if (cfg.stream_over_http_enabled) {
+      this.streaming = new GrpcOverHttp2({
+        methods: streamingQuerierMethods({ search, tags, multitenancyEnabled: cfg.multitenancy_enabled }),
+        logger: this.logger.child({ component: 'query-frontend-grpc' }),
+      });
+      shareHttpPortWithH2c(this.api.server, this.streaming.server);
+    }
   }
 
   /** Local disk by default; S3 with request metrics (Tempo's names) when configured. */
@@ -251,7 +271,10 @@ export class Andante {
       if (this.ringTimer) clearInterval(this.ringTimer);
       this.blocklist.stop();
       this.overrides.stop();
-      await this.api.close();
+      // HTTP/2 connections are not the HTTP/1 server's to close: end them, or its close waits for them.
+      const apiClosed = this.api.close();
+      await this.streaming?.close();
+      await apiClosed;
       await this.backend.close();
       this.logger.info('andante stopped');
     })();

@@ -30,6 +30,8 @@ export interface AndanteConfig {
   target: Target;
   multitenancy_enabled: boolean;
   http_api_prefix: string;
+  /** Serve the StreamingQuerier gRPC service (h2c) on the HTTP port, as Grafana's streaming search needs. */
+  stream_over_http_enabled: boolean;
   server: {
     http_listen_address: string;
     http_listen_port: number;
@@ -105,6 +107,9 @@ export function defaultConfig(): AndanteConfig {
     target: 'all',
     multitenancy_enabled: false,
     http_api_prefix: '',
+    // Tempo: false. On here so Grafana's streaming search works with no extra setting; HTTP/1.1
+    // clients of the port see no difference (docs/design.md).
+    stream_over_http_enabled: true,
     server: {
       http_listen_address: '0.0.0.0',
       http_listen_port: 3200,

@@ -47,8 +47,13 @@ const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
 
 /** The legacy search as TraceQL: every tag must match some span; durations bound the trace. */
 export function legacySearchToTraceQL(tags: string, minDuration?: string, maxDuration?: string): string {
+  return legacyFiltersToTraceQL(parseLogfmt(tags), minDuration, maxDuration);
+}
+
+/** The legacy search from tag pairs (gRPC's SearchRequest.Tags map) and Go durations. */
+export function legacyFiltersToTraceQL(tags: readonly [string, string][], minDuration?: string, maxDuration?: string): string {
   const filters: string[] = [];
-  for (const [key, value] of parseLogfmt(tags)) {
+  for (const [key, value] of tags) {
     const attr = key === 'name' ? 'name' : /^[A-Za-z0-9_.\-/]+$/.test(key) ? `.${key}` : `.${quote(key)}`;
     filters.push(`{ ${attr} = ${quote(value)} }`);
   }

@@ -4,7 +4,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AndanteError, InvalidArgumentError, TAG_SCOPES, jsonString, resolveTenant, type TagScope } from '@andante/model';
-import type { TagsService } from '../tags.js';
+import type { TagNamesResult, TagValuesResult, TagsService } from '../tags.js';
 
 export interface TagRoutesOptions {
   tags: TagsService;
@@ -26,7 +26,8 @@ function num(name: string, v: string | undefined): number {
   return Number(v);
 }
 
-function scopesFor(scope: string | undefined, v2: boolean): TagScope[] {
+/** The scopes a tag-names request asks for: v1 answers resource and span names only. */
+export function scopesFor(scope: string | undefined, v2: boolean): TagScope[] {
   if (!scope || scope === 'all') return v2 ? ['resource', 'span', 'intrinsic', 'event', 'link', 'instrumentation'] : ['resource', 'span'];
   if (!(TAG_SCOPES as readonly string[]).includes(scope)) {
     throw new InvalidArgumentError(`invalid scope ${JSON.stringify(scope)}: one of ${TAG_SCOPES.join(', ')}, all`);
@@ -35,6 +36,12 @@ function scopesFor(scope: string | undefined, v2: boolean): TagScope[] {
 }
 
 const metricsJson = (bytes: bigint): string => (bytes > 0n ? `{"inspectedBytes":"${bytes}"}` : '{}');
+
+/** v1 tag names: one sorted list over every scope. */
+export const v1TagNames = (r: TagNamesResult): string[] => [...new Set([...r.names.values()].flat())].sort();
+
+/** v1 tag values: untyped, each value once. */
+export const v1TagValues = (r: TagValuesResult): string[] => [...new Set(r.values.map((v) => v.value))];
 
 export function registerTagRoutes(app: FastifyInstance, opts: TagRoutesOptions): void {
   const handle =
@@ -53,8 +60,7 @@ export function registerTagRoutes(app: FastifyInstance, opts: TagRoutesOptions):
 
   app.get(`${opts.prefix}/api/search/tags`, handle(async (tenantId, req) => {
     const r = await opts.tags.tagNames(tenantId, { ...window(req.query), query: '' }, scopesFor(req.query.scope, false), num('limit', req.query.limit));
-    const names = [...new Set([...r.names.values()].flat())].sort();
-    return `{"tagNames":[${names.map(jsonString).join(',')}],"metrics":${metricsJson(r.inspectedBytes)}}`;
+    return `{"tagNames":[${v1TagNames(r).map(jsonString).join(',')}],"metrics":${metricsJson(r.inspectedBytes)}}`;
   }));
 
   app.get(`${opts.prefix}/api/v2/search/tags`, handle(async (tenantId, req) => {
@@ -79,8 +85,7 @@ export function registerTagRoutes(app: FastifyInstance, opts: TagRoutesOptions):
   app.get(`${opts.prefix}/api/search/tag/*`, handle(async (tenantId, req) => {
     const tag = tagFromUrl(req.url, '/api/search/tag/');
     const r = await opts.tags.tagValues(tenantId, { ...window(req.query), query: '', tag, v2: false }, num('limit', req.query.limit));
-    const values = [...new Set(r.values.map((v) => v.value))];
-    return `{"tagValues":[${values.map(jsonString).join(',')}],"metrics":${metricsJson(r.inspectedBytes)}}`;
+    return `{"tagValues":[${v1TagValues(r).map(jsonString).join(',')}],"metrics":${metricsJson(r.inspectedBytes)}}`;
   }));
 
   app.get(`${opts.prefix}/api/v2/search/tag/*`, handle(async (tenantId, req) => {
