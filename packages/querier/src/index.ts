@@ -4,6 +4,8 @@ export { Blocklist } from './blocklist.js';
 export { registerTraceRoutes } from './routes/traces.js';
 export type { TraceRoutesOptions } from './routes/traces.js';
 export { SearchService, defaultSearchLimits } from './search.js';
+export { BlockSearchPool } from './search-pool.js';
+export type { CompilerModule } from './search-pool.js';
 export type { SearchLimits, SearchProgress, SearchServiceDeps } from './search.js';
 export { registerSearchRoutes, legacySearchToTraceQL, parseLogfmt } from './routes/search.js';
 export type { SearchRoutesOptions } from './routes/search.js';

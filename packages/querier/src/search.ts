@@ -18,7 +18,8 @@ import {
   type SearchResponse,
   type TraceSearchMetadata,
 } from '@andante/model';
-import { BackendBlock, type BlockMeta } from '@andante/storage';
+import type { BlockMeta } from '@andante/storage';
+import { searchBlockWith, type BlockSearchPool } from './search-pool.js';
 import type { Backend } from '@andante/backend';
 import type { Blocklist } from './blocklist.js';
 import type { Querier } from './querier.js';
@@ -47,6 +48,8 @@ export interface SearchServiceDeps {
   ingesters: () => IngesterQuerier[];
   querier: Querier;
   compile: SearchCompiler;
+  /** Block scans on worker threads; absent (or from TypeScript sources): on the main thread. */
+  pool?: BlockSearchPool;
   limits: SearchLimits;
   logger: Logger;
 }
@@ -130,7 +133,10 @@ export class SearchService {
         take(await this.searchBlock(meta, req, query));
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.deps.limits.concurrentJobs) }, worker));
+    // Scans on worker threads: keep every worker busy; on the main thread, concurrent_jobs at once.
+    const pool = this.deps.pool;
+    const parallel = pool?.threaded ? Math.max(pool.size, this.deps.limits.concurrentJobs) : this.deps.limits.concurrentJobs;
+    await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
 
     // A trace can be split over ingesters and blocks: describe each result from its whole trace.
     const top = topSearchResults(found, req.limit);
@@ -159,7 +165,8 @@ export class SearchService {
     let result;
     try {
       // Conditions are pushed down to the block's columns; the engine decides on candidate traces.
-      result = await new BackendBlock(this.deps.backend, meta).search(query.fetch, req, (trace) => query.match(trace, req, req.spss));
+      const pool = this.deps.pool;
+      result = pool?.threaded ? await pool.search(meta, req) : await searchBlockWith(this.deps.backend, meta, req, query);
     } catch (err) {
       // Compacted away or deleted by retention since the blocklist was read: it holds nothing now.
       if (err instanceof NotFoundError) return { traces: [], metrics: emptySearchMetrics() };

@@ -13,6 +13,7 @@ import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type Ring
 import { Distributor, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
 import { Ingester } from '@andante/ingester';
 import {
+  BlockSearchPool,
   Blocklist,
   Querier,
   SearchService,
@@ -49,6 +50,7 @@ export class Andante {
   readonly logger: Logger;
   private readonly backend: Backend;
   private readonly encoder = new BlockEncoderPool();
+  private readonly searchPool: BlockSearchPool;
   private readonly compactor: Compactor;
   private readonly overrides: Overrides;
   private readonly ringStore = new MemoryRingStore();
@@ -76,6 +78,8 @@ export class Andante {
     collectDefaultMetrics({ register: this.registry });
     const trace = cfg.storage.trace;
     this.backend = this.createBackend();
+    // Workers compile queries with the same engine, found by module URL.
+    this.searchPool = new BlockSearchPool(this.backend, () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }));
     const blockConfig: Partial<BlockConfig> = {
       rowGroupSpans: trace.block.row_group_size_spans,
       bloomFalsePositive: trace.block.bloom_filter_false_positive,
@@ -170,6 +174,7 @@ export class Andante {
       ingesters,
       querier: this.querier,
       compile: searchCompiler,
+      pool: this.searchPool,
       limits: {
         maxDurationSeconds: durationMs(sfe.max_duration) / 1000,
         maxResultLimit: sfe.max_result_limit,
@@ -267,6 +272,7 @@ export class Andante {
       await this.ingester.stop();
       await this.compactor.stop();
       await this.encoder.close();
+      await this.searchPool.close();
       await this.lifecycler.stop();
       if (this.ringTimer) clearInterval(this.ringTimer);
       this.blocklist.stop();

@@ -1,0 +1,62 @@
+// Worker-thread entry of BlockSearchPool: searches one block per message. Bytes are asked of the
+// main thread (its Backend); the query is compiled here, once per distinct query text.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Backend, KeyPath } from '@andante/backend';
+import type { CompiledSearch, SearchCompiler } from '@andante/model';
+import { deserializeError, searchBlockWith, serializeError, type CompilerModule, type FromWorker, type ToWorker } from './search-pool.js';
+
+const port = parentPort!;
+const { url, exportName } = workerData as CompilerModule;
+const compile = (await import(url))[exportName] as SearchCompiler;
+
+const reads = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+let nextRead = 0;
+
+function ask(keypath: KeyPath, name: string, offset?: number, length?: number): Promise<Uint8Array> {
+  const id = nextRead++;
+  return new Promise((resolve, reject) => {
+    reads.set(id, { resolve, reject });
+    port.postMessage({ kind: 'read', id, keypath: [...keypath], name, offset, length } satisfies FromWorker);
+  });
+}
+
+const unsupported = (op: string) => (): Promise<never> => Promise.reject(new Error(`${op} is not available to a search worker`));
+
+/** Reads only, through the main thread. */
+const backend: Backend = {
+  read: (keypath, name) => ask(keypath, name),
+  readRange: (keypath, name, offset, length) => ask(keypath, name, offset, length),
+  size: unsupported('size'),
+  list: unsupported('list'),
+  write: unsupported('write'),
+  delete: unsupported('delete'),
+  close: () => Promise.resolve(),
+};
+
+// A query is usually searched over many blocks in a row: keep the last few compiled.
+const compiled = new Map<string, CompiledSearch>();
+function compiledQuery(text: string): CompiledSearch {
+  let q = compiled.get(text);
+  if (!q) {
+    q = compile(text);
+    compiled.set(text, q);
+    if (compiled.size > 16) compiled.delete(compiled.keys().next().value!);
+  }
+  return q;
+}
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.kind === 'read') {
+    const r = reads.get(msg.id);
+    reads.delete(msg.id);
+    if (msg.data) r?.resolve(msg.data);
+    else r?.reject(deserializeError(msg.error ?? { name: 'Error', message: 'read failed' }));
+    return;
+  }
+  const { id, meta, req } = msg;
+  searchBlockWith(backend, meta, req, compiledQuery(req.query)).then(
+    (result) => port.postMessage({ kind: 'done', id, result } satisfies FromWorker),
+    (err: unknown) => port.postMessage({ kind: 'done', id, error: serializeError(err) } satisfies FromWorker),
+  );
+});
