@@ -19,7 +19,7 @@ let stored: Trace[];
 
 beforeAll(async () => {
   backend = new LocalBackend(makeTempDir('pushdown-'));
-  const traces = generateDataset(400, 11)
+  const traces = generateDataset(240, 11)
     .map((trace) => ({ traceId: trace.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId, trace }))
     .sort((a, b) => compareBytes(a.traceId, b.traceId));
   meta = await writeBlock(backend, TENANT, newBlockId(), traces, { rowGroupSpans: 64 });

@@ -64,6 +64,20 @@ export function runBackendContract(name: string, makeBackend: BackendFactory): v
       expect(await b.readRange(['t', 'b'], 'data.parquet', 1000, 0)).toEqual(new Uint8Array(0));
     });
 
+    it('ranged reads see an object replaced or deleted since the last read', async () => {
+      const b = await make();
+      await b.write(['t', 'b'], 'o', bytes(1, 2, 3, 4));
+      expect(await b.readRange(['t', 'b'], 'o', 1, 2)).toEqual(bytes(2, 3));
+      await b.write(['t', 'b'], 'o', bytes(9, 8, 7, 6, 5));
+      expect(await b.readRange(['t', 'b'], 'o', 1, 4)).toEqual(bytes(8, 7, 6, 5));
+      await b.delete(['t', 'b'], 'o');
+      await expectCode(b.readRange(['t', 'b'], 'o', 0, 1), 'NOT_FOUND');
+      // Many reads at once of one object (they may share one open file).
+      await b.write(['t', 'b'], 'o', Uint8Array.from({ length: 256 }, (_, i) => i));
+      const parts = await Promise.all(Array.from({ length: 32 }, (_, i) => b.readRange(['t', 'b'], 'o', i * 8, 8)));
+      expect(parts.map((p) => p[0])).toEqual(Array.from({ length: 32 }, (_, i) => i * 8));
+    });
+
     it('rejects a range past the end of the object', async () => {
       const b = await make();
       await b.write(['t'], 'o', new Uint8Array(10));

@@ -3,17 +3,21 @@
 // crash leaves either the old object, the new one, or a hidden temp file: never a torn object.
 
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '@andante/model';
 import type { Backend, KeyPath } from './backend.js';
 import { TEMP_PREFIX, validateKeyPath, validateSegment } from './key-path.js';
+
+/** Files kept open for ranged reads (a search reads one data file in many ranges). */
+const OPEN_HANDLES = 64;
 
 /** How often a write retries when a concurrent delete removed its (emptied) folder meanwhile. */
 const WRITE_ATTEMPTS = 5;
 
 export class LocalBackend implements Backend {
   readonly root: string;
+  private readonly handles = new HandleCache(OPEN_HANDLES);
 
   constructor(root: string) {
     if (typeof root !== 'string' || root.length === 0) throw new InvalidArgumentError('local backend root folder is empty');
@@ -51,23 +55,19 @@ export class LocalBackend implements Backend {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new InvalidArgumentError(`invalid range offset=${offset} length=${length}`);
     }
-    let fh;
-    try {
-      fh = await open(path, 'r');
-    } catch (err) {
+    const handle = await this.handles.acquire(path).catch((err: unknown) => {
       throw mapMissing(err, keypath, name);
-    }
+    });
     try {
-      const { size } = await fh.stat();
-      if (offset + length > size) {
+      if (offset + length > handle.size) {
         throw new InvalidArgumentError(
-          `range ${offset}+${length} is beyond the end of ${describe(keypath, name)} (${size} bytes)`,
+          `range ${offset}+${length} is beyond the end of ${describe(keypath, name)} (${handle.size} bytes)`,
         );
       }
       const out = new Uint8Array(length);
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await fh.read(out, done, length - done, offset + done);
+        const { bytesRead } = await handle.fh.read(out, done, length - done, offset + done);
         if (bytesRead === 0) throw new Error(`short read of ${describe(keypath, name)}`);
         done += bytesRead;
       }
@@ -75,7 +75,7 @@ export class LocalBackend implements Backend {
     } catch (err) {
       throw mapMissing(err, keypath, name);
     } finally {
-      await fh.close();
+      this.handles.release(handle);
     }
   }
 
@@ -115,7 +115,7 @@ export class LocalBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    // Nothing is held open between calls.
+    await this.handles.closeAll();
   }
 
   private dirFor(keypath: KeyPath): string {
@@ -195,4 +195,68 @@ function mapMissing(err: unknown, keypath: KeyPath, name: string): unknown {
     return new NotFoundError(`object ${describe(keypath, name)} not found`);
   }
   return err;
+}
+
+interface OpenFile {
+  path: string;
+  fh: FileHandle;
+  /** Identity of the file this handle reads: a rename over the path makes a new one. */
+  ino: number;
+  dev: number;
+  size: number;
+  refs: number;
+  evicted: boolean;
+}
+
+/**
+ * Open handles for ranged reads, least recently used evicted. Opening a file costs more than the
+ * read of a small range on most systems, and a block search reads many ranges of one file. Each
+ * use checks the path still names the same file (one stat): objects replaced by rename or deleted
+ * are seen at once, exactly as without the cache.
+ */
+class HandleCache {
+  private readonly open = new Map<string, OpenFile>();
+
+  constructor(private readonly capacity: number) {}
+
+  async acquire(path: string): Promise<OpenFile> {
+    const st = await stat(path);
+    if (!st.isFile()) throw Object.assign(new Error(`${path} is not a file`), { code: 'EISDIR' });
+    const cached = this.open.get(path);
+    if (cached && cached.ino === st.ino && cached.dev === st.dev) {
+      this.open.delete(path); // most recently used last
+      this.open.set(path, cached);
+      cached.refs++;
+      return cached;
+    }
+    if (cached) this.evict(cached);
+    const fh = await open(path, 'r');
+    const fst = await fh.stat();
+    const entry: OpenFile = { path, fh, ino: fst.ino, dev: fst.dev, size: fst.size, refs: 1, evicted: false };
+    const raced = this.open.get(path);
+    if (raced) this.evict(raced);
+    this.open.set(path, entry);
+    while (this.open.size > this.capacity) this.evict(this.open.values().next().value!);
+    return entry;
+  }
+
+  release(entry: OpenFile): void {
+    entry.refs--;
+    if (entry.evicted && entry.refs === 0) void entry.fh.close().catch(() => undefined);
+  }
+
+  private evict(entry: OpenFile): void {
+    if (this.open.get(entry.path) === entry) this.open.delete(entry.path);
+    entry.evicted = true;
+    if (entry.refs === 0) void entry.fh.close().catch(() => undefined);
+  }
+
+  async closeAll(): Promise<void> {
+    const entries = [...this.open.values()];
+    this.open.clear();
+    for (const e of entries) {
+      e.evicted = true;
+      if (e.refs === 0) await e.fh.close().catch(() => undefined);
+    }
+  }
 }

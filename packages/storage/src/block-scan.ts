@@ -124,8 +124,12 @@ function statsAllow(c: FetchCondition, rg: RowGroup, column: string): boolean {
   }
 }
 
+/** Column chunks closer than this are fetched in one read (a request costs more than the bytes between). */
+const COALESCE_GAP_BYTES = 256 * 1024;
+
 class RowGroupScan {
   private readonly chunks = new Map<string, Promise<DecodedChunk>>();
+  private readonly fetched: { start: number; end: number; bytes: Promise<Uint8Array> }[] = [];
   bytesRead = 0;
 
   constructor(
@@ -136,21 +140,50 @@ class RowGroupScan {
     readonly rows: number,
   ) {}
 
+  private chunkRange(path: readonly string[]): { start: number; end: number } | null {
+    const key = path.join('.');
+    const meta = this.rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === key)?.meta_data;
+    if (!meta) return null;
+    const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
+    return { start, end: start + Number(meta.total_compressed_size) };
+  }
+
+  /** Fetches the chunks of these leaf columns, neighbours in one read, before they are decoded. */
+  prefetch(paths: readonly (readonly string[])[]): void {
+    const ranges = paths
+      .map((p) => this.chunkRange(p))
+      .filter((r): r is { start: number; end: number } => r !== null && this.covering(r.start, r.end) === null)
+      .sort((a, b) => a.start - b.start);
+    const merged: { start: number; end: number }[] = [];
+    for (const r of ranges) {
+      const last = merged[merged.length - 1];
+      if (last && r.start - last.end <= COALESCE_GAP_BYTES) last.end = Math.max(last.end, r.end);
+      else merged.push({ ...r });
+    }
+    for (const { start, end } of merged) {
+      const bytes = this.src.readRange(start, end);
+      bytes.then((b) => (this.bytesRead += b.byteLength), () => undefined);
+      this.fetched.push({ start, end, bytes });
+    }
+  }
+
+  /** The bytes [start, end) from a fetch that holds them, or null. */
+  private covering(start: number, end: number): Promise<Uint8Array> | null {
+    const f = this.fetched.find((x) => start >= x.start && end <= x.end);
+    return f ? f.bytes.then((b) => b.subarray(start - f.start, end - f.start)) : null;
+  }
+
   /** The decoded leaf column at `path` (e.g. ['name'] or ['attrs_str','list','element','key']), read once. */
-  column(path: string[]): Promise<DecodedChunk> | null {
+  column(path: readonly string[]): Promise<DecodedChunk> | null {
     const key = path.join('.');
     let pending = this.chunks.get(key);
     if (pending) return pending;
-    const chunk = this.rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === key);
-    const meta = chunk?.meta_data;
-    if (!meta) return null;
-    const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
-    const end = start + Number(meta.total_compressed_size);
-    const leaf: LeafColumn = { schemaPath: getSchemaPath(this.schema, path), meta };
-    pending = this.src.readRange(start, end).then((bytes) => {
-      this.bytesRead += bytes.byteLength;
-      return decodeColumnChunk(bytes, leaf);
-    });
+    const range = this.chunkRange(path);
+    if (!range) return null;
+    const meta = this.rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === key)!.meta_data!;
+    const leaf: LeafColumn = { schemaPath: getSchemaPath(this.schema, [...path]), meta };
+    this.prefetch([path]);
+    pending = this.covering(range.start, range.end)!.then((bytes) => decodeColumnChunk(bytes, leaf));
     this.chunks.set(key, pending);
     return pending;
   }
@@ -176,11 +209,13 @@ class RowGroupScan {
   /** Rows with an element of a key/value list whose key is `key` and whose value passes `test`. */
   async listMask(list: string, key: string, test: Test, into: Uint8Array): Promise<void> {
     const keys = this.column([list, 'list', 'element', 'key']);
-    const vals = this.column([list, 'list', 'element', 'value']);
-    if (!keys || !vals) return;
-    const [k, v] = await Promise.all([keys, vals]);
+    if (!keys) return;
+    const k = await keys;
     const keyOk = k.values.map((x) => x === key);
-    if (!keyOk.includes(true)) return;
+    if (!keyOk.includes(true)) return; // the key is not in this row group: its values need no decoding
+    const vals = this.column([list, 'list', 'element', 'value']);
+    if (!vals) return;
+    const v = await vals;
     const valOk = v.values.map((x) => test(x));
     if (!valOk.includes(true)) return;
     const rowOf = k.rowOf!;
@@ -209,6 +244,41 @@ function isEmpty(m: Mask): boolean {
 function attrEntryOk(attrs: readonly { key: string; value: AnyValue }[], name: string, test: Test): boolean {
   const kv = attrs.find((a) => a.key === name);
   return test(kv ? anyToScan(kv.value) : undefined);
+}
+
+const LIST_LEAVES = (list: string): string[][] => [
+  [list, 'list', 'element', 'key'],
+  [list, 'list', 'element', 'value'],
+];
+
+/** The typed lists a span attribute with this condition's literal can sit in. */
+function attrLists(c: FetchCondition): string[] {
+  if (c.op === 'exists') return ['attrs_str', 'attrs_int', 'attrs_dbl', 'attrs_bool'];
+  if (typeof c.value === 'string') return ['attrs_str'];
+  if (typeof c.value === 'number') return ['attrs_int', 'attrs_dbl'];
+  return ['attrs_bool'];
+}
+
+/** The leaf columns conditionMask reads for a condition (so they can be fetched together). */
+function conditionColumns(c: FetchCondition, rg: RowGroup): string[][] {
+  switch (c.scope) {
+    case 'intrinsic': {
+      const column = INTRINSIC_COLUMNS[c.name];
+      return column && statsAllow(c, rg, column) ? [[column]] : [];
+    }
+    case 'resource':
+      return c.name === RESOURCE_SERVICE.key && typeof c.value === 'string' ? [[RESOURCE_SERVICE.column]] : [['resource_ref']];
+    case 'span':
+    case 'none': {
+      const dedicated = SPAN_DEDICATED_BY_KEY.get(c.name);
+      const span = [...(dedicated ? [[dedicated.column]] : []), ...attrLists(c).flatMap(LIST_LEAVES), ['attrs_other']];
+      return c.scope === 'span' ? span : [...span, ...conditionColumns({ ...c, scope: 'resource' }, rg)];
+    }
+    case 'instrumentation':
+      return [['scope_ref']];
+    default:
+      return [[c.scope === 'event' ? 'events' : 'links']];
+  }
 }
 
 /** Which rows of the row group may satisfy one condition. */
@@ -243,9 +313,7 @@ async function spanAttrMask(scan: RowGroupScan, c: FetchCondition, test: Test): 
     if (m === null) return null;
     mask.set(m);
   }
-  const lists =
-    c.op === 'exists' ? ['attrs_str', 'attrs_int', 'attrs_dbl', 'attrs_bool'] : typeof c.value === 'string' ? ['attrs_str'] : typeof c.value === 'number' ? ['attrs_int', 'attrs_dbl'] : ['attrs_bool'];
-  await Promise.all(lists.map((l) => scan.listMask(l, c.name, test, mask)));
+  await Promise.all(attrLists(c).map((l) => scan.listMask(l, c.name, test, mask)));
   // Arrays, bytes and maps sit in a blob; TraceQL may match inside arrays, so a row whose blob
   // holds the key may match.
   const other = await scan.flatMask('attrs_other', (v) => v instanceof Uint8Array && decodeKeyValues(v).some((kv) => kv.key === c.name));
@@ -301,6 +369,7 @@ export async function searchBlockColumns(
     rowStart += rows;
     inspectedSpans += rows;
     let mask: Mask = null;
+    scan.prefetch(tested.flatMap(({ c }) => conditionColumns(c, rg)));
     if (prune === 'all' && tested.length === 0) mask = null;
     else if (prune === 'all') {
       for (const { c, test } of tested) {
@@ -366,7 +435,9 @@ function compareIds(a: Uint8Array, b: Uint8Array): number {
 
 /** The traces of the masked rows, with their row ranges and start times. */
 async function collectCandidates(scan: RowGroupScan, mask: Mask, windowStart: number, windowEnd: number, out: Candidate[]): Promise<void> {
-  const [ids, starts, ends] = await Promise.all([scan.column(['trace_id']), scan.column(['trace_start_time_unix_nano']), scan.column(['trace_end_time_unix_nano'])]);
+  const columns = [['trace_id'], ['trace_start_time_unix_nano'], ['trace_end_time_unix_nano']];
+  scan.prefetch(columns);
+  const [ids, starts, ends] = await Promise.all(columns.map((c) => scan.column(c)));
   if (!ids || !starts || !ends) throw new Error('block lacks the trace columns');
   const { codes, values } = ids;
   const rows = codes.length;

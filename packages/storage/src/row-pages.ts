@@ -121,14 +121,24 @@ async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: Column
     const defs = data.definitionLevels ?? [];
     const reps = data.repetitionLevels;
     const levels = defs.length > 0 ? defs.length : repeated ? reps.length : data.dataPage.length;
+    if (!repeated && defs.length === 0) {
+      // A required flat column: value i is row i of the page.
+      const pageStart = row + 1;
+      const from = Math.max(selectStart, pageStart);
+      const to = Math.min(selectEnd, pageStart + levels);
+      for (let r = from; r < to; r++) out[r - selectStart] = valueAt(r - pageStart);
+      row += levels;
+      continue;
+    }
     let vi = 0;
     for (let i = 0; i < levels; i++) {
       if (!repeated || reps[i] === 0) {
         row++;
         if (repeated && row >= selectStart && row < selectEnd) out[row - selectStart] = [];
       }
+      if (row >= selectEnd) break;
       const present = maxDef === 0 || defs[i] === maxDef;
-      if (row < selectStart || row >= selectEnd) {
+      if (row < selectStart) {
         if (present) vi++;
         continue;
       }
