@@ -709,7 +709,7 @@ async function main(): Promise<void> {
     }
 
     // Table
-    const head = ['query', 'returned/matching', 'answer', 'jobs', 'spans inspected', 'first ms', 'median ms', 'p90 ms', 'spans/s (median)', 'server CPU'];
+    const head = ['query', 'returned/matching', 'answer', 'jobs', 'spans inspected', 'first ms', 'median ms', 'p90 ms', 'spans/s (median)', 'spans/s per core', 'server CPU'];
     const table: string[][] = rows.map(({ query, first, runs }) => {
       const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
       const med = median(ms);
@@ -729,6 +729,7 @@ async function main(): Promise<void> {
         fmt(med),
         fmt(percentile(ms, 90)),
         fmt(inspected / (med / 1000)),
+        fmt(inspected / median(runs.map((r) => r.cpuSec))),
         `${cores.toFixed(2)} cores`,
       ];
     });
@@ -744,6 +745,7 @@ async function main(): Promise<void> {
         '(1 run)',
         '',
         fmt(r.inspectedSpans / (r.ms / 1000)),
+        fmt(r.inspectedSpans / r.cpuSec),
         `${(r.cpuSec / (r.ms / 1000)).toFixed(2)} cores`,
       ]);
     }
@@ -756,7 +758,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log('"returned/matching": traces returned (limit 20) / traces the generator knows match in the store; "answer": whether every run returned the same traces and, for the checkout query, exactly the 20 most recent matches, newest first.');
     console.log(`"jobs" is completedJobs/totalJobs (one per block, plus the ingester's; jobs skipped by the early stop are not completed); p90 of ${o.runs} runs is nearest-rank. spans/s = metrics.inspectedSpans / median latency.`);
-    console.log('"server CPU" is the andante process\'s CPU seconds / wall seconds during the requests: the block scans run on its main thread (one core).');
+    console.log('"server CPU" is the andante process\'s CPU seconds (all threads: block scans run on a worker pool) / wall seconds during the requests; "spans/s per core" = spans inspected / the median of the server CPU seconds of the runs.');
     console.log(completeness);
 
     if (o.profile) {
