@@ -124,6 +124,22 @@ describe('/api/search', () => {
     expect((await search(blocks!, '{ }')).body.traces ?? []).toEqual([]);
   });
 
+  it('describes a trace split over two blocks from both: the root is in the other block', async () => {
+    const a = await startInProcess(makeTempDir('search-split-'));
+    const { trace, plan } = DATA[20]!;
+    // The checkout root span in one block, the payments spans in the next.
+    const [checkout, payments] = trace.resourceSpans;
+    expect((await postOtlpHttp(a.ports.otlpHttp!, encodeTrace({ resourceSpans: [checkout!] }))).status).toBe(200);
+    await flush(a.ports.http);
+    expect((await postOtlpHttp(a.ports.otlpHttp!, encodeTrace({ resourceSpans: [payments!] }))).status).toBe(200);
+    await flush(a.ports.http);
+    const r = await search(a, '{ name = "charge" }', { limit: 5, ...window() });
+    expect(r.body.traces?.map((t) => t.traceID)).toEqual([bytesToHex(plan.id)]);
+    // Found in the payments block alone, but described whole: the root (and its service) live in the other.
+    expect(r.body.traces![0]!.rootServiceName).toBe('checkout');
+    expect(Number(r.body.metrics['totalBlocks'])).toBe(2);
+  });
+
   it('finds a trace the moment its export is acknowledged', async () => {
     const a = await startInProcess(makeTempDir('search-ryw-'));
     await ingest(a, 10, 11);

@@ -38,7 +38,7 @@ export class Querier {
    */
   async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = { startSeconds: 0, endSeconds: 0 }): Promise<Trace | null> {
     const fromIngesters = this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId));
-    const fromBlocks = this.candidateBlocks(tenantId, traceId, range).map((meta) => this.block(meta).findTraceById(traceId));
+    const fromBlocks = this.candidateBlocks(tenantId, traceId, range).map((meta) => this.openBlock(meta).findTraceById(traceId));
     const settled = await Promise.allSettled([...fromIngesters, ...fromBlocks]);
     const parts: Trace[] = [];
     let failure: unknown;
@@ -60,6 +60,17 @@ export class Querier {
     return combineTraces(parts);
   }
 
+  /**
+   * Whether any source but block `exceptBlockId` may hold spans of the trace: ingesters are asked,
+   * blocks answer from their ID ranges and bloom filters (no data read).
+   */
+  async mayHoldElsewhere(tenantId: string, traceId: Uint8Array, exceptBlockId: string): Promise<boolean> {
+    const inIngesters = await Promise.all(this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId)));
+    if (inIngesters.some((t) => t !== null)) return true;
+    const others = this.candidateBlocks(tenantId, traceId, { startSeconds: 0, endSeconds: 0 }).filter((m) => m.blockID !== exceptBlockId);
+    return (await Promise.all(others.map((m) => this.openBlock(m).mayContain(traceId)))).some(Boolean);
+  }
+
   private candidateBlocks(tenantId: string, traceId: Uint8Array, range: TimeRange): BlockMeta[] {
     const idB64 = Buffer.from(traceId);
     return this.deps.blocklist.blocks(tenantId).filter((meta) => {
@@ -73,7 +84,8 @@ export class Querier {
     });
   }
 
-  private block(meta: BlockMeta): BackendBlock {
+  /** The block, opened once while it is in the blocklist (its footer, index and bloom shards are kept). */
+  openBlock(meta: BlockMeta): BackendBlock {
     this.pruneCache();
     const key = `${meta.tenantID}/${meta.blockID}`;
     let block = this.blockCache.get(key);

@@ -17,8 +17,8 @@ export interface CompilerModule {
 }
 
 /** One block search, inline or on a worker. */
-export function searchBlockWith(backend: Backend, meta: BlockMeta, req: SearchRequest, query: CompiledSearch): Promise<BlockSearchResult> {
-  return new BackendBlock(backend, meta).search(query.fetch, req, (trace) => query.match(trace, req, req.spss));
+export function searchBlockWith(block: BackendBlock, req: SearchRequest, query: CompiledSearch): Promise<BlockSearchResult> {
+  return block.search(query.fetch, req, (trace) => query.match(trace, req, req.spss));
 }
 
 /** Messages between the pool and its workers. */

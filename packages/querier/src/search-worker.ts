@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Backend, KeyPath } from '@andante/backend';
 import type { CompiledSearch, SearchCompiler } from '@andante/model';
+import { BackendBlock, type BlockMeta } from '@andante/storage';
 import { deserializeError, searchBlockWith, serializeError, type CompilerModule, type FromWorker, type ToWorker } from './search-pool.js';
 
 const port = parentPort!;
@@ -46,6 +47,19 @@ function compiledQuery(text: string): CompiledSearch {
   return q;
 }
 
+// Blocks are immutable: keep the last few opened (footer, index, bloom shards read once).
+const blocks = new Map<string, BackendBlock>();
+function openBlock(meta: BlockMeta): BackendBlock {
+  const key = `${meta.tenantID}/${meta.blockID}`;
+  let block = blocks.get(key);
+  if (!block) {
+    block = new BackendBlock(backend, meta);
+    blocks.set(key, block);
+    if (blocks.size > 64) blocks.delete(blocks.keys().next().value!);
+  }
+  return block;
+}
+
 port.on('message', (msg: ToWorker) => {
   if (msg.kind === 'read') {
     const r = reads.get(msg.id);
@@ -55,7 +69,7 @@ port.on('message', (msg: ToWorker) => {
     return;
   }
   const { id, meta, req } = msg;
-  searchBlockWith(backend, meta, req, compiledQuery(req.query)).then(
+  searchBlockWith(openBlock(meta), req, compiledQuery(req.query)).then(
     (result) => port.postMessage({ kind: 'done', id, result } satisfies FromWorker),
     (err: unknown) => port.postMessage({ kind: 'done', id, error: serializeError(err) } satisfies FromWorker),
   );

@@ -112,7 +112,12 @@ export class SearchService {
     metrics.totalBlocks = blocks.length;
     metrics.totalBlockBytes = blocks.reduce((n, b) => n + BigInt(b.size), 0n);
 
-    (await Promise.all(ingesters.map((i) => i.search(tenantId, req)))).forEach(take);
+    // Where each result was found: one block (then it may already be whole), or null (several places).
+    const origin = new Map<string, string | null>();
+    for (const partial of await Promise.all(ingesters.map((i) => i.search(tenantId, req)))) {
+      for (const t of partial.traces) origin.set(t.traceID, null);
+      take(partial);
+    }
 
     let next = 0;
     const cutoff = (): bigint | null => {
@@ -130,7 +135,9 @@ export class SearchService {
           next = blocks.length;
           return;
         }
-        take(await this.searchBlock(meta, req, query));
+        const partial = await this.searchBlock(meta, req, query);
+        for (const t of partial.traces) origin.set(t.traceID, origin.has(t.traceID) ? null : meta.blockID);
+        take(partial);
       }
     };
     // Scans on worker threads: keep every worker busy; on the main thread, concurrent_jobs at once.
@@ -138,11 +145,15 @@ export class SearchService {
     const parallel = pool?.threaded ? Math.max(pool.size, this.deps.limits.concurrentJobs) : this.deps.limits.concurrentJobs;
     await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
 
-    // A trace can be split over ingesters and blocks: describe each result from its whole trace.
+    // A trace can be split over ingesters and blocks: describe each result from its whole trace,
+    // unless it came from one block and no other source can hold any of it.
     const top = topSearchResults(found, req.limit);
     const traces = await Promise.all(
       top.map(async (t) => {
-        const whole = await this.deps.querier.findTraceById(tenantId, Buffer.from(t.traceID, 'hex'), req);
+        const id = Buffer.from(t.traceID, 'hex');
+        const block = origin.get(t.traceID);
+        if (block && !(await this.deps.querier.mayHoldElsewhere(tenantId, id, block))) return t;
+        const whole = await this.deps.querier.findTraceById(tenantId, id, req);
         return (whole && query.match(whole, { startSeconds: 0, endSeconds: 0 }, req.spss)) ?? t;
       }),
     );
@@ -166,7 +177,7 @@ export class SearchService {
     try {
       // Conditions are pushed down to the block's columns; the engine decides on candidate traces.
       const pool = this.deps.pool;
-      result = pool?.threaded ? await pool.search(meta, req) : await searchBlockWith(this.deps.backend, meta, req, query);
+      result = pool?.threaded ? await pool.search(meta, req) : await searchBlockWith(this.deps.querier.openBlock(meta), req, query);
     } catch (err) {
       // Compacted away or deleted by retention since the blocklist was read: it holds nothing now.
       if (err instanceof NotFoundError) return { traces: [], metrics: emptySearchMetrics() };

@@ -78,6 +78,11 @@ export class BackendBlock {
     return this.reader.findTraceById(traceId);
   }
 
+  /** False when the block surely lacks the trace (ID range, bloom filter); reads at most one bloom shard. */
+  mayContain(traceId: Uint8Array): Promise<boolean> {
+    return this.reader.mayContain(traceId);
+  }
+
   /**
    * Search with the query's conditions pushed down to the columns; `evaluate` (the engine, on a
    * whole trace) decides each candidate, most recent first, until `limit` match.

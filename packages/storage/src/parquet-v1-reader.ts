@@ -28,6 +28,8 @@ import { bloomShardFor, bloomShardTest } from './bloom.js';
 
 export interface BlockReader {
   findTraceById(traceId: Uint8Array): Promise<Trace | null>;
+  /** False when the block surely lacks the trace (ID range, bloom filter); no data is read. */
+  mayContain(traceId: Uint8Array): Promise<boolean>;
   iterateTraces(): AsyncIterable<TraceEntry>;
   search(
     fetch: FetchSpansRequest | undefined,
@@ -166,10 +168,14 @@ export class ParquetV1Reader implements BlockReader {
     this.maxId = base64ToBytes(meta.maxID);
   }
 
+  async mayContain(traceId: Uint8Array): Promise<boolean> {
+    if (traceId.length !== this.minId.length) return false;
+    if (compareBytes(traceId, this.minId) < 0 || compareBytes(traceId, this.maxId) > 0) return false;
+    return this.bloomMayContain(traceId);
+  }
+
   async findTraceById(traceId: Uint8Array): Promise<Trace | null> {
-    if (traceId.length !== this.minId.length) return null;
-    if (compareBytes(traceId, this.minId) < 0 || compareBytes(traceId, this.maxId) > 0) return null;
-    if (!(await this.bloomMayContain(traceId))) return null;
+    if (!(await this.mayContain(traceId))) return null;
     const [index, { metadata, tables }] = await Promise.all([this.loadIndex(), this.loadFooter()]);
     const candidates = index
       .map((g, i) => ({ g, i }))
