@@ -37,6 +37,18 @@ export interface TagValuesResult {
   inspectedBytes: bigint;
 }
 
+/** Whether `q` narrows anything: blank, `{ }`, `{ true }` and queries that do not compile (Grafana sends half-typed ones) do not. */
+function narrowingQuery(compile: SearchCompiler, query: string): boolean {
+  const q = query.trim();
+  if (q === '' || /^\{\s*(true\s*)?\}$/.test(q)) return false;
+  try {
+    compile(q);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class TagsService {
   constructor(private readonly deps: TagsServiceDeps) {}
 
@@ -48,13 +60,27 @@ export class TagsService {
       .sort((a, b) => Date.parse(b.endTime) - Date.parse(a.endTime));
   }
 
-  private async scanBlocks(tenantId: string, req: TagsRequest, visit: (trace: Trace) => void): Promise<bigint> {
+  /**
+   * Visits the blocks in the window. Without a narrowing `q`, `fast` answers from the block's
+   * tables, dictionaries and key columns (no trace is read; values of a block count whole, as
+   * Tempo's do); it returns false for tags it cannot answer that way, and with a `q` every trace is
+   * read and filtered.
+   */
+  private async scanBlocks(
+    tenantId: string,
+    req: TagsRequest,
+    visit: (trace: Trace) => void,
+    fast: (block: BackendBlock) => Promise<boolean>,
+  ): Promise<bigint> {
+    const narrows = narrowingQuery(this.deps.compile, req.query);
     const accept = tagFilter(this.deps.compile, req.query, req);
     let bytes = 0n;
     for (const meta of this.blocksInWindow(tenantId, req)) {
       bytes += BigInt(meta.size);
+      const block = new BackendBlock(this.deps.backend, meta);
       try {
-        for await (const { trace } of new BackendBlock(this.deps.backend, meta).iterateTraces()) if (accept(trace)) visit(trace);
+        if (!narrows && (await fast(block))) continue;
+        for await (const { trace } of block.iterateTraces()) if (accept(trace)) visit(trace);
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err; // a block compacted away meanwhile holds nothing
       }
@@ -74,7 +100,15 @@ export class TagsService {
         found.set(scope, set);
       }
     }
-    inspectedBytes += await this.scanBlocks(tenantId, req, (trace) => collectTagNames(trace, found));
+    inspectedBytes += await this.scanBlocks(
+      tenantId,
+      req,
+      (trace) => collectTagNames(trace, found),
+      async (block) => {
+        await block.tagNames(found);
+        return true;
+      },
+    );
     const names = new Map<TagScope, string[]>();
     for (const scope of scopes) {
       const list = scope === 'intrinsic' ? [...INTRINSIC_TAGS] : [...(found.get(scope) ?? [])].sort();
@@ -92,7 +126,12 @@ export class TagsService {
       for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);
     }
     const ref = parseTagRef(req.tag, req.v2);
-    inspectedBytes += await this.scanBlocks(tenantId, req, (trace) => collectTagValues(trace, ref, found));
+    inspectedBytes += await this.scanBlocks(
+      tenantId,
+      req,
+      (trace) => collectTagValues(trace, ref, found),
+      (block) => block.tagValues(ref, found),
+    );
     const values = [...found.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.type.localeCompare(b.type)));
     return { values: limit > 0 ? values.slice(0, limit) : values, inspectedBytes };
   }

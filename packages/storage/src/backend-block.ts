@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Backend } from '@andante/backend';
 import { InvalidArgumentError } from '@andante/model';
-import type { FetchSpansRequest, Trace, TraceSearchMetadata } from '@andante/model';
+import type { FetchSpansRequest, TagRef, TagScope, TagValue, Trace, TraceSearchMetadata } from '@andante/model';
 import type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock } from './block-encode.js';
@@ -93,6 +93,16 @@ export class BackendBlock {
     evaluate: (trace: Trace) => TraceSearchMetadata | null,
   ): Promise<BlockSearchResult> {
     return this.reader.search(fetch, opts, evaluate);
+  }
+
+  /** Adds the block's attribute names per scope (from tables, dictionaries and key columns; no trace is read). */
+  tagNames(into: Map<TagScope, Set<string>>): Promise<void> {
+    return this.reader.tagNames(into);
+  }
+
+  /** Adds the block's values of a tag; false when this tag needs every trace read (root names). */
+  tagValues(ref: TagRef, into: Map<string, TagValue>): Promise<boolean> {
+    return this.reader.tagValues(ref, into);
   }
 
   /** Every trace in ascending trace-ID order (for the compactor). */

@@ -12,7 +12,7 @@ import { compareSearchResults } from '@andante/model';
 import { decodeKeyValues } from './binary-codec.js';
 import type { BlockTables } from './block-decode.js';
 import { RESOURCE_DEDICATED, SPAN_DEDICATED } from './block-schema.js';
-import { decodeColumnChunk, type DecodedChunk, type LeafColumn, type ScanValue } from './column-chunk.js';
+import { decodeColumnChunk, type DecodedChunk, type Int64As, type LeafColumn, type ScanValue } from './column-chunk.js';
 
 export interface BlockSearchOptions {
   /** Stop after this many matching traces, the most recent first. */
@@ -127,17 +127,18 @@ function statsAllow(c: FetchCondition, rg: RowGroup, column: string): boolean {
 /** Column chunks closer than this are fetched in one read (a request costs more than the bytes between). */
 const COALESCE_GAP_BYTES = 256 * 1024;
 
-class RowGroupScan {
+export class RowGroupScan {
   private readonly chunks = new Map<string, Promise<DecodedChunk>>();
   private readonly fetched: { start: number; end: number; bytes: Promise<Uint8Array> }[] = [];
   bytesRead = 0;
 
   constructor(
-    private readonly src: ScanSource,
+    private readonly src: Pick<ScanSource, 'readRange'>,
     private readonly schema: SchemaElement[],
     readonly rg: RowGroup,
     readonly rowStart: number,
     readonly rows: number,
+    private readonly int64: Int64As = 'number',
   ) {}
 
   private chunkRange(path: readonly string[]): { start: number; end: number } | null {
@@ -183,7 +184,7 @@ class RowGroupScan {
     const meta = this.rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === key)!.meta_data!;
     const leaf: LeafColumn = { schemaPath: getSchemaPath(this.schema, [...path]), meta };
     this.prefetch([path]);
-    pending = this.covering(range.start, range.end)!.then((bytes) => decodeColumnChunk(bytes, leaf));
+    pending = this.covering(range.start, range.end)!.then((bytes) => decodeColumnChunk(bytes, leaf, this.int64));
     this.chunks.set(key, pending);
     return pending;
   }

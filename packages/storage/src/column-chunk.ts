@@ -12,7 +12,7 @@ import { getMaxDefinitionLevel, getMaxRepetitionLevel } from 'hyparquet/src/sche
 import { READ_DECOMPRESSORS } from './block-codecs.js';
 
 /** A decoded value as a scan compares it; undefined is a null / absent value. */
-export type ScanValue = string | number | boolean | Uint8Array | undefined;
+export type ScanValue = string | number | bigint | boolean | Uint8Array | undefined;
 
 export interface DecodedChunk {
   /** One entry per present leaf value (per row for a flat column, nulls as -1): index into `values`. */
@@ -30,6 +30,9 @@ export interface LeafColumn {
   meta: ColumnMetaData;
 }
 
+/** How INT64 values come back: numbers (scans compare them) or exact bigints (values shown to users). */
+export type Int64As = 'number' | 'bigint';
+
 function int64ToNumbers(a: BigInt64Array): number[] {
   const words = new Int32Array(a.buffer, a.byteOffset, a.length * 2);
   const out = new Array<number>(a.length);
@@ -38,9 +41,9 @@ function int64ToNumbers(a: BigInt64Array): number[] {
 }
 
 /** Raw page values (PLAIN / dictionary page content) converted to scan values. */
-function toScanValues(raw: DecodedArray, leaf: LeafColumn): ScanValue[] {
+function toScanValues(raw: DecodedArray, leaf: LeafColumn, int64: Int64As): ScanValue[] {
   const element = leaf.schemaPath[leaf.schemaPath.length - 1]!.element;
-  if (raw instanceof BigInt64Array) return int64ToNumbers(raw);
+  if (raw instanceof BigInt64Array) return int64 === 'bigint' ? Array.from(raw) : int64ToNumbers(raw);
   if (element.type === 'BYTE_ARRAY' && (element.converted_type === 'UTF8' || element.logical_type?.type === 'STRING')) {
     const out = new Array<ScanValue>(raw.length);
     for (let i = 0; i < raw.length; i++) out[i] = utf8.decode(raw[i] as Uint8Array);
@@ -50,7 +53,7 @@ function toScanValues(raw: DecodedArray, leaf: LeafColumn): ScanValue[] {
 }
 
 /** Decodes every page of one column chunk (`bytes` starts at the chunk's first page). */
-export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn): DecodedChunk {
+export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn, int64: Int64As = 'number'): DecodedChunk {
   const { schemaPath, meta } = leaf;
   const element = schemaPath[schemaPath.length - 1]!.element;
   const decoder = {
@@ -80,7 +83,7 @@ export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn): DecodedC
     if (header.type === 'DICTIONARY_PAGE') {
       const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, READ_DECOMPRESSORS);
       const r = { view: new DataView(plain.buffer, plain.byteOffset, plain.byteLength), offset: 0 };
-      values = toScanValues(readPlain(r, meta.type, header.dictionary_page_header!.num_values, element.type_length), leaf);
+      values = toScanValues(readPlain(r, meta.type, header.dictionary_page_header!.num_values, element.type_length), leaf, int64);
       continue;
     }
     let data;
@@ -102,7 +105,7 @@ export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn): DecodedC
     } else {
       // Plain values join the value table (after the dictionary, which comes first in a chunk).
       const base = values.length;
-      const converted = toScanValues(dataPage, leaf);
+      const converted = toScanValues(dataPage, leaf, int64);
       for (const v of converted) values.push(v);
       const offsets = new Int32Array(converted.length);
       for (let i = 0; i < offsets.length; i++) offsets[i] = base + i;

@@ -9,7 +9,8 @@ import { parquetMetadata, parquetRead, parquetReadObjects } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData, RowGroup } from 'hyparquet';
 import type { Backend, KeyPath } from '@andante/backend';
 import { bytesEqual, compareBytes } from '@andante/model';
-import type { FetchSpansRequest, Trace, TraceSearchMetadata } from '@andante/model';
+import type { FetchSpansRequest, TagRef, TagScope, TagValue, Trace, TraceSearchMetadata } from '@andante/model';
+import { blockTagNames, blockTagValues, type TagSource } from './block-tags.js';
 import { searchBlockColumns } from './block-scan.js';
 import type { BlockSearchOptions, BlockSearchResult, TraceRows } from './block-scan.js';
 import { PrefetchedBuffer, backendAsyncBuffer } from './async-buffer.js';
@@ -36,6 +37,8 @@ export interface BlockReader {
     opts: BlockSearchOptions,
     evaluate: (trace: Trace) => TraceSearchMetadata | null,
   ): Promise<BlockSearchResult>;
+  tagNames(into: Map<TagScope, Set<string>>): Promise<void>;
+  tagValues(ref: TagRef, into: Map<string, TagValue>): Promise<boolean>;
 }
 
 interface Footer {
@@ -268,6 +271,19 @@ export class ParquetV1Reader implements BlockReader {
       opts,
       evaluate,
     );
+  }
+
+  async tagNames(into: Map<TagScope, Set<string>>): Promise<void> {
+    return blockTagNames(await this.tagSource(), into);
+  }
+
+  async tagValues(ref: TagRef, into: Map<string, TagValue>): Promise<boolean> {
+    return blockTagValues(await this.tagSource(), ref, into);
+  }
+
+  private async tagSource(): Promise<TagSource> {
+    const { metadata, tables } = await this.loadFooter();
+    return { metadata, tables, readRange: (start, end) => this.backend.readRange(this.keypath, DATA_NAME, start, end - start) };
   }
 
   /** Traces by their row ranges: only the pages holding their rows are decoded. */
