@@ -12,6 +12,8 @@ import { TEMP_PREFIX, validateKeyPath, validateSegment } from './key-path.js';
 /** Files kept open for ranged reads (a search reads one data file in many ranges). */
 const OPEN_HANDLES = 64;
 
+const ORPHANED_HANDLES = new FinalizationRegistry<HandleCache>((handles) => void handles.closeAll());
+
 /** How often a write retries when a concurrent delete removed its (emptied) folder meanwhile. */
 const WRITE_ATTEMPTS = 5;
 
@@ -22,6 +24,9 @@ export class LocalBackend implements Backend {
   constructor(root: string) {
     if (typeof root !== 'string' || root.length === 0) throw new InvalidArgumentError('local backend root folder is empty');
     this.root = resolve(root);
+    // A backend dropped without close() must not leave its files to the garbage collector (Node
+    // warns, and means to throw): the registry holds the cache and closes it when the backend goes.
+    ORPHANED_HANDLES.register(this, this.handles, this);
   }
 
   async write(keypath: KeyPath, name: string, data: Uint8Array): Promise<void> {
@@ -115,6 +120,7 @@ export class LocalBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    ORPHANED_HANDLES.unregister(this);
     await this.handles.closeAll();
   }
 
