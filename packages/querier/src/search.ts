@@ -61,6 +61,8 @@ export interface SearchProgress {
    * (not yet re-described from whole traces) and the cumulative metrics.
    */
   onPartial?: (sofar: SearchResponse) => void;
+  /** The caller went away (a cancelled stream): no further block jobs start, and the search rejects. */
+  signal?: AbortSignal;
 }
 
 export class SearchService {
@@ -127,6 +129,7 @@ export class SearchService {
     };
     const worker = async (): Promise<void> => {
       while (next < blocks.length) {
+        if (progress.signal?.aborted) return;
         const meta = blocks[next++]!;
         // Blocks run newest first: once a block ends before the oldest of `limit` results
         // started, neither it nor any later block can change the answer.
@@ -144,6 +147,7 @@ export class SearchService {
     const pool = this.deps.pool;
     const parallel = pool?.threaded ? Math.max(pool.size, this.deps.limits.concurrentJobs) : this.deps.limits.concurrentJobs;
     await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+    progress.signal?.throwIfAborted();
 
     // A trace can be split over ingesters and blocks: describe each result from its whole trace,
     // unless it came from one block and no other source can hold any of it.

@@ -93,6 +93,7 @@ export function streamingQuerierMethods(opts: StreamingQuerierOptions): Map<stri
     };
     let sending = Promise.resolve();
     const final = await opts.search.search(tenantId, request, {
+      signal: call.signal,
       onPartial: (sofar) => {
         if (call.signal.aborted) return;
         sending = sending.then(() => sendNew(sofar.traces, sofar.metrics, false));

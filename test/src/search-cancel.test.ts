@@ -1,0 +1,52 @@
+// A search whose caller went away (a cancelled gRPC stream) starts no further block jobs and
+// rejects; without the signal the same search runs every block.
+
+import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '@andante/backend';
+import { compareBytes, createLogger } from '@andante/model';
+import { Blocklist, Querier, SearchService, defaultSearchLimits } from '@andante/querier';
+import { newBlockId, writeBlock } from '@andante/storage';
+import { searchCompiler } from '@andante/traceql';
+import { generateDataset } from '@andante/traceql/testing';
+import { makeTempDir } from './harness.js';
+
+async function service(): Promise<{ search: SearchService; window: { startSeconds: number; endSeconds: number } }> {
+  const backend = new LocalBackend(makeTempDir('search-cancel-'));
+  const traces = generateDataset(120, 9)
+    .map((trace) => ({ traceId: trace.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId, trace }))
+    .sort((a, b) => compareBytes(a.traceId, b.traceId));
+  const metas = [];
+  for (let i = 0; i < 4; i++) metas.push(await writeBlock(backend, 'single-tenant', newBlockId(), traces.filter((_, j) => j % 4 === i)));
+  const logger = createLogger('error', {});
+  const blocklist = new Blocklist(backend, 3_600_000, logger);
+  await blocklist.poll();
+  const querier = new Querier({ backend, blocklist, ingesters: () => [], logger });
+  const search = new SearchService({ backend, blocklist, ingesters: () => [], querier, compile: searchCompiler, limits: defaultSearchLimits(), logger });
+  const startSeconds = Math.min(...metas.map((m) => Math.floor(Date.parse(m.startTime) / 1000))) - 1;
+  const endSeconds = Math.max(...metas.map((m) => Math.ceil(Date.parse(m.endTime) / 1000))) + 1;
+  return { search, window: { startSeconds, endSeconds } };
+}
+
+describe('search cancellation', () => {
+  it('stops starting block jobs once the signal aborts, and rejects', async () => {
+    const { search, window } = await service();
+    const req = { query: '{ }', limit: 10_000, spss: 3, ...window };
+
+    let partials = 0;
+    const whole = await search.search('single-tenant', req, { onPartial: () => partials++ });
+    expect(partials).toBe(4);
+    expect(whole.metrics.completedJobs).toBe(4);
+
+    const abort = new AbortController();
+    let cancelledPartials = 0;
+    const cancelled = search.search('single-tenant', req, {
+      signal: abort.signal,
+      onPartial: () => {
+        cancelledPartials++;
+        abort.abort(new Error('client went away'));
+      },
+    });
+    await expect(cancelled).rejects.toThrow('client went away');
+    expect(cancelledPartials).toBe(1);
+  });
+});
