@@ -11,7 +11,9 @@ import { print } from './stringer.js';
 import { validate } from './validate.js';
 
 const SEED = 0x7e3b0;
-const PER_CALL_LIMIT_MS = 100;
+// Hang detection, not a speed test (bench/traceql-parse measures speed): a loaded 2-core CI machine
+// has taken 150 ms for one long structural chain.
+const PER_CALL_LIMIT_MS = 1_000;
 const TOTAL_LIMIT_MS = 20_000;
 
 /** mulberry32: small, fast, good enough to drive a fuzzer. */
