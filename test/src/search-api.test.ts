@@ -204,5 +204,15 @@ describe('tag APIs', () => {
     const lenient = await fetch(`${base}/api/v2/search/tag/span.http.method/values?q=${encodeURIComponent('{ resource.service.name = ')}`);
     expect(lenient.status).toBe(200);
     expect(((await lenient.json()) as { tagValues: unknown[] }).tagValues).toHaveLength(2);
+    // As Tempo, q narrows by span: every trace has POST (checkout) and GET (payments) spans, but
+    // only the payments spans match.
+    const q = encodeURIComponent('{ resource.service.name = "payments" }');
+    expect((await values(`/api/v2/search/tag/span.http.method/values?q=${q}`)).tagValues).toEqual([{ type: 'string', value: 'GET' }]);
+    const names = (await (await fetch(`${base}/api/v2/search/tags?scope=span&q=${encodeURIComponent('{ name = "POST /checkout" }')}`)).json()) as { scopes: { tags: string[] }[] };
+    expect(names.scopes[0]!.tags).toEqual(['http.method']);
+    // The same over blocks (trace by trace, since q narrows).
+    await flush(a.ports.http);
+    const w = window();
+    expect((await values(`/api/v2/search/tag/span.http.method/values?q=${q}&start=${w.start}&end=${w.end}`)).tagValues).toEqual([{ type: 'string', value: 'GET' }]);
   });
 });

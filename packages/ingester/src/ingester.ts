@@ -15,7 +15,7 @@ import {
   type Trace,
   emptySearchMetrics,
   parseTagRef,
-  tagFilter,
+  tagSelector,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
 import { BlockEncoderPool, Wal, replayWalFile, type BlockConfig, type BlockMeta } from '@andante/storage';
@@ -117,13 +117,13 @@ export class Ingester implements IngesterClient {
   async searchTags(tenantId: string, req: TagsRequest): Promise<TagsPartial> {
     const inst = this.instances.get(tenantId);
     if (!inst) return { names: {}, inspectedBytes: 0n };
-    return (await inst).searchTags(tagFilter(this.compiler(), req.query, req));
+    return (await inst).searchTags(tagSelector(this.compiler(), req.query, req));
   }
 
   async searchTagValues(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial> {
     const inst = this.instances.get(tenantId);
     if (!inst) return { values: [], inspectedBytes: 0n };
-    return (await inst).searchTagValues(parseTagRef(req.tag, req.v2), tagFilter(this.compiler(), req.query, req));
+    return (await inst).searchTagValues(parseTagRef(req.tag, req.v2), tagSelector(this.compiler(), req.query, req));
   }
 
   private compiler(): SearchCompiler {

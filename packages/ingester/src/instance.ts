@@ -17,6 +17,7 @@ import {
   type CompiledSearch,
   type SearchPartial,
   type TagRef,
+  type SpanSelection,
   type TagScope,
   type TagValue,
   type TagsPartial,
@@ -339,22 +340,22 @@ export class TenantInstance {
     return { traces: topSearchResults(matches, req.limit), metrics };
   }
 
-  async searchTags(accept: (trace: Trace) => boolean): Promise<TagsPartial> {
+  async searchTags(select: (trace: Trace) => SpanSelection): Promise<TagsPartial> {
     const names = new Map<TagScope, Set<string>>();
     let inspectedBytes = 0n;
     await this.forEachTrace((trace, bytes) => {
       inspectedBytes += BigInt(bytes);
-      if (accept(trace)) collectTagNames(trace, names);
+      collectTagNames(trace, names, select(trace));
     });
     return { names: Object.fromEntries([...names].map(([k, v]) => [k, [...v]])), inspectedBytes };
   }
 
-  async searchTagValues(ref: TagRef, accept: (trace: Trace) => boolean): Promise<TagValuesPartial> {
+  async searchTagValues(ref: TagRef, select: (trace: Trace) => SpanSelection): Promise<TagValuesPartial> {
     const values = new Map<string, TagValue>();
     let inspectedBytes = 0n;
     await this.forEachTrace((trace, bytes) => {
       inspectedBytes += BigInt(bytes);
-      if (accept(trace)) collectTagValues(trace, ref, values);
+      collectTagValues(trace, ref, values, select(trace));
     });
     return { values: [...values.values()], inspectedBytes };
   }

@@ -176,6 +176,11 @@ export interface CompiledSearch {
   match(trace: Trace, window: { startSeconds: number; endSeconds: number }, spss: number): TraceSearchMetadata | null;
   /** What a block scan may prune with; absent: scan everything. */
   readonly fetch?: FetchSpansRequest;
+  /**
+   * The spans the query returns for this trace (indexes in resourceSpans, scopeSpans, spans
+   * order), null when the trace does not match or lies outside the window.
+   */
+  matchingSpans?(trace: Trace, window: { startSeconds: number; endSeconds: number }): SpanSelection;
 }
 
 /** Compiles query text; throws a 400-class error (parse, validation, unsupported) for bad queries. */
@@ -199,16 +204,24 @@ export function topSearchResults(traces: Iterable<TraceSearchMetadata>, limit: n
   return limit > 0 ? sorted.slice(0, limit) : sorted;
 }
 
+/** The spans of a trace a tag request takes values from: none (null), all, or these (indexes in resourceSpans, scopeSpans, spans order). */
+export type SpanSelection = null | 'all' | ReadonlySet<number>;
+
 /**
- * The traces a tag request covers: those overlapping the window and, when `query` compiles,
- * matching it. An incomplete query (a half-typed Grafana filter) narrows nothing instead of failing.
+ * The spans a tag request covers, per trace: those of traces overlapping the window and, when
+ * `query` compiles, the spans matching it (as Tempo narrows tag values by span). An incomplete
+ * query (a half-typed Grafana filter) narrows nothing instead of failing.
  */
-export function tagFilter(compile: SearchCompiler, query: string, window: { startSeconds: number; endSeconds: number }): (trace: Trace) => boolean {
+export function tagSelector(compile: SearchCompiler, query: string, window: { startSeconds: number; endSeconds: number }): (trace: Trace) => SpanSelection {
   let compiled: CompiledSearch;
+  let narrows = query.trim() !== '';
   try {
     compiled = compile(query.trim() || '{ }');
   } catch {
     compiled = compile('{ }');
+    narrows = false;
   }
-  return (trace) => compiled.match(trace, window, 1) !== null;
+  if (!narrows || !compiled.matchingSpans) return (trace) => (compiled.match(trace, window, 1) !== null ? 'all' : null);
+  const spans = compiled.matchingSpans.bind(compiled);
+  return (trace) => spans(trace, window);
 }

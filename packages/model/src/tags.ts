@@ -1,6 +1,7 @@
 // Tag (attribute) names and values of traces, for Grafana's tag dropdowns: Tempo's scopes,
 // intrinsic names and typed values.
 
+import type { SpanSelection } from './search.js';
 import type { AnyValue, KeyValue, Trace } from './trace.js';
 
 export const TAG_SCOPES = ['resource', 'span', 'event', 'link', 'instrumentation', 'intrinsic'] as const;
@@ -13,25 +14,51 @@ export const INTRINSIC_TAGS = [
   'status', 'statusMessage', 'trace:duration', 'trace:rootName', 'trace:rootService', 'traceDuration',
 ] as const;
 
-/** Adds the trace's attribute names, per scope, to `into` (intrinsics are static and not collected). */
-export function collectTagNames(trace: Trace, into: Map<TagScope, Set<string>>): void {
+/** Whether span `i` (in resourceSpans, scopeSpans, spans order) is selected. */
+const selected = (sel: SpanSelection, i: number): boolean => sel === 'all' || (sel !== null && sel.has(i));
+
+/** Per ResourceSpans and ScopeSpans, whether any of its spans is selected. */
+function selectedParents(trace: Trace, sel: SpanSelection): { resources: boolean[]; scopes: boolean[][] } {
+  let i = 0;
+  const resources: boolean[] = [];
+  const scopes: boolean[][] = [];
+  for (const rs of trace.resourceSpans) {
+    const perScope = rs.scopeSpans.map((ss) => {
+      let any = false;
+      for (let k = 0; k < ss.spans.length; k++) if (selected(sel, i++)) any = true;
+      return any;
+    });
+    scopes.push(perScope);
+    resources.push(perScope.includes(true));
+  }
+  return { resources, scopes };
+}
+
+/**
+ * Adds the attribute names of the selected spans (and of their resources and scopes), per scope,
+ * to `into` (intrinsics are static and not collected).
+ */
+export function collectTagNames(trace: Trace, into: Map<TagScope, Set<string>>, sel: SpanSelection = 'all'): void {
   const add = (scope: TagScope, kvs: readonly KeyValue[]): void => {
     if (kvs.length === 0) return;
     let set = into.get(scope);
     if (!set) into.set(scope, (set = new Set()));
     for (const kv of kvs) set.add(kv.key);
   };
-  for (const rs of trace.resourceSpans) {
-    add('resource', rs.resource.attributes);
-    for (const ss of rs.scopeSpans) {
-      add('instrumentation', ss.scope.attributes);
+  const parents = selectedParents(trace, sel);
+  let i = 0;
+  trace.resourceSpans.forEach((rs, r) => {
+    if (parents.resources[r]) add('resource', rs.resource.attributes);
+    rs.scopeSpans.forEach((ss, s) => {
+      if (parents.scopes[r]![s]) add('instrumentation', ss.scope.attributes);
       for (const span of ss.spans) {
+        if (!selected(sel, i++)) continue;
         add('span', span.attributes);
         for (const e of span.events) add('event', e.attributes);
         for (const l of span.links) add('link', l.attributes);
       }
-    }
-  }
+    });
+  });
 }
 
 export type TagValueType = 'string' | 'int' | 'float' | 'bool' | 'keyword';
@@ -77,8 +104,14 @@ function typed(v: AnyValue): TagValue | null {
   return null; // arrays, kvlists and bytes are not offered as values (as Tempo)
 }
 
-/** Adds the values the trace holds for `ref` to `into` (keyed by type and value). */
-export function collectTagValues(trace: Trace, ref: TagRef, into: Map<string, TagValue>): void {
+/**
+ * Adds the values the selected spans (and their resources and scopes) hold for `ref` to `into`
+ * (keyed by type and value). Root names are the trace's, taken when any span is selected.
+ */
+export function collectTagValues(trace: Trace, ref: TagRef, into: Map<string, TagValue>, sel: SpanSelection = 'all'): void {
+  if (sel === null) return;
+  const parents = selectedParents(trace, sel);
+  let i = 0;
   const put = (v: TagValue | null): void => {
     if (v) into.set(`${v.type}\u0000${v.value}`, v);
   };
@@ -86,13 +119,14 @@ export function collectTagValues(trace: Trace, ref: TagRef, into: Map<string, Ta
     for (const kv of kvs) if (kv.key === (ref as { key: string }).key) put(typed(kv.value));
   };
   let root: { name: string; service: string } | null = null;
-  for (const rs of trace.resourceSpans) {
+  trace.resourceSpans.forEach((rs, r) => {
     const service = rs.resource.attributes.find((a) => a.key === 'service.name');
-    for (const ss of rs.scopeSpans) {
+    rs.scopeSpans.forEach((ss, s) => {
       for (const span of ss.spans) {
         if (span.parentSpanId.length === 0 && !root) {
           root = { name: span.name, service: service && 'stringValue' in service.value ? service.value.stringValue : '' };
         }
+        if (!selected(sel, i++)) continue;
         if (ref.kind === 'intrinsic') {
           switch (ref.name) {
             case 'name': put({ type: 'string', value: span.name }); break;
@@ -110,12 +144,14 @@ export function collectTagValues(trace: Trace, ref: TagRef, into: Map<string, Ta
         if (ref.scope === 'event') for (const e of span.events) fromAttrs(e.attributes);
         if (ref.scope === 'link') for (const l of span.links) fromAttrs(l.attributes);
       }
-      if (ref.kind === 'attribute' && ref.scope === 'instrumentation') fromAttrs(ss.scope.attributes);
-    }
-    if (ref.kind === 'attribute' && (ref.scope === 'resource' || ref.scope === 'unscoped')) fromAttrs(rs.resource.attributes);
-  }
-  if (ref.kind === 'intrinsic' && root) {
-    if (ref.name === 'rootName') put({ type: 'string', value: root.name });
-    if (ref.name === 'rootServiceName' && root.service) put({ type: 'string', value: root.service });
+      if (ref.kind === 'attribute' && ref.scope === 'instrumentation' && parents.scopes[r]![s]) fromAttrs(ss.scope.attributes);
+    });
+    if (ref.kind === 'attribute' && (ref.scope === 'resource' || ref.scope === 'unscoped') && parents.resources[r]) fromAttrs(rs.resource.attributes);
+  });
+  // Assigned in the callbacks above, which the compiler does not follow.
+  const found = root as { name: string; service: string } | null;
+  if (ref.kind === 'intrinsic' && found) {
+    if (ref.name === 'rootName') put({ type: 'string', value: found.name });
+    if (ref.name === 'rootServiceName' && found.service) put({ type: 'string', value: found.service });
   }
 }

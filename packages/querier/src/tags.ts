@@ -7,9 +7,10 @@ import {
   collectTagNames,
   collectTagValues,
   parseTagRef,
-  tagFilter,
+  tagSelector,
   type IngesterQuerier,
   type SearchCompiler,
+  type SpanSelection,
   type TagScope,
   type TagValue,
   type TagsRequest,
@@ -69,18 +70,21 @@ export class TagsService {
   private async scanBlocks(
     tenantId: string,
     req: TagsRequest,
-    visit: (trace: Trace) => void,
+    visit: (trace: Trace, sel: SpanSelection) => void,
     fast: (block: BackendBlock) => Promise<boolean>,
   ): Promise<bigint> {
     const narrows = narrowingQuery(this.deps.compile, req.query);
-    const accept = tagFilter(this.deps.compile, req.query, req);
+    const select = tagSelector(this.deps.compile, req.query, req);
     let bytes = 0n;
     for (const meta of this.blocksInWindow(tenantId, req)) {
       bytes += BigInt(meta.size);
       const block = new BackendBlock(this.deps.backend, meta);
       try {
         if (!narrows && (await fast(block))) continue;
-        for await (const { trace } of block.iterateTraces()) if (accept(trace)) visit(trace);
+        for await (const { trace } of block.iterateTraces()) {
+          const sel = select(trace);
+          if (sel) visit(trace, sel);
+        }
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err; // a block compacted away meanwhile holds nothing
       }
@@ -103,7 +107,7 @@ export class TagsService {
     inspectedBytes += await this.scanBlocks(
       tenantId,
       req,
-      (trace) => collectTagNames(trace, found),
+      (trace, sel) => collectTagNames(trace, found, sel),
       async (block) => {
         await block.tagNames(found);
         return true;
@@ -129,7 +133,7 @@ export class TagsService {
     inspectedBytes += await this.scanBlocks(
       tenantId,
       req,
-      (trace) => collectTagValues(trace, ref, found),
+      (trace, sel) => collectTagValues(trace, ref, found, sel),
       (block) => block.tagValues(ref, found),
     );
     const values = [...found.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.type.localeCompare(b.type)));

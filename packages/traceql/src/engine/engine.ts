@@ -1,7 +1,7 @@
 // Search queries: compiled once into closures, then applied to whole traces (live traces in
 // ingesters, traces read from blocks) and turned into Tempo's search results.
 
-import type { AnyValue, CompiledSearch, KeyValue, SearchCompiler, SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata } from '@andante/model';
+import type { AnyValue, CompiledSearch, KeyValue, SearchCompiler, SearchSpan, SearchSpanSet, ServiceStats, Trace, TraceSearchMetadata } from '@andante/model';
 import { bytesToHex } from '@andante/model';
 import type { AttributeRef, FieldExpression, Pipeline, PipelineElement, RootExpr, SpansetExpression } from '../ast.js';
 import { isMetricsQuery } from '../ast.js';
@@ -194,18 +194,32 @@ export function compileSearch(query: string): SearchQuery {
  */
 export const searchCompiler: SearchCompiler = (query: string): CompiledSearch => {
   const q = compileSearch(query.trim() === '' ? '{ }' : query);
+  /** The trace's spansets (with its eval view), or null when it is empty, outside the window or does not match. */
+  const evaluate = (trace: Trace, window: { startSeconds: number; endSeconds: number }): { t: EvalTrace; sets: Spanset[] } | null => {
+    const t = buildEvalTrace(trace);
+    if (t.spans.length === 0) return null;
+    if (window.startSeconds > 0 && window.endSeconds > 0) {
+      const start = BigInt(Math.floor(window.startSeconds)) * 1_000_000_000n;
+      const end = BigInt(Math.floor(window.endSeconds)) * 1_000_000_000n;
+      if (t.startTimeUnixNano > end || t.endTimeUnixNano < start) return null;
+    }
+    const sets = q.evaluate(t);
+    return sets.length === 0 ? null : { t, sets };
+  };
   return {
     fetch: fetchSpansRequest(q.conditions),
     match(trace, window, spss) {
-      const t = buildEvalTrace(trace);
-      if (t.spans.length === 0) return null;
-      if (window.startSeconds > 0 && window.endSeconds > 0) {
-        const start = BigInt(Math.floor(window.startSeconds)) * 1_000_000_000n;
-        const end = BigInt(Math.floor(window.endSeconds)) * 1_000_000_000n;
-        if (t.startTimeUnixNano > end || t.endTimeUnixNano < start) return null;
-      }
-      const sets = q.evaluate(t);
-      return sets.length === 0 ? null : q.toSearchMetadata(t, sets, { spss });
+      const r = evaluate(trace, window);
+      return r && q.toSearchMetadata(r.t, r.sets, { spss });
+    },
+    matchingSpans(trace, window) {
+      const r = evaluate(trace, window);
+      if (!r) return null;
+      // EvalTrace spans are in resourceSpans, scopeSpans, spans order: their positions are the indexes.
+      const position = new Map(r.t.spans.map((s, i) => [s, i]));
+      const out = new Set<number>();
+      for (const set of r.sets) for (const s of set.spans) out.add(position.get(s)!);
+      return out;
     },
   };
 };
