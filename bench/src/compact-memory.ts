@@ -68,9 +68,17 @@ async function compactOnce(dir: string, o: Options): Promise<void> {
   const encoder = new BlockEncoderPool();
   const cfg = { ...defaultCompactorConfig(), ...(o.outputBufferBytes > 0 ? { outputBlockBufferBytes: o.outputBufferBytes } : {}) };
   const compactor = new Compactor({ cfg, backend, encoder, limits: staticLimits(defaultTenantLimits()), registry: new Registry(), logger: silentLogger });
+  // The main thread's heap and buffers at their peaks, to tell live data from garbage in the RSS.
+  const peak = { heapUsedMiB: 0, arrayBuffersMiB: 0 };
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peak.heapUsedMiB = Math.max(peak.heapUsedMiB, m.heapUsed / 2 ** 20);
+    peak.arrayBuffersMiB = Math.max(peak.arrayBuffersMiB, m.arrayBuffers / 2 ** 20);
+  }, 100);
   const started = performance.now();
   const result = await compactor.runCycle();
   const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
   await encoder.close();
   const { metas } = await listTenantBlocks(backend, TENANT);
   console.log(JSON.stringify({
@@ -80,6 +88,7 @@ async function compactOnce(dir: string, o: Options): Promise<void> {
     traces: metas.reduce((n, m) => n + m.totalObjects, 0),
     seconds,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    ...peak,
   }));
 }
 
@@ -95,7 +104,8 @@ async function main(): Promise<void> {
     if (child.status !== 0) throw new Error(`compaction child exited with ${child.status}`);
     const figures = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
     console.log(`${o.spans} spans in ${o.blocks} blocks -> ${figures.outputs} block(s), ${figures.spans} spans, ${figures.traces} traces; ` +
-      `${figures.seconds!.toFixed(1)} s, peak RSS ${figures.peakRssMiB!.toFixed(0)} MiB`);
+      `${figures.seconds!.toFixed(1)} s, peak RSS ${figures.peakRssMiB!.toFixed(0)} MiB ` +
+      `(main thread: heap used ${figures.heapUsedMiB!.toFixed(0)} MiB, array buffers ${figures.arrayBuffersMiB!.toFixed(0)} MiB)`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

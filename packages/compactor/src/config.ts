@@ -33,7 +33,7 @@ export interface CompactorConfig {
 }
 
 export const DEFAULT_ORPHANED_BLOCK_GRACE_PERIOD_MS = 3_600_000;
-export const DEFAULT_OUTPUT_BLOCK_BUFFER_BYTES = 256 * 1024 ** 2;
+export const DEFAULT_OUTPUT_BLOCK_BUFFER_BYTES = 128 * 1024 ** 2;
 
 export function defaultCompactorConfig(): Required<CompactorConfig> {
   return {
