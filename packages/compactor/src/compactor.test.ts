@@ -2,100 +2,21 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Registry } from 'prom-client';
-import {
-  combineTraces,
-  countSpans,
-  defaultTenantLimits,
-  silentLogger,
-  staticLimits,
-  type Span,
-  type Trace,
-} from '@andante/model';
+import { countSpans } from '@andante/model';
 import { LocalBackend } from '@andante/backend';
-import {
-  BackendBlock,
-  BlockEncoderPool,
-  encodeBlockMeta,
-  listTenantBlocks,
-  writeBlock,
-  newBlockId,
-  META_NAME,
-  type BlockMeta,
-} from '@andante/storage';
-import { Compactor } from './compactor.js';
-import { defaultCompactorConfig, type CompactorConfig } from './config.js';
+import { BlockEncoderPool, encodeBlockMeta, listTenantBlocks, META_NAME, type BlockMeta } from '@andante/storage';
+import type { CompactorConfig } from './config.js';
 import { HashJobOwnership } from './ownership.js';
+import { HOUR_NS as HOUR, T0_NS as T0, cut, readTrace, spanNames, testCompactor } from './test-blocks.js';
 
 const encoder = new BlockEncoderPool();
 afterAll(() => encoder.close());
 
-const HOUR = 3_600_000n * 1_000_000n;
-const T0 = 1_800_000_000_000n * 1_000_000n; // unix ns, an hour boundary
-
-function tid(n: number): Uint8Array {
-  const id = new Uint8Array(16);
-  id[0] = 0x10 + (n % 200);
-  id[14] = n >> 8;
-  id[15] = n & 0xff;
-  return id;
-}
-
-function span(traceId: Uint8Array, n: number, startNs: bigint): Span {
-  const spanId = new Uint8Array(8);
-  spanId[0] = 7;
-  spanId[6] = n >> 8;
-  spanId[7] = n & 0xff;
-  return {
-    traceId, spanId, traceState: '', parentSpanId: new Uint8Array(0), flags: 0, name: `op-${n}`, kind: 2,
-    startTimeUnixNano: startNs, endTimeUnixNano: startNs + 1_000_000n, attributes: [{ key: 'n', value: { intValue: BigInt(n) } }],
-    droppedAttributesCount: 0, events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { code: 0, message: '' },
-  };
-}
-
-function trace(traceId: Uint8Array, spans: number[], startNs: bigint): Trace {
-  return {
-    resourceSpans: [{
-      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }], droppedAttributesCount: 0 },
-      scopeSpans: [{ scope: { name: 'lib', version: '1', attributes: [], droppedAttributesCount: 0 }, spans: spans.map((s) => span(traceId, s, startNs)), schemaUrl: '' }],
-      schemaUrl: '',
-    }],
-  };
-}
-
-/** Writes one block holding the given traces (IDs and span numbers), starting at startNs. */
-async function cut(backend: LocalBackend, tenant: string, traces: [number, number[]][], startNs: bigint): Promise<BlockMeta> {
-  const entries = traces
-    .map(([n, spans]) => ({ traceId: tid(n), trace: trace(tid(n), spans, startNs) }))
-    .sort((a, b) => Buffer.compare(Buffer.from(a.traceId), Buffer.from(b.traceId)));
-  return writeBlock(backend, tenant, newBlockId(), entries);
-}
-
 async function setup(cfg: Partial<CompactorConfig> = {}, startMs = Number(T0 / 1_000_000n)) {
-  const dir = await mkdtemp(join(tmpdir(), 'compactor-'));
-  const backend = new LocalBackend(dir);
+  const backend = new LocalBackend(await mkdtemp(join(tmpdir(), 'compactor-')));
   const clock = { now: startMs };
-  const registry = new Registry();
-  const compactor = new Compactor({
-    cfg: { ...defaultCompactorConfig(), ...cfg },
-    backend,
-    encoder,
-    limits: staticLimits(defaultTenantLimits()),
-    registry,
-    logger: silentLogger,
-    now: () => clock.now,
-  });
-  return { backend, compactor, clock, registry };
+  return { backend, clock, ...testCompactor(backend, encoder, clock, cfg) };
 }
-
-/** What a reader sees for a trace across every visible block. */
-async function readTrace(backend: LocalBackend, tenant: string, n: number): Promise<Trace | null> {
-  const { metas } = await listTenantBlocks(backend, tenant);
-  const parts = (await Promise.all(metas.map((m) => new BackendBlock(backend, m).findTraceById(tid(n))))).filter((t): t is Trace => t !== null);
-  return parts.length ? combineTraces(parts) : null;
-}
-
-const spanNames = (t: Trace | null): string[] => (t?.resourceSpans ?? []).flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((x) => x.name))).sort();
 
 describe('Compactor', () => {
   it('merges small blocks of a window into one, combining split traces, and every trace reads as before', async () => {

@@ -1,11 +1,16 @@
 // The compactor keeps the backend small and fast: it merges a tenant's small blocks of the same
-// time window into bigger ones, enforces retention, and writes the tenant index.
+// time window into bigger ones, enforces retention, deletes partial blocks, and writes the tenant
+// index.
 //
-// Crash safety: the output block's meta.json is written last and names its inputs
-// (`compactedFrom`); only then are the inputs marked compacted. A crash before the output's
-// meta.json leaves the inputs as they were; a crash after it leaves both visible (reads drop the
-// duplicate spans) and the next cycle finishes marking the inputs. Inputs are deleted only
-// compacted_block_retention later, so queries that already hold them keep working.
+// Crash safety: a job writes its outputs one after another, each made visible by its meta.json
+// (written last) which names the job's inputs (`compactedFrom`); every output but the last is
+// flagged `cutAtBufferBudget`. Only after the last output are the inputs marked compacted. A
+// crash before an output's meta.json leaves a meta-less folder, deleted after
+// orphaned_block_grace_period; a crash between outputs leaves inputs and some outputs visible
+// (reads drop the duplicate spans) and, after the grace period, those outputs are withdrawn (the
+// inputs still hold every trace); a crash after the last output leaves both visible and the next
+// cycle finishes marking the inputs. Inputs are deleted only compacted_block_retention later, so
+// queries that already hold them keep working.
 
 import type { Backend } from '@andante/backend';
 import { encodeTrace, validateTenantId, type LimitsProvider, type Logger } from '@andante/model';
@@ -13,30 +18,29 @@ import {
   BackendBlock,
   META_NAME,
   clearBlock,
+  clearPartialBlock,
   encodeBlockMeta,
   listTenantBlocks,
   listTenants,
   markBlockCompacted,
   newBlockId,
+  parseRfc3339Nano,
   writeEncodedBlock,
   writeTenantIndex,
   type BlockConfig,
   type BlockEncoderPool,
   type BlockMeta,
   type SegmentTrace,
-  type TenantBlocks,
+  type TenantListing,
 } from '@andante/storage';
 import type { Registry } from 'prom-client';
-import type { CompactorConfig } from './config.js';
+import { DEFAULT_ORPHANED_BLOCK_GRACE_PERIOD_MS, DEFAULT_OUTPUT_BLOCK_BUFFER_BYTES, type CompactorConfig } from './config.js';
 import { mergeBlocks } from './merge.js';
 import { ownAllJobs, type JobOwnership } from './ownership.js';
 import { createCompactorMetrics, type CompactorMetrics } from './metrics.js';
-import { selectCompactionJobs, type CompactionJob } from './selector.js';
-
-/** A compaction output's meta: the inputs it replaces, so an interrupted compaction can be finished. */
-export interface CompactedOutputMeta extends BlockMeta {
-  compactedFrom?: string[];
-}
+import { compactionJobId, type CompactedOutputMeta } from './output-meta.js';
+import { selectCompactionJobs, windowJobKey, type CompactionJob } from './selector.js';
+import { FirstSightings } from './sightings.js';
 
 export interface CompactorDeps {
   cfg: CompactorConfig;
@@ -55,12 +59,33 @@ export interface CycleResult {
   compactions: number;
   retentionMarked: number;
   retentionDeleted: number;
+  /** Meta-less block folders deleted after orphaned_block_grace_period. */
+  orphansDeleted: number;
+  /** Outputs of interrupted compactions withdrawn (their inputs still hold every trace). */
+  outputsWithdrawn: number;
+}
+
+/** Outputs and inputs of compactions a crash interrupted; not merged again until resolved. */
+interface ResumeOutcome {
+  blocks: TenantListing;
+  busy: Set<string>;
+}
+
+interface OutputPlan {
+  level: number;
+  compactedFrom: string[];
+  /** The job's time range: every output gets it, so all outputs stay in the job's window. */
+  startTime: string;
+  endTime: string;
 }
 
 export class Compactor {
   private readonly metrics: CompactorMetrics;
   private readonly now: () => number;
   private readonly ownership: JobOwnership;
+  private readonly sightings = new FirstSightings();
+  private readonly orphanGraceMs: number;
+  private readonly outputBufferBytes: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult> | undefined;
 
@@ -68,6 +93,8 @@ export class Compactor {
     this.metrics = createCompactorMetrics(deps.registry);
     this.now = deps.now ?? Date.now;
     this.ownership = deps.ownership ?? ownAllJobs;
+    this.orphanGraceMs = deps.cfg.orphanedBlockGracePeriodMs ?? DEFAULT_ORPHANED_BLOCK_GRACE_PERIOD_MS;
+    this.outputBufferBytes = deps.cfg.outputBlockBufferBytes ?? DEFAULT_OUTPUT_BLOCK_BUFFER_BYTES;
   }
 
   start(): void {
@@ -80,14 +107,17 @@ export class Compactor {
     await this.running;
   }
 
-  /** One cycle over every tenant; concurrent calls share the cycle in progress. */
+  /**
+   * One cycle over every tenant; concurrent calls share the cycle in progress. So within a
+   * process no compaction is being written while a cycle looks for partial blocks.
+   */
   runCycle(): Promise<CycleResult> {
     this.running ??= this.cycle().finally(() => (this.running = undefined));
     return this.running;
   }
 
   private async cycle(): Promise<CycleResult> {
-    const result: CycleResult = { compactions: 0, retentionMarked: 0, retentionDeleted: 0 };
+    const result: CycleResult = { compactions: 0, retentionMarked: 0, retentionDeleted: 0, orphansDeleted: 0, outputsWithdrawn: 0 };
     let tenants: string[];
     try {
       tenants = await listTenants(this.deps.backend);
@@ -110,10 +140,10 @@ export class Compactor {
 
   private async tenantCycle(tenantId: string, result: CycleResult): Promise<void> {
     validateTenantId(tenantId);
-    let blocks = await listTenantBlocks(this.deps.backend, tenantId);
-    blocks = await this.finishInterrupted(blocks);
-    blocks = await this.applyRetention(tenantId, blocks, result);
-    for (const job of selectCompactionJobs(tenantId, blocks.metas, this.deps.cfg)) {
+    const resumed = await this.finishInterrupted(tenantId, await listTenantBlocks(this.deps.backend, tenantId), result);
+    let blocks = await this.applyRetention(tenantId, resumed.blocks, result);
+    await this.clearOrphans(tenantId, blocks.metaless, result);
+    for (const job of selectCompactionJobs(tenantId, blocks.metas, this.deps.cfg, resumed.busy)) {
       if (!this.ownership.owns(job.key)) continue;
       await this.compact(tenantId, job);
       result.compactions++;
@@ -124,24 +154,82 @@ export class Compactor {
     this.metrics.blocklistLength.set({ tenant: tenantId }, blocks.metas.length);
   }
 
-  /** Marks inputs of finished compactions that a crash left visible. */
-  private async finishInterrupted(blocks: TenantBlocks): Promise<TenantBlocks> {
+  /**
+   * Resolves compactions a crash interrupted, found by visible outputs whose inputs are still
+   * visible too. When the job's last output exists, the inputs are marked compacted. When it does
+   * not, the job stopped between two outputs: its visible outputs hold part of what the inputs
+   * hold, so they are withdrawn once the job has stayed so for the grace period (it may be another
+   * compactor's job still being written, after an ownership change); until then its blocks are
+   * not merged again.
+   */
+  private async finishInterrupted(tenantId: string, blocks: TenantListing, result: CycleResult): Promise<ResumeOutcome> {
     const visible = new Map(blocks.metas.map((m) => [m.blockID, m]));
-    let changed = false;
+    const jobs = new Map<string, CompactedOutputMeta[]>();
     for (const meta of blocks.metas as CompactedOutputMeta[]) {
-      for (const id of meta.compactedFrom ?? []) {
-        const input = visible.get(id);
-        if (!input) continue;
-        await markBlockCompacted(this.deps.backend, input, this.now());
-        visible.delete(id);
-        changed = true;
-        this.deps.logger.info('finished an interrupted compaction', { tenant: meta.tenantID, output: meta.blockID, input: id });
-      }
+      const jobId = compactionJobId(meta);
+      if (jobId === undefined) continue;
+      jobs.set(jobId, [...(jobs.get(jobId) ?? []), meta]);
     }
-    return changed ? listTenantBlocks(this.deps.backend, blocks.metas[0]!.tenantID) : blocks;
+    const busy = new Set<string>();
+    const interrupted = new Map<string, CompactedOutputMeta[]>();
+    let changed = false;
+    for (const [jobId, outputs] of jobs) {
+      const inputs = outputs[0]!.compactedFrom!.flatMap((id) => visible.get(id) ?? []);
+      if (inputs.length === 0) continue;
+      if (!this.ownership.owns(windowJobKey(tenantId, outputs[0]!.startTime, this.deps.cfg))) continue;
+      if (outputs.some((o) => !o.cutAtBufferBudget)) {
+        for (const input of inputs) {
+          await markBlockCompacted(this.deps.backend, input, this.now());
+          this.deps.logger.info('finished an interrupted compaction', { tenant: tenantId, outputs: outputs.map((o) => o.blockID), input: input.blockID });
+        }
+        changed = true;
+        continue;
+      }
+      interrupted.set(jobId, outputs);
+      for (const b of [...inputs, ...outputs]) busy.add(b.blockID);
+    }
+    const due = this.sightings.observe(`${tenantId}/interrupted-jobs`, [...interrupted.keys()], this.now(), this.orphanGraceMs);
+    for (const jobId of due) {
+      const outputs = interrupted.get(jobId)!;
+      for (const output of outputs) {
+        await markBlockCompacted(this.deps.backend, output, this.now());
+        this.metrics.outputsWithdrawn.inc();
+        result.outputsWithdrawn++;
+        busy.delete(output.blockID);
+      }
+      for (const id of outputs[0]!.compactedFrom!) busy.delete(id);
+      changed = true;
+      this.deps.logger.warn('withdrew the outputs of a compaction interrupted between outputs; its inputs stay', {
+        tenant: tenantId,
+        outputs: outputs.map((o) => o.blockID),
+        inputs: outputs[0]!.compactedFrom,
+      });
+    }
+    return { blocks: changed ? await listTenantBlocks(this.deps.backend, tenantId) : blocks, busy };
   }
 
-  private async applyRetention(tenantId: string, blocks: TenantBlocks, result: CycleResult): Promise<TenantBlocks> {
+  /**
+   * Deletes block folders that have had no meta.json for the grace period: outputs of flushes or
+   * compactions whose writer died. A folder that gains meta.json meanwhile is forgotten. With
+   * several compactors, only the owner of a folder deletes it.
+   */
+  private async clearOrphans(tenantId: string, metaless: readonly string[], result: CycleResult): Promise<void> {
+    for (const blockId of this.sightings.observe(`${tenantId}/metaless`, metaless, this.now(), this.orphanGraceMs)) {
+      if (!this.ownership.owns(`${tenantId}/${blockId}`)) continue;
+      const { cleared, objects } = await clearPartialBlock(this.deps.backend, tenantId, blockId);
+      if (!cleared || objects === 0) continue;
+      this.metrics.orphansDeleted.inc();
+      result.orphansDeleted++;
+      this.deps.logger.info('deleted a partial block (no meta.json for the grace period)', {
+        tenant: tenantId,
+        block: blockId,
+        objects,
+        gracePeriodMs: this.orphanGraceMs,
+      });
+    }
+  }
+
+  private async applyRetention(tenantId: string, blocks: TenantListing, result: CycleResult): Promise<TenantListing> {
     const now = this.now();
     const retention = this.deps.limits.forTenant(tenantId).blockRetentionMs || this.deps.cfg.blockRetentionMs;
     let changed = false;
@@ -162,34 +250,79 @@ export class Compactor {
     return changed ? listTenantBlocks(this.deps.backend, tenantId) : blocks;
   }
 
-  private async compact(tenantId: string, job: CompactionJob): Promise<BlockMeta> {
+  /**
+   * Merges the job's inputs in trace-ID order into outputs of at most output_block_buffer_bytes
+   * of encoded traces each (plus one trace), so memory is bounded by the budget, not the job. A
+   * trace is never split: the merge yields each trace whole, combined from all inputs.
+   */
+  private async compact(tenantId: string, job: CompactionJob): Promise<BlockMeta[]> {
     const inputs = job.inputs.map((m) => new BackendBlock(this.deps.backend, m));
-    const level = Math.max(...job.inputs.map((m) => m.compactionLevel)) + 1;
-    const traces: SegmentTrace[] = [];
+    const byStart = [...job.inputs].sort((a, b) => compareTimes(a.startTime, b.startTime));
+    const byEnd = [...job.inputs].sort((a, b) => compareTimes(a.endTime, b.endTime));
+    const plan: OutputPlan = {
+      level: Math.max(...job.inputs.map((m) => m.compactionLevel)) + 1,
+      compactedFrom: job.inputs.map((m) => m.blockID),
+      startTime: byStart[0]!.startTime,
+      endTime: byEnd[byEnd.length - 1]!.endTime,
+    };
+    const outputs: CompactedOutputMeta[] = [];
+    let buffered: SegmentTrace[] = [];
+    let bufferedBytes = 0;
     let combined = 0;
     for await (const t of mergeBlocks(inputs)) {
-      traces.push({ traceId: t.traceId, segments: [encodeTrace(t.trace)] });
+      if (bufferedBytes >= this.outputBufferBytes) {
+        outputs.push(await this.writeOutput(tenantId, plan, buffered, true));
+        buffered = [];
+        bufferedBytes = 0;
+      }
+      const segment = encodeTrace(t.trace);
+      buffered.push({ traceId: t.traceId, segments: [segment] });
+      bufferedBytes += segment.byteLength;
       if (t.parts > 1) combined++;
     }
+    outputs.push(await this.writeOutput(tenantId, plan, buffered, false));
+    // Only now, with every output visible, do the inputs go.
+    for (const input of job.inputs) await markBlockCompacted(this.deps.backend, input, this.now());
+
+    const lvl = String(plan.level);
+    this.metrics.blocksCompacted.inc({ level: lvl }, job.inputs.length);
+    this.metrics.compactorBlocks.inc(job.inputs.length);
+    this.metrics.objectsWritten.inc({ level: lvl }, outputs.reduce((n, m) => n + m.totalObjects, 0));
+    this.metrics.bytesWritten.inc({ level: lvl }, outputs.reduce((n, m) => n + m.size, 0));
+    this.metrics.objectsCombined.inc({ level: lvl }, combined);
+    this.deps.logger.info('compacted blocks', {
+      tenant: tenantId,
+      inputs: plan.compactedFrom,
+      outputs: outputs.map((m) => m.blockID),
+      traces: outputs.reduce((n, m) => n + m.totalObjects, 0),
+      level: plan.level,
+    });
+    return outputs;
+  }
+
+  /** Encodes and writes one output, meta.json last; `more`: another output of the job follows. */
+  private async writeOutput(tenantId: string, plan: OutputPlan, traces: SegmentTrace[], more: boolean): Promise<CompactedOutputMeta> {
     const encoded = await this.deps.encoder.encode({
       tenantId,
       blockId: newBlockId(),
       traces,
       cfg: this.deps.blockConfig ?? {},
-      compactionLevel: level,
+      compactionLevel: plan.level,
     });
-    const meta: CompactedOutputMeta = { ...encoded.meta, compactedFrom: job.inputs.map((m) => m.blockID) };
+    const meta: CompactedOutputMeta = {
+      ...encoded.meta,
+      startTime: plan.startTime,
+      endTime: plan.endTime,
+      compactedFrom: plan.compactedFrom,
+      ...(more ? { cutAtBufferBudget: true } : {}),
+    };
     encoded.objects[encoded.objects.length - 1] = { name: META_NAME, data: encodeBlockMeta(meta) };
     await writeEncodedBlock(this.deps.backend, { meta, objects: encoded.objects });
-    for (const input of job.inputs) await markBlockCompacted(this.deps.backend, input, this.now());
-
-    const lvl = String(level);
-    this.metrics.blocksCompacted.inc({ level: lvl }, job.inputs.length);
-    this.metrics.compactorBlocks.inc(job.inputs.length);
-    this.metrics.objectsWritten.inc({ level: lvl }, meta.totalObjects);
-    this.metrics.bytesWritten.inc({ level: lvl }, meta.size);
-    this.metrics.objectsCombined.inc({ level: lvl }, combined);
-    this.deps.logger.info('compacted blocks', { tenant: tenantId, inputs: job.inputs.map((m) => m.blockID), output: meta.blockID, traces: meta.totalObjects, level });
     return meta;
   }
+}
+
+function compareTimes(a: string, b: string): number {
+  const d = parseRfc3339Nano(a) - parseRfc3339Nano(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
 }

@@ -15,9 +15,27 @@ export interface CompactorConfig {
   /** Inputs per compaction (Tempo's selector: 2..4). */
   minInputBlocks: number;
   maxInputBlocks: number;
+  // The two settings below are optional so that a config built before they existed still
+  // type-checks; the Compactor falls back to the defaults here.
+  /**
+   * orphaned_block_grace_period (Andante; Tempo leaves partial blocks to bucket lifecycle rules):
+   * a block folder without meta.json is deleted once it has stayed so this long, and the outputs
+   * of a compaction interrupted between two of its outputs are withdrawn after it. Must exceed the
+   * longest flush or compaction output write, or a block still being written could be deleted.
+   */
+  orphanedBlockGracePeriodMs?: number;
+  /**
+   * output_block_buffer_bytes (Andante): encoded trace bytes the compactor buffers for one output
+   * block. A job's output is cut into several blocks at this size, which bounds the compactor's
+   * memory whatever the size of the job (the block encoder is not streaming yet).
+   */
+  outputBlockBufferBytes?: number;
 }
 
-export function defaultCompactorConfig(): CompactorConfig {
+export const DEFAULT_ORPHANED_BLOCK_GRACE_PERIOD_MS = 3_600_000;
+export const DEFAULT_OUTPUT_BLOCK_BUFFER_BYTES = 128 * 1024 ** 2;
+
+export function defaultCompactorConfig(): Required<CompactorConfig> {
   return {
     blockRetentionMs: 336 * 3_600_000,
     compactedBlockRetentionMs: 3_600_000,
@@ -27,5 +45,7 @@ export function defaultCompactorConfig(): CompactorConfig {
     compactionCycleMs: 30_000,
     minInputBlocks: 2,
     maxInputBlocks: 4,
+    orphanedBlockGracePeriodMs: DEFAULT_ORPHANED_BLOCK_GRACE_PERIOD_MS,
+    outputBlockBufferBytes: DEFAULT_OUTPUT_BLOCK_BUFFER_BYTES,
   };
 }

@@ -1,8 +1,9 @@
 export { Compactor } from './compactor.js';
-export type { CompactorDeps, CycleResult, CompactedOutputMeta } from './compactor.js';
-export { defaultCompactorConfig } from './config.js';
+export type { CompactorDeps, CycleResult } from './compactor.js';
+export type { CompactedOutputMeta } from './output-meta.js';
+export { defaultCompactorConfig, DEFAULT_ORPHANED_BLOCK_GRACE_PERIOD_MS, DEFAULT_OUTPUT_BLOCK_BUFFER_BYTES } from './config.js';
 export type { CompactorConfig } from './config.js';
 export { ownAllJobs, HashJobOwnership } from './ownership.js';
 export type { JobOwnership } from './ownership.js';
-export { selectCompactionJobs } from './selector.js';
+export { selectCompactionJobs, windowJobKey } from './selector.js';
 export type { CompactionJob } from './selector.js';

@@ -9,6 +9,8 @@ export interface CompactorMetrics {
   compactionErrors: Counter;
   retentionMarked: Counter;
   retentionDeleted: Counter;
+  orphansDeleted: Counter;
+  outputsWithdrawn: Counter;
   blocklistLength: Gauge<'tenant'>;
 }
 
@@ -24,6 +26,9 @@ export function createCompactorMetrics(registry: Registry): CompactorMetrics {
     compactionErrors: new Counter({ name: 'tempodb_compaction_errors_total', help: 'Compactions that failed (retried next cycle).', registers }),
     retentionMarked: new Counter({ name: 'tempodb_retention_marked_for_deletion_total', help: 'Blocks past retention marked for deletion.', registers }),
     retentionDeleted: new Counter({ name: 'tempodb_retention_deleted_total', help: 'Blocks deleted after compacted_block_retention.', registers }),
+    // No Tempo equivalent: Tempo leaves partial blocks to bucket lifecycle rules.
+    orphansDeleted: new Counter({ name: 'tempodb_compaction_orphaned_blocks_deleted_total', help: 'Block folders without meta.json deleted after orphaned_block_grace_period.', registers }),
+    outputsWithdrawn: new Counter({ name: 'tempodb_compaction_outputs_withdrawn_total', help: 'Outputs of compactions interrupted between two outputs, marked compacted (their inputs stay).', registers }),
     blocklistLength: new Gauge({ name: 'tempodb_blocklist_length', help: 'Visible blocks per tenant.', labelNames: ['tenant'], registers }),
   };
 }

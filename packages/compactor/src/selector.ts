@@ -1,5 +1,6 @@
 import type { BlockMeta } from '@andante/storage';
 import type { CompactorConfig } from './config.js';
+import type { CompactedOutputMeta } from './output-meta.js';
 
 export interface CompactionJob {
   /** tenant + window: the unit of ownership. */
@@ -7,21 +8,35 @@ export interface CompactionJob {
   inputs: BlockMeta[];
 }
 
+/** The ownership key of the compaction window a block starting at `startTime` falls in. */
+export function windowJobKey(tenantId: string, startTime: string, cfg: CompactorConfig): string {
+  return `${tenantId}-${Math.floor(Date.parse(startTime) / cfg.compactionWindowMs)}`;
+}
+
 /**
  * Picks blocks to merge: blocks whose start falls in the same compaction_window, smallest first,
  * 2..maxInputBlocks of them within max_compaction_objects and max_block_bytes. Oldest windows go
- * first. Repeating this bounds the blocks per window, whatever the cut rate.
+ * first. Repeating this bounds the blocks per window, whatever the cut rate. Left out: blocks in
+ * `exclude` (those of an interrupted compaction) and blocks cut at the output buffer budget,
+ * which are full.
  */
-export function selectCompactionJobs(tenantId: string, metas: readonly BlockMeta[], cfg: CompactorConfig): CompactionJob[] {
-  const windows = new Map<number, BlockMeta[]>();
-  for (const m of metas) {
-    const w = Math.floor(Date.parse(m.startTime) / cfg.compactionWindowMs);
-    const list = windows.get(w) ?? [];
+export function selectCompactionJobs(
+  tenantId: string,
+  metas: readonly BlockMeta[],
+  cfg: CompactorConfig,
+  exclude: ReadonlySet<string> = new Set(),
+): CompactionJob[] {
+  const windows = new Map<string, BlockMeta[]>();
+  for (const m of metas as CompactedOutputMeta[]) {
+    if (exclude.has(m.blockID) || m.cutAtBufferBudget) continue;
+    const key = windowJobKey(tenantId, m.startTime, cfg);
+    const list = windows.get(key) ?? [];
     list.push(m);
-    windows.set(w, list);
+    windows.set(key, list);
   }
   const jobs: CompactionJob[] = [];
-  for (const [window, blocks] of [...windows].sort((a, b) => a[0] - b[0])) {
+  const windowStart = (blocks: BlockMeta[]): number => Date.parse(blocks[0]!.startTime);
+  for (const [key, blocks] of [...windows].sort((a, b) => windowStart(a[1]) - windowStart(b[1]))) {
     if (blocks.length < cfg.minInputBlocks) continue;
     const bySize = [...blocks].sort((a, b) => a.size - b.size || a.blockID.localeCompare(b.blockID));
     const inputs: BlockMeta[] = [];
@@ -34,7 +49,7 @@ export function selectCompactionJobs(tenantId: string, metas: readonly BlockMeta
       objects += b.totalObjects;
       bytes += b.size;
     }
-    if (inputs.length >= cfg.minInputBlocks) jobs.push({ key: `${tenantId}-${window}`, inputs });
+    if (inputs.length >= cfg.minInputBlocks) jobs.push({ key, inputs });
   }
   return jobs;
 }

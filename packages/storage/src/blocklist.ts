@@ -29,14 +29,23 @@ async function readOptional(backend: Backend, keypath: string[], name: string): 
   }
 }
 
+/** A tenant's blocks as listed from the backend, with the folders that have no marker at all. */
+export interface TenantListing extends TenantBlocks {
+  /**
+   * Block folders with neither meta.json nor meta.compacted.json: a block still being written, or
+   * one whose writer died (kill -9 mid-flush or mid-compaction). Invisible to readers.
+   */
+  metaless: string[];
+}
+
 /**
- * Every block of a tenant by listing the backend: visible ones (meta.json) and compacted ones
- * (meta.compacted.json). A folder with neither is a block still being written, or half cleared.
+ * Every block of a tenant by listing the backend: visible ones (meta.json), compacted ones
+ * (meta.compacted.json) and the folders with neither.
  */
-export async function listTenantBlocks(backend: Backend, tenantId: string): Promise<TenantBlocks> {
+export async function listTenantBlocks(backend: Backend, tenantId: string): Promise<TenantListing> {
   validateTenantId(tenantId);
   const ids = (await backend.list([tenantId])).filter(isBlockId);
-  const out: TenantBlocks = { metas: [], compacted: [] };
+  const out: TenantListing = { metas: [], compacted: [], metaless: [] };
   await mapLimit(ids, 32, async (id) => {
     const where = `block ${tenantId}/${id}`;
     const meta = await readOptional(backend, [tenantId, id], META_NAME);
@@ -46,10 +55,12 @@ export async function listTenantBlocks(backend: Backend, tenantId: string): Prom
     }
     const compacted = await readOptional(backend, [tenantId, id], COMPACTED_META_NAME);
     if (compacted) out.compacted.push(decodeBlockMeta(compacted, where) as CompactedBlockMeta);
+    else out.metaless.push(id);
   });
   const byId = (a: BlockMeta, b: BlockMeta): number => a.blockID.localeCompare(b.blockID);
   out.metas.sort(byId);
   out.compacted.sort(byId);
+  out.metaless.sort();
   return out;
 }
 
@@ -72,6 +83,23 @@ export async function clearBlock(backend: Backend, tenantId: string, blockId: st
   await mapLimit(names.filter((n) => !markers.has(n)), 8, (n) => backend.delete([tenantId, blockId], n));
   await backend.delete([tenantId, blockId], META_NAME);
   await backend.delete([tenantId, blockId], COMPACTED_META_NAME);
+}
+
+/**
+ * Deletes the objects of a block folder that has no marker (a partial block). It checks the
+ * markers first and never deletes one: a folder that has become a block (meta.json) or a
+ * compacted block is left alone (`cleared: false`). Callers wait a grace period first, since a
+ * folder without meta.json may be a block still being written.
+ */
+export async function clearPartialBlock(backend: Backend, tenantId: string, blockId: string): Promise<{ cleared: boolean; objects: number }> {
+  validateTenantId(tenantId);
+  for (const marker of [META_NAME, COMPACTED_META_NAME]) {
+    if (await readOptional(backend, [tenantId, blockId], marker)) return { cleared: false, objects: 0 };
+  }
+  const markers = new Set([META_NAME, COMPACTED_META_NAME]);
+  const names = (await backend.list([tenantId, blockId])).filter((n) => !markers.has(n));
+  await mapLimit(names, 8, (n) => backend.delete([tenantId, blockId], n));
+  return { cleared: true, objects: names.length };
 }
 
 interface TenantIndexJson {

@@ -30,8 +30,9 @@ export {
   listTenantBlocks,
   markBlockCompacted,
   clearBlock,
+  clearPartialBlock,
   writeTenantIndex,
   readTenantIndex,
 } from './blocklist.js';
-export type { CompactedBlockMeta, TenantBlocks, TenantIndex } from './blocklist.js';
+export type { CompactedBlockMeta, TenantBlocks, TenantListing, TenantIndex } from './blocklist.js';
 export type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';
