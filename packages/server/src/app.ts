@@ -135,6 +135,8 @@ export class Andante {
         maxCompactionObjects: comp.max_compaction_objects,
         maxBlockBytes: comp.max_block_bytes,
         compactionCycleMs: durationMs(comp.compaction_cycle),
+        orphanedBlockGracePeriodMs: durationMs(comp.orphaned_block_grace_period),
+        outputBlockBufferBytes: comp.output_block_buffer_bytes,
         minInputBlocks: 2,
         maxInputBlocks: 4,
       },

@@ -26,6 +26,14 @@ describe('config', () => {
     expect(cfg.multitenancy_enabled).toBe(true);
   });
 
+  it("reads the compactor's partial-block grace period and output buffer", () => {
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'compactor:\n  compaction:\n    orphaned_block_grace_period: 2h\n    output_block_buffer_bytes: 1000000\n');
+    expect(cfg.compactor.compaction.orphaned_block_grace_period).toBe('2h');
+    expect(cfg.compactor.compaction.output_block_buffer_bytes).toBe(1_000_000);
+    expect(() => applyYaml(defaultConfig(), 'compactor:\n  compaction:\n    orphaned_block_grace_period: soon\n')).toThrow('compactor.compaction.orphaned_block_grace_period');
+  });
+
   it.each([
     ['unknown top-level key', 'nope: 1', 'unknown configuration key nope'],
     ['unknown nested key', 'ingester:\n  max_block_secs: 3', 'unknown configuration key ingester.max_block_secs'],

@@ -83,6 +83,10 @@ export interface AndanteConfig {
       max_block_bytes: number;
       compaction_cycle: string;
       compaction_disabled: boolean;
+      /** Andante: a block folder without meta.json is deleted after this (Tempo leaves it to bucket lifecycle rules). */
+      orphaned_block_grace_period: string;
+      /** Andante: encoded bytes buffered for one compaction output; larger jobs are cut into several blocks. */
+      output_block_buffer_bytes: number;
     };
   };
   storage: {
@@ -164,6 +168,8 @@ export function defaultConfig(): AndanteConfig {
         max_block_bytes: 100 * 1024 ** 3,
         compaction_cycle: '30s',
         compaction_disabled: false,
+        orphaned_block_grace_period: '1h',
+        output_block_buffer_bytes: 128 * 1024 ** 2,
       },
     },
     storage: {
@@ -217,6 +223,7 @@ const DURATION_KEYS = new Set([
   'compactor.compaction.compacted_block_retention',
   'compactor.compaction.compaction_window',
   'compactor.compaction.compaction_cycle',
+  'compactor.compaction.orphaned_block_grace_period',
   'storage.trace.s3.retry_backoff_initial',
   'storage.trace.s3.retry_backoff_max',
 ]);
