@@ -52,8 +52,8 @@ export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-r
 export { parseOtlpJson } from './otlp-json.js';
 export { combineTraces, countSpans } from './combine.js';
 export { encodeExportTraceServiceResponse, exportResponseToJson } from './export-response.js';
-export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson, compareSearchResults, topSearchResults, tagSelector } from './search.js';
-export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, SearchMetrics, SearchResponse, CompiledSearch, SearchCompiler, FetchCondition, FetchOperator, FetchSpansRequest, FetchValue, SpanSelection } from './search.js';
+export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson, compareSearchResults, topSearchResults, tagSelector, fetchConditionTest } from './search.js';
+export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, SearchMetrics, SearchResponse, CompiledSearch, SearchCompiler, FetchCondition, FetchOperator, FetchSpansRequest, FetchTest, FetchValue, SpanSelection } from './search.js';
 export { TAG_SCOPES, INTRINSIC_TAGS, collectTagNames, parseTagRef, collectTagValues } from './tags.js';
 export type { TagScope, TagValue, TagValueType, TagRef } from './tags.js';
 export { jsonString } from './tempo-response.js';
@@ -86,3 +86,4 @@ export type {
   TempoSearchTagValuesResponse,
   TempoSearchTagValuesV2Response,
 } from './tempo-search-proto.js';
+export { compileSegmentFilter } from './segment-filter.js';

@@ -162,6 +162,37 @@ export interface FetchCondition {
   readonly matches?: (s: string) => boolean;
 }
 
+/** Whether one value (a string, number or boolean as stored; undefined when absent) may satisfy a condition. */
+export type FetchTest = (v: unknown) => boolean;
+
+/**
+ * The test a storage applies to values for a condition, or null when the condition constrains
+ * nothing a storage can check on its own (`!=`, `!~`, `= nil` and value-less reads: which types and
+ * absent values satisfy those is the engine's call). Numbers compare with numbers, strings with
+ * strings; a value of another type never satisfies an ordering.
+ */
+export function fetchConditionTest(c: FetchCondition): FetchTest | null {
+  const lit = c.value;
+  switch (c.op) {
+    case 'exists':
+      return (v) => v !== undefined;
+    case '=':
+      return lit === undefined ? null : (v) => v === lit;
+    case '<':
+      return lit === undefined ? null : (v) => typeof v === typeof lit && (v as number) < (lit as number);
+    case '<=':
+      return lit === undefined ? null : (v) => typeof v === typeof lit && (v as number) <= (lit as number);
+    case '>':
+      return lit === undefined ? null : (v) => typeof v === typeof lit && (v as number) > (lit as number);
+    case '>=':
+      return lit === undefined ? null : (v) => typeof v === typeof lit && (v as number) >= (lit as number);
+    case '=~':
+      return c.matches ? (v) => typeof v === 'string' && c.matches!(v) : null;
+    default:
+      return null;
+  }
+}
+
 export interface FetchSpansRequest {
   readonly conditions: readonly FetchCondition[];
   /**

@@ -8,7 +8,7 @@
 import type { FileMetaData, RowGroup, SchemaElement } from 'hyparquet';
 import { getSchemaPath } from 'hyparquet/src/schema.js';
 import type { AnyValue, FetchCondition, FetchSpansRequest, Trace, TraceSearchMetadata } from '@andante/model';
-import { compareSearchResults } from '@andante/model';
+import { compareSearchResults, fetchConditionTest as conditionTest, type FetchTest } from '@andante/model';
 import { decodeKeyValues } from './binary-codec.js';
 import type { BlockTables } from './block-decode.js';
 import { RESOURCE_DEDICATED, SPAN_DEDICATED } from './block-schema.js';
@@ -44,7 +44,7 @@ export interface ScanSource {
 /** Per-row "may match" flags of one row group; null means every row may. */
 type Mask = Uint8Array | null;
 
-type Test = (v: ScanValue) => boolean;
+type Test = FetchTest;
 
 const INTRINSIC_COLUMNS: Readonly<Record<string, string>> = {
   name: 'name',
@@ -60,31 +60,6 @@ const INTRINSIC_COLUMNS: Readonly<Record<string, string>> = {
 
 const SPAN_DEDICATED_BY_KEY = new Map(SPAN_DEDICATED.map((d) => [d.key, d]));
 const RESOURCE_SERVICE = RESOURCE_DEDICATED[0]!;
-
-/** A value test for a condition, or null when the condition constrains nothing storage can check. */
-export function conditionTest(c: FetchCondition): Test | null {
-  const lit = c.value;
-  switch (c.op) {
-    case 'exists':
-      return (v) => v !== undefined;
-    case '=':
-      return lit === undefined ? null : (v) => v === lit;
-    case '<':
-      return lit === undefined ? null : (v) => typeof v === typeof lit && (v as number) < (lit as number);
-    case '<=':
-      return lit === undefined ? null : (v) => typeof v === typeof lit && (v as number) <= (lit as number);
-    case '>':
-      return lit === undefined ? null : (v) => typeof v === typeof lit && (v as number) > (lit as number);
-    case '>=':
-      return lit === undefined ? null : (v) => typeof v === typeof lit && (v as number) >= (lit as number);
-    case '=~':
-      return c.matches ? (v) => typeof v === 'string' && c.matches!(v) : null;
-    default:
-      // !=, !~, notExists and value-less reads: which types and absent values satisfy them is the
-      // engine's call, so keep every row.
-      return null;
-  }
-}
 
 /** A plain scan value for an OTLP AnyValue (resource and scope tables). */
 function anyToScan(v: AnyValue): ScanValue {
