@@ -4,7 +4,9 @@
 // while the blocklist catches up).
 
 import {
+  MAY_MATCH,
   NotFoundError,
+  compileSegmentFilter,
   bytesToHex,
   combineTraces,
   compareBytes,
@@ -260,7 +262,9 @@ export class TenantInstance {
         compactionLevel: 0,
       });
       const meta = await writeEncodedBlock(this.deps.backend, encoded);
-      this.recent.push({ block: new BackendBlock(this.deps.backend, meta), flushedMs: Date.now() });
+      // Announced to an in-process querier, the block is read there; kept here only for queriers
+      // that learn of it from their next blocklist poll (else it would be read twice per lookup).
+      if (!this.deps.onBlockFlushed) this.recent.push({ block: new BackendBlock(this.deps.backend, meta), flushedMs: Date.now() });
       this.completing.splice(this.completing.indexOf(block), 1);
       await this.deps.wal.removeFile(block.walPath);
       this.deps.metrics.blocksFlushed.inc();
@@ -312,6 +316,11 @@ export class TenantInstance {
    * searched through the backend. Yields to the event loop now and then: a head block can be large.
    */
   private async forEachTrace(visit: (trace: Trace, bytes: number) => void): Promise<void> {
+    await this.forEachTraceSegments((segments, bytes) => visit(segmentsToTrace(segments), bytes));
+  }
+
+  /** Every trace held in memory as its segments (not decoded). */
+  private async forEachTraceSegments(visit: (segments: Uint8Array[], bytes: number) => void): Promise<void> {
     const byTrace = new Map<string, Uint8Array[]>();
     for (const block of [...this.completing, this.head]) {
       for (const [key, entry] of block.traces) {
@@ -323,17 +332,25 @@ export class TenantInstance {
     let n = 0;
     for (const segments of byTrace.values()) {
       if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
-      visit(segmentsToTrace(segments), segments.reduce((sum, s) => sum + s.byteLength, 0));
+      visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
     }
   }
 
   async search(req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {
     const metrics = emptySearchMetrics();
     const matches: TraceSearchMetadata[] = [];
-    await this.forEachTrace((trace, bytes) => {
+    // Judged on the segment bytes first: only traces that may match are decoded for the engine.
+    const judge = compileSegmentFilter(query.fetch);
+    await this.forEachTraceSegments((segments, bytes) => {
       metrics.inspectedTraces++;
-      metrics.inspectedSpans += BigInt(countSpans(trace));
       metrics.inspectedBytes += BigInt(bytes);
+      const judged = judge ? judge(segments) : MAY_MATCH;
+      if (judged !== MAY_MATCH) {
+        metrics.inspectedSpans += BigInt(judged);
+        return;
+      }
+      const trace = segmentsToTrace(segments);
+      metrics.inspectedSpans += BigInt(countSpans(trace));
       const m = query.match(trace, req, req.spss);
       if (m) matches.push(m);
     });

@@ -86,4 +86,4 @@ export type {
   TempoSearchTagValuesResponse,
   TempoSearchTagValuesV2Response,
 } from './tempo-search-proto.js';
-export { compileSegmentFilter } from './segment-filter.js';
+export { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';

@@ -123,11 +123,15 @@ function readWantedKeyValue(r: Reader, end: number, wanted: KeySet): { key: stri
   return key !== undefined ? { key, value } : null;
 }
 
+/** What a segment filter answers for a trace that may match (the engine must decide). */
+export const MAY_MATCH = -1;
+
 /**
- * A filter over a trace's segments for this request, or null when it could skip nothing (no
- * pruning, or a condition it cannot judge where every condition would have to be judged).
+ * A filter over a trace's segments for this request: MAY_MATCH, or the number of spans it judged
+ * when none can match (so the caller can count what it inspected). null when it could skip
+ * nothing (no pruning, or, for `any`, a condition it cannot judge).
  */
-export function compileSegmentFilter(fetch: FetchSpansRequest | undefined): ((segments: readonly Uint8Array[]) => boolean) | null {
+export function compileSegmentFilter(fetch: FetchSpansRequest | undefined): ((segments: readonly Uint8Array[]) => number) | null {
   if (!fetch || fetch.prune === 'none') return null;
   const tested: Tested[] = [];
   let untestable = 0;
@@ -194,7 +198,9 @@ export function compileSegmentFilter(fetch: FetchSpansRequest | undefined): ((se
     return all || anyOk;
   };
 
+  let judged = 0;
   const scanSpan = (r: Reader, end: number): boolean => {
+    judged++;
     let name = '';
     let kind = 0;
     let start = 0n;
@@ -295,6 +301,7 @@ export function compileSegmentFilter(fetch: FetchSpansRequest | undefined): ((se
   };
 
   return (segments) => {
+    judged = 0;
     try {
       for (const seg of segments) {
         const r = Reader.create(seg);
@@ -302,14 +309,14 @@ export function compileSegmentFilter(fetch: FetchSpansRequest | undefined): ((se
           const tag = r.uint32();
           if (tag === ((1 << 3) | LEN)) {
             const rsEnd = r.uint32() + r.pos;
-            if (scanResourceSpans(r, rsEnd)) return true;
+            if (scanResourceSpans(r, rsEnd)) return MAY_MATCH;
             r.pos = rsEnd;
           } else r.skipType(tag & 7);
         }
       }
-      return false;
+      return judged;
     } catch {
-      return true; // not judged: the engine decides
+      return MAY_MATCH; // not judged: the engine decides
     }
   };
 }
