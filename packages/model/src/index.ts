@@ -54,7 +54,7 @@ export { combineTraces, countSpans } from './combine.js';
 export { encodeExportTraceServiceResponse, exportResponseToJson } from './export-response.js';
 export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson, compareSearchResults, topSearchResults, tagSelector, fetchConditionTest } from './search.js';
 export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, SearchMetrics, SearchResponse, CompiledSearch, SearchCompiler, FetchCondition, FetchOperator, FetchSpansRequest, FetchTest, FetchValue, SpanSelection } from './search.js';
-export { TAG_SCOPES, INTRINSIC_TAGS, collectTagNames, parseTagRef, collectTagValues } from './tags.js';
+export { TAG_SCOPES, INTRINSIC_TAGS, collectTagNames, parseTagRef, collectTagValues, tagValueOf } from './tags.js';
 export type { TagScope, TagValue, TagValueType, TagRef } from './tags.js';
 export { jsonString } from './tempo-response.js';
 export { parseDuration } from './duration.js';

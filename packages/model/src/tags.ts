@@ -96,7 +96,8 @@ const unquote = (k: string): string => (k.startsWith('"') && k.endsWith('"') && 
 const STATUS_NAMES = ['unset', 'ok', 'error'];
 const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 
-function typed(v: AnyValue): TagValue | null {
+/** An attribute value as a typed tag value; null for arrays, kvlists and bytes (not offered, as in Tempo). */
+export function tagValueOf(v: AnyValue): TagValue | null {
   if ('stringValue' in v) return { type: 'string', value: v.stringValue };
   if ('intValue' in v) return { type: 'int', value: v.intValue.toString() };
   if ('doubleValue' in v) return { type: 'float', value: String(v.doubleValue) };
@@ -116,7 +117,7 @@ export function collectTagValues(trace: Trace, ref: TagRef, into: Map<string, Ta
     if (v) into.set(`${v.type}\u0000${v.value}`, v);
   };
   const fromAttrs = (kvs: readonly KeyValue[]): void => {
-    for (const kv of kvs) if (kv.key === (ref as { key: string }).key) put(typed(kv.value));
+    for (const kv of kvs) if (kv.key === (ref as { key: string }).key) put(tagValueOf(kv.value));
   };
   let root: { name: string; service: string } | null = null;
   trace.resourceSpans.forEach((rs, r) => {

@@ -5,7 +5,7 @@
 // slow path (null), as the block's root columns define the root slightly differently.
 
 import type { FileMetaData } from 'hyparquet';
-import type { AnyValue, KeyValue, TagRef, TagScope, TagValue } from '@andante/model';
+import { tagValueOf, type KeyValue, type TagRef, type TagScope, type TagValue } from '@andante/model';
 import { decodeEvents, decodeKeyValues, decodeLinks } from './binary-codec.js';
 import type { BlockTables } from './block-decode.js';
 import { RowGroupScan } from './block-scan.js';
@@ -21,14 +21,6 @@ export interface TagSource {
 const LISTS = ['attrs_str', 'attrs_int', 'attrs_dbl', 'attrs_bool'] as const;
 const STATUS_NAMES = ['unset', 'ok', 'error'];
 const KIND_NAMES = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
-
-function typedAny(v: AnyValue): TagValue | null {
-  if ('stringValue' in v) return { type: 'string', value: v.stringValue };
-  if ('intValue' in v) return { type: 'int', value: v.intValue.toString() };
-  if ('doubleValue' in v) return { type: 'float', value: String(v.doubleValue) };
-  if ('boolValue' in v) return { type: 'bool', value: String(v.boolValue) };
-  return null;
-}
 
 /** A column value as its typed tag value (strings, exact int64s, doubles, booleans). */
 function typedScan(v: ScanValue, list: (typeof LISTS)[number] | 'string' | 'int'): TagValue | null {
@@ -118,7 +110,7 @@ export async function blockTagValues(src: TagSource, ref: TagRef, into: Map<stri
     if (v) into.set(`${v.type}\u0000${v.value}`, v);
   };
   const fromAttrs = (kvs: readonly KeyValue[], key: string): void => {
-    for (const kv of kvs) if (kv.key === key) put(typedAny(kv.value));
+    for (const kv of kvs) if (kv.key === key) put(tagValueOf(kv.value));
   };
   if (ref.kind === 'intrinsic' && (ref.name === 'rootName' || ref.name === 'rootServiceName')) return false;
   if (ref.kind === 'attribute' && (ref.scope === 'resource' || ref.scope === 'unscoped')) {

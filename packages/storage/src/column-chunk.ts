@@ -4,7 +4,8 @@
 // which covers durations and timestamps to ~256 ns; scans only prune, the engine decides), never a
 // BigInt per row. Page parsing and decompression reuse hyparquet's own page readers.
 
-import type { ColumnMetaData, DecodedArray, SchemaTree } from 'hyparquet';
+import type { ColumnMetaData, DecodedArray, Encoding, PageHeader, SchemaTree } from 'hyparquet';
+import type { ColumnDecoder, DataPage } from 'hyparquet/src/types.js';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
 import { readPlain } from 'hyparquet/src/plain.js';
@@ -52,6 +53,19 @@ function toScanValues(raw: DecodedArray, leaf: LeafColumn, int64: Int64As): Scan
   return Array.from(raw as ArrayLike<ScanValue>);
 }
 
+/**
+ * A data page's levels and values as hyparquet's page readers decode them (dictionary indexes for
+ * dictionary-encoded pages), and its encoding; null for other page types.
+ */
+export function decodeDataPage(header: PageHeader, page: Uint8Array, decoder: ColumnDecoder): { data: DataPage; encoding: Encoding } | null {
+  if (header.type === 'DATA_PAGE_V2') return { data: readDataPageV2(page, header, decoder), encoding: header.data_page_header_v2!.encoding };
+  if (header.type === 'DATA_PAGE') {
+    const plain = decompressPage(page, header.uncompressed_page_size, decoder.codec, READ_DECOMPRESSORS);
+    return { data: readDataPage(plain, header.data_page_header!, decoder), encoding: header.data_page_header!.encoding };
+  }
+  return null;
+}
+
 /** Decodes every page of one column chunk (`bytes` starts at the chunk's first page). */
 export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn, int64: Int64As = 'number'): DecodedChunk {
   const { schemaPath, meta } = leaf;
@@ -86,17 +100,9 @@ export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn, int64: In
       values = toScanValues(readPlain(r, meta.type, header.dictionary_page_header!.num_values, element.type_length), leaf, int64);
       continue;
     }
-    let data;
-    let encoding;
-    if (header.type === 'DATA_PAGE_V2') {
-      data = readDataPageV2(page, header, decoder);
-      encoding = header.data_page_header_v2!.encoding;
-    } else if (header.type === 'DATA_PAGE') {
-      data = readDataPage(decompressPage(page, header.uncompressed_page_size, meta.codec, READ_DECOMPRESSORS), header.data_page_header!, decoder);
-      encoding = header.data_page_header!.encoding;
-    } else {
-      continue; // index pages: nothing to scan
-    }
+    const decoded = decodeDataPage(header, page, decoder);
+    if (!decoded) continue; // index pages: nothing to scan
+    const { data, encoding } = decoded;
     const { repetitionLevels: reps, dataPage } = data;
     const defs = data.definitionLevels ?? [];
     let indices: ArrayLike<number>;

@@ -9,11 +9,11 @@ import type { AsyncBuffer, ColumnChunk, DecodedArray, FileMetaData, RowGroup } f
 import type { ColumnDecoder, PageLocation } from 'hyparquet/src/types.js';
 import { readOffsetIndex } from 'hyparquet';
 import { parquetHeader, readPage } from 'hyparquet/src/column.js';
-import { decompressPage, readDataPage, readDataPageV2 } from 'hyparquet/src/datapage.js';
 import { DEFAULT_PARSERS, convert } from 'hyparquet/src/convert.js';
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getSchemaPath } from 'hyparquet/src/schema.js';
 import { READ_DECOMPRESSORS } from './block-codecs.js';
 import type { SpanRowData } from './block-decode.js';
+import { decodeDataPage } from './column-chunk.js';
 
 async function bytesOf(file: AsyncBuffer, start: number, end: number): Promise<Uint8Array> {
   return new Uint8Array(await file.slice(start, end));
@@ -99,23 +99,15 @@ async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: Column
     const header = parquetHeader(reader);
     const page = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
     reader.offset += header.compressed_page_size;
-    let data;
-    let encoding;
-    let pageRows;
-    if (header.type === 'DATA_PAGE_V2') {
-      pageRows = header.data_page_header_v2!.num_rows;
-      if (row + pageRows < selectStart) {
-        row += pageRows;
-        continue;
-      }
-      data = readDataPageV2(page, header, decoder);
-      encoding = header.data_page_header_v2!.encoding;
-    } else if (header.type === 'DATA_PAGE') {
-      data = readDataPage(decompressPage(page, header.uncompressed_page_size, meta.codec, READ_DECOMPRESSORS), header.data_page_header!, decoder);
-      encoding = header.data_page_header!.encoding;
-    } else {
-      continue; // dictionary (already decoded) or index pages
+    // A v2 page says how many rows it holds: pages before the rows wanted are not decoded.
+    const pageRows = header.data_page_header_v2?.num_rows;
+    if (pageRows !== undefined && row + pageRows < selectStart) {
+      row += pageRows;
+      continue;
     }
+    const decoded = decodeDataPage(header, page, decoder);
+    if (!decoded) continue; // dictionary (already decoded) or index pages
+    const { data, encoding } = decoded;
     const values = dictionary && encoding.endsWith('_DICTIONARY') ? null : convert(data.dataPage, decoder);
     const valueAt = (i: number): unknown => (values ? values[i] : dictionary![data.dataPage[i] as number]);
     const defs = data.definitionLevels ?? [];
