@@ -33,6 +33,11 @@ export class PrefetchedBuffer implements AsyncBuffer {
     return this.inner.byteLength;
   }
 
+  /** Serves [start, start + bytes.length) from bytes already fetched (e.g. a cached region). */
+  add(start: number, bytes: Uint8Array): void {
+    this.ranges.push({ start, bytes });
+  }
+
   /** Fetches [start, end) in one request. */
   async prefetch(start: number, end: number): Promise<void> {
     if (end <= start) return;

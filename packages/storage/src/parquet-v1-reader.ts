@@ -65,17 +65,27 @@ function rowGroupRange(rg: RowGroup): ByteRange {
   return { start, end };
 }
 
-/** The row group's offset indexes (written together at the end of the file, group by group). */
-function offsetIndexRange(rg: RowGroup): ByteRange {
+/**
+ * Where the offset indexes of every row group are: the writer puts them together after the last
+ * row group, so one read (cached per block) serves every lookup's page selection.
+ */
+function offsetIndexRegion(metadata: FileMetaData): ByteRange {
   let start = Infinity;
   let end = 0;
-  for (const c of rg.columns) {
-    if (c.offset_index_offset === undefined || !c.offset_index_length) continue;
-    const s = Number(c.offset_index_offset);
-    start = Math.min(start, s);
-    end = Math.max(end, s + c.offset_index_length);
+  for (const rg of metadata.row_groups) {
+    for (const c of rg.columns) {
+      if (c.offset_index_offset === undefined || !c.offset_index_length) continue;
+      const s = Number(c.offset_index_offset);
+      start = Math.min(start, s);
+      end = Math.max(end, s + c.offset_index_length);
+    }
   }
   return { start, end };
+}
+
+interface FetchedRegion {
+  start: number;
+  bytes: Uint8Array;
 }
 
 function lowerBound(ids: Uint8Array[], id: Uint8Array, upper: boolean): number {
@@ -104,6 +114,7 @@ class RowGroupCache {
   constructor(
     private readonly metadata: FileMetaData,
     private readonly file: AsyncBuffer,
+    private readonly offsetIndexes: FetchedRegion | null,
     private readonly capacity: number,
   ) {
     let row = 0;
@@ -135,8 +146,8 @@ class RowGroupCache {
     const rg = this.metadata.row_groups[i]!;
     const buf = new PrefetchedBuffer(this.file);
     const data = rowGroupRange(rg);
-    const oi = offsetIndexRange(rg);
-    pending = Promise.all([buf.prefetch(data.start, data.end), buf.prefetch(oi.start, oi.end)]).then(() => buf);
+    if (this.offsetIndexes) buf.add(this.offsetIndexes.start, this.offsetIndexes.bytes);
+    pending = buf.prefetch(data.start, data.end).then(() => buf);
     this.buffers.set(i, pending);
     if (this.buffers.size > this.capacity) this.buffers.delete(this.buffers.keys().next().value!);
     return pending;
@@ -160,6 +171,7 @@ export class ParquetV1Reader implements BlockReader {
   private readonly maxId: Uint8Array;
   private footer?: Promise<Footer>;
   private index?: Promise<RowGroupIndex[]>;
+  private offsetIndexes?: Promise<FetchedRegion | null>;
   private readonly bloomShards = new Map<number, Promise<Uint8Array>>();
 
   constructor(
@@ -186,14 +198,14 @@ export class ParquetV1Reader implements BlockReader {
     if (candidates.length === 0) return null;
 
     const file = new PrefetchedBuffer(await this.dataFile());
-    await Promise.all(
-      candidates.flatMap(({ i }) => {
-        const rg = metadata.row_groups[i]!;
-        const data = rowGroupRange(rg);
-        const oi = offsetIndexRange(rg);
-        return [file.prefetch(data.start, data.end), file.prefetch(oi.start, oi.end)];
+    const [offsetIndexes] = await Promise.all([
+      this.loadOffsetIndexes(metadata),
+      ...candidates.map(({ i }) => {
+        const data = rowGroupRange(metadata.row_groups[i]!);
+        return file.prefetch(data.start, data.end);
       }),
-    );
+    ]);
+    if (offsetIndexes) file.add(offsetIndexes.start, offsetIndexes.bytes);
 
     // Rows of the trace: a contiguous run, possibly across neighbouring row groups.
     let first = -1;
@@ -259,7 +271,7 @@ export class ParquetV1Reader implements BlockReader {
     evaluate: (trace: Trace) => TraceSearchMetadata | null,
   ): Promise<BlockSearchResult> {
     const { metadata, tables } = await this.loadFooter();
-    const groups = new RowGroupCache(metadata, await this.dataFile(), SEARCH_CACHED_GROUPS);
+    const groups = new RowGroupCache(metadata, await this.dataFile(), await this.loadOffsetIndexes(metadata), SEARCH_CACHED_GROUPS);
     return searchBlockColumns(
       {
         metadata,
@@ -337,6 +349,17 @@ export class ParquetV1Reader implements BlockReader {
     })();
     this.footer.catch(() => (this.footer = undefined));
     return this.footer;
+  }
+
+  /** Every row group's offset indexes, read once (null when the block has none). */
+  private loadOffsetIndexes(metadata: FileMetaData): Promise<FetchedRegion | null> {
+    this.offsetIndexes ??= (async () => {
+      const { start, end } = offsetIndexRegion(metadata);
+      if (end <= start) return null;
+      return { start, bytes: await this.backend.readRange(this.keypath, DATA_NAME, start, end - start) };
+    })();
+    this.offsetIndexes.catch(() => (this.offsetIndexes = undefined));
+    return this.offsetIndexes;
   }
 
   private loadIndex(): Promise<RowGroupIndex[]> {
