@@ -53,8 +53,23 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-/** Decodes tempopb.Trace / TracesData / ExportTraceServiceRequest bytes. */
-export function decodeTrace(buf: Uint8Array): Trace {
+/**
+ * Shares decoded resources and scopes across the traces of one batch of work (a block encode):
+ * identical message bytes decode once to one object, so per-resource work downstream (table
+ * entries, combine keys) can be cached by object. Objects taken from it must not be mutated.
+ */
+export class TraceDecodeCache {
+  readonly resources = new Map<string, Resource>();
+  readonly scopes = new Map<string, InstrumentationScope>();
+  /** Bounds the maps: a stream of distinct resources costs no more than not caching. */
+  constructor(readonly limit = 4096) {}
+}
+
+/**
+ * Decodes tempopb.Trace / TracesData / ExportTraceServiceRequest bytes. With a cache, resources
+ * and scopes with byte-identical encodings are the same (shared, read-only) objects.
+ */
+export function decodeTrace(buf: Uint8Array, cache?: TraceDecodeCache): Trace {
   // A Buffer view (no copy) gives strings Node's native UTF-8 decoder.
   const r = new Reader(buf instanceof Buffer ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
   const end = buf.length;
@@ -64,7 +79,7 @@ export function decodeTrace(buf: Uint8Array): Trace {
       const tag = r.tag();
       if (tag === 0x0a) {
         const e = lenEnd(r, end, 'ResourceSpans');
-        resourceSpans.push(decodeResourceSpans(r, e));
+        resourceSpans.push(decodeResourceSpans(r, e, cache));
       } else {
         otherField(r, tag, end, 'Trace', REQUEST_FIELDS);
       }
@@ -91,22 +106,42 @@ function bytes(r: Reader, end: number, what: string): Uint8Array {
   return out;
 }
 
-function decodeResourceSpans(r: Reader, end: number): ResourceSpans {
-  const resource: Resource = { attributes: [], droppedAttributesCount: 0 };
+/** The message bytes [pos, end) as a Map key (one char per byte). */
+function rawKey(r: Reader, end: number): string {
+  return (r.buf as Buffer).toString('latin1', r.pos, end);
+}
+
+function decodeResourceSpans(r: Reader, end: number, cache: TraceDecodeCache | undefined): ResourceSpans {
+  let resource: Resource = { attributes: [], droppedAttributesCount: 0 };
+  let resourceFields = 0;
   const scopeSpans: ScopeSpans[] = [];
   let schemaUrl = '';
   while (r.pos < end) {
     const tag = r.tag();
     switch (tag) {
       case 0x0a: {
-        // Decoding into the same object gives protobuf's merge semantics for a repeated field.
         const e = lenEnd(r, end, 'Resource');
-        decodeResourceInto(r, e, resource);
+        if (cache && resourceFields === 0) {
+          const key = rawKey(r, e);
+          const shared = cache.resources.get(key);
+          if (shared) {
+            resource = shared;
+            r.pos = e;
+          } else {
+            decodeResourceInto(r, e, resource);
+            if (cache.resources.size < cache.limit) cache.resources.set(key, resource);
+          }
+        } else {
+          // A repeated field merges (protobuf semantics) into a private copy, never a shared object.
+          if (cache) resource = { attributes: [...resource.attributes], droppedAttributesCount: resource.droppedAttributesCount };
+          decodeResourceInto(r, e, resource);
+        }
+        resourceFields++;
         break;
       }
       case 0x12: {
         const e = lenEnd(r, end, 'ScopeSpans');
-        scopeSpans.push(decodeScopeSpans(r, e));
+        scopeSpans.push(decodeScopeSpans(r, e, cache));
         break;
       }
       case 0x1a:
@@ -135,8 +170,9 @@ function decodeResourceInto(r: Reader, end: number, res: Resource): void {
   checkEnd(r, end, 'Resource');
 }
 
-function decodeScopeSpans(r: Reader, end: number): ScopeSpans {
-  const scope: InstrumentationScope = { name: '', version: '', attributes: [], droppedAttributesCount: 0 };
+function decodeScopeSpans(r: Reader, end: number, cache: TraceDecodeCache | undefined): ScopeSpans {
+  let scope: InstrumentationScope = { name: '', version: '', attributes: [], droppedAttributesCount: 0 };
+  let scopeFields = 0;
   const spans: Span[] = [];
   let schemaUrl = '';
   while (r.pos < end) {
@@ -144,7 +180,21 @@ function decodeScopeSpans(r: Reader, end: number): ScopeSpans {
     switch (tag) {
       case 0x0a: {
         const e = lenEnd(r, end, 'InstrumentationScope');
-        decodeScopeInto(r, e, scope);
+        if (cache && scopeFields === 0) {
+          const key = rawKey(r, e);
+          const shared = cache.scopes.get(key);
+          if (shared) {
+            scope = shared;
+            r.pos = e;
+          } else {
+            decodeScopeInto(r, e, scope);
+            if (cache.scopes.size < cache.limit) cache.scopes.set(key, scope);
+          }
+        } else {
+          if (cache) scope = { ...scope, attributes: [...scope.attributes] };
+          decodeScopeInto(r, e, scope);
+        }
+        scopeFields++;
         break;
       }
       case 0x12: {
