@@ -160,7 +160,11 @@ export class Distributor {
         }
       } else {
         firstError ??= s.reason;
-        this.deps.logger.warn('push to ingester failed', { ingester: targets[i]!.instance.id, err: s.reason });
+        // A limit refusal is counted in tempo_discarded_spans_total; under overload a line per
+        // refused request would flood the log.
+        if (!(s.reason instanceof LimitExceededError)) {
+          this.deps.logger.warn('push to ingester failed', { ingester: targets[i]!.instance.id, err: s.reason });
+        }
       }
     });
     for (const remaining of needed.values()) {
