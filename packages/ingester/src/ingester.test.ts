@@ -233,6 +233,19 @@ describe('Ingester', () => {
     expect(await readdir(join(dir, 'wal', 't1'))).toHaveLength(1); // only the new, empty head
     for (const id of ids) expect(spanNames(await ing.findTraceById('t1', id))).toEqual(['op-1', 'op-2', 'op-3']);
   });
+
+  it('cuts a head whole when live traces hold most of it, and they stop counting as live', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing, backend, registry } = await makeIngester(dir, { maxBlockBytes: 1 }, { maxTracesPerUser: 2 });
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1]), segment(traceId(2), [1])] }); // both live
+    await ing.sweep(); // due by bytes; carrying both would move the whole block
+    await waitFor(async () => (await listBlockMetas(backend, 't1')).length === 1);
+    expect((await listBlockMetas(backend, 't1'))[0]!.totalObjects).toBe(2);
+    expect(await registry.metrics()).toMatch(/tempo_ingester_live_traces\{tenant="t1"\} 0/);
+    const r = await ing.push({ tenantId: 't1', segments: [segment(traceId(3), [1]), segment(traceId(1), [2])] });
+    expect(r.rejected).toEqual([]); // max_traces_per_user counts only the new head's live traces
+    expect(spanNames(await ing.findTraceById('t1', traceId(1)))).toEqual(['op-1', 'op-2']);
+  });
 });
 
 async function waitFor(cond: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {

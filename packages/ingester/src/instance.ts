@@ -234,13 +234,18 @@ export class TenantInstance {
   /**
    * Cuts the head block: a new head takes over, and traces still live move with it (their
    * segments are re-appended to the new WAL first) so a trace is usually written whole in one block.
+   * Live traces stay in the cut block when they hold more than half of it: at an ingest rate where
+   * trace_idle_period spans most of a block, carrying them would re-write most of the block to the
+   * new WAL at every cut and keep it unflushed (reads combine a trace split over blocks).
    */
   async cutHead(carryLive: boolean): Promise<void> {
     const old = this.head;
     if (old.traces.size === 0) return;
     const next = await this.newHead();
     this.head = next;
-    if (carryLive) {
+    let liveBytes = 0;
+    for (const entry of old.traces.values()) if (entry.live) liveBytes += entry.bytes;
+    if (carryLive && liveBytes <= old.bytes / 2) {
       const carried: TraceSegment[] = [];
       for (const [key, entry] of old.traces) {
         if (!entry.live) continue;
@@ -253,6 +258,14 @@ export class TenantInstance {
         }
       }
       if (carried.length > 0) await next.wal!.append(carried);
+    } else {
+      // Left in the cut block, they stop counting as live; a new span makes a trace live again in the new head.
+      for (const entry of old.traces.values()) {
+        if (!entry.live) continue;
+        entry.live = false;
+        this.liveCount--;
+      }
+      this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
     }
     // Waits for appends already queued on the old WAL: the block must hold all of them.
     await old.wal!.close();
