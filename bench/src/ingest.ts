@@ -356,18 +356,23 @@ async function runSustainedOnce(o: Options, payloads: Payload[]): Promise<Sustai
   }
 }
 
+/** Runs o.runs times, printing each run; returns the median of a figure. */
+async function runAll<R extends object>(o: Options, run: () => Promise<R>): Promise<(k: keyof R) => number> {
+  const results: R[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    const r = await run();
+    results.push(r);
+    console.log(`run ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round((v as number) * 100) / 100])))}`);
+  }
+  return (k) => median(results.map((r) => r[k] as number));
+}
+
 async function mainSustained(o: Options, payloads: Payload[]): Promise<void> {
   console.log(
     `sustained ingest: ${o.spans} spans per run, ${o.batch} spans per export, concurrency ${o.concurrency}, ${o.runs} runs; ` +
       `max_block_bytes ${o.blockBytes}, max_block_duration ${o.blockDuration}s, max_unflushed_bytes ${o.unflushedBytes || 'default'}`,
   );
-  const results: SustainedResult[] = [];
-  for (let run = 0; run < o.runs; run++) {
-    const r = await runSustainedOnce(o, payloads);
-    results.push(r);
-    console.log(`run ${run + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 100) / 100])))}`);
-  }
-  const m = (k: keyof SustainedResult): number => median(results.map((r) => r[k]));
+  const m = await runAll(o, () => runSustainedOnce(o, payloads));
   console.log('\nmedians:');
   console.log(`  acknowledged   ${m('spansPerSec').toFixed(0)} spans/s, ${m('mbPerSec').toFixed(1)} MB/s (second half: ${m('steadyMbPerSec').toFixed(1)} MB/s), p99 ${m('p99Ms').toFixed(0)} ms`);
   console.log(`  written        ${m('flushedSpansPerSec').toFixed(0)} spans/s to blocks during the load (second half: ${m('steadyFlushedSpansPerSec').toFixed(0)} spans/s)`);
@@ -381,13 +386,7 @@ async function main(): Promise<void> {
   const payloads = preparePayloads(o);
   if (o.sustained) return mainSustained(o, payloads);
   console.log(`ingest benchmark: ${o.spans} spans per run, ${o.batch} spans per export, ${o.spansPerTrace} spans per trace, concurrency ${o.concurrency}, ${o.runs} runs`);
-  const results: RunResult[] = [];
-  for (let run = 0; run < o.runs; run++) {
-    const r = await runOnce(o, payloads);
-    results.push(r);
-    console.log(`run ${run + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 100) / 100])))}`);
-  }
-  const m = (k: keyof RunResult): number => median(results.map((r) => r[k]));
+  const m = await runAll(o, () => runOnce(o, payloads));
   const fmt = (n: number, d = 1): string => n.toFixed(d);
   console.log('\nmedians:');
   console.log(`  end to end   ${fmt(m('spansPerSec'), 0)} spans/s, ${fmt(m('mbPerSec'))} MB/s of OTLP protobuf acknowledged`);

@@ -111,6 +111,42 @@ function rawKey(r: Reader, end: number): string {
   return (r.buf as Buffer).toString('latin1', r.pos, end);
 }
 
+/**
+ * Decodes one Resource / InstrumentationScope field [r.pos, end) into `current` and returns the
+ * object to use. The first occurrence in its message goes through `shared` (byte-identical fields
+ * decode once to one object); a repeated occurrence merges into `current` (protobuf semantics), into
+ * a private copy when a cache is in use, never into a shared object.
+ */
+function decodeMaybeShared<T>(
+  r: Reader,
+  end: number,
+  current: T,
+  occurrence: number,
+  shared: Map<string, T> | undefined,
+  limit: number,
+  decodeInto: (r: Reader, end: number, into: T) => void,
+  copy: (value: T) => T,
+): T {
+  if (!shared) {
+    decodeInto(r, end, current);
+    return current;
+  }
+  if (occurrence > 0) {
+    const own = copy(current);
+    decodeInto(r, end, own);
+    return own;
+  }
+  const key = rawKey(r, end);
+  const found = shared.get(key);
+  if (found) {
+    r.pos = end;
+    return found;
+  }
+  decodeInto(r, end, current);
+  if (shared.size < limit) shared.set(key, current);
+  return current;
+}
+
 function decodeResourceSpans(r: Reader, end: number, cache: TraceDecodeCache | undefined): ResourceSpans {
   let resource: Resource = { attributes: [], droppedAttributesCount: 0 };
   let resourceFields = 0;
@@ -121,22 +157,8 @@ function decodeResourceSpans(r: Reader, end: number, cache: TraceDecodeCache | u
     switch (tag) {
       case 0x0a: {
         const e = lenEnd(r, end, 'Resource');
-        if (cache && resourceFields === 0) {
-          const key = rawKey(r, e);
-          const shared = cache.resources.get(key);
-          if (shared) {
-            resource = shared;
-            r.pos = e;
-          } else {
-            decodeResourceInto(r, e, resource);
-            if (cache.resources.size < cache.limit) cache.resources.set(key, resource);
-          }
-        } else {
-          // A repeated field merges (protobuf semantics) into a private copy, never a shared object.
-          if (cache) resource = { attributes: [...resource.attributes], droppedAttributesCount: resource.droppedAttributesCount };
-          decodeResourceInto(r, e, resource);
-        }
-        resourceFields++;
+        const copy = (res: Resource): Resource => ({ ...res, attributes: [...res.attributes] });
+        resource = decodeMaybeShared(r, e, resource, resourceFields++, cache?.resources, cache?.limit ?? 0, decodeResourceInto, copy);
         break;
       }
       case 0x12: {
@@ -180,21 +202,8 @@ function decodeScopeSpans(r: Reader, end: number, cache: TraceDecodeCache | unde
     switch (tag) {
       case 0x0a: {
         const e = lenEnd(r, end, 'InstrumentationScope');
-        if (cache && scopeFields === 0) {
-          const key = rawKey(r, e);
-          const shared = cache.scopes.get(key);
-          if (shared) {
-            scope = shared;
-            r.pos = e;
-          } else {
-            decodeScopeInto(r, e, scope);
-            if (cache.scopes.size < cache.limit) cache.scopes.set(key, scope);
-          }
-        } else {
-          if (cache) scope = { ...scope, attributes: [...scope.attributes] };
-          decodeScopeInto(r, e, scope);
-        }
-        scopeFields++;
+        const copy = (sc: InstrumentationScope): InstrumentationScope => ({ ...sc, attributes: [...sc.attributes] });
+        scope = decodeMaybeShared(r, e, scope, scopeFields++, cache?.scopes, cache?.limit ?? 0, decodeScopeInto, copy);
         break;
       }
       case 0x12: {
