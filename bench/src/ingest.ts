@@ -159,6 +159,18 @@ interface SustainedResult {
   bytesPerSpanAtRest: number;
 }
 
+/** Bytes of the blocks that are live (meta.json present): not compacted inputs awaiting deletion. */
+async function liveBlockBytes(tracesDir: string): Promise<number> {
+  let total = 0;
+  for (const tenant of await readdir(tracesDir).catch(() => [] as string[])) {
+    for (const block of await readdir(join(tracesDir, tenant)).catch(() => [] as string[])) {
+      const dir = join(tracesDir, tenant, block);
+      if (await stat(join(dir, 'meta.json')).catch(() => null)) total += await dirBytes(dir);
+    }
+  }
+  return total;
+}
+
 /** Spans in the blocks written so far (meta.json totalSpans; meta.json is written last). */
 async function flushedSpans(tracesDir: string): Promise<number> {
   let total = 0;
@@ -329,7 +341,8 @@ async function runSustainedOnce(o: Options, payloads: Payload[]): Promise<Sustai
     await fetch(`http://127.0.0.1:${server.http}/flush`, { method: 'POST' });
     const finalFlushSeconds = (performance.now() - t0) / 1000;
     peakRss = Math.max(peakRss, rssMiB(server.proc.pid!).hwm);
-    const atRest = await dirBytes(tracesDir);
+    // The compactor runs during the load: its inputs stay on disk (compacted_block_retention) but are no longer data.
+    const atRest = await liveBlockBytes(tracesDir);
     // Steady state: from the sample nearest the middle of the load to its end.
     const mid = samples.reduce((best, s) => (Math.abs(s.seconds - r.seconds / 2) < Math.abs(best.seconds - r.seconds / 2) ? s : best));
     const last = samples[samples.length - 1]!;
