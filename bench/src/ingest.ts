@@ -171,6 +171,12 @@ async function liveBlockBytes(tracesDir: string): Promise<number> {
   return total;
 }
 
+/** POST /flush; a refused flush would make the at-rest figures wrong, so it fails the run. */
+async function flushServer(httpPort: number): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/flush`, { method: 'POST' });
+  if (!res.ok) throw new Error(`POST /flush answered ${res.status}: ${await res.text()}`);
+}
+
 /** Spans in the blocks written so far (meta.json totalSpans; meta.json is written last). */
 async function flushedSpans(tracesDir: string): Promise<number> {
   let total = 0;
@@ -280,7 +286,7 @@ async function runOnce(o: Options, payloads: Payload[]): Promise<RunResult> {
   const client = new grpc.Client(`127.0.0.1:${server.grpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
   try {
     const r = await sendAll(client, payloads, o);
-    await fetch(`http://127.0.0.1:${server.http}/flush`, { method: 'POST' });
+    await flushServer(server.http);
     peak = Math.max(peak, rssMiB(server.proc.pid!).hwm);
     const atRest = await dirBytes(join(dir, 'traces'));
     const local = await localLimit(payloads, o, dir);
@@ -338,7 +344,7 @@ async function runSustainedOnce(o: Options, payloads: Payload[]): Promise<Sustai
     const flushedAtEnd = await flushedSpans(tracesDir);
     samples.push({ seconds: r.seconds, ackBytes: r.bytes, flushedSpans: flushedAtEnd });
     const t0 = performance.now();
-    await fetch(`http://127.0.0.1:${server.http}/flush`, { method: 'POST' });
+    await flushServer(server.http);
     const finalFlushSeconds = (performance.now() - t0) / 1000;
     peakRss = Math.max(peakRss, rssMiB(server.proc.pid!).hwm);
     // The compactor runs during the load: its inputs stay on disk (compacted_block_retention) but are no longer data.

@@ -246,6 +246,16 @@ describe('Ingester', () => {
     expect(r.rejected).toEqual([]); // max_traces_per_user counts only the new head's live traces
     expect(spanNames(await ing.findTraceById('t1', traceId(1)))).toEqual(['op-1', 'op-2']);
   });
+
+  it('cuts a head once when a sweep and flushes race (the /flush endpoint during the flush loop)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing, backend } = await makeIngester(dir, { maxBlockBytes: 1 });
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1, 2])] });
+    await Promise.all([ing.sweep(), ing.flushAll(), ing.flushAll()]);
+    await ing.flushAll();
+    expect((await listBlockMetas(backend, 't1')).map((m) => m.totalSpans)).toEqual([2]);
+    expect(await readdir(join(dir, 'wal', 't1'))).toHaveLength(1); // only the current head
+  });
 });
 
 async function waitFor(cond: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {

@@ -131,6 +131,7 @@ export class TenantInstance {
   private readonly completing: SegmentBlock[] = [];
   private readonly recent: { block: BackendBlock; flushedMs: number }[] = [];
   private liveCount = 0;
+  private cutting: Promise<void> = Promise.resolve();
 
   private constructor(private readonly deps: InstanceDeps) {}
 
@@ -238,7 +239,14 @@ export class TenantInstance {
    * trace_idle_period spans most of a block, carrying them would re-write most of the block to the
    * new WAL at every cut and keep it unflushed (reads combine a trace split over blocks).
    */
-  async cutHead(carryLive: boolean): Promise<void> {
+  cutHead(carryLive: boolean): Promise<void> {
+    // One cut at a time: a sweep and /flush racing would both cut the same head (and close its WAL twice).
+    const cut = this.cutting.then(() => this.cutHeadNow(carryLive));
+    this.cutting = cut.catch(() => undefined);
+    return cut;
+  }
+
+  private async cutHeadNow(carryLive: boolean): Promise<void> {
     const old = this.head;
     if (old.traces.size === 0) return;
     const next = await this.newHead();
