@@ -5,9 +5,19 @@
 // bytes at rest are not flattered by repeats). Prints medians of several runs.
 //
 //   pnpm bench:ingest [-- --spans 600000 --batch 512 --concurrency 8 --runs 3]
+//
+// Sustained mode (--sustained 1): the server cuts small blocks (--blockBytes, --blockDuration
+// seconds) so blocks are cut and flushed while the load runs; the run reports, beside acknowledged
+// MB/s, the spans written to blocks per second during the load and in its second half (steady
+// state), refused exports (429 / RESOURCE_EXHAUSTED, retried after Retry-After as an OTLP exporter
+// does), the peak of andante_ingester_unflushed_bytes, and how long the final /flush took. The local
+// limit is skipped. --unflushedBytes sets ingester.max_unflushed_bytes (0: the server's default, key
+// not written, so builds without it run too); ANDANTE_BIN runs another build's server.
+//
+//   node bench/dist/ingest.js --sustained 1 --spans 3000000 --runs 3 --concurrency 16
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,10 +33,24 @@ interface Options {
   spansPerTrace: number;
   concurrency: number;
   runs: number;
+  sustained: number;
+  blockBytes: number;
+  blockDuration: number;
+  unflushedBytes: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { spans: 600_000, batch: 512, spansPerTrace: 20, concurrency: 8, runs: 3 };
+  const o: Options = {
+    spans: 600_000,
+    batch: 512,
+    spansPerTrace: 20,
+    concurrency: 8,
+    runs: 3,
+    sustained: 0,
+    blockBytes: 64 * 1024 * 1024,
+    blockDuration: 10,
+    unflushedBytes: 0,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]!.replace(/^--/, '') as keyof Options;
     if (!(key in o)) throw new Error(`unknown option ${argv[i]}`);
@@ -51,18 +75,31 @@ function preparePayloads(o: Options): Payload[] {
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function startServer(dir: string): Promise<{ proc: ChildProcess; http: number; grpc: number }> {
+function ingesterConfig(o: Options): string[] {
+  if (!o.sustained) return [];
+  const keys = [
+    `max_block_bytes: ${o.blockBytes}`,
+    `max_block_duration: ${o.blockDuration}s`,
+    'flush_check_period: 1s',
+    'trace_idle_period: 2s',
+    ...(o.unflushedBytes > 0 ? [`max_unflushed_bytes: ${o.unflushedBytes}`] : []),
+  ];
+  return [`ingester: { ${keys.join(', ')} }`];
+}
+
+async function startServer(dir: string, o: Options): Promise<{ proc: ChildProcess; http: number; grpc: number }> {
   const cfg = join(dir, 'andante.yaml');
   await writeFile(
     cfg,
     [
       'server: { http_listen_address: 127.0.0.1, http_listen_port: 0, log_level: warn }',
+      ...ingesterConfig(o),
       'distributor: { receivers: { otlp: { protocols: { grpc: { endpoint: "127.0.0.1:0", max_recv_msg_size_mib: 16 } } } } }',
       `storage: { trace: { local: { path: ${join(dir, 'traces')} }, wal: { path: ${join(dir, 'wal')} } } }`,
       'overrides: { defaults: { ingestion: { rate_limit_bytes: 10000000000, burst_size_bytes: 10000000000, max_traces_per_user: 10000000 }, global: { max_bytes_per_trace: 50000000 } } }',
     ].join('\n'),
   );
-  const bin = join(dirname(fileURLToPath(import.meta.url)), '../../packages/server/dist/bin.js');
+  const bin = process.env['ANDANTE_BIN'] ?? join(dirname(fileURLToPath(import.meta.url)), '../../packages/server/dist/bin.js');
   const proc = spawn(process.execPath, [bin, `-config.file=${cfg}`, '-server.log_level=info'], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -104,32 +141,107 @@ interface RunResult {
   localMbPerSec: number;
 }
 
-async function sendAll(client: grpc.Client, payloads: Payload[], o: Options): Promise<{ seconds: number; bytes: number; spans: number; latencies: number[] }> {
+interface SustainedResult {
+  spansPerSec: number;
+  mbPerSec: number;
+  p99Ms: number;
+  /** Spans in blocks written during the load, per second of load. */
+  flushedSpansPerSec: number;
+  /** Over the second half of the load: acknowledged MB/s and spans written to blocks per second. */
+  steadyMbPerSec: number;
+  steadyFlushedSpansPerSec: number;
+  /** Acknowledged spans not yet in blocks when the load ended. */
+  backlogSpansAtEnd: number;
+  refusedExports: number;
+  peakUnflushedMiB: number;
+  peakRssMiB: number;
+  finalFlushSeconds: number;
+  bytesPerSpanAtRest: number;
+}
+
+/** Bytes of the blocks that are live (meta.json present): not compacted inputs awaiting deletion. */
+async function liveBlockBytes(tracesDir: string): Promise<number> {
+  let total = 0;
+  for (const tenant of await readdir(tracesDir).catch(() => [] as string[])) {
+    for (const block of await readdir(join(tracesDir, tenant)).catch(() => [] as string[])) {
+      const dir = join(tracesDir, tenant, block);
+      if (await stat(join(dir, 'meta.json')).catch(() => null)) total += await dirBytes(dir);
+    }
+  }
+  return total;
+}
+
+/** POST /flush; a refused flush would make the at-rest figures wrong, so it fails the run. */
+async function flushServer(httpPort: number): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/flush`, { method: 'POST' });
+  if (!res.ok) throw new Error(`POST /flush answered ${res.status}: ${await res.text()}`);
+}
+
+/** Spans in the blocks written so far (meta.json totalSpans; meta.json is written last). */
+async function flushedSpans(tracesDir: string): Promise<number> {
+  let total = 0;
+  for (const tenant of await readdir(tracesDir).catch(() => [] as string[])) {
+    for (const block of await readdir(join(tracesDir, tenant)).catch(() => [] as string[])) {
+      const text = await readFile(join(tracesDir, tenant, block, 'meta.json'), 'utf8').catch(() => null);
+      if (text) total += (JSON.parse(text) as { totalSpans: number }).totalSpans;
+    }
+  }
+  return total;
+}
+
+async function unflushedBytes(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return Number(/^andante_ingester_unflushed_bytes (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
+/** Acknowledged so far; read by the sustained mode's sampler while sendAll runs. */
+interface SendProgress {
+  bytes: number;
+  spans: number;
+  refused: number;
+}
+
+function exportOnce(client: grpc.Client, body: Buffer): Promise<grpc.ServiceError | null> {
+  return new Promise((resolve) =>
+    client.makeUnaryRequest(
+      '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      body,
+      (err) => resolve(err),
+    ),
+  );
+}
+
+async function sendAll(
+  client: grpc.Client,
+  payloads: Payload[],
+  o: Options,
+  progress: SendProgress = { bytes: 0, spans: 0, refused: 0 },
+): Promise<{ seconds: number; bytes: number; spans: number; latencies: number[] }> {
   const latencies: number[] = [];
   let next = 0;
-  let bytes = 0;
-  let spans = 0;
   const started = performance.now();
   const worker = async (): Promise<void> => {
     for (let i = next++; i < payloads.length; i = next++) {
       const p = payloads[i]!;
       const t0 = performance.now();
-      await new Promise<void>((resolve, reject) =>
-        client.makeUnaryRequest(
-          '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-          (b: Buffer) => b,
-          (b: Buffer) => b,
-          p.bytes,
-          (err) => (err ? reject(err) : resolve()),
-        ),
-      );
+      for (;;) {
+        const err = await exportOnce(client, p.bytes);
+        if (!err) break;
+        // As an OTLP exporter does: RESOURCE_EXHAUSTED is retried after the server's Retry-After.
+        if (err.code !== grpc.status.RESOURCE_EXHAUSTED) throw err;
+        progress.refused++;
+        const retryAfter = Number(err.metadata.get('retry-after')[0] ?? 1);
+        await new Promise((r) => setTimeout(r, Math.max(0.1, retryAfter) * 1000));
+      }
       latencies.push(performance.now() - t0);
-      bytes += p.bytes.length;
-      spans += p.spans;
+      progress.bytes += p.bytes.length;
+      progress.spans += p.spans;
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, () => worker()));
-  return { seconds: (performance.now() - started) / 1000, bytes, spans, latencies: latencies.sort((a, b) => a - b) };
+  return { seconds: (performance.now() - started) / 1000, bytes: progress.bytes, spans: progress.spans, latencies: latencies.sort((a, b) => a - b) };
 }
 
 /** The local limit: decode, split by trace, encode segments and append to a WAL, no network. */
@@ -168,13 +280,13 @@ async function localLimit(payloads: Payload[], o: Options, dir: string): Promise
 
 async function runOnce(o: Options, payloads: Payload[]): Promise<RunResult> {
   const dir = await mkdtemp(join(tmpdir(), 'andante-bench-'));
-  const server = await startServer(dir);
+  const server = await startServer(dir, o);
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.proc.pid!).hwm)), 200);
   const client = new grpc.Client(`127.0.0.1:${server.grpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
   try {
     const r = await sendAll(client, payloads, o);
-    await fetch(`http://127.0.0.1:${server.http}/flush`, { method: 'POST' });
+    await flushServer(server.http);
     peak = Math.max(peak, rssMiB(server.proc.pid!).hwm);
     const atRest = await dirBytes(join(dir, 'traces'));
     const local = await localLimit(payloads, o, dir);
@@ -197,17 +309,103 @@ async function runOnce(o: Options, payloads: Payload[]): Promise<RunResult> {
   }
 }
 
+interface Sample {
+  seconds: number;
+  ackBytes: number;
+  flushedSpans: number;
+}
+
+/** Samples acknowledged bytes and spans in blocks every second while the load runs. */
+async function runSustainedOnce(o: Options, payloads: Payload[]): Promise<SustainedResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'andante-bench-'));
+  const server = await startServer(dir, o);
+  const tracesDir = join(dir, 'traces');
+  const client = new grpc.Client(`127.0.0.1:${server.grpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+  const progress: SendProgress = { bytes: 0, spans: 0, refused: 0 };
+  const samples: Sample[] = [];
+  let peakRss = 0;
+  let peakUnflushed = 0;
+  const started = performance.now();
+  let sampling = true;
+  const sampler = (async (): Promise<void> => {
+    while (sampling) {
+      const ackBytes = progress.bytes;
+      const flushed = await flushedSpans(tracesDir);
+      peakUnflushed = Math.max(peakUnflushed, await unflushedBytes(server.http).catch(() => 0));
+      peakRss = Math.max(peakRss, rssMiB(server.proc.pid!).hwm);
+      samples.push({ seconds: (performance.now() - started) / 1000, ackBytes, flushedSpans: flushed });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  try {
+    const r = await sendAll(client, payloads, o, progress);
+    sampling = false;
+    await sampler;
+    const flushedAtEnd = await flushedSpans(tracesDir);
+    samples.push({ seconds: r.seconds, ackBytes: r.bytes, flushedSpans: flushedAtEnd });
+    const t0 = performance.now();
+    await flushServer(server.http);
+    const finalFlushSeconds = (performance.now() - t0) / 1000;
+    peakRss = Math.max(peakRss, rssMiB(server.proc.pid!).hwm);
+    // The compactor runs during the load: its inputs stay on disk (compacted_block_retention) but are no longer data.
+    const atRest = await liveBlockBytes(tracesDir);
+    // Steady state: from the sample nearest the middle of the load to its end.
+    const mid = samples.reduce((best, s) => (Math.abs(s.seconds - r.seconds / 2) < Math.abs(best.seconds - r.seconds / 2) ? s : best));
+    const last = samples[samples.length - 1]!;
+    const steadySeconds = last.seconds - mid.seconds;
+    return {
+      spansPerSec: r.spans / r.seconds,
+      mbPerSec: r.bytes / r.seconds / 1e6,
+      p99Ms: percentile(r.latencies, 99),
+      flushedSpansPerSec: flushedAtEnd / r.seconds,
+      steadyMbPerSec: (last.ackBytes - mid.ackBytes) / steadySeconds / 1e6,
+      steadyFlushedSpansPerSec: (last.flushedSpans - mid.flushedSpans) / steadySeconds,
+      backlogSpansAtEnd: r.spans - flushedAtEnd,
+      refusedExports: progress.refused,
+      peakUnflushedMiB: peakUnflushed / 2 ** 20,
+      peakRssMiB: peakRss,
+      finalFlushSeconds,
+      bytesPerSpanAtRest: atRest / r.spans,
+    };
+  } finally {
+    sampling = false;
+    client.close();
+    server.proc.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs o.runs times, printing each run; returns the median of a figure. */
+async function runAll<R extends object>(o: Options, run: () => Promise<R>): Promise<(k: keyof R) => number> {
+  const results: R[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    const r = await run();
+    results.push(r);
+    console.log(`run ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round((v as number) * 100) / 100])))}`);
+  }
+  return (k) => median(results.map((r) => r[k] as number));
+}
+
+async function mainSustained(o: Options, payloads: Payload[]): Promise<void> {
+  console.log(
+    `sustained ingest: ${o.spans} spans per run, ${o.batch} spans per export, concurrency ${o.concurrency}, ${o.runs} runs; ` +
+      `max_block_bytes ${o.blockBytes}, max_block_duration ${o.blockDuration}s, max_unflushed_bytes ${o.unflushedBytes || 'default'}`,
+  );
+  const m = await runAll(o, () => runSustainedOnce(o, payloads));
+  console.log('\nmedians:');
+  console.log(`  acknowledged   ${m('spansPerSec').toFixed(0)} spans/s, ${m('mbPerSec').toFixed(1)} MB/s (second half: ${m('steadyMbPerSec').toFixed(1)} MB/s), p99 ${m('p99Ms').toFixed(0)} ms`);
+  console.log(`  written        ${m('flushedSpansPerSec').toFixed(0)} spans/s to blocks during the load (second half: ${m('steadyFlushedSpansPerSec').toFixed(0)} spans/s)`);
+  console.log(`  backlog        ${m('backlogSpansAtEnd').toFixed(0)} spans not in blocks at the end of the load; final /flush ${m('finalFlushSeconds').toFixed(1)} s`);
+  console.log(`  backpressure   ${m('refusedExports').toFixed(0)} exports refused and retried; peak unflushed ${m('peakUnflushedMiB').toFixed(0)} MiB; peak RSS ${m('peakRssMiB').toFixed(0)} MiB`);
+  console.log(`  at rest        ${m('bytesPerSpanAtRest').toFixed(1)} bytes/span`);
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const payloads = preparePayloads(o);
+  if (o.sustained) return mainSustained(o, payloads);
   console.log(`ingest benchmark: ${o.spans} spans per run, ${o.batch} spans per export, ${o.spansPerTrace} spans per trace, concurrency ${o.concurrency}, ${o.runs} runs`);
-  const results: RunResult[] = [];
-  for (let run = 0; run < o.runs; run++) {
-    const r = await runOnce(o, payloads);
-    results.push(r);
-    console.log(`run ${run + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 100) / 100])))}`);
-  }
-  const m = (k: keyof RunResult): number => median(results.map((r) => r[k]));
+  const m = await runAll(o, () => runOnce(o, payloads));
   const fmt = (n: number, d = 1): string => n.toFixed(d);
   console.log('\nmedians:');
   console.log(`  end to end   ${fmt(m('spansPerSec'), 0)} spans/s, ${fmt(m('mbPerSec'))} MB/s of OTLP protobuf acknowledged`);

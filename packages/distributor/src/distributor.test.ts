@@ -127,6 +127,20 @@ describe('Distributor', () => {
     await expect(distributor.pushOtlp('other', body)).resolves.toMatchObject({ acceptedSpans: 1 });
   });
 
+  it('passes on an ingester refusal for max_unflushed_bytes as a 429, counting every valid span discarded', async () => {
+    const { distributor, ingesters, registry } = setup();
+    const refusal = new LimitExceededError('UNFLUSHED_BYTES_EXCEEDED', 'unflushed_bytes_exceeded', 'ingester.max_unflushed_bytes reached', 2);
+    for (const ing of ingesters.values()) ing.push = () => Promise.reject(refusal);
+    const spans = [span(id(16, 1), id(8, 1)), span(id(16, 2), id(8, 2)), span(id(16, 0, 0), id(8, 3))]; // the last: invalid trace ID
+    const err = await distributor.pushOtlp('tenant', request(spans)).catch((e: unknown) => e);
+    expect(err).toBe(refusal);
+    expect((err as LimitExceededError).httpStatus).toBe(429);
+    expect((err as LimitExceededError).grpcCode).toBe(8); // RESOURCE_EXHAUSTED
+    const text = await registry.metrics();
+    expect(text).toContain('tempo_discarded_spans_total{reason="unflushed_bytes_exceeded",tenant="tenant"} 2');
+    expect(text).toContain('tempo_discarded_spans_total{reason="invalid_trace_id",tenant="tenant"} 1');
+  });
+
   it('refuses malformed protobuf as invalid argument', async () => {
     const { distributor } = setup();
     await expect(distributor.pushOtlp('tenant', Uint8Array.from([0x0a, 0xff, 0x01, 0x02]))).rejects.toBeInstanceOf(InvalidArgumentError);

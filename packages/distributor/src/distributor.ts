@@ -4,6 +4,7 @@
 import {
   AndanteError,
   InvalidArgumentError,
+  LimitExceededError,
   UnavailableError,
   bytesToHex,
   decodeExportRequest,
@@ -94,7 +95,14 @@ export class Distributor {
     }
     if (byTrace.size === 0) throw new InvalidArgumentError([...messages].join('; '));
 
-    const result = await this.pushToIngesters(tenantId, batch, byTrace);
+    let result: PushResult;
+    try {
+      result = await this.pushToIngesters(tenantId, batch, byTrace);
+    } catch (err) {
+      // A whole-request refusal by the ingesters (max_unflushed_bytes): the valid spans are discarded.
+      if (err instanceof LimitExceededError) this.discard(tenantId, err.reason, spanTotal - rejectedSpans);
+      throw err;
+    }
     const refusedTraces = new Set<string>();
     for (const r of result.rejected) {
       const key = bytesToHex(r.traceId);
@@ -152,7 +160,11 @@ export class Distributor {
         }
       } else {
         firstError ??= s.reason;
-        this.deps.logger.warn('push to ingester failed', { ingester: targets[i]!.instance.id, err: s.reason });
+        // A limit refusal is counted in tempo_discarded_spans_total; under overload a line per
+        // refused request would flood the log.
+        if (!(s.reason instanceof LimitExceededError)) {
+          this.deps.logger.warn('push to ingester failed', { ingester: targets[i]!.instance.id, err: s.reason });
+        }
       }
     });
     for (const remaining of needed.values()) {

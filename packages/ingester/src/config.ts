@@ -16,6 +16,12 @@ export interface IngesterConfig {
   flushAllOnShutdown: boolean;
   /** Backoff after a failed flush before the next try. */
   flushRetryMs: number;
+  /**
+   * max_unflushed_bytes: trace bytes this ingester may hold that are not yet written to the
+   * backend (head blocks plus cut blocks waiting for their flush, all tenants). Above it, pushes
+   * are refused with a retryable 429 / RESOURCE_EXHAUSTED until flushes catch up; 0 = no limit.
+   */
+  maxUnflushedBytes: number;
 }
 
 export function defaultIngesterConfig(): IngesterConfig {
@@ -29,5 +35,7 @@ export function defaultIngesterConfig(): IngesterConfig {
     // Tempo's default is false; a graceful stop that leaves nothing in the WAL is what users expect.
     flushAllOnShutdown: true,
     flushRetryMs: 5_000,
+    // 1 GiB of OTLP bytes is ~2-3 GiB of process memory with the encoders' working sets.
+    maxUnflushedBytes: 1024 ** 3,
   };
 }

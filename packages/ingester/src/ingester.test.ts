@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import {
+  LimitExceededError,
   countSpans,
   encodeTrace,
   silentLogger,
@@ -15,7 +16,7 @@ import {
   type TenantLimits,
 } from '@andante/model';
 import { LocalBackend } from '@andante/backend';
-import { listBlockMetas } from '@andante/storage';
+import { BlockEncoderPool, listBlockMetas } from '@andante/storage';
 import { Ingester } from './ingester.js';
 import { defaultIngesterConfig, type IngesterConfig } from './config.js';
 
@@ -68,19 +69,24 @@ afterEach(async () => {
   for (const i of running.splice(0)) await i.stop();
 });
 
-async function makeIngester(dir: string, cfg: Partial<IngesterConfig> = {}, limits: Partial<TenantLimits> = {}): Promise<{ ing: Ingester; backend: LocalBackend }> {
+async function makeIngester(
+  dir: string,
+  cfg: Partial<IngesterConfig> = {},
+  limits: Partial<TenantLimits> = {},
+): Promise<{ ing: Ingester; backend: LocalBackend; registry: Registry }> {
   const backend = new LocalBackend(join(dir, 'traces'));
+  const registry = new Registry();
   const ing = new Ingester({
     cfg: { ...defaultIngesterConfig(), flushCheckPeriodMs: 60_000, flushAllOnShutdown: false, ...cfg },
     walPath: join(dir, 'wal'),
     backend,
     limits: staticLimits({ ...defaultTenantLimits(), ...limits }),
-    registry: new Registry(),
+    registry,
     logger: silentLogger,
   });
   await ing.start();
   running.push(ing);
-  return { ing, backend };
+  return { ing, backend, registry };
 }
 
 const spanNames = (t: Trace | null): string[] =>
@@ -154,6 +160,101 @@ describe('Ingester', () => {
     const [meta] = await listBlockMetas(backend, 't1');
     expect(meta!.totalObjects).toBe(1); // trace 1 only: trace 2 was live and moved to the new head
     expect(spanNames(await ing.findTraceById('t1', traceId(2)))).toEqual(['op-1']);
+  });
+
+  it('refuses pushes while max_unflushed_bytes is held, and takes them again once blocks are flushed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const seg = (n: number): TraceSegment => segment(traceId(n), [1, 2]);
+    const size = seg(1).bytes.byteLength;
+    const { ing, backend, registry } = await makeIngester(dir, { maxUnflushedBytes: Math.floor(size * 2.5) });
+    const gauge = async (): Promise<number> => Number(/andante_ingester_unflushed_bytes (\d+)/.exec(await registry.metrics())![1]);
+    await ing.push({ tenantId: 't1', segments: [seg(1)] });
+    await ing.push({ tenantId: 't2', segments: [seg(2)] }); // the budget is shared by tenants
+    expect(await gauge()).toBe(2 * size);
+
+    const err = await ing.push({ tenantId: 't1', segments: [seg(3)] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimitExceededError);
+    expect((err as LimitExceededError).reason).toBe('unflushed_bytes_exceeded');
+    expect((err as LimitExceededError).message).toMatch(/^UNFLUSHED_BYTES_EXCEEDED: .*ingester\.max_unflushed_bytes/);
+    expect((err as LimitExceededError).retryAfterSeconds).toBeGreaterThan(0);
+    expect(await ing.findTraceById('t1', traceId(3))).toBeNull();
+
+    // The refusal started a sweep; flushAll waits for what it started and writes the rest.
+    await ing.flushAll();
+    expect(await gauge()).toBe(0);
+    await ing.push({ tenantId: 't1', segments: [seg(3)] });
+    for (const [tenant, n] of [['t1', 1], ['t2', 2], ['t1', 3]] as const) {
+      expect(spanNames(await ing.findTraceById(tenant, traceId(n)))).toEqual(['op-1', 'op-2']);
+    }
+    expect((await listBlockMetas(backend, 't2')).map((m) => m.totalObjects)).toEqual([1]);
+    // One push larger than the whole budget is still taken by an ingester that holds nothing.
+    await ing.flushAll();
+    const huge = segment(traceId(9), Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(huge.bytes.byteLength).toBeGreaterThan(size * 2.5);
+    await expect(ing.push({ tenantId: 't1', segments: [huge] })).resolves.toEqual({ rejected: [] });
+  });
+
+  it('cuts a head block that holds half of max_unflushed_bytes, before max_block_bytes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const seg = segment(traceId(1), [1, 2]);
+    const { ing, backend } = await makeIngester(dir, { maxUnflushedBytes: seg.bytes.byteLength * 2 });
+    await ing.push({ tenantId: 't1', segments: [seg] });
+    await ing.sweep();
+    await waitFor(async () => (await listBlockMetas(backend, 't1')).length === 1);
+    expect((await listBlockMetas(backend, 't1')).map((m) => m.totalSpans)).toEqual([2]);
+  });
+
+  it('writes a large cut block as one block per encoder worker, and removes its WAL once all are written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    class TwoWorkers extends BlockEncoderPool {
+      override get parallelism(): number {
+        return 2;
+      }
+    }
+    const backend = new LocalBackend(join(dir, 'traces'));
+    const ing = new Ingester({
+      cfg: { ...defaultIngesterConfig(), flushCheckPeriodMs: 60_000, flushAllOnShutdown: false },
+      encoder: new TwoWorkers(),
+      minSplitPartBytes: 1,
+      walPath: join(dir, 'wal'),
+      backend,
+      limits: staticLimits(defaultTenantLimits()),
+      registry: new Registry(),
+      logger: silentLogger,
+    });
+    await ing.start();
+    running.push(ing);
+    const ids = Array.from({ length: 10 }, (_, i) => traceId(i + 1));
+    await ing.push({ tenantId: 't1', segments: ids.map((id) => segment(id, [1, 2, 3])) });
+    await ing.flushAll();
+    const metas = await listBlockMetas(backend, 't1');
+    expect(metas).toHaveLength(2);
+    expect(metas.reduce((n, m) => n + m.totalObjects, 0)).toBe(10);
+    expect(await readdir(join(dir, 'wal', 't1'))).toHaveLength(1); // only the new, empty head
+    for (const id of ids) expect(spanNames(await ing.findTraceById('t1', id))).toEqual(['op-1', 'op-2', 'op-3']);
+  });
+
+  it('cuts a head whole when live traces hold most of it, and they stop counting as live', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing, backend, registry } = await makeIngester(dir, { maxBlockBytes: 1 }, { maxTracesPerUser: 2 });
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1]), segment(traceId(2), [1])] }); // both live
+    await ing.sweep(); // due by bytes; carrying both would move the whole block
+    await waitFor(async () => (await listBlockMetas(backend, 't1')).length === 1);
+    expect((await listBlockMetas(backend, 't1'))[0]!.totalObjects).toBe(2);
+    expect(await registry.metrics()).toMatch(/tempo_ingester_live_traces\{tenant="t1"\} 0/);
+    const r = await ing.push({ tenantId: 't1', segments: [segment(traceId(3), [1]), segment(traceId(1), [2])] });
+    expect(r.rejected).toEqual([]); // max_traces_per_user counts only the new head's live traces
+    expect(spanNames(await ing.findTraceById('t1', traceId(1)))).toEqual(['op-1', 'op-2']);
+  });
+
+  it('cuts a head once when a sweep and flushes race (the /flush endpoint during the flush loop)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing, backend } = await makeIngester(dir, { maxBlockBytes: 1 });
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1, 2])] });
+    await Promise.all([ing.sweep(), ing.flushAll(), ing.flushAll()]);
+    await ing.flushAll();
+    expect((await listBlockMetas(backend, 't1')).map((m) => m.totalSpans)).toEqual([2]);
+    expect(await readdir(join(dir, 'wal', 't1'))).toHaveLength(1); // only the current head
   });
 });
 

@@ -1,4 +1,5 @@
 import {
+  LimitExceededError,
   validateTenantId,
   type IngesterClient,
   type LimitsProvider,
@@ -21,8 +22,12 @@ import type { Backend } from '@andante/backend';
 import { BlockEncoderPool, Wal, replayWalFile, type BlockConfig, type BlockMeta } from '@andante/storage';
 import type { Registry } from 'prom-client';
 import type { IngesterConfig } from './config.js';
-import { TenantInstance } from './instance.js';
+import { MIN_SPLIT_PART_BYTES, TenantInstance } from './instance.js';
 import { createIngesterMetrics, type IngesterMetrics } from './metrics.js';
+import { UnflushedBytes } from './unflushed-bytes.js';
+
+/** Retry-After of a push refused for max_unflushed_bytes: about one block flush. */
+const UNFLUSHED_RETRY_AFTER_SECONDS = 2;
 
 export interface IngesterDeps {
   cfg: IngesterConfig;
@@ -36,6 +41,8 @@ export interface IngesterDeps {
   logger: Logger;
   /** TraceQL for searches of recent data (injected so the ingester does not own the language). */
   compileSearch?: SearchCompiler;
+  /** A cut block is split over the encoder's workers from twice this size (tests lower it). */
+  minSplitPartBytes?: number;
   /** Told about every block written, so an in-process querier sees it before its next poll. */
   onBlockFlushed?: (meta: BlockMeta) => void;
 }
@@ -48,6 +55,7 @@ export class Ingester implements IngesterClient {
   private readonly instances = new Map<string, Promise<TenantInstance>>();
   private readonly wal: Wal;
   private readonly metrics: IngesterMetrics;
+  private readonly unflushed: UnflushedBytes;
   /** Parquet encoding runs here, off the event loop. */
   private readonly encoder: BlockEncoderPool;
   private readonly ownsEncoder: boolean;
@@ -60,7 +68,8 @@ export class Ingester implements IngesterClient {
     this.wal = new Wal(deps.walPath);
     this.ownsEncoder = !deps.encoder;
     this.encoder = deps.encoder ?? new BlockEncoderPool();
-    this.metrics = createIngesterMetrics(deps.registry);
+    this.unflushed = new UnflushedBytes(deps.cfg.maxUnflushedBytes);
+    this.metrics = createIngesterMetrics(deps.registry, () => this.unflushed.bytes);
   }
 
   /** Replays every WAL file left by a previous run, then starts the flush loop. */
@@ -90,11 +99,13 @@ export class Ingester implements IngesterClient {
         cfg: this.deps.cfg,
         blockConfig: this.deps.blockConfig ?? {},
         encoder: this.encoder,
+        minSplitPartBytes: this.deps.minSplitPartBytes ?? MIN_SPLIT_PART_BYTES,
         wal: this.wal,
         backend: this.deps.backend,
         metrics: this.metrics,
         logger: this.deps.logger,
         limits: () => this.deps.limits.forTenant(tenantId),
+        unflushed: this.unflushed,
         onBlockFlushed: this.deps.onBlockFlushed,
       });
       this.instances.set(tenantId, inst);
@@ -102,7 +113,21 @@ export class Ingester implements IngesterClient {
     return inst;
   }
 
+  /**
+   * Makes the segments durable and indexed, or refuses them all (before any WAL write, so nothing
+   * acknowledged is touched) while max_unflushed_bytes is reached.
+   */
   async push(req: PushRequest): Promise<PushResult> {
+    const incoming = req.segments.reduce((n, s) => n + s.bytes.byteLength, 0);
+    if (this.unflushed.refuses(incoming)) {
+      void this.sweep(); // cut and flush now rather than at the next flush_check_period
+      throw new LimitExceededError(
+        'UNFLUSHED_BYTES_EXCEEDED',
+        'unflushed_bytes_exceeded',
+        `ingester holds ${this.unflushed.bytes} bytes of traces not yet flushed to storage (limit ${this.unflushed.limit}, ingester.max_unflushed_bytes) while adding ${incoming} bytes for user ${req.tenantId}; retry later, or raise the limit, add ingesters or lower the ingestion rate.`,
+        UNFLUSHED_RETRY_AFTER_SECONDS,
+      );
+    }
     const inst = await this.instance(req.tenantId);
     return inst.push(req.segments);
   }
@@ -149,7 +174,7 @@ export class Ingester implements IngesterClient {
     for (const instPromise of this.instances.values()) {
       const inst = await instPromise;
       inst.cutIdleTraces(now);
-      if (inst.headIsDue(now)) await inst.cutHead(true);
+      if (inst.headIsDue(now)) await inst.cutHead(!inst.headHoldsBudgetShare());
       inst.expireRecentBlocks(now);
       this.startFlushes(inst, now);
     }
@@ -159,7 +184,11 @@ export class Ingester implements IngesterClient {
     for (const block of inst.flushableBlocks(now)) {
       if (this.activeFlushes >= this.deps.cfg.concurrentFlushes) return;
       this.activeFlushes++;
-      void inst.flushBlock(block).finally(() => this.activeFlushes--);
+      void inst.flushBlock(block).finally(() => {
+        this.activeFlushes--;
+        // The next waiting block starts now, not at the next sweep: under a backlog that time is lost.
+        if (!this.stopped) this.startFlushes(inst, Date.now());
+      });
     }
   }
 

@@ -40,12 +40,20 @@ import {
   type BlockConfig,
   type BlockEncoderPool,
   type BlockMeta,
+  splitTraces,
   type SegmentTrace,
   type Wal,
   type WalFile,
 } from '@andante/storage';
 import type { IngesterConfig } from './config.js';
 import type { IngesterMetrics } from './metrics.js';
+import type { UnflushedBytes } from './unflushed-bytes.js';
+
+/**
+ * A cut block at least twice this large is written as several blocks, one per encoder worker, so
+ * every core helps with it (a worker encodes ~50k spans/s; 32 MiB of OTLP is ~65k spans).
+ */
+export const MIN_SPLIT_PART_BYTES = 32 * 1024 * 1024;
 
 interface TraceEntry {
   traceId: Uint8Array;
@@ -62,6 +70,11 @@ class SegmentBlock {
   bytes = 0;
   /** Set while its backend write is in progress. */
   flushing: Promise<BlockMeta | null> | null = null;
+  /**
+   * Block IDs of the parts it is written as (a large block is split so every encoder worker
+   * helps), fixed at the first attempt so a retry overwrites the same blocks.
+   */
+  partIds: string[] | null = null;
   failedAtMs = 0;
 
   constructor(
@@ -105,11 +118,14 @@ export interface InstanceDeps {
   cfg: IngesterConfig;
   blockConfig: Partial<BlockConfig>;
   encoder: BlockEncoderPool;
+  minSplitPartBytes: number;
   wal: Wal;
   backend: Backend;
   metrics: IngesterMetrics;
   logger: Logger;
   limits: () => TenantLimits;
+  /** Shared by every tenant of the ingester. */
+  unflushed: UnflushedBytes;
   onBlockFlushed?: ((meta: BlockMeta) => void) | undefined;
 }
 
@@ -118,6 +134,7 @@ export class TenantInstance {
   private readonly completing: SegmentBlock[] = [];
   private readonly recent: { block: BackendBlock; flushedMs: number }[] = [];
   private liveCount = 0;
+  private cutting: Promise<void> = Promise.resolve();
 
   private constructor(private readonly deps: InstanceDeps) {}
 
@@ -142,6 +159,7 @@ export class TenantInstance {
     const block = new SegmentBlock(blockId, Date.now(), null, walPath);
     const now = Date.now();
     for (const seg of segments) block.add(seg, now).live = false;
+    this.deps.unflushed.add(block.bytes);
     this.completing.push(block);
   }
 
@@ -183,7 +201,9 @@ export class TenantInstance {
     }
     this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
     if (accepted.length > 0) {
-      this.deps.metrics.bytesReceived.inc({ tenant: this.tenantId }, accepted.reduce((n, s) => n + s.bytes.byteLength, 0));
+      const bytes = accepted.reduce((n, s) => n + s.bytes.byteLength, 0);
+      this.deps.unflushed.add(bytes);
+      this.deps.metrics.bytesReceived.inc({ tenant: this.tenantId }, bytes);
       await head.wal!.append(accepted);
     }
     return result;
@@ -203,19 +223,40 @@ export class TenantInstance {
   headIsDue(nowMs: number): boolean {
     const head = this.head;
     if (head.traces.size === 0) return false;
-    return nowMs - head.createdMs >= this.deps.cfg.maxBlockDurationMs || head.bytes >= this.deps.cfg.maxBlockBytes;
+    return nowMs - head.createdMs >= this.deps.cfg.maxBlockDurationMs || head.bytes >= this.deps.cfg.maxBlockBytes || this.headHoldsBudgetShare();
+  }
+
+  /**
+   * The head holds its share of max_unflushed_bytes: it is cut whole, live traces included (they
+   * continue in the next block and reads combine them), because carrying them over would keep
+   * their bytes unflushed.
+   */
+  headHoldsBudgetShare(): boolean {
+    return this.head.bytes >= this.deps.unflushed.headCutBytes;
   }
 
   /**
    * Cuts the head block: a new head takes over, and traces still live move with it (their
    * segments are re-appended to the new WAL first) so a trace is usually written whole in one block.
+   * Live traces stay in the cut block when they hold more than half of it: at an ingest rate where
+   * trace_idle_period spans most of a block, carrying them would re-write most of the block to the
+   * new WAL at every cut and keep it unflushed (reads combine a trace split over blocks).
    */
-  async cutHead(carryLive: boolean): Promise<void> {
+  cutHead(carryLive: boolean): Promise<void> {
+    // One cut at a time: a sweep and /flush racing would both cut the same head (and close its WAL twice).
+    const cut = this.cutting.then(() => this.cutHeadNow(carryLive));
+    this.cutting = cut.catch(() => undefined);
+    return cut;
+  }
+
+  private async cutHeadNow(carryLive: boolean): Promise<void> {
     const old = this.head;
     if (old.traces.size === 0) return;
     const next = await this.newHead();
     this.head = next;
-    if (carryLive) {
+    let liveBytes = 0;
+    for (const entry of old.traces.values()) if (entry.live) liveBytes += entry.bytes;
+    if (carryLive && liveBytes <= old.bytes / 2) {
       const carried: TraceSegment[] = [];
       for (const [key, entry] of old.traces) {
         if (!entry.live) continue;
@@ -228,6 +269,14 @@ export class TenantInstance {
         }
       }
       if (carried.length > 0) await next.wal!.append(carried);
+    } else {
+      // Left in the cut block, they stop counting as live; a new span makes a trace live again in the new head.
+      for (const entry of old.traces.values()) {
+        if (!entry.live) continue;
+        entry.live = false;
+        this.liveCount--;
+      }
+      this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
     }
     // Waits for appends already queued on the old WAL: the block must hold all of them.
     await old.wal!.close();
@@ -254,24 +303,30 @@ export class TenantInstance {
   private async writeBlock(block: SegmentBlock): Promise<BlockMeta | null> {
     const timer = this.deps.metrics.flushDuration.startTimer();
     try {
-      const encoded = await this.deps.encoder.encode({
-        tenantId: this.tenantId,
-        blockId: block.id,
-        traces: block.sortedTraces(),
-        cfg: this.deps.blockConfig,
-        compactionLevel: 0,
-      });
-      const meta = await writeEncodedBlock(this.deps.backend, encoded);
-      // Announced to an in-process querier, the block is read there; kept here only for queriers
-      // that learn of it from their next blocklist poll (else it would be read twice per lookup).
-      if (!this.deps.onBlockFlushed) this.recent.push({ block: new BackendBlock(this.deps.backend, meta), flushedMs: Date.now() });
+      const encoder = this.deps.encoder;
+      const parts = splitTraces(block.sortedTraces(), encoder.parallelism, this.deps.minSplitPartBytes);
+      if (block.partIds?.length !== parts.length) block.partIds = parts.map((_, i) => (i === 0 ? block.id : newBlockId()));
+      const partIds = block.partIds;
+      // Every part is written before the WAL goes: a failed part retries the whole block.
+      const metas = await Promise.all(
+        parts.map(async (traces, i) => {
+          const encoded = await encoder.encode({ tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0 });
+          return writeEncodedBlock(this.deps.backend, encoded);
+        }),
+      );
+      // Announced to an in-process querier, the blocks are read there; kept here only for queriers
+      // that learn of them from their next blocklist poll (else each would be read twice per lookup).
+      if (!this.deps.onBlockFlushed) for (const meta of metas) this.recent.push({ block: new BackendBlock(this.deps.backend, meta), flushedMs: Date.now() });
       this.completing.splice(this.completing.indexOf(block), 1);
+      this.deps.unflushed.release(block.bytes);
       await this.deps.wal.removeFile(block.walPath);
-      this.deps.metrics.blocksFlushed.inc();
-      this.deps.onBlockFlushed?.(meta);
+      for (const meta of metas) {
+        this.deps.metrics.blocksFlushed.inc();
+        this.deps.onBlockFlushed?.(meta);
+        this.deps.logger.info('block flushed', { tenant: this.tenantId, block: meta.blockID, traces: meta.totalObjects, bytes: meta.size });
+      }
       timer();
-      this.deps.logger.info('block flushed', { tenant: this.tenantId, block: block.id, traces: meta.totalObjects, bytes: meta.size });
-      return meta;
+      return metas[0]!;
     } catch (err) {
       block.failedAtMs = Date.now();
       this.deps.metrics.failedFlushes.inc();

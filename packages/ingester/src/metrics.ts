@@ -8,9 +8,10 @@ export interface IngesterMetrics {
   tracesCreated: Counter<'tenant'>;
   bytesReceived: Counter<'tenant'>;
   walReplayedSegments: Counter;
+  unflushedBytes: Gauge;
 }
 
-export function createIngesterMetrics(registry: Registry): IngesterMetrics {
+export function createIngesterMetrics(registry: Registry, unflushedBytes: () => number): IngesterMetrics {
   const registers = [registry];
   return {
     blocksFlushed: new Counter({ name: 'tempo_ingester_blocks_flushed_total', help: 'Blocks flushed to the backend.', registers }),
@@ -25,5 +26,12 @@ export function createIngesterMetrics(registry: Registry): IngesterMetrics {
     tracesCreated: new Counter({ name: 'tempo_ingester_traces_created_total', help: 'Traces created.', labelNames: ['tenant'], registers }),
     bytesReceived: new Counter({ name: 'tempo_ingester_bytes_received_total', help: 'Trace bytes received.', labelNames: ['tenant'], registers }),
     walReplayedSegments: new Counter({ name: 'tempo_ingester_wal_replayed_segments_total', help: 'Trace segments recovered from the WAL at start.', registers }),
+    // Not a Tempo metric (Tempo has no such limit): what ingester.max_unflushed_bytes is compared with.
+    unflushedBytes: new Gauge({ name: 'andante_ingester_unflushed_bytes', help: 'Trace bytes held by the ingester and not yet flushed to the backend.',
+      registers,
+      collect(): void {
+        this.set(unflushedBytes());
+      },
+    }),
   };
 }

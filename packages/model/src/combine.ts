@@ -24,21 +24,23 @@ interface ResourceGroup {
  * seen is kept). Resource groups whose encoded resource and schema URL are byte-identical are
  * merged, and likewise scope groups within them. Output order: spans by start time, span ID, kind;
  * scopes and resources by their first span; ties keep input order. Inputs are not modified; span,
- * resource and scope objects are shared with them.
+ * resource and scope objects are shared with them. `keyCache` remembers each resource's and
+ * scope's encoded key by object, for callers whose traces share read-only resource and scope
+ * objects (decodeTrace with a TraceDecodeCache).
  */
-export function combineTraces(traces: readonly Trace[]): Trace {
+export function combineTraces(traces: readonly Trace[], keyCache?: WeakMap<object, string>): Trace {
   const seen = new Set<string>();
   const groups = new Map<string, ResourceGroup>();
   for (const t of traces) {
     for (const rs of t.resourceSpans) {
-      const rkey = `${bytesKey(encodeResourceMessage(rs.resource))}\u0000${rs.schemaUrl}`;
+      const rkey = `${messageKey(rs.resource, encodeResourceMessage, keyCache)}\u0000${rs.schemaUrl}`;
       let group = groups.get(rkey);
       if (!group) {
         group = { resource: rs.resource, schemaUrl: rs.schemaUrl, scopes: new Map() };
         groups.set(rkey, group);
       }
       for (const ss of rs.scopeSpans) {
-        const skey = `${bytesKey(encodeScopeMessage(ss.scope))}\u0000${ss.schemaUrl}`;
+        const skey = `${messageKey(ss.scope, encodeScopeMessage, keyCache)}\u0000${ss.schemaUrl}`;
         let sg = group.scopes.get(skey);
         if (!sg) {
           sg = { scope: ss.scope, schemaUrl: ss.schemaUrl, spans: [] };
@@ -75,6 +77,15 @@ function compareSpans(a: Span, b: Span): number {
   if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
   const d = compareBytes(a.spanId, b.spanId);
   return d !== 0 ? d : a.kind - b.kind;
+}
+
+function messageKey<T extends object>(message: T, encode: (m: T) => Uint8Array, cache: WeakMap<object, string> | undefined): string {
+  let key = cache?.get(message);
+  if (key === undefined) {
+    key = bytesKey(encode(message));
+    cache?.set(message, key);
+  }
+  return key;
 }
 
 /** A Map key for bytes (one UTF-16 unit per byte). */

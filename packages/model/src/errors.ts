@@ -63,15 +63,18 @@ export class UnsupportedMediaTypeError extends AndanteError {
   override readonly name = 'UnsupportedMediaTypeError';
 }
 
-/** A per-tenant limit refused the data. `reason` is the tempo_discarded_spans_total label value. */
+/**
+ * A limit refused the data (a per-tenant one, or the ingester's memory budget); retryable.
+ * `reason` is the tempo_discarded_spans_total label value.
+ */
 export class LimitExceededError extends AndanteError {
   readonly code: string;
   readonly httpStatus = 429;
   readonly grpcCode = GrpcCode.RESOURCE_EXHAUSTED;
   override readonly name = 'LimitExceededError';
   constructor(
-    code: 'RATE_LIMITED' | 'TRACE_TOO_LARGE' | 'LIVE_TRACES_EXCEEDED',
-    readonly reason: 'rate_limited' | 'trace_too_large' | 'live_traces_exceeded',
+    code: 'RATE_LIMITED' | 'TRACE_TOO_LARGE' | 'LIVE_TRACES_EXCEEDED' | 'UNFLUSHED_BYTES_EXCEEDED',
+    readonly reason: 'rate_limited' | 'trace_too_large' | 'live_traces_exceeded' | 'unflushed_bytes_exceeded',
     message: string,
     retryAfterSeconds?: number,
   ) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from './errors.js';
-import { decodeTrace, encodeTrace } from './trace-codec.js';
+import { TraceDecodeCache, decodeTrace, encodeTrace } from './trace-codec.js';
 import { emptySpan, oracleDecode, oracleEncode, randomTrace, richTrace, rng, TracesDataType } from './test-fixtures.js';
 import type { Trace } from './trace.js';
 
@@ -162,6 +162,35 @@ describe('encodeTrace / decodeTrace', () => {
     const rs = Buffer.concat([Buffer.from([0x12]), varint(ss.length), ss]);
     const trace = Buffer.concat([Buffer.from([0x0a]), varint(rs.length), rs]);
     expect(() => decodeTrace(trace)).toThrow(/nested more than 100 deep/);
+  });
+});
+
+describe('decodeTrace with a TraceDecodeCache', () => {
+  it('decodes the same traces as without one, sharing resources and scopes with equal bytes', () => {
+    const r = rng(7);
+    const traces = [richTrace(), richTrace(), ...Array.from({ length: 40 }, () => randomTrace(r))];
+    const cache = new TraceDecodeCache();
+    const cached = traces.map((t) => decodeTrace(encodeTrace(t), cache));
+    expect(cached).toEqual(traces.map((t) => decodeTrace(encodeTrace(t))));
+    // richTrace twice: every resource and scope of the second is the first's object.
+    cached[1]!.resourceSpans.forEach((rs, i) => {
+      expect(rs.resource).toBe(cached[0]!.resourceSpans[i]!.resource);
+      rs.scopeSpans.forEach((ss, j) => expect(ss.scope).toBe(cached[0]!.resourceSpans[i]!.scopeSpans[j]!.scope));
+    });
+  });
+
+  it('merges a repeated resource field into a copy, never into the shared object', () => {
+    const msg = (field: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([field]), varint(body.length), body]);
+    const attr = (k: string, v: string): Buffer => msg(0x0a, Buffer.concat([msg(0x0a, Buffer.from(k)), msg(0x12, msg(0x0a, Buffer.from(v)))]));
+    const first = attr('service.name', 'a');
+    const once = msg(0x0a, msg(0x0a, first));
+    const twice = msg(0x0a, Buffer.concat([msg(0x0a, first), msg(0x0a, attr('pod', 'p1'))]));
+    const cache = new TraceDecodeCache();
+    const shared = decodeTrace(once, cache).resourceSpans[0]!.resource;
+    const merged = decodeTrace(twice, cache).resourceSpans[0]!.resource;
+    expect(merged.attributes.map((kv) => kv.key)).toEqual(['service.name', 'pod']);
+    expect(shared.attributes.map((kv) => kv.key)).toEqual(['service.name']);
+    expect(decodeTrace(once, cache).resourceSpans[0]!.resource).toBe(shared);
   });
 });
 

@@ -53,8 +53,23 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-/** Decodes tempopb.Trace / TracesData / ExportTraceServiceRequest bytes. */
-export function decodeTrace(buf: Uint8Array): Trace {
+/**
+ * Shares decoded resources and scopes across the traces of one batch of work (a block encode):
+ * identical message bytes decode once to one object, so per-resource work downstream (table
+ * entries, combine keys) can be cached by object. Objects taken from it must not be mutated.
+ */
+export class TraceDecodeCache {
+  readonly resources = new Map<string, Resource>();
+  readonly scopes = new Map<string, InstrumentationScope>();
+  /** Bounds the maps: a stream of distinct resources costs no more than not caching. */
+  constructor(readonly limit = 4096) {}
+}
+
+/**
+ * Decodes tempopb.Trace / TracesData / ExportTraceServiceRequest bytes. With a cache, resources
+ * and scopes with byte-identical encodings are the same (shared, read-only) objects.
+ */
+export function decodeTrace(buf: Uint8Array, cache?: TraceDecodeCache): Trace {
   // A Buffer view (no copy) gives strings Node's native UTF-8 decoder.
   const r = new Reader(buf instanceof Buffer ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
   const end = buf.length;
@@ -64,7 +79,7 @@ export function decodeTrace(buf: Uint8Array): Trace {
       const tag = r.tag();
       if (tag === 0x0a) {
         const e = lenEnd(r, end, 'ResourceSpans');
-        resourceSpans.push(decodeResourceSpans(r, e));
+        resourceSpans.push(decodeResourceSpans(r, e, cache));
       } else {
         otherField(r, tag, end, 'Trace', REQUEST_FIELDS);
       }
@@ -92,22 +107,64 @@ function bytes(r: Reader, end: number, what: string): Uint8Array {
   return out;
 }
 
-function decodeResourceSpans(r: Reader, end: number): ResourceSpans {
-  const resource: Resource = { attributes: [], droppedAttributesCount: 0 };
+/** The message bytes [pos, end) as a Map key (one char per byte). */
+function rawKey(r: Reader, end: number): string {
+  return (r.buf as Buffer).toString('latin1', r.pos, end);
+}
+
+/**
+ * Decodes one Resource / InstrumentationScope field [r.pos, end) into `current` and returns the
+ * object to use. The first occurrence in its message goes through `shared` (byte-identical fields
+ * decode once to one object); a repeated occurrence merges into `current` (protobuf semantics), into
+ * a private copy when a cache is in use, never into a shared object.
+ */
+function decodeMaybeShared<T>(
+  r: Reader,
+  end: number,
+  current: T,
+  occurrence: number,
+  shared: Map<string, T> | undefined,
+  limit: number,
+  decodeInto: (r: Reader, end: number, into: T) => void,
+  copy: (value: T) => T,
+): T {
+  if (!shared) {
+    decodeInto(r, end, current);
+    return current;
+  }
+  if (occurrence > 0) {
+    const own = copy(current);
+    decodeInto(r, end, own);
+    return own;
+  }
+  const key = rawKey(r, end);
+  const found = shared.get(key);
+  if (found) {
+    r.pos = end;
+    return found;
+  }
+  decodeInto(r, end, current);
+  if (shared.size < limit) shared.set(key, current);
+  return current;
+}
+
+function decodeResourceSpans(r: Reader, end: number, cache: TraceDecodeCache | undefined): ResourceSpans {
+  let resource: Resource = { attributes: [], droppedAttributesCount: 0 };
+  let resourceFields = 0;
   const scopeSpans: ScopeSpans[] = [];
   let schemaUrl = '';
   while (r.pos < end) {
     const tag = r.tag();
     switch (tag) {
       case 0x0a: {
-        // Decoding into the same object gives protobuf's merge semantics for a repeated field.
         const e = lenEnd(r, end, 'Resource');
-        decodeResourceInto(r, e, resource);
+        const copy = (res: Resource): Resource => ({ ...res, attributes: [...res.attributes] });
+        resource = decodeMaybeShared(r, e, resource, resourceFields++, cache?.resources, cache?.limit ?? 0, decodeResourceInto, copy);
         break;
       }
       case 0x12: {
         const e = lenEnd(r, end, 'ScopeSpans');
-        scopeSpans.push(decodeScopeSpans(r, e));
+        scopeSpans.push(decodeScopeSpans(r, e, cache));
         break;
       }
       case 0x1a:
@@ -136,8 +193,9 @@ function decodeResourceInto(r: Reader, end: number, res: Resource): void {
   checkEnd(r, end, 'Resource');
 }
 
-function decodeScopeSpans(r: Reader, end: number): ScopeSpans {
-  const scope: InstrumentationScope = { name: '', version: '', attributes: [], droppedAttributesCount: 0 };
+function decodeScopeSpans(r: Reader, end: number, cache: TraceDecodeCache | undefined): ScopeSpans {
+  let scope: InstrumentationScope = { name: '', version: '', attributes: [], droppedAttributesCount: 0 };
+  let scopeFields = 0;
   const spans: Span[] = [];
   let schemaUrl = '';
   while (r.pos < end) {
@@ -145,7 +203,8 @@ function decodeScopeSpans(r: Reader, end: number): ScopeSpans {
     switch (tag) {
       case 0x0a: {
         const e = lenEnd(r, end, 'InstrumentationScope');
-        decodeScopeInto(r, e, scope);
+        const copy = (sc: InstrumentationScope): InstrumentationScope => ({ ...sc, attributes: [...sc.attributes] });
+        scope = decodeMaybeShared(r, e, scope, scopeFields++, cache?.scopes, cache?.limit ?? 0, decodeScopeInto, copy);
         break;
       }
       case 0x12: {

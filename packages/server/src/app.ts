@@ -95,6 +95,7 @@ export class Andante {
         traceIdlePeriodMs: durationMs(ing.trace_idle_period),
         maxBlockDurationMs: durationMs(ing.max_block_duration),
         maxBlockBytes: ing.max_block_bytes,
+        maxUnflushedBytes: ing.max_unflushed_bytes,
         flushCheckPeriodMs: durationMs(ing.flush_check_period),
         completeBlockTimeoutMs: durationMs(ing.complete_block_timeout),
         concurrentFlushes: ing.concurrent_flushes,

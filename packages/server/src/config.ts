@@ -54,6 +54,7 @@ export interface AndanteConfig {
     trace_idle_period: string;
     max_block_duration: string;
     max_block_bytes: number;
+    max_unflushed_bytes: number;
     flush_check_period: string;
     complete_block_timeout: string;
     concurrent_flushes: number;
@@ -137,6 +138,7 @@ export function defaultConfig(): AndanteConfig {
       trace_idle_period: '5s',
       max_block_duration: '30m',
       max_block_bytes: 524_288_000,
+      max_unflushed_bytes: 1024 ** 3,
       flush_check_period: '10s',
       complete_block_timeout: '15m',
       concurrent_flushes: 4,

@@ -19,7 +19,7 @@ import {
   compareBytes,
   validateTenantId,
 } from '@andante/model';
-import type { KeyValue, Span, Trace } from '@andante/model';
+import type { KeyValue, ResourceSpans, ScopeSpans, Span, Trace } from '@andante/model';
 import { encodeEvents, encodeKeyValues, encodeLinks } from './binary-codec.js';
 import { WRITE_COMPRESSORS } from './block-codecs.js';
 import type { Compressor } from './block-codecs.js';
@@ -166,16 +166,50 @@ interface TraceRows {
   end: bigint;
 }
 
+/**
+ * The block's resource and scope tables, with each entry's ref remembered by (object, schema URL):
+ * traces decoded with a shared TraceDecodeCache hold the same resource objects, so a resource is
+ * encoded into its table entry once per block instead of once per trace.
+ */
+class BlockTables {
+  readonly resources = new TableBuilder();
+  readonly scopes = new TableBuilder();
+  private readonly resourceRefs = new WeakMap<object, Map<string, ResourceRef>>();
+  private readonly scopeRefs = new WeakMap<object, Map<string, ScopeRef>>();
+
+  resource(rs: ResourceSpans): ResourceRef {
+    let bySchema = this.resourceRefs.get(rs.resource);
+    if (!bySchema) this.resourceRefs.set(rs.resource, (bySchema = new Map()));
+    let ref = bySchema.get(rs.schemaUrl);
+    if (!ref) {
+      ref = { ref: this.resources.add(encodeResourceEntry(rs)), dedicated: resourceDedicated(rs.resource.attributes) };
+      bySchema.set(rs.schemaUrl, ref);
+    }
+    return ref;
+  }
+
+  scope(ss: ScopeSpans): ScopeRef {
+    let bySchema = this.scopeRefs.get(ss.scope);
+    if (!bySchema) this.scopeRefs.set(ss.scope, (bySchema = new Map()));
+    let ref = bySchema.get(ss.schemaUrl);
+    if (!ref) {
+      ref = { ref: this.scopes.add(encodeScopeEntry(ss)), name: ss.scope.name, version: ss.scope.version };
+      bySchema.set(ss.schemaUrl, ref);
+    }
+    return ref;
+  }
+}
+
 /** Flattens one trace to span rows sorted by start time, with nested-set numbers and trace summary. */
-function traceRows(trace: Trace, resources: TableBuilder, scopes: TableBuilder): TraceRows {
+function traceRows(trace: Trace, tables: BlockTables): TraceRows {
   const rows: SpanRow[] = [];
   let spanIndex = 0;
   trace.resourceSpans.forEach((rs, rsIndex) => {
     if (rs.scopeSpans.every((ss) => ss.spans.length === 0)) return;
-    const res: ResourceRef = { ref: resources.add(encodeResourceEntry(rs)), dedicated: resourceDedicated(rs.resource.attributes) };
+    const res = tables.resource(rs);
     rs.scopeSpans.forEach((ss, ssIndex) => {
       if (ss.spans.length === 0) return;
-      const scope: ScopeRef = { ref: scopes.add(encodeScopeEntry(ss)), name: ss.scope.name, version: ss.scope.version };
+      const scope = tables.scope(ss);
       for (const span of ss.spans) {
         rows.push({ span, res, scope, rsIndex, ssIndex, spanIndex: spanIndex++, left: 0, right: 0, parentId: 0 });
       }
@@ -459,8 +493,7 @@ export function encodeBlockWith(
     createdBy: 'andante',
   });
 
-  const resources = new TableBuilder();
-  const scopes = new TableBuilder();
+  const tables = new BlockTables();
   const traceIds = new TraceIdList();
   const rowGroups: RowGroupIndex[] = [];
   const buffer = new RowGroupBuffer(config.rowGroupSpans);
@@ -488,7 +521,7 @@ export function encodeBlockWith(
         `traces must be sorted by ascending trace ID without repeats: ${bytesToHex(traceId)} follows ${bytesToHex(prev)}`,
       );
     }
-    const t = traceRows(trace, resources, scopes);
+    const t = traceRows(trace, tables);
     const id = traceId.slice();
     prev = id;
     if (t.rows.length === 0) continue;
@@ -510,8 +543,8 @@ export function encodeBlockWith(
   if (totalRows === 0) throw new InvalidArgumentError('a block needs at least one span');
   pq.kvMetadata = [
     { key: 'andante.format', value: tuning.format },
-    { key: RESOURCE_TABLE_KEY, value: Buffer.from(resources.encode()).toString('base64') },
-    { key: SCOPE_TABLE_KEY, value: Buffer.from(scopes.encode()).toString('base64') },
+    { key: RESOURCE_TABLE_KEY, value: Buffer.from(tables.resources.encode()).toString('base64') },
+    { key: SCOPE_TABLE_KEY, value: Buffer.from(tables.scopes.encode()).toString('base64') },
   ];
   void pq.finish();
   const data = writer.getBytes();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { packTraces, unpackTraces } from './block-encoder-pool.js';
+import { packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
+import type { SegmentTrace } from './block-encoder-pool.js';
 
 describe('packTraces', () => {
   it('round-trips trace IDs and segments of any length, in order', () => {
@@ -13,5 +14,27 @@ describe('packTraces', () => {
       traces.map((t) => ({ traceId: [...t.traceId], segments: t.segments.map((s) => [...s]) })),
     );
     expect(unpackTraces(packTraces([]))).toEqual([]);
+  });
+});
+
+describe('splitTraces', () => {
+  const traces = (sizes: number[]): SegmentTrace[] =>
+    sizes.map((n, i) => ({ traceId: new Uint8Array(16).fill(i + 1), segments: [new Uint8Array(n)] }));
+  const bytes = (part: SegmentTrace[]): number => part.reduce((n, t) => n + t.segments[0]!.byteLength, 0);
+
+  it('cuts sorted traces into contiguous runs of about equal bytes, every trace once', () => {
+    const input = traces(Array.from({ length: 100 }, (_, i) => 100 + (i % 7) * 50));
+    const parts = splitTraces(input, 3, 1000);
+    expect(parts).toHaveLength(3);
+    expect(parts.flat()).toEqual(input);
+    const total = bytes(input);
+    for (const p of parts) expect(Math.abs(bytes(p) - total / 3)).toBeLessThan(total * 0.05);
+  });
+
+  it('keeps one part when the block is under two minimum parts, or for one trace', () => {
+    expect(splitTraces(traces([400, 400]), 4, 500)).toHaveLength(1);
+    expect(splitTraces(traces([10_000]), 4, 10)).toHaveLength(1);
+    expect(splitTraces(traces([600, 600, 600]), 4, 500)).toHaveLength(3);
+    expect(splitTraces([], 2, 1)).toEqual([[]]);
   });
 });

@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { combineTraces, decodeTrace } from '@andante/model';
+import { TraceDecodeCache, combineTraces, decodeTrace } from '@andante/model';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock, type EncodedBlock, type TraceEntry } from './block-encode.js';
 
@@ -24,9 +24,12 @@ export interface EncodeJob {
 }
 
 function* combinedTraces(traces: readonly SegmentTrace[]): Iterable<TraceEntry> {
+  // One block's traces share few resources and scopes: decode each once, key it once.
+  const decodeCache = new TraceDecodeCache();
+  const combineKeys = new WeakMap<object, string>();
   for (const t of traces) {
     const bytes = t.segments.length === 1 ? t.segments[0]! : Buffer.concat(t.segments);
-    yield { traceId: t.traceId, trace: combineTraces([decodeTrace(bytes)]) };
+    yield { traceId: t.traceId, trace: combineTraces([decodeTrace(bytes, decodeCache)], combineKeys) };
   }
 }
 
@@ -107,17 +110,62 @@ interface PoolWorker {
 // Running from TypeScript sources (tests) there is no compiled worker script: encode inline.
 const WORKER_URL = import.meta.url.endsWith('.ts') ? null : new URL('./block-encoder-worker.js', import.meta.url);
 
+/**
+ * Young generation of an encoder worker. An encode allocates short-lived objects per span (decoded
+ * spans, row values, hyparquet's level arrays); V8's default (16 MiB semi-spaces) scavenges them
+ * several times per row group. 64 MiB semi-spaces (3 x 64 young) cut encode time ~10% (measured,
+ * docs/block-format.md) for ~150 MiB more peak RSS per busy worker.
+ */
+const ENCODER_YOUNG_GENERATION_MB = 192;
+
+/**
+ * Splits a block's traces (sorted by ID) into at most `parts` contiguous runs of about equal
+ * bytes, each at least `minPartBytes`, so several workers can encode one large block as several
+ * blocks (readers combine a trace wherever it is; a trace is never split here).
+ */
+export function splitTraces(traces: readonly SegmentTrace[], parts: number, minPartBytes: number): SegmentTrace[][] {
+  let total = 0;
+  for (const t of traces) for (const s of t.segments) total += s.byteLength;
+  const n = Math.max(1, Math.min(parts, Math.floor(total / Math.max(1, minPartBytes)), traces.length));
+  if (n === 1) return [traces.slice()];
+  const out: SegmentTrace[][] = [];
+  let current: SegmentTrace[] = [];
+  let bytes = 0;
+  let done = 0;
+  for (const t of traces) {
+    current.push(t);
+    for (const s of t.segments) bytes += s.byteLength;
+    // Cut when this part reached its share of what is left.
+    if (out.length < n - 1 && bytes - done >= (total - done) / (n - out.length)) {
+      out.push(current);
+      current = [];
+      done = bytes;
+    }
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 export class BlockEncoderPool {
   private readonly workers: PoolWorker[] = [];
   private readonly queue: { job: EncodeJob; pending: Pending }[] = [];
   private nextId = 0;
   private closed = false;
 
-  constructor(private readonly size: number = Math.max(1, availableParallelism() - 1)) {}
+  /**
+   * One worker per core: while encoders run, the event loop mostly waits on the WAL's fsync and
+   * the network, and with fewer workers than cores a large block leaves a core idle.
+   */
+  constructor(private readonly size: number = availableParallelism()) {}
 
   /** True when jobs run on worker threads (false from TypeScript sources). */
   get threaded(): boolean {
     return WORKER_URL !== null && this.size > 0;
+  }
+
+  /** How many jobs run at once: a caller may split a large block into this many parts. */
+  get parallelism(): number {
+    return this.threaded ? this.size : 1;
   }
 
   encode(job: EncodeJob): Promise<EncodedBlock> {
@@ -150,7 +198,7 @@ export class BlockEncoderPool {
   }
 
   private spawn(): PoolWorker {
-    const w: PoolWorker = { worker: new Worker(WORKER_URL!), busy: false, pending: new Map() };
+    const w: PoolWorker = { worker: new Worker(WORKER_URL!, { resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }), busy: false, pending: new Map() };
     w.worker.unref();
     w.worker.on('message', (msg: { id: number; block?: EncodedBlock; error?: string }) => {
       const p = w.pending.get(msg.id);
