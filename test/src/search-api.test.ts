@@ -210,6 +210,13 @@ describe('tag APIs', () => {
     expect((await values(`/api/v2/search/tag/span.http.method/values?q=${q}`)).tagValues).toEqual([{ type: 'string', value: 'GET' }]);
     const names = (await (await fetch(`${base}/api/v2/search/tags?scope=span&q=${encodeURIComponent('{ name = "POST /checkout" }')}`)).json()) as { scopes: { tags: string[] }[] };
     expect(names.scopes[0]!.tags).toEqual(['http.method']);
+    // An answer over read.max_bytes_per_tag_values_query is refused naming the limit, not emptied.
+    const small = await startInProcess(makeTempDir('tags-limit-'), { overrides: { defaults: { read: { max_bytes_per_tag_values_query: 12 } } } });
+    await ingest(small, 0, 9);
+    const refused = await fetch(`http://127.0.0.1:${small.ports.http}/api/v2/search/tag/resource.service.name/values`);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('max_bytes_per_tag_values_query (12)');
+    expect((await fetch(`http://127.0.0.1:${small.ports.http}/api/v2/search/tag/status/values`)).status).toBe(200);
     // The same over blocks (trace by trace, since q narrows).
     await flush(a.ports.http);
     const w = window();

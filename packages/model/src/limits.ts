@@ -13,6 +13,8 @@ export interface TenantLimits {
   maxBytesPerTrace: number;
   /** compaction.block_retention in ms (0 = the compactor's block_retention). */
   blockRetentionMs: number;
+  /** read.max_bytes_per_tag_values_query: bytes of names or values one tag query may answer (0 = unlimited). */
+  maxBytesPerTagValuesQuery: number;
 }
 
 export interface LimitsProvider {
@@ -27,6 +29,7 @@ export function defaultTenantLimits(): TenantLimits {
     maxTracesPerUser: 10_000,
     maxBytesPerTrace: 5_000_000,
     blockRetentionMs: 0,
+    maxBytesPerTagValuesQuery: 1_000_000,
   };
 }
 

@@ -8,6 +8,8 @@ import {
   collectTagValues,
   parseTagRef,
   tagSelector,
+  InvalidArgumentError,
+  type LimitsProvider,
   type IngesterQuerier,
   type SearchCompiler,
   type SpanSelection,
@@ -26,6 +28,8 @@ export interface TagsServiceDeps {
   blocklist: Blocklist;
   ingesters: () => IngesterQuerier[];
   compile: SearchCompiler;
+  /** Per-tenant read.max_bytes_per_tag_values_query; absent: unlimited. */
+  limits?: LimitsProvider;
 }
 
 export interface TagNamesResult {
@@ -52,6 +56,22 @@ function narrowingQuery(compile: SearchCompiler, query: string): boolean {
 
 export class TagsService {
   constructor(private readonly deps: TagsServiceDeps) {}
+
+  /**
+   * Refuses an answer larger than read.max_bytes_per_tag_values_query with a 400 that names the
+   * limit (Tempo answers an empty list, which Grafana shows as "No options found").
+   */
+  private checkSize(tenantId: string, strings: readonly string[], what: string): void {
+    const max = this.deps.limits?.forTenant(tenantId).maxBytesPerTagValuesQuery ?? 0;
+    if (max <= 0) return;
+    let bytes = 0;
+    for (const s of strings) bytes += Buffer.byteLength(s);
+    if (bytes > max) {
+      throw new InvalidArgumentError(
+        `${what}: ${bytes} bytes exceed max_bytes_per_tag_values_query (${max}); narrow with q, a shorter window or limit, or raise overrides read.max_bytes_per_tag_values_query`,
+      );
+    }
+  }
 
   private blocksInWindow(tenantId: string, req: TagsRequest): BlockMeta[] {
     if (!req.startSeconds || !req.endSeconds) return [];
@@ -118,6 +138,7 @@ export class TagsService {
       const list = scope === 'intrinsic' ? [...INTRINSIC_TAGS] : [...(found.get(scope) ?? [])].sort();
       names.set(scope, limit > 0 ? list.slice(0, limit) : list);
     }
+    this.checkSize(tenantId, [...names.values()].flat(), 'tag names');
     return { names, inspectedBytes };
   }
 
@@ -137,6 +158,7 @@ export class TagsService {
       (block) => block.tagValues(ref, found),
     );
     const values = [...found.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.type.localeCompare(b.type)));
+    this.checkSize(tenantId, (limit > 0 ? values.slice(0, limit) : values).map((v) => v.value), `values of ${req.tag}`);
     return { values: limit > 0 ? values.slice(0, limit) : values, inspectedBytes };
   }
 }

@@ -24,6 +24,7 @@ export interface LimitsConfig {
   ingestion: { rate_limit_bytes: number; burst_size_bytes: number; max_traces_per_user: number };
   global: { max_bytes_per_trace: number };
   compaction: { block_retention: string };
+  read: { max_bytes_per_tag_values_query: number };
 }
 
 export interface AndanteConfig {
@@ -194,6 +195,7 @@ export function defaultConfig(): AndanteConfig {
         ingestion: { rate_limit_bytes: 15_000_000, burst_size_bytes: 20_000_000, max_traces_per_user: 10_000 },
         global: { max_bytes_per_trace: 5_000_000 },
         compaction: { block_retention: '0s' },
+        read: { max_bytes_per_tag_values_query: 1_000_000 },
       },
       per_tenant_override_config: '',
       per_tenant_override_period: '10s',

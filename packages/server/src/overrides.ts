@@ -15,6 +15,7 @@ function toTenantLimits(c: LimitsConfig): TenantLimits {
     maxTracesPerUser: c.ingestion.max_traces_per_user,
     maxBytesPerTrace: c.global.max_bytes_per_trace,
     blockRetentionMs: parseDuration(c.compaction.block_retention),
+    maxBytesPerTagValuesQuery: c.read.max_bytes_per_tag_values_query,
   };
 }
 
