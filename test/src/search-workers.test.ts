@@ -77,7 +77,7 @@ const metas = JSON.parse(metasJson), queries = JSON.parse(queriesJson), window =
 const backend = new LocalBackend(dir);
 const pool = new BlockSearchPool(backend, () => ({ url: ${JSON.stringify(dist('traceql'))}, exportName: 'searchCompiler' }), 2);
 const big = (_k, v) => (typeof v === 'bigint' ? v.toString() : v);
-const out = { threaded: pool.threaded, compared: 0, matched: 0, mismatches: [], notFound: false };
+const out = { threaded: pool.threaded, compared: 0, matched: 0, mismatches: [], notFound: false, gone: '' };
 for (const query of queries) {
   const req = { query, limit: 10, spss: 3, ...window };
   const q = searchCompiler(query);
@@ -90,7 +90,9 @@ for (const query of queries) {
   }
 }
 await backend.delete([metas[0].tenantID, metas[0].blockID], 'data.parquet');
-out.notFound = (await pool.search(metas[0], { query: '{ }', limit: 5, spss: 3, ...window }).catch((e) => e)) instanceof NotFoundError;
+const gone = await pool.search(metas[0], { query: '{ }', limit: 5, spss: 3, ...window }).catch((e) => e);
+out.notFound = gone instanceof NotFoundError;
+out.gone = gone instanceof Error ? gone.name + ': ' + gone.message : JSON.stringify(gone, big);
 await pool.close();
 console.log(JSON.stringify(out));
 `;
@@ -105,12 +107,12 @@ describe('block search pool (compiled, worker threads)', () => {
     const script = join(dir, 'pool-check.mjs');
     writeFileSync(script, POOL_CHECK);
     const { stdout } = await run(process.execPath, [script, dir, JSON.stringify(metas), JSON.stringify(QUERIES), JSON.stringify(windowOf(traces))]);
-    const out = JSON.parse(stdout) as { threaded: boolean; compared: number; matched: number; mismatches: string[]; notFound: boolean };
+    const out = JSON.parse(stdout) as { threaded: boolean; compared: number; matched: number; mismatches: string[]; notFound: boolean; gone: string };
     expect(out.threaded).toBe(true);
     expect(out.compared).toBe(QUERIES.length * 3);
     expect(out.matched).toBeGreaterThan(0);
     expect(out.mismatches).toEqual([]);
-    expect(out.notFound).toBe(true);
+    expect(out.notFound, `a search of the deleted block gave ${out.gone}`).toBe(true);
   }, 60_000);
 });
 
