@@ -346,8 +346,7 @@ export async function searchBlockColumns(
     inspectedSpans += rows;
     let mask: Mask = null;
     scan.prefetch(tested.flatMap(({ c }) => conditionColumns(c, rg)));
-    if (prune === 'all' && tested.length === 0) mask = null;
-    else if (prune === 'all') {
+    if (prune === 'all') {
       for (const { c, test } of tested) {
         const m = await conditionMask(scan, src.tables, c, test);
         if (m === null) continue;
