@@ -9,6 +9,7 @@ import {
   bytesToHex,
   decodeExportRequest,
   encodeTraceSegment,
+  bytesEqual,
   isAllZero,
   tokenForTraceId,
   type DecodedBatch,
@@ -206,6 +207,9 @@ function groupValidSpans(batch: DecodedBatch): {
     if (cur) cur.count++;
     else invalid.set(reason, { count: 1, example: message });
   };
+  // Exporters send a trace's spans together: the previous span's trace is looked up once, not per span.
+  let lastId: Uint8Array | null = null;
+  let lastList: number[] | null = null;
   batch.spans.forEach((span, i) => {
     if (span.traceId.length !== 16 || isAllZero(span.traceId)) {
       refuse('invalid_trace_id', `trace ids must be 128 bit and not all zero, received ${span.traceId.length * 8} bits (${bytesToHex(span.traceId) || 'empty'})`);
@@ -213,11 +217,15 @@ function groupValidSpans(batch: DecodedBatch): {
       refuse('invalid_span_id', `span ids must be 64 bit and not all zero, received ${span.spanId.length * 8} bits (${bytesToHex(span.spanId) || 'empty'})`);
     } else if (span.endTimeUnixNano < span.startTimeUnixNano) {
       refuse('invalid_timestamps', `span ${bytesToHex(span.spanId)} ends (${span.endTimeUnixNano}) before it starts (${span.startTimeUnixNano})`);
+    } else if (lastList !== null && bytesEqual(span.traceId, lastId!)) {
+      lastList.push(i);
     } else {
       const key = bytesToHex(span.traceId);
-      const list = byTrace.get(key);
+      let list = byTrace.get(key);
       if (list) list.push(i);
-      else byTrace.set(key, [i]);
+      else byTrace.set(key, (list = [i]));
+      lastId = span.traceId;
+      lastList = list;
     }
   });
   return { byTrace, invalid };
