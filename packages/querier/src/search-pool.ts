@@ -5,10 +5,9 @@
 // the pool is given (the querier does not depend on a query language).
 
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { Backend } from '@andante/backend';
 import { NotFoundError, type CompiledSearch, type SearchRequest } from '@andante/model';
-import { BackendBlock, type BlockMeta, type BlockSearchResult } from '@andante/storage';
+import { BackendBlock, WorkerPool, type BlockMeta, type BlockSearchResult } from '@andante/storage';
 
 /** Where a worker finds the search compiler: a module URL and the name of its SearchCompiler export. */
 export interface CompilerModule {
@@ -45,19 +44,11 @@ export function deserializeError(e: SerializedError): Error {
   return e.name === 'NotFoundError' ? new NotFoundError(e.message) : Object.assign(new Error(e.message), { name: e.name });
 }
 
-interface PoolWorker {
-  worker: Worker;
-  busy: boolean;
-  job: { id: number; resolve: (r: BlockSearchResult) => void; reject: (e: Error) => void } | null;
-}
-
 // From TypeScript sources (tests) there is no compiled worker script: search inline.
 const WORKER_URL = import.meta.url.endsWith('.ts') ? null : new URL('./search-worker.js', import.meta.url);
 
 export class BlockSearchPool {
-  private readonly workers: PoolWorker[] = [];
-  private readonly queue: { meta: BlockMeta; req: SearchRequest; resolve: (r: BlockSearchResult) => void; reject: (e: Error) => void }[] = [];
-  private nextId = 0;
+  private pool: WorkerPool<{ meta: BlockMeta; req: SearchRequest }, BlockSearchResult> | null = null;
   private closed = false;
 
   constructor(
@@ -74,62 +65,32 @@ export class BlockSearchPool {
 
   search(meta: BlockMeta, req: SearchRequest): Promise<BlockSearchResult> {
     if (this.closed) return Promise.reject(new Error('block search pool is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ meta, req, resolve, reject });
-      this.dispatch();
-    });
-  }
-
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      let w = this.workers.find((x) => !x.busy);
-      if (!w && this.workers.length < this.size) w = this.spawn();
-      if (!w) return;
-      const { meta, req, resolve, reject } = this.queue.shift()!;
-      const id = this.nextId++;
-      w.busy = true;
-      w.job = { id, resolve, reject };
-      w.worker.postMessage({ kind: 'search', id, meta, req } satisfies ToWorker);
-    }
-  }
-
-  private spawn(): PoolWorker {
-    const w: PoolWorker = { worker: new Worker(WORKER_URL!, { workerData: this.compiler() }), busy: false, job: null };
-    w.worker.unref();
-    w.worker.on('message', (msg: FromWorker) => {
-      if (msg.kind === 'read') {
-        const read = msg.length === undefined ? this.backend.read(msg.keypath, msg.name) : this.backend.readRange(msg.keypath, msg.name, msg.offset ?? 0, msg.length);
+    this.pool ??= new WorkerPool({
+      name: 'block search',
+      url: WORKER_URL!,
+      size: this.size,
+      workerOptions: () => ({ workerData: this.compiler() }),
+      post: (worker, id, job) => worker.postMessage({ kind: 'search', id, meta: job.meta, req: job.req } satisfies ToWorker),
+      done: (msg) => {
+        const m = msg as FromWorker;
+        if (m.kind !== 'done') return null;
+        return m.result ? { id: m.id, result: m.result } : { id: m.id, error: deserializeError(m.error ?? { name: 'Error', message: 'block search failed' }) };
+      },
+      // A worker asks for bytes: the main thread's backend reads them.
+      onOther: (worker, msg) => {
+        const m = msg as Extract<FromWorker, { kind: 'read' }>;
+        const read = m.length === undefined ? this.backend.read(m.keypath, m.name) : this.backend.readRange(m.keypath, m.name, m.offset ?? 0, m.length);
         read.then(
-          (data) => w.worker.postMessage({ kind: 'read', id: msg.id, data } satisfies ToWorker),
-          (err: unknown) => w.worker.postMessage({ kind: 'read', id: msg.id, error: serializeError(err) } satisfies ToWorker),
+          (data) => worker.postMessage({ kind: 'read', id: m.id, data } satisfies ToWorker),
+          (err: unknown) => worker.postMessage({ kind: 'read', id: m.id, error: serializeError(err) } satisfies ToWorker),
         );
-        return;
-      }
-      const job = w.job;
-      w.job = null;
-      w.busy = false;
-      if (job && job.id === msg.id) {
-        if (msg.result) job.resolve(msg.result);
-        else job.reject(deserializeError(msg.error ?? { name: 'Error', message: 'block search failed' }));
-      }
-      this.dispatch();
+      },
     });
-    const fail = (err: Error): void => {
-      w.job?.reject(err);
-      w.job = null;
-      const i = this.workers.indexOf(w);
-      if (i >= 0) this.workers.splice(i, 1);
-      this.dispatch();
-    };
-    w.worker.on('error', fail);
-    w.worker.on('exit', (code) => fail(new Error(`block search worker exited with code ${code}`)));
-    this.workers.push(w);
-    return w;
+    return this.pool.run({ meta, req });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const workers = this.workers.splice(0);
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    await this.pool?.close();
   }
 }

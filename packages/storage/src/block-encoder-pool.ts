@@ -3,10 +3,10 @@
 // and answering queries while a large block is written.
 
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { TraceDecodeCache, combineTraces, decodeTrace } from '@andante/model';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock, type EncodedBlock, type TraceEntry } from './block-encode.js';
+import { WorkerPool } from './worker-pool.js';
 
 /** One trace as an ingester holds it: tempopb.Trace segments, concatenable. */
 export interface SegmentTrace {
@@ -96,17 +96,6 @@ export function unpackTraces(buf: ArrayBuffer): SegmentTrace[] {
   return traces;
 }
 
-interface Pending {
-  resolve: (b: EncodedBlock) => void;
-  reject: (e: Error) => void;
-}
-
-interface PoolWorker {
-  worker: Worker;
-  busy: boolean;
-  pending: Map<number, Pending>;
-}
-
 // Running from TypeScript sources (tests) there is no compiled worker script: encode inline.
 const WORKER_URL = import.meta.url.endsWith('.ts') ? null : new URL('./block-encoder-worker.js', import.meta.url);
 
@@ -147,20 +136,36 @@ export function splitTraces(traces: readonly SegmentTrace[], parts: number, minP
 }
 
 export class BlockEncoderPool {
-  private readonly workers: PoolWorker[] = [];
-  private readonly queue: { job: EncodeJob; pending: Pending }[] = [];
-  private nextId = 0;
+  private readonly pool: WorkerPool<EncodeJob, EncodedBlock> | null;
   private closed = false;
 
   /**
    * One worker per core: while encoders run, the event loop mostly waits on the WAL's fsync and
    * the network, and with fewer workers than cores a large block leaves a core idle.
    */
-  constructor(private readonly size: number = availableParallelism()) {}
+  constructor(private readonly size: number = availableParallelism()) {
+    this.pool =
+      WORKER_URL === null || size <= 0
+        ? null
+        : new WorkerPool<EncodeJob, EncodedBlock>({
+            name: 'block encoder',
+            url: WORKER_URL,
+            size,
+            workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
+            post: (worker, id, job) => {
+              const packed = packTraces(job.traces);
+              worker.postMessage({ id, job: { ...job, traces: [] }, packed }, [packed]);
+            },
+            done: (msg) => {
+              const m = msg as { id: number; block?: EncodedBlock; error?: string };
+              return m.block ? { id: m.id, result: m.block } : { id: m.id, error: new Error(m.error ?? 'block encoding failed') };
+            },
+          });
+  }
 
   /** True when jobs run on worker threads (false from TypeScript sources). */
   get threaded(): boolean {
-    return WORKER_URL !== null && this.size > 0;
+    return this.pool !== null;
   }
 
   /** How many jobs run at once: a caller may split a large block into this many parts. */
@@ -170,61 +175,18 @@ export class BlockEncoderPool {
 
   encode(job: EncodeJob): Promise<EncodedBlock> {
     if (this.closed) return Promise.reject(new Error('block encoder pool is closed'));
-    if (!this.threaded) {
+    if (!this.pool) {
       try {
         return Promise.resolve(encodeSegmentBlock(job));
       } catch (err) {
         return Promise.reject(err as Error);
       }
     }
-    return new Promise<EncodedBlock>((resolve, reject) => {
-      this.queue.push({ job, pending: { resolve, reject } });
-      this.dispatch();
-    });
-  }
-
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      let w = this.workers.find((x) => !x.busy);
-      if (!w && this.workers.length < this.size) w = this.spawn();
-      if (!w) return;
-      const { job, pending } = this.queue.shift()!;
-      const id = this.nextId++;
-      w.busy = true;
-      w.pending.set(id, pending);
-      const packed = packTraces(job.traces);
-      w.worker.postMessage({ id, job: { ...job, traces: [] }, packed }, [packed]);
-    }
-  }
-
-  private spawn(): PoolWorker {
-    const w: PoolWorker = { worker: new Worker(WORKER_URL!, { resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }), busy: false, pending: new Map() };
-    w.worker.unref();
-    w.worker.on('message', (msg: { id: number; block?: EncodedBlock; error?: string }) => {
-      const p = w.pending.get(msg.id);
-      w.pending.delete(msg.id);
-      w.busy = false;
-      if (msg.block) p?.resolve(msg.block);
-      else p?.reject(new Error(msg.error ?? 'block encoding failed'));
-      this.dispatch();
-    });
-    const fail = (err: Error): void => {
-      for (const p of w.pending.values()) p.reject(err);
-      this.workers.splice(this.workers.indexOf(w), 1);
-      this.dispatch();
-    };
-    w.worker.on('error', fail);
-    w.worker.on('exit', (code) => {
-      if (w.pending.size > 0) fail(new Error(`block encoder worker exited with code ${code}`));
-      else if (this.workers.includes(w)) this.workers.splice(this.workers.indexOf(w), 1);
-    });
-    this.workers.push(w);
-    return w;
+    return this.pool.run(job);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
-    this.workers.length = 0;
+    await this.pool?.close();
   }
 }
