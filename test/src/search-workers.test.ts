@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SearchRequest, Trace, TraceSearchMetadata } from '@andante/model';
-import { compareBytes, encodeTrace, topSearchResults } from '@andante/model';
+import { collectTagValues, compareBytes, encodeTrace, parseTagRef, tagSelector, topSearchResults, type TagValue } from '@andante/model';
 import { LocalBackend } from '@andante/backend';
 import { newBlockId, writeBlock } from '@andante/storage';
 import { searchCompiler } from '@andante/traceql';
@@ -141,5 +141,22 @@ describe('/api/search of the built binary over several blocks', () => {
       }
     }
     expect(expected(QUERIES[0]!, 50, window).length).toBeGreaterThan(0);
+
+    // Tag values over the blocks, also done by the workers: from columns, and narrowed by span.
+    for (const [tag, q] of [
+      ['span.http.method', ''],
+      ['span.http.method', '{ resource.service.name = "payments" }'],
+      ['name', '{ status = error }'],
+      ['rootServiceName', ''],
+    ] as const) {
+      const want = new Map<string, TagValue>();
+      const select = tagSelector(searchCompiler, q, window);
+      for (const t of traces) collectTagValues(t, parseTagRef(tag, true), want, select(t));
+      const url = `http://127.0.0.1:${server.ports.http}/api/v2/search/tag/${tag}/values?q=${encodeURIComponent(q)}&start=${window.startSeconds}&end=${window.endSeconds}`;
+      const body = (await (await fetch(url)).json()) as { tagValues: TagValue[] };
+      const key = (v: TagValue): string => `${v.type}:${v.value}`;
+      expect(body.tagValues.map(key).sort(), `${tag} q=${q}`).toEqual([...want.values()].map(key).sort());
+      expect(body.tagValues.length, `${tag} q=${q}`).toBeGreaterThan(0);
+    }
   }, 120_000);
 });

@@ -6,8 +6,9 @@
 
 import { availableParallelism } from 'node:os';
 import type { Backend } from '@andante/backend';
-import { NotFoundError, type CompiledSearch, type SearchRequest } from '@andante/model';
+import { NotFoundError, type CompiledSearch, type SearchRequest, type TagsRequest } from '@andante/model';
 import { BackendBlock, WorkerPool, type BlockMeta, type BlockSearchResult } from '@andante/storage';
+import type { BlockTagsAnswer, BlockTagsJob } from './block-tags-job.js';
 
 /** Where a worker finds the search compiler: a module URL and the name of its SearchCompiler export. */
 export interface CompilerModule {
@@ -20,12 +21,15 @@ export function searchBlockWith(block: BackendBlock, req: SearchRequest, query: 
   return block.search(query.fetch, req, (trace) => query.match(trace, req, req.spss));
 }
 
+/** A block job: a search, or a tag request's part. */
+export type BlockJob =
+  | { kind: 'search'; meta: BlockMeta; req: SearchRequest }
+  | { kind: 'tags'; meta: BlockMeta; req: TagsRequest; job: BlockTagsJob };
+
 /** Messages between the pool and its workers. */
-export type ToWorker =
-  | { kind: 'search'; id: number; meta: BlockMeta; req: SearchRequest }
-  | { kind: 'read'; id: number; data?: Uint8Array; error?: SerializedError };
+export type ToWorker = (BlockJob & { id: number }) | { kind: 'read'; id: number; data?: Uint8Array; error?: SerializedError };
 export type FromWorker =
-  | { kind: 'done'; id: number; result?: BlockSearchResult; error?: SerializedError }
+  | { kind: 'done'; id: number; result?: BlockSearchResult | BlockTagsAnswer; error?: SerializedError }
   /** A byte range, or the whole object when `length` is absent. */
   | { kind: 'read'; id: number; keypath: string[]; name: string; offset?: number; length?: number };
 
@@ -48,7 +52,7 @@ export function deserializeError(e: SerializedError): Error {
 const WORKER_URL = import.meta.url.endsWith('.ts') ? null : new URL('./search-worker.js', import.meta.url);
 
 export class BlockSearchPool {
-  private pool: WorkerPool<{ meta: BlockMeta; req: SearchRequest }, BlockSearchResult> | null = null;
+  private pool: WorkerPool<BlockJob, BlockSearchResult | BlockTagsAnswer> | null = null;
   private closed = false;
 
   constructor(
@@ -64,13 +68,23 @@ export class BlockSearchPool {
   }
 
   search(meta: BlockMeta, req: SearchRequest): Promise<BlockSearchResult> {
+    return this.run({ kind: 'search', meta, req }) as Promise<BlockSearchResult>;
+  }
+
+  /** A tag request's part from one block (tag names or values). */
+  tags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob): Promise<BlockTagsAnswer> {
+    // Only what the job reads crosses the thread boundary (not the v2/tag fields of a values request).
+    return this.run({ kind: 'tags', meta, req: { query: req.query, startSeconds: req.startSeconds, endSeconds: req.endSeconds }, job }) as Promise<BlockTagsAnswer>;
+  }
+
+  private run(job: BlockJob): Promise<BlockSearchResult | BlockTagsAnswer> {
     if (this.closed) return Promise.reject(new Error('block search pool is closed'));
     this.pool ??= new WorkerPool({
       name: 'block search',
       url: WORKER_URL!,
       size: this.size,
       workerOptions: () => ({ workerData: this.compiler() }),
-      post: (worker, id, job) => worker.postMessage({ kind: 'search', id, meta: job.meta, req: job.req } satisfies ToWorker),
+      post: (worker, id, job) => worker.postMessage({ ...job, id } satisfies ToWorker),
       done: (msg) => {
         const m = msg as FromWorker;
         if (m.kind !== 'done') return null;
@@ -86,7 +100,7 @@ export class BlockSearchPool {
         );
       },
     });
-    return this.pool.run({ meta, req });
+    return this.pool.run(job);
   }
 
   async close(): Promise<void> {

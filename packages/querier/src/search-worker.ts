@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Backend, KeyPath } from '@andante/backend';
 import type { CompiledSearch, SearchCompiler } from '@andante/model';
 import { BackendBlock, type BlockMeta } from '@andante/storage';
+import { blockTags } from './block-tags-job.js';
 import { deserializeError, searchBlockWith, serializeError, type CompilerModule, type FromWorker, type ToWorker } from './search-pool.js';
 
 const port = parentPort!;
@@ -68,8 +69,9 @@ port.on('message', (msg: ToWorker) => {
     else r?.reject(deserializeError(msg.error ?? { name: 'Error', message: 'read failed' }));
     return;
   }
-  const { id, meta, req } = msg;
-  searchBlockWith(openBlock(meta), req, compiledQuery(req.query)).then(
+  const { id, meta } = msg;
+  const work = msg.kind === 'search' ? searchBlockWith(openBlock(meta), msg.req, compiledQuery(msg.req.query)) : blockTags(openBlock(meta), compile, msg.req, msg.job);
+  work.then(
     (result) => port.postMessage({ kind: 'done', id, result } satisfies FromWorker),
     (err: unknown) => port.postMessage({ kind: 'done', id, error: serializeError(err) } satisfies FromWorker),
   );

@@ -4,24 +4,21 @@
 import {
   INTRINSIC_TAGS,
   NotFoundError,
-  collectTagNames,
-  collectTagValues,
   parseTagRef,
-  tagSelector,
   InvalidArgumentError,
   type LimitsProvider,
   type IngesterQuerier,
   type SearchCompiler,
-  type SpanSelection,
   type TagScope,
   type TagValue,
   type TagsRequest,
   type TagValuesRequest,
-  type Trace,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
 import { BackendBlock, type BlockMeta } from '@andante/storage';
 import type { Blocklist } from './blocklist.js';
+import { blockTags, type BlockTagsAnswer, type BlockTagsJob } from './block-tags-job.js';
+import type { BlockSearchPool } from './search-pool.js';
 
 export interface TagsServiceDeps {
   backend: Backend;
@@ -30,6 +27,8 @@ export interface TagsServiceDeps {
   compile: SearchCompiler;
   /** Per-tenant read.max_bytes_per_tag_values_query; absent: unlimited. */
   limits?: LimitsProvider;
+  /** Block work on the search workers; absent (or from TypeScript sources): on the main thread. */
+  pool?: BlockSearchPool;
 }
 
 export interface TagNamesResult {
@@ -40,18 +39,6 @@ export interface TagNamesResult {
 export interface TagValuesResult {
   values: TagValue[];
   inspectedBytes: bigint;
-}
-
-/** Whether `q` narrows anything: blank, `{ }`, `{ true }` and queries that do not compile (Grafana sends half-typed ones) do not. */
-function narrowingQuery(compile: SearchCompiler, query: string): boolean {
-  const q = query.trim();
-  if (q === '' || /^\{\s*(true\s*)?\}$/.test(q)) return false;
-  try {
-    compile(q);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export class TagsService {
@@ -82,31 +69,18 @@ export class TagsService {
   }
 
   /**
-   * Visits the blocks in the window. Without a narrowing `q`, `fast` answers from the block's
-   * tables, dictionaries and key columns (no trace is read; values of a block count whole, as
-   * Tempo's do); it returns false for tags it cannot answer that way, and with a `q` every trace is
-   * read and filtered.
+   * Each block's part of the request (on the search workers when there are, else inline), and the
+   * bytes of the blocks in the window. A block compacted away meanwhile holds nothing.
    */
-  private async scanBlocks(
-    tenantId: string,
-    req: TagsRequest,
-    visit: (trace: Trace, sel: SpanSelection) => void,
-    fast: (block: BackendBlock) => Promise<boolean>,
-  ): Promise<bigint> {
-    const narrows = narrowingQuery(this.deps.compile, req.query);
-    const select = tagSelector(this.deps.compile, req.query, req);
+  private async scanBlocks(tenantId: string, req: TagsRequest, job: BlockTagsJob, take: (part: BlockTagsAnswer) => void): Promise<bigint> {
     let bytes = 0n;
+    const pool = this.deps.pool;
     for (const meta of this.blocksInWindow(tenantId, req)) {
       bytes += BigInt(meta.size);
-      const block = new BackendBlock(this.deps.backend, meta);
       try {
-        if (!narrows && (await fast(block))) continue;
-        for await (const { trace } of block.iterateTraces()) {
-          const sel = select(trace);
-          if (sel) visit(trace, sel);
-        }
+        take(pool?.threaded ? await pool.tags(meta, req, job) : await blockTags(new BackendBlock(this.deps.backend, meta), this.deps.compile, req, job));
       } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err; // a block compacted away meanwhile holds nothing
+        if (!(err instanceof NotFoundError)) throw err;
       }
     }
     return bytes;
@@ -124,15 +98,13 @@ export class TagsService {
         found.set(scope, set);
       }
     }
-    inspectedBytes += await this.scanBlocks(
-      tenantId,
-      req,
-      (trace, sel) => collectTagNames(trace, found, sel),
-      async (block) => {
-        await block.tagNames(found);
-        return true;
-      },
-    );
+    inspectedBytes += await this.scanBlocks(tenantId, req, { what: 'names' }, (part) => {
+      for (const [scope, list] of part.names) {
+        const set = found.get(scope) ?? new Set<string>();
+        for (const n of list) set.add(n);
+        found.set(scope, set);
+      }
+    });
     const names = new Map<TagScope, string[]>();
     for (const scope of scopes) {
       const list = scope === 'intrinsic' ? [...INTRINSIC_TAGS] : [...(found.get(scope) ?? [])].sort();
@@ -151,12 +123,9 @@ export class TagsService {
       for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);
     }
     const ref = parseTagRef(req.tag, req.v2);
-    inspectedBytes += await this.scanBlocks(
-      tenantId,
-      req,
-      (trace, sel) => collectTagValues(trace, ref, found, sel),
-      (block) => block.tagValues(ref, found),
-    );
+    inspectedBytes += await this.scanBlocks(tenantId, req, { what: 'values', ref }, (part) => {
+      for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);
+    });
     const values = [...found.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.type.localeCompare(b.type)));
     this.checkSize(tenantId, (limit > 0 ? values.slice(0, limit) : values).map((v) => v.value), `values of ${req.tag}`);
     return { values: limit > 0 ? values.slice(0, limit) : values, inspectedBytes };

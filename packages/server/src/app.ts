@@ -189,7 +189,7 @@ export class Andante {
       logger: this.logger.child({ component: 'query-frontend' }),
     });
     registerSearchRoutes(this.api, { search, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
-    const tags = new TagsService({ backend: this.backend, blocklist: this.blocklist, ingesters, compile: searchCompiler, limits: this.overrides });
+    const tags = new TagsService({ backend: this.backend, blocklist: this.blocklist, ingesters, compile: searchCompiler, limits: this.overrides, pool: this.searchPool });
     registerTagRoutes(this.api, { tags, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
     if (cfg.stream_over_http_enabled) {
       this.streaming = new GrpcOverHttp2({
