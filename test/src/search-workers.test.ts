@@ -92,7 +92,7 @@ for (const query of queries) {
 await backend.delete([metas[0].tenantID, metas[0].blockID], 'data.parquet');
 const gone = await pool.search(metas[0], { query: '{ }', limit: 5, spss: 3, ...window }).catch((e) => e);
 out.notFound = gone instanceof NotFoundError;
-out.gone = gone instanceof Error ? gone.name + ': ' + gone.message : JSON.stringify(gone, big);
+out.gone = gone instanceof Error ? gone.name + ': ' + gone.message + ' ' + gone.stack : JSON.stringify(gone, big);
 await pool.close();
 console.log(JSON.stringify(out));
 `;

@@ -128,7 +128,7 @@ export class RowGroupScan {
   prefetch(paths: readonly (readonly string[])[]): void {
     const ranges = paths
       .map((p) => this.chunkRange(p))
-      .filter((r): r is { start: number; end: number } => r !== null && this.covering(r.start, r.end) === null)
+      .filter((r): r is { start: number; end: number } => r !== null && !this.fetchHolding(r.start, r.end))
       .sort((a, b) => a.start - b.start);
     const merged: { start: number; end: number }[] = [];
     for (const r of ranges) {
@@ -143,9 +143,17 @@ export class RowGroupScan {
     }
   }
 
-  /** The bytes [start, end) from a fetch that holds them, or null. */
+  /** The fetch holding [start, end), if any (a lookup only: no promise is derived from it). */
+  private fetchHolding(start: number, end: number): { start: number; end: number; bytes: Promise<Uint8Array> } | undefined {
+    return this.fetched.find((x) => start >= x.start && end <= x.end);
+  }
+
+  /**
+   * The bytes [start, end) from a fetch that holds them, or null. The promise it returns must be
+   * awaited: a failed fetch rejects it.
+   */
   private covering(start: number, end: number): Promise<Uint8Array> | null {
-    const f = this.fetched.find((x) => start >= x.start && end <= x.end);
+    const f = this.fetchHolding(start, end);
     return f ? f.bytes.then((b) => b.subarray(start - f.start, end - f.start)) : null;
   }
 
