@@ -73,38 +73,36 @@ export class TagsService {
    * bytes of the blocks in the window. A block compacted away meanwhile holds nothing.
    */
   private async scanBlocks(tenantId: string, req: TagsRequest, job: BlockTagsJob, take: (part: BlockTagsAnswer) => void): Promise<bigint> {
-    let bytes = 0n;
     const pool = this.deps.pool;
-    for (const meta of this.blocksInWindow(tenantId, req)) {
-      bytes += BigInt(meta.size);
-      try {
-        take(pool?.threaded ? await pool.tags(meta, req, job) : await blockTags(new BackendBlock(this.deps.backend, meta), this.deps.compile, req, job));
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err;
-      }
-    }
-    return bytes;
+    const metas = this.blocksInWindow(tenantId, req);
+    await Promise.all(
+      metas.map(async (meta) => {
+        try {
+          take(pool?.threaded ? await pool.tags(meta, req, job) : await blockTags(new BackendBlock(this.deps.backend, meta), this.deps.compile, req, job));
+        } catch (err) {
+          if (!(err instanceof NotFoundError)) throw err;
+        }
+      }),
+    );
+    return metas.reduce((n, m) => n + BigInt(m.size), 0n);
   }
 
   /** Names per scope, sorted, at most `limit` per scope (0 = all). Intrinsics are Tempo's fixed list. */
   async tagNames(tenantId: string, req: TagsRequest, scopes: readonly TagScope[], limit: number): Promise<TagNamesResult> {
     const found = new Map<TagScope, Set<string>>();
-    let inspectedBytes = 0n;
-    for (const part of await Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req)))) {
-      inspectedBytes += part.inspectedBytes;
-      for (const [scope, names] of Object.entries(part.names) as [TagScope, string[]][]) {
-        const set = found.get(scope) ?? new Set<string>();
-        for (const n of names) set.add(n);
-        found.set(scope, set);
-      }
-    }
-    inspectedBytes += await this.scanBlocks(tenantId, req, { what: 'names' }, (part) => {
-      for (const [scope, list] of part.names) {
+    const add = (entries: Iterable<[TagScope, readonly string[]]>): void => {
+      for (const [scope, list] of entries) {
         const set = found.get(scope) ?? new Set<string>();
         for (const n of list) set.add(n);
         found.set(scope, set);
       }
-    });
+    };
+    let inspectedBytes = 0n;
+    for (const part of await Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req)))) {
+      inspectedBytes += part.inspectedBytes;
+      add(Object.entries(part.names) as [TagScope, string[]][]);
+    }
+    inspectedBytes += await this.scanBlocks(tenantId, req, { what: 'names' }, (part) => add(part.names));
     const names = new Map<TagScope, string[]>();
     for (const scope of scopes) {
       const list = scope === 'intrinsic' ? [...INTRINSIC_TAGS] : [...(found.get(scope) ?? [])].sort();
