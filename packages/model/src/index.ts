@@ -87,3 +87,5 @@ export type {
   TempoSearchTagValuesV2Response,
 } from './tempo-search-proto.js';
 export { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
+export { WorkerPool } from './worker-pool.js';
+export type { JobDone, WorkerPoolOptions } from './worker-pool.js';

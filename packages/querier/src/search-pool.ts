@@ -6,8 +6,8 @@
 
 import { availableParallelism } from 'node:os';
 import type { Backend } from '@andante/backend';
-import { NotFoundError, type CompiledSearch, type SearchRequest, type TagsRequest } from '@andante/model';
-import { BackendBlock, WorkerPool, type BlockMeta, type BlockSearchResult } from '@andante/storage';
+import { NotFoundError, WorkerPool, type CompiledSearch, type SearchRequest, type TagsRequest } from '@andante/model';
+import { BackendBlock, type BlockMeta, type BlockSearchResult } from '@andante/storage';
 import type { BlockTagsAnswer, BlockTagsJob } from './block-tags-job.js';
 
 /** Where a worker finds the search compiler: a module URL and the name of its SearchCompiler export. */

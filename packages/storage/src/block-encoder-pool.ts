@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { TraceDecodeCache, combineTraces, decodeTrace } from '@andante/model';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock, type EncodedBlock, type TraceEntry } from './block-encode.js';
-import { WorkerPool } from './worker-pool.js';
+import { WorkerPool } from '@andante/model';
 
 /** One trace as an ingester holds it: tempopb.Trace segments, concatenable. */
 export interface SegmentTrace {

@@ -36,5 +36,3 @@ export {
 } from './blocklist.js';
 export type { CompactedBlockMeta, TenantBlocks, TenantListing, TenantIndex } from './blocklist.js';
 export type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';
-export { WorkerPool } from './worker-pool.js';
-export type { JobDone, WorkerPoolOptions } from './worker-pool.js';

@@ -1,6 +1,8 @@
-// A small pool of worker threads, one job per worker at a time, started on demand: the shape both
-// the block encoder pool and the block search pool need. What a job looks like on the wire, and
-// any other messages a worker sends (a search worker asks for bytes), are the caller's.
+// A small pool of worker threads started on demand, each running up to `jobsPerWorker` jobs (one
+// for long jobs such as a block encode; a few for short ones such as decoding an export, so a
+// worker has its next job queued while the main thread takes the last result). Shared by the
+// block encoder, block search and export decoder pools. What a job looks like on the wire, and any
+// other messages a worker sends (a search worker asks for bytes), are the caller's.
 
 import type { WorkerOptions } from 'node:worker_threads';
 import { Worker } from 'node:worker_threads';
@@ -17,6 +19,8 @@ export interface WorkerPoolOptions<J, R> {
   name: string;
   url: URL;
   size: number;
+  /** Jobs posted to one worker before it answers; 1 unless given. */
+  jobsPerWorker?: number;
   /** Options of each new worker (asked when it starts). */
   workerOptions?: () => WorkerOptions;
   /** Posts job `id` to a worker (with whatever transfer list suits it). */
@@ -27,9 +31,14 @@ export interface WorkerPoolOptions<J, R> {
   onOther?(worker: Worker, msg: unknown): void;
 }
 
+interface PendingJob<R> {
+  resolve: (r: R) => void;
+  reject: (e: Error) => void;
+}
+
 interface PoolWorker<R> {
   worker: Worker;
-  job: { id: number; resolve: (r: R) => void; reject: (e: Error) => void } | null;
+  jobs: Map<number, PendingJob<R>>;
 }
 
 export class WorkerPool<J, R> {
@@ -53,19 +62,22 @@ export class WorkerPool<J, R> {
   }
 
   private dispatch(): void {
+    const capacity = this.opts.jobsPerWorker ?? 1;
     while (this.queue.length > 0) {
-      let w = this.workers.find((x) => x.job === null);
-      if (!w && this.workers.length < this.opts.size) w = this.spawn();
+      // The least busy worker; a new one while there is room, before doubling up on a busy one.
+      let w: PoolWorker<R> | undefined;
+      for (const x of this.workers) if (x.jobs.size < capacity && (!w || x.jobs.size < w.jobs.size)) w = x;
+      if ((!w || w.jobs.size > 0) && this.workers.length < this.opts.size) w = this.spawn();
       if (!w) return;
       const { job, resolve, reject } = this.queue.shift()!;
       const id = this.nextId++;
-      w.job = { id, resolve, reject };
+      w.jobs.set(id, { resolve, reject });
       this.opts.post(w.worker, id, job);
     }
   }
 
   private spawn(): PoolWorker<R> {
-    const w: PoolWorker<R> = { worker: new Worker(this.opts.url, this.opts.workerOptions?.()), job: null };
+    const w: PoolWorker<R> = { worker: new Worker(this.opts.url, this.opts.workerOptions?.()), jobs: new Map() };
     w.worker.unref();
     w.worker.on('message', (msg: unknown) => {
       const done = this.opts.done(msg);
@@ -73,17 +85,17 @@ export class WorkerPool<J, R> {
         this.opts.onOther?.(w.worker, msg);
         return;
       }
-      const job = w.job;
-      w.job = null;
-      if (job && job.id === done.id) {
+      const job = w.jobs.get(done.id);
+      w.jobs.delete(done.id);
+      if (job) {
         if (done.error) job.reject(done.error);
         else job.resolve(done.result as R);
       }
       this.dispatch();
     });
     const fail = (err: Error): void => {
-      w.job?.reject(err);
-      w.job = null;
+      for (const job of w.jobs.values()) job.reject(err);
+      w.jobs.clear();
       const i = this.workers.indexOf(w);
       if (i >= 0) this.workers.splice(i, 1);
       this.dispatch();
