@@ -7,12 +7,7 @@ import {
   LimitExceededError,
   UnavailableError,
   bytesToHex,
-  decodeExportRequest,
-  encodeTraceSegment,
-  bytesEqual,
-  isAllZero,
   tokenForTraceId,
-  type DecodedBatch,
   type IngesterPusher,
   type LimitsProvider,
   type Logger,
@@ -23,13 +18,15 @@ import type { InstanceDesc, RingSnapshot } from '@andante/ring';
 import type { Registry } from 'prom-client';
 import { createDistributorMetrics, type DistributorMetrics } from './metrics.js';
 import { TenantRateLimiter } from './rate-limiter.js';
+import { ExportDecoderPool } from './decoder-pool.js';
 
 /**
- * Receives every accepted span batch after it is durable; the metrics-generator taps the stream
- * here (in-process in `all`, over gRPC in distributed mode).
+ * Receives every accepted trace segment after it is durable; the metrics-generator taps the stream
+ * here (in-process in `all`, over gRPC in distributed mode, where Tempo's distributor likewise
+ * forwards each trace's spans).
  */
 export interface SpanStreamTap {
-  onSpans(tenantId: string, batch: DecodedBatch, acceptedSpans: readonly number[]): void;
+  onSegments(tenantId: string, segments: readonly TraceSegment[]): void;
 }
 
 export interface DistributorDeps {
@@ -39,6 +36,8 @@ export interface DistributorDeps {
   registry: Registry;
   logger: Logger;
   tap?: SpanStreamTap;
+  /** Where exports are decoded and split; inline on the event loop when absent. */
+  decoder?: ExportDecoderPool;
 }
 
 export interface ExportResult {
@@ -47,14 +46,14 @@ export interface ExportResult {
   errorMessage: string;
 }
 
-type InvalidReason = 'invalid_trace_id' | 'invalid_span_id' | 'invalid_timestamps';
-
 export class Distributor {
   readonly metrics: DistributorMetrics;
   private readonly limiter = new TenantRateLimiter();
+  private readonly decoder: ExportDecoderPool;
 
   constructor(private readonly deps: DistributorDeps) {
     this.metrics = createDistributorMetrics(deps.registry);
+    this.decoder = deps.decoder ?? new ExportDecoderPool(0);
   }
 
   /**
@@ -72,8 +71,7 @@ export class Distributor {
   }
 
   private async push(tenantId: string, body: Uint8Array): Promise<ExportResult> {
-    const batch = decodeExportRequest(body);
-    const spanTotal = batch.spans.length;
+    const { spanCount: spanTotal, segments, invalid } = await this.decoder.split(body);
     this.metrics.spansReceived.inc({ tenant: tenantId }, spanTotal);
     this.metrics.bytesReceived.inc({ tenant: tenantId }, body.byteLength);
     if (spanTotal === 0) return { acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' };
@@ -86,19 +84,18 @@ export class Distributor {
       throw err;
     }
 
-    const { byTrace, invalid } = groupValidSpans(batch);
     let rejectedSpans = 0;
     const messages = new Set<string>();
-    for (const [reason, { count, example }] of invalid) {
+    for (const { reason, count, example } of invalid) {
       this.discard(tenantId, reason, count);
       rejectedSpans += count;
       messages.add(example);
     }
-    if (byTrace.size === 0) throw new InvalidArgumentError([...messages].join('; '));
+    if (segments.length === 0) throw new InvalidArgumentError([...messages].join('; '));
 
     let result: PushResult;
     try {
-      result = await this.pushToIngesters(tenantId, batch, byTrace);
+      result = await this.pushToIngesters(tenantId, segments);
     } catch (err) {
       // A whole-request refusal by the ingesters (max_unflushed_bytes): the valid spans are discarded.
       if (err instanceof LimitExceededError) this.discard(tenantId, err.reason, spanTotal - rejectedSpans);
@@ -115,9 +112,8 @@ export class Distributor {
     }
 
     if (this.deps.tap) {
-      const accepted: number[] = [];
-      for (const [key, idxs] of byTrace) if (!refusedTraces.has(key)) accepted.push(...idxs);
-      this.deps.tap.onSpans(tenantId, batch, accepted);
+      const accepted = refusedTraces.size === 0 ? segments : segments.filter((s) => !refusedTraces.has(bytesToHex(s.traceId)));
+      this.deps.tap.onSegments(tenantId, accepted);
     }
     return { acceptedSpans: spanTotal - rejectedSpans, rejectedSpans, errorMessage: [...messages].join('; ') };
   }
@@ -126,23 +122,25 @@ export class Distributor {
     this.metrics.discardedSpans.inc({ reason, tenant: tenantId }, spans);
   }
 
-  private async pushToIngesters(tenantId: string, batch: DecodedBatch, byTrace: Map<string, number[]>): Promise<PushResult> {
+  private async pushToIngesters(tenantId: string, segments: readonly TraceSegment[]): Promise<PushResult> {
     const ring = this.deps.ring();
-    const perInstance = new Map<string, { instance: InstanceDesc; segments: TraceSegment[] }>();
-    const needed = new Map<string, number>();
-    for (const [key, idxs] of byTrace) {
-      const segment = buildSegment(batch, idxs);
+    const perInstance = new Map<string, { instance: InstanceDesc; segments: TraceSegment[]; indexes: number[] }>();
+    // Acknowledgements each segment still needs (by index into segments).
+    const needed = new Array<number>(segments.length);
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
       let set;
       try {
         set = ring.replicationSetFor(tokenForTraceId(segment.traceId));
       } catch (err) {
         throw new UnavailableError((err as Error).message);
       }
-      needed.set(key, set.minSuccess);
+      needed[i] = set.minSuccess;
       for (const instance of set.instances) {
         let target = perInstance.get(instance.id);
-        if (!target) perInstance.set(instance.id, (target = { instance, segments: [] }));
+        if (!target) perInstance.set(instance.id, (target = { instance, segments: [], indexes: [] }));
         target.segments.push(segment);
+        target.indexes.push(i);
       }
     }
 
@@ -155,10 +153,7 @@ export class Distributor {
     settled.forEach((s, i) => {
       if (s.status === 'fulfilled') {
         rejected.push(...s.value.rejected);
-        for (const seg of targets[i]!.segments) {
-          const key = bytesToHex(seg.traceId);
-          needed.set(key, needed.get(key)! - 1);
-        }
+        for (const k of targets[i]!.indexes) needed[k]!--;
       } else {
         firstError ??= s.reason;
         // A limit refusal is counted in tempo_discarded_spans_total; under overload a line per
@@ -168,65 +163,10 @@ export class Distributor {
         }
       }
     });
-    for (const remaining of needed.values()) {
-      if (remaining > 0) {
-        if (firstError instanceof AndanteError) throw firstError;
-        throw new UnavailableError(`could not write to enough ingesters: ${(firstError as Error)?.message ?? 'unknown error'}`);
-      }
+    if (needed.some((remaining) => remaining > 0)) {
+      if (firstError instanceof AndanteError) throw firstError;
+      throw new UnavailableError(`could not write to enough ingesters: ${(firstError as Error)?.message ?? 'unknown error'}`);
     }
     return { rejected };
   }
-}
-
-function buildSegment(batch: DecodedBatch, idxs: number[]): TraceSegment {
-  let start = batch.spans[idxs[0]!]!.startTimeUnixNano;
-  let end = batch.spans[idxs[0]!]!.endTimeUnixNano;
-  for (const i of idxs) {
-    const s = batch.spans[i]!;
-    if (s.startTimeUnixNano < start) start = s.startTimeUnixNano;
-    if (s.endTimeUnixNano > end) end = s.endTimeUnixNano;
-  }
-  return {
-    traceId: batch.spans[idxs[0]!]!.traceId,
-    bytes: encodeTraceSegment(batch, idxs),
-    spanCount: idxs.length,
-    startTimeUnixNano: start,
-    endTimeUnixNano: end,
-  };
-}
-
-/** Splits a batch's valid spans by trace ID and counts invalid ones by reason. */
-function groupValidSpans(batch: DecodedBatch): {
-  byTrace: Map<string, number[]>;
-  invalid: Map<InvalidReason, { count: number; example: string }>;
-} {
-  const byTrace = new Map<string, number[]>();
-  const invalid = new Map<InvalidReason, { count: number; example: string }>();
-  const refuse = (reason: InvalidReason, message: string): void => {
-    const cur = invalid.get(reason);
-    if (cur) cur.count++;
-    else invalid.set(reason, { count: 1, example: message });
-  };
-  // Exporters send a trace's spans together: the previous span's trace is looked up once, not per span.
-  let lastId: Uint8Array | null = null;
-  let lastList: number[] | null = null;
-  batch.spans.forEach((span, i) => {
-    if (span.traceId.length !== 16 || isAllZero(span.traceId)) {
-      refuse('invalid_trace_id', `trace ids must be 128 bit and not all zero, received ${span.traceId.length * 8} bits (${bytesToHex(span.traceId) || 'empty'})`);
-    } else if (span.spanId.length !== 8 || isAllZero(span.spanId)) {
-      refuse('invalid_span_id', `span ids must be 64 bit and not all zero, received ${span.spanId.length * 8} bits (${bytesToHex(span.spanId) || 'empty'})`);
-    } else if (span.endTimeUnixNano < span.startTimeUnixNano) {
-      refuse('invalid_timestamps', `span ${bytesToHex(span.spanId)} ends (${span.endTimeUnixNano}) before it starts (${span.startTimeUnixNano})`);
-    } else if (lastList !== null && bytesEqual(span.traceId, lastId!)) {
-      lastList.push(i);
-    } else {
-      const key = bytesToHex(span.traceId);
-      let list = byTrace.get(key);
-      if (list) list.push(i);
-      else byTrace.set(key, (list = [i]));
-      lastId = span.traceId;
-      lastList = list;
-    }
-  });
-  return { byTrace, invalid };
 }

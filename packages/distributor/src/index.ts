@@ -3,5 +3,8 @@ export type { DistributorDeps, ExportResult, SpanStreamTap } from './distributor
 export type { DistributorMetrics } from './metrics.js';
 export { createOtlpHttpReceiver } from './receivers/otlp-http.js';
 export type { OtlpHttpReceiverConfig } from './receivers/otlp-http.js';
-export { OtlpGrpcReceiver, traceServiceDefinition } from './receivers/otlp-grpc.js';
+export { OtlpGrpcReceiver, traceServiceDefinition, CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from './receivers/otlp-grpc.js';
 export type { OtlpGrpcReceiverConfig } from './receivers/otlp-grpc.js';
+export { ExportDecoderPool, INLINE_BELOW_BYTES } from './decoder-pool.js';
+export { splitExportRequest, packSegments, unpackSegments } from './split-export.js';
+export type { SplitExport, InvalidSpans, InvalidReason } from './split-export.js';

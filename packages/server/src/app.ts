@@ -10,7 +10,7 @@ import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
 import { Compactor } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
 import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
-import { Distributor, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
+import { Distributor, ExportDecoderPool, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
 import { Ingester } from '@andante/ingester';
 import {
   BlockSearchPool,
@@ -50,6 +50,7 @@ export class Andante {
   readonly logger: Logger;
   private readonly backend: Backend;
   private readonly encoder = new BlockEncoderPool();
+  private readonly exportDecoder = new ExportDecoderPool();
   private readonly searchPool: BlockSearchPool;
   private readonly compactor: Compactor;
   private readonly overrides: Overrides;
@@ -126,6 +127,7 @@ export class Andante {
       limits: this.overrides,
       registry: this.registry,
       logger: this.logger.child({ component: 'distributor' }),
+      decoder: this.exportDecoder,
     });
     const comp = cfg.compactor.compaction;
     this.compactor = new Compactor({
@@ -275,6 +277,7 @@ export class Andante {
       await this.ingester.stop();
       await this.compactor.stop();
       await this.encoder.close();
+      await this.exportDecoder.close();
       await this.searchPool.close();
       await this.lifecycler.stop();
       if (this.ringTimer) clearInterval(this.ringTimer);
