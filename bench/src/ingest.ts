@@ -1,10 +1,13 @@
 // Ingest benchmark: a load generator sends OTLP/gRPC exports to a started andante (child process)
-// for a fixed span count, then flushes and measures bytes at rest. In the same run it measures the
+// for a fixed span count, then flushes and measures bytes at rest. The load generator frames
+// gRPC itself on one node:http2 connection: on a 2-core machine it shares the cores with the
+// server, and grpc-js's client costs about twice the CPU per export (0.35 vs 0.16 cores at
+// ~130 MB/s), taken from the server. `--grpcjs 1` sends with grpc-js instead. In the same run it measures the
 // local limit: the same payloads only decoded, split by trace and appended to a group-committed
 // WAL file in this process. Every export carries distinct traces and spans (no reused payloads, so
 // bytes at rest are not flattered by repeats). Prints medians of several runs.
 //
-//   pnpm bench:ingest [-- --spans 600000 --batch 512 --concurrency 8 --runs 3]
+//   pnpm bench:ingest [-- --spans 600000 --batch 512 --concurrency 8 --runs 3 --grpcjs 0]
 //
 // Sustained mode (--sustained 1): the server cuts small blocks (--blockBytes, --blockDuration
 // seconds) so blocks are cut and flushed while the load runs; the run reports, beside acknowledged
@@ -17,6 +20,7 @@
 //   node bench/dist/ingest.js --sustained 1 --spans 3000000 --runs 3 --concurrency 16
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import http2 from 'node:http2';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -37,6 +41,7 @@ interface Options {
   blockBytes: number;
   blockDuration: number;
   unflushedBytes: number;
+  grpcjs: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -50,6 +55,7 @@ function parseOptions(argv: string[]): Options {
     blockBytes: 64 * 1024 * 1024,
     blockDuration: 10,
     unflushedBytes: 0,
+    grpcjs: 0,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]!.replace(/^--/, '') as keyof Options;
@@ -201,20 +207,68 @@ interface SendProgress {
   refused: number;
 }
 
-function exportOnce(client: grpc.Client, body: Buffer): Promise<grpc.ServiceError | null> {
-  return new Promise((resolve) =>
-    client.makeUnaryRequest(
-      '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      body,
-      (err) => resolve(err),
-    ),
-  );
+const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+/** A failed export: its gRPC status and the server's Retry-After (seconds), if any. */
+interface ExportError {
+  code: number;
+  message: string;
+  retryAfterSeconds: number;
 }
 
+/** Sends one ExportTraceServiceRequest; resolves null on OK. */
+interface Exporter {
+  send(body: Buffer): Promise<ExportError | null>;
+  close(): void;
+}
+
+function grpcJsExporter(port: number): Exporter {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+  return {
+    send: (body) =>
+      new Promise((resolve) =>
+        client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, (err) =>
+          resolve(err ? { code: err.code, message: err.details, retryAfterSeconds: Number(err.metadata.get('retry-after')[0] ?? 1) } : null),
+        ),
+      ),
+    close: () => client.close(),
+  };
+}
+
+/** gRPC unary calls framed by hand on one HTTP/2 connection: 5-byte prefix, status in trailers. */
+async function http2Exporter(port: number): Promise<Exporter> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  await new Promise<void>((resolve, reject) => {
+    session.once('remoteSettings', () => resolve());
+    session.once('error', reject);
+  });
+  const send = (body: Buffer): Promise<ExportError | null> =>
+    new Promise((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': EXPORT_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+      let status: http2.IncomingHttpHeaders = {};
+      req.on('response', (headers) => {
+        if (headers['grpc-status'] !== undefined) status = headers; // trailers-only answer
+      });
+      req.on('trailers', (trailers) => (status = trailers));
+      req.on('data', () => {});
+      req.on('error', reject);
+      req.on('end', () => {
+        const code = Number(status['grpc-status'] ?? grpc.status.UNKNOWN);
+        if (code === grpc.status.OK) return resolve(null);
+        resolve({ code, message: decodeURIComponent(String(status['grpc-message'] ?? '')), retryAfterSeconds: Number(status['retry-after'] ?? 1) });
+      });
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(body.length, 1);
+      req.write(prefix);
+      req.end(body);
+    });
+  return { send, close: () => session.close() };
+}
+
+const startExporter = (port: number, o: Options): Promise<Exporter> => (o.grpcjs ? Promise.resolve(grpcJsExporter(port)) : http2Exporter(port));
+
 async function sendAll(
-  client: grpc.Client,
+  exporter: Exporter,
   payloads: Payload[],
   o: Options,
   progress: SendProgress = { bytes: 0, spans: 0, refused: 0 },
@@ -227,13 +281,12 @@ async function sendAll(
       const p = payloads[i]!;
       const t0 = performance.now();
       for (;;) {
-        const err = await exportOnce(client, p.bytes);
+        const err = await exporter.send(p.bytes);
         if (!err) break;
         // As an OTLP exporter does: RESOURCE_EXHAUSTED is retried after the server's Retry-After.
-        if (err.code !== grpc.status.RESOURCE_EXHAUSTED) throw err;
+        if (err.code !== grpc.status.RESOURCE_EXHAUSTED) throw new Error(`export failed with gRPC status ${err.code}: ${err.message}`);
         progress.refused++;
-        const retryAfter = Number(err.metadata.get('retry-after')[0] ?? 1);
-        await new Promise((r) => setTimeout(r, Math.max(0.1, retryAfter) * 1000));
+        await new Promise((r) => setTimeout(r, Math.max(0.1, err.retryAfterSeconds) * 1000));
       }
       latencies.push(performance.now() - t0);
       progress.bytes += p.bytes.length;
@@ -283,9 +336,9 @@ async function runOnce(o: Options, payloads: Payload[]): Promise<RunResult> {
   const server = await startServer(dir, o);
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.proc.pid!).hwm)), 200);
-  const client = new grpc.Client(`127.0.0.1:${server.grpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+  const exporter = await startExporter(server.grpc, o);
   try {
-    const r = await sendAll(client, payloads, o);
+    const r = await sendAll(exporter, payloads, o);
     await flushServer(server.http);
     peak = Math.max(peak, rssMiB(server.proc.pid!).hwm);
     const atRest = await dirBytes(join(dir, 'traces'));
@@ -303,7 +356,7 @@ async function runOnce(o: Options, payloads: Payload[]): Promise<RunResult> {
     };
   } finally {
     clearInterval(sampler);
-    client.close();
+    exporter.close();
     server.proc.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
@@ -320,7 +373,7 @@ async function runSustainedOnce(o: Options, payloads: Payload[]): Promise<Sustai
   const dir = await mkdtemp(join(tmpdir(), 'andante-bench-'));
   const server = await startServer(dir, o);
   const tracesDir = join(dir, 'traces');
-  const client = new grpc.Client(`127.0.0.1:${server.grpc}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+  const exporter = await startExporter(server.grpc, o);
   const progress: SendProgress = { bytes: 0, spans: 0, refused: 0 };
   const samples: Sample[] = [];
   let peakRss = 0;
@@ -338,7 +391,7 @@ async function runSustainedOnce(o: Options, payloads: Payload[]): Promise<Sustai
     }
   })();
   try {
-    const r = await sendAll(client, payloads, o, progress);
+    const r = await sendAll(exporter, payloads, o, progress);
     sampling = false;
     await sampler;
     const flushedAtEnd = await flushedSpans(tracesDir);
@@ -369,7 +422,7 @@ async function runSustainedOnce(o: Options, payloads: Payload[]): Promise<Sustai
     };
   } finally {
     sampling = false;
-    client.close();
+    exporter.close();
     server.proc.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
@@ -388,7 +441,7 @@ async function runAll<R extends object>(o: Options, run: () => Promise<R>): Prom
 
 async function mainSustained(o: Options, payloads: Payload[]): Promise<void> {
   console.log(
-    `sustained ingest: ${o.spans} spans per run, ${o.batch} spans per export, concurrency ${o.concurrency}, ${o.runs} runs; ` +
+    `sustained ingest: ${o.spans} spans per run, ${o.batch} spans per export, concurrency ${o.concurrency}, ${o.runs} runs, ${o.grpcjs ? 'grpc-js' : 'node:http2'} client; ` +
       `max_block_bytes ${o.blockBytes}, max_block_duration ${o.blockDuration}s, max_unflushed_bytes ${o.unflushedBytes || 'default'}`,
   );
   const m = await runAll(o, () => runSustainedOnce(o, payloads));
@@ -404,7 +457,7 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const payloads = preparePayloads(o);
   if (o.sustained) return mainSustained(o, payloads);
-  console.log(`ingest benchmark: ${o.spans} spans per run, ${o.batch} spans per export, ${o.spansPerTrace} spans per trace, concurrency ${o.concurrency}, ${o.runs} runs`);
+  console.log(`ingest benchmark: ${o.spans} spans per run, ${o.batch} spans per export, ${o.spansPerTrace} spans per trace, concurrency ${o.concurrency}, ${o.runs} runs, ${o.grpcjs ? 'grpc-js' : 'node:http2'} client`);
   const m = await runAll(o, () => runOnce(o, payloads));
   const fmt = (n: number, d = 1): string => n.toFixed(d);
   console.log('\nmedians:');
