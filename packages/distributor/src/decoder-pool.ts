@@ -19,6 +19,19 @@ const JOBS_PER_WORKER = 4;
 // Running from TypeScript sources (tests) there is no compiled worker script: split inline.
 const WORKER_URL = import.meta.url.endsWith('.ts') ? null : new URL('./decoder-worker.js', import.meta.url);
 
+/** Bytes of framing a body's buffer may hold beside it and still be handed over whole (gRPC's 5-byte message prefix). */
+const MAX_FRAMING_BYTES = 16;
+
+/**
+ * True when `body`'s ArrayBuffer holds nothing else of note (a received message, its framing at
+ * most): it is transferred to the worker rather than copied, which saves the event loop a copy
+ * and, more, the garbage collections that each 250 KiB of external memory brings nearer. A view
+ * into a shared pool or a larger buffer is copied.
+ */
+function ownsItsBuffer(body: Uint8Array): boolean {
+  return body.buffer instanceof ArrayBuffer && body.buffer.byteLength - body.byteLength <= MAX_FRAMING_BYTES;
+}
+
 interface WorkerAnswer {
   id: number;
   spanCount?: number;
@@ -42,9 +55,8 @@ export class ExportDecoderPool {
             size,
             jobsPerWorker: JOBS_PER_WORKER,
             post: (worker, id, body) => {
-              // A copy the worker owns: the caller's buffer may be a view into a pool or a larger message.
-              const own = new Uint8Array(body);
-              worker.postMessage({ id, body: own }, [own.buffer]);
+              const transferable = ownsItsBuffer(body) ? body : new Uint8Array(body);
+              worker.postMessage({ id, body: transferable }, [transferable.buffer as ArrayBuffer]);
             },
             done: (msg) => {
               const m = msg as WorkerAnswer;
@@ -60,6 +72,7 @@ export class ExportDecoderPool {
     return this.pool !== null;
   }
 
+  /** Splits `body`, which may be detached (transferred to a worker) when this returns. */
   split(body: Uint8Array): Promise<SplitExport> {
     if (this.pool && body.byteLength >= INLINE_BELOW_BYTES) return this.pool.run(body);
     try {

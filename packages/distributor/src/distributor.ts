@@ -59,7 +59,8 @@ export class Distributor {
   /**
    * Accepts one OTLP ExportTraceServiceRequest (protobuf). Whole-request refusals throw an
    * AndanteError (bad protobuf, rate limit); per-span and per-trace refusals come back as a
-   * partial success.
+   * partial success. `body` is the distributor's from here on: its memory may be handed to a
+   * decode worker (detached), so the caller must not read it afterwards.
    */
   async pushOtlp(tenantId: string, body: Uint8Array): Promise<ExportResult> {
     const timer = this.metrics.pushDuration.startTimer();
@@ -71,14 +72,15 @@ export class Distributor {
   }
 
   private async push(tenantId: string, body: Uint8Array): Promise<ExportResult> {
+    const bodyBytes = body.byteLength;
     const { spanCount: spanTotal, segments, invalid } = await this.decoder.split(body);
     this.metrics.spansReceived.inc({ tenant: tenantId }, spanTotal);
-    this.metrics.bytesReceived.inc({ tenant: tenantId }, body.byteLength);
+    this.metrics.bytesReceived.inc({ tenant: tenantId }, bodyBytes);
     if (spanTotal === 0) return { acceptedSpans: 0, rejectedSpans: 0, errorMessage: '' };
 
     const limits = this.deps.limits.forTenant(tenantId);
     try {
-      this.limiter.take(tenantId, body.byteLength, limits.ingestionRateLimitBytes, limits.ingestionBurstSizeBytes);
+      this.limiter.take(tenantId, bodyBytes, limits.ingestionRateLimitBytes, limits.ingestionBurstSizeBytes);
     } catch (err) {
       this.discard(tenantId, 'rate_limited', spanTotal);
       throw err;
