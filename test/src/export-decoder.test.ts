@@ -1,6 +1,7 @@
 // The distributor's CPU work on worker threads: the compiled ExportDecoderPool (dist: real
 // worker_threads, segments packed into one transferred buffer) answers exactly what the inline
-// split answers, for valid, partly invalid and malformed exports, many at once; and the OTLP/gRPC
+// split answers, for valid, partly invalid and malformed exports, many at once, whether a body is
+// copied to the worker or handed over; and the OTLP/gRPC
 // receiver of the built binary gives clients the wide HTTP/2 windows that let large exports
 // stream without waiting for WINDOW_UPDATEs.
 
@@ -11,10 +12,21 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bytesToHex, decodeTrace, type Span } from '@andante/model';
-import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '@andante/distributor';
-import { REPO_ROOT, killAllProcesses, makeTempDir, removeTempDirs, startProcess, waitFor } from './harness.js';
-import { encodeRequest, makeSpan, makeTrace, randomSpanId, randomTraceId, str } from './otlp.js';
+import { bytesToHex, decodeTrace, type Span, type Trace } from '@andante/model';
+import { CONNECTION_WINDOW_BYTES, INLINE_BELOW_BYTES, STREAM_WINDOW_BYTES } from '@andante/distributor';
+import {
+  OtlpGrpcClient,
+  REPO_ROOT,
+  decodeExportResponse,
+  fetchTraceProto,
+  killAllProcesses,
+  makeTempDir,
+  postOtlpHttp,
+  removeTempDirs,
+  startProcess,
+  waitFor,
+} from './harness.js';
+import { encodeRequest, makeSpan, makeTrace, normTrace, randomSpanId, randomTraceId, str } from './otlp.js';
 
 const dist = (pkg: string): string => pathToFileURL(join(REPO_ROOT, 'packages', pkg, 'dist', 'index.js')).href;
 const run = promisify(execFile);
@@ -69,6 +81,13 @@ const out = { threaded: pool.threaded, inlineBelow: INLINE_BELOW_BYTES, pooled: 
 out.pooled = (await Promise.all(bodies.map((b) => pool.split(b)))).map(plain);
 out.inline = bodies.map((b) => plain(splitExportRequest(b)));
 out.bodiesIntact = bodies.every((b) => b.byteLength > 0);
+// A body alone in its buffer (as a received gRPC message is, behind its 5-byte prefix) is handed
+// over, not copied: it is detached here, and split alike.
+const framed = new Uint8Array(bodies[2].length + 5);
+framed.set(bodies[2], 5);
+const message = framed.subarray(5);
+const handedOver = plain(await pool.split(message));
+out.handedOver = { detached: message.byteLength === 0, same: JSON.stringify(handedOver) === JSON.stringify(out.inline[2]) };
 const truncated = bodies[1].subarray(0, bodies[1].length - 7);
 try { splitExportRequest(truncated); } catch (e) { out.inlineError = e.message; }
 const err = await pool.split(truncated).then(() => null, (e) => e);
@@ -98,6 +117,7 @@ describe('export decoder pool (compiled, worker threads)', () => {
       pooled: PlainSplit[];
       inline: PlainSplit[];
       bodiesIntact: boolean;
+      handedOver: { detached: boolean; same: boolean };
       inlineError: string;
       error: { name: string; httpStatus: number; message: string } | null;
       afterError: number;
@@ -116,10 +136,54 @@ describe('export decoder pool (compiled, worker threads)', () => {
       expect(new Set(spans.map((s) => bytesToHex(s.traceId)))).toEqual(new Set([seg.traceId]));
     }
     expect(out.bodiesIntact).toBe(true);
+    expect(out.handedOver).toEqual({ detached: true, same: true });
     expect(out.inlineError).toMatch(/^malformed protobuf/);
     expect(out.error).toEqual({ name: 'InvalidArgumentError', httpStatus: 400, message: out.inlineError });
     expect(out.afterError).toBe(21);
   }, 60_000);
+});
+
+describe('large exports through the built binary', () => {
+  it('are acknowledged (partly where spans are invalid) and every trace reads back whole', async () => {
+    const proc = await startProcess(makeTempDir('andante-large-exports-'));
+    const client = new OtlpGrpcClient(proc.ports.otlpGrpc!);
+    try {
+      const sent: Trace[] = [];
+      const bodies: { body: Uint8Array; invalid: number; via: 'grpc' | 'http' }[] = [];
+      for (let i = 0; i < 6; i++) {
+        const traces = Array.from({ length: 25 }, () => {
+          const traceId = randomTraceId();
+          return makeTrace(Array.from({ length: 8 }, (_, s) => makeSpan(traceId, randomSpanId(), { name: `op-${s}`, attributes: [str('pad', 'y'.repeat(80))] })), `svc-${i % 3}`);
+        });
+        sent.push(...traces);
+        const resourceSpans = traces.flatMap((t) => t.resourceSpans);
+        if (i % 2 === 0) resourceSpans.push(...makeTrace([makeSpan(new Uint8Array(16), randomSpanId())]).resourceSpans);
+        bodies.push({ body: encodeRequest({ resourceSpans }), invalid: i % 2 === 0 ? 1 : 0, via: i < 4 ? 'grpc' : 'http' });
+      }
+      const answers = await Promise.all(
+        bodies.map(async ({ body, via }) => {
+          if (via === 'http') {
+            const a = await postOtlpHttp(proc.ports.otlpHttp!, body);
+            expect(a.status).toBe(200);
+            return decodeExportResponse(a.body).rejectedSpans;
+          }
+          const a = await client.export(body);
+          if (!a.ok) throw new Error(`export refused: ${a.details}`);
+          return decodeExportResponse(a.response).rejectedSpans;
+        }),
+      );
+      expect(Math.min(...bodies.map((b) => b.body.byteLength))).toBeGreaterThan(INLINE_BELOW_BYTES);
+      expect(answers).toEqual(bodies.map((b) => b.invalid));
+      for (const trace of sent) {
+        const id = bytesToHex(trace.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId);
+        const got = await fetchTraceProto(proc.ports.http, id);
+        expect(got.status).toBe(200);
+        expect(normTrace(got.trace!)).toEqual(normTrace(trace));
+      }
+    } finally {
+      client.close();
+    }
+  });
 });
 
 describe('OTLP/gRPC receiver', () => {
