@@ -26,9 +26,10 @@ const identity = (b: Buffer): Buffer => b;
 /**
  * HTTP/2 receive windows. With the RFC default (64 KiB per connection, which grpc-js's server
  * keeps) an exporter sends 64 KiB, then waits for the event loop to read it and send a
- * WINDOW_UPDATE: a batch of 512 spans (~250 KiB) took four round trips, and the ingest bench
- * measured ~95 MB/s with the event loop 30 % idle, against ~140 MB/s with these windows. grpc-go,
- * which Tempo's receiver runs on, grows its windows to 16 MiB by measuring bandwidth-delay.
+ * WINDOW_UPDATE: a batch of 512 spans (~250 KiB) took four round trips. With exports decoded on
+ * workers, the ingest bench measured ~86 MB/s and an event loop 30 % idle with the default windows,
+ * 125-143 MB/s with these. grpc-go, which Tempo's receiver runs on, grows its windows to 16 MiB by
+ * measuring bandwidth-delay.
  * A client can hold up to the connection window of unread data in the server's memory.
  */
 export const CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
