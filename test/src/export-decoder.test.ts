@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bytesToHex, decodeTrace, type Span, type Trace } from '@andante/model';
 import { CONNECTION_WINDOW_BYTES, INLINE_BELOW_BYTES, STREAM_WINDOW_BYTES } from '@andante/distributor';
 import {
+  GRPC_STATUS,
   OtlpGrpcClient,
   REPO_ROOT,
   decodeExportResponse,
@@ -180,6 +181,32 @@ describe('large exports through the built binary', () => {
         expect(got.status).toBe(200);
         expect(normTrace(got.trace!)).toEqual(normTrace(trace));
       }
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses large malformed exports on the workers with INVALID_ARGUMENT / 400 and keeps serving', async () => {
+    const proc = await startProcess(makeTempDir('andante-large-bad-'));
+    const client = new OtlpGrpcClient(proc.ports.otlpGrpc!);
+    try {
+      const body = exportBody(40, 6, false);
+      const random = new Uint8Array(64 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+      expect(body.byteLength).toBeGreaterThan(INLINE_BELOW_BYTES);
+      for (const bad of [body.subarray(0, body.byteLength - 9), random]) {
+        const a = await client.export(bad);
+        expect(a.ok).toBe(false);
+        if (!a.ok) {
+          expect(a.code).toBe(GRPC_STATUS.INVALID_ARGUMENT);
+          expect(a.details).toMatch(/^malformed protobuf/);
+        }
+        const h = await postOtlpHttp(proc.ports.otlpHttp!, bad);
+        expect(h.status).toBe(400);
+      }
+      // The same process still takes a large valid export.
+      const ok = await client.export(body);
+      expect(ok.ok).toBe(true);
+      expect(proc.alive()).toBe(true);
     } finally {
       client.close();
     }
