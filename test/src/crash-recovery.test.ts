@@ -91,10 +91,17 @@ interface LoadRound {
  * for `loadMs` and at least `minAcks` traces, kills the server with SIGKILL mid-stream, lets the
  * generator see the failure, stops it and returns what was acknowledged.
  */
-async function loadThenKill9(dir: string, server: AndanteProcess, loadMs: number, minAcks: number, log: (m: string) => void): Promise<LoadRound> {
+async function loadThenKill9(
+  dir: string,
+  server: AndanteProcess,
+  loadMs: number,
+  minAcks: number,
+  tracesPerExport: number,
+  log: (m: string) => void,
+): Promise<LoadRound> {
   const script = writeLoadGenerator(dir);
-  // 4 concurrent exporters, 1 trace of 6-7 spans per export, 15 ms pause after each OK.
-  const lg = spawn(process.execPath, [script, String(server.ports.otlpGrpc), MODEL_DIST, TEST_PACKAGE_JSON, '4', '6', '1', '15'], {
+  // 4 concurrent exporters, `tracesPerExport` traces of 6-7 spans per export, 15 ms pause after each OK.
+  const lg = spawn(process.execPath, [script, String(server.ports.otlpGrpc), MODEL_DIST, TEST_PACKAGE_JSON, '4', '6', String(tracesPerExport), '15'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   loadgens.add(lg);
@@ -158,14 +165,15 @@ describe('crash recovery', () => {
       overrides: { defaults: { ingestion: { rate_limit_bytes: 1_000_000_000, burst_size_bytes: 1_000_000_000, max_traces_per_user: 10_000_000 } } },
     };
 
-    // Cycle 1: steady load for 1.5 s, kill -9.
+    // Cycle 1: steady load for 1.5 s of small exports (one trace each, decoded on the event loop), kill -9.
     const first = await startProcess(dir, overrides);
-    const round1 = await loadThenKill9(dir, first, 1_500, 50, log);
+    const round1 = await loadThenKill9(dir, first, 1_500, 50, 1, log);
     // Cycle 2: restart (WAL replay, replayed blocks being completed and flushed), load again
     // right away and kill -9 again after 0.5 s: the second crash lands during recovery work.
+    // Exports of 40 traces (~50 KB): decoded on the worker threads.
     const second = await startProcess(dir, overrides);
     log('restarted (1)');
-    const round2 = await loadThenKill9(dir, second, 500, 20, log);
+    const round2 = await loadThenKill9(dir, second, 500, 20, 40, log);
 
     for (const [i, r] of [round1, round2].entries()) {
       expect(r.partial, `round ${i + 1}: no export was partially refused`).toBe(0);
