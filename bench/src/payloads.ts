@@ -8,10 +8,24 @@ import { encodeTrace, type KeyValue, type ResourceSpans, type Span, type Trace }
 const SERVICES = ['checkout', 'cart', 'payments', 'shipping', 'frontend', 'auth', 'catalog', 'search', 'email', 'ads'];
 const ROUTES = Array.from({ length: 40 }, (_, i) => `/api/v1/resource${i}/{id}`);
 
-const str = (key: string, v: string): KeyValue => ({ key, value: { stringValue: v } });
-const int = (key: string, v: number): KeyValue => ({ key, value: { intValue: BigInt(v) } });
-const bool = (key: string, v: boolean): KeyValue => ({ key, value: { boolValue: v } });
-const dbl = (key: string, v: number): KeyValue => ({ key, value: { doubleValue: v } });
+export const str = (key: string, v: string): KeyValue => ({ key, value: { stringValue: v } });
+export const int = (key: string, v: number): KeyValue => ({ key, value: { intValue: BigInt(v) } });
+export const bool = (key: string, v: boolean): KeyValue => ({ key, value: { boolValue: v } });
+export const dbl = (key: string, v: number): KeyValue => ({ key, value: { doubleValue: v } });
+
+/** The resource of one service: what an OpenTelemetry SDK on Kubernetes reports. */
+export function resourceAttributes(service: string): KeyValue[] {
+  return [
+    str('service.name', service),
+    str('service.version', '1.4.2'),
+    str('deployment.environment', 'production'),
+    str('k8s.namespace.name', 'shop'),
+    str('k8s.pod.name', `${service}-7d9f8b-abcde`),
+    str('k8s.cluster.name', 'eu-west-1'),
+    str('host.name', `node-${service.length}`),
+    str('telemetry.sdk.language', 'nodejs'),
+  ];
+}
 
 // Real spans carry per-request values (ids in URLs, request ids, jittered timings); without them
 // the bytes-at-rest figure would be flattered by repeats.
@@ -69,19 +83,7 @@ export function makeBatch(spansPerBatch: number, spansPerTrace: number, nowNs: b
     byService.set(service, list);
   }
   const resourceSpans: ResourceSpans[] = [...byService].map(([service, spans]) => ({
-    resource: {
-      attributes: [
-        str('service.name', service),
-        str('service.version', '1.4.2'),
-        str('deployment.environment', 'production'),
-        str('k8s.namespace.name', 'shop'),
-        str('k8s.pod.name', `${service}-7d9f8b-abcde`),
-        str('k8s.cluster.name', 'eu-west-1'),
-        str('host.name', `node-${service.length}`),
-        str('telemetry.sdk.language', 'nodejs'),
-      ],
-      droppedAttributesCount: 0,
-    },
+    resource: { attributes: resourceAttributes(service), droppedAttributesCount: 0 },
     scopeSpans: [{ scope: { name: '@opentelemetry/instrumentation-http', version: '0.57.0', attributes: [], droppedAttributesCount: 0 }, spans, schemaUrl: '' }],
     schemaUrl: '',
   }));

@@ -23,7 +23,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { encodeTrace, type KeyValue, type ResourceSpans, type Span, type SpanEvent } from '@andante/model';
+import { encodeTrace, mulberry32, type KeyValue, type ResourceSpans, type Span, type SpanEvent } from '@andante/model';
+import { bool, dbl, int, resourceAttributes, str } from './payloads.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -96,42 +97,11 @@ interface Expected {
 
 const emptyExpected = (): Expected => ({ traces: 0, spans: 0, checkout: 0, regex: 0, structural: 0, aggregate: 0, none: 0, slowError: 0 });
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const str = (key: string, v: string): KeyValue => ({ key, value: { stringValue: v } });
-const int = (key: string, v: number): KeyValue => ({ key, value: { intValue: BigInt(v) } });
-const bool = (key: string, v: boolean): KeyValue => ({ key, value: { boolValue: v } });
-const dbl = (key: string, v: number): KeyValue => ({ key, value: { doubleValue: v } });
-
 const SERVER = 2;
 const CLIENT = 3;
 const INTERNAL = 1;
 const CONSUMER = 5;
 const ERROR = 2;
-
-
-function resourceAttributes(service: string): KeyValue[] {
-  return [
-    str('service.name', service),
-    str('service.version', '1.4.2'),
-    str('deployment.environment', 'production'),
-    str('k8s.namespace.name', 'shop'),
-    str('k8s.pod.name', `${service}-7d9f8b-abcde`),
-    str('k8s.cluster.name', 'eu-west-1'),
-    str('host.name', `node-${service.length}`),
-    str('telemetry.sdk.language', 'nodejs'),
-  ];
-}
 
 /** Generates whole traces and groups them, by service, into OTLP export requests. */
 class TraceGenerator {
@@ -146,7 +116,7 @@ class TraceGenerator {
   private traceSeq = 0;
 
   constructor(seed: number) {
-    this.rand = prng(seed);
+    this.rand = mulberry32(seed);
   }
 
   private int(n: number): number {

@@ -89,3 +89,4 @@ export type {
 export { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
 export { WorkerPool } from './worker-pool.js';
 export type { JobDone, WorkerPoolOptions } from './worker-pool.js';
+export { mulberry32 } from './seeded-random.js';

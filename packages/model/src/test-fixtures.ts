@@ -4,6 +4,7 @@
 
 import protobuf from 'protobufjs';
 import type { AnyValue, KeyValue, Span, Trace } from './trace.js';
+import { mulberry32 } from './seeded-random.js';
 
 // Field numbers and types as in opentelemetry-proto (trace/v1, common/v1, resource/v1,
 // collector/trace/v1) and grafana/tempo pkg/tempopb/tempo.proto.
@@ -222,16 +223,7 @@ export function oracleDecodeSpan(bytes: Uint8Array): Span {
 // ---- generators ----
 
 /** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export function bytesOf(...xs: number[]): Uint8Array {
   return new Uint8Array(xs);

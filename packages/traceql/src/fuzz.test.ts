@@ -3,6 +3,7 @@
 // crashing and survive a print/parse round trip. The PRNG is seeded, so a failure reproduces.
 
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '@andante/model';
 import { valid } from './conformance-cases.js';
 import { ParseError, ValidationError } from './errors.js';
 import { KW } from './lexer.js';
@@ -16,19 +17,7 @@ const SEED = 0x7e3b0;
 const PER_CALL_LIMIT_MS = 1_000;
 const TOTAL_LIMIT_MS = 20_000;
 
-/** mulberry32: small, fast, good enough to drive a fuzzer. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = prng(SEED);
+const rand = mulberry32(SEED);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 

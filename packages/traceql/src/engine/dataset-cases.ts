@@ -7,26 +7,14 @@
 //    producer/consumer kinds.
 // Every span carries a unique int attribute `seq`, which the tests use to name spans.
 
-import type { Trace } from '@andante/model';
+import { mulberry32, type Trace } from '@andante/model';
 import type { SpanSpec, Val } from './fixtures-cases.js';
 import { makeTrace } from './fixtures-cases.js';
 
 const MS = 1_000_000n;
 
-/** mulberry32: small, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function generateDataset(count = 300, seed = 7): Trace[] {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const chance = (p: number): boolean => rand() < p;
   const ms = (lo: number, hi: number): bigint => BigInt(Math.floor(lo + rand() * (hi - lo))) * MS;
