@@ -31,7 +31,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { bytesToHex, decodeExportRequest, encodeTraceSegment, type TraceSegment } from '@andante/model';
+import { decodeExportRequest } from '@andante/model';
+import { splitExportRequest } from '@andante/distributor';
 import { WalFile } from '@andante/storage';
 import { encodeBatches } from './payloads.js';
 
@@ -303,7 +304,7 @@ async function sendAll(
   return { seconds: (performance.now() - started) / 1000, bytes: progress.bytes, spans: progress.spans, latencies: latencies.sort((a, b) => a - b) };
 }
 
-/** The local limit: decode, split by trace, encode segments and append to a WAL, no network. */
+/** The local limit: the distributor's own decode and split (splitExportRequest) and a WAL append, no network. */
 async function localLimit(payloads: Payload[], o: Options, dir: string): Promise<{ spansPerSec: number; mbPerSec: number }> {
   const wal = await WalFile.open(join(dir, 'local-limit.wal'));
   let bytes = 0;
@@ -313,22 +314,10 @@ async function localLimit(payloads: Payload[], o: Options, dir: string): Promise
   const worker = async (): Promise<void> => {
     for (let i = next++; i < payloads.length; i = next++) {
       const p = payloads[i]!;
-      const batch = decodeExportRequest(p.bytes);
-      const byTrace = new Map<string, number[]>();
-      batch.spans.forEach((s, idx) => {
-        const key = bytesToHex(s.traceId);
-        const l = byTrace.get(key);
-        if (l) l.push(idx);
-        else byTrace.set(key, [idx]);
-      });
-      const segments: TraceSegment[] = [];
-      for (const idxs of byTrace.values()) {
-        const first = batch.spans[idxs[0]!]!;
-        segments.push({ traceId: first.traceId, bytes: encodeTraceSegment(batch, idxs), spanCount: idxs.length, startTimeUnixNano: first.startTimeUnixNano, endTimeUnixNano: first.endTimeUnixNano });
-      }
+      const { segments, spanCount } = splitExportRequest(p.bytes);
       await wal.append(segments);
       bytes += p.bytes.length;
-      spans += batch.spans.length;
+      spans += spanCount;
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, () => worker()));
