@@ -13,7 +13,7 @@ import {
   type TagsRequest,
   type TagValuesPartial,
   type TagValuesRequest,
-  type Trace,
+  type IngesterTrace,
   emptySearchMetrics,
   parseTagRef,
   tagSelector,
@@ -43,7 +43,7 @@ export interface IngesterDeps {
   compileSearch?: SearchCompiler;
   /** A cut block is split over the encoder's workers from twice this size (tests lower it). */
   minSplitPartBytes?: number;
-  /** Told about every block written, so an in-process querier sees it before its next poll. */
+  /** Told about every block written, so an in-process blocklist lists it before its next poll. */
   onBlockFlushed?: (meta: BlockMeta) => void;
 }
 
@@ -156,9 +156,9 @@ export class Ingester implements IngesterClient {
     return this.deps.compileSearch;
   }
 
-  async findTraceById(tenantId: string, traceId: Uint8Array): Promise<Trace | null> {
+  async findTraceById(tenantId: string, traceId: Uint8Array): Promise<IngesterTrace> {
     const inst = this.instances.get(tenantId);
-    return inst ? (await inst).findTraceById(traceId) : null;
+    return inst ? (await inst).findTraceById(traceId) : { trace: null, flushedBlocks: [] };
   }
 
   /** One pass of the flush loop: cut idle traces, cut due head blocks, flush, expire. */
@@ -175,7 +175,7 @@ export class Ingester implements IngesterClient {
       const inst = await instPromise;
       inst.cutIdleTraces(now);
       if (inst.headIsDue(now)) await inst.cutHead(!inst.headHoldsBudgetShare());
-      inst.expireRecentBlocks(now);
+      inst.expireFlushedBlocks(now);
       this.startFlushes(inst, now);
     }
   }

@@ -26,6 +26,7 @@ export {
   isAndanteError,
 } from './errors.js';
 export type { GrpcCodeValue } from './errors.js';
+export type { BlockMeta } from './block-meta.js';
 export { SINGLE_TENANT, validateTenantId, resolveTenant } from './tenant.js';
 export {
   TRACE_ID_BYTES,
@@ -38,7 +39,7 @@ export {
   compareBytes,
   tokenForTraceId,
 } from './ids.js';
-export type { TraceSegment, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
+export type { TraceSegment, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, IngesterTrace, RecentBlocks, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
 export { defaultTenantLimits, staticLimits } from './limits.js';
 export type { TenantLimits, LimitsProvider } from './limits.js';
 export { createLogger, silentLogger } from './log.js';

@@ -3,38 +3,14 @@
 // last.
 
 import type { Backend } from '@andante/backend';
-import { NotFoundError, validateTenantId } from '@andante/model';
+import { NotFoundError, validateTenantId, type BlockMeta } from '@andante/model';
 
 export const META_NAME = 'meta.json';
 export const DATA_NAME = 'data.parquet';
 export const INDEX_NAME = 'index';
 export const bloomName = (shard: number): string => `bloom-${shard}`;
 
-export interface BlockMeta {
-  /** Block encoding; readers dispatch on it (e.g. "vAndante1"). */
-  format: string;
-  blockID: string;
-  tenantID: string;
-  /** RFC3339 (nanoseconds, as Go writes them): earliest span start in the block. */
-  startTime: string;
-  /** RFC3339: latest span end in the block. */
-  endTime: string;
-  /** Traces in the block. */
-  totalObjects: number;
-  totalSpans: number;
-  /** Bytes of data.parquet. */
-  size: number;
-  compactionLevel: number;
-  /** Parquet row groups. */
-  totalRecords: number;
-  bloomShards: number;
-  /** Bytes of the Parquet footer's FileMetaData (without the 8-byte length + magic trailer). */
-  footerSize: number;
-  /** Smallest and largest trace ID, base64 (Go's []byte JSON form). */
-  minID: string;
-  maxID: string;
-  replicationFactor?: number;
-}
+export type { BlockMeta };
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
