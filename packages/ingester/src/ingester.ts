@@ -72,8 +72,16 @@ export class Ingester implements IngesterClient {
     this.metrics = createIngesterMetrics(deps.registry, () => this.unflushed.bytes);
   }
 
-  /** Replays every WAL file left by a previous run, then starts the flush loop. */
+  /**
+   * Replays every WAL file left by a previous run and restores the blocks it flushed within
+   * complete_block_timeout, then starts the flush loop.
+   */
   async start(): Promise<void> {
+    const now = Date.now();
+    for (const rec of await this.wal.listFlushed()) {
+      if (now - rec.flushedMs >= this.deps.cfg.completeBlockTimeoutMs) await this.wal.removeFile(rec.path);
+      else (await this.instance(rec.tenantId)).restoreFlushed(rec.meta, rec.flushedMs, rec.path);
+    }
     for (const entry of await this.wal.list()) {
       const { segments, truncatedBytes } = await replayWalFile(entry.path);
       if (segments.length === 0) {
@@ -175,7 +183,7 @@ export class Ingester implements IngesterClient {
       const inst = await instPromise;
       inst.cutIdleTraces(now);
       if (inst.headIsDue(now)) await inst.cutHead(!inst.headHoldsBudgetShare());
-      inst.expireFlushedBlocks(now);
+      await inst.expireFlushedBlocks(now);
       this.startFlushes(inst, now);
     }
   }

@@ -138,6 +138,8 @@ export interface InstanceDeps {
 interface FlushedBlock {
   meta: BlockMeta;
   flushedMs: number;
+  /** Its record in the WAL folder (so a restart still names it), once written. */
+  recordPath?: string;
 }
 
 export class TenantInstance {
@@ -340,7 +342,8 @@ export class TenantInstance {
     // The hand-over, in one synchronous step: the written blocks are named to readers before the
     // segments leave memory.
     const flushedMs = Date.now();
-    for (const meta of metas) this.flushed.push({ meta, flushedMs });
+    const flushed = metas.map((meta): FlushedBlock => ({ meta, flushedMs }));
+    this.flushed.push(...flushed);
     this.completing.splice(this.completing.indexOf(block), 1);
     for (const meta of metas) {
       this.deps.metrics.blocksFlushed.inc();
@@ -350,18 +353,28 @@ export class TenantInstance {
     this.deps.unflushed.release(block.bytes);
     timer();
     try {
+      // Remembered before the WAL goes, so an ingester restarted at any moment still names it.
+      for (const f of flushed) f.recordPath = await this.deps.wal.recordFlushed(f.meta, f.flushedMs);
       await this.deps.wal.removeFile(block.walPath);
     } catch (err) {
       // The block is written: a WAL file left behind is replayed into a duplicate block, which reads combine.
-      this.deps.logger.warn('could not remove the WAL of a flushed block', { tenant: this.tenantId, block: block.id, err });
+      this.deps.logger.warn('could not record a flushed block or remove its WAL', { tenant: this.tenantId, block: block.id, err });
     }
     return metas[0]!;
   }
 
+  /** A block flushed by a previous run, still within complete_block_timeout. */
+  restoreFlushed(meta: BlockMeta, flushedMs: number, recordPath: string): void {
+    this.flushed.push({ meta, flushedMs, recordPath });
+  }
+
   /** Stops naming blocks flushed complete_block_timeout ago (blocklists have listed them since). */
-  expireFlushedBlocks(nowMs: number): void {
+  async expireFlushedBlocks(nowMs: number): Promise<void> {
     for (let i = this.flushed.length - 1; i >= 0; i--) {
-      if (nowMs - this.flushed[i]!.flushedMs >= this.deps.cfg.completeBlockTimeoutMs) this.flushed.splice(i, 1);
+      const f = this.flushed[i]!;
+      if (nowMs - f.flushedMs < this.deps.cfg.completeBlockTimeoutMs) continue;
+      this.flushed.splice(i, 1);
+      if (f.recordPath) await this.deps.wal.removeFile(f.recordPath);
     }
   }
 
