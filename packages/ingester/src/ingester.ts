@@ -89,7 +89,7 @@ export class Ingester implements IngesterClient {
         continue;
       }
       const inst = await this.instance(entry.tenantId);
-      inst.recover(entry.blockId, entry.path, segments);
+      inst.recover(entry.path, segments);
       this.metrics.walReplayedSegments.inc(segments.length);
       this.deps.logger.info('replayed WAL', { tenant: entry.tenantId, block: entry.blockId, segments: segments.length, truncatedBytes });
     }

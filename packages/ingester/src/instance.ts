@@ -167,9 +167,13 @@ export class TenantInstance {
     return new SegmentBlock(id, Date.now(), wal, wal.path);
   }
 
-  /** Adds a block recovered from a WAL file; it is completed and flushed like any cut block. */
-  recover(blockId: string, walPath: string, segments: readonly TraceSegment[]): void {
-    const block = new SegmentBlock(blockId, Date.now(), null, walPath);
+  /**
+   * Adds a block recovered from a WAL file; it is completed and flushed like any cut block, under
+   * a new block ID: the previous run may have written (part of) it already, and a reader may hold
+   * that block's footer, so its objects are never rewritten with other bytes.
+   */
+  recover(walPath: string, segments: readonly TraceSegment[]): void {
+    const block = new SegmentBlock(newBlockId(), Date.now(), null, walPath);
     const now = Date.now();
     for (const seg of segments) block.add(seg, now).live = false;
     this.deps.unflushed.add(block.bytes);

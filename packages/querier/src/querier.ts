@@ -87,7 +87,9 @@ export class Querier {
     const blocks = new BlockSet();
     const other = (m: BlockMeta): boolean => m.blockID !== exceptBlockId && mayHoldTraceId(m, traceId);
     const others = [...blocks.add(this.deps.blocklist.blocks(tenantId), other), ...answers.flatMap((a) => blocks.add(a.flushedBlocks, other))];
-    return (await Promise.all(others.map((m) => this.openBlock(m).mayContain(traceId)))).some(Boolean);
+    // A block compacted away and deleted since it was listed holds nothing now.
+    const mayContain = (m: BlockMeta): Promise<boolean> => this.openBlock(m).mayContain(traceId).catch((err: unknown) => (err instanceof NotFoundError ? false : Promise.reject(err)));
+    return (await Promise.all(others.map(mayContain))).some(Boolean);
   }
 
   /**
