@@ -25,6 +25,7 @@ import {
 } from '@andante/querier';
 import { searchCompiler } from '@andante/traceql';
 import { durationMs, type AndanteConfig } from './config.js';
+import { configWarnings } from './config-warnings.js';
 import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
@@ -76,6 +77,7 @@ export class Andante {
       throw new Error(`target ${cfg.target} needs distributed mode (internal gRPC and an etcd ring), which this build does not have yet; use -target=all`);
     }
     this.logger = createLogger(cfg.server.log_level, { app: 'andante' });
+    for (const warning of configWarnings(cfg)) this.logger.warn(warning);
     collectDefaultMetrics({ register: this.registry });
     const trace = cfg.storage.trace;
     this.backend = this.createBackend();

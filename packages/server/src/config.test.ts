@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyYaml, defaultConfig, loadConfig, parseFlags } from './config.js';
+import { configWarnings } from './config-warnings.js';
 import { parseDuration } from '@andante/model';
 
 describe('config', () => {
@@ -65,5 +66,17 @@ describe('config', () => {
     ['0', 0],
   ])('parses duration %s', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
+  });
+});
+
+describe('configWarnings', () => {
+  it('warns when compacted blocks are deleted before readers stop naming them, and not with the defaults', () => {
+    expect(configWarnings(defaultConfig())).toEqual([]);
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'compactor: { compaction: { compacted_block_retention: 2s } }\nstorage: { trace: { blocklist_poll: 5s } }\n');
+    const warnings = configWarnings(cfg);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/compacted_block_retention \(2s\) should exceed storage\.trace\.blocklist_poll \(5s\)/);
+    expect(warnings[1]).toMatch(/should exceed ingester\.complete_block_timeout \(15m\)/);
   });
 });
