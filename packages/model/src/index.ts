@@ -47,7 +47,7 @@ export type { Logger, LogLevel, LogFields } from './log.js';
 export { decodeExportRequest } from './otlp-decode.js';
 export type { DecodedBatch, ResourceRef, ScopeRef, SpanRef } from './otlp-decode.js';
 export { encodeTraceSegment } from './otlp-segment.js';
-export { TraceDecodeCache, decodeTrace, encodeTrace } from './trace-codec.js';
+export { TraceDecodeCache, decodeTrace, encodeTrace, encodedSpanSize, encodedResourceSize, encodedScopeSize } from './trace-codec.js';
 export { encodeTraceByIdResponse, traceToTempoJson } from './tempo-response.js';
 export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-response.js';
 export { parseOtlpJson } from './otlp-json.js';

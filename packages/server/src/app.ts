@@ -24,7 +24,7 @@ import {
   streamingQuerierMethods,
 } from '@andante/querier';
 import { searchCompiler } from '@andante/traceql';
-import { durationMs, type AndanteConfig } from './config.js';
+import { durationMs, s3BackendConfig, type AndanteConfig } from './config.js';
 import { configWarnings } from './config-warnings.js';
 import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
@@ -218,7 +218,7 @@ export class Andante {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
-    return new S3Backend(trace.s3, {
+    return new S3Backend(s3BackendConfig(trace.s3), {
       logger: this.logger.child({ component: 'backend' }),
       onRequest: (_op, durationMs, _ok, info) =>
         requests.observe({ operation: info.method, status_code: String(info.statusCode ?? 'error') }, durationMs / 1000),
