@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
+import { packChunks, packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
 import type { SegmentTrace } from './block-encoder-pool.js';
 
 describe('packTraces', () => {
@@ -14,6 +14,26 @@ describe('packTraces', () => {
       traces.map((t) => ({ traceId: [...t.traceId], segments: t.segments.map((s) => [...s]) })),
     );
     expect(unpackTraces(packTraces([]))).toEqual([]);
+  });
+});
+
+describe('packChunks', () => {
+  const trace = (i: number, n: number): SegmentTrace => ({ traceId: new Uint8Array(16).fill(i), segments: [new Uint8Array(n).fill(i)] });
+  const plainTraces = (ts: SegmentTrace[]): unknown => ts.map((t) => ({ traceId: [...t.traceId], segments: t.segments.map((s) => [...s]) }));
+
+  it('cuts a job into runs of about a chunk, in order, never cutting a trace', () => {
+    const traces = [trace(1, 300), trace(2, 300), trace(3, 5000), trace(4, 100), trace(5, 100), trace(6, 700)];
+    const runs = packChunks(traces, 1000);
+    // 300+300 (+24 each) is under 1000, the large trace closes the run it joins, a run of 100s waits for 700.
+    expect(runs).toEqual([[0, 3], [3, 6]]);
+    const back = runs.flatMap(([a, b]) => unpackTraces(packTraces(traces, a, b)));
+    expect(plainTraces(back)).toEqual(plainTraces(traces));
+  });
+
+  it('gives one run for a small job and one empty run for no traces', () => {
+    expect(packChunks([trace(1, 10), trace(2, 10)], 1 << 20)).toEqual([[0, 2]]);
+    expect(packChunks([], 1000)).toEqual([[0, 0]]);
+    expect(unpackTraces(packTraces([], 0, 0))).toEqual([]);
   });
 });
 

@@ -7,6 +7,7 @@ import { TraceDecodeCache, combineTraces, decodeTrace } from '@andante/model';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock, type EncodedBlock, type TraceEntry } from './block-encode.js';
 import { WorkerPool } from '@andante/model';
+import type { Worker } from 'node:worker_threads';
 
 /** One trace as an ingester holds it: tempopb.Trace segments, concatenable. */
 export interface SegmentTrace {
@@ -39,16 +40,13 @@ export function encodeSegmentBlock(job: EncodeJob): EncodedBlock {
 }
 
 /**
- * Packs a job's trace segments into one ArrayBuffer that is transferred to the worker, not
- * cloned: structured cloning thousands of small buffers costs two copies and much heap.
+ * Packs traces `start` to `end` of a job into one ArrayBuffer that is transferred to the worker,
+ * not cloned: structured cloning thousands of small buffers costs two copies and much heap.
  * Layout: u32 trace count; per trace: u32 ID length + ID, u32 segment count, per segment u32 length + bytes.
  */
-export function packTraces(traces: readonly SegmentTrace[]): ArrayBuffer {
+export function packTraces(traces: readonly SegmentTrace[], start = 0, end = traces.length): ArrayBuffer {
   let size = 4;
-  for (const t of traces) {
-    size += 4 + t.traceId.byteLength + 4;
-    for (const s of t.segments) size += 4 + s.byteLength;
-  }
+  for (let i = start; i < end; i++) size += packedSize(traces[i]!);
   const buf = new ArrayBuffer(size);
   const view = new DataView(buf);
   const bytes = new Uint8Array(buf);
@@ -62,13 +60,71 @@ export function packTraces(traces: readonly SegmentTrace[]): ArrayBuffer {
     bytes.set(b, pos);
     pos += b.byteLength;
   };
-  u32(traces.length);
-  for (const t of traces) {
+  u32(end - start);
+  for (let i = start; i < end; i++) {
+    const t = traces[i]!;
     raw(t.traceId);
     u32(t.segments.length);
     for (const s of t.segments) raw(s);
   }
   return buf;
+}
+
+function packedSize(t: SegmentTrace): number {
+  let size = 4 + t.traceId.byteLength + 4;
+  for (const s of t.segments) size += 4 + s.byteLength;
+  return size;
+}
+
+/**
+ * Bytes of segments copied per event-loop turn when a job is sent to a worker. Packing a 50 MB
+ * block in one go held the event loop 100-300 ms (measured, docs/design.md); a few MiB take a
+ * few ms, and each chunk is transferred as soon as it is packed.
+ */
+export const PACK_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The [start, end) runs of `traces` packed per message: about `chunkBytes` each, a trace never
+ * cut (one larger than a chunk is a chunk of its own), at least one run (possibly empty).
+ */
+export function packChunks(traces: readonly SegmentTrace[], chunkBytes: number): [number, number][] {
+  const runs: [number, number][] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < traces.length; i++) {
+    bytes += packedSize(traces[i]!);
+    if (bytes >= chunkBytes) {
+      runs.push([start, i + 1]);
+      start = i + 1;
+      bytes = 0;
+    }
+  }
+  if (start < traces.length || runs.length === 0) runs.push([start, traces.length]);
+  return runs;
+}
+
+/** One message of a job to an encoder worker; the job's other fields ride on the first. */
+export interface EncodeJobMessage {
+  id: number;
+  job?: Omit<EncodeJob, 'traces'>;
+  packed: ArrayBuffer;
+  last: boolean;
+}
+
+/**
+ * Sends a job to a worker in chunks of packed traces, yielding to the event loop between
+ * chunks so pushes and reads are served while a large block is handed over.
+ */
+async function postInChunks(worker: Worker, id: number, job: EncodeJob, chunkBytes: number): Promise<void> {
+  const { traces, ...rest } = job;
+  const runs = packChunks(traces, chunkBytes);
+  for (let i = 0; i < runs.length; i++) {
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    const packed = packTraces(traces, runs[i]![0], runs[i]![1]);
+    const msg: EncodeJobMessage = { id, packed, last: i === runs.length - 1 };
+    if (i === 0) msg.job = rest;
+    worker.postMessage(msg, [packed]);
+  }
 }
 
 /** The inverse of packTraces: views into the buffer, no copies. */
@@ -152,10 +208,8 @@ export class BlockEncoderPool {
             url: WORKER_URL,
             size,
             workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
-            post: (worker, id, job) => {
-              const packed = packTraces(job.traces);
-              worker.postMessage({ id, job: { ...job, traces: [] }, packed }, [packed]);
-            },
+            // A worker that dies mid-job fails it through the pool; later chunks go nowhere.
+            post: (worker, id, job) => void postInChunks(worker, id, job, PACK_CHUNK_BYTES),
             done: (msg) => {
               const m = msg as { id: number; block?: EncodedBlock; error?: string };
               return m.block ? { id: m.id, result: m.block } : { id: m.id, error: new Error(m.error ?? 'block encoding failed') };
