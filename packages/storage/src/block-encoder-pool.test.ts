@@ -23,7 +23,7 @@ describe('packChunks', () => {
 
   it('cuts a job into runs of about a chunk, in order, never cutting a trace', () => {
     const traces = [trace(1, 300), trace(2, 300), trace(3, 5000), trace(4, 100), trace(5, 100), trace(6, 700)];
-    const runs = packChunks(traces, 1000);
+    const runs = [...packChunks(traces, 1000)];
     // 300+300 (+24 each) is under 1000, the large trace closes the run it joins, a run of 100s waits for 700.
     expect(runs).toEqual([[0, 3], [3, 6]]);
     const back = runs.flatMap(([a, b]) => unpackTraces(packTraces(traces, a, b)));
@@ -31,8 +31,8 @@ describe('packChunks', () => {
   });
 
   it('gives one run for a small job and one empty run for no traces', () => {
-    expect(packChunks([trace(1, 10), trace(2, 10)], 1 << 20)).toEqual([[0, 2]]);
-    expect(packChunks([], 1000)).toEqual([[0, 0]]);
+    expect([...packChunks([trace(1, 10), trace(2, 10)], 1 << 20)]).toEqual([[0, 2]]);
+    expect([...packChunks([], 1000)]).toEqual([[0, 0]]);
     expect(unpackTraces(packTraces([], 0, 0))).toEqual([]);
   });
 });

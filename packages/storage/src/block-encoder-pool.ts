@@ -84,23 +84,22 @@ function packedSize(t: SegmentTrace): number {
 export const PACK_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
- * The [start, end) runs of `traces` packed per message: about `chunkBytes` each, a trace never
- * cut (one larger than a chunk is a chunk of its own), at least one run (possibly empty).
+ * The [start, end) runs of `traces` packed per message, found as they are sent (no pass over the
+ * whole block in one turn): about `chunkBytes` each, a trace never cut (one larger than a chunk
+ * is a chunk of its own), at least one run (possibly empty).
  */
-export function packChunks(traces: readonly SegmentTrace[], chunkBytes: number): [number, number][] {
-  const runs: [number, number][] = [];
+export function* packChunks(traces: readonly SegmentTrace[], chunkBytes: number): Generator<[number, number]> {
   let start = 0;
   let bytes = 0;
   for (let i = 0; i < traces.length; i++) {
     bytes += packedSize(traces[i]!);
     if (bytes >= chunkBytes) {
-      runs.push([start, i + 1]);
+      yield [start, i + 1];
       start = i + 1;
       bytes = 0;
     }
   }
-  if (start < traces.length || runs.length === 0) runs.push([start, traces.length]);
-  return runs;
+  if (start < traces.length || traces.length === 0) yield [start, traces.length];
 }
 
 /** One message of a job to an encoder worker; the job's other fields ride on the first. */
@@ -117,13 +116,18 @@ export interface EncodeJobMessage {
  */
 async function postInChunks(worker: Worker, id: number, job: EncodeJob, chunkBytes: number): Promise<void> {
   const { traces, ...rest } = job;
+  let first = true;
+  // One run ahead, so the last message says it is the last.
   const runs = packChunks(traces, chunkBytes);
-  for (let i = 0; i < runs.length; i++) {
-    if (i > 0) await new Promise((r) => setImmediate(r));
-    const packed = packTraces(traces, runs[i]![0], runs[i]![1]);
-    const msg: EncodeJobMessage = { id, packed, last: i === runs.length - 1 };
-    if (i === 0) msg.job = rest;
+  for (let next = runs.next(); !next.done; ) {
+    const run = next.value;
+    next = runs.next();
+    const packed = packTraces(traces, run[0], run[1]);
+    const msg: EncodeJobMessage = { id, packed, last: next.done === true };
+    if (first) msg.job = rest;
+    first = false;
     worker.postMessage(msg, [packed]);
+    if (!next.done) await new Promise((r) => setImmediate(r));
   }
 }
 
