@@ -9,7 +9,6 @@ import {
   compileSegmentFilter,
   bytesToHex,
   combineTraces,
-  compareBytes,
   countSpans,
   decodeTrace,
   emptySearchMetrics,
@@ -41,7 +40,6 @@ import {
   type BlockEncoderPool,
   type BlockMeta,
   splitTraces,
-  type SegmentTrace,
   type Wal,
   type WalFile,
 } from '@andante/storage';
@@ -98,13 +96,6 @@ class SegmentBlock {
     entry.live = true;
     this.bytes += seg.bytes.byteLength;
     return entry;
-  }
-
-  /** Every trace in ID order, as segments for the block encoder. */
-  sortedTraces(): SegmentTrace[] {
-    return [...this.traces.values()]
-      .sort((a, b) => compareBytes(a.traceId, b.traceId))
-      .map((e) => ({ traceId: e.traceId, segments: e.segments }));
   }
 }
 
@@ -304,7 +295,7 @@ export class TenantInstance {
     const timer = this.deps.metrics.flushDuration.startTimer();
     try {
       const encoder = this.deps.encoder;
-      const parts = splitTraces(block.sortedTraces(), encoder.parallelism, this.deps.minSplitPartBytes);
+      const parts = splitTraces([...block.traces.values()], encoder.parallelism, this.deps.minSplitPartBytes);
       if (block.partIds?.length !== parts.length) block.partIds = parts.map((_, i) => (i === 0 ? block.id : newBlockId()));
       const partIds = block.partIds;
       // Every part is written before the WAL goes: a failed part retries the whole block.
