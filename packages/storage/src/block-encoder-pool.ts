@@ -86,10 +86,10 @@ function packedSize(t: SegmentTrace): number {
 
 /**
  * Bytes of segments copied per event-loop turn when a job is sent to a worker. Packing a 50 MB
- * block in one go held the event loop 100-300 ms (measured, docs/design.md); a few MiB take a
- * few ms, and each chunk is transferred as soon as it is packed.
+ * block in one go held the event loop 100-350 ms, 200 MB 2.8 s (measured, docs/design.md); a
+ * MiB costs ~0.8 ms of CPU, and each chunk is transferred as soon as it is packed.
  */
-export const PACK_CHUNK_BYTES = 4 * 1024 * 1024;
+export const PACK_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * The [start, end) runs of `traces` packed per message, found as they are sent (no pass over the
