@@ -24,8 +24,8 @@ import {
 import { encodeRequest, int, makeSpan, makeTrace, randomSpanId, randomTraceId, spanIdsOf, str } from './otlp.js';
 
 const TARGET_BYTES = 50 * 1024 * 1024;
-const TRACES_PER_EXPORT = 40;
-const SPANS_PER_TRACE = 25;
+const TRACES_PER_EXPORT = 200;
+const SPANS_PER_TRACE = 5;
 const LAG = 'andante_eventloop_lag_seconds';
 
 /** One export of distinct traces (~1.1 MB: ~1 KB per span, per-span values so nothing repeats). */
