@@ -124,6 +124,9 @@ async function run(o: Options, runNo: number): Promise<RunResult> {
   const bin = process.env['ANDANTE_BIN'] ?? join(dirname(fileURLToPath(import.meta.url)), '../../packages/server/dist/bin.js');
   const nodeArgs = o.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'prof')}`] : [];
   const proc = spawn(process.execPath, [...nodeArgs, bin, `-config.file=${cfgPath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A failed run (an export refused, say) must not leave the server running.
+  const killServer = (): void => void proc.kill('SIGKILL');
+  process.once('exit', killServer);
   let stderr = '';
   const ports = await new Promise<{ http: number; otlpHttp: number }>((resolve, reject) => {
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -174,6 +177,7 @@ async function run(o: Options, runNo: number): Promise<RunResult> {
   await probe.terminate();
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));
+  process.off('exit', killServer);
   if (o.cpuProf) console.log(`  profile: ${join(dir, 'prof')}/${(await readdir(join(dir, 'prof')))[0]}`);
   else await rm(dir, { recursive: true, force: true });
 
