@@ -11,7 +11,6 @@ import {
   compileSegmentFilter,
   bytesToHex,
   combineTraces,
-  compareBytes,
   countSpans,
   decodeTrace,
   emptySearchMetrics,
@@ -43,7 +42,6 @@ import {
   type BlockConfig,
   type BlockEncoderPool,
   splitTraces,
-  type SegmentTrace,
   type Wal,
   type WalFile,
 } from '@andante/storage';
@@ -103,13 +101,6 @@ class SegmentBlock {
     entry.live = true;
     this.bytes += seg.bytes.byteLength;
     return entry;
-  }
-
-  /** Every trace in ID order, as segments for the block encoder. */
-  sortedTraces(): SegmentTrace[] {
-    return [...this.traces.values()]
-      .sort((a, b) => compareBytes(a.traceId, b.traceId))
-      .map((e) => ({ traceId: e.traceId, segments: e.segments }));
   }
 }
 
@@ -327,7 +318,7 @@ export class TenantInstance {
     let metas: BlockMeta[];
     try {
       const encoder = this.deps.encoder;
-      const parts = splitTraces(block.sortedTraces(), encoder.parallelism, this.deps.minSplitPartBytes);
+      const parts = splitTraces([...block.traces.values()], encoder.parallelism, this.deps.minSplitPartBytes);
       if (block.partIds?.length !== parts.length) block.partIds = parts.map((_, i) => (i === 0 ? block.id : newBlockId()));
       const partIds = block.partIds;
       // Every part is written before the WAL goes: a failed part retries the whole block.

@@ -30,6 +30,7 @@ import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
 import { registerStatusRoutes } from './routes/status.js';
+import { EventLoopLagSampler } from './eventloop-lag.js';
 
 export const VERSION = '0.1.0';
 
@@ -70,6 +71,7 @@ export class Andante {
   private ring: RingSnapshot;
   private ringTimer: NodeJS.Timeout | undefined;
   private ready = false;
+  private readonly eventLoopLag: EventLoopLagSampler;
   private stopping: Promise<void> | undefined;
 
   constructor(readonly cfg: AndanteConfig) {
@@ -79,6 +81,7 @@ export class Andante {
     this.logger = createLogger(cfg.server.log_level, { app: 'andante' });
     for (const warning of configWarnings(cfg)) this.logger.warn(warning);
     collectDefaultMetrics({ register: this.registry });
+    this.eventLoopLag = new EventLoopLagSampler(this.registry);
     const trace = cfg.storage.trace;
     this.backend = this.createBackend();
     // Workers compile queries with the same engine, found by module URL.
@@ -231,6 +234,7 @@ export class Andante {
 
   /** Starts every module; resolves with the bound ports (useful when configured as 0). */
   async start(): Promise<ListenAddresses> {
+    this.eventLoopLag.start();
     await this.overrides.start();
     if (this.backend instanceof S3Backend) await this.backend.verifyBucket();
     await this.ingester.start();
@@ -285,6 +289,7 @@ export class Andante {
       if (this.ringTimer) clearInterval(this.ringTimer);
       this.blocklist.stop();
       this.overrides.stop();
+      this.eventLoopLag.stop();
       // HTTP/2 connections are not the HTTP/1 server's to close: end them, or its close waits for them.
       const apiClosed = this.api.close();
       await this.streaming?.close();
