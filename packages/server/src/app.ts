@@ -149,8 +149,9 @@ export class Andante {
       limits: this.overrides,
       registry: this.registry,
       logger: this.logger.child({ component: 'compactor' }),
+      knownTenants: () => this.blocklist.tenants(),
     });
-    this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }));
+    this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }), this.registry);
     this.querier = new Querier({
       backend: this.backend,
       blocklist: this.blocklist,
