@@ -11,32 +11,9 @@ import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
 import { KNOWN_S3_SERVER_BUGS, TEST_S3_SERVER_KINDS, startTestS3Server, type TestS3Server } from '@andante/backend/testing';
 import { SpanKind, StatusCode, type Trace } from '@andante/model';
 import { newBlockId, writeBlock } from './backend-block.js';
+import { TRUNCATED_META, tempoVParquet4Meta } from './testing.js';
 import { listTenants } from './block-meta.js';
 import { TENANT_INDEX_NAME, listTenantBlocks, listVisibleBlocks, readTenantIndex, writeTenantIndex } from './blocklist.js';
-
-/** A Tempo 2.x vParquet4 meta.json (fields of tempodb/backend/v1/v1.proto, shared/reference/tempo-api.md 4.2). */
-export function tempoVParquet4Meta(tenantId: string, blockId: string): Uint8Array {
-  return new TextEncoder().encode(
-    JSON.stringify({
-      format: 'vParquet4',
-      blockID: blockId,
-      tenantID: tenantId,
-      startTime: '2026-12-01T10:00:00Z',
-      endTime: '2026-12-01T10:05:00Z',
-      totalObjects: 120,
-      size: 482_113,
-      compactionLevel: 0,
-      encoding: 'none',
-      indexPageSize: 0,
-      totalRecords: 1,
-      dataEncoding: '',
-      bloomShards: 1,
-      footerSize: 20_480,
-      dedicatedColumns: [{ s: 'resource', n: 'k8s.namespace.name', t: 'string' }],
-      replicationFactor: 1,
-    }),
-  );
-}
 
 function trace(n: number): { traceId: Uint8Array; trace: Trace } {
   const traceId = new Uint8Array(16).fill(n);
@@ -111,7 +88,7 @@ describe.each(backends)('on %s', (name, makeBackend) => {
     await backend.write(['tenant-a', tempo], 'meta.json', tempoVParquet4Meta('tenant-a', tempo));
     await backend.write(['tenant-a', tempo], 'data.parquet', new Uint8Array([1, 2, 3]));
     const truncated = newBlockId();
-    await backend.write(['tenant-a', truncated], 'meta.json', new TextEncoder().encode('{"format":"vAndante2","blockID":"'));
+    await backend.write(['tenant-a', truncated], 'meta.json', TRUNCATED_META);
     const misplaced = newBlockId();
     await backend.write(['tenant-a', misplaced], 'meta.json', new TextEncoder().encode(JSON.stringify({ ...own, blockID: newBlockId() })));
     await backend.write(['tenant-a', 'not-a-block-id'], 'meta.json', new TextEncoder().encode('{}'));
