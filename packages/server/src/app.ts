@@ -164,7 +164,8 @@ export class Andante {
       prefix: cfg.http_api_prefix,
       version: VERSION,
       registry: this.registry,
-      isReady: () => this.ready,
+      // start() sets ready after WAL replay and the first blocklist poll; the poll count keeps that explicit.
+      isReady: () => this.ready && this.blocklist.pollsCompleted > 0,
       config: cfg,
       ringStore: this.ringStore,
       ringConfig: this.ringConfig,
