@@ -154,8 +154,9 @@ export class Andante {
       limits: this.overrides,
       registry: this.registry,
       logger: this.logger.child({ component: 'compactor' }),
+      knownTenants: () => this.blocklist.tenants(),
     });
-    this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }));
+    this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }), this.registry);
     this.querier = new Querier({
       backend: this.backend,
       blocklist: this.blocklist,
@@ -168,7 +169,8 @@ export class Andante {
       prefix: cfg.http_api_prefix,
       version: VERSION,
       registry: this.registry,
-      isReady: () => this.ready,
+      // start() sets ready after WAL replay and the first blocklist poll; the poll count keeps that explicit.
+      isReady: () => this.ready && this.blocklist.pollsCompleted > 0,
       config: cfg,
       ringStore: this.ringStore,
       ringConfig: this.ringConfig,
