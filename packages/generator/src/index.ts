@@ -12,3 +12,6 @@ export {
   effectiveProcessorConfig,
 } from './config.js';
 export type { GeneratorConfig, ProcessorName, RemoteWriteConfig, ServiceGraphsConfig, SpanMetricsConfig } from './config.js';
+export { TenantRegistry, Counter, Gauge, Histogram } from './registry.js';
+export type { Collected, Exemplar, RegistryOptions, TimeSeries } from './registry.js';
+export { LabelBuilder, sanitizeLabelName } from './labels.js';
