@@ -15,3 +15,6 @@ export type { GeneratorConfig, ProcessorName, RemoteWriteConfig, ServiceGraphsCo
 export { TenantRegistry, Counter, Gauge, Histogram } from './registry.js';
 export type { Collected, Exemplar, RegistryOptions, TimeSeries } from './registry.js';
 export { LabelBuilder, sanitizeLabelName } from './labels.js';
+export { SpanMetricsProcessor, SPAN_METRICS_CALLS, SPAN_METRICS_LATENCY, SPAN_METRICS_SIZE, TARGET_INFO } from './span-metrics.js';
+export type { Processor, SpanMetricsParts } from './span-metrics.js';
+export { SpanFilter } from './span-filter.js';
