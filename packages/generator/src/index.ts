@@ -17,4 +17,14 @@ export type { Collected, Exemplar, RegistryOptions, TimeSeries } from './registr
 export { LabelBuilder, sanitizeLabelName } from './labels.js';
 export { SpanMetricsProcessor, SPAN_METRICS_CALLS, SPAN_METRICS_LATENCY, SPAN_METRICS_SIZE, TARGET_INFO } from './span-metrics.js';
 export type { Processor, SpanMetricsParts } from './span-metrics.js';
+export {
+  ServiceGraphsProcessor,
+  EdgeStore,
+  SG_REQUEST_TOTAL,
+  SG_REQUEST_FAILED_TOTAL,
+  SG_REQUEST_SERVER_SECONDS,
+  SG_REQUEST_CLIENT_SECONDS,
+  SG_REQUEST_MESSAGING_SYSTEM_SECONDS,
+} from './service-graphs.js';
+export type { ServiceGraphsCounters, Edge, ConnectionType } from './service-graphs.js';
 export { SpanFilter } from './span-filter.js';
