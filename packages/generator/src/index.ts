@@ -28,3 +28,5 @@ export {
 } from './service-graphs.js';
 export type { ServiceGraphsCounters, Edge, ConnectionType } from './service-graphs.js';
 export { SpanFilter } from './span-filter.js';
+export { RemoteWriteQueue, encodeWriteRequest, decodeWriteRequest, snappyCompress, snappyUncompress } from './remote-write.js';
+export type { RemoteWriteMetrics, RemoteWriteQueueOptions } from './remote-write.js';
