@@ -12,6 +12,8 @@ export {
   effectiveProcessorConfig,
 } from './config.js';
 export type { GeneratorConfig, ProcessorName, RemoteWriteConfig, ServiceGraphsConfig, SpanMetricsConfig } from './config.js';
+export { Generator } from './generator.js';
+export type { GeneratorDeps } from './generator.js';
 export { TenantRegistry, Counter, Gauge, Histogram } from './registry.js';
 export type { Collected, Exemplar, RegistryOptions, TimeSeries } from './registry.js';
 export { LabelBuilder, sanitizeLabelName } from './labels.js';

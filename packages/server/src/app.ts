@@ -10,7 +10,8 @@ import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
 import { Compactor } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
 import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
-import { Distributor, ExportDecoderPool, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
+import { Distributor, ExportDecoderPool, GeneratorForwarder, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
+import { Generator } from '@andante/generator';
 import { Ingester } from '@andante/ingester';
 import {
   BlockSearchPool,
@@ -59,6 +60,9 @@ export class Andante {
   private readonly ingester: Ingester;
   private readonly lifecycler: Lifecycler;
   private readonly distributor: Distributor;
+  /** The metrics-generator and the distributor's queue into it; idle for tenants without processors. */
+  private readonly generator: Generator;
+  private readonly generatorTap: GeneratorForwarder;
   private readonly blocklist: Blocklist;
   private readonly querier: Querier;
   private readonly api: FastifyInstance;
@@ -121,6 +125,14 @@ export class Andante {
     });
     // In `all` every ring member is this process's ingester.
     const localIngester = (_: InstanceDesc) => this.ingester;
+    this.generator = new Generator({ cfg: cfg.metrics_generator, limits: this.overrides, registry: this.registry, logger: this.logger.child({ component: 'metrics-generator' }) });
+    this.generatorTap = new GeneratorForwarder({
+      pusher: this.generator,
+      pusherId: cfg.metrics_generator.ring.instance_id,
+      limits: this.overrides,
+      registry: this.registry,
+      logger: this.logger.child({ component: 'distributor' }),
+    });
     this.distributor = new Distributor({
       ring: () => this.ring,
       ingester: localIngester,
@@ -128,6 +140,7 @@ export class Andante {
       registry: this.registry,
       logger: this.logger.child({ component: 'distributor' }),
       decoder: this.exportDecoder,
+      tap: this.generatorTap,
     });
     const comp = cfg.compactor.compaction;
     this.compactor = new Compactor({
@@ -238,6 +251,7 @@ export class Andante {
     this.ringTimer.unref();
     await this.blocklist.start();
     if (!this.cfg.compactor.compaction.compaction_disabled) this.compactor.start();
+    this.generator.start();
 
     const protocols = this.cfg.distributor.receivers.otlp.protocols;
     let otlpGrpcPort: number | null = null;
@@ -274,6 +288,9 @@ export class Andante {
       this.ready = false;
       await this.otlpGrpc?.stop();
       await this.otlpHttp?.close();
+      // What the tap holds goes into a last collection, sent within remote_write_flush_deadline.
+      await this.generatorTap.stop();
+      await this.generator.stop();
       await this.ingester.stop();
       await this.compactor.stop();
       await this.encoder.close();
