@@ -142,6 +142,8 @@ export class RemoteWriteQueue {
   private readonly sleepers = new Set<() => void>();
   private abort = new AbortController();
   private stopped = false;
+  private nextRefusalLogMs = 0;
+  private suppressedRefusals = 0;
 
   constructor(private readonly opts: RemoteWriteQueueOptions) {
     const q = opts.cfg.queue_config;
@@ -257,9 +259,27 @@ export class RemoteWriteQueue {
       this.opts.logger.warn('remote_write refused; will retry', { remote: this.name, tenant: p.tenant, status: res.status, body: text.slice(0, 512) });
       return 'retry';
     }
-    this.opts.logger.error('remote_write refused; dropping the request', { remote: this.name, tenant: p.tenant, status: res.status, body: text.slice(0, 512) });
+    this.logRefusal(p.tenant, res.status, text);
     this.opts.metrics.samplesDropped(this.name, p.tenant, 'http_4xx', p.samples);
     return 'dropped';
+  }
+
+  /** One line per endpoint per 10 s at most: a receiver refusing every request would flood the log. */
+  private logRefusal(tenant: string, status: number, body: string): void {
+    const now = Date.now();
+    if (now < this.nextRefusalLogMs) {
+      this.suppressedRefusals++;
+      return;
+    }
+    this.opts.logger.error('remote_write refused; dropping the request (not retried)', {
+      remote: this.name,
+      tenant,
+      status,
+      body: body.slice(0, 512),
+      suppressed_since_last: this.suppressedRefusals,
+    });
+    this.suppressedRefusals = 0;
+    this.nextRefusalLogMs = now + 10_000;
   }
 
   /** Tries to send what is queued for up to `deadlineMs`, then drops the rest (counted). */
