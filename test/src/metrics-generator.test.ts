@@ -181,6 +181,18 @@ describe('metrics-generator into a real Prometheus', () => {
     for (const v of values) expect([0.05, 0.3]).toContain(Math.round(v * 1000) / 1000);
   });
 
+  it('serves /metrics-generator/ring as JSON for curl and as an HTML table for a browser', async () => {
+    const res = await fetch(`http://127.0.0.1:${app.ports.http}/metrics-generator/ring`, { headers: { Accept: '*/*' } });
+    expect(res.headers.get('content-type')).toContain('application/json');
+    const body = (await res.json()) as { shards: { id: string; state: string; tokens: number[] }[] };
+    expect(body.shards.map((s) => ({ id: s.id, state: s.state }))).toEqual([{ id: 'metrics-generator-0', state: 'ACTIVE' }]);
+    expect(body.shards[0]!.tokens).toHaveLength(128);
+    const html = await fetch(`http://127.0.0.1:${app.ports.http}/metrics-generator/ring`, { headers: { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(html.headers.get('content-type')).toContain('text/html');
+    const text = await html.text();
+    expect(text).toContain('<td>metrics-generator-0</td><td>ACTIVE</td>');
+  });
+
   it('counts pushes to the generator and no failures', async () => {
     expect(await getMetric(app.ports.http, 'tempo_distributor_metrics_generator_pushes_total')).toBeGreaterThan(0);
     expect(await getMetric(app.ports.http, 'tempo_distributor_metrics_generator_pushes_failures_total')).toBe(0);

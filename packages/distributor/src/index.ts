@@ -10,3 +10,5 @@ export { splitExportRequest } from './split-export.js';
 export type { SplitExport, InvalidSpans, InvalidReason } from './split-export.js';
 export { GeneratorForwarder } from './generator-forwarder.js';
 export type { GeneratorForwarderOptions } from './generator-forwarder.js';
+export { GeneratorRingPusher } from './generator-ring-pusher.js';
+export type { GeneratorRingPusherDeps } from './generator-ring-pusher.js';
