@@ -51,6 +51,7 @@ const failing = (i: number): boolean => i % 5 === 0; // 4 of 20
  * 50 ms, or 300 ms when they fail. Returns the trace IDs.
  */
 async function sendTopology(otlpHttpPort: number): Promise<string[]> {
+  const exportStart = performance.now();
   const p = providers(otlpHttpPort, ['web', 'checkout', 'payments', 'shipping']);
   const tracer = (svc: string) => p[svc]!.provider.getTracer('andante-generator-test');
   const child = (parent: OtelSpan): Context => otelTrace.setSpan(ROOT_CONTEXT, parent);
@@ -86,8 +87,11 @@ async function sendTopology(otlpHttpPort: number): Promise<string[]> {
     await provider.shutdown();
     expect(exporter.failures).toBe(0);
   }
+  lastExportMs = performance.now() - exportStart;
   return traceIds;
 }
+/** How long the last sendTopology took to export everything (SDK to acknowledgement). */
+let lastExportMs = 0;
 
 describe('metrics-generator into a real Prometheus', () => {
   let prom: PrometheusServer;
@@ -101,7 +105,10 @@ describe('metrics-generator into a real Prometheus', () => {
       metrics_generator: {
         registry: { collection_interval: '1s' },
         processor: { service_graphs: { wait: '1s' } },
-        storage: { remote_write: [{ url: prom.writeUrl, send_exemplars: true }], remote_write_flush_deadline: '1s' },
+        storage: {
+          remote_write: [{ url: prom.writeUrl, send_exemplars: true, queue_config: { min_backoff: '50ms', max_backoff: '500ms' } }],
+          remote_write_flush_deadline: '1s',
+        },
       },
       overrides: { defaults: { metrics_generator: { processors: ['service-graphs', 'span-metrics'] } } },
     });
@@ -193,10 +200,27 @@ describe('metrics-generator into a real Prometheus', () => {
     expect(text).toContain('<td>metrics-generator-0</td><td>ACTIVE</td>');
   });
 
+  it('queues samples while Prometheus is down and delivers them exactly once it is back', async () => {
+    const exportMsWhileUp = lastExportMs;
+    await prom.stop();
+    await sendTopology(app.ports.otlpHttp!);
+    // Exports do not wait for the generator or for remote_write.
+    expect(lastExportMs).toBeLessThan(Math.max(exportMsWhileUp * 5, 2_000));
+    await waitFor(async () => (await getMetric(app.ports.http, 'prometheus_remote_storage_samples_pending')) > 0, 10_000, 'samples queued');
+    await waitFor(async () => (await getMetric(app.ports.http, 'prometheus_remote_storage_retried_requests_total')) > 2, 10_000, 'retries');
+    await prom.restart();
+    await waitFor(async () => (await prom.query('sum(traces_service_graph_request_total{client="user"})'))[0]?.value === 2 * REQUESTS, 30_000, 'second batch in Prometheus', 250);
+    const rows = await prom.query('traces_spanmetrics_calls_total{service="payments"}');
+    expect(Object.fromEntries(rows.map((r) => [r.metric['status_code'], r.value]))).toEqual({ STATUS_CODE_UNSET: 32, STATUS_CODE_ERROR: 8 });
+    const edges = await prom.query('traces_service_graph_request_total');
+    expect(edges.map((r) => r.value)).toEqual([40, 40, 40, 40, 40]);
+    expect(await getMetric(app.ports.http, 'tempo_metrics_generator_remote_write_samples_dropped_total')).toBe(0);
+  });
+
   it('counts pushes to the generator and no failures', async () => {
     expect(await getMetric(app.ports.http, 'tempo_distributor_metrics_generator_pushes_total')).toBeGreaterThan(0);
     expect(await getMetric(app.ports.http, 'tempo_distributor_metrics_generator_pushes_failures_total')).toBe(0);
-    expect(await getMetric(app.ports.http, 'tempo_metrics_generator_spans_received_total', { tenant: 'single-tenant' })).toBe(REQUESTS * 8);
+    expect(await getMetric(app.ports.http, 'tempo_metrics_generator_spans_received_total', { tenant: 'single-tenant' })).toBe(2 * REQUESTS * 8);
   });
 });
 

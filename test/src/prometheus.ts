@@ -29,6 +29,7 @@ export interface PrometheusServer {
   query(promql: string): Promise<PromSample[]>;
   queryExemplars(promql: string, startSec: number, endSec: number): Promise<{ seriesLabels: Record<string, string>; exemplars: { labels: Record<string, string>; value: string; timestamp: number }[] }[]>;
   stop(): Promise<void>;
+  restart(): Promise<void>;
   logs(): string;
 }
 
@@ -37,10 +38,13 @@ export async function startPrometheus(dir: string): Promise<PrometheusServer> {
   const configFile = join(dir, 'prometheus.yml');
   // No scrape jobs: everything arrives by remote_write.
   writeFileSync(configFile, 'global:\n  scrape_interval: 1h\nstorage:\n  exemplars:\n    max_exemplars: 100000\n');
+  const url = `http://127.0.0.1:${port}`;
   let logs = '';
-  let child: ChildProcess;
-  try {
-    child = spawn(
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const launch = async (): Promise<void> => {
+    const proc = spawn(
       'prometheus',
       [
         '--web.enable-remote-write-receiver',
@@ -51,18 +55,25 @@ export async function startPrometheus(dir: string): Promise<PrometheusServer> {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-  } catch (err) {
-    throw new Error(`cannot start prometheus (installed by .ci/run: apt-get install prometheus): ${(err as Error).message}`);
-  }
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot start prometheus (installed by .ci/run): ${err.message}`))));
-  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  await Promise.race([
-    spawnError,
-    waitFor(async () => (await fetch(`${url}/-/ready`)).status === 200, 30_000, () => `prometheus ready; logs:\n${logs}`, 100),
-  ]);
+    child = proc;
+    exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    const spawnError = new Promise<never>((_, reject) => proc.once('error', (err) => reject(new Error(`cannot start prometheus (installed by .ci/run: apt-get install prometheus): ${err.message}`))));
+    proc.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    await Promise.race([
+      spawnError,
+      waitFor(async () => (await fetch(`${url}/-/ready`)).status === 200, 30_000, () => `prometheus ready; logs:\n${logs}`, 100),
+    ]);
+  };
+  const stop = async (): Promise<void> => {
+    const proc = child;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await launch();
 
   const api = async (path: string): Promise<unknown> => {
     const res = await fetch(`${url}${path}`);
@@ -80,11 +91,11 @@ export async function startPrometheus(dir: string): Promise<PrometheusServer> {
     async queryExemplars(promql, startSec, endSec) {
       return (await api(`/api/v1/query_exemplars?query=${encodeURIComponent(promql)}&start=${startSec}&end=${endSec}`)) as never;
     },
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
+    stop,
+    /** Same port, same TSDB: what it had is kept. */
+    async restart() {
+      await stop();
+      await launch();
     },
     logs: () => logs,
   };
