@@ -22,9 +22,15 @@ export function sanitizeWithCollisions(name: string, reserved: ReadonlySet<strin
 export class LabelBuilder {
   readonly names: string[] = [];
   readonly values: string[] = [];
+  private cachedKey: string | undefined;
   add(name: string, value: string): this {
     this.names.push(name);
     this.values.push(value);
+    this.cachedKey = undefined;
     return this;
+  }
+  /** The series key; computed once however many metrics the same labels update (calls, latency, size). */
+  key(): string {
+    return (this.cachedKey ??= this.names.join('\xfe') + '\xff' + this.values.join('\xfe'));
   }
 }

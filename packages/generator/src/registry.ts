@@ -68,7 +68,7 @@ abstract class Metric<S extends SeriesBase> {
   ) {}
 
   protected resolve(lb: LabelBuilder, create: (labels: [string, string][]) => S): S | undefined {
-    const key = lb.names.join('\xfe') + '\xff' + lb.values.join('\xfe');
+    const key = lb.key();
     let s = this.series.get(key);
     if (!s) {
       if (!this.registry.admit(this.seriesCost)) return undefined;

@@ -1,7 +1,7 @@
 // The span-metrics processor (Tempo's modules/generator/processor/spanmetrics): RED metrics per
 // service / span name / kind / status and configured dimensions.
 
-import { bytesToHex, spanWireSize, type ResourceSpans } from '@andante/model';
+import { bytesEqual, bytesToHex, spanWireSize, type ResourceSpans } from '@andante/model';
 import type { SpanMetricsConfig } from './config.js';
 import { INTRINSIC_DIMENSIONS } from './config.js';
 import { LabelBuilder, sanitizeWithCollisions } from './labels.js';
@@ -61,6 +61,9 @@ export class SpanMetricsProcessor implements Processor {
     const cfg = this.cfg;
     const dims = cfg.intrinsic_dimensions;
     let filtered = 0;
+    // Spans of a segment share their trace ID: convert it to hex once.
+    let lastTraceId: Uint8Array | undefined;
+    let traceId = '';
     for (const rs of batches) {
       const resource = rs.resource.attributes;
       const service = findAttributeString('service.name', resource) ?? '';
@@ -95,7 +98,10 @@ export class SpanMetricsProcessor implements Processor {
             if (instance && cfg.enable_instance_label) lb.add('instance', instance);
           }
           const multiplier = spanMultiplier(cfg.span_multiplier_key, span, resource);
-          const traceId = bytesToHex(span.traceId);
+          if (!lastTraceId || !bytesEqual(lastTraceId, span.traceId)) {
+            lastTraceId = span.traceId;
+            traceId = bytesToHex(span.traceId);
+          }
           this.calls?.inc(lb, multiplier, traceId);
           this.latency?.observe(lb, spanDurationSeconds(span), traceId, multiplier);
           this.size?.inc(lb, spanWireSize(span));
