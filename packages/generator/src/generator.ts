@@ -4,7 +4,8 @@
 // gRPC server can front it in distributed mode.
 
 import { Counter as PromCounter, Gauge as PromGauge, type Registry } from 'prom-client';
-import { decodeTrace, parseDuration, type GeneratorPushRequest, type GeneratorPusher, type LimitsProvider, type Logger, type ResourceSpans, type TraceDecodeCache } from '@andante/model';
+import { parseDuration, type GeneratorPushRequest, type GeneratorPusher, type LimitsProvider, type Logger } from '@andante/model';
+import { decodeForGenerator, wantedSpanAttributes, type GenBatch } from './span-view.js';
 import { effectiveProcessorConfig, UNIMPLEMENTED_PROCESSORS, type GeneratorConfig } from './config.js';
 import { RemoteWriteQueue, type RemoteWriteMetrics } from './remote-write.js';
 import { TenantRegistry, type Collected } from './registry.js';
@@ -74,6 +75,8 @@ function createRemoteWriteMetrics(registry: Registry): RemoteWriteMetrics {
 class TenantInstance {
   readonly registry: TenantRegistry;
   processors: Processor[] = [];
+  /** Span attributes the processors read; the rest are skipped at decode. */
+  wantedAttributes: ReadonlySet<string> = new Set();
   private appliedLimits: unknown;
   private collectTimer: NodeJS.Timeout | undefined;
   private collectEveryMs = 0;
@@ -107,6 +110,7 @@ class TenantInstance {
       this.gen.self.activeProcessors.set({ tenant: this.tenant, processor: p.name }, 0);
     }
     const cfg = effectiveProcessorConfig(this.gen.cfg, limits);
+    this.wantedAttributes = wantedSpanAttributes(cfg);
     const names = new Set(limits.processors);
     const processors: Processor[] = [];
     const parts = {
@@ -153,7 +157,7 @@ class TenantInstance {
     }
   }
 
-  push(batches: ResourceSpans[]): void {
+  push(batches: GenBatch[]): void {
     for (const p of this.processors) p.pushSpans(batches);
   }
 
@@ -190,7 +194,6 @@ export class Generator implements GeneratorPusher {
   private readonly instances = new Map<string, TenantInstance>();
   private readonly slackMs: number;
   private tickTimer: NodeJS.Timeout | undefined;
-  private decodeCache: TraceDecodeCache | undefined;
 
   constructor(deps: GeneratorDeps) {
     this.cfg = deps.cfg;
@@ -234,11 +237,10 @@ export class Generator implements GeneratorPusher {
     let spans = 0;
     let bytes = 0;
     let outside = 0;
-    const batches: ResourceSpans[] = [];
+    const batches: GenBatch[] = [];
     for (const segment of req.segments) {
       bytes += segment.bytes.byteLength;
-      const trace = decodeTrace(segment.bytes, this.decodeCache);
-      for (const rs of trace.resourceSpans) {
+      for (const rs of decodeForGenerator(segment.bytes, instance.wantedAttributes)) {
         for (const ss of rs.scopeSpans) {
           spans += ss.spans.length;
           // Tempo's slack: spans whose end is further than the slack from now are left out.

@@ -3,7 +3,8 @@
 // (keyed by parent span ID). A pair completes an edge client -> server; an edge left unpaired for
 // `wait` expires, and becomes a virtual-node edge when the lone span says who the peer was.
 
-import { bytesToHex, type KeyValue, type ResourceSpans, type Span } from '@andante/model';
+import { bytesToHex, type KeyValue } from '@andante/model';
+import type { GenBatch, GenSpan } from './span-view.js';
 import { SpanKind, StatusCode, parseDuration } from '@andante/model';
 import type { ServiceGraphsConfig } from './config.js';
 import { LabelBuilder, sanitizeLabelName } from './labels.js';
@@ -148,7 +149,7 @@ export class ServiceGraphsProcessor implements Processor {
     this.store = new EdgeStore(parseDuration(cfg.wait), cfg.max_items, (e) => this.onComplete(e), (e) => this.onExpire(e), now);
   }
 
-  pushSpans(batches: readonly ResourceSpans[]): void {
+  pushSpans(batches: readonly GenBatch[]): void {
     let dropped = 0;
     let created = 0;
     for (const rs of batches) {
@@ -224,7 +225,7 @@ export class ServiceGraphsProcessor implements Processor {
   }
 
   /** A client span with a database attribute is a call to a database, named by peer.service, server.address, network.peer.address[:port] or the db attribute. */
-  private upsertDatabaseRequest(e: Edge, resource: KeyValue[], span: Span): void {
+  private upsertDatabaseRequest(e: Edge, resource: KeyValue[], span: GenSpan): void {
     let dbName: string | undefined;
     for (const attr of this.cfg.database_name_attributes) {
       dbName = findAttributeString(attr, resource, span.attributes);

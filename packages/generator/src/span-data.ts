@@ -1,7 +1,7 @@
 // Reading spans for the processors: attribute lookup and stringification as Tempo does it
 // (modules/generator/processor/util), span kind and status names as OTLP's enums print.
 
-import type { AnyValue, KeyValue, Span } from '@andante/model';
+import type { AnyValue, KeyValue } from '@andante/model';
 
 export const SPAN_KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 export const STATUS_CODE_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
@@ -21,20 +21,20 @@ export function stringifyAnyValue(v: AnyValue): string {
 }
 
 /** The first of `lists` holding `key` wins (Tempo looks at the resource before the span). */
-export function findAttribute(key: string, ...lists: readonly KeyValue[][]): AnyValue | undefined {
+export function findAttribute(key: string, ...lists: (readonly KeyValue[])[]): AnyValue | undefined {
   for (const attrs of lists) {
     for (const kv of attrs) if (kv.key === key) return kv.value;
   }
   return undefined;
 }
 
-export function findAttributeString(key: string, ...lists: readonly KeyValue[][]): string | undefined {
+export function findAttributeString(key: string, ...lists: (readonly KeyValue[])[]): string | undefined {
   const v = findAttribute(key, ...lists);
   return v === undefined ? undefined : stringifyAnyValue(v);
 }
 
 /** Tempo's GetSpanMultiplier: a positive double attribute `key` (span, then resource) is a sampling ratio r, counting 1/r. */
-export function spanMultiplier(key: string, span: Span, resource: readonly KeyValue[]): number {
+export function spanMultiplier(key: string, span: { attributes: readonly KeyValue[] }, resource: readonly KeyValue[]): number {
   if (!key) return 1;
   for (const attrs of [span.attributes, resource]) {
     for (const kv of attrs) {
@@ -45,7 +45,7 @@ export function spanMultiplier(key: string, span: Span, resource: readonly KeyVa
 }
 
 /** Span duration in seconds; a negative duration counts as 0. */
-export function spanDurationSeconds(span: Span): number {
+export function spanDurationSeconds(span: { startTimeUnixNano: bigint; endTimeUnixNano: bigint }): number {
   const d = span.endTimeUnixNano - span.startTimeUnixNano;
   return d > 0n ? Number(d) / 1e9 : 0;
 }

@@ -3,10 +3,11 @@
 // attribute must match. Keys: `kind`, `name`, `status` (intrinsics, compared by their OTLP enum
 // names), `span.<attr>`, `resource.<attr>`; `strict` compares typed values, `regex` the string form.
 
-import type { AnyValue, FilterPolicyConfig, KeyValue, PolicyMatchConfig, Span } from '@andante/model';
+import type { AnyValue, FilterPolicyConfig, KeyValue, PolicyMatchConfig } from '@andante/model';
+import type { GenSpan } from './span-view.js';
 import { spanKindName, statusCodeName, stringifyAnyValue } from './span-data.js';
 
-type Test = (span: Span, resource: readonly KeyValue[]) => boolean;
+type Test = (span: GenSpan, resource: readonly KeyValue[]) => boolean;
 
 function typedEquals(v: AnyValue, want: string | number | boolean): boolean {
   if (typeof want === 'string') return 'stringValue' in v && v.stringValue === want;
@@ -45,7 +46,7 @@ export class SpanFilter {
       ...(p.exclude ? { exclude: compileMatch(p.exclude) } : {}),
     }));
   }
-  keep(span: Span, resource: readonly KeyValue[]): boolean {
+  keep(span: GenSpan, resource: readonly KeyValue[]): boolean {
     for (const p of this.policies) {
       if (p.include && !p.include(span, resource)) return false;
       if (p.exclude && p.exclude(span, resource)) return false;

@@ -1,7 +1,8 @@
 // The span-metrics processor (Tempo's modules/generator/processor/spanmetrics): RED metrics per
 // service / span name / kind / status and configured dimensions.
 
-import { bytesEqual, bytesToHex, spanWireSize, type ResourceSpans } from '@andante/model';
+import { bytesEqual, bytesToHex, type KeyValue } from '@andante/model';
+import type { GenBatch } from './span-view.js';
 import type { SpanMetricsConfig } from './config.js';
 import { INTRINSIC_DIMENSIONS } from './config.js';
 import { LabelBuilder, sanitizeWithCollisions } from './labels.js';
@@ -11,7 +12,7 @@ import { findAttributeString, spanDurationSeconds, spanKindName, spanMultiplier,
 
 export interface Processor {
   readonly name: string;
-  pushSpans(batches: readonly ResourceSpans[]): void;
+  pushSpans(batches: readonly GenBatch[]): void;
   /** Periodic housekeeping (edge expiry). */
   tick?(): void;
   shutdown(): void;
@@ -57,7 +58,7 @@ export class SpanMetricsProcessor implements Processor {
     this.mappingLabels = cfg.dimension_mappings.map((m) => sanitizeWithCollisions(m.name, INTRINSICS));
   }
 
-  pushSpans(batches: readonly ResourceSpans[]): void {
+  pushSpans(batches: readonly GenBatch[]): void {
     const cfg = this.cfg;
     const dims = cfg.intrinsic_dimensions;
     let filtered = 0;
@@ -104,7 +105,7 @@ export class SpanMetricsProcessor implements Processor {
           }
           this.calls?.inc(lb, multiplier, traceId);
           this.latency?.observe(lb, spanDurationSeconds(span), traceId, multiplier);
-          this.size?.inc(lb, spanWireSize(span));
+          this.size?.inc(lb, span.size);
         }
       }
       if (this.targetInfo) this.updateTargetInfo(resource, job, instance);
@@ -113,7 +114,7 @@ export class SpanMetricsProcessor implements Processor {
   }
 
   /** traces_target_info: one series per resource with its attributes as labels (needs job or instance and one more). */
-  private updateTargetInfo(resource: ResourceSpans['resource']['attributes'], job: string, instance: string): void {
+  private updateTargetInfo(resource: readonly KeyValue[], job: string, instance: string): void {
     const lb = new LabelBuilder();
     let attrs = 0;
     for (const kv of resource) {
