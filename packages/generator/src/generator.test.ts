@@ -1,7 +1,9 @@
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { SpanKind, defaultTenantLimits, encodeTrace, silentLogger, type LimitsProvider, type TenantLimits, type TraceSegment } from '@andante/model';
-import { defaultGeneratorConfig } from './config.js';
+import { defaultGeneratorConfig, defaultRemoteWriteConfig } from './config.js';
+import { decodeWriteRequest, snappyUncompress } from './remote-write.js';
 import { Generator } from './generator.js';
 import { batch, span } from './test-spans.fixture.js';
 
@@ -84,5 +86,43 @@ describe('Generator', () => {
     const bad: TraceSegment = { ...good, bytes: new Uint8Array([0x0a, 0xff, 0xff, 0x01]) };
     await expect(gen.pushSpans({ tenantId: 'a', segments: [good, bad] })).rejects.toThrow();
     expect(gen.collectNow('a')!.series).toEqual([]);
+  });
+});
+
+describe('Generator collection', () => {
+  it('collects each tenant on its own collection_interval into remote_write, and never a tenant with disable_collection', async () => {
+    const orgs: string[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (decodeWriteRequest(snappyUncompress(Buffer.concat(chunks))).length > 0) orgs.push(String(req.headers['x-scope-orgid']));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const cfg = defaultGeneratorConfig();
+    cfg.storage.remote_write = [{ ...defaultRemoteWriteConfig(), url: `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`, name: 'rx' }];
+    const byTenant: Record<string, TenantLimits['metricsGenerator']> = {
+      fast: enabled(['span-metrics-count'], { collection_interval: '100ms' }),
+      off: enabled(['span-metrics-count'], { collection_interval: '100ms', disable_collection: true }),
+    };
+    const gen = new Generator({
+      cfg,
+      limits: { forTenant: (t) => ({ ...defaultTenantLimits(), metricsGenerator: byTenant[t]! }) },
+      registry: new Registry(),
+      logger: silentLogger,
+    });
+    try {
+      for (const tenantId of ['fast', 'off']) await gen.pushSpans({ tenantId, segments: [segmentOf([spanEnding(Date.now(), 10)])] });
+      await new Promise((r) => setTimeout(r, 700));
+      expect(orgs.filter((o) => o === 'fast').length).toBeGreaterThanOrEqual(3);
+      expect(orgs).not.toContain('off');
+      await gen.stop(); // a last collection, still without the disabled tenant
+      expect(orgs).not.toContain('off');
+    } finally {
+      await gen.stop();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

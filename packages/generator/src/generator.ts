@@ -80,6 +80,8 @@ class TenantInstance {
   private appliedLimits: unknown;
   private collectTimer: NodeJS.Timeout | undefined;
   private collectEveryMs = 0;
+  /** metrics_generator.disable_collection: series are kept but never sent. */
+  collectionDisabled = false;
 
   constructor(
     readonly tenant: string,
@@ -143,6 +145,7 @@ class TenantInstance {
     }
     this.processors = processors;
     for (const p of processors) this.gen.self.activeProcessors.set({ tenant: this.tenant, processor: p.name }, 1);
+    this.collectionDisabled = limits.disable_collection;
     this.schedule(limits.disable_collection ? 0 : parseDuration(limits.collection_interval) || parseDuration(this.gen.cfg.registry.collection_interval));
   }
 
@@ -287,7 +290,7 @@ export class Generator implements GeneratorPusher {
     if (this.tickTimer) clearInterval(this.tickTimer);
     for (const i of this.instances.values()) {
       i.stop();
-      i.collect();
+      if (!i.collectionDisabled) i.collect();
     }
     const deadline = parseDuration(this.cfg.storage.remote_write_flush_deadline);
     await Promise.all(this.remoteWrite.map((q) => q.stop(deadline)));
