@@ -26,13 +26,13 @@ describe('generator config', () => {
       storage: {
         remote_write: [
           { url: 'http://p:9090/api/v1/write', send_exemplars: true, headers: { 'X-A': 'b' }, basic_auth: { username: 'u', password: 'p' }, queue_config: { capacity: 100, max_shards: 2 } },
-          { url: 'https://m/api/v1/push', name: 'mimir', authorization: { credentials: 'tok' } },
+          { url: 'https://m/api/v1/push', name: 'mimir', authorization: { credentials: 'tok' }, tls_config: { ca_file: '/etc/ca.pem', insecure_skip_verify: false, server_name: 'mimir' } },
         ],
       },
     });
     expect(cfg.storage.remote_write[0]).toMatchObject({ name: 'p:9090', send_exemplars: true, headers: { 'X-A': 'b' }, basic_auth: { username: 'u', password: 'p' } });
     expect(cfg.storage.remote_write[0]!.queue_config).toMatchObject({ capacity: 100, max_shards: 2, max_samples_per_send: 2000 });
-    expect(cfg.storage.remote_write[1]).toMatchObject({ name: 'mimir', authorization: { type: 'Bearer', credentials: 'tok' }, send_exemplars: false });
+    expect(cfg.storage.remote_write[1]).toMatchObject({ name: 'mimir', authorization: { type: 'Bearer', credentials: 'tok' }, send_exemplars: false, tls_config: { ca_file: '/etc/ca.pem', server_name: 'mimir' } });
   });
 
   it.each([
@@ -45,6 +45,8 @@ describe('generator config', () => {
     ['bad regex', { processor: { span_metrics: { filter_policies: [{ exclude: { match_type: 'regex', attributes: [{ key: 'name', value: '(' }] } }] } } }, 'invalid regular expression'],
     ['two auths', { storage: { remote_write: [{ url: 'http://x/', basic_auth: { username: 'a' }, authorization: { credentials: 'b' } }] } }, 'at most one of basic_auth and authorization'],
     ['bad tenant label', { registry: { inject_tenant_id_as: 'org-id' } }, 'not a valid Prometheus label name'],
+    ['a client cert without its key', { storage: { remote_write: [{ url: 'https://x/', tls_config: { cert_file: '/c.pem' } }] } }, 'tls_config: a client certificate needs key or key_file'],
+    ['an unknown tls key', { storage: { remote_write: [{ url: 'https://x/', tls_config: { verify: false } }] } }, 'unknown configuration key metrics_generator.storage.remote_write[0].tls_config.verify'],
   ])('refuses %s', (_name, raw, message) => {
     expect(() => parseGeneratorConfig(raw)).toThrow(message);
   });

@@ -62,6 +62,17 @@ export interface RemoteWriteConfig {
   basic_auth: { username: string; password: string } | null;
   authorization: { type: string; credentials: string } | null;
   send_exemplars: boolean;
+  /** Prometheus's tls_config: files or inline PEM, server_name, insecure_skip_verify. */
+  tls_config: {
+    ca_file: string;
+    cert_file: string;
+    key_file: string;
+    ca: string;
+    cert: string;
+    key: string;
+    server_name: string;
+    insecure_skip_verify: boolean;
+  };
   queue_config: {
     /** Prometheus: samples buffered per shard. Andante's queue holds capacity x max_shards samples. */
     capacity: number;
@@ -152,6 +163,7 @@ export function defaultRemoteWriteConfig(): RemoteWriteConfig {
     basic_auth: null,
     authorization: null,
     send_exemplars: false,
+    tls_config: { ca_file: '', cert_file: '', key_file: '', ca: '', cert: '', key: '', server_name: '', insecure_skip_verify: false },
     // Prometheus's queue_config defaults.
     queue_config: { capacity: 10_000, max_shards: 50, max_samples_per_send: 2_000, min_backoff: '30ms', max_backoff: '5s', retry_on_http_429: true },
   };
@@ -326,7 +338,7 @@ function parseServiceGraphs(c: ServiceGraphsConfig, raw: unknown, path: string):
 function parseRemoteWrite(raw: unknown, path: string): RemoteWriteConfig {
   const c = defaultRemoteWriteConfig();
   const t = tree(raw, path);
-  checkKeys(t, ['url', 'name', 'remote_timeout', 'headers', 'basic_auth', 'authorization', 'send_exemplars', 'queue_config'], path);
+  checkKeys(t, ['url', 'name', 'remote_timeout', 'headers', 'basic_auth', 'authorization', 'send_exemplars', 'tls_config', 'queue_config'], path);
   c.url = str(t['url'], `${path}.url`);
   let url: URL;
   try {
@@ -350,6 +362,14 @@ function parseRemoteWrite(raw: unknown, path: string): RemoteWriteConfig {
   }
   if (c.basic_auth && c.authorization) throw new GeneratorConfigError(`${path}: at most one of basic_auth and authorization may be set`);
   if ('send_exemplars' in t) c.send_exemplars = bool(t['send_exemplars'], `${path}.send_exemplars`);
+  if ('tls_config' in t && t['tls_config'] != null) {
+    const tp = `${path}.tls_config`;
+    const tls = tree(t['tls_config'], tp);
+    checkKeys(tls, ['ca_file', 'cert_file', 'key_file', 'ca', 'cert', 'key', 'server_name', 'insecure_skip_verify'], tp);
+    for (const k of ['ca_file', 'cert_file', 'key_file', 'ca', 'cert', 'key', 'server_name'] as const) if (k in tls) c.tls_config[k] = str(tls[k], `${tp}.${k}`);
+    if ('insecure_skip_verify' in tls) c.tls_config.insecure_skip_verify = bool(tls['insecure_skip_verify'], `${tp}.insecure_skip_verify`);
+    if ((c.tls_config.cert || c.tls_config.cert_file) && !(c.tls_config.key || c.tls_config.key_file)) throw new GeneratorConfigError(`${tp}: a client certificate needs key or key_file`);
+  }
   if ('queue_config' in t) {
     const q = tree(t['queue_config'], `${path}.queue_config`);
     const qp = `${path}.queue_config`;

@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '@andante/model';
 import { defaultRemoteWriteConfig, type RemoteWriteConfig } from './config.js';
@@ -166,5 +167,53 @@ describe('RemoteWriteQueue', () => {
     await until(() => log.retries >= 2);
     await q.stop(0);
     expect(log.dropped['shutdown']).toBe(1);
+  });
+});
+
+// A self-signed certificate for 127.0.0.1 (valid until 2126), only for this test.
+const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBoDCCAUegAwIBAgIUQ/Jkk0HZaG6igJ1O7aHvyWbS6BgwCgYIKoZIzj0EAwIw
+FzEVMBMGA1UEAwwMYW5kYW50ZS10ZXN0MCAXDTI2MTIwMzIyMzk0NloYDzIxMjYx
+MTA5MjIzOTQ2WjAXMRUwEwYDVQQDDAxhbmRhbnRlLXRlc3QwWTATBgcqhkjOPQIB
+BggqhkjOPQMBBwNCAARGGdvXuRkv8NXW7vD3EjV2nP/naMKcnvePKzWbXa4Vt74P
+ezVRw2FkyCvYDf3ea1HxlWpzHLDON5MspxH6u301o28wbTAdBgNVHQ4EFgQUvO6z
+52pAuRDpzjfaCyZJAqCGpNUwHwYDVR0jBBgwFoAUvO6z52pAuRDpzjfaCyZJAqCG
+pNUwDwYDVR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3Qw
+CgYIKoZIzj0EAwIDRwAwRAIgdINVCdMY4Ee61WqW7GHBR76dP4jqH96SCBoLvTVS
+RHICIEzrQfAfb/thekCePMCoCaOfVw5ag6jbgKgV4gyRBRQC
+-----END CERTIFICATE-----`;
+const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQghnCRa9hYp5/+V2Sf
+amtzb66s1vCMG5EQG6rrAgSK2KqhRANCAARGGdvXuRkv8NXW7vD3EjV2nP/naMKc
+nvePKzWbXa4Vt74PezVRw2FkyCvYDf3ea1HxlWpzHLDON5MspxH6u301
+-----END PRIVATE KEY-----`;
+
+describe('RemoteWriteQueue over https', () => {
+  it.each([
+    ['trusts the receiver through tls_config.ca', { ca: TEST_CERT }, true],
+    ['skips verification with insecure_skip_verify', { insecure_skip_verify: true }, true],
+    ['refuses an unknown certificate (and retries)', {}, false],
+  ])('%s', async (_name, tls, delivered) => {
+    let received = 0;
+    const server = createHttpsServer({ cert: TEST_CERT, key: TEST_KEY }, (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received++;
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server as unknown as Server);
+    const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`;
+    const { q, log } = queue(url, { tls_config: { ...defaultRemoteWriteConfig().tls_config, ...tls } });
+    q.enqueue('t', [series('c', 1)]);
+    if (delivered) {
+      await until(() => log.sent === 1);
+      expect(received).toBe(1);
+    } else {
+      await until(() => log.retries >= 2);
+      expect(received).toBe(0);
+      expect(log.sent).toBe(0);
+    }
   });
 });

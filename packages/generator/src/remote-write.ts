@@ -4,10 +4,13 @@
 // are retried with exponential backoff; other 4xx are dropped and logged with the response body.
 // Nothing here is awaited by ingestion: enqueue() returns at once.
 
+import { readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import protobuf from 'protobufjs/minimal.js';
 import snappy from 'snappyjs';
 import { parseDuration, type Logger } from '@andante/model';
-import type { RemoteWriteConfig } from './config.js';
+import { GeneratorConfigError, type RemoteWriteConfig } from './config.js';
 import type { TimeSeries } from './registry.js';
 
 /** prometheus.WriteRequest { repeated TimeSeries timeseries = 1; } */
@@ -103,6 +106,26 @@ export function snappyUncompress(data: Uint8Array): Uint8Array {
   return snappy.uncompress(data);
 }
 
+function tlsOptions(cfg: RemoteWriteConfig): RequestOptions {
+  const t = cfg.tls_config;
+  const read = (file: string, what: string): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new GeneratorConfigError(`remote_write ${cfg.name}: cannot read tls_config.${what} ${file}: ${(err as Error).message}`);
+    }
+  };
+  const out: RequestOptions = { rejectUnauthorized: !t.insecure_skip_verify };
+  const ca = t.ca || (t.ca_file && read(t.ca_file, 'ca_file'));
+  const cert = t.cert || (t.cert_file && read(t.cert_file, 'cert_file'));
+  const key = t.key || (t.key_file && read(t.key_file, 'key_file'));
+  if (ca) out.ca = ca;
+  if (cert) out.cert = cert;
+  if (key) out.key = key;
+  if (t.server_name) out.servername = t.server_name;
+  return out;
+}
+
 export function snappyCompress(data: Uint8Array): Uint8Array {
   return snappy.compress(data);
 }
@@ -142,10 +165,15 @@ export class RemoteWriteQueue {
   private readonly sleepers = new Set<() => void>();
   private abort = new AbortController();
   private stopped = false;
-  private nextRefusalLogMs = 0;
-  private suppressedRefusals = 0;
+  private readonly logState = { retry: { nextMs: 0, suppressed: 0 }, refusal: { nextMs: 0, suppressed: 0 } };
+
+  private readonly url: URL;
+  /** TLS options for https endpoints (files read once, at start). */
+  private readonly tls: RequestOptions;
 
   constructor(private readonly opts: RemoteWriteQueueOptions) {
+    this.url = new URL(opts.cfg.url);
+    this.tls = tlsOptions(opts.cfg);
     const q = opts.cfg.queue_config;
     this.maxSamples = q.capacity * q.max_shards;
     this.minBackoffMs = parseDuration(q.min_backoff);
@@ -239,47 +267,63 @@ export class RemoteWriteQueue {
     if (cfg.basic_auth) headers['Authorization'] = `Basic ${Buffer.from(`${cfg.basic_auth.username}:${cfg.basic_auth.password}`).toString('base64')}`;
     if (cfg.authorization) headers['Authorization'] = `${cfg.authorization.type || 'Bearer'} ${cfg.authorization.credentials}`;
     if (this.opts.addOrgIdHeader) headers['X-Scope-OrgID'] = p.tenant;
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.timeoutMs)]);
-    let res: Response;
+    let res: { status: number; body: string };
     try {
-      res = await fetch(cfg.url, { method: 'POST', headers, body, signal });
+      res = await this.post(body, headers);
     } catch (err) {
       if (this.stopped) return 'dropped';
-      this.opts.logger.warn('remote_write failed; will retry', { remote: this.name, tenant: p.tenant, err: (err as Error).message });
+      this.logLimited('retry', 'warn', 'remote_write failed; will retry', { tenant: p.tenant, err: (err as Error).message });
       return 'retry';
     }
-    const text = res.ok ? '' : await res.text().catch(() => '');
-    if (!res.ok) await res.body?.cancel().catch(() => undefined);
-    if (res.ok) {
+    const text = res.body;
+    if (res.status >= 200 && res.status < 300) {
       this.opts.metrics.samplesSent(this.name, p.tenant, p.samples);
       if (cfg.send_exemplars) this.opts.metrics.exemplarsSent(this.name, p.tenant, p.series.reduce((n, s) => n + s.exemplars.length, 0));
       return 'ok';
     }
     if (res.status >= 500 || (res.status === 429 && cfg.queue_config.retry_on_http_429)) {
-      this.opts.logger.warn('remote_write refused; will retry', { remote: this.name, tenant: p.tenant, status: res.status, body: text.slice(0, 512) });
+      this.logLimited('retry', 'warn', 'remote_write refused; will retry', { tenant: p.tenant, status: res.status, body: text.slice(0, 512) });
       return 'retry';
     }
-    this.logRefusal(p.tenant, res.status, text);
+    this.logLimited('refusal', 'error', 'remote_write refused; dropping the request (not retried)', { tenant: p.tenant, status: res.status, body: text.slice(0, 512) });
     this.opts.metrics.samplesDropped(this.name, p.tenant, 'http_4xx', p.samples);
     return 'dropped';
   }
 
-  /** One line per endpoint per 10 s at most: a receiver refusing every request would flood the log. */
-  private logRefusal(tenant: string, status: number, body: string): void {
+  /** POSTs with node:http(s) (fetch cannot take TLS options); resolves with the status and up to 4 KiB of body. */
+  private post(body: Uint8Array, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const https = this.url.protocol === 'https:';
+      const req = (https ? httpsRequest : httpRequest)(
+        this.url,
+        { method: 'POST', headers: { ...headers, 'Content-Length': String(body.byteLength) }, timeout: this.timeoutMs, signal: this.abort.signal, ...(https ? this.tls : {}) },
+        (res: IncomingMessage) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            if (text.length < 4096) text += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within remote_timeout ${this.opts.cfg.remote_timeout}`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** One line per endpoint and kind per 10 s at most: a receiver that is down or refusing every request would flood the log. */
+  private logLimited(kind: 'retry' | 'refusal', level: 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
     const now = Date.now();
-    if (now < this.nextRefusalLogMs) {
-      this.suppressedRefusals++;
+    const state = this.logState[kind];
+    if (now < state.nextMs) {
+      state.suppressed++;
       return;
     }
-    this.opts.logger.error('remote_write refused; dropping the request (not retried)', {
-      remote: this.name,
-      tenant,
-      status,
-      body: body.slice(0, 512),
-      suppressed_since_last: this.suppressedRefusals,
-    });
-    this.suppressedRefusals = 0;
-    this.nextRefusalLogMs = now + 10_000;
+    this.opts.logger[level](msg, { remote: this.name, ...fields, suppressed_since_last: state.suppressed });
+    state.suppressed = 0;
+    state.nextMs = now + 10_000;
   }
 
   /** Tries to send what is queued for up to `deadlineMs`, then drops the rest (counted). */
