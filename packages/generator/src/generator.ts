@@ -3,6 +3,7 @@
 // remote_write queues. Runs in-process under `-target=all`; it implements GeneratorPusher so a
 // gRPC server can front it in distributed mode.
 
+import { join } from 'node:path';
 import { Counter as PromCounter, Gauge as PromGauge, type Registry } from 'prom-client';
 import { parseDuration, type GeneratorPushRequest, type GeneratorPusher, type LimitsProvider, type Logger } from '@andante/model';
 import { decodeForGenerator, wantedSpanAttributes, type GenBatch } from './span-view.js';
@@ -207,7 +208,15 @@ export class Generator implements GeneratorPusher {
     this.slackMs = parseDuration(deps.cfg.metrics_ingestion_time_range_slack);
     const rwMetrics = createRemoteWriteMetrics(deps.registry);
     this.remoteWrite = deps.cfg.storage.remote_write.map(
-      (rw) => new RemoteWriteQueue({ cfg: rw, addOrgIdHeader: deps.cfg.storage.remote_write_add_org_id_header, metrics: rwMetrics, logger: deps.logger.child({ remote: rw.name }) }),
+      (rw, i) =>
+        new RemoteWriteQueue({
+          cfg: rw,
+          addOrgIdHeader: deps.cfg.storage.remote_write_add_org_id_header,
+          metrics: rwMetrics,
+          logger: deps.logger.child({ remote: rw.name }),
+          // storage.path: queued requests survive a restart (one directory per remote_write entry).
+          ...(deps.cfg.storage.path ? { walDir: join(deps.cfg.storage.path, 'remote-write', `${i}-${rw.name.replace(/[^A-Za-z0-9._-]/g, '_')}`) } : {}),
+        }),
     );
   }
 

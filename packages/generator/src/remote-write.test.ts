@@ -1,5 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '@andante/model';
 import { defaultRemoteWriteConfig, type RemoteWriteConfig } from './config.js';
@@ -49,11 +52,11 @@ function recorder() {
   return { log, metrics };
 }
 
-function queue(url: string, over: Partial<RemoteWriteConfig> = {}, addOrgIdHeader = true) {
+function queue(url: string, over: Partial<RemoteWriteConfig> = {}, addOrgIdHeader = true, walDir?: string) {
   const cfg = { ...defaultRemoteWriteConfig(), url, name: 'test', ...over };
   cfg.queue_config = { ...cfg.queue_config, ...(over.queue_config ?? {}), min_backoff: '5ms', max_backoff: '20ms' };
   const { log, metrics } = recorder();
-  const q = new RemoteWriteQueue({ cfg, addOrgIdHeader, metrics, logger: silentLogger });
+  const q = new RemoteWriteQueue({ cfg, addOrgIdHeader, metrics, logger: silentLogger, ...(walDir ? { walDir } : {}) });
   queues.push(q);
   return { q, log };
 }
@@ -214,6 +217,53 @@ describe('RemoteWriteQueue over https', () => {
       await until(() => log.retries >= 2);
       expect(received).toBe(0);
       expect(log.sent).toBe(0);
+    }
+  });
+});
+
+describe('RemoteWriteQueue with a WAL (storage.path)', () => {
+  it('keeps what could not be sent across a restart and sends it, in order, once the receiver is up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'andante-rw-wal-'));
+    try {
+      const down = await receiver();
+      const url = down.url;
+      await new Promise((r) => down.server.close(r));
+      const first = queue(url, {}, true, dir);
+      for (let i = 0; i < 3; i++) first.q.enqueue(`tenant-${i}`, [series(`s${i}`, i, `trace-${i}`)]);
+      await until(() => first.log.retries >= 1);
+      await first.q.stop(0);
+      expect(first.log.dropped).toEqual({}); // nothing lost: it waits on disk
+      expect(readdirSync(dir)).toHaveLength(3);
+
+      // The receiver is back on the same port.
+      const port = Number(new URL(url).port);
+      const got: { org: string | undefined; name: string | undefined }[] = [];
+      const back = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const s = decodeWriteRequest(snappyUncompress(Buffer.concat(chunks)));
+          got.push({ org: req.headers['x-scope-orgid'] as string | undefined, name: s[0]!.labels[0]![1] });
+          res.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((r) => back.listen(port, '127.0.0.1', r));
+      servers.push(back);
+      const second = queue(url, {}, true, dir);
+      expect(second.q.pendingSamples).toBe(3);
+      await until(() => second.log.sent === 3);
+      expect(got).toEqual([
+        { org: 'tenant-0', name: 's0' },
+        { org: 'tenant-1', name: 's1' },
+        { org: 'tenant-2', name: 's2' },
+      ]);
+      expect(readdirSync(dir)).toEqual([]);
+      // New requests continue after the replayed ones.
+      second.q.enqueue('tenant-3', [series('s3', 3)]);
+      await until(() => second.log.sent === 4);
+      expect(got[3]).toEqual({ org: 'tenant-3', name: 's3' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

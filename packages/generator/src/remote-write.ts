@@ -4,7 +4,8 @@
 // are retried with exponential backoff; other 4xx are dropped and logged with the response body.
 // Nothing here is awaited by ingestion: enqueue() returns at once.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import protobuf from 'protobufjs/minimal.js';
@@ -138,10 +139,14 @@ export interface RemoteWriteMetrics {
   pendingSamples(remote: string, n: number): void;
 }
 
+/** One request, encoded and compressed when queued (so retries do not redo it). */
 interface Pending {
   tenant: string;
-  series: TimeSeries[];
+  body: Uint8Array;
   samples: number;
+  exemplars: number;
+  /** Its file in the WAL directory, when there is one. */
+  file?: string;
 }
 
 export interface RemoteWriteQueueOptions {
@@ -150,6 +155,8 @@ export interface RemoteWriteQueueOptions {
   metrics: RemoteWriteMetrics;
   logger: Logger;
   traceIdLabel?: string;
+  /** With storage.path: every queued request is a file here until delivered or dropped, and a restart resends them. */
+  walDir?: string;
 }
 
 /** One remote_write endpoint's queue and its single sender loop. */
@@ -171,6 +178,8 @@ export class RemoteWriteQueue {
   /** TLS options for https endpoints (files read once, at start). */
   private readonly tls: RequestOptions;
 
+  private walSeq = 0;
+
   constructor(private readonly opts: RemoteWriteQueueOptions) {
     this.url = new URL(opts.cfg.url);
     this.tls = tlsOptions(opts.cfg);
@@ -179,6 +188,66 @@ export class RemoteWriteQueue {
     this.minBackoffMs = parseDuration(q.min_backoff);
     this.maxBackoffMs = parseDuration(q.max_backoff);
     this.timeoutMs = parseDuration(opts.cfg.remote_timeout);
+    if (opts.walDir) this.replayWal(opts.walDir);
+  }
+
+  /** Requests a previous run left queued go first, in their order. */
+  private replayWal(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.rwreq')).sort()) {
+      const file = join(dir, name);
+      this.walSeq = Math.max(this.walSeq, Number.parseInt(name, 10) || 0);
+      try {
+        const buf = readFileSync(file);
+        const headerLen = buf.readUInt32BE(0);
+        const header = JSON.parse(buf.subarray(4, 4 + headerLen).toString('utf8')) as { tenant: string; samples: number; exemplars: number };
+        this.queue.push({ tenant: header.tenant, samples: header.samples, exemplars: header.exemplars, body: buf.subarray(4 + headerLen), file });
+        this.queuedSamples += header.samples;
+      } catch (err) {
+        this.opts.logger.warn('unreadable remote_write WAL file; removed', { remote: this.name, file, err });
+        this.removeFile(file);
+      }
+    }
+    if (this.queue.length > 0) {
+      this.opts.logger.info('resending remote_write requests left queued by the previous run', { remote: this.name, requests: this.queue.length, samples: this.queuedSamples });
+      this.dropOverBound();
+      this.opts.metrics.pendingSamples(this.name, this.queuedSamples);
+      this.start();
+    }
+  }
+
+  private persist(p: Pending): void {
+    const dir = this.opts.walDir;
+    if (!dir) return;
+    const header = Buffer.from(JSON.stringify({ tenant: p.tenant, samples: p.samples, exemplars: p.exemplars }));
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(header.byteLength);
+    const file = join(dir, `${String(++this.walSeq).padStart(16, '0')}.rwreq`);
+    try {
+      writeFileSync(file, Buffer.concat([len, header, p.body]));
+      p.file = file;
+    } catch (err) {
+      // The request still goes out from memory; only a restart would lose it.
+      this.opts.logger.warn('cannot write the remote_write WAL', { remote: this.name, file, err });
+    }
+  }
+
+  private removeFile(file: string | undefined): void {
+    if (!file) return;
+    try {
+      unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  }
+
+  private dropOverBound(): void {
+    while (this.queuedSamples > this.maxSamples && this.queue.length > 0) {
+      const dropped = this.queue.shift()!;
+      this.queuedSamples -= dropped.samples;
+      this.removeFile(dropped.file);
+      this.opts.metrics.samplesDropped(this.name, dropped.tenant, 'queue_full', dropped.samples);
+    }
   }
 
   get name(): string {
@@ -199,15 +268,19 @@ export class RemoteWriteQueue {
         samples += series[i]!.samples.length;
         batch.push(series[i++]!);
       }
-      this.queue.push({ tenant, series: batch, samples });
+      const cfg = this.opts.cfg;
+      const pending: Pending = {
+        tenant,
+        body: snappyCompress(encodeWriteRequest(batch, cfg.send_exemplars, this.opts.traceIdLabel)),
+        samples,
+        exemplars: cfg.send_exemplars ? batch.reduce((n, s) => n + s.exemplars.length, 0) : 0,
+      };
+      this.persist(pending);
+      this.queue.push(pending);
       this.queuedSamples += samples;
     }
     // Oldest first out when over the bound; the request being sent is dropped too (its retry stops).
-    while (this.queuedSamples > this.maxSamples && this.queue.length > 0) {
-      const dropped = this.queue.shift()!;
-      this.queuedSamples -= dropped.samples;
-      this.opts.metrics.samplesDropped(this.name, dropped.tenant, 'queue_full', dropped.samples);
-    }
+    this.dropOverBound();
     this.opts.metrics.pendingSamples(this.name, this.queuedSamples);
     this.start();
   }
@@ -225,6 +298,7 @@ export class RemoteWriteQueue {
     while (!this.stopped && this.queue.length > 0) {
       const head = this.queue[0]!;
       const outcome = await this.send(head);
+      if (outcome === 'stopped') return; // aborted by stop(): neither delivered nor dropped
       if (this.queue[0] !== head) {
         backoff = this.minBackoffMs; // dropped while in flight
         continue;
@@ -236,6 +310,7 @@ export class RemoteWriteQueue {
         continue;
       }
       this.queue.shift();
+      this.removeFile(head.file);
       this.queuedSamples -= head.samples;
       this.opts.metrics.pendingSamples(this.name, this.queuedSamples);
       backoff = this.minBackoffMs;
@@ -254,9 +329,9 @@ export class RemoteWriteQueue {
     });
   }
 
-  private async send(p: Pending): Promise<'ok' | 'retry' | 'dropped'> {
+  private async send(p: Pending): Promise<'ok' | 'retry' | 'dropped' | 'stopped'> {
     const cfg = this.opts.cfg;
-    const body = snappyCompress(encodeWriteRequest(p.series, cfg.send_exemplars, this.opts.traceIdLabel));
+    const body = p.body;
     const headers: Record<string, string> = {
       ...cfg.headers,
       'Content-Encoding': 'snappy',
@@ -271,14 +346,14 @@ export class RemoteWriteQueue {
     try {
       res = await this.post(body, headers);
     } catch (err) {
-      if (this.stopped) return 'dropped';
+      if (this.stopped) return 'stopped';
       this.logLimited('retry', 'warn', 'remote_write failed; will retry', { tenant: p.tenant, err: (err as Error).message });
       return 'retry';
     }
     const text = res.body;
     if (res.status >= 200 && res.status < 300) {
       this.opts.metrics.samplesSent(this.name, p.tenant, p.samples);
-      if (cfg.send_exemplars) this.opts.metrics.exemplarsSent(this.name, p.tenant, p.series.reduce((n, s) => n + s.exemplars.length, 0));
+      if (p.exemplars > 0) this.opts.metrics.exemplarsSent(this.name, p.tenant, p.exemplars);
       return 'ok';
     }
     if (res.status >= 500 || (res.status === 429 && cfg.queue_config.retry_on_http_429)) {
@@ -337,7 +412,8 @@ export class RemoteWriteQueue {
     this.abort.abort();
     for (const wake of [...this.sleepers]) wake();
     await this.sending?.catch(() => undefined);
-    for (const p of this.queue) this.opts.metrics.samplesDropped(this.name, p.tenant, 'shutdown', p.samples);
+    // With a WAL the queue waits on disk for the next start; without one it is lost (counted).
+    if (!this.opts.walDir) for (const p of this.queue) this.opts.metrics.samplesDropped(this.name, p.tenant, 'shutdown', p.samples);
     this.queue.length = 0;
     this.queuedSamples = 0;
     this.opts.metrics.pendingSamples(this.name, 0);
