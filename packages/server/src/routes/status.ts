@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { stringify as toYaml } from 'yaml';
 import { RingSnapshot, type RingConfig, type RingStore } from '@andante/ring';
 import type { AndanteConfig } from '../config.js';
+import { redactSecrets } from '../redact.js';
 
 export interface StatusRoutesOptions {
   prefix: string;
@@ -39,7 +40,7 @@ export function registerStatusRoutes(app: FastifyInstance, o: StatusRoutesOption
     goVersion: `node ${process.version}`,
   }));
   app.get('/metrics', async (_req, reply) => reply.type(o.registry.contentType).send(await o.registry.metrics()));
-  app.get('/status/config', async (_req, reply) => reply.type('text/plain').send(toYaml(o.config)));
+  app.get('/status/config', async (_req, reply) => reply.type('text/plain').send(toYaml(redactSecrets(o.config))));
   app.get('/ingester/ring', async (_req, reply) => {
     const instances = await o.ringStore.list();
     const ring = new RingSnapshot(instances, o.ringConfig);

@@ -1,0 +1,17 @@
+// /status/config shows the effective configuration; secrets in it are shown as Tempo shows them.
+
+/** Keys whose non-empty values are secrets (S3 credentials, remote_write auth and TLS keys). */
+const SECRET_KEYS = new Set(['secret_key', 'session_token', 'password', 'credentials', 'key']);
+
+/** A copy of `value` with every non-empty secret replaced by `<secret>`; headers are kept by name only. */
+export function redactSecrets(value: unknown, parentKey = ''): unknown {
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, parentKey));
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (parentKey === 'headers' && typeof v === 'string') out[k] = '<secret>';
+    else if (SECRET_KEYS.has(k) && typeof v === 'string' && v !== '') out[k] = '<secret>';
+    else out[k] = redactSecrets(v, k);
+  }
+  return out;
+}
