@@ -11,7 +11,8 @@ import { effectiveProcessorConfig, UNIMPLEMENTED_PROCESSORS, type GeneratorConfi
 import { RemoteWriteQueue, type RemoteWriteMetrics } from './remote-write.js';
 import { TenantRegistry, type Collected } from './registry.js';
 import { ServiceGraphsProcessor } from './service-graphs.js';
-import { SpanMetricsProcessor, type Processor } from './span-metrics.js';
+import type { Processor } from './processor.js';
+import { SpanMetricsProcessor } from './span-metrics.js';
 
 export interface GeneratorDeps {
   cfg: GeneratorConfig;

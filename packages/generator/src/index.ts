@@ -18,7 +18,10 @@ export { TenantRegistry, Counter, Gauge, Histogram } from './registry.js';
 export type { Collected, Exemplar, RegistryOptions, TimeSeries } from './registry.js';
 export { LabelBuilder, sanitizeLabelName } from './labels.js';
 export { SpanMetricsProcessor, SPAN_METRICS_CALLS, SPAN_METRICS_LATENCY, SPAN_METRICS_SIZE, TARGET_INFO } from './span-metrics.js';
-export type { Processor, SpanMetricsParts } from './span-metrics.js';
+export type { SpanMetricsParts } from './span-metrics.js';
+export type { Processor } from './processor.js';
+export { decodeForGenerator, wantedSpanAttributes } from './span-view.js';
+export type { GenBatch, GenSpan } from './span-view.js';
 export {
   ServiceGraphsProcessor,
   EdgeStore,

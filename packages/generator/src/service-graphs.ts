@@ -9,7 +9,7 @@ import { SpanKind, StatusCode, parseDuration } from '@andante/model';
 import type { ServiceGraphsConfig } from './config.js';
 import { LabelBuilder, sanitizeLabelName } from './labels.js';
 import type { Counter, Histogram, TenantRegistry } from './registry.js';
-import type { Processor } from './span-metrics.js';
+import type { Processor } from './processor.js';
 import { findAttributeString, spanDurationSeconds, spanMultiplier } from './span-data.js';
 
 export const SG_REQUEST_TOTAL = 'traces_service_graph_request_total';

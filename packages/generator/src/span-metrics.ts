@@ -2,6 +2,7 @@
 // service / span name / kind / status and configured dimensions.
 
 import { bytesEqual, bytesToHex, type KeyValue } from '@andante/model';
+import type { Processor } from './processor.js';
 import type { GenBatch } from './span-view.js';
 import type { SpanMetricsConfig } from './config.js';
 import { INTRINSIC_DIMENSIONS } from './config.js';
@@ -9,14 +10,6 @@ import { LabelBuilder, sanitizeWithCollisions } from './labels.js';
 import type { Counter, Gauge, Histogram, TenantRegistry } from './registry.js';
 import { SpanFilter } from './span-filter.js';
 import { findAttributeString, spanDurationSeconds, spanKindName, spanMultiplier, statusCodeName, stringifyAnyValue } from './span-data.js';
-
-export interface Processor {
-  readonly name: string;
-  pushSpans(batches: readonly GenBatch[]): void;
-  /** Periodic housekeeping (edge expiry). */
-  tick?(): void;
-  shutdown(): void;
-}
 
 export const SPAN_METRICS_CALLS = 'traces_spanmetrics_calls_total';
 export const SPAN_METRICS_LATENCY = 'traces_spanmetrics_latency';
