@@ -80,6 +80,21 @@ describe('Generator', () => {
     expect(labels).toEqual(['-', 'GET']);
   });
 
+  it('keeps its processors (and waiting service-graph edges) when the overrides are re-read unchanged', async () => {
+    const { gen, now, limits } = setup({ a: enabled(['service-graphs']) });
+    const client = spanEnding(now, 10);
+    client.kind = SpanKind.CLIENT;
+    await gen.pushSpans({ tenantId: 'a', segments: [segmentOf([client], 'web')] });
+    limits['a'] = structuredClone(limits['a']!); // a reload: new objects, same content
+    const server = spanEnding(now, 10);
+    server.kind = SpanKind.SERVER;
+    server.traceId = client.traceId;
+    server.parentSpanId = client.spanId;
+    await gen.pushSpans({ tenantId: 'a', segments: [segmentOf([server], 'api')] });
+    const edges = gen.collectNow('a')!.series.filter((s) => s.labels[0]![1] === 'traces_service_graph_request_total');
+    expect(edges.map((s) => Object.fromEntries(s.labels))).toEqual([{ __name__: 'traces_service_graph_request_total', client: 'web', server: 'api' }]);
+  });
+
   it('rejects malformed segment bytes without processing any of the push', async () => {
     const { gen, now } = setup({ a: enabled(['span-metrics-count']) });
     const good = segmentOf([spanEnding(now, 10)]);

@@ -80,6 +80,7 @@ class TenantInstance {
   /** Span attributes the processors read; the rest are skipped at decode. */
   wantedAttributes: ReadonlySet<string> = new Set();
   private appliedLimits: unknown;
+  private appliedSignature = '';
   private collectTimer: NodeJS.Timeout | undefined;
   private collectEveryMs = 0;
   /** metrics_generator.disable_collection: series are kept but never sent. */
@@ -104,11 +105,17 @@ class TenantInstance {
     this.refresh();
   }
 
-  /** Rebuilds processors when the tenant's overrides changed (the overrides object is replaced on reload). */
+  /**
+   * Rebuilds processors when the tenant's overrides changed. The overrides file is re-read every
+   * period into new objects: only a change of content rebuilds (a rebuild forgets waiting edges).
+   */
   refresh(): void {
     const limits = this.gen.limits.forTenant(this.tenant).metricsGenerator;
     if (limits === this.appliedLimits) return;
     this.appliedLimits = limits;
+    const signature = JSON.stringify(limits);
+    if (signature === this.appliedSignature) return;
+    this.appliedSignature = signature;
     for (const p of this.processors) {
       p.shutdown();
       this.gen.self.activeProcessors.set({ tenant: this.tenant, processor: p.name }, 0);
