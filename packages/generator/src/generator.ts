@@ -275,6 +275,7 @@ export class Generator implements GeneratorPusher {
     this.self.bytesReceived.inc({ tenant: tenantId }, bytes);
     if (outside > 0) this.self.spansDiscarded.inc({ tenant: tenantId, reason: 'outside_metrics_ingestion_slack', processor: 'all' }, outside);
     instance.push(batches);
+    this.self.activeSeries.set({ tenant: tenantId }, instance.registry.activeSeries);
   }
 
   private instance(tenantId: string): TenantInstance {

@@ -307,10 +307,12 @@ export class Andante {
       this.ready = false;
       await this.otlpGrpc?.stop();
       await this.otlpHttp?.close();
-      // What the tap holds goes into a last collection, sent within remote_write_flush_deadline.
+      // What the tap holds goes into a last collection, sent within remote_write_flush_deadline,
+      // while the ingester flushes (a Prometheus that is down must not hold the flush up).
       await this.generatorTap.stop();
-      await this.generator.stop();
+      const generatorStopped = this.generator.stop();
       await this.ingester.stop();
+      await generatorStopped;
       await this.compactor.stop();
       await this.encoder.close();
       await this.exportDecoder.close();
