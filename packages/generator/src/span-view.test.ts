@@ -36,6 +36,19 @@ describe('decodeForGenerator', () => {
     expect(gotParent!.size).toBe(spanWireSize(parent));
   });
 
+  it('reads an attribute whose value comes before its key', () => {
+    const s = span({ attrs: { k: 'v' } });
+    const bytes = encodeTrace({ resourceSpans: [batch({ 'service.name': 'a' }, [s])] });
+    // KeyValue { key = "k", value = { string_value = "v" } } -> value first, then key.
+    const kv = Buffer.from([0x0a, 0x01, 0x6b, 0x12, 0x03, 0x0a, 0x01, 0x76]);
+    const swapped = Buffer.from([0x12, 0x03, 0x0a, 0x01, 0x76, 0x0a, 0x01, 0x6b]);
+    const at = Buffer.from(bytes).indexOf(kv);
+    expect(at).toBeGreaterThan(0);
+    const edited = Buffer.from(bytes);
+    swapped.copy(edited, at);
+    expect(decodeForGenerator(edited, new Set(['k']))[0]!.scopeSpans[0]!.spans[0]!.attributes).toEqual([{ key: 'k', value: { stringValue: 'v' } }]);
+  });
+
   it('reads concatenated segments of one trace as one', () => {
     const a = encodeTrace({ resourceSpans: [batch({ 'service.name': 'a' }, [span({})])] });
     const b = encodeTrace({ resourceSpans: [batch({ 'service.name': 'b' }, [span({}), span({})])] });

@@ -116,6 +116,8 @@ function decodeKeyValue(r: Reader, end: number, depth: number): KeyValue {
 function decodeWantedKeyValue(r: Reader, end: number, wanted: ReadonlySet<string>): KeyValue | undefined {
   let key: string | undefined;
   let value: AnyValue = {};
+  // A value before its key (legal, if unusual): remember where it is.
+  let valueAt = -1;
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === 0x0a) {
@@ -124,10 +126,21 @@ function decodeWantedKeyValue(r: Reader, end: number, wanted: ReadonlySet<string
         r.pos = end;
         return undefined;
       }
-    } else if (tag === 0x12 && key !== undefined) value = decodeAnyValue(r, r.uint32() + r.pos, 0);
-    else r.skipType(tag & 7);
+    } else if (tag === 0x12) {
+      if (key !== undefined) value = decodeAnyValue(r, r.uint32() + r.pos, 0);
+      else {
+        valueAt = r.pos;
+        r.skipType(2);
+      }
+    } else r.skipType(tag & 7);
   }
-  return key !== undefined && wanted.has(key) ? { key, value } : undefined;
+  if (key === undefined || !wanted.has(key)) return undefined;
+  if (valueAt >= 0) {
+    r.pos = valueAt;
+    value = decodeAnyValue(r, r.uint32() + r.pos, 0);
+    r.pos = end;
+  }
+  return { key, value };
 }
 
 function decodeSpan(r: Reader, end: number, size: number, wanted: ReadonlySet<string>): GenSpan {
