@@ -286,6 +286,7 @@ function shuffle<T>(xs: T[]): T[] {
 /** Object sizes under the prefix (s3rver's store on disk), by request path. */
 async function objectSizes(s3: TestS3Server): Promise<Map<string, number>> {
   const out = new Map<string, number>();
+  if (s3.directory === undefined) throw new Error('object sizes are read from s3rver\'s data folder');
   const root = join(s3.directory, s3.bucket);
   for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
     if (!e.isFile() || !e.name.endsWith('._S3rver_object')) continue;

@@ -585,7 +585,7 @@ export function s3StorageConfig(port: number, bucket: string, prefix: string, s3
   };
 }
 
-/** s3rver's test credentials as environment variables, other AWS settings removed. */
+/** An S3 test server's credentials (s3rver's by default) as environment variables, other AWS settings removed. */
 export function s3rverEnv(accessKey = 'S3RVER', secretKey = 'S3RVER'): Record<string, string | undefined> {
   return {
     AWS_ACCESS_KEY_ID: accessKey,

@@ -15,6 +15,12 @@ export interface Backend {
   size(keypath: KeyPath, name: string): Promise<number>;
   /** Names of the immediate children (sub-paths and objects) under keypath; [] when none. */
   list(keypath: KeyPath): Promise<string[]>;
+  /**
+   * Up to `limit` object keys below keypath at any depth, relative to it ('/'-joined), in byte
+   * order, strictly after `startAfter`. A cross-check of `list`: it finds folders whose objects
+   * all sit deeper down, which some S3-protocol servers' delimiter listings miss.
+   */
+  scanKeys(keypath: KeyPath, startAfter: string, limit: number): Promise<string[]>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(keypath: KeyPath, name: string): Promise<void>;
   close(): Promise<void>;

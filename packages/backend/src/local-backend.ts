@@ -107,6 +107,38 @@ export class LocalBackend implements Backend {
     }
   }
 
+  async scanKeys(keypath: KeyPath, startAfter: string, limit: number): Promise<string[]> {
+    const out: string[] = [];
+    if (limit <= 0) return out;
+    // Depth first, entries in key order ("a.txt" < "a/..." since '.' < '/'), skipping folders
+    // whose keys all sort at or before startAfter.
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        const c = code(err);
+        if (c === 'ENOENT' || c === 'ENOTDIR') return;
+        throw err;
+      }
+      const ordered = entries
+        .filter((e) => !e.name.startsWith(TEMP_PREFIX))
+        .map((e) => ({ key: rel + e.name + (e.isDirectory() ? '/' : ''), entry: e }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      for (const { key, entry } of ordered) {
+        if (out.length >= limit) return;
+        if (entry.isDirectory()) {
+          if (key <= startAfter && !startAfter.startsWith(key)) continue;
+          await walk(join(dir, entry.name), key);
+        } else if (key > startAfter) {
+          out.push(key);
+        }
+      }
+    };
+    await walk(this.dirFor(keypath), '');
+    return out;
+  }
+
   async delete(keypath: KeyPath, name: string): Promise<void> {
     const path = this.objectPath(keypath, name);
     try {

@@ -13,6 +13,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -489,6 +490,36 @@ export class S3Backend implements Backend {
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token !== undefined);
     return [...names].sort();
+  }
+
+  /**
+   * ListObjects (V1) with a Marker and no delimiter: the marker is ours, not a server-made
+   * continuation token, so this also works on servers whose V2 tokens are broken (s3rver 3.7.1
+   * encrypts them with DES, which OpenSSL 3 refuses: every truncated V2 page is a 500). Every
+   * S3-protocol store Andante targets still serves V1.
+   */
+  async scanKeys(keypath: KeyPath, startAfter: string, limit: number): Promise<string[]> {
+    const segments = [...this.cfg.prefix, ...validateKeyPath(keypath)];
+    const prefix = segments.length === 0 ? '' : segments.join('/') + '/';
+    const out: string[] = [];
+    let marker = prefix + startAfter;
+    while (out.length < limit) {
+      const page = await this.attempts({ command: 'ListObjects', op: 'LIST', method: 'GET', key: prefix }, () =>
+        this.client.send(
+          new ListObjectsCommand({
+            Bucket: this.bucket,
+            MaxKeys: Math.min(this.listPageSize, limit - out.length),
+            ...(prefix !== '' ? { Prefix: prefix } : {}),
+            ...(marker !== '' ? { Marker: marker } : {}),
+          }),
+        ),
+      );
+      const keys = (page.Contents ?? []).map((o) => o.Key ?? '').filter((k) => k.startsWith(prefix) && k > marker);
+      for (const k of keys) out.push(k.slice(prefix.length));
+      if (!page.IsTruncated || keys.length === 0) break;
+      marker = keys[keys.length - 1]!;
+    }
+    return out.slice(0, limit);
   }
 
   async delete(keypath: KeyPath, name: string): Promise<void> {

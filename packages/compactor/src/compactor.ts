@@ -51,6 +51,11 @@ export interface CompactorDeps {
   registry: Registry;
   logger: Logger;
   ownership?: JobOwnership;
+  /**
+   * Tenants this process writes to (e.g. the in-process blocklist's), compacted even when no
+   * listing of the backend shows them.
+   */
+  knownTenants?: () => Iterable<string>;
   /** Injectable clock (tests simulate hours of cuts without waiting). */
   now?: () => number;
 }
@@ -84,6 +89,8 @@ export class Compactor {
   private readonly now: () => number;
   private readonly ownership: JobOwnership;
   private readonly sightings = new FirstSightings();
+  /** Foreign or unreadable block folders already logged (tenant/block): left alone, logged once. */
+  private readonly loggedSkips = new Set<string>();
   private readonly orphanGraceMs: number;
   private readonly outputBufferBytes: number;
   private timer: NodeJS.Timeout | undefined;
@@ -120,7 +127,7 @@ export class Compactor {
     const result: CycleResult = { compactions: 0, retentionMarked: 0, retentionDeleted: 0, orphansDeleted: 0, outputsWithdrawn: 0 };
     let tenants: string[];
     try {
-      tenants = await listTenants(this.deps.backend);
+      tenants = await listTenants(this.deps.backend, this.deps.knownTenants?.() ?? []);
     } catch (err) {
       // The backend may be down for a while: skip this cycle, never take the process down.
       this.metrics.compactionErrors.inc();
@@ -140,7 +147,9 @@ export class Compactor {
 
   private async tenantCycle(tenantId: string, result: CycleResult): Promise<void> {
     validateTenantId(tenantId);
-    const resumed = await this.finishInterrupted(tenantId, await listTenantBlocks(this.deps.backend, tenantId), result);
+    const listing = await listTenantBlocks(this.deps.backend, tenantId);
+    this.logSkipped(tenantId, listing);
+    const resumed = await this.finishInterrupted(tenantId, listing, result);
     let blocks = await this.applyRetention(tenantId, resumed.blocks, result);
     await this.clearOrphans(tenantId, blocks.metaless, result);
     for (const job of selectCompactionJobs(tenantId, blocks.metas, this.deps.cfg, resumed.busy)) {
@@ -152,6 +161,16 @@ export class Compactor {
     blocks = await listTenantBlocks(this.deps.backend, tenantId);
     await writeTenantIndex(this.deps.backend, tenantId, blocks, this.now());
     this.metrics.blocklistLength.set({ tenant: tenantId }, blocks.metas.length);
+  }
+
+  /** Blocks whose meta is not Andante's are never merged, expired or cleared: say so once each. */
+  private logSkipped(tenantId: string, listing: TenantListing): void {
+    for (const s of listing.skipped) {
+      const key = `${tenantId}/${s.blockId}`;
+      if (this.loggedSkips.has(key)) continue;
+      this.loggedSkips.add(key);
+      this.deps.logger.warn('leaving alone a block folder whose meta is not an Andante block', { tenant: tenantId, block: s.blockId, path: s.path, reason: s.reason });
+    }
   }
 
   /**

@@ -66,6 +66,10 @@ class DyingBackend implements Backend {
     this.alive();
     return this.inner.list(keypath);
   }
+  async scanKeys(keypath: KeyPath, startAfter: string, limit: number): Promise<string[]> {
+    this.alive();
+    return this.inner.scanKeys(keypath, startAfter, limit);
+  }
   async delete(keypath: KeyPath, name: string): Promise<void> {
     this.alive();
     return this.inner.delete(keypath, name);

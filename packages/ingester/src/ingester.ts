@@ -13,7 +13,7 @@ import {
   type TagsRequest,
   type TagValuesPartial,
   type TagValuesRequest,
-  type Trace,
+  type IngesterTrace,
   emptySearchMetrics,
   parseTagRef,
   tagSelector,
@@ -43,7 +43,7 @@ export interface IngesterDeps {
   compileSearch?: SearchCompiler;
   /** A cut block is split over the encoder's workers from twice this size (tests lower it). */
   minSplitPartBytes?: number;
-  /** Told about every block written, so an in-process querier sees it before its next poll. */
+  /** Told about every block written, so an in-process blocklist lists it before its next poll. */
   onBlockFlushed?: (meta: BlockMeta) => void;
 }
 
@@ -72,8 +72,16 @@ export class Ingester implements IngesterClient {
     this.metrics = createIngesterMetrics(deps.registry, () => this.unflushed.bytes);
   }
 
-  /** Replays every WAL file left by a previous run, then starts the flush loop. */
+  /**
+   * Replays every WAL file left by a previous run and restores the blocks it flushed within
+   * complete_block_timeout, then starts the flush loop.
+   */
   async start(): Promise<void> {
+    const now = Date.now();
+    for (const rec of await this.wal.listFlushed()) {
+      if (now - rec.flushedMs >= this.deps.cfg.completeBlockTimeoutMs) await this.wal.removeFile(rec.path);
+      else (await this.instance(rec.tenantId)).restoreFlushed(rec.meta, rec.flushedMs, rec.path);
+    }
     for (const entry of await this.wal.list()) {
       const { segments, truncatedBytes } = await replayWalFile(entry.path);
       if (segments.length === 0) {
@@ -81,7 +89,7 @@ export class Ingester implements IngesterClient {
         continue;
       }
       const inst = await this.instance(entry.tenantId);
-      inst.recover(entry.blockId, entry.path, segments);
+      inst.recover(entry.path, segments);
       this.metrics.walReplayedSegments.inc(segments.length);
       this.deps.logger.info('replayed WAL', { tenant: entry.tenantId, block: entry.blockId, segments: segments.length, truncatedBytes });
     }
@@ -156,9 +164,9 @@ export class Ingester implements IngesterClient {
     return this.deps.compileSearch;
   }
 
-  async findTraceById(tenantId: string, traceId: Uint8Array): Promise<Trace | null> {
+  async findTraceById(tenantId: string, traceId: Uint8Array): Promise<IngesterTrace> {
     const inst = this.instances.get(tenantId);
-    return inst ? (await inst).findTraceById(traceId) : null;
+    return inst ? (await inst).findTraceById(traceId) : { trace: null, flushedBlocks: [] };
   }
 
   /** One pass of the flush loop: cut idle traces, cut due head blocks, flush, expire. */
@@ -175,7 +183,7 @@ export class Ingester implements IngesterClient {
       const inst = await instPromise;
       inst.cutIdleTraces(now);
       if (inst.headIsDue(now)) await inst.cutHead(!inst.headHoldsBudgetShare());
-      inst.expireRecentBlocks(now);
+      await inst.expireFlushedBlocks(now);
       this.startFlushes(inst, now);
     }
   }

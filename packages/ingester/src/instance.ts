@@ -1,15 +1,16 @@
 // One tenant's data in one ingester: the head block (a WAL file plus an in-memory index of its
 // trace segments), blocks being completed (cut, waiting for their backend write, WAL kept) and
-// recently flushed blocks (kept searchable for complete_block_timeout so no reader misses them
-// while the blocklist catches up).
+// recently flushed blocks (named to every reader for complete_block_timeout, so none misses them
+// while blocklists catch up).
+//
+// A block changes hands head -> completing -> flushed; each hand-over makes the new place visible
+// in the same synchronous step in which the old one lets go, so a read never finds it in neither.
 
 import {
   MAY_MATCH,
-  NotFoundError,
   compileSegmentFilter,
   bytesToHex,
   combineTraces,
-  compareBytes,
   countSpans,
   decodeTrace,
   emptySearchMetrics,
@@ -26,6 +27,8 @@ import {
   type TagValuesPartial,
   type SearchRequest,
   type TraceSearchMetadata,
+  type BlockMeta,
+  type IngesterTrace,
   type Logger,
   type PushResult,
   type TenantLimits,
@@ -34,14 +37,11 @@ import {
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
 import {
-  BackendBlock,
   newBlockId,
   writeEncodedBlock,
   type BlockConfig,
   type BlockEncoderPool,
-  type BlockMeta,
   splitTraces,
-  type SegmentTrace,
   type Wal,
   type WalFile,
 } from '@andante/storage';
@@ -80,7 +80,10 @@ class SegmentBlock {
   constructor(
     readonly id: string,
     readonly createdMs: number,
-    /** Set while appends are allowed; null for a block recovered from a WAL. */
+    /**
+     * Open while appends may still reach the block (the head, and a cut block until its WAL is
+     * closed); null once sealed, and for a block recovered from a WAL. Only sealed blocks flush.
+     */
     public wal: WalFile | null,
     readonly walPath: string,
   ) {}
@@ -98,13 +101,6 @@ class SegmentBlock {
     entry.live = true;
     this.bytes += seg.bytes.byteLength;
     return entry;
-  }
-
-  /** Every trace in ID order, as segments for the block encoder. */
-  sortedTraces(): SegmentTrace[] {
-    return [...this.traces.values()]
-      .sort((a, b) => compareBytes(a.traceId, b.traceId))
-      .map((e) => ({ traceId: e.traceId, segments: e.segments }));
   }
 }
 
@@ -129,10 +125,18 @@ export interface InstanceDeps {
   onBlockFlushed?: ((meta: BlockMeta) => void) | undefined;
 }
 
+/** A block this ingester wrote; readers are told of it until complete_block_timeout has passed. */
+interface FlushedBlock {
+  meta: BlockMeta;
+  flushedMs: number;
+  /** Its record in the WAL folder (so a restart still names it), once written. */
+  recordPath?: string;
+}
+
 export class TenantInstance {
   private head!: SegmentBlock;
   private readonly completing: SegmentBlock[] = [];
-  private readonly recent: { block: BackendBlock; flushedMs: number }[] = [];
+  private readonly flushed: FlushedBlock[] = [];
   private liveCount = 0;
   private cutting: Promise<void> = Promise.resolve();
 
@@ -154,9 +158,13 @@ export class TenantInstance {
     return new SegmentBlock(id, Date.now(), wal, wal.path);
   }
 
-  /** Adds a block recovered from a WAL file; it is completed and flushed like any cut block. */
-  recover(blockId: string, walPath: string, segments: readonly TraceSegment[]): void {
-    const block = new SegmentBlock(blockId, Date.now(), null, walPath);
+  /**
+   * Adds a block recovered from a WAL file; it is completed and flushed like any cut block, under
+   * a new block ID: the previous run may have written (part of) it already, and a reader may hold
+   * that block's footer, so its objects are never rewritten with other bytes.
+   */
+  recover(walPath: string, segments: readonly TraceSegment[]): void {
+    const block = new SegmentBlock(newBlockId(), Date.now(), null, walPath);
     const now = Date.now();
     for (const seg of segments) block.add(seg, now).live = false;
     this.deps.unflushed.add(block.bytes);
@@ -253,7 +261,10 @@ export class TenantInstance {
     const old = this.head;
     if (old.traces.size === 0) return;
     const next = await this.newHead();
+    // The old head joins `completing` in the same step as it stops being the head: readers find it
+    // there while its carried traces are re-appended and its WAL closes (it flushes once sealed).
     this.head = next;
+    this.completing.push(old);
     let liveBytes = 0;
     for (const entry of old.traces.values()) if (entry.live) liveBytes += entry.bytes;
     if (carryLive && liveBytes <= old.bytes / 2) {
@@ -281,13 +292,15 @@ export class TenantInstance {
     // Waits for appends already queued on the old WAL: the block must hold all of them.
     await old.wal!.close();
     old.wal = null;
-    if (old.traces.size > 0) this.completing.push(old);
-    else await this.deps.wal.removeFile(old.walPath);
+    if (old.traces.size === 0) {
+      this.completing.splice(this.completing.indexOf(old), 1);
+      await this.deps.wal.removeFile(old.walPath);
+    }
   }
 
-  /** Blocks waiting for their backend write whose retry backoff has passed. */
+  /** Sealed blocks waiting for their backend write whose retry backoff has passed. */
   flushableBlocks(nowMs: number): SegmentBlock[] {
-    return this.completing.filter((b) => !b.flushing && nowMs - b.failedAtMs >= this.deps.cfg.flushRetryMs);
+    return this.completing.filter((b) => b.wal === null && !b.flushing && nowMs - b.failedAtMs >= this.deps.cfg.flushRetryMs);
   }
 
   flushBlock(block: SegmentBlock): Promise<BlockMeta | null> {
@@ -297,78 +310,91 @@ export class TenantInstance {
 
   /** Writes every waiting block, waiting for writes already in progress; failures are retried later. */
   async flushPending(): Promise<void> {
-    await Promise.all([...this.completing].map((b) => this.flushBlock(b)));
+    await Promise.all(this.completing.filter((b) => b.wal === null).map((b) => this.flushBlock(b)));
   }
 
   private async writeBlock(block: SegmentBlock): Promise<BlockMeta | null> {
     const timer = this.deps.metrics.flushDuration.startTimer();
+    let metas: BlockMeta[];
     try {
       const encoder = this.deps.encoder;
-      const parts = splitTraces(block.sortedTraces(), encoder.parallelism, this.deps.minSplitPartBytes);
+      const parts = splitTraces([...block.traces.values()], encoder.parallelism, this.deps.minSplitPartBytes);
       if (block.partIds?.length !== parts.length) block.partIds = parts.map((_, i) => (i === 0 ? block.id : newBlockId()));
       const partIds = block.partIds;
       // Every part is written before the WAL goes: a failed part retries the whole block.
-      const metas = await Promise.all(
+      metas = await Promise.all(
         parts.map(async (traces, i) => {
           const encoded = await encoder.encode({ tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0 });
           return writeEncodedBlock(this.deps.backend, encoded);
         }),
       );
-      // Announced to an in-process querier, the blocks are read there; kept here only for queriers
-      // that learn of them from their next blocklist poll (else each would be read twice per lookup).
-      if (!this.deps.onBlockFlushed) for (const meta of metas) this.recent.push({ block: new BackendBlock(this.deps.backend, meta), flushedMs: Date.now() });
-      this.completing.splice(this.completing.indexOf(block), 1);
-      this.deps.unflushed.release(block.bytes);
-      await this.deps.wal.removeFile(block.walPath);
-      for (const meta of metas) {
-        this.deps.metrics.blocksFlushed.inc();
-        this.deps.onBlockFlushed?.(meta);
-        this.deps.logger.info('block flushed', { tenant: this.tenantId, block: meta.blockID, traces: meta.totalObjects, bytes: meta.size });
-      }
-      timer();
-      return metas[0]!;
     } catch (err) {
       block.failedAtMs = Date.now();
       this.deps.metrics.failedFlushes.inc();
       this.deps.logger.error('block flush failed; the WAL is kept and the flush retried', { tenant: this.tenantId, block: block.id, err });
       return null;
     }
+    // The hand-over, in one synchronous step: the written blocks are named to readers before the
+    // segments leave memory.
+    const flushedMs = Date.now();
+    const flushed = metas.map((meta): FlushedBlock => ({ meta, flushedMs }));
+    this.flushed.push(...flushed);
+    this.completing.splice(this.completing.indexOf(block), 1);
+    for (const meta of metas) {
+      this.deps.metrics.blocksFlushed.inc();
+      this.deps.onBlockFlushed?.(meta);
+      this.deps.logger.info('block flushed', { tenant: this.tenantId, block: meta.blockID, traces: meta.totalObjects, bytes: meta.size });
+    }
+    this.deps.unflushed.release(block.bytes);
+    timer();
+    try {
+      // Remembered before the WAL goes, so an ingester restarted at any moment still names it.
+      for (const f of flushed) f.recordPath = await this.deps.wal.recordFlushed(f.meta, f.flushedMs);
+      await this.deps.wal.removeFile(block.walPath);
+    } catch (err) {
+      // The block is written: a WAL file left behind is replayed into a duplicate block, which reads combine.
+      this.deps.logger.warn('could not record a flushed block or remove its WAL', { tenant: this.tenantId, block: block.id, err });
+    }
+    return metas[0]!;
   }
 
-  expireRecentBlocks(nowMs: number): void {
-    for (let i = this.recent.length - 1; i >= 0; i--) {
-      if (nowMs - this.recent[i]!.flushedMs >= this.deps.cfg.completeBlockTimeoutMs) this.recent.splice(i, 1);
+  /** A block flushed by a previous run, still within complete_block_timeout. */
+  restoreFlushed(meta: BlockMeta, flushedMs: number, recordPath: string): void {
+    this.flushed.push({ meta, flushedMs, recordPath });
+  }
+
+  /** Stops naming blocks flushed complete_block_timeout ago (blocklists have listed them since). */
+  async expireFlushedBlocks(nowMs: number): Promise<void> {
+    for (let i = this.flushed.length - 1; i >= 0; i--) {
+      const f = this.flushed[i]!;
+      if (nowMs - f.flushedMs < this.deps.cfg.completeBlockTimeoutMs) continue;
+      this.flushed.splice(i, 1);
+      if (f.recordPath) await this.deps.wal.removeFile(f.recordPath);
     }
+  }
+
+  private flushedBlocks(): BlockMeta[] {
+    return this.flushed.map((f) => f.meta);
   }
 
   get pendingBlocks(): number {
     return this.completing.length;
   }
 
-  async findTraceById(traceId: Uint8Array): Promise<Trace | null> {
+  /** The trace's spans held in memory, and the blocks flushed recently (read by the caller). */
+  findTraceById(traceId: Uint8Array): IngesterTrace {
     const key = bytesToHex(traceId);
     const segments: Uint8Array[] = [];
     for (const block of [...this.completing, this.head]) {
       const entry = block.traces.get(key);
       if (entry) segments.push(...entry.segments);
     }
-    const parts: Trace[] = [];
-    if (segments.length > 0) parts.push(segmentsToTrace(segments));
-    // A flushed block may already be compacted away, or the backend may be down: memory still answers.
-    const found = await Promise.allSettled(this.recent.map((r) => r.block.findTraceById(traceId)));
-    for (const f of found) {
-      if (f.status === 'fulfilled' && f.value) parts.push(f.value);
-      else if (f.status === 'rejected' && !(f.reason instanceof NotFoundError)) {
-        this.deps.logger.warn('could not read a recently flushed block', { tenant: this.tenantId, err: f.reason });
-      }
-    }
-    if (parts.length === 0) return null;
-    return parts.length === 1 ? parts[0]! : combineTraces(parts);
+    return { trace: segments.length > 0 ? segmentsToTrace(segments) : null, flushedBlocks: this.flushedBlocks() };
   }
 
   /**
-   * Visits every trace held in memory (live, head and cut blocks), each whole. Flushed blocks are
-   * searched through the backend. Yields to the event loop now and then: a head block can be large.
+   * Visits every trace held in memory (live, head and cut blocks), each whole; the traces are
+   * gathered before the first await. Yields to the event loop now and then: a head block can be large.
    */
   private async forEachTrace(visit: (trace: Trace, bytes: number) => void): Promise<void> {
     await this.forEachTraceSegments((segments, bytes) => visit(segmentsToTrace(segments), bytes));
@@ -396,6 +422,8 @@ export class TenantInstance {
     const matches: TraceSearchMetadata[] = [];
     // Judged on the segment bytes first: only traces that may match are decoded for the engine.
     const judge = compileSegmentFilter(query.fetch);
+    // Taken in the same step as the traces in memory (before forEachTraceSegments' first await).
+    const flushedBlocks = this.flushedBlocks();
     await this.forEachTraceSegments((segments, bytes) => {
       metrics.inspectedTraces++;
       metrics.inspectedBytes += BigInt(bytes);
@@ -409,27 +437,29 @@ export class TenantInstance {
       const m = query.match(trace, req, req.spss);
       if (m) matches.push(m);
     });
-    return { traces: topSearchResults(matches, req.limit), metrics };
+    return { traces: topSearchResults(matches, req.limit), metrics, flushedBlocks };
   }
 
   async searchTags(select: (trace: Trace) => SpanSelection): Promise<TagsPartial> {
     const names = new Map<TagScope, Set<string>>();
     let inspectedBytes = 0n;
+    const flushedBlocks = this.flushedBlocks();
     await this.forEachTrace((trace, bytes) => {
       inspectedBytes += BigInt(bytes);
       collectTagNames(trace, names, select(trace));
     });
-    return { names: Object.fromEntries([...names].map(([k, v]) => [k, [...v]])), inspectedBytes };
+    return { names: Object.fromEntries([...names].map(([k, v]) => [k, [...v]])), inspectedBytes, flushedBlocks };
   }
 
   async searchTagValues(ref: TagRef, select: (trace: Trace) => SpanSelection): Promise<TagValuesPartial> {
     const values = new Map<string, TagValue>();
     let inspectedBytes = 0n;
+    const flushedBlocks = this.flushedBlocks();
     await this.forEachTrace((trace, bytes) => {
       inspectedBytes += BigInt(bytes);
       collectTagValues(trace, ref, values, select(trace));
     });
-    return { values: [...values.values()], inspectedBytes };
+    return { values: [...values.values()], inspectedBytes, flushedBlocks };
   }
 
   async close(): Promise<void> {

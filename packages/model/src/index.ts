@@ -26,6 +26,7 @@ export {
   isAndanteError,
 } from './errors.js';
 export type { GrpcCodeValue } from './errors.js';
+export type { BlockMeta } from './block-meta.js';
 export { SINGLE_TENANT, validateTenantId, resolveTenant } from './tenant.js';
 export {
   TRACE_ID_BYTES,
@@ -38,7 +39,7 @@ export {
   compareBytes,
   tokenForTraceId,
 } from './ids.js';
-export type { TraceSegment, GeneratorPushRequest, GeneratorPusher, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
+export type { TraceSegment, GeneratorPushRequest, GeneratorPusher, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, IngesterTrace, RecentBlocks, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
 export { defaultTenantLimits, defaultMetricsGeneratorLimits, staticLimits } from './limits.js';
 export type { TenantLimits, LimitsProvider, MetricsGeneratorLimits, FilterPolicyConfig, PolicyMatchConfig, DimensionMappingConfig } from './limits.js';
 export { createLogger, silentLogger } from './log.js';
@@ -46,7 +47,7 @@ export type { Logger, LogLevel, LogFields } from './log.js';
 export { decodeExportRequest } from './otlp-decode.js';
 export type { DecodedBatch, ResourceRef, ScopeRef, SpanRef } from './otlp-decode.js';
 export { encodeTraceSegment } from './otlp-segment.js';
-export { TraceDecodeCache, decodeTrace, encodeTrace, spanWireSize } from './trace-codec.js';
+export { TraceDecodeCache, decodeTrace, encodeTrace, spanWireSize, encodedSpanSize, encodedResourceSize, encodedScopeSize } from './trace-codec.js';
 export { encodeTraceByIdResponse, traceToTempoJson } from './tempo-response.js';
 export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-response.js';
 export { parseOtlpJson } from './otlp-json.js';

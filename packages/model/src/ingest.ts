@@ -1,6 +1,7 @@
 // The narrow interfaces components talk through. In `-target=all` they are plain in-process
 // objects; in distributed mode gRPC clients implement the same interfaces.
 
+import type { BlockMeta } from './block-meta.js';
 import type { SearchMetrics, TraceSearchMetadata } from './search.js';
 import type { TagScope, TagValue } from './tags.js';
 import type { Trace } from './trace.js';
@@ -62,8 +63,19 @@ export interface SearchRequest {
   spss: number;
 }
 
+/**
+ * What an ingester answers besides the data it holds in memory: the blocks it wrote to the backend
+ * within complete_block_timeout, taken at the same instant as the in-memory part. A block leaves
+ * memory only after it joined this list, so memory plus these blocks always cover an acknowledged
+ * trace, whatever a blocklist poll has seen yet; the reader reads them (each block once, however
+ * many sources name it).
+ */
+export interface RecentBlocks {
+  flushedBlocks?: BlockMeta[];
+}
+
 /** One source's matches (unsorted, may exceed limit) and what it inspected. */
-export interface SearchPartial {
+export interface SearchPartial extends RecentBlocks {
   traces: TraceSearchMetadata[];
   metrics: SearchMetrics;
 }
@@ -76,7 +88,7 @@ export interface TagsRequest {
   endSeconds: number;
 }
 
-export interface TagsPartial {
+export interface TagsPartial extends RecentBlocks {
   names: Partial<Record<TagScope, string[]>>;
   inspectedBytes: bigint;
 }
@@ -87,14 +99,19 @@ export interface TagValuesRequest extends TagsRequest {
   v2: boolean;
 }
 
-export interface TagValuesPartial {
+export interface TagValuesPartial extends RecentBlocks {
   values: TagValue[];
   inspectedBytes: bigint;
 }
 
+/** An ingester's part of a trace: the spans it holds in memory, and its recently flushed blocks. */
+export interface IngesterTrace extends RecentBlocks {
+  trace: Trace | null;
+}
+
 /** What the querier needs of an ingester: recent data (live traces, head block, recent blocks). */
 export interface IngesterQuerier {
-  findTraceById(tenantId: string, traceId: Uint8Array): Promise<Trace | null>;
+  findTraceById(tenantId: string, traceId: Uint8Array): Promise<IngesterTrace>;
   search(tenantId: string, req: SearchRequest): Promise<SearchPartial>;
   searchTags(tenantId: string, req: TagsRequest): Promise<TagsPartial>;
   searchTagValues(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial>;

@@ -526,6 +526,20 @@ export function encodeTrace(trace: Trace): Uint8Array {
   return w.out;
 }
 
+/**
+ * Encoded sizes of one Span, Resource or InstrumentationScope message, without the field tag and
+ * length prefix that place it in its parent: for callers that budget bytes before encoding.
+ */
+export function encodedSpanSize(span: Span): number {
+  return sizeSpan(span, []);
+}
+export function encodedResourceSize(resource: Resource): number {
+  return sizeResource(resource, []);
+}
+export function encodedScopeSize(scope: InstrumentationScope): number {
+  return sizeScope(scope, []);
+}
+
 const encoder = new TextEncoder();
 
 /** UTF-8 length, counting lone surrogates as U+FFFD (3 bytes) like TextEncoder does. */

@@ -1,17 +1,46 @@
 // The querier's view of the backend: every tenant's block metas, refreshed every blocklist_poll.
-// Blocks flushed since the last poll are served by the ingesters that flushed them
-// (complete_block_timeout > blocklist_poll), so readers never have a blind window.
+// A block announced by an in-process ingester stays in the list until a poll has listed it or it
+// is known compacted (or gone), so no listing that misses it can hide it from readers. Tenants
+// come from the backend (listing and key scan) and from what this process wrote, so a tenant is
+// polled even when a store's root listing misses it.
 
+import { Counter, type Registry } from 'prom-client';
+import { NotFoundError, validateTenantId, type Logger } from '@andante/model';
 import type { Backend } from '@andante/backend';
-import { listBlockMetas, listTenants, readTenantIndex, type BlockMeta } from '@andante/storage';
-import type { Logger } from '@andante/model';
+import { META_NAME, listTenants, listVisibleBlocks, readTenantIndex, type BlockMeta, type SkippedBlock } from '@andante/storage';
+
+export interface BlocklistMetrics {
+  pollErrors: Counter<'tenant'>;
+  skippedBlocks: Counter<'tenant' | 'reason'>;
+}
+
+function createBlocklistMetrics(registry: Registry): BlocklistMetrics {
+  const registers = [registry];
+  return {
+    // Tempo's name and label: failures while polling a tenant's blocks (here also each unreadable meta, every poll).
+    pollErrors: new Counter({ name: 'tempodb_blocklist_poll_errors_total', help: 'Errors while polling the blocklist, per tenant.', labelNames: ['tenant'], registers }),
+    skippedBlocks: new Counter({
+      name: 'tempodb_blocklist_skipped_blocks_total',
+      help: 'Block folders whose meta is not an Andante block this build reads (another writer, a truncated file), skipped by the blocklist; counted once per block.',
+      labelNames: ['tenant', 'reason'],
+      registers,
+    }),
+  };
+}
 
 export class Blocklist {
   private metas = new Map<string, BlockMeta[]>();
-  /** Blocks announced by an in-process ingester, merged into polls for a while. */
-  private announced: { meta: BlockMeta; atMs: number }[] = [];
+  /** Blocks announced by an in-process ingester, by tenant and block ID, until a poll lists them. */
+  private readonly announced = new Map<string, Map<string, BlockMeta>>();
+  /** Tenants this process wrote to or polled before: polled even when no listing shows them. */
+  private readonly knownTenants = new Set<string>();
+  /** Skipped blocks already logged and counted (tenant/block), so each is reported once. */
+  private readonly reportedSkips = new Set<string>();
+  private readonly metrics: BlocklistMetrics | undefined;
   /** Bumped on every successful poll, so caches keyed by block can drop what left the list. */
   version = 0;
+  /** Polls completed (successful or not); /ready waits for the first. */
+  pollsCompleted = 0;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
 
@@ -19,7 +48,10 @@ export class Blocklist {
     private readonly backend: Backend,
     private readonly pollIntervalMs: number,
     private readonly logger: Logger,
-  ) {}
+    registry?: Registry,
+  ) {
+    this.metrics = registry ? createBlocklistMetrics(registry) : undefined;
+  }
 
   async start(): Promise<void> {
     await this.poll();
@@ -36,42 +68,125 @@ export class Blocklist {
     return this.polling;
   }
 
+  /** A tenant this process writes to (an ingester's first push, a compactor's job): always polled. */
+  registerTenant(tenantId: string): void {
+    this.knownTenants.add(validateTenantId(tenantId));
+  }
+
+  /** Tenants registered, announced or found by earlier polls. */
+  tenants(): string[] {
+    return [...this.knownTenants].sort();
+  }
+
   private async pollOnce(): Promise<void> {
-    const pollStartedMs = Date.now();
     try {
-      const next = new Map<string, BlockMeta[]>();
-      for (const tenant of await listTenants(this.backend)) next.set(tenant, await this.tenantBlocks(tenant));
-      // The backend (or a tenant index up to one compaction cycle old) may not show a block
-      // announced shortly before this poll: keep announcements for two poll intervals.
-      this.announced = this.announced.filter((a) => pollStartedMs - a.atMs < 2 * this.pollIntervalMs);
-      for (const { meta } of this.announced) {
-        const list = next.get(meta.tenantID) ?? [];
-        if (!list.some((m) => m.blockID === meta.blockID)) list.push(meta);
-        next.set(meta.tenantID, list);
+      let tenants: string[];
+      try {
+        tenants = await listTenants(this.backend, this.knownTenants);
+      } catch (err) {
+        this.logger.error('blocklist poll could not list tenants; keeping the previous list', { err });
+        return;
       }
+      const next = new Map<string, BlockMeta[]>();
+      for (const tenant of tenants) {
+        this.knownTenants.add(tenant);
+        try {
+          next.set(tenant, await this.tenantBlocks(tenant));
+        } catch (err) {
+          // One tenant's failure keeps that tenant's previous list; the others are refreshed.
+          this.metrics?.pollErrors.inc({ tenant });
+          this.logger.error('blocklist poll failed for tenant; keeping its previous list', { tenant, err });
+          next.set(tenant, this.withAnnounced(tenant, this.metas.get(tenant) ?? []));
+        }
+      }
+      // Blocks announced while this poll ran.
+      for (const tenant of this.announced.keys()) next.set(tenant, this.withAnnounced(tenant, next.get(tenant) ?? []));
       this.metas = next;
       this.version++;
-    } catch (err) {
-      this.logger.error('blocklist poll failed; keeping the previous list', { err });
+    } finally {
+      this.pollsCompleted++;
     }
   }
 
   /**
    * One read of the tenant index the compactor writes, when there is one; a LIST plus a GET per
-   * block otherwise. Blocks flushed after the index was written are served by the ingesters.
+   * block otherwise. Announced blocks the result does not show are kept (see `withAnnounced`).
    */
   private async tenantBlocks(tenantId: string): Promise<BlockMeta[]> {
     const index = await readTenantIndex(this.backend, tenantId);
     // An index the compactor stopped refreshing (compaction disabled, compactor down) would hide
-    // blocks once the ingesters stop serving them: past two poll intervals, list instead.
-    // The first poll after a start always lists: blocks flushed at the last shutdown may postdate the index.
-    if (index && this.version > 0 && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) return index.metas;
-    return listBlockMetas(this.backend, tenantId);
+    // blocks: past two poll intervals, list instead. The first poll after a start always lists:
+    // blocks flushed at the last shutdown may postdate the index.
+    let listed: BlockMeta[];
+    if (index && this.version > 0 && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) {
+      listed = index.metas;
+      for (const c of index.compacted) this.announced.get(tenantId)?.delete(c.blockID);
+    } else {
+      const { metas, skipped } = await listVisibleBlocks(this.backend, tenantId);
+      this.reportSkipped(tenantId, skipped);
+      listed = metas;
+    }
+    return this.withAnnouncedChecked(tenantId, listed);
   }
 
-  /** A block just written by this process: visible to queries at once, not after the next poll. */
+  /**
+   * The listed blocks plus the announced ones the listing missed. An announcement ends once a
+   * listing shows the block, or its meta.json is gone (compacted: the compactor removes meta.json
+   * only after meta.compacted.json is written; or deleted).
+   */
+  private async withAnnouncedChecked(tenantId: string, listed: BlockMeta[]): Promise<BlockMeta[]> {
+    const pending = this.announced.get(tenantId);
+    if (!pending) return listed;
+    const ids = new Set(listed.map((m) => m.blockID));
+    for (const id of [...pending.keys()]) {
+      if (ids.has(id)) pending.delete(id);
+      else if (!(await this.metaExists(tenantId, id))) pending.delete(id);
+    }
+    if (pending.size === 0) this.announced.delete(tenantId);
+    return this.withAnnounced(tenantId, listed);
+  }
+
+  private withAnnounced(tenantId: string, listed: readonly BlockMeta[]): BlockMeta[] {
+    const out = [...listed];
+    const ids = new Set(listed.map((m) => m.blockID));
+    for (const [id, meta] of this.announced.get(tenantId) ?? []) if (!ids.has(id)) out.push(meta);
+    return out;
+  }
+
+  private async metaExists(tenantId: string, blockId: string): Promise<boolean> {
+    try {
+      await this.backend.size([tenantId, blockId], META_NAME);
+      return true;
+    } catch (err) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
+  private reportSkipped(tenantId: string, skipped: readonly SkippedBlock[]): void {
+    for (const s of skipped) {
+      // Tempo counts every failed block read of every poll.
+      this.metrics?.pollErrors.inc({ tenant: tenantId });
+      const key = `${tenantId}/${s.blockId}`;
+      if (this.reportedSkips.has(key)) continue;
+      this.reportedSkips.add(key);
+      this.metrics?.skippedBlocks.inc({ tenant: tenantId, reason: s.reason });
+      this.logger.warn('skipping a block whose meta is not an Andante block; the rest of the tenant is served', {
+        tenant: tenantId,
+        block: s.blockId,
+        path: s.path,
+        reason: s.reason,
+        err: s.message,
+      });
+    }
+  }
+
+  /** A block just written by this process: visible to queries at once, and until a poll lists it. */
   add(meta: BlockMeta): void {
-    this.announced.push({ meta, atMs: Date.now() });
+    this.knownTenants.add(meta.tenantID);
+    const pending = this.announced.get(meta.tenantID) ?? new Map<string, BlockMeta>();
+    pending.set(meta.blockID, meta);
+    this.announced.set(meta.tenantID, pending);
     const list = [...(this.metas.get(meta.tenantID) ?? [])];
     if (!list.some((m) => m.blockID === meta.blockID)) list.push(meta);
     this.metas.set(meta.tenantID, list);

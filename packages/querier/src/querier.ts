@@ -3,20 +3,17 @@ import {
   NotFoundError,
   UnavailableError,
   combineTraces,
-  compareBytes,
+  type BlockMeta,
   type IngesterQuerier,
   type Logger,
   type Trace,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
-import { BackendBlock, type BlockMeta } from '@andante/storage';
+import { BackendBlock } from '@andante/storage';
 import type { Blocklist } from './blocklist.js';
+import { BlockSet, UNBOUNDED, mayHoldTraceId, overlapsWindow, type TimeRange } from './block-selection.js';
 
-export interface TimeRange {
-  /** Unix seconds; 0 = unbounded. */
-  startSeconds: number;
-  endSeconds: number;
-}
+export type { TimeRange };
 
 export interface QuerierDeps {
   backend: Backend;
@@ -26,6 +23,16 @@ export interface QuerierDeps {
   logger: Logger;
 }
 
+type Settled<T> = { ok: true; value: T } | { ok: false; reason: unknown };
+
+/** Attaches the handler at once: a read that fails while others are awaited is not "unhandled". */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true, value }),
+    (reason: unknown) => ({ ok: false, reason }),
+  );
+}
+
 export class Querier {
   private readonly blockCache = new Map<string, BackendBlock>();
   private cacheVersion = -1;
@@ -33,17 +40,27 @@ export class Querier {
   constructor(private readonly deps: QuerierDeps) {}
 
   /**
-   * Finds a trace in recent data (ingesters) and in backend blocks (bloom filter first), and
-   * combines the parts with duplicate spans removed.
+   * Finds a trace in recent data (ingesters: memory, then the blocks they flushed recently) and in
+   * the blocklist's blocks (bloom filter first), reading each block once, and combines the parts
+   * with duplicate spans removed.
    */
-  async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = { startSeconds: 0, endSeconds: 0 }): Promise<Trace | null> {
-    const fromIngesters = this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId));
-    const fromBlocks = this.candidateBlocks(tenantId, traceId, range).map((meta) => this.openBlock(meta).findTraceById(traceId));
-    const settled = await Promise.allSettled([...fromIngesters, ...fromBlocks]);
+  async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = UNBOUNDED): Promise<Trace | null> {
+    const blocks = new BlockSet();
+    const candidate = (m: BlockMeta): boolean => overlapsWindow(m, range) && mayHoldTraceId(m, traceId);
+    const reads: Promise<Settled<Trace | null>>[] = [];
+    const readBlocks = (metas: readonly BlockMeta[] | undefined): void => {
+      for (const meta of blocks.add(metas, candidate)) reads.push(settle(this.openBlock(meta).findTraceById(traceId)));
+    };
+    // Listed blocks are read while the ingesters answer; blocks they flushed that no list holds yet, after.
+    readBlocks(this.deps.blocklist.blocks(tenantId));
+    for (const answer of await Promise.all(this.deps.ingesters().map((i) => settle(i.findTraceById(tenantId, traceId))))) {
+      if (answer.ok) readBlocks(answer.value.flushedBlocks);
+      reads.push(Promise.resolve(answer.ok ? { ok: true, value: answer.value.trace } : answer));
+    }
     const parts: Trace[] = [];
     let failure: unknown;
-    for (const s of settled) {
-      if (s.status === 'fulfilled') {
+    for (const s of await Promise.all(reads)) {
+      if (s.ok) {
         if (s.value) parts.push(s.value);
       } else if (!(s.reason instanceof NotFoundError)) {
         // A block deleted since the blocklist was read (compaction, retention) simply holds nothing.
@@ -65,26 +82,20 @@ export class Querier {
    * blocks answer from their ID ranges and bloom filters (no data read).
    */
   async mayHoldElsewhere(tenantId: string, traceId: Uint8Array, exceptBlockId: string): Promise<boolean> {
-    const inIngesters = await Promise.all(this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId)));
-    if (inIngesters.some((t) => t !== null)) return true;
-    const others = this.candidateBlocks(tenantId, traceId, { startSeconds: 0, endSeconds: 0 }).filter((m) => m.blockID !== exceptBlockId);
-    return (await Promise.all(others.map((m) => this.openBlock(m).mayContain(traceId)))).some(Boolean);
+    const answers = await Promise.all(this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId)));
+    if (answers.some((a) => a.trace !== null)) return true;
+    const blocks = new BlockSet();
+    const other = (m: BlockMeta): boolean => m.blockID !== exceptBlockId && mayHoldTraceId(m, traceId);
+    const others = [...blocks.add(this.deps.blocklist.blocks(tenantId), other), ...answers.flatMap((a) => blocks.add(a.flushedBlocks, other))];
+    // A block compacted away and deleted since it was listed holds nothing now.
+    const mayContain = (m: BlockMeta): Promise<boolean> => this.openBlock(m).mayContain(traceId).catch((err: unknown) => (err instanceof NotFoundError ? false : Promise.reject(err)));
+    return (await Promise.all(others.map(mayContain))).some(Boolean);
   }
 
-  private candidateBlocks(tenantId: string, traceId: Uint8Array, range: TimeRange): BlockMeta[] {
-    const idB64 = Buffer.from(traceId);
-    return this.deps.blocklist.blocks(tenantId).filter((meta) => {
-      if (meta.minID && meta.maxID) {
-        if (compareBytes(idB64, Buffer.from(meta.minID, 'base64')) < 0) return false;
-        if (compareBytes(idB64, Buffer.from(meta.maxID, 'base64')) > 0) return false;
-      }
-      if (range.startSeconds > 0 && Date.parse(meta.endTime) / 1000 < range.startSeconds) return false;
-      if (range.endSeconds > 0 && Date.parse(meta.startTime) / 1000 > range.endSeconds) return false;
-      return true;
-    });
-  }
-
-  /** The block, opened once while it is in the blocklist (its footer, index and bloom shards are kept). */
+  /**
+   * The block, opened once while it is in the blocklist (its footer, index and bloom shards are
+   * kept); a block only an ingester named is opened again after the blocklist changes.
+   */
   openBlock(meta: BlockMeta): BackendBlock {
     this.pruneCache();
     const key = `${meta.tenantID}/${meta.blockID}`;

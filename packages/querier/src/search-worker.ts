@@ -31,6 +31,7 @@ const backend: Backend = {
   readRange: (keypath, name, offset, length) => ask(keypath, name, offset, length),
   size: unsupported('size'),
   list: unsupported('list'),
+  scanKeys: unsupported('scanKeys'),
   write: unsupported('write'),
   delete: unsupported('delete'),
   close: () => Promise.resolve(),

@@ -19,6 +19,7 @@ import {
   type TraceSearchMetadata,
 } from '@andante/model';
 import type { BlockMeta } from '@andante/storage';
+import { blocksForRequest } from './block-selection.js';
 import { searchBlockWith, type BlockSearchPool } from './search-pool.js';
 import type { Backend } from '@andante/backend';
 import type { Blocklist } from './blocklist.js';
@@ -108,18 +109,20 @@ export class SearchService {
     };
 
     const ingesters = this.deps.ingesters();
-    // Tempo searches only recent data when no window is given; with one, blocks in it too.
-    const blocks = req.startSeconds && req.endSeconds ? this.blocksInWindow(tenantId, req) : [];
-    metrics.totalJobs = ingesters.length + blocks.length;
-    metrics.totalBlocks = blocks.length;
-    metrics.totalBlockBytes = blocks.reduce((n, b) => n + BigInt(b.size), 0n);
-
+    metrics.totalJobs = ingesters.length;
     // Where each result was found: one block (then it may already be whole), or null (several places).
     const origin = new Map<string, string | null>();
-    for (const partial of await Promise.all(ingesters.map((i) => i.search(tenantId, req)))) {
+    const partials = await Promise.all(ingesters.map((i) => i.search(tenantId, req)));
+    for (const partial of partials) {
       for (const t of partial.traces) origin.set(t.traceID, null);
       take(partial);
     }
+    // Tempo searches only recent data when no window is given (ingesters, with the blocks they
+    // flushed recently); with one, the listed blocks in it too.
+    const blocks = blocksForRequest(this.deps.blocklist.blocks(tenantId), partials.map((p) => p.flushedBlocks), req);
+    metrics.totalJobs += blocks.length;
+    metrics.totalBlocks = blocks.length;
+    metrics.totalBlockBytes = blocks.reduce((n, b) => n + BigInt(b.size), 0n);
 
     let next = 0;
     const cutoff = (): bigint | null => {
@@ -164,15 +167,6 @@ export class SearchService {
     // Tempo's wording for a trace whose root span has not arrived (yet).
     for (const t of traces) if (!t.rootServiceName) t.rootServiceName = '<root span not yet received>';
     return { traces: topSearchResults(traces, req.limit), metrics };
-  }
-
-  private blocksInWindow(tenantId: string, req: SearchRequest): BlockMeta[] {
-    const startMs = req.startSeconds * 1000;
-    const endMs = req.endSeconds * 1000;
-    return this.deps.blocklist
-      .blocks(tenantId)
-      .filter((m) => Date.parse(m.endTime) >= startMs && Date.parse(m.startTime) <= endMs + 999)
-      .sort((a, b) => Date.parse(b.endTime) - Date.parse(a.endTime) || a.blockID.localeCompare(b.blockID));
   }
 
   private async searchBlock(meta: BlockMeta, req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {

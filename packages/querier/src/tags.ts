@@ -11,11 +11,13 @@ import {
   type SearchCompiler,
   type TagScope,
   type TagValue,
+  type RecentBlocks,
   type TagsRequest,
   type TagValuesRequest,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
-import { BackendBlock, type BlockMeta } from '@andante/storage';
+import { BackendBlock } from '@andante/storage';
+import { blocksForRequest } from './block-selection.js';
 import type { Blocklist } from './blocklist.js';
 import { blockTags, type BlockTagsAnswer, type BlockTagsJob } from './block-tags-job.js';
 import type { BlockSearchPool } from './search-pool.js';
@@ -60,21 +62,20 @@ export class TagsService {
     }
   }
 
-  private blocksInWindow(tenantId: string, req: TagsRequest): BlockMeta[] {
-    if (!req.startSeconds || !req.endSeconds) return [];
-    return this.deps.blocklist
-      .blocks(tenantId)
-      .filter((m) => Date.parse(m.endTime) >= req.startSeconds * 1000 && Date.parse(m.startTime) <= req.endSeconds * 1000 + 999)
-      .sort((a, b) => Date.parse(b.endTime) - Date.parse(a.endTime));
-  }
-
   /**
    * Each block's part of the request (on the search workers when there are, else inline), and the
-   * bytes of the blocks in the window. A block compacted away meanwhile holds nothing.
+   * bytes of the blocks read: those in the window, and those the ingesters flushed recently. A
+   * block compacted away meanwhile holds nothing.
    */
-  private async scanBlocks(tenantId: string, req: TagsRequest, job: BlockTagsJob, take: (part: BlockTagsAnswer) => void): Promise<bigint> {
+  private async scanBlocks(
+    tenantId: string,
+    req: TagsRequest,
+    flushed: readonly RecentBlocks[],
+    job: BlockTagsJob,
+    take: (part: BlockTagsAnswer) => void,
+  ): Promise<bigint> {
     const pool = this.deps.pool;
-    const metas = this.blocksInWindow(tenantId, req);
+    const metas = blocksForRequest(this.deps.blocklist.blocks(tenantId), flushed.map((f) => f.flushedBlocks), req);
     await Promise.all(
       metas.map(async (meta) => {
         try {
@@ -98,11 +99,12 @@ export class TagsService {
       }
     };
     let inspectedBytes = 0n;
-    for (const part of await Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req)))) {
+    const parts = await Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req)));
+    for (const part of parts) {
       inspectedBytes += part.inspectedBytes;
       add(Object.entries(part.names) as [TagScope, string[]][]);
     }
-    inspectedBytes += await this.scanBlocks(tenantId, req, { what: 'names' }, (part) => add(part.names));
+    inspectedBytes += await this.scanBlocks(tenantId, req, parts, { what: 'names' }, (part) => add(part.names));
     const names = new Map<TagScope, string[]>();
     for (const scope of scopes) {
       const list = scope === 'intrinsic' ? [...INTRINSIC_TAGS] : [...(found.get(scope) ?? [])].sort();
@@ -116,12 +118,13 @@ export class TagsService {
   async tagValues(tenantId: string, req: TagValuesRequest, limit: number): Promise<TagValuesResult> {
     const found = new Map<string, TagValue>();
     let inspectedBytes = 0n;
-    for (const part of await Promise.all(this.deps.ingesters().map((i) => i.searchTagValues(tenantId, req)))) {
+    const parts = await Promise.all(this.deps.ingesters().map((i) => i.searchTagValues(tenantId, req)));
+    for (const part of parts) {
       inspectedBytes += part.inspectedBytes;
       for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);
     }
     const ref = parseTagRef(req.tag, req.v2);
-    inspectedBytes += await this.scanBlocks(tenantId, req, { what: 'values', ref }, (part) => {
+    inspectedBytes += await this.scanBlocks(tenantId, req, parts, { what: 'values', ref }, (part) => {
       for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);
     });
     const values = [...found.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.type.localeCompare(b.type)));

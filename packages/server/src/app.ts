@@ -25,12 +25,14 @@ import {
   streamingQuerierMethods,
 } from '@andante/querier';
 import { searchCompiler } from '@andante/traceql';
-import { durationMs, type AndanteConfig } from './config.js';
+import { durationMs, s3BackendConfig, type AndanteConfig } from './config.js';
+import { configWarnings } from './config-warnings.js';
 import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
 import { registerStatusRoutes } from './routes/status.js';
 import { registerRingPage } from './routes/ring-page.js';
+import { EventLoopLagSampler } from './eventloop-lag.js';
 
 export const VERSION = '0.1.0';
 
@@ -79,6 +81,7 @@ export class Andante {
   private ring: RingSnapshot;
   private ringTimer: NodeJS.Timeout | undefined;
   private ready = false;
+  private readonly eventLoopLag: EventLoopLagSampler;
   private stopping: Promise<void> | undefined;
 
   constructor(readonly cfg: AndanteConfig) {
@@ -86,7 +89,9 @@ export class Andante {
       throw new Error(`target ${cfg.target} needs distributed mode (internal gRPC and an etcd ring), which this build does not have yet; use -target=all`);
     }
     this.logger = createLogger(cfg.server.log_level, { app: 'andante' });
+    for (const warning of configWarnings(cfg)) this.logger.warn(warning);
     collectDefaultMetrics({ register: this.registry });
+    this.eventLoopLag = new EventLoopLagSampler(this.registry);
     const trace = cfg.storage.trace;
     this.backend = this.createBackend();
     // Workers compile queries with the same engine, found by module URL.
@@ -178,8 +183,9 @@ export class Andante {
       limits: this.overrides,
       registry: this.registry,
       logger: this.logger.child({ component: 'compactor' }),
+      knownTenants: () => this.blocklist.tenants(),
     });
-    this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }));
+    this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }), this.registry);
     this.querier = new Querier({
       backend: this.backend,
       blocklist: this.blocklist,
@@ -192,7 +198,8 @@ export class Andante {
       prefix: cfg.http_api_prefix,
       version: VERSION,
       registry: this.registry,
-      isReady: () => this.ready,
+      // start() sets ready after WAL replay and the first blocklist poll; the poll count keeps that explicit.
+      isReady: () => this.ready && this.blocklist.pollsCompleted > 0,
       config: cfg,
       ringStore: this.ringStore,
       ringConfig: this.ringConfig,
@@ -246,7 +253,7 @@ export class Andante {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
-    return new S3Backend(trace.s3, {
+    return new S3Backend(s3BackendConfig(trace.s3), {
       logger: this.logger.child({ component: 'backend' }),
       onRequest: (_op, durationMs, _ok, info) =>
         requests.observe({ operation: info.method, status_code: String(info.statusCode ?? 'error') }, durationMs / 1000),
@@ -260,6 +267,7 @@ export class Andante {
 
   /** Starts every module; resolves with the bound ports (useful when configured as 0). */
   async start(): Promise<ListenAddresses> {
+    this.eventLoopLag.start();
     await this.overrides.start();
     if (this.backend instanceof S3Backend) await this.backend.verifyBucket();
     await this.ingester.start();
@@ -322,6 +330,7 @@ export class Andante {
       if (this.ringTimer) clearInterval(this.ringTimer);
       this.blocklist.stop();
       this.overrides.stop();
+      this.eventLoopLag.stop();
       // HTTP/2 connections are not the HTTP/1 server's to close: end them, or its close waits for them.
       const apiClosed = this.api.close();
       await this.streaming?.close();

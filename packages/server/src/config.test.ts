@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { applyYaml, defaultConfig, loadConfig, parseFlags } from './config.js';
 import { parseDuration, silentLogger } from '@andante/model';
 import { Overrides } from './overrides.js';
+import { configWarnings } from './config-warnings.js';
+import { Secret } from './secret.js';
 
 describe('config', () => {
   it('has Tempo defaults', () => {
@@ -66,6 +68,51 @@ describe('config', () => {
     ['0', 0],
   ])('parses duration %s', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
+  });
+
+  it('declares every key that looks like a credential as a Secret, so /status/config and logs mask it', () => {
+    // Whole words of a key: `session_token` and `bearer_token` are credentials, `num_tokens` is not.
+    const credential = /(^|_)(secret|password|passwd|token|credentials?|authorization|api_key|encryption_key)(_|$)/i;
+    const leaks: string[] = [];
+    const secrets: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (node instanceof Secret) secrets.push(path);
+      else if (typeof node === 'object' && node !== null) for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
+      else if (credential.test(path.slice(path.lastIndexOf('.') + 1))) leaks.push(path);
+    };
+    walk(defaultConfig(), '');
+    expect(leaks).toEqual([]);
+    expect(secrets).toEqual(['storage.trace.s3.secret_key', 'storage.trace.s3.session_token']);
+  });
+
+  it('masks a secret in JSON, YAML, inspect and template strings, and reveals it on request', async () => {
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'storage:\n  trace:\n    s3:\n      secret_key: hunter2-secret\n');
+    const { stringify } = await import('yaml');
+    const { inspect } = await import('node:util');
+    for (const shown of [JSON.stringify(cfg), stringify(cfg), inspect(cfg, { depth: 10 }), `${cfg.storage.trace.s3.secret_key}`]) {
+      expect(shown).not.toContain('hunter2-secret');
+      expect(shown).toContain('********');
+    }
+    expect(cfg.storage.trace.s3.secret_key.reveal()).toBe('hunter2-secret');
+  });
+
+  it('does not quote a mistyped secret in the error', () => {
+    const run = (): void => applyYaml(defaultConfig(), 'storage:\n  trace:\n    s3:\n      secret_key: [hunter2-secret]\n');
+    expect(run).toThrow('storage.trace.s3.secret_key: expected a string');
+    expect(run).not.toThrow(/hunter2/);
+  });
+});
+
+describe('configWarnings', () => {
+  it('warns when compacted blocks are deleted before readers stop naming them, and not with the defaults', () => {
+    expect(configWarnings(defaultConfig())).toEqual([]);
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'compactor: { compaction: { compacted_block_retention: 2s } }\nstorage: { trace: { blocklist_poll: 5s } }\n');
+    const warnings = configWarnings(cfg);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/compacted_block_retention \(2s\) should exceed storage\.trace\.blocklist_poll \(5s\)/);
+    expect(warnings[1]).toMatch(/should exceed ingester\.complete_block_timeout \(15m\)/);
   });
 });
 

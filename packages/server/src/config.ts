@@ -1,6 +1,7 @@
 // Andante's configuration: Tempo's YAML key names and defaults. The defaults object doubles as
 // the schema: a key it lacks is an error naming the key, and a value must have the default's
 // type. Durations are Go-style strings. Precedence: defaults < YAML file < command-line flags.
+// A key whose default is a Secret holds a secret: it is masked wherever the config is printed.
 
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -15,6 +16,8 @@ import {
   validateGeneratorConfig,
   type GeneratorConfig,
 } from '@andante/generator';
+import { Secret } from './secret.js';
+import { redactSecrets } from './redact.js';
 
 export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
 export type Target = (typeof TARGETS)[number];
@@ -26,6 +29,14 @@ export interface OtlpGrpcProtocolConfig {
 export interface OtlpHttpProtocolConfig {
   endpoint: string;
   max_request_body_size: number;
+}
+
+/** Tempo's s3 keys; the credentials are Secrets as in Tempo (access_key, an identifier, is not). */
+export type S3StorageConfig = Omit<S3Config, 'secret_key' | 'session_token'> & { secret_key: Secret; session_token: Secret };
+
+/** The S3 backend's settings, credentials revealed: for the backend only. */
+export function s3BackendConfig(c: S3StorageConfig): S3Config {
+  return { ...c, secret_key: c.secret_key.reveal(), session_token: c.session_token.reveal() };
 }
 
 export interface LimitsConfig {
@@ -104,7 +115,7 @@ export interface AndanteConfig {
     trace: {
       backend: 'local' | 's3';
       local: { path: string };
-      s3: S3Config;
+      s3: S3StorageConfig;
       wal: { path: string };
       blocklist_poll: string;
       block: { bloom_filter_false_positive: number; bloom_filter_shard_size_bytes: number; row_group_size_spans: number };
@@ -189,7 +200,7 @@ export function defaultConfig(): AndanteConfig {
       trace: {
         backend: 'local',
         local: { path: './data/traces' },
-        s3: defaultS3Config(),
+        s3: { ...defaultS3Config(), secret_key: new Secret(), session_token: new Secret() },
         wal: { path: './data/wal' },
         blocklist_poll: '5m',
         block: {
@@ -220,7 +231,7 @@ export class ConfigError extends Error {
 }
 
 type Tree = Record<string, unknown>;
-const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Secret);
 
 /** Keys whose values are durations (validated when loaded). */
 const DURATION_KEYS = new Set([
@@ -289,6 +300,11 @@ function mergeInto(dst: Tree, src: unknown, path: string): void {
 }
 
 function coerce(value: unknown, current: unknown, keyPath: string): unknown {
+  if (current instanceof Secret) {
+    // The message must not quote the value: a mistyped secret is still a secret.
+    if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`${keyPath}: expected a string`);
+    return new Secret(String(value));
+  }
   const want = typeof current;
   if (want === 'number') {
     const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -322,7 +338,7 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   if (backend === 's3') {
     if (!cfg.storage.trace.s3.bucket) throw new ConfigError('storage.trace.s3.bucket: required when storage.trace.backend is s3');
     try {
-      validateS3Config(cfg.storage.trace.s3);
+      validateS3Config(s3BackendConfig(cfg.storage.trace.s3));
     } catch (err) {
       throw new ConfigError(`storage.trace.s3: ${(err as Error).message}`);
     }
@@ -400,8 +416,34 @@ function applyFlag(cfg: AndanteConfig, name: string, value: string): void {
   }
   const key = parts[parts.length - 1]!;
   // Lists and mappings (remote_write, dimensions, ...) are set in the YAML file only.
-  if (!(key in node) || (typeof node[key] === 'object' && node[key] !== null)) throw new ConfigError(`unknown flag -${name}`);
+  if (!(key in node) || (typeof node[key] === 'object' && node[key] !== null && !(node[key] instanceof Secret))) throw new ConfigError(`unknown flag -${name}`);
   node[key] = coerce(value, node[key], name);
+}
+
+/**
+ * The config as plain data, secrets masked (Tempo's YAMLMarshalUnmarshal): what /status/config
+ * prints and diffs.
+ */
+export function configTree(cfg: AndanteConfig): Tree {
+  return redactSecrets(JSON.parse(JSON.stringify(cfg))) as Tree;
+}
+
+/**
+ * The keys of `actual` whose values differ from `defaults`, nested as in the config (Tempo's
+ * util.DiffConfig); a sub-tree appears only if something in it differs.
+ */
+export function diffConfig(defaults: Tree, actual: Tree): Tree {
+  const out: Tree = {};
+  for (const [key, value] of Object.entries(actual)) {
+    const base = defaults[key];
+    if (isTree(value) && isTree(base)) {
+      const sub = diffConfig(base, value);
+      if (Object.keys(sub).length > 0) out[key] = sub;
+    } else if (JSON.stringify(value) !== JSON.stringify(base)) {
+      out[key] = value;
+    }
+  }
+  return out;
 }
 
 export function durationMs(value: string): number {

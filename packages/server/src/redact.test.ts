@@ -24,11 +24,11 @@ storage:
     const text = JSON.stringify(redactSecrets(cfg));
     for (const secret of ['hunter2', 'abc', 'BEGIN PRIVATE KEY', '"SK"', '"ST"', '"tok"']) expect(text).not.toContain(secret);
     const r = redactSecrets(cfg) as typeof cfg;
-    expect(r.metrics_generator.storage.remote_write[0]!.basic_auth).toEqual({ username: 'u', password: '<secret>' });
-    expect(r.metrics_generator.storage.remote_write[0]!.headers).toEqual({ 'X-Api-Key': '<secret>' });
+    expect(r.metrics_generator.storage.remote_write[0]!.basic_auth).toEqual({ username: 'u', password: '********' });
+    expect(r.metrics_generator.storage.remote_write[0]!.headers).toEqual({ 'X-Api-Key': '********' });
     expect(r.metrics_generator.storage.remote_write[0]!.tls_config.key_file).toBe('/k.pem');
     expect(r.storage.trace.s3.access_key).toBe('AK');
     expect(r.storage.trace.s3.bucket).toBe('b');
-    expect(cfg.storage.trace.s3.secret_key).toBe('SK'); // the original is untouched
+    expect(cfg.storage.trace.s3.secret_key.reveal()).toBe('SK'); // the original is untouched
   });
 });

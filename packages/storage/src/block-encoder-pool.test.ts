@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
+import { encodeSegmentBlock, packChunks, packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
 import type { SegmentTrace } from './block-encoder-pool.js';
+import { compareBytes, encodeTrace, mulberry32, type Trace } from '@andante/model';
 
 describe('packTraces', () => {
   it('round-trips trace IDs and segments of any length, in order', () => {
@@ -14,6 +15,26 @@ describe('packTraces', () => {
       traces.map((t) => ({ traceId: [...t.traceId], segments: t.segments.map((s) => [...s]) })),
     );
     expect(unpackTraces(packTraces([]))).toEqual([]);
+  });
+});
+
+describe('packChunks', () => {
+  const trace = (i: number, n: number): SegmentTrace => ({ traceId: new Uint8Array(16).fill(i), segments: [new Uint8Array(n).fill(i)] });
+  const plainTraces = (ts: SegmentTrace[]): unknown => ts.map((t) => ({ traceId: [...t.traceId], segments: t.segments.map((s) => [...s]) }));
+
+  it('cuts a job into runs of about a chunk, in order, never cutting a trace', () => {
+    const traces = [trace(1, 300), trace(2, 300), trace(3, 5000), trace(4, 100), trace(5, 100), trace(6, 700)];
+    const runs = [...packChunks(traces, 1000)];
+    // 300+300 (+24 each) is under 1000, the large trace closes the run it joins, a run of 100s waits for 700.
+    expect(runs).toEqual([[0, 3], [3, 6]]);
+    const back = runs.flatMap(([a, b]) => unpackTraces(packTraces(traces, a, b)));
+    expect(plainTraces(back)).toEqual(plainTraces(traces));
+  });
+
+  it('gives one run for a small job and one empty run for no traces', () => {
+    expect([...packChunks([trace(1, 10), trace(2, 10)], 1 << 20)]).toEqual([[0, 2]]);
+    expect([...packChunks([], 1000)]).toEqual([[0, 0]]);
+    expect(unpackTraces(packTraces([], 0, 0))).toEqual([]);
   });
 });
 
@@ -36,5 +57,66 @@ describe('splitTraces', () => {
     expect(splitTraces(traces([10_000]), 4, 10)).toHaveLength(1);
     expect(splitTraces(traces([600, 600, 600]), 4, 500)).toHaveLength(3);
     expect(splitTraces([], 2, 1)).toEqual([[]]);
+  });
+
+  it('cuts traces in any order into non-overlapping ID ranges of about equal bytes, without sorting them', () => {
+    const random = mulberry32(9);
+    // X-Ray-style IDs: the first 4 bytes (a timestamp) shared by every trace.
+    const input: SegmentTrace[] = Array.from({ length: 2000 }, () => ({
+      traceId: Uint8Array.from({ length: 16 }, (_, i) => (i < 4 ? 0x65 : Math.floor(random() * 256))),
+      segments: [new Uint8Array(200 + Math.floor(random() * 800))],
+    }));
+    const parts = splitTraces(input, 4, 1000);
+    expect(parts).toHaveLength(4);
+    expect(parts.flat().length).toBe(input.length);
+    expect(new Set(parts.flat())).toEqual(new Set(input));
+    const hex = (t: SegmentTrace): string => Buffer.from(t.traceId).toString('hex');
+    for (let i = 1; i < parts.length; i++) {
+      const maxBefore = parts[i - 1]!.map(hex).sort().at(-1)!;
+      const minHere = parts[i]!.map(hex).sort()[0]!;
+      expect(maxBefore < minHere, `part ${i - 1} ends before part ${i} starts`).toBe(true);
+    }
+    // Each part keeps the input's order (the encoder sorts it).
+    for (const p of parts) expect(p.map((t) => input.indexOf(t))).toEqual(p.map((t) => input.indexOf(t)).sort((a, b) => a - b));
+    const total = bytes(input);
+    for (const p of parts) expect(Math.abs(bytes(p) - total / 4)).toBeLessThan(total * 0.05);
+  });
+});
+
+describe('encodeSegmentBlock', () => {
+  it('writes the same block whatever the order of its traces', () => {
+    const random = mulberry32(3);
+    const traces: SegmentTrace[] = Array.from({ length: 50 }, (_, i) => {
+      const traceId = Uint8Array.from({ length: 16 }, () => 1 + Math.floor(random() * 255));
+      const trace: Trace = {
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: `svc-${i % 3}` } }], droppedAttributesCount: 0 },
+            scopeSpans: [
+              {
+                scope: { name: 's', version: '1', attributes: [], droppedAttributesCount: 0 },
+                spans: [
+                  {
+                    traceId, spanId: Uint8Array.from({ length: 8 }, () => 1 + Math.floor(random() * 255)), traceState: '', parentSpanId: new Uint8Array(0), flags: 0,
+                    name: `op-${i}`, kind: 2, startTimeUnixNano: 1_700_000_000_000_000_000n + BigInt(i), endTimeUnixNano: 1_700_000_000_001_000_000n + BigInt(i),
+                    attributes: [], droppedAttributesCount: 0, events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { code: 0, message: '' },
+                  },
+                ],
+                schemaUrl: '',
+              },
+            ],
+            schemaUrl: '',
+          },
+        ],
+      };
+      return { traceId, segments: [encodeTrace(trace)] };
+    });
+    const sorted = [...traces].sort((a, b) => compareBytes(a.traceId, b.traceId));
+    const job = (ts: SegmentTrace[]) => ({ tenantId: 't', blockId: '00000000-0000-4000-8000-000000000001', traces: ts, cfg: {}, compactionLevel: 0 });
+    const a = encodeSegmentBlock(job(traces));
+    const b = encodeSegmentBlock(job(sorted));
+    expect(traces).not.toEqual(sorted);
+    expect(a.objects.map((o) => o.name)).toEqual(b.objects.map((o) => o.name));
+    for (let i = 0; i < a.objects.length; i++) expect(Buffer.compare(a.objects[i]!.data, b.objects[i]!.data), a.objects[i]!.name).toBe(0);
   });
 });

@@ -3,38 +3,15 @@
 // last.
 
 import type { Backend } from '@andante/backend';
-import { NotFoundError, validateTenantId } from '@andante/model';
+import { NotFoundError, validateTenantId, type BlockMeta } from '@andante/model';
+import { FORMAT_V1, FORMAT_V2 } from './block-schema.js';
 
 export const META_NAME = 'meta.json';
 export const DATA_NAME = 'data.parquet';
 export const INDEX_NAME = 'index';
 export const bloomName = (shard: number): string => `bloom-${shard}`;
 
-export interface BlockMeta {
-  /** Block encoding; readers dispatch on it (e.g. "vAndante1"). */
-  format: string;
-  blockID: string;
-  tenantID: string;
-  /** RFC3339 (nanoseconds, as Go writes them): earliest span start in the block. */
-  startTime: string;
-  /** RFC3339: latest span end in the block. */
-  endTime: string;
-  /** Traces in the block. */
-  totalObjects: number;
-  totalSpans: number;
-  /** Bytes of data.parquet. */
-  size: number;
-  compactionLevel: number;
-  /** Parquet row groups. */
-  totalRecords: number;
-  bloomShards: number;
-  /** Bytes of the Parquet footer's FileMetaData (without the 8-byte length + magic trailer). */
-  footerSize: number;
-  /** Smallest and largest trace ID, base64 (Go's []byte JSON form). */
-  minID: string;
-  maxID: string;
-  replicationFactor?: number;
-}
+export type { BlockMeta };
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -80,14 +57,53 @@ function isMeta(v: unknown): v is BlockMeta {
   return strings.every((k) => typeof m[k] === 'string') && numbers.every((k) => typeof m[k] === 'number');
 }
 
-export function decodeBlockMeta(data: Uint8Array, where: string): BlockMeta {
+/** Block encodings this build reads (the keys of backend-block.ts's readers). */
+const ANDANTE_FORMATS: ReadonlySet<string> = new Set([FORMAT_V1, FORMAT_V2]);
+
+/**
+ * Why a block's meta cannot be served, as the `reason` label of
+ * tempodb_blocklist_skipped_blocks_total: not JSON (e.g. truncated), JSON without Andante's
+ * fields (e.g. a Tempo vParquet4 meta has no minID/maxID), a format this build does not read, or
+ * a meta naming another block or tenant than the folder it sits in.
+ */
+export type BlockMetaProblem = 'invalid_json' | 'missing_fields' | 'unsupported_format' | 'wrong_location';
+
+/** A meta.json (or meta.compacted.json) that is not an Andante block this build can read. */
+export class UnreadableBlockMetaError extends Error {
+  override readonly name = 'UnreadableBlockMetaError';
+  readonly code = 'UNREADABLE_BLOCK_META';
+  constructor(
+    /** tenant/block/object, for logs. */
+    readonly path: string,
+    readonly reason: BlockMetaProblem,
+    detail: string,
+  ) {
+    super(`${path}: ${detail}`);
+  }
+}
+
+/**
+ * Decodes a meta.json. `where` is the object's path (tenant/block/name); when `expected` names the
+ * folder it was read from, a meta naming another block or tenant is refused too.
+ */
+export function decodeBlockMeta(data: Uint8Array, where: string, expected?: { tenantId: string; blockId: string }): BlockMeta {
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder().decode(data));
   } catch (err) {
-    throw new Error(`${where}: meta.json is not valid JSON: ${(err as Error).message}`);
+    throw new UnreadableBlockMetaError(where, 'invalid_json', `not valid JSON: ${(err as Error).message}`);
   }
-  if (!isMeta(parsed)) throw new Error(`${where}: meta.json lacks required BlockMeta fields`);
+  if (!isMeta(parsed)) throw new UnreadableBlockMetaError(where, 'missing_fields', 'lacks required BlockMeta fields (not an Andante block)');
+  if (!ANDANTE_FORMATS.has(parsed.format)) {
+    throw new UnreadableBlockMetaError(
+      where,
+      'unsupported_format',
+      `format ${JSON.stringify(parsed.format)} is not one this build reads (${[...ANDANTE_FORMATS].join(', ')})`,
+    );
+  }
+  if (expected && (parsed.tenantID !== expected.tenantId || parsed.blockID !== expected.blockId)) {
+    throw new UnreadableBlockMetaError(where, 'wrong_location', `names block ${parsed.tenantID}/${parsed.blockID}`);
+  }
   // Blocks written before totalSpans existed (or by other writers) still load.
   if (typeof parsed.totalSpans !== 'number') parsed.totalSpans = 0;
   return parsed;
@@ -103,28 +119,41 @@ export async function readBlockMeta(backend: Backend, tenantId: string, blockId:
     if (err instanceof NotFoundError) return null;
     throw err;
   }
-  return decodeBlockMeta(data, `block ${tenantId}/${blockId}`);
+  return decodeBlockMeta(data, `${tenantId}/${blockId}/${META_NAME}`, { tenantId, blockId });
 }
 
-/** Tenants with a folder in the backend. Names that are not valid tenant IDs are skipped. */
-export async function listTenants(backend: Backend): Promise<string[]> {
-  const names = await backend.list([]);
-  return names.filter((n) => {
-    try {
-      validateTenantId(n);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+function isTenantId(name: string): boolean {
+  try {
+    validateTenantId(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** Metas of the tenant's visible blocks (those with a meta.json), in block ID order. */
-export async function listBlockMetas(backend: Backend, tenantId: string): Promise<BlockMeta[]> {
-  validateTenantId(tenantId);
-  const ids = (await backend.list([tenantId])).filter(isBlockId);
-  const metas = await mapLimit(ids, 32, (id) => readBlockMeta(backend, tenantId, id));
-  return metas.filter((m): m is BlockMeta => m !== null);
+/**
+ * Tenants in the backend, found three ways so that no single listing call decides: the delimiter
+ * listing of the root, a scan of keys at any depth that jumps from one top-level folder to the
+ * next (one call per folder: some S3-protocol servers' delimiter listings miss a folder whose
+ * objects all sit two levels down, as `<tenant>/<block>/meta.json` do), and `known` (tenants this
+ * process wrote to). Names that are not valid tenant IDs are skipped.
+ */
+export async function listTenants(backend: Backend, known: Iterable<string> = []): Promise<string[]> {
+  const found = new Set<string>();
+  for (const name of await backend.list([])) if (isTenantId(name)) found.add(name);
+  let after = '';
+  for (;;) {
+    const [key] = await backend.scanKeys([], after, 1);
+    if (key === undefined) break;
+    const slash = key.indexOf('/');
+    // An object at the root is no folder: go on after it.
+    const next = slash === -1 ? key : `${key.slice(0, slash)}0`; // every "<folder>/..." key sorts before "<folder>0"
+    if (slash !== -1 && isTenantId(key.slice(0, slash))) found.add(key.slice(0, slash));
+    if (next <= after) break; // a server that does not order its keys: the other two ways still count
+    after = next;
+  }
+  for (const name of known) if (isTenantId(name)) found.add(name);
+  return [...found].sort();
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */

@@ -13,12 +13,12 @@ import {
   DATA_NAME,
   META_NAME,
   bloomName,
-  listBlockMetas,
   listTenants,
   parseRfc3339Nano,
   readBlockMeta,
   rfc3339Nano,
 } from './block-meta.js';
+import { listBlockMetas } from './blocklist.js';
 import { bloomParameters, bloomShardTest, buildBloomShards } from './bloom.js';
 
 const roots: string[] = [];

@@ -5,7 +5,16 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Backend } from '@andante/backend';
 import { NotFoundError, validateTenantId } from '@andante/model';
-import { META_NAME, decodeBlockMeta, encodeBlockMeta, isBlockId, mapLimit, type BlockMeta } from './block-meta.js';
+import {
+  META_NAME,
+  UnreadableBlockMetaError,
+  decodeBlockMeta,
+  encodeBlockMeta,
+  isBlockId,
+  mapLimit,
+  type BlockMeta,
+  type BlockMetaProblem,
+} from './block-meta.js';
 
 export const COMPACTED_META_NAME = 'meta.compacted.json';
 export const TENANT_INDEX_NAME = 'index.json.gz';
@@ -29,6 +38,15 @@ async function readOptional(backend: Backend, keypath: string[], name: string): 
   }
 }
 
+/** A block folder whose meta cannot be served: left alone by readers and the compactor. */
+export interface SkippedBlock {
+  blockId: string;
+  /** tenant/block/object */
+  path: string;
+  reason: BlockMetaProblem;
+  message: string;
+}
+
 /** A tenant's blocks as listed from the backend, with the folders that have no marker at all. */
 export interface TenantListing extends TenantBlocks {
   /**
@@ -36,32 +54,71 @@ export interface TenantListing extends TenantBlocks {
    * one whose writer died (kill -9 mid-flush or mid-compaction). Invisible to readers.
    */
   metaless: string[];
+  /**
+   * Folders with a marker that is not an Andante block this build reads (another writer's block,
+   * a truncated file). Never compacted, never deleted: Andante did not write them.
+   */
+  skipped: SkippedBlock[];
+}
+
+/** Decodes a marker, or records why the block is skipped. */
+function decodeOrSkip(data: Uint8Array, tenantId: string, blockId: string, name: string, skipped: SkippedBlock[]): BlockMeta | null {
+  try {
+    return decodeBlockMeta(data, `${tenantId}/${blockId}/${name}`, { tenantId, blockId });
+  } catch (err) {
+    if (!(err instanceof UnreadableBlockMetaError)) throw err;
+    skipped.push({ blockId, path: err.path, reason: err.reason, message: err.message });
+    return null;
+  }
 }
 
 /**
  * Every block of a tenant by listing the backend: visible ones (meta.json), compacted ones
- * (meta.compacted.json) and the folders with neither.
+ * (meta.compacted.json), the folders with neither, and those whose marker is not an Andante block.
+ * Only folders named like block IDs count; anything else under the tenant is not Andante's.
  */
 export async function listTenantBlocks(backend: Backend, tenantId: string): Promise<TenantListing> {
   validateTenantId(tenantId);
   const ids = (await backend.list([tenantId])).filter(isBlockId);
-  const out: TenantListing = { metas: [], compacted: [], metaless: [] };
+  const out: TenantListing = { metas: [], compacted: [], metaless: [], skipped: [] };
   await mapLimit(ids, 32, async (id) => {
-    const where = `block ${tenantId}/${id}`;
     const meta = await readOptional(backend, [tenantId, id], META_NAME);
     if (meta) {
-      out.metas.push(decodeBlockMeta(meta, where));
+      const decoded = decodeOrSkip(meta, tenantId, id, META_NAME, out.skipped);
+      if (decoded) out.metas.push(decoded);
       return;
     }
     const compacted = await readOptional(backend, [tenantId, id], COMPACTED_META_NAME);
-    if (compacted) out.compacted.push(decodeBlockMeta(compacted, where) as CompactedBlockMeta);
-    else out.metaless.push(id);
+    if (compacted) {
+      const decoded = decodeOrSkip(compacted, tenantId, id, COMPACTED_META_NAME, out.skipped);
+      if (decoded && typeof (decoded as CompactedBlockMeta).compactedTime === 'string') out.compacted.push(decoded as CompactedBlockMeta);
+      else if (decoded) out.skipped.push({ blockId: id, path: `${tenantId}/${id}/${COMPACTED_META_NAME}`, reason: 'missing_fields', message: 'no compactedTime' });
+    } else out.metaless.push(id);
   });
   const byId = (a: BlockMeta, b: BlockMeta): number => a.blockID.localeCompare(b.blockID);
   out.metas.sort(byId);
   out.compacted.sort(byId);
   out.metaless.sort();
+  out.skipped.sort((a, b) => a.blockId.localeCompare(b.blockId));
   return out;
+}
+
+/** The tenant's visible blocks (a meta.json Andante reads) and the folders skipped, in block ID order. */
+export async function listVisibleBlocks(backend: Backend, tenantId: string): Promise<{ metas: BlockMeta[]; skipped: SkippedBlock[] }> {
+  validateTenantId(tenantId);
+  const ids = (await backend.list([tenantId])).filter(isBlockId);
+  const skipped: SkippedBlock[] = [];
+  const metas = await mapLimit(ids, 32, async (id) => {
+    const data = await readOptional(backend, [tenantId, id], META_NAME);
+    return data ? decodeOrSkip(data, tenantId, id, META_NAME, skipped) : null;
+  });
+  skipped.sort((a, b) => a.blockId.localeCompare(b.blockId));
+  return { metas: metas.filter((m): m is BlockMeta => m !== null), skipped };
+}
+
+/** Metas of the tenant's visible blocks (those with a meta.json this build reads), in block ID order. */
+export async function listBlockMetas(backend: Backend, tenantId: string): Promise<BlockMeta[]> {
+  return (await listVisibleBlocks(backend, tenantId)).metas;
 }
 
 /**
@@ -125,7 +182,17 @@ export async function readTenantIndex(backend: Backend, tenantId: string): Promi
   if (!data) return null;
   try {
     const doc = JSON.parse(gunzipSync(data).toString('utf8')) as TenantIndexJson;
-    return { createdAtMs: Date.parse(doc.created_at), metas: doc.meta ?? [], compacted: doc.compacted ?? [] };
+    // Another writer's index (Tempo writes one at the same key) may name blocks this build cannot read.
+    const readable = <M extends BlockMeta>(list: M[] | undefined): M[] =>
+      (list ?? []).filter((m) => {
+        try {
+          decodeBlockMeta(encodeBlockMeta(m), `${tenantId}/${TENANT_INDEX_NAME}`, { tenantId, blockId: m.blockID });
+          return isBlockId(m.blockID);
+        } catch {
+          return false;
+        }
+      });
+    return { createdAtMs: Date.parse(doc.created_at), metas: readable(doc.meta), compacted: readable(doc.compacted) };
   } catch {
     return null;
   }

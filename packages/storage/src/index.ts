@@ -1,5 +1,5 @@
 export { Wal, WalFile, replayWalFile } from './wal.js';
-export type { WalReplay, WalEntry } from './wal.js';
+export type { WalReplay, WalEntry, FlushedRecord } from './wal.js';
 export { defaultBlockConfig, resolveBlockConfig } from './block-config.js';
 export type { BlockConfig } from './block-config.js';
 export {
@@ -13,9 +13,9 @@ export {
   encodeBlockMeta,
   readBlockMeta,
   listTenants,
-  listBlockMetas,
+  UnreadableBlockMetaError,
 } from './block-meta.js';
-export type { BlockMeta } from './block-meta.js';
+export type { BlockMeta, BlockMetaProblem } from './block-meta.js';
 export { encodeBlock } from './block-encode.js';
 export type { EncodedBlock, BlockObject, TraceEntry } from './block-encode.js';
 export { BackendBlock, writeBlock, writeEncodedBlock, newBlockId, supportedBlockFormats } from './backend-block.js';
@@ -28,11 +28,13 @@ export {
   COMPACTED_META_NAME,
   TENANT_INDEX_NAME,
   listTenantBlocks,
+  listVisibleBlocks,
+  listBlockMetas,
   markBlockCompacted,
   clearBlock,
   clearPartialBlock,
   writeTenantIndex,
   readTenantIndex,
 } from './blocklist.js';
-export type { CompactedBlockMeta, TenantBlocks, TenantListing, TenantIndex } from './blocklist.js';
+export type { CompactedBlockMeta, TenantBlocks, TenantListing, TenantIndex, SkippedBlock } from './blocklist.js';
 export type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';

@@ -8,14 +8,15 @@
 // A torn tail (short record or CRC mismatch) can only come from a write that was never
 // acknowledged; replay stops there and truncates it.
 
-import { open, readdir, readFile, rm, mkdir, truncate, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, mkdir, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { TraceSegment } from '@andante/model';
+import type { BlockMeta, TraceSegment } from '@andante/model';
 
 const HEADER_BYTES = 8;
 const FIXED_PAYLOAD_BYTES = 16 + 8 + 8 + 4;
 const WAL_SUFFIX = '.wal';
+const FLUSHED_SUFFIX = '.flushed.json';
 
 interface PendingWrite {
   buffers: Buffer[];
@@ -175,7 +176,19 @@ export interface WalEntry {
   path: string;
 }
 
-/** The WAL folder: `<root>/<tenant>/<blockId>.wal`. Tenant IDs are validated by the caller. */
+/** A block written from this WAL folder, remembered so a restarted ingester still names it to readers. */
+export interface FlushedRecord {
+  tenantId: string;
+  meta: BlockMeta;
+  flushedMs: number;
+  path: string;
+}
+
+/**
+ * The WAL folder: `<root>/<tenant>/<blockId>.wal`, and `<blockId>.flushed.json` for blocks flushed
+ * recently (Tempo's ingesters keep complete blocks on local disk across restarts for the same
+ * reason). Tenant IDs are validated by the caller.
+ */
 export class Wal {
   constructor(readonly root: string) {}
 
@@ -191,6 +204,42 @@ export class Wal {
 
   pathFor(tenantId: string, blockId: string): string {
     return join(this.root, tenantId, blockId + WAL_SUFFIX);
+  }
+
+  /** Remembers a flushed block; resolves once the record is durable. */
+  async recordFlushed(meta: BlockMeta, flushedMs: number): Promise<string> {
+    const dir = join(this.root, meta.tenantID);
+    const path = join(dir, meta.blockID + FLUSHED_SUFFIX);
+    const tmp = `${path}.tmp`;
+    await mkdir(dir, { recursive: true });
+    const file = await open(tmp, 'w');
+    try {
+      await file.writeFile(JSON.stringify({ flushedMs, meta }));
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+    return path;
+  }
+
+  /** Flushed-block records left from a previous run; unreadable ones are removed. */
+  async listFlushed(): Promise<FlushedRecord[]> {
+    const out: FlushedRecord[] = [];
+    for (const tenantId of (await readdir(this.root).catch(() => [] as string[])).sort()) {
+      for (const f of (await readdir(join(this.root, tenantId)).catch(() => [] as string[])).sort()) {
+        if (!f.endsWith(FLUSHED_SUFFIX)) continue;
+        const path = join(this.root, tenantId, f);
+        try {
+          const { flushedMs, meta } = JSON.parse(await readFile(path, 'utf8')) as { flushedMs: number; meta: BlockMeta };
+          if (typeof flushedMs !== 'number' || meta?.tenantID !== tenantId) throw new Error('not a flushed-block record');
+          out.push({ tenantId, meta, flushedMs, path });
+        } catch {
+          await rm(path, { force: true }); // a torn record: the block is in the backend's listing anyway
+        }
+      }
+    }
+    return out;
   }
 
   /** Every WAL file left from a previous run, oldest block first within a tenant. */

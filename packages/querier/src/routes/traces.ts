@@ -14,6 +14,7 @@ import {
   type LimitsProvider,
   type Trace,
 } from '@andante/model';
+import { trimTraceToBytes } from '../partial-trace.js';
 import type { Querier, TimeRange } from '../querier.js';
 
 export interface TraceRoutesOptions {
@@ -46,9 +47,18 @@ export function registerTraceRoutes(app: FastifyInstance, opts: TraceRoutesOptio
       let partial: { trace: Trace; message: string } | undefined;
       if (maxBytes > 0 && body.byteLength > maxBytes) {
         if (version === 'v1') {
-          return reply.code(422).type('text/plain').send(`trace exceeds max size (max bytes: ${maxBytes}); consider raising global.max_bytes_per_trace`);
+          // v1 has no way to say "partial": a trimmed trace would pass for the whole one (Tempo
+          // 2.10 answers 422 too). The message points at v2, which answers the spans up to the limit.
+          return reply
+            .code(422)
+            .type('text/plain')
+            .send(`trace exceeds max size (max bytes: ${maxBytes}); consider raising global.max_bytes_per_trace, or read it with /api/v2/traces/{traceID}, which returns the spans up to the limit`);
         }
-        partial = { trace: truncateTrace(trace, maxBytes), message: `Trace exceeds maximum size of ${maxBytes} bytes, a partial trace is returned` };
+        const trimmed = trimTraceToBytes(trace, maxBytes);
+        partial = {
+          trace: trimmed.trace,
+          message: `Trace exceeds maximum size of ${maxBytes} bytes, a partial trace is returned (${trimmed.keptSpans} of ${trimmed.totalSpans} spans; global.max_bytes_per_trace)`,
+        };
         body = encodeTrace(partial.trace);
       }
       const shown = partial?.trace ?? trace;
@@ -79,25 +89,4 @@ function parseRange(q: TraceQuery): TimeRange {
     throw new InvalidArgumentError(`invalid time range: end (${range.endSeconds}) is before start (${range.startSeconds})`);
   }
   return range;
-}
-
-/** Keeps whole spans, in order, while the encoded trace stays within maxBytes. */
-function truncateTrace(trace: Trace, maxBytes: number): Trace {
-  const out: Trace = { resourceSpans: [] };
-  let size = 0;
-  for (const rs of trace.resourceSpans) {
-    const rsOut = { ...rs, scopeSpans: [] as typeof rs.scopeSpans };
-    for (const ss of rs.scopeSpans) {
-      const ssOut = { ...ss, spans: [] as typeof ss.spans };
-      for (const span of ss.spans) {
-        const spanBytes = encodeTrace({ resourceSpans: [{ ...rs, scopeSpans: [{ ...ss, spans: [span] }] }] }).byteLength;
-        if (size + spanBytes > maxBytes) break;
-        size += spanBytes;
-        ssOut.spans.push(span);
-      }
-      if (ssOut.spans.length > 0) rsOut.scopeSpans.push(ssOut);
-    }
-    if (rsOut.scopeSpans.length > 0) out.resourceSpans.push(rsOut);
-  }
-  return out;
 }

@@ -1,0 +1,28 @@
+// meta.json: Tempo's BlockMeta field names (tempodb/backend/block_meta.go). The type lives here,
+// not in storage, because ingesters hand the metas of blocks they just flushed to queriers.
+
+export interface BlockMeta {
+  /** Block encoding; readers dispatch on it (e.g. "vAndante1"). */
+  format: string;
+  blockID: string;
+  tenantID: string;
+  /** RFC3339 (nanoseconds, as Go writes them): earliest span start in the block. */
+  startTime: string;
+  /** RFC3339: latest span end in the block. */
+  endTime: string;
+  /** Traces in the block. */
+  totalObjects: number;
+  totalSpans: number;
+  /** Bytes of data.parquet. */
+  size: number;
+  compactionLevel: number;
+  /** Parquet row groups. */
+  totalRecords: number;
+  bloomShards: number;
+  /** Bytes of the Parquet footer's FileMetaData (without the 8-byte length + magic trailer). */
+  footerSize: number;
+  /** Smallest and largest trace ID, base64 (Go's []byte JSON form). */
+  minID: string;
+  maxID: string;
+  replicationFactor?: number;
+}

@@ -1,0 +1,28 @@
+// Settings that are valid one by one but together leave readers a window in which an acknowledged
+// trace is not found. Logged at start (Tempo warns about the same pairs) rather than refused, so a
+// test or a deliberate setup can still run them.
+
+import { durationMs, type AndanteConfig } from './config.js';
+
+export function configWarnings(cfg: AndanteConfig): string[] {
+  const out: string[] = [];
+  const poll = durationMs(cfg.storage.trace.blocklist_poll);
+  const retention = durationMs(cfg.compactor.compaction.compacted_block_retention);
+  const completeTimeout = durationMs(cfg.ingester.complete_block_timeout);
+  if (retention <= poll) {
+    out.push(
+      `compactor.compaction.compacted_block_retention (${cfg.compactor.compaction.compacted_block_retention}) should exceed storage.trace.blocklist_poll (${cfg.storage.trace.blocklist_poll}): a querier can still list a compacted block after it is deleted`,
+    );
+  }
+  if (retention <= completeTimeout) {
+    out.push(
+      `compactor.compaction.compacted_block_retention (${cfg.compactor.compaction.compacted_block_retention}) should exceed ingester.complete_block_timeout (${cfg.ingester.complete_block_timeout}): an ingester names its flushed blocks to searches without start/end for that long, and a deleted one holds nothing`,
+    );
+  }
+  if (completeTimeout <= poll) {
+    out.push(
+      `ingester.complete_block_timeout (${cfg.ingester.complete_block_timeout}) should exceed storage.trace.blocklist_poll (${cfg.storage.trace.blocklist_poll}): queriers in other processes learn of a flushed block from their next poll`,
+    );
+  }
+  return out;
+}
