@@ -22,8 +22,8 @@ import { ExportDecoderPool } from './decoder-pool.js';
 
 /**
  * Receives every accepted trace segment after it is durable; the metrics-generator taps the stream
- * here (in-process in `all`, over gRPC in distributed mode, where Tempo's distributor likewise
- * forwards each trace's spans).
+ * here through GeneratorForwarder, whose onSegments only enqueues (it must never throw or wait:
+ * the export is acknowledged already).
  */
 export interface SpanStreamTap {
   onSegments(tenantId: string, segments: readonly TraceSegment[]): void;

@@ -39,15 +39,15 @@ export {
   compareBytes,
   tokenForTraceId,
 } from './ids.js';
-export type { TraceSegment, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, IngesterTrace, RecentBlocks, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
-export { defaultTenantLimits, staticLimits } from './limits.js';
-export type { TenantLimits, LimitsProvider } from './limits.js';
+export type { TraceSegment, GeneratorPushRequest, GeneratorPusher, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, IngesterTrace, RecentBlocks, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
+export { defaultTenantLimits, defaultMetricsGeneratorLimits, staticLimits } from './limits.js';
+export type { TenantLimits, LimitsProvider, MetricsGeneratorLimits, FilterPolicyConfig, PolicyMatchConfig, DimensionMappingConfig } from './limits.js';
 export { createLogger, silentLogger } from './log.js';
 export type { Logger, LogLevel, LogFields } from './log.js';
 export { decodeExportRequest } from './otlp-decode.js';
 export type { DecodedBatch, ResourceRef, ScopeRef, SpanRef } from './otlp-decode.js';
 export { encodeTraceSegment } from './otlp-segment.js';
-export { TraceDecodeCache, decodeTrace, encodeTrace, encodedSpanSize, encodedResourceSize, encodedScopeSize } from './trace-codec.js';
+export { TraceDecodeCache, decodeTrace, encodeTrace, spanWireSize, encodedSpanSize, encodedResourceSize, encodedScopeSize } from './trace-codec.js';
 export { encodeTraceByIdResponse, traceToTempoJson } from './tempo-response.js';
 export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-response.js';
 export { parseOtlpJson } from './otlp-json.js';

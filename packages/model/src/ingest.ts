@@ -36,6 +36,22 @@ export interface IngesterPusher {
   push(req: PushRequest): Promise<PushResult>;
 }
 
+/** The accepted segments of one export, as the distributor hands them to the metrics-generator. */
+export interface GeneratorPushRequest {
+  tenantId: string;
+  segments: TraceSegment[];
+}
+
+/**
+ * What the distributor needs of the metrics-generator: in-process under `-target=all`; in
+ * distributed mode a client that sends each trace's segments to the generator owning the trace
+ * on the generator ring (service-graph pairing needs every span of a trace in one place).
+ * Resolves once the generator has taken the spans; the distributor never waits on it in an export.
+ */
+export interface GeneratorPusher {
+  pushSpans(req: GeneratorPushRequest): Promise<void>;
+}
+
 /** A search as it travels from the frontend to ingesters and block jobs (TraceQL text, not AST). */
 export interface SearchRequest {
   query: string;

@@ -649,6 +649,11 @@ function statusIsEmpty(st: SpanStatus): boolean {
   return st.message.length === 0 && (st.code | 0) === 0;
 }
 
+/** A span's protobuf-encoded size in bytes (what Tempo's span-metrics counts in traces_spanmetrics_size_total). */
+export function spanWireSize(s: Span): number {
+  return sizeSpan(s, []);
+}
+
 function sizeSpan(s: Span, sizes: number[]): number {
   const slot = sizes.push(0) - 1;
   let n = bytesField(s.traceId) + bytesField(s.spanId);

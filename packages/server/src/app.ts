@@ -10,7 +10,8 @@ import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
 import { Compactor } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
 import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
-import { Distributor, ExportDecoderPool, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
+import { Distributor, ExportDecoderPool, GeneratorForwarder, GeneratorRingPusher, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
+import { Generator } from '@andante/generator';
 import { Ingester } from '@andante/ingester';
 import {
   BlockSearchPool,
@@ -30,6 +31,7 @@ import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
 import { registerStatusRoutes } from './routes/status.js';
+import { registerRingPage } from './routes/ring-page.js';
 import { EventLoopLagSampler } from './eventloop-lag.js';
 
 export const VERSION = '0.1.0';
@@ -61,6 +63,14 @@ export class Andante {
   private readonly ingester: Ingester;
   private readonly lifecycler: Lifecycler;
   private readonly distributor: Distributor;
+  /** The metrics-generator and the distributor's queue into it; idle for tenants without processors. */
+  private readonly generator: Generator;
+  private readonly generatorTap: GeneratorForwarder;
+  /** The metrics-generator ring: which generator owns a trace (one member under `all`). */
+  private readonly generatorRingStore = new MemoryRingStore();
+  private readonly generatorRingConfig: RingConfig;
+  private readonly generatorLifecycler: Lifecycler;
+  private generatorRing: RingSnapshot;
   private readonly blocklist: Blocklist;
   private readonly querier: Querier;
   private readonly api: FastifyInstance;
@@ -126,6 +136,24 @@ export class Andante {
     });
     // In `all` every ring member is this process's ingester.
     const localIngester = (_: InstanceDesc) => this.ingester;
+    const gen = cfg.metrics_generator;
+    this.generator = new Generator({ cfg: gen, limits: this.overrides, registry: this.registry, logger: this.logger.child({ component: 'metrics-generator' }) });
+    this.generatorRingConfig = { replicationFactor: 1, heartbeatTimeoutMs: durationMs(gen.ring.heartbeat_timeout) };
+    this.generatorRing = new RingSnapshot([], this.generatorRingConfig);
+    this.generatorLifecycler = new Lifecycler(this.generatorRingStore, {
+      id: gen.ring.instance_id,
+      address: 'in-process',
+      numTokens: 128,
+      heartbeatPeriodMs: durationMs(gen.ring.heartbeat_period),
+    });
+    this.generatorTap = new GeneratorForwarder({
+      // The same routing distributed mode will use, to the one in-process generator.
+      pusher: new GeneratorRingPusher({ ring: () => this.generatorRing, client: () => this.generator }),
+      pusherId: gen.ring.instance_id,
+      limits: this.overrides,
+      registry: this.registry,
+      logger: this.logger.child({ component: 'distributor' }),
+    });
     this.distributor = new Distributor({
       ring: () => this.ring,
       ingester: localIngester,
@@ -133,6 +161,7 @@ export class Andante {
       registry: this.registry,
       logger: this.logger.child({ component: 'distributor' }),
       decoder: this.exportDecoder,
+      tap: this.generatorTap,
     });
     const comp = cfg.compactor.compaction;
     this.compactor = new Compactor({
@@ -177,6 +206,7 @@ export class Andante {
       flush: () => this.ingester.flushAll(),
       shutdown: () => void this.stop(),
     });
+    registerRingPage(this.api, { path: '/metrics-generator/ring', title: 'Metrics-generator ring', store: this.generatorRingStore, config: this.generatorRingConfig });
     registerTraceRoutes(this.api, { querier: this.querier, limits: this.overrides, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
     const sfe = cfg.query_frontend.search;
     const ingesters = () => this.ring.healthyInstances().map(localIngester);
@@ -232,6 +262,7 @@ export class Andante {
 
   private async refreshRing(): Promise<void> {
     this.ring = new RingSnapshot(await this.ringStore.list(), this.ringConfig);
+    this.generatorRing = new RingSnapshot(await this.generatorRingStore.list(), this.generatorRingConfig);
   }
 
   /** Starts every module; resolves with the bound ports (useful when configured as 0). */
@@ -241,11 +272,13 @@ export class Andante {
     if (this.backend instanceof S3Backend) await this.backend.verifyBucket();
     await this.ingester.start();
     await this.lifecycler.start();
+    await this.generatorLifecycler.start();
     await this.refreshRing();
     this.ringTimer = setInterval(() => void this.refreshRing(), 1_000);
     this.ringTimer.unref();
     await this.blocklist.start();
     if (!this.cfg.compactor.compaction.compaction_disabled) this.compactor.start();
+    this.generator.start();
 
     const protocols = this.cfg.distributor.receivers.otlp.protocols;
     let otlpGrpcPort: number | null = null;
@@ -282,12 +315,18 @@ export class Andante {
       this.ready = false;
       await this.otlpGrpc?.stop();
       await this.otlpHttp?.close();
+      // What the tap holds goes into a last collection, sent within remote_write_flush_deadline,
+      // while the ingester flushes (a Prometheus that is down must not hold the flush up).
+      await this.generatorTap.stop();
+      const generatorStopped = this.generator.stop();
       await this.ingester.stop();
+      await generatorStopped;
       await this.compactor.stop();
       await this.encoder.close();
       await this.exportDecoder.close();
       await this.searchPool.close();
       await this.lifecycler.stop();
+      await this.generatorLifecycler.stop();
       if (this.ringTimer) clearInterval(this.ringTimer);
       this.blocklist.stop();
       this.overrides.stop();

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyYaml, defaultConfig, loadConfig, parseFlags } from './config.js';
+import { parseDuration, silentLogger } from '@andante/model';
+import { Overrides } from './overrides.js';
 import { configWarnings } from './config-warnings.js';
 import { Secret } from './secret.js';
-import { parseDuration } from '@andante/model';
 
 describe('config', () => {
   it('has Tempo defaults', () => {
@@ -112,5 +113,74 @@ describe('configWarnings', () => {
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(/compacted_block_retention \(2s\) should exceed storage\.trace\.blocklist_poll \(5s\)/);
     expect(warnings[1]).toMatch(/should exceed ingester\.complete_block_timeout \(15m\)/);
+  });
+});
+
+describe('metrics_generator config and overrides', () => {
+  const TEMPO_YAML = `
+metrics_generator:
+  registry:
+    collection_interval: 5s
+    external_labels:
+      source: tempo
+      cluster: docker-compose
+  storage:
+    path: /var/tempo/generator/wal
+    remote_write:
+      - url: http://prometheus:9090/api/v1/write
+        send_exemplars: true
+  processor:
+    span_metrics:
+      dimensions: [http.method, service.version]
+    service_graphs:
+      dimensions: [http.method]
+overrides:
+  defaults:
+    metrics_generator:
+      processors: [service-graphs, span-metrics]
+      max_active_series: 5000
+`;
+
+  it("loads a Tempo docker-compose example's metrics_generator block", () => {
+    const cfg = defaultConfig();
+    applyYaml(cfg, TEMPO_YAML);
+    const g = cfg.metrics_generator;
+    expect(g.registry.collection_interval).toBe('5s');
+    expect(g.registry.stale_duration).toBe('15m');
+    expect(g.registry.external_labels).toEqual({ source: 'tempo', cluster: 'docker-compose' });
+    expect(g.storage.remote_write).toHaveLength(1);
+    expect(g.storage.remote_write[0]!.url).toBe('http://prometheus:9090/api/v1/write');
+    expect(g.storage.remote_write[0]!.send_exemplars).toBe(true);
+    expect(g.storage.remote_write_add_org_id_header).toBe(true);
+    expect(g.processor.span_metrics.dimensions).toEqual(['http.method', 'service.version']);
+    expect(g.processor.span_metrics.histogram_buckets).toHaveLength(14);
+    expect(cfg.overrides.defaults.metrics_generator.processors).toEqual(['service-graphs', 'span-metrics']);
+    expect(cfg.overrides.defaults.metrics_generator.max_active_series).toBe(5000);
+  });
+
+  it.each([
+    ['an unknown processor', 'overrides:\n  defaults:\n    metrics_generator:\n      processors: [span-metric]', 'overrides.defaults.metrics_generator.processors: "span-metric" is not a known processor, valid values: [service-graphs span-metrics local-blocks'],
+    ['an unknown generator key', 'metrics_generator:\n  registry:\n    collect_every: 5s', 'unknown configuration key metrics_generator.registry.collect_every'],
+    ['a bad remote_write url', 'metrics_generator:\n  storage:\n    remote_write:\n      - url: prometheus', 'metrics_generator.storage.remote_write[0].url'],
+    ['a bad duration', 'metrics_generator:\n  registry:\n    stale_duration: later', 'metrics_generator.registry.stale_duration: invalid duration'],
+  ])('refuses %s naming the key', (_name, yaml, message) => {
+    expect(() => applyYaml(defaultConfig(), yaml)).toThrow(message);
+  });
+
+  it('reads metrics_generator overrides from the per-tenant file and refuses an unknown processor there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ovr-'));
+    const file = join(dir, 'overrides.yaml');
+    await writeFile(file, "overrides:\n  team-a:\n    metrics_generator:\n      processors: [span-metrics]\n      processor:\n        span_metrics:\n          dimensions: [http.route]\n");
+    const cfg = defaultConfig();
+    const overrides = new Overrides(cfg.overrides.defaults, file, 60_000, silentLogger);
+    await overrides.start();
+    expect(overrides.forTenant('team-a').metricsGenerator.processors).toEqual(['span-metrics']);
+    expect(overrides.forTenant('team-a').metricsGenerator.processor.span_metrics.dimensions).toEqual(['http.route']);
+    expect(overrides.forTenant('team-b').metricsGenerator.processors).toEqual([]);
+    overrides.stop();
+
+    await writeFile(file, 'overrides:\n  team-a:\n    metrics_generator:\n      processors: [span-metrics, servicegraphs]\n');
+    const bad = new Overrides(cfg.overrides.defaults, file, 60_000, silentLogger);
+    await expect(bad.start()).rejects.toThrow('overrides.team-a.metrics_generator.processors: "servicegraphs" is not a known processor, valid values: [service-graphs span-metrics');
   });
 });

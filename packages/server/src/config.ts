@@ -7,8 +7,17 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
-import { parseDuration } from '@andante/model';
+import { defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
+import {
+  GeneratorConfigError,
+  defaultGeneratorConfig,
+  parseGeneratorConfig,
+  parseGeneratorOverrides,
+  validateGeneratorConfig,
+  type GeneratorConfig,
+} from '@andante/generator';
 import { Secret } from './secret.js';
+import { redactSecrets } from './redact.js';
 
 export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
 export type Target = (typeof TARGETS)[number];
@@ -35,6 +44,7 @@ export interface LimitsConfig {
   global: { max_bytes_per_trace: number };
   compaction: { block_retention: string };
   read: { max_bytes_per_tag_values_query: number };
+  metrics_generator: MetricsGeneratorLimits;
 }
 
 export interface AndanteConfig {
@@ -111,6 +121,7 @@ export interface AndanteConfig {
       block: { bloom_filter_false_positive: number; bloom_filter_shard_size_bytes: number; row_group_size_spans: number };
     };
   };
+  metrics_generator: GeneratorConfig;
   overrides: {
     defaults: LimitsConfig;
     per_tenant_override_config: string;
@@ -200,12 +211,14 @@ export function defaultConfig(): AndanteConfig {
         },
       },
     },
+    metrics_generator: defaultGeneratorConfig(),
     overrides: {
       defaults: {
         ingestion: { rate_limit_bytes: 15_000_000, burst_size_bytes: 20_000_000, max_traces_per_user: 10_000 },
         global: { max_bytes_per_trace: 5_000_000 },
         compaction: { block_retention: '0s' },
         read: { max_bytes_per_tag_values_query: 1_000_000 },
+        metrics_generator: defaultMetricsGeneratorLimits(),
       },
       per_tenant_override_config: '',
       per_tenant_override_period: '10s',
@@ -244,6 +257,22 @@ const DURATION_KEYS = new Set([
 /** Sub-trees whose keys may be null (a listed receiver protocol with no settings). */
 const OPTIONAL_PROTOCOLS = 'distributor.receivers.otlp.protocols';
 
+/** Sub-trees with lists and maps, parsed (strictly) by the generator package. */
+const GENERATOR_SUBTREES: Record<string, (current: never, raw: unknown, path: string) => unknown> = {
+  metrics_generator: (current: GeneratorConfig, raw, path) => parseGeneratorConfig(raw, current, path),
+  'overrides.defaults.metrics_generator': (current: MetricsGeneratorLimits, raw, path) => parseGeneratorOverrides(raw, current, path),
+};
+
+/** Runs a generator parser, reporting its error as a ConfigError. */
+export function asConfigError<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof GeneratorConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
 /** Merges `src` into `dst` (both shaped like the defaults), rejecting unknown keys and wrong types. */
 function mergeInto(dst: Tree, src: unknown, path: string): void {
   if (!isTree(src)) throw new ConfigError(`${path || 'config'}: expected a mapping, got ${JSON.stringify(src)}`);
@@ -255,6 +284,11 @@ function mergeInto(dst: Tree, src: unknown, path: string): void {
       const base = defaultConfig().distributor.receivers.otlp.protocols[key as 'grpc' | 'http'];
       dst[key] = { ...base };
       if (value !== null && value !== undefined) mergeInto(dst[key] as Tree, value, keyPath);
+      continue;
+    }
+    const subtree = GENERATOR_SUBTREES[keyPath];
+    if (subtree) {
+      dst[key] = asConfigError(() => subtree(current as never, value, keyPath));
       continue;
     }
     if (isTree(current)) {
@@ -311,6 +345,7 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   }
   const rf = cfg.ingester.lifecycler.ring.replication_factor;
   if (!Number.isInteger(rf) || rf < 1) throw new ConfigError('ingester.lifecycler.ring.replication_factor: expected a positive integer');
+  asConfigError(() => validateGeneratorConfig(cfg.metrics_generator));
   const bloom = cfg.storage.trace.block.bloom_filter_false_positive;
   if (!(bloom > 0 && bloom < 1)) throw new ConfigError('storage.trace.block.bloom_filter_false_positive: expected a value between 0 and 1');
   return cfg;
@@ -380,7 +415,8 @@ function applyFlag(cfg: AndanteConfig, name: string, value: string): void {
     node = next;
   }
   const key = parts[parts.length - 1]!;
-  if (!(key in node) || isTree(node[key])) throw new ConfigError(`unknown flag -${name}`);
+  // Lists and mappings (remote_write, dimensions, ...) are set in the YAML file only.
+  if (!(key in node) || (typeof node[key] === 'object' && node[key] !== null && !(node[key] instanceof Secret))) throw new ConfigError(`unknown flag -${name}`);
   node[key] = coerce(value, node[key], name);
 }
 
@@ -389,7 +425,7 @@ function applyFlag(cfg: AndanteConfig, name: string, value: string): void {
  * prints and diffs.
  */
 export function configTree(cfg: AndanteConfig): Tree {
-  return JSON.parse(JSON.stringify(cfg)) as Tree;
+  return redactSecrets(JSON.parse(JSON.stringify(cfg))) as Tree;
 }
 
 /**

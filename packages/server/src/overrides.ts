@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { LimitsProvider, Logger, TenantLimits } from '@andante/model';
-import { ConfigError, type LimitsConfig } from './config.js';
+import { parseGeneratorOverrides } from '@andante/generator';
+import { ConfigError, asConfigError, type LimitsConfig } from './config.js';
 import { parseDuration } from '@andante/model';
 
 function toTenantLimits(c: LimitsConfig): TenantLimits {
@@ -16,6 +17,7 @@ function toTenantLimits(c: LimitsConfig): TenantLimits {
     maxBytesPerTrace: c.global.max_bytes_per_trace,
     blockRetentionMs: parseDuration(c.compaction.block_retention),
     maxBytesPerTagValuesQuery: c.read.max_bytes_per_tag_values_query,
+    metricsGenerator: c.metrics_generator,
   };
 }
 
@@ -25,6 +27,10 @@ function overlay(defaults: LimitsConfig, partial: unknown, path: string): Limits
   if (partial === null || partial === undefined) return out;
   if (typeof partial !== 'object') throw new ConfigError(`${path}: expected a mapping`);
   for (const [group, values] of Object.entries(partial as Record<string, unknown>)) {
+    if (group === 'metrics_generator') {
+      out.metrics_generator = asConfigError(() => parseGeneratorOverrides(values, out.metrics_generator, `${path}.metrics_generator`));
+      continue;
+    }
     const target = (out as unknown as Record<string, Record<string, number | string>>)[group];
     if (!target) throw new ConfigError(`unknown override key ${path}.${group}`);
     for (const [key, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {

@@ -1,0 +1,51 @@
+// Reading spans for the processors: attribute lookup and stringification as Tempo does it
+// (modules/generator/processor/util), span kind and status names as OTLP's enums print.
+
+import type { AnyValue, KeyValue } from '@andante/model';
+
+export const SPAN_KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
+export const STATUS_CODE_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
+
+export const spanKindName = (kind: number): string => SPAN_KIND_NAMES[kind] ?? String(kind);
+export const statusCodeName = (code: number): string => STATUS_CODE_NAMES[code] ?? String(code);
+
+export function stringifyAnyValue(v: AnyValue): string {
+  if ('stringValue' in v) return v.stringValue;
+  if ('intValue' in v) return v.intValue.toString();
+  if ('doubleValue' in v) return String(v.doubleValue);
+  if ('boolValue' in v) return v.boolValue ? 'true' : 'false';
+  if ('arrayValue' in v) return `[${v.arrayValue.values.map(stringifyAnyValue).join(' ')}]`;
+  if ('kvlistValue' in v) return `{${v.kvlistValue.values.map((kv) => `${kv.key}:${stringifyAnyValue(kv.value)}`).join(' ')}}`;
+  if ('bytesValue' in v) return Buffer.from(v.bytesValue).toString('base64');
+  return '';
+}
+
+/** The first of `lists` holding `key` wins (Tempo looks at the resource before the span). */
+export function findAttribute(key: string, ...lists: (readonly KeyValue[])[]): AnyValue | undefined {
+  for (const attrs of lists) {
+    for (const kv of attrs) if (kv.key === key) return kv.value;
+  }
+  return undefined;
+}
+
+export function findAttributeString(key: string, ...lists: (readonly KeyValue[])[]): string | undefined {
+  const v = findAttribute(key, ...lists);
+  return v === undefined ? undefined : stringifyAnyValue(v);
+}
+
+/** Tempo's GetSpanMultiplier: a positive double attribute `key` (span, then resource) is a sampling ratio r, counting 1/r. */
+export function spanMultiplier(key: string, span: { attributes: readonly KeyValue[] }, resource: readonly KeyValue[]): number {
+  if (!key) return 1;
+  for (const attrs of [span.attributes, resource]) {
+    for (const kv of attrs) {
+      if (kv.key === key && 'doubleValue' in kv.value && kv.value.doubleValue > 0) return 1 / kv.value.doubleValue;
+    }
+  }
+  return 1;
+}
+
+/** Span duration in seconds; a negative duration counts as 0. */
+export function spanDurationSeconds(span: { startTimeUnixNano: bigint; endTimeUnixNano: bigint }): number {
+  const d = span.endTimeUnixNano - span.startTimeUnixNano;
+  return d > 0n ? Number(d) / 1e9 : 0;
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { SpanKind, StatusCode, encodeTrace, spanWireSize } from '@andante/model';
+import { decodeForGenerator, wantedSpanAttributes } from './span-view.js';
+import { defaultGeneratorConfig } from './config.js';
+import { batch, span } from './test-spans.fixture.js';
+
+describe('decodeForGenerator', () => {
+  it('reads what the processors need, keeps only wanted span attributes and measures each span', () => {
+    const s = span({ name: 'GET /x', kind: SpanKind.CLIENT, status: StatusCode.ERROR, message: 'nope', ms: 12, attrs: { 'http.method': 'GET', 'http.url': 'https://a/b', 'peer.service': 'stripe', n: 5, ratio: 0.5, ok: true } });
+    s.events.push({ timeUnixNano: 1n, name: 'exception', attributes: [{ key: 'exception.message', value: { stringValue: 'x' } }], droppedAttributesCount: 0 });
+    const parent = span({ kind: SpanKind.SERVER });
+    s.parentSpanId = parent.spanId;
+    const bytes = encodeTrace({ resourceSpans: [batch({ 'service.name': 'api', 'k8s.pod.name': 'p' }, [s, parent])] });
+    const [b] = decodeForGenerator(bytes, new Set(['http.method', 'peer.service', 'n', 'ratio', 'ok']));
+    expect(b!.resource.attributes.map((a) => a.key)).toEqual(['service.name', 'k8s.pod.name']);
+    const [got, gotParent] = b!.scopeSpans[0]!.spans;
+    expect(got).toEqual({
+      traceId: s.traceId,
+      spanId: s.spanId,
+      parentSpanId: parent.spanId,
+      name: 'GET /x',
+      kind: SpanKind.CLIENT,
+      startTimeUnixNano: s.startTimeUnixNano,
+      endTimeUnixNano: s.endTimeUnixNano,
+      attributes: [
+        { key: 'http.method', value: { stringValue: 'GET' } },
+        { key: 'peer.service', value: { stringValue: 'stripe' } },
+        { key: 'n', value: { intValue: 5n } },
+        { key: 'ratio', value: { doubleValue: 0.5 } },
+        { key: 'ok', value: { boolValue: true } },
+      ],
+      status: { code: StatusCode.ERROR, message: 'nope' },
+      size: spanWireSize(s),
+    });
+    expect(gotParent!.parentSpanId).toEqual(new Uint8Array(0));
+    expect(gotParent!.size).toBe(spanWireSize(parent));
+  });
+
+  it('reads an attribute whose value comes before its key', () => {
+    const s = span({ attrs: { k: 'v' } });
+    const bytes = encodeTrace({ resourceSpans: [batch({ 'service.name': 'a' }, [s])] });
+    // KeyValue { key = "k", value = { string_value = "v" } } -> value first, then key.
+    const kv = Buffer.from([0x0a, 0x01, 0x6b, 0x12, 0x03, 0x0a, 0x01, 0x76]);
+    const swapped = Buffer.from([0x12, 0x03, 0x0a, 0x01, 0x76, 0x0a, 0x01, 0x6b]);
+    const at = Buffer.from(bytes).indexOf(kv);
+    expect(at).toBeGreaterThan(0);
+    const edited = Buffer.from(bytes);
+    swapped.copy(edited, at);
+    expect(decodeForGenerator(edited, new Set(['k']))[0]!.scopeSpans[0]!.spans[0]!.attributes).toEqual([{ key: 'k', value: { stringValue: 'v' } }]);
+  });
+
+  it('reads concatenated segments of one trace as one', () => {
+    const a = encodeTrace({ resourceSpans: [batch({ 'service.name': 'a' }, [span({})])] });
+    const b = encodeTrace({ resourceSpans: [batch({ 'service.name': 'b' }, [span({}), span({})])] });
+    const both = new Uint8Array([...a, ...b]);
+    expect(decodeForGenerator(both, new Set()).map((x) => x.scopeSpans[0]!.spans.length)).toEqual([1, 2]);
+  });
+
+  it.each([
+    ['a truncated span', (b: Uint8Array) => b.subarray(0, b.length - 3)],
+    ['a length past the end', (b: Uint8Array) => new Uint8Array([0x0a, 0xff, 0x7f, ...b.subarray(3)])],
+  ])('throws on %s', (_name, corrupt) => {
+    const bytes = encodeTrace({ resourceSpans: [batch({ 'service.name': 'a' }, [span({ attrs: { k: 'v' } })])] });
+    expect(() => decodeForGenerator(corrupt(bytes), new Set(['k']))).toThrow();
+  });
+
+  it('wants the attributes of dimensions, mappings, peers, databases, filters and multipliers', () => {
+    const cfg = defaultGeneratorConfig().processor;
+    cfg.span_metrics.dimensions = ['http.method'];
+    cfg.span_metrics.dimension_mappings = [{ name: 'x', source_labels: ['a', 'b'], join: '-' }];
+    cfg.span_metrics.span_multiplier_key = 'ratio';
+    cfg.span_metrics.filter_policies = [{ include: { match_type: 'strict', attributes: [{ key: 'span.http.route', value: '/' }, { key: 'resource.env', value: 'p' }, { key: 'kind', value: 'SPAN_KIND_SERVER' }] } }];
+    const wanted = wantedSpanAttributes(cfg);
+    for (const k of ['http.method', 'a', 'b', 'ratio', 'http.route', 'peer.service', 'db.name', 'db.system', 'db.namespace', 'server.address', 'network.peer.address', 'network.peer.port']) expect(wanted.has(k), k).toBe(true);
+    expect(wanted.has('env')).toBe(false);
+    expect(wanted.has('kind')).toBe(false);
+  });
+});

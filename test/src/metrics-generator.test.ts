@@ -1,0 +1,304 @@
+// The metrics-generator end to end: traces of a known topology exported by the real OpenTelemetry
+// JS SDK into an in-process Andante, metrics remote-written into a real Prometheus (Debian's
+// package) and read back through Prometheus's HTTP API; then, with a recording receiver, the
+// per-tenant X-Scope-OrgID, a receiver answering 400 and max_active_series.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace as otelTrace, type Context, type Span as OtelSpan } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { fetchTraceProto, getMetric, makeTempDir, removeTempDirs, startInProcess, stopAllInProcess, waitFor, type InProcessAndante } from './harness.js';
+import { startPrometheus, startRecordingReceiver, type PrometheusServer } from './prometheus.js';
+
+/** Counts failed exports so a failure is never silent. */
+class CheckedExporter implements SpanExporter {
+  failures = 0;
+  constructor(private readonly inner: SpanExporter) {}
+  export(spans: ReadableSpan[], done: (r: { code: ExportResultCode; error?: Error }) => void): void {
+    this.inner.export(spans, (r) => {
+      if (r.code !== ExportResultCode.SUCCESS) this.failures++;
+      done(r);
+    });
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
+/** One tracer provider per service, all exporting to `otlpHttpPort` (as `tenant` when given). */
+function providers(otlpHttpPort: number, services: string[], tenant?: string) {
+  const out: Record<string, { provider: BasicTracerProvider; exporter: CheckedExporter }> = {};
+  for (const service of services) {
+    const exporter = new CheckedExporter(new ProtoExporter({ url: `http://127.0.0.1:${otlpHttpPort}/v1/traces`, ...(tenant ? { headers: { 'X-Scope-OrgID': tenant } } : {}) }));
+    out[service] = {
+      exporter,
+      provider: new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60_000, maxExportBatchSize: 512, maxQueueSize: 4096 })] }),
+    };
+  }
+  return out;
+}
+
+const REQUESTS = 20;
+const failing = (i: number): boolean => i % 5 === 0; // 4 of 20
+
+/**
+ * web -> checkout -> payments, checkout -> postgres (a database client span), checkout
+ * -publish-> shipping (producer/consumer); every fifth charge fails. Payments' server spans take
+ * 50 ms, or 300 ms when they fail. Returns the trace IDs.
+ */
+async function sendTopology(otlpHttpPort: number): Promise<string[]> {
+  const exportStart = performance.now();
+  const p = providers(otlpHttpPort, ['web', 'checkout', 'payments', 'shipping']);
+  const tracer = (svc: string) => p[svc]!.provider.getTracer('andante-generator-test');
+  const child = (parent: OtelSpan): Context => otelTrace.setSpan(ROOT_CONTEXT, parent);
+  const traceIds: string[] = [];
+  const base = Date.now() - 5_000;
+  for (let i = 0; i < REQUESTS; i++) {
+    const t0 = base + i * 20;
+    const chargeMs = failing(i) ? 300 : 50;
+    const root = tracer('web').startSpan('GET /shop', { kind: SpanKind.SERVER, startTime: t0 }, ROOT_CONTEXT);
+    const webCall = tracer('web').startSpan('POST /checkout', { kind: SpanKind.CLIENT, startTime: t0 + 1 }, child(root));
+    const checkout = tracer('checkout').startSpan('POST /checkout', { kind: SpanKind.SERVER, startTime: t0 + 2 }, child(webCall));
+    const charge = tracer('checkout').startSpan('charge', { kind: SpanKind.CLIENT, startTime: t0 + 3 }, child(checkout));
+    const pay = tracer('payments').startSpan('charge', { kind: SpanKind.SERVER, startTime: t0 + 4 }, child(charge));
+    if (failing(i)) {
+      pay.setStatus({ code: SpanStatusCode.ERROR, message: 'card declined' });
+      charge.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    pay.end(t0 + 4 + chargeMs);
+    charge.end(t0 + 5 + chargeMs);
+    const db = tracer('checkout').startSpan('INSERT orders', { kind: SpanKind.CLIENT, startTime: t0 + 310, attributes: { 'db.system': 'postgresql', 'server.address': 'postgres' } }, child(checkout));
+    db.end(t0 + 312);
+    const publish = tracer('checkout').startSpan('publish order.created', { kind: SpanKind.PRODUCER, startTime: t0 + 313 }, child(checkout));
+    publish.end(t0 + 314);
+    const consume = tracer('shipping').startSpan('process order.created', { kind: SpanKind.CONSUMER, startTime: t0 + 320 }, child(publish));
+    consume.end(t0 + 330);
+    checkout.end(t0 + 340);
+    webCall.end(t0 + 341);
+    root.end(t0 + 342);
+    traceIds.push(root.spanContext().traceId);
+  }
+  for (const { provider, exporter } of Object.values(p)) {
+    await provider.forceFlush();
+    await provider.shutdown();
+    expect(exporter.failures).toBe(0);
+  }
+  lastExportMs = performance.now() - exportStart;
+  return traceIds;
+}
+/** How long the last sendTopology took to export everything (SDK to acknowledgement). */
+let lastExportMs = 0;
+
+describe('metrics-generator into a real Prometheus', () => {
+  let prom: PrometheusServer;
+  let app: InProcessAndante;
+  let traceIds: string[];
+
+  beforeAll(async () => {
+    const dir = makeTempDir('generator-prom');
+    prom = await startPrometheus(dir);
+    app = await startInProcess(join(dir, 'andante'), {
+      metrics_generator: {
+        registry: { collection_interval: '1s' },
+        processor: { service_graphs: { wait: '1s' } },
+        storage: {
+          remote_write: [{ url: prom.writeUrl, send_exemplars: true, queue_config: { min_backoff: '50ms', max_backoff: '500ms' } }],
+          remote_write_flush_deadline: '1s',
+        },
+      },
+      overrides: { defaults: { metrics_generator: { processors: ['service-graphs', 'span-metrics'] } } },
+    });
+    traceIds = await sendTopology(app.ports.otlpHttp!);
+    // Everything is in once the last edges (user -> web, expired after `wait`) arrived.
+    await waitFor(async () => (await prom.query('sum(traces_service_graph_request_total{client="user"})'))[0]?.value === REQUESTS, 30_000, 'user -> web edges in Prometheus', 250);
+  }, 90_000);
+
+  afterAll(async () => {
+    await stopAllInProcess();
+    await prom?.stop();
+    removeTempDirs();
+  });
+
+  it('counts calls exactly by service, span name, kind and status', async () => {
+    const rows = await prom.query('traces_spanmetrics_calls_total');
+    const got = Object.fromEntries(rows.map((r) => [`${r.metric['service']}|${r.metric['span_name']}|${r.metric['span_kind']}|${r.metric['status_code']}`, r.value]));
+    expect(got).toEqual({
+      'web|GET /shop|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 20,
+      'web|POST /checkout|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 20,
+      'checkout|POST /checkout|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 20,
+      'checkout|charge|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 16,
+      'checkout|charge|SPAN_KIND_CLIENT|STATUS_CODE_ERROR': 4,
+      'checkout|INSERT orders|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 20,
+      'checkout|publish order.created|SPAN_KIND_PRODUCER|STATUS_CODE_UNSET': 20,
+      'payments|charge|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 16,
+      'payments|charge|SPAN_KIND_SERVER|STATUS_CODE_ERROR': 4,
+      'shipping|process order.created|SPAN_KIND_CONSUMER|STATUS_CODE_UNSET': 20,
+    });
+  });
+
+  it('gives the expected error ratio and p95 through PromQL', async () => {
+    const [ratio] = await prom.query(
+      'sum(rate(traces_spanmetrics_calls_total{service="payments",status_code="STATUS_CODE_ERROR"}[5m])) / sum(rate(traces_spanmetrics_calls_total{service="payments"}[5m]))',
+    );
+    expect(ratio!.value).toBeCloseTo(0.2, 9);
+    const [p95] = await prom.query('histogram_quantile(0.95, sum by (le) (rate(traces_spanmetrics_latency_bucket{service="payments",span_kind="SPAN_KIND_SERVER"}[5m])))');
+    // The true p95 is 300 ms, in the (0.256, 0.512] bucket.
+    expect(p95!.value).toBeGreaterThan(0.256);
+    expect(p95!.value).toBeLessThanOrEqual(0.512);
+    const [p50] = await prom.query('histogram_quantile(0.5, sum by (le) (rate(traces_spanmetrics_latency_bucket{service="payments",span_kind="SPAN_KIND_SERVER"}[5m])))');
+    expect(p50!.value).toBeGreaterThan(0.032);
+    expect(p50!.value).toBeLessThanOrEqual(0.064);
+  });
+
+  it("has exactly the topology's service-graph edges, database and messaging included", async () => {
+    const rows = await prom.query('traces_service_graph_request_total');
+    const edges = Object.fromEntries(rows.map((r) => [`${r.metric['client']}->${r.metric['server']}[${r.metric['connection_type'] ?? ''}]`, r.value]));
+    expect(edges).toEqual({
+      'user->web[virtual_node]': 20,
+      'web->checkout[]': 20,
+      'checkout->payments[]': 20,
+      'checkout->postgres[database]': 20,
+      'checkout->shipping[messaging_system]': 20,
+    });
+    const failed = await prom.query('traces_service_graph_request_failed_total');
+    expect(failed.map((r) => [`${r.metric['client']}->${r.metric['server']}`, r.value])).toEqual([['checkout->payments', 4]]);
+    const [serverP95] = await prom.query('histogram_quantile(0.95, sum by (le) (rate(traces_service_graph_request_server_seconds_bucket{client="checkout",server="payments"}[5m])))');
+    expect(serverP95!.value).toBeGreaterThan(0.2);
+    expect(serverP95!.value).toBeLessThanOrEqual(0.4);
+  });
+
+  it('stores exemplars whose trace IDs Andante serves by ID', async () => {
+    const now = Date.now() / 1000;
+    const result = await prom.queryExemplars('traces_spanmetrics_latency_bucket{service="payments"}', now - 600, now + 60);
+    const ids = new Set(result.flatMap((r) => r.exemplars.map((e) => e.labels['traceID']!)));
+    expect(ids.size).toBeGreaterThan(0);
+    for (const id of ids) {
+      expect(traceIds).toContain(id);
+      const got = await fetchTraceProto(app.ports.http, id);
+      expect(got.status).toBe(200);
+      const services = got.trace!.resourceSpans.map((rs) => rs.resource.attributes.find((a) => a.key === 'service.name')?.value);
+      expect(services).toContainEqual({ stringValue: 'payments' });
+    }
+    // The exemplar value is the span's duration in seconds.
+    const values = result.flatMap((r) => r.exemplars.map((e) => Number(e.value)));
+    for (const v of values) expect([0.05, 0.3]).toContain(Math.round(v * 1000) / 1000);
+  });
+
+  it('serves /metrics-generator/ring as JSON for curl and as an HTML table for a browser', async () => {
+    const res = await fetch(`http://127.0.0.1:${app.ports.http}/metrics-generator/ring`, { headers: { Accept: '*/*' } });
+    expect(res.headers.get('content-type')).toContain('application/json');
+    const body = (await res.json()) as { shards: { id: string; state: string; tokens: number[] }[] };
+    expect(body.shards.map((s) => ({ id: s.id, state: s.state }))).toEqual([{ id: 'metrics-generator-0', state: 'ACTIVE' }]);
+    expect(body.shards[0]!.tokens).toHaveLength(128);
+    const html = await fetch(`http://127.0.0.1:${app.ports.http}/metrics-generator/ring`, { headers: { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(html.headers.get('content-type')).toContain('text/html');
+    const text = await html.text();
+    expect(text).toContain('<td>metrics-generator-0</td><td>ACTIVE</td>');
+  });
+
+  it('queues samples while Prometheus is down and delivers them exactly once it is back', async () => {
+    const exportMsWhileUp = lastExportMs;
+    await prom.stop();
+    await sendTopology(app.ports.otlpHttp!);
+    // Exports do not wait for the generator or for remote_write.
+    expect(lastExportMs).toBeLessThan(Math.max(exportMsWhileUp * 5, 10_000)); // remote_timeout is 30 s: a blocked export would show
+    await waitFor(async () => (await getMetric(app.ports.http, 'prometheus_remote_storage_samples_pending')) > 0, 10_000, 'samples queued');
+    await waitFor(async () => (await getMetric(app.ports.http, 'prometheus_remote_storage_retried_requests_total')) > 2, 10_000, 'retries');
+    await prom.restart();
+    await waitFor(async () => (await prom.query('sum(traces_service_graph_request_total{client="user"})'))[0]?.value === 2 * REQUESTS, 30_000, 'second batch in Prometheus', 250);
+    const rows = await prom.query('traces_spanmetrics_calls_total{service="payments"}');
+    expect(Object.fromEntries(rows.map((r) => [r.metric['status_code'], r.value]))).toEqual({ STATUS_CODE_UNSET: 32, STATUS_CODE_ERROR: 8 });
+    const edges = await prom.query('traces_service_graph_request_total');
+    expect(edges.map((r) => r.value)).toEqual([40, 40, 40, 40, 40]);
+    expect(await getMetric(app.ports.http, 'tempo_metrics_generator_remote_write_samples_dropped_total')).toBe(0);
+  });
+
+  it('counts pushes to the generator and no failures', async () => {
+    expect(await getMetric(app.ports.http, 'tempo_distributor_metrics_generator_pushes_total')).toBeGreaterThan(0);
+    expect(await getMetric(app.ports.http, 'tempo_distributor_metrics_generator_pushes_failures_total')).toBe(0);
+    expect(await getMetric(app.ports.http, 'tempo_metrics_generator_spans_received_total', { tenant: 'single-tenant' })).toBe(2 * REQUESTS * 8);
+  });
+});
+
+describe('metrics-generator remote_write to recording receivers', () => {
+  afterAll(async () => {
+    await stopAllInProcess();
+    removeTempDirs();
+  });
+
+  it("carries each tenant's org ID, refuses new series past max_active_series, and does not retry a 400", async () => {
+    const dir = makeTempDir('generator-rw');
+    const ok = await startRecordingReceiver();
+    const refusing = await startRecordingReceiver(400);
+    const overridesFile = join(dir, 'overrides.yaml');
+    writeFileSync(overridesFile, 'overrides:\n  team-c:\n    metrics_generator:\n      processors: [span-metrics-count]\n      max_active_series: 10\n');
+    const app = await startInProcess(join(dir, 'andante'), {
+      multitenancy_enabled: true,
+      metrics_generator: {
+        registry: { collection_interval: '1s' },
+        storage: { remote_write: [{ url: ok.url }, { url: refusing.url }], remote_write_flush_deadline: '1s' },
+      },
+      overrides: { defaults: { metrics_generator: { processors: ['span-metrics-count'] } }, per_tenant_override_config: overridesFile },
+    });
+    try {
+      const send = async (tenant: string, service: string, names: string[]): Promise<void> => {
+        const p = providers(app.ports.otlpHttp!, [service], tenant)[service]!;
+        const tracer = p.provider.getTracer('t');
+        for (const name of names) tracer.startSpan(name, { kind: SpanKind.SERVER }).end();
+        await p.provider.forceFlush();
+        await p.provider.shutdown();
+        expect(p.exporter.failures).toBe(0);
+      };
+      await send('team-a', 'svc-a', ['a1', 'a2']);
+      await send('team-b', 'svc-b', ['b1']);
+      await send('team-c', 'svc-c', Array.from({ length: 5 }, (_, i) => `kept-${i}`));
+      await waitFor(() => ok.writes.some((w) => w.headers['x-scope-orgid'] === 'team-c' && w.series.length > 0), 20_000, 'team-c series');
+      // Past the limit: 10 series allowed, 5 used; 8 new names -> 5 created, 3 refused. The first five keep counting.
+      await send('team-c', 'svc-c', [...Array.from({ length: 8 }, (_, i) => `new-${i}`), 'kept-0', 'kept-0']);
+
+      /** The highest value each span name's counter reached at the receiver (counters only grow). */
+      const latest = async (tenant: string): Promise<Map<string, number>> => {
+        const out = new Map<string, number>();
+        for (const w of ok.writes.filter((x) => x.headers['x-scope-orgid'] === tenant)) {
+          for (const s of w.series) {
+            const name = Object.fromEntries(s.labels)['span_name']!;
+            for (const sample of s.samples) out.set(name, Math.max(out.get(name) ?? 0, sample.value));
+          }
+        }
+        return out;
+      };
+      await waitFor(async () => (await latest('team-c')).get('kept-0') === 3, 20_000, 'team-c kept-0 = 3');
+      // One export, spans in the order they ended: new-0..4 got the room left, new-5..7 were refused.
+      expect(Object.fromEntries(await latest('team-c'))).toEqual({
+        'kept-0': 3, 'kept-1': 1, 'kept-2': 1, 'kept-3': 1, 'kept-4': 1,
+        'new-0': 1, 'new-1': 1, 'new-2': 1, 'new-3': 1, 'new-4': 1,
+      });
+      expect(await getMetric(app.ports.http, 'tempo_metrics_generator_registry_series_limited_total', { tenant: 'team-c' })).toBe(3);
+      expect(await getMetric(app.ports.http, 'tempo_metrics_generator_registry_active_series', { tenant: 'team-c' })).toBe(10);
+
+      // Every request carries its own tenant's series and org ID.
+      for (const w of ok.writes) {
+        const org = w.headers['x-scope-orgid'];
+        expect(['team-a', 'team-b', 'team-c']).toContain(org);
+        for (const s of w.series) expect(Object.fromEntries(s.labels)['service']).toBe(`svc-${String(org).slice(-1)}`);
+      }
+      expect(Object.fromEntries(await latest('team-a'))).toEqual({ a1: 1, a2: 1 });
+      expect(Object.fromEntries(await latest('team-b'))).toEqual({ b1: 1 });
+
+      expect(await getMetric(app.ports.http, 'tempo_metrics_generator_remote_write_samples_dropped_total', { reason: 'http_4xx' })).toBeGreaterThan(0);
+      // Both endpoints are given the same requests; after the stop's last flush the refusing one
+      // has been asked exactly as often as the accepting one: a 400 is never retried.
+      await app.stop();
+      expect(ok.attempts()).toBeGreaterThan(3);
+      expect(refusing.attempts()).toBe(ok.attempts());
+    } finally {
+      await app.stop();
+      await ok.close();
+      await refusing.close();
+    }
+  }, 60_000);
+});
