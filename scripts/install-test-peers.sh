@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the real peers the test suite runs against, each only when it is missing (a second run
+# downloads nothing). Part of the README's test command; .ci/run calls that command.
+set -euo pipefail
+
+# moto_server (PyPI moto[server]): the second S3-protocol server the S3 tests run against
+# (docs/design.md, "Real S3 servers in tests"). Keep MOTO_VERSION equal to MOTO_VERSION in
+# packages/backend/src/test-s3-servers.ts.
+MOTO_VERSION=5.2.1
+export PATH="$HOME/.local/bin:$PATH"
+moto_ready() {
+  command -v moto_server >/dev/null 2>&1 &&
+    python3 -c "import sys, importlib.metadata as m; sys.exit(m.version('moto') != '$MOTO_VERSION' or not m.version('flask') or not m.version('flask-cors'))" 2>/dev/null
+}
+if ! moto_ready; then
+  python3 -m pip install --quiet "moto[server]==$MOTO_VERSION" ||
+    python3 -m pip install --quiet --user --break-system-packages "moto[server]==$MOTO_VERSION"
+  moto_ready
+fi
+echo "moto_server $MOTO_VERSION"
+
+# Prometheus (Debian's package): the metrics-generator tests start their own on 127.0.0.1.
+if ! prometheus --version >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+fi
+# Under systemd Debian's package starts a prometheus service on :9090; the tests need none of it.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl stop prometheus || true
+  systemctl disable prometheus >/dev/null 2>&1 || true
+fi
+prometheus --version 2>&1 | head -1
