@@ -15,6 +15,7 @@ const FLAG_SECRET = 'flag-token-5be21c40aa';
 let dir: string;
 let cfg: AndanteConfig;
 let app: FastifyInstance;
+const ringStore = new MemoryRingStore();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'status-'));
@@ -31,7 +32,7 @@ beforeAll(async () => {
     registry: new Registry(),
     isReady: () => true,
     config: cfg,
-    ringStore: new MemoryRingStore(),
+    ringStore,
     ringConfig: { replicationFactor: 1, heartbeatTimeoutMs: 60_000 },
     flush: async () => undefined,
     shutdown: () => undefined,
@@ -122,5 +123,23 @@ describe('/status pages', () => {
     const headings = body.split('\n').filter((l) => l.startsWith('GET /status/'));
     expect(headings).toEqual(['GET /status/version', 'GET /status/endpoints', 'GET /status/config']);
     expect(body).toContain('secret_key: "********"');
+  });
+});
+
+describe('/ingester/ring', () => {
+  it('answers JSON shards for curl and an HTML table for a browser; a member past heartbeat_timeout is UNHEALTHY', async () => {
+    const now = Date.now();
+    await ringStore.upsert({ id: 'ingester-a', address: '10.0.0.1:9095', state: 'ACTIVE', tokens: [1, 2], heartbeatMs: now, registeredMs: now, zone: '' });
+    await ringStore.upsert({ id: 'ingester-b', address: '10.0.0.2:9095', state: 'ACTIVE', tokens: [3], heartbeatMs: now - 120_000, registeredMs: now, zone: '' });
+    const json = await app.inject({ method: 'GET', url: '/ingester/ring', headers: { accept: '*/*' } });
+    expect(json.headers['content-type']).toMatch(/application\/json/);
+    const shards = (JSON.parse(json.body) as { shards: { id: string; state: string; tokens: number[] }[] }).shards;
+    expect(shards.map((s) => [s.id, s.state, s.tokens.length]).sort()).toEqual([
+      ['ingester-a', 'ACTIVE', 2],
+      ['ingester-b', 'UNHEALTHY', 1],
+    ]);
+    const html = await app.inject({ method: 'GET', url: '/ingester/ring', headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    expect(html.headers['content-type']).toMatch(/text\/html/);
+    expect(html.body).toMatch(/<td>ingester-b<\/td><td>UNHEALTHY<\/td>/);
   });
 });

@@ -5,8 +5,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { stringify as toYaml } from 'yaml';
-import { RingSnapshot, type RingConfig, type RingStore } from '@andante/ring';
+import type { RingConfig, RingStore } from '@andante/ring';
 import { configTree, defaultConfig, diffConfig, type AndanteConfig } from '../config.js';
+import { registerRingPage } from './ring-page.js';
 
 export interface StatusRoutesOptions {
   prefix: string;
@@ -93,20 +94,7 @@ export function registerStatusRoutes(app: FastifyInstance, o: StatusRoutesOption
       .type('text/plain')
       .send(`GET /status/version\n${statusVersion()}GET /status/endpoints\n${statusEndpoints()}GET /status/config\n${statusConfig(o.config, undefined)}`),
   );
-  app.get('/ingester/ring', async (_req, reply) => {
-    const instances = await o.ringStore.list();
-    const ring = new RingSnapshot(instances, o.ringConfig);
-    const shards = instances.map((i) => ({
-      id: i.id,
-      state: ring.isHealthy(i) || i.state !== 'ACTIVE' ? i.state : 'UNHEALTHY',
-      address: i.address,
-      timestamp: new Date(i.heartbeatMs).toISOString(),
-      registered_timestamp: new Date(i.registeredMs).toISOString(),
-      zone: i.zone,
-      tokens: i.tokens,
-    }));
-    return reply.type('application/json').send({ shards, now: new Date().toISOString() });
-  });
+  registerRingPage(app, { path: '/ingester/ring', title: 'Ingester ring', store: o.ringStore, config: o.ringConfig });
   const flush = async (_req: unknown, reply: { code: (n: number) => { send: () => unknown } }) => {
     await o.flush();
     return reply.code(204).send();
