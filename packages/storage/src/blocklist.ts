@@ -165,10 +165,42 @@ interface TenantIndexJson {
   compacted: CompactedBlockMeta[];
 }
 
+/**
+ * Writes the tenant index. Entries of the index already at that key that this build cannot read
+ * (another writer's: Tempo writes one at the same key) are kept, so a rewrite drops nothing
+ * Andante did not write.
+ */
 export async function writeTenantIndex(backend: Backend, tenantId: string, blocks: TenantBlocks, nowMs: number): Promise<void> {
   validateTenantId(tenantId);
-  const doc: TenantIndexJson = { created_at: new Date(nowMs).toISOString(), meta: blocks.metas, compacted: blocks.compacted };
+  const foreign = await foreignIndexEntries(backend, tenantId);
+  const doc: TenantIndexJson = {
+    created_at: new Date(nowMs).toISOString(),
+    meta: [...blocks.metas, ...(foreign.meta as BlockMeta[])],
+    compacted: [...blocks.compacted, ...(foreign.compacted as CompactedBlockMeta[])],
+  };
   await backend.write([tenantId], TENANT_INDEX_NAME, gzipSync(JSON.stringify(doc)));
+}
+
+/** Whether this build reads an index entry as one of its own blocks. */
+function isOwnIndexEntry(tenantId: string, m: BlockMeta): boolean {
+  try {
+    decodeBlockMeta(encodeBlockMeta(m), `${tenantId}/${TENANT_INDEX_NAME}`, { tenantId, blockId: m.blockID });
+    return isBlockId(m.blockID);
+  } catch {
+    return false;
+  }
+}
+
+async function foreignIndexEntries(backend: Backend, tenantId: string): Promise<{ meta: unknown[]; compacted: unknown[] }> {
+  const data = await readOptional(backend, [tenantId], TENANT_INDEX_NAME);
+  if (!data) return { meta: [], compacted: [] };
+  try {
+    const doc = JSON.parse(gunzipSync(data).toString('utf8')) as Partial<TenantIndexJson>;
+    const foreign = (list: BlockMeta[] | undefined): BlockMeta[] => (Array.isArray(list) ? list.filter((m) => !isOwnIndexEntry(tenantId, m)) : []);
+    return { meta: foreign(doc.meta), compacted: foreign(doc.compacted) };
+  } catch {
+    return { meta: [], compacted: [] }; // not an index at all: nothing in it names a block
+  }
 }
 
 export interface TenantIndex extends TenantBlocks {
@@ -183,15 +215,7 @@ export async function readTenantIndex(backend: Backend, tenantId: string): Promi
   try {
     const doc = JSON.parse(gunzipSync(data).toString('utf8')) as TenantIndexJson;
     // Another writer's index (Tempo writes one at the same key) may name blocks this build cannot read.
-    const readable = <M extends BlockMeta>(list: M[] | undefined): M[] =>
-      (list ?? []).filter((m) => {
-        try {
-          decodeBlockMeta(encodeBlockMeta(m), `${tenantId}/${TENANT_INDEX_NAME}`, { tenantId, blockId: m.blockID });
-          return isBlockId(m.blockID);
-        } catch {
-          return false;
-        }
-      });
+    const readable = <M extends BlockMeta>(list: M[] | undefined): M[] => (list ?? []).filter((m) => isOwnIndexEntry(tenantId, m));
     return { createdAtMs: Date.parse(doc.created_at), metas: readable(doc.meta), compacted: readable(doc.compacted) };
   } catch {
     return null;

@@ -5,7 +5,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
 import { KNOWN_S3_SERVER_BUGS, TEST_S3_SERVER_KINDS, startTestS3Server, type TestS3Server } from '@andante/backend/testing';
@@ -114,6 +114,9 @@ describe.each(backends)('on %s', (name, makeBackend) => {
     expect((await readTenantIndex(backend, 'tenant-i'))!.metas.map((m) => m.blockID)).toEqual([own.blockID]);
     await writeTenantIndex(backend, 'tenant-i', { metas: [own], compacted: [] }, Date.now());
     expect((await readTenantIndex(backend, 'tenant-i'))!.metas).toEqual([own]);
+    // The rewrite keeps the other writer's entry: nothing Andante did not write is dropped.
+    const raw = JSON.parse(gunzipSync(await backend.read(['tenant-i'], TENANT_INDEX_NAME)).toString('utf8')) as { meta: { blockID: string }[] };
+    expect(raw.meta.map((m) => m.blockID).sort()).toEqual([own.blockID, tempoId].sort());
   });
 
   it('finds every tenant, also those whose objects all sit two levels down, and those only this process knows', async () => {
