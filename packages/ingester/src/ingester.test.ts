@@ -294,6 +294,20 @@ describe('Ingester', () => {
     expect(Number(/tempo_ingester_blocks_flushed_total (\d+)/.exec(await registry.metrics())![1])).toBeGreaterThanOrEqual(20);
   });
 
+  it('keeps what a restarted ingester acknowledges durable when it restored flushed blocks (three runs, no flush at stop)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const first = await makeIngester(dir);
+    await first.ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1])] });
+    await first.ing.flushAll(); // leaves a flushed-block record
+    await first.ing.push({ tenantId: 't1', segments: [segment(traceId(2), [1])] });
+    await first.ing.stop();
+    const second = await makeIngester(dir); // restores the record, replays trace 2, opens a new head
+    await second.ing.push({ tenantId: 't1', segments: [segment(traceId(3), [1])] });
+    await second.ing.stop();
+    const { ing, backend } = await makeIngester(dir);
+    for (const n of [1, 2, 3]) expect(spanNames(await readTrace(ing, backend, 't1', traceId(n))), `trace ${n}`).toEqual(['op-1']);
+  });
+
   it('names a flushed block to readers for complete_block_timeout, then leaves it to the blocklist', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ing-'));
     const first = await makeIngester(dir, { completeBlockTimeoutMs: 400 });

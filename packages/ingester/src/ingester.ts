@@ -77,12 +77,15 @@ export class Ingester implements IngesterClient {
    * complete_block_timeout, then starts the flush loop.
    */
   async start(): Promise<void> {
+    // Listed before any tenant instance exists: an instance opens a new, empty head WAL file, which
+    // must never be mistaken for an empty file left behind (and removed under the live head).
+    const leftBehind = await this.wal.list();
     const now = Date.now();
     for (const rec of await this.wal.listFlushed()) {
       if (now - rec.flushedMs >= this.deps.cfg.completeBlockTimeoutMs) await this.wal.removeFile(rec.path);
       else (await this.instance(rec.tenantId)).restoreFlushed(rec.meta, rec.flushedMs, rec.path);
     }
-    for (const entry of await this.wal.list()) {
+    for (const entry of leftBehind) {
       const { segments, truncatedBytes } = await replayWalFile(entry.path);
       if (segments.length === 0) {
         await this.wal.removeFile(entry.path); // a head block that never received data
