@@ -3,8 +3,10 @@
 // package) and read back through Prometheus's HTTP API; then, with a recording receiver, the
 // per-tenant X-Scope-OrgID, a receiver answering 400 and max_active_series.
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace as otelTrace, type Context, type Span as OtelSpan } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -169,6 +171,36 @@ describe('metrics-generator into a real Prometheus', () => {
     const [serverP95] = await prom.query('histogram_quantile(0.95, sum by (le) (rate(traces_service_graph_request_server_seconds_bucket{client="checkout",server="payments"}[5m])))');
     expect(serverP95!.value).toBeGreaterThan(0.2);
     expect(serverP95!.value).toBeLessThanOrEqual(0.4);
+  });
+
+  it("returns data for every query of the RED and service-graph dashboards in deploy/dashboards", async () => {
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+    // Recording rules are not loaded into this Prometheus: a panel on one is evaluated through the
+    // rule's own expression from deploy/alerts.
+    const YAML = createRequire(join(root, 'packages/server/package.json'))('yaml') as { parse(s: string): unknown };
+    const recorded = new Map<string, string>();
+    for (const f of readdirSync(join(root, 'deploy/alerts')).filter((n) => n.endsWith('.yml'))) {
+      const doc = YAML.parse(readFileSync(join(root, 'deploy/alerts', f), 'utf8')) as { groups: { rules: { record?: string; expr: string }[] }[] };
+      for (const r of doc.groups.flatMap((g) => g.rules)) if (r.record) recorded.set(r.record, r.expr);
+    }
+    let queries = 0;
+    for (const file of ['andante-red.json', 'andante-service-graph.json']) {
+      const d = JSON.parse(readFileSync(join(root, 'deploy/dashboards', file), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+      for (const panel of d.panels) {
+        for (const t of panel.targets ?? []) {
+          let expr = t.expr.replaceAll('$__rate_interval', '5m').replaceAll('$service', 'payments');
+          expr = expr.replace(/\b([a-z_]+:[a-z_]+:[a-z0-9_]+)(\{[^}]*\})?/g, (_, name: string) => {
+            expect(recorded.has(name), name).toBe(true);
+            return `(${recorded.get(name)!})`;
+          });
+          const rows = await prom.query(expr);
+          expect(rows.length, `${file} / ${panel.title}: ${expr}`).toBeGreaterThan(0);
+          expect(rows.some((r) => Number.isFinite(r.value)), `${file} / ${panel.title}: ${expr} -> ${JSON.stringify(rows)}`).toBe(true);
+          queries++;
+        }
+      }
+    }
+    expect(queries).toBeGreaterThanOrEqual(15);
   });
 
   it('stores exemplars whose trace IDs Andante serves by ID', async () => {
