@@ -27,6 +27,7 @@ import {
 import { searchCompiler } from '@andante/traceql';
 import { durationMs, s3BackendConfig, type AndanteConfig } from './config.js';
 import { configWarnings } from './config-warnings.js';
+import { instrumentRequests } from './request-metrics.js';
 import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
@@ -194,6 +195,7 @@ export class Andante {
     });
 
     this.api = Fastify({ logger: false });
+    instrumentRequests(this.api, this.registry);
     registerStatusRoutes(this.api, {
       prefix: cfg.http_api_prefix,
       version: VERSION,
