@@ -340,13 +340,8 @@ export class TenantInstance {
     const flushed = metas.map((meta): FlushedBlock => ({ meta, flushedMs }));
     this.flushed.push(...flushed);
     this.completing.splice(this.completing.indexOf(block), 1);
-    for (const meta of metas) {
-      this.deps.metrics.blocksFlushed.inc();
-      this.deps.onBlockFlushed?.(meta);
-      this.deps.logger.info('block flushed', { tenant: this.tenantId, block: meta.blockID, traces: meta.totalObjects, bytes: meta.size });
-    }
+    for (const meta of metas) this.deps.onBlockFlushed?.(meta);
     this.deps.unflushed.release(block.bytes);
-    timer();
     try {
       // Remembered before the WAL goes, so an ingester restarted at any moment still names it.
       for (const f of flushed) f.recordPath = await this.deps.wal.recordFlushed(f.meta, f.flushedMs);
@@ -355,6 +350,12 @@ export class TenantInstance {
       // The block is written: a WAL file left behind is replayed into a duplicate block, which reads combine.
       this.deps.logger.warn('could not record a flushed block or remove its WAL', { tenant: this.tenantId, block: block.id, err });
     }
+    // Counted once the flush is done, WAL released included.
+    for (const meta of metas) {
+      this.deps.metrics.blocksFlushed.inc();
+      this.deps.logger.info('block flushed', { tenant: this.tenantId, block: meta.blockID, traces: meta.totalObjects, bytes: meta.size });
+    }
+    timer();
     return metas[0]!;
   }
 
