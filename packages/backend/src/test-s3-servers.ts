@@ -24,6 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3Backend, defaultS3Config, type S3Config } from './s3-backend.js';
+import { LocalBackend } from './local-backend.js';
+import type { Backend } from './backend.js';
 
 export type S3ServerKind = 's3rver' | 'moto';
 
@@ -358,6 +360,41 @@ async function frontServer(o: FrontOptions): Promise<TestS3Server> {
     close: async () => {
       await stop();
       await o.shutdown();
+    },
+  };
+}
+
+/**
+ * Local disk and every test S3 server as `[name, open]` rows for `describe.each`: each `open()`
+ * gives a fresh, empty backend (a new temp folder, or a new prefix in the server's bucket). Call
+ * `start` in beforeAll and `close` in afterAll.
+ */
+export function backendsUnderTest(bucket: string): {
+  rows: [string, () => Promise<Backend>][];
+  start(): Promise<void>;
+  close(): Promise<void>;
+} {
+  const servers: TestS3Server[] = [];
+  const opened: Backend[] = [];
+  let runs = 0;
+  return {
+    rows: [
+      ['local', async () => new LocalBackend(await mkdtemp(join(tmpdir(), `${bucket}-`)))],
+      ...TEST_S3_SERVER_KINDS.map((kind, i): [string, () => Promise<Backend>] => [
+        kind,
+        async () => {
+          const b = new S3Backend(servers[i]!.config({ prefix: `run-${++runs}` }));
+          opened.push(b);
+          return b;
+        },
+      ]),
+    ],
+    async start() {
+      for (const kind of TEST_S3_SERVER_KINDS) servers.push(await startTestS3Server(kind, { bucket }));
+    },
+    async close() {
+      for (const b of opened) await b.close();
+      for (const s of servers) await s.close();
     },
   };
 }

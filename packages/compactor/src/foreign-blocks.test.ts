@@ -5,13 +5,10 @@
 // on S3-protocol servers used as they are (s3rver 3.7.1, whose root listing misses the tenant,
 // and moto_server).
 
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
-import { TEST_S3_SERVER_KINDS, startTestS3Server, type TestS3Server } from '@andante/backend/testing';
+import type { Backend } from '@andante/backend';
+import { backendsUnderTest } from '@andante/backend/testing';
 import { createLogger, defaultTenantLimits, staticLimits } from '@andante/model';
 import { BlockEncoderPool, listTenantBlocks, newBlockId } from '@andante/storage';
 import { TRUNCATED_META, tempoVParquet4Meta } from '@andante/storage/testing';
@@ -22,29 +19,13 @@ import { T0_MS, T0_NS, canonicalSpans, cut, readTrace } from './test-blocks.js';
 const HOUR_MS = 3_600_000;
 const TENANT = 'shared-bucket';
 const encoder = new BlockEncoderPool();
-const servers: TestS3Server[] = [];
-const opened: Backend[] = [];
-beforeAll(async () => {
-  for (const kind of TEST_S3_SERVER_KINDS) servers.push(await startTestS3Server(kind, { bucket: 'compactor-foreign' }));
-}, 60_000);
+const under = backendsUnderTest('compactor-foreign');
+const backends = under.rows;
+beforeAll(() => under.start(), 60_000);
 afterAll(async () => {
-  for (const b of opened) await b.close();
-  for (const s of servers) await s.close();
+  await under.close();
   await encoder.close();
 });
-
-let runs = 0;
-const backends: [string, () => Promise<Backend>][] = [
-  ['local', async () => new LocalBackend(await mkdtemp(join(tmpdir(), 'compactor-foreign-')))],
-  ...TEST_S3_SERVER_KINDS.map((kind, i): [string, () => Promise<Backend>] => [
-    kind,
-    async () => {
-      const b = new S3Backend(servers[i]!.config({ prefix: `run-${++runs}` }));
-      opened.push(b);
-      return b;
-    },
-  ]),
-];
 
 /** Every object under the tenant with its bytes, as "key=hex". */
 async function snapshot(backend: Backend, keys: readonly string[]): Promise<string[]> {

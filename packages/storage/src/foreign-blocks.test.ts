@@ -2,13 +2,10 @@
 // listings miss folders: foreign and unreadable metas are skipped with a reason, and tenants are
 // found on every server, used as they are (s3rver 3.7.1 and moto_server) and on local disk.
 
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
-import { KNOWN_S3_SERVER_BUGS, TEST_S3_SERVER_KINDS, startTestS3Server, type TestS3Server } from '@andante/backend/testing';
+import type { Backend } from '@andante/backend';
+import { KNOWN_S3_SERVER_BUGS, backendsUnderTest } from '@andante/backend/testing';
 import { SpanKind, StatusCode, type Trace } from '@andante/model';
 import { newBlockId, writeBlock } from './backend-block.js';
 import { TRUNCATED_META, tempoVParquet4Meta } from './testing.js';
@@ -57,28 +54,12 @@ function trace(n: number): { traceId: Uint8Array; trace: Trace } {
   };
 }
 
-const servers: TestS3Server[] = [];
-const opened: Backend[] = [];
-beforeAll(async () => {
-  for (const kind of TEST_S3_SERVER_KINDS) servers.push(await startTestS3Server(kind, { bucket: 'andante-foreign' }));
-}, 60_000);
+const under = backendsUnderTest('andante-foreign');
+const backends = under.rows;
+beforeAll(() => under.start(), 60_000);
 afterAll(async () => {
-  for (const b of opened) await b.close();
-  for (const s of servers) await s.close();
+  await under.close();
 });
-
-let runs = 0;
-const backends: [string, () => Promise<Backend>][] = [
-  ['local', async () => new LocalBackend(await mkdtemp(join(tmpdir(), 'andante-foreign-')))],
-  ...TEST_S3_SERVER_KINDS.map((kind, i): [string, () => Promise<Backend>] => [
-    kind,
-    async () => {
-      const b = new S3Backend(servers[i]!.config({ prefix: `run-${++runs}` }));
-      opened.push(b);
-      return b;
-    },
-  ]),
-];
 
 describe.each(backends)('on %s', (name, makeBackend) => {
   it('skips a Tempo vParquet4 block, a truncated meta and a meta naming another block, with reasons; the tenant\'s own blocks stay', async () => {
