@@ -22,6 +22,15 @@
 // not written, so builds without it run too); ANDANTE_BIN runs another build's server.
 //
 //   node bench/dist/ingest.js --sustained 1 --spans 3000000 --runs 3 --concurrency 16
+//
+// Generator mode (--generator 1): the issue's measure of the metrics-generator's cost. Each round
+// runs the same load twice on fresh servers, without and with the generator's span-metrics and
+// service-graphs processors enabled for the tenant (overrides.defaults), in alternating order
+// (A B, B A, ...); prints the median throughput of each and their ratio. The generator's own
+// counters are read after each "with" run so a generator that fell behind (pushes dropped at the
+// tap, spans outside the ingestion slack) shows instead of flattering the ratio.
+//
+//   node bench/dist/ingest.js --generator 1 --spans 400000 --runs 5
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
@@ -48,6 +57,7 @@ interface Options {
   unflushedBytes: number;
   grpcjs: number;
   warmup: number;
+  generator: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -63,6 +73,7 @@ function parseOptions(argv: string[]): Options {
     unflushedBytes: 0,
     grpcjs: 0,
     warmup: 0.1,
+    generator: 0,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]!.replace(/^--/, '') as keyof Options;
@@ -100,8 +111,10 @@ function ingesterConfig(o: Options): string[] {
   return [`ingester: { ${keys.join(', ')} }`];
 }
 
-async function startServer(dir: string, o: Options): Promise<{ proc: ChildProcess; http: number; grpc: number }> {
+/** With `withGenerator`, the tenant's overrides enable span-metrics and service-graphs (no remote_write: collection still runs). */
+async function startServer(dir: string, o: Options, withGenerator = false): Promise<{ proc: ChildProcess; http: number; grpc: number }> {
   const cfg = join(dir, 'andante.yaml');
+  const generatorOverrides = withGenerator ? ', metrics_generator: { processors: [span-metrics, service-graphs] }' : '';
   await writeFile(
     cfg,
     [
@@ -109,7 +122,9 @@ async function startServer(dir: string, o: Options): Promise<{ proc: ChildProces
       ...ingesterConfig(o),
       'distributor: { receivers: { otlp: { protocols: { grpc: { endpoint: "127.0.0.1:0", max_recv_msg_size_mib: 16 } } } } }',
       `storage: { trace: { local: { path: ${join(dir, 'traces')} }, wal: { path: ${join(dir, 'wal')} } } }`,
-      'overrides: { defaults: { ingestion: { rate_limit_bytes: 10000000000, burst_size_bytes: 10000000000, max_traces_per_user: 10000000 }, global: { max_bytes_per_trace: 50000000 } } }',
+      // The payloads' spans end when they were made, before the runs: a long slack keeps them all in.
+      ...(withGenerator ? ['metrics_generator: { metrics_ingestion_time_range_slack: 24h }'] : []),
+      `overrides: { defaults: { ingestion: { rate_limit_bytes: 10000000000, burst_size_bytes: 10000000000, max_traces_per_user: 10000000 }, global: { max_bytes_per_trace: 50000000 }${generatorOverrides} } }`,
     ].join('\n'),
   );
   const bin = process.env['ANDANTE_BIN'] ?? join(dirname(fileURLToPath(import.meta.url)), '../../packages/server/dist/bin.js');
@@ -468,10 +483,94 @@ async function mainSustained(o: Options, payloads: Payload[]): Promise<void> {
   console.log(`  at rest        ${m('bytesPerSpanAtRest').toFixed(1)} bytes/span`);
 }
 
+async function metricValue(httpPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  let total = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(m[1]);
+  return total;
+}
+
+interface GeneratorRunResult {
+  spansPerSec: number;
+  p99Ms: number;
+  serverCpuSeconds: number;
+  /** With the generator: spans it processed / spans acknowledged (1 = it kept up), and pushes the tap dropped. */
+  generatorSpansShare: number;
+  tapDroppedPushes: number;
+}
+
+/** CPU seconds (user + system) the server process has used, from /proc (its worker threads included). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+}
+
+async function runGeneratorOnce(o: Options, payloads: Payload[], withGenerator: boolean): Promise<GeneratorRunResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'andante-bench-'));
+  const server = await startServer(dir, o, withGenerator);
+  const exporter = await startExporter(server.grpc, o);
+  try {
+    const { warm, timed } = splitWarmup(payloads, o);
+    const w = await sendAll(exporter, warm, o);
+    const cpu0 = processCpuSeconds(server.proc.pid!);
+    const r = await sendAll(exporter, timed, o);
+    const cpu = processCpuSeconds(server.proc.pid!) - cpu0;
+    let share = 0;
+    let dropped = 0;
+    if (withGenerator) {
+      // The tap's queue drains after the last acknowledgement; wait for it, then count.
+      const all = w.spans + r.spans;
+      for (let i = 0; i < 100; i++) {
+        if ((await metricValue(server.http, 'tempo_distributor_metrics_generator_queue_bytes')) === 0) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const received = await metricValue(server.http, 'tempo_metrics_generator_spans_received_total');
+      const outside = await metricValue(server.http, 'tempo_metrics_generator_spans_discarded_total');
+      share = (received - outside) / all;
+      dropped = await metricValue(server.http, 'tempo_distributor_queue_pushes_failures_total');
+    }
+    return { spansPerSec: r.spans / r.seconds, p99Ms: percentile(r.latencies, 99), serverCpuSeconds: cpu, generatorSpansShare: share, tapDroppedPushes: dropped };
+  } finally {
+    exporter.close();
+    await killServer(server.proc);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function mainGenerator(o: Options, payloads: Payload[]): Promise<void> {
+  console.log(
+    `ingest with and without the metrics-generator (span-metrics + service-graphs): ${o.spans} spans per run, ${o.batch} spans per export, ` +
+      `concurrency ${o.concurrency}, ${o.runs} rounds alternating the order, ${o.grpcjs ? 'grpc-js' : 'node:http2'} client`,
+  );
+  const off: GeneratorRunResult[] = [];
+  const on: GeneratorRunResult[] = [];
+  const show = (label: string, r: GeneratorRunResult): void =>
+    console.log(
+      `${label}: ${r.spansPerSec.toFixed(0)} spans/s, p99 ${r.p99Ms.toFixed(0)} ms, server ${(r.serverCpuSeconds).toFixed(1)} CPU-s` +
+        (label === 'with   ' ? `, generator processed ${(r.generatorSpansShare * 100).toFixed(1)} % of spans, tap dropped ${r.tapDroppedPushes} pushes` : ''),
+    );
+  for (let i = 0; i < o.runs; i++) {
+    const order = i % 2 === 0 ? [false, true] : [true, false];
+    for (const g of order) {
+      const r = await runGeneratorOnce(o, payloads, g);
+      (g ? on : off).push(r);
+      show(g ? 'with   ' : 'without', r);
+    }
+  }
+  const med = (rs: GeneratorRunResult[], k: keyof GeneratorRunResult): number => median(rs.map((r) => r[k]));
+  const ratio = med(on, 'spansPerSec') / med(off, 'spansPerSec');
+  const timed = o.spans * (1 - o.warmup);
+  console.log('\nmedians:');
+  console.log(`  without      ${med(off, 'spansPerSec').toFixed(0)} spans/s, ${((med(off, 'serverCpuSeconds') / timed) * 1e6).toFixed(2)} server CPU-us per span`);
+  console.log(`  with         ${med(on, 'spansPerSec').toFixed(0)} spans/s, ${((med(on, 'serverCpuSeconds') / timed) * 1e6).toFixed(2)} server CPU-us per span; generator processed ${(med(on, 'generatorSpansShare') * 100).toFixed(1)} %, tap dropped ${med(on, 'tapDroppedPushes')} pushes`);
+  console.log(`  ratio        with / without = ${(ratio * 100).toFixed(1)} % (the generator costs ${((1 - ratio) * 100).toFixed(1)} % of ingest throughput; target <= 20 %)`);
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const payloads = preparePayloads(o);
   if (o.sustained) return mainSustained(o, payloads);
+  if (o.generator) return mainGenerator(o, payloads);
   console.log(
     `ingest benchmark: ${o.spans} spans per run (the first ${o.warmup * 100} % to warm up, untimed), ${o.batch} spans per export, ` +
       `${o.spansPerTrace} spans per trace, concurrency ${o.concurrency}, ${o.runs} runs, ${o.grpcjs ? 'grpc-js' : 'node:http2'} client`,
