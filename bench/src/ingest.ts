@@ -128,7 +128,9 @@ async function startServer(dir: string, o: Options, withGenerator = false): Prom
     ].join('\n'),
   );
   const bin = process.env['ANDANTE_BIN'] ?? join(dirname(fileURLToPath(import.meta.url)), '../../packages/server/dist/bin.js');
-  const proc = spawn(process.execPath, [bin, `-config.file=${cfg}`, '-server.log_level=info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // ANDANTE_CPU_PROF=<dir>: the server writes a V8 CPU profile there (it is then stopped with SIGTERM, not SIGKILL).
+  const prof = process.env['ANDANTE_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['ANDANTE_CPU_PROF']}`] : [];
+  const proc = spawn(process.execPath, [...prof, bin, `-config.file=${cfg}`, '-server.log_level=info'], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let buf = '';
     proc.stderr!.on('data', (d: Buffer) => {
@@ -388,7 +390,7 @@ async function runOnce(o: Options, payloads: Payload[]): Promise<RunResult> {
 async function killServer(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise((resolve) => proc.once('exit', resolve));
-  proc.kill('SIGKILL');
+  proc.kill(process.env['ANDANTE_CPU_PROF'] ? 'SIGTERM' : 'SIGKILL');
   await exited;
 }
 

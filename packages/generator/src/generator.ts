@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { Counter as PromCounter, Gauge as PromGauge, type Registry } from 'prom-client';
 import { parseDuration, type GeneratorPushRequest, type GeneratorPusher, type LimitsProvider, type Logger } from '@andante/model';
-import { decodeForGenerator, wantedSpanAttributes, type GenBatch } from './span-view.js';
+import { SegmentDecoder, wantedSpanAttributes, type GenBatch } from './span-view.js';
 import { effectiveProcessorConfig, UNIMPLEMENTED_PROCESSORS, type GeneratorConfig } from './config.js';
 import { RemoteWriteQueue, type RemoteWriteMetrics } from './remote-write.js';
 import { TenantRegistry, type Collected } from './registry.js';
@@ -77,8 +77,8 @@ function createRemoteWriteMetrics(registry: Registry): RemoteWriteMetrics {
 class TenantInstance {
   readonly registry: TenantRegistry;
   processors: Processor[] = [];
-  /** Span attributes the processors read; the rest are skipped at decode. */
-  wantedAttributes: ReadonlySet<string> = new Set();
+  /** Decodes only the span attributes the processors read; keeps its caches while they stay the same. */
+  decoder = new SegmentDecoder(new Set());
   private appliedLimits: unknown;
   private appliedSignature = '';
   private collectTimer: NodeJS.Timeout | undefined;
@@ -121,7 +121,8 @@ class TenantInstance {
       this.gen.self.activeProcessors.set({ tenant: this.tenant, processor: p.name }, 0);
     }
     const cfg = effectiveProcessorConfig(this.gen.cfg, limits);
-    this.wantedAttributes = wantedSpanAttributes(cfg);
+    const wanted = wantedSpanAttributes(cfg);
+    if (wanted.size !== this.decoder.wantedKeys.size || [...wanted].some((k) => !this.decoder.wantedKeys.has(k))) this.decoder = new SegmentDecoder(wanted);
     const names = new Set(limits.processors);
     const processors: Processor[] = [];
     const parts = {
@@ -260,7 +261,7 @@ export class Generator implements GeneratorPusher {
     const batches: GenBatch[] = [];
     for (const segment of req.segments) {
       bytes += segment.bytes.byteLength;
-      for (const rs of decodeForGenerator(segment.bytes, instance.wantedAttributes)) {
+      for (const rs of instance.decoder.decode(segment.bytes)) {
         for (const ss of rs.scopeSpans) {
           spans += ss.spans.length;
           // Tempo's slack: spans whose end is further than the slack from now are left out.

@@ -45,17 +45,25 @@ interface SeriesBase {
   labels: [string, string][];
   lastUpdatedMs: number;
   isNew: boolean;
+  /** False once removed (stale, or its metric replaced): a processor's cached handle to it is dead. */
+  live: boolean;
 }
-interface ScalarSeries extends SeriesBase {
+/** Exemplar fields are kept inline (no object per update); exTraceId '' = none since the last collection. */
+export interface ScalarSeries extends SeriesBase {
   value: number;
-  exemplar: Exemplar | undefined;
+  exTraceId: string;
+  exValue: number;
+  exTs: number;
 }
-interface HistogramSeries extends SeriesBase {
+export interface HistogramSeries extends SeriesBase {
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   counts: Float64Array;
   sum: number;
   count: number;
-  exemplars: (Exemplar | undefined)[];
+  /** The latest exemplar per bucket: trace ID ('' = none), value, timestamp. */
+  exTraceIds: string[];
+  exValues: Float64Array;
+  exTs: Float64Array;
 }
 
 abstract class Metric<S extends SeriesBase> {
@@ -67,7 +75,7 @@ abstract class Metric<S extends SeriesBase> {
     readonly seriesCost: number,
   ) {}
 
-  protected resolve(lb: LabelBuilder, create: (labels: [string, string][]) => S): S | undefined {
+  protected resolve(lb: LabelBuilder, create: (labels: [string, string][]) => S, nowMs = this.registry.now()): S | undefined {
     const key = lb.key();
     let s = this.series.get(key);
     if (!s) {
@@ -75,7 +83,7 @@ abstract class Metric<S extends SeriesBase> {
       s = create(this.registry.buildLabels(lb));
       this.series.set(key, s);
     }
-    s.lastUpdatedMs = this.registry.now();
+    s.lastUpdatedMs = nowMs;
     return s;
   }
 
@@ -84,6 +92,7 @@ abstract class Metric<S extends SeriesBase> {
     for (const [key, s] of this.series) {
       if (s.lastUpdatedMs < cutoffMs) {
         this.series.delete(key);
+        s.live = false;
         removed += this.seriesCost;
       }
     }
@@ -101,16 +110,29 @@ const withName = (labels: [string, string][], name: string, extra?: [string, str
 };
 const endOfPreviousMinute = (ms: number): number => Math.floor(ms / 60_000) * 60_000 - 1;
 
+const newScalar = (labels: [string, string][], isNew: boolean): ScalarSeries => ({ labels, lastUpdatedMs: 0, isNew, live: true, value: 0, exTraceId: '', exValue: 0, exTs: 0 });
+
 export class Counter extends Metric<ScalarSeries> {
   constructor(registry: TenantRegistry, name: string) {
     super(registry, name, 1);
   }
   /** Adds `value`; an exemplar (value 1, as Tempo's counters would carry) when a trace ID is given. */
   inc(lb: LabelBuilder, value: number, traceId?: string): void {
-    const s = this.resolve(lb, (labels) => ({ labels, lastUpdatedMs: 0, isNew: true, value: 0, exemplar: undefined }));
-    if (!s) return;
+    const s = this.handle(lb);
+    if (s) Counter.add(s, value, traceId, s.lastUpdatedMs);
+  }
+  /** The series for these labels (created if admitted), for a processor to keep and update with add(). */
+  handle(lb: LabelBuilder, nowMs?: number): ScalarSeries | undefined {
+    return this.resolve(lb, (labels) => newScalar(labels, true), nowMs);
+  }
+  static add(s: ScalarSeries, value: number, traceId: string | undefined, nowMs: number): void {
     s.value += value;
-    if (traceId) s.exemplar = { traceId, value: 1, timestampMs: s.lastUpdatedMs };
+    s.lastUpdatedMs = nowMs;
+    if (traceId) {
+      s.exTraceId = traceId;
+      s.exValue = 1;
+      s.exTs = nowMs;
+    }
   }
   collect(ts: number, out: Collected): void {
     for (const s of this.series.values()) {
@@ -119,8 +141,8 @@ export class Counter extends Metric<ScalarSeries> {
         out.initial.push({ labels, samples: [{ value: 0, timestampMs: endOfPreviousMinute(ts) }], exemplars: [] });
         s.isNew = false;
       }
-      out.series.push({ labels, samples: [{ value: s.value, timestampMs: ts }], exemplars: s.exemplar ? [s.exemplar] : [] });
-      s.exemplar = undefined; // sent once
+      out.series.push({ labels, samples: [{ value: s.value, timestampMs: ts }], exemplars: s.exTraceId ? [{ traceId: s.exTraceId, value: s.exValue, timestampMs: s.exTs }] : [] });
+      s.exTraceId = ''; // sent once
     }
   }
 }
@@ -130,7 +152,7 @@ export class Gauge extends Metric<ScalarSeries> {
     super(registry, name, 1);
   }
   set(lb: LabelBuilder, value: number): void {
-    const s = this.resolve(lb, (labels) => ({ labels, lastUpdatedMs: 0, isNew: false, value: 0, exemplar: undefined }));
+    const s = this.resolve(lb, (labels) => newScalar(labels, false));
     if (s) s.value = value;
   }
   collect(ts: number, out: Collected): void {
@@ -140,6 +162,7 @@ export class Gauge extends Metric<ScalarSeries> {
 
 export class Histogram extends Metric<HistogramSeries> {
   private readonly les: string[];
+  private readonly bounds: Float64Array;
   constructor(
     registry: TenantRegistry,
     name: string,
@@ -148,19 +171,37 @@ export class Histogram extends Metric<HistogramSeries> {
     // One series per bucket, +Inf, _sum and _count.
     super(registry, name, buckets.length + 3);
     this.les = [...buckets.map(formatLe), '+Inf'];
+    this.bounds = Float64Array.from(buckets);
   }
 
   observe(lb: LabelBuilder, value: number, traceId?: string, multiplier = 1): void {
+    const s = this.handle(lb);
+    if (s) this.observeSeries(s, value, traceId, multiplier, s.lastUpdatedMs);
+  }
+
+  handle(lb: LabelBuilder, nowMs?: number): HistogramSeries | undefined {
     const n = this.buckets.length + 1;
-    const s = this.resolve(lb, (labels) => ({ labels, lastUpdatedMs: 0, isNew: true, counts: new Float64Array(n), sum: 0, count: 0, exemplars: new Array(n) }));
-    if (!s) return;
+    return this.resolve(
+      lb,
+      (labels) => ({ labels, lastUpdatedMs: 0, isNew: true, live: true, counts: new Float64Array(n), sum: 0, count: 0, exTraceIds: new Array<string>(n).fill(''), exValues: new Float64Array(n), exTs: new Float64Array(n) }),
+      nowMs,
+    );
+  }
+
+  observeSeries(s: HistogramSeries, value: number, traceId: string | undefined, multiplier: number, nowMs: number): void {
+    const bounds = this.bounds;
     let i = 0;
-    while (i < this.buckets.length && value > this.buckets[i]!) i++;
+    while (i < bounds.length && value > bounds[i]!) i++;
     s.counts[i]! += multiplier;
     s.sum += value * multiplier;
     s.count += multiplier;
+    s.lastUpdatedMs = nowMs;
     // Tempo keeps the latest exemplar per bucket.
-    if (traceId) s.exemplars[i] = { traceId, value, timestampMs: s.lastUpdatedMs };
+    if (traceId) {
+      s.exTraceIds[i] = traceId;
+      s.exValues[i] = value;
+      s.exTs[i] = nowMs;
+    }
   }
 
   collect(ts: number, out: Collected): void {
@@ -175,9 +216,9 @@ export class Histogram extends Metric<HistogramSeries> {
         cumulative += s.counts[i]!;
         const labels = withName(s.labels, `${this.name}_bucket`, ['le', this.les[i]!]);
         if (s.isNew) out.initial.push({ labels, samples: [{ value: 0, timestampMs: init }], exemplars: [] });
-        const ex = s.exemplars[i];
-        out.series.push({ labels, samples: [{ value: cumulative, timestampMs: ts }], exemplars: ex ? [ex] : [] });
-        s.exemplars[i] = undefined;
+        const ex = s.exTraceIds[i]!;
+        out.series.push({ labels, samples: [{ value: cumulative, timestampMs: ts }], exemplars: ex ? [{ traceId: ex, value: s.exValues[i]!, timestampMs: s.exTs[i]! }] : [] });
+        s.exTraceIds[i] = '';
       }
       s.isNew = false;
     }
@@ -195,6 +236,8 @@ export class TenantRegistry {
   readonly now: () => number;
   private readonly metrics = new Map<string, AnyMetric>();
   private active = 0;
+  /** Bumped whenever series are removed: processors drop the handles they cached. */
+  epoch = 0;
   private readonly fixedLabels: [string, string][];
   private readonly traceIdLabel: string;
 
@@ -232,6 +275,7 @@ export class TenantRegistry {
     if (m.buckets.length === buckets.length && m.buckets.every((b, i) => b === buckets[i])) return m;
     // New buckets (an overrides change): the old series cannot continue under the same name.
     this.active -= m.removeStale(Infinity);
+    this.epoch++;
     return this.add(new Histogram(this, name, buckets));
   }
 
@@ -271,6 +315,7 @@ export class TenantRegistry {
     let removed = 0;
     for (const m of this.metrics.values()) removed += m.removeStale(cutoff);
     this.active -= removed;
+    if (removed > 0) this.epoch++;
     return removed;
   }
 

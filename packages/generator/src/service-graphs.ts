@@ -3,12 +3,12 @@
 // (keyed by parent span ID). A pair completes an edge client -> server; an edge left unpaired for
 // `wait` expires, and becomes a virtual-node edge when the lone span says who the peer was.
 
-import { bytesToHex, type KeyValue } from '@andante/model';
+import { bytesEqual, bytesToHex, type KeyValue } from '@andante/model';
 import type { GenBatch, GenSpan } from './span-view.js';
 import { SpanKind, StatusCode, parseDuration } from '@andante/model';
 import type { ServiceGraphsConfig } from './config.js';
 import { LabelBuilder, sanitizeLabelName } from './labels.js';
-import type { Counter, Histogram, TenantRegistry } from './registry.js';
+import { Counter, type Histogram, type HistogramSeries, type ScalarSeries, type TenantRegistry } from './registry.js';
 import type { Processor } from './processor.js';
 import { findAttributeString, spanDurationSeconds, spanMultiplier } from './span-data.js';
 
@@ -33,10 +33,43 @@ export interface Edge {
   clientEndNano: bigint;
   serverStartNano: bigint;
   failed: boolean;
-  dimensions: Map<string, string>;
+  /** Created when a dimension or the virtual-node label is set (most edges carry none). */
+  dimensions: Map<string, string> | undefined;
   peerNode: string;
   spanMultiplier: number;
   expiresAtMs: number;
+  /** Waiting in the store. */
+  stored: boolean;
+}
+
+interface EdgeHandles {
+  total: ScalarSeries | undefined;
+  failed: ScalarSeries | undefined;
+  /** The labels, kept to create the _failed_total and messaging series when first needed. */
+  failedLb: LabelBuilder;
+  server: HistogramSeries | undefined;
+  client: HistogramSeries | undefined;
+  messaging: HistogramSeries | undefined;
+}
+const MAX_CACHED_EDGE_HANDLES = 50_000;
+
+/** An edge's key: the trace ID and the client's span ID (a server span's parent span ID), as one flat hex string. */
+const keyCodes: number[] = [];
+const HEX = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
+function edgeKey(traceId: Uint8Array, spanId: Uint8Array): string {
+  const n = traceId.length + spanId.length;
+  if (n > 64) return bytesToHex(traceId) + bytesToHex(spanId);
+  keyCodes.length = 2 * n;
+  let j = 0;
+  for (let i = 0; i < traceId.length; i++) {
+    keyCodes[j++] = HEX[traceId[i]! >> 4]!;
+    keyCodes[j++] = HEX[traceId[i]! & 15]!;
+  }
+  for (let i = 0; i < spanId.length; i++) {
+    keyCodes[j++] = HEX[spanId[i]! >> 4]!;
+    keyCodes[j++] = HEX[spanId[i]! & 15]!;
+  }
+  return String.fromCharCode.apply(null, keyCodes);
 }
 
 export interface ServiceGraphsCounters {
@@ -63,25 +96,23 @@ export class EdgeStore {
     return this.edges.size;
   }
 
-  /** Applies `update` to the edge under `key` (new or waiting); a complete edge is emitted and removed. Returns 'new', 'updated' or 'dropped' (store full). */
-  upsert(key: string, rootServer: boolean, update: (e: Edge) => void): 'new' | 'updated' | 'dropped' {
-    const stored = this.edges.get(key);
-    if (stored) {
-      update(stored);
-      if (isComplete(stored)) {
-        this.edges.delete(key);
-        this.onComplete(stored);
-      }
-      return 'updated';
-    }
-    const e = newEdge(key, rootServer, this.now() + this.waitMs);
-    update(e);
+  /** The edge waiting under `key`, or a new one (not stored yet): fill it, then settle() it. */
+  edgeFor(key: string, rootServer: boolean, nowMs: number): Edge {
+    return this.edges.get(key) ?? newEdge(key, rootServer, nowMs + this.waitMs);
+  }
+
+  /** A complete edge is emitted (and removed if it was waiting); an incomplete new one waits, unless the store is full. Returns 'new', 'updated' or 'dropped'. */
+  settle(e: Edge): 'new' | 'updated' | 'dropped' {
+    const stored = e.stored;
     if (isComplete(e)) {
+      if (stored) this.edges.delete(e.key);
       this.onComplete(e);
-      return 'new';
+      return stored ? 'updated' : 'new';
     }
+    if (stored) return 'updated';
     if (this.edges.size >= this.maxItems) return 'dropped';
-    this.edges.set(key, e);
+    e.stored = true;
+    this.edges.set(e.key, e);
     return 'new';
   }
 
@@ -115,10 +146,11 @@ function newEdge(key: string, rootServer: boolean, expiresAtMs: number): Edge {
     clientEndNano: 0n,
     serverStartNano: 0n,
     failed: false,
-    dimensions: new Map(),
+    dimensions: undefined,
     peerNode: '',
     spanMultiplier: 1,
     expiresAtMs,
+    stored: false,
   };
 }
 const isComplete = (e: Edge): boolean => e.clientService !== '' && e.serverService !== '';
@@ -133,12 +165,14 @@ export class ServiceGraphsProcessor implements Processor {
   private readonly messagingSeconds: Histogram | undefined;
   private readonly dimensions: string[];
   private readonly labelNames = new Map<string, string>();
+  private readonly handleCache = new Map<string, EdgeHandles>();
+  private epoch = -1;
 
   constructor(
     private readonly cfg: ServiceGraphsConfig,
-    registry: TenantRegistry,
+    private readonly registry: TenantRegistry,
     private readonly counters: ServiceGraphsCounters,
-    now: () => number = Date.now,
+    private readonly now: () => number = Date.now,
   ) {
     this.dimensions = cfg.enable_virtual_node_label ? [...cfg.dimensions, 'virtual_node'] : [...cfg.dimensions];
     this.requestTotal = registry.counter(SG_REQUEST_TOTAL);
@@ -152,46 +186,52 @@ export class ServiceGraphsProcessor implements Processor {
   pushSpans(batches: readonly GenBatch[]): void {
     let dropped = 0;
     let created = 0;
+    const store = this.store;
+    const now = this.now();
+    const multiplierKey = this.cfg.span_multiplier_key;
+    let lastTraceId: Uint8Array | undefined;
+    let traceId = '';
     for (const rs of batches) {
       const resource = rs.resource.attributes;
       const service = findAttributeString('service.name', resource);
       if (service === undefined) continue;
       for (const ss of rs.scopeSpans) {
         for (const span of ss.spans) {
-          let result: 'new' | 'updated' | 'dropped';
-          const traceId = bytesToHex(span.traceId);
-          const multiplier = spanMultiplier(this.cfg.span_multiplier_key, span, resource);
-          if (span.kind === SpanKind.CLIENT || span.kind === SpanKind.PRODUCER) {
-            const messaging = span.kind === SpanKind.PRODUCER;
-            result = this.store.upsert(`${traceId}-${bytesToHex(span.spanId)}`, false, (e) => {
-              e.traceId = traceId;
-              e.connectionType = messaging ? 'messaging_system' : '';
-              e.clientService = service;
-              e.clientLatencySec = spanDurationSeconds(span);
-              e.clientEndNano = span.endTimeUnixNano;
-              e.failed ||= span.status.code === StatusCode.ERROR;
-              this.upsertDimensions('client_', e.dimensions, resource, span.attributes);
-              e.spanMultiplier = multiplier;
-              this.upsertPeerNode(e, span.attributes);
-              this.upsertDatabaseRequest(e, resource, span);
-            });
-          } else if (span.kind === SpanKind.SERVER || span.kind === SpanKind.CONSUMER) {
-            const messaging = span.kind === SpanKind.CONSUMER;
-            const parent = bytesToHex(span.parentSpanId);
-            result = this.store.upsert(`${traceId}-${parent}`, parent === '', (e) => {
-              e.traceId = traceId;
-              e.connectionType = messaging ? 'messaging_system' : '';
-              e.serverService = service;
-              e.serverLatencySec = spanDurationSeconds(span);
-              e.serverStartNano = span.startTimeUnixNano;
-              e.failed ||= span.status.code === StatusCode.ERROR;
-              this.upsertDimensions('server_', e.dimensions, resource, span.attributes);
-              e.spanMultiplier = multiplier;
-              this.upsertPeerNode(e, span.attributes);
-            });
-          } else {
-            continue; // not part of an edge
+          const kind = span.kind;
+          const isClient = kind === SpanKind.CLIENT || kind === SpanKind.PRODUCER;
+          if (!isClient && kind !== SpanKind.SERVER && kind !== SpanKind.CONSUMER) continue; // not part of an edge
+          // Spans of a segment share their trace ID: convert it once.
+          if (!lastTraceId || !bytesEqual(lastTraceId, span.traceId)) {
+            lastTraceId = span.traceId;
+            traceId = bytesToHex(span.traceId);
           }
+          const multiplier = multiplierKey ? spanMultiplier(multiplierKey, span, resource) : 1;
+          let e: Edge;
+          if (isClient) {
+            e = store.edgeFor(edgeKey(span.traceId, span.spanId), false, now);
+            e.traceId = traceId;
+            e.connectionType = kind === SpanKind.PRODUCER ? 'messaging_system' : '';
+            e.clientService = service;
+            e.clientLatencySec = spanDurationSeconds(span);
+            e.clientEndNano = span.endTimeUnixNano;
+            e.failed ||= span.status.code === StatusCode.ERROR;
+            if (this.cfg.dimensions.length > 0) this.upsertDimensions('client_', e, resource, span.attributes);
+            e.spanMultiplier = multiplier;
+            this.upsertPeerNode(e, span.attributes);
+            this.upsertDatabaseRequest(e, resource, span);
+          } else {
+            e = store.edgeFor(edgeKey(span.traceId, span.parentSpanId), span.parentSpanId.length === 0, now);
+            e.traceId = traceId;
+            e.connectionType = kind === SpanKind.CONSUMER ? 'messaging_system' : '';
+            e.serverService = service;
+            e.serverLatencySec = spanDurationSeconds(span);
+            e.serverStartNano = span.startTimeUnixNano;
+            e.failed ||= span.status.code === StatusCode.ERROR;
+            if (this.cfg.dimensions.length > 0) this.upsertDimensions('server_', e, resource, span.attributes);
+            e.spanMultiplier = multiplier;
+            this.upsertPeerNode(e, span.attributes);
+          }
+          const result = store.settle(e);
           if (result === 'dropped') dropped++;
           else if (result === 'new') created++;
         }
@@ -207,10 +247,10 @@ export class ServiceGraphsProcessor implements Processor {
 
   shutdown(): void {}
 
-  private upsertDimensions(prefix: string, m: Map<string, string>, resource: KeyValue[], spanAttrs: KeyValue[]): void {
+  private upsertDimensions(prefix: string, e: Edge, resource: KeyValue[], spanAttrs: KeyValue[]): void {
     for (const dim of this.cfg.dimensions) {
       const v = findAttributeString(dim, resource, spanAttrs);
-      if (v !== undefined) m.set(this.cfg.enable_client_server_prefix ? prefix + dim : dim, v);
+      if (v !== undefined) (e.dimensions ??= new Map()).set(this.cfg.enable_client_server_prefix ? prefix + dim : dim, v);
     }
   }
 
@@ -254,22 +294,60 @@ export class ServiceGraphsProcessor implements Processor {
     return s;
   }
 
-  private onComplete(e: Edge): void {
+  private labels(e: Edge): LabelBuilder {
     const lb = new LabelBuilder().add('client', e.clientService).add('server', e.serverService).add('connection_type', e.connectionType);
+    const dims = e.dimensions;
     for (const dim of this.dimensions) {
       if (this.cfg.enable_client_server_prefix && dim !== 'virtual_node') {
-        lb.add(this.labelName(`client_${dim}`), e.dimensions.get(`client_${dim}`) ?? '');
-        lb.add(this.labelName(`server_${dim}`), e.dimensions.get(`server_${dim}`) ?? '');
+        lb.add(this.labelName(`client_${dim}`), dims?.get(`client_${dim}`) ?? '');
+        lb.add(this.labelName(`server_${dim}`), dims?.get(`server_${dim}`) ?? '');
       } else {
-        lb.add(this.labelName(dim), e.dimensions.get(dim) ?? '');
+        lb.add(this.labelName(dim), dims?.get(dim) ?? '');
       }
     }
-    this.requestTotal.inc(lb, e.spanMultiplier, e.traceId);
-    if (e.failed) this.requestFailedTotal.inc(lb, e.spanMultiplier, e.traceId);
-    this.serverSeconds.observe(lb, e.serverLatencySec, e.traceId, e.spanMultiplier);
-    this.clientSeconds.observe(lb, e.clientLatencySec, e.traceId, e.spanMultiplier);
+    return lb;
+  }
+
+  /** The series an edge updates, cached by its label values (see SpanMetricsProcessor.pushSpans). */
+  private handles(e: Edge): EdgeHandles {
+    if (this.registry.epoch !== this.epoch || this.handleCache.size > MAX_CACHED_EDGE_HANDLES) {
+      this.handleCache.clear();
+      this.epoch = this.registry.epoch;
+    }
+    let key = e.clientService + '\xfe' + e.serverService + '\xfe' + e.connectionType;
+    if (e.dimensions) for (const [k, v] of e.dimensions) key += '\xfe' + k + '\xff' + v;
+    let h = this.handleCache.get(key);
+    if (h) return h;
+    const lb = this.labels(e);
+    const now = this.now();
+    h = {
+      total: this.requestTotal.handle(lb, now),
+      // Created on the first failure only: an edge that never fails has no _failed_total series.
+      failed: undefined,
+      failedLb: lb,
+      server: this.serverSeconds.handle(lb, now),
+      client: this.clientSeconds.handle(lb, now),
+      messaging: undefined,
+    };
+    // A refused series (max_active_series) is asked for again next time.
+    if (h.total && h.server && h.client) this.handleCache.set(key, h);
+    return h;
+  }
+
+  private onComplete(e: Edge): void {
+    const h = this.handles(e);
+    const now = this.now();
+    const m = e.spanMultiplier;
+    if (h.total) Counter.add(h.total, m, e.traceId, now);
+    if (e.failed) {
+      if (!h.failed?.live) h.failed = this.requestFailedTotal.handle(h.failedLb, now);
+      if (h.failed) Counter.add(h.failed, m, e.traceId, now);
+    }
+    if (h.server) this.serverSeconds.observeSeries(h.server, e.serverLatencySec, e.traceId, m, now);
+    if (h.client) this.clientSeconds.observeSeries(h.client, e.clientLatencySec, e.traceId, m, now);
     if (this.messagingSeconds && e.connectionType === 'messaging_system' && e.serverStartNano > e.clientEndNano) {
-      this.messagingSeconds.observe(lb, Number(e.serverStartNano - e.clientEndNano) / 1e9, e.traceId, e.spanMultiplier);
+      if (!h.messaging?.live) h.messaging = this.messagingSeconds.handle(h.failedLb, now);
+      if (h.messaging) this.messagingSeconds.observeSeries(h.messaging, Number(e.serverStartNano - e.clientEndNano) / 1e9, e.traceId, m, now);
     }
   }
 
@@ -279,13 +357,13 @@ export class ServiceGraphsProcessor implements Processor {
     if (e.clientService === '') {
       if (e.rootServer) {
         e.clientService = e.peerNode || 'user';
-        if (this.cfg.enable_virtual_node_label) e.dimensions.set('virtual_node', 'client');
+        if (this.cfg.enable_virtual_node_label) (e.dimensions ??= new Map()).set('virtual_node', 'client');
         this.onComplete(e);
         return;
       }
     } else if (e.serverService === '' && e.peerNode !== '') {
       e.serverService = e.peerNode;
-      if (this.cfg.enable_virtual_node_label) e.dimensions.set('virtual_node', 'server');
+      if (this.cfg.enable_virtual_node_label) (e.dimensions ??= new Map()).set('virtual_node', 'server');
       this.onComplete(e);
       return;
     }
