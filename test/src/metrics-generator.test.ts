@@ -1,7 +1,9 @@
 // The metrics-generator end to end: traces of a known topology exported by the real OpenTelemetry
-// JS SDK into an in-process Andante, metrics remote-written into a real Prometheus (Debian's
-// package) and read back through Prometheus's HTTP API; then, with a recording receiver, the
-// per-tenant X-Scope-OrgID, a receiver answering 400 and max_active_series.
+// JS SDK into an in-process Andante (blocks on s3rver), metrics remote-written into a real
+// Prometheus (Debian's package) that also scrapes Andante's /metrics, read back through
+// Prometheus's HTTP API, every dashboard panel included; then, with a recording receiver, the
+// per-tenant X-Scope-OrgID (Prometheus keeps no request header), a receiver answering 400 and
+// max_active_series.
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,7 +15,10 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { fetchTraceProto, getMetric, makeTempDir, removeTempDirs, startInProcess, stopAllInProcess, waitFor, type InProcessAndante } from './harness.js';
+import { S3Backend } from '@andante/backend';
+import { startS3rver, type TestS3Server } from '@andante/backend/testing';
+import { fetchTraceProto, flush, getMetric, makeTempDir, postOtlpHttp, removeTempDirs, startInProcess, stopAllInProcess, waitFor, type InProcessAndante } from './harness.js';
+import { encodeRequest, makeSpan, makeTrace, randomSpanId, randomTraceId, str } from './otlp.js';
 import { startPrometheus, startRecordingReceiver, type PrometheusServer } from './prometheus.js';
 
 /** Counts failed exports so a failure is never silent. */
@@ -97,12 +102,20 @@ let lastExportMs = 0;
 
 describe('metrics-generator into a real Prometheus', () => {
   let prom: PrometheusServer;
+  let s3: TestS3Server;
   let app: InProcessAndante;
   let traceIds: string[];
 
   beforeAll(async () => {
     const dir = makeTempDir('generator-prom');
     prom = await startPrometheus(dir);
+    // Blocks go to an S3-protocol server (s3rver), as in a deployment: the operational dashboard's
+    // object-storage panels read the S3 client's request metrics.
+    s3 = await startS3rver();
+    // A block another writer left unreadable: the poller skips and counts it (the poll-errors panel).
+    const backend = new S3Backend(s3.config());
+    await backend.write(['single-tenant', '00000000-0000-4000-8000-000000000001'], 'meta.json', Buffer.from('{ not json'));
+    await backend.close();
     app = await startInProcess(join(dir, 'andante'), {
       metrics_generator: {
         registry: { collection_interval: '1s' },
@@ -112,8 +125,14 @@ describe('metrics-generator into a real Prometheus', () => {
           remote_write_flush_deadline: '1s',
         },
       },
-      overrides: { defaults: { metrics_generator: { processors: ['service-graphs', 'span-metrics'] } } },
+      // Blocks polled and compacted within the test, so the operational dashboard's panels have data.
+      compactor: { compaction: { compaction_cycle: '1s' } },
+      storage: { trace: { backend: 's3', blocklist_poll: '1s', s3: { bucket: s3.bucket, endpoint: `127.0.0.1:${s3.port}`, region: 'us-east-1', insecure: true, forcepathstyle: true, access_key: s3.accessKey, secret_key: s3.secretKey } } },
+      // The topology's traces are ~3 KB; a larger one is discarded (trace_too_large) for the discarded-spans panel.
+      overrides: { defaults: { metrics_generator: { processors: ['service-graphs', 'span-metrics'] }, global: { max_bytes_per_trace: 20_000 } } },
     });
+    // Prometheus also scrapes Andante's own /metrics, as a deployment would.
+    await prom.scrape('andante', [`127.0.0.1:${app.ports.http}`]);
     traceIds = await sendTopology(app.ports.otlpHttp!);
     // Everything is in once the last edges (user -> web, expired after `wait`) arrived.
     await waitFor(async () => (await prom.query('sum(traces_service_graph_request_total{client="user"})'))[0]?.value === REQUESTS, 30_000, 'user -> web edges in Prometheus', 250);
@@ -122,6 +141,7 @@ describe('metrics-generator into a real Prometheus', () => {
   afterAll(async () => {
     await stopAllInProcess();
     await prom?.stop();
+    await s3?.close();
     removeTempDirs();
   });
 
@@ -220,6 +240,41 @@ describe('metrics-generator into a real Prometheus', () => {
     for (const v of values) expect([0.05, 0.3]).toContain(Math.round(v * 1000) / 1000);
   });
 
+  it("returns data for every panel of the operational dashboard, from Andante's own /metrics scraped by the same Prometheus", async () => {
+    const port = app.ports.http;
+    // What the panels show must have happened: blocks flushed (twice, so the compactor has input),
+    // a query served, a trace discarded. None of it reaches the generator's counts checked below.
+    await flush(port);
+    const filler = makeTrace([makeSpan(randomTraceId(), randomSpanId(), { kind: SpanKind.INTERNAL, name: 'filler' })], 'filler');
+    expect((await postOtlpHttp(app.ports.otlpHttp!, encodeRequest(filler))).status).toBe(200);
+    await flush(port);
+    expect((await fetchTraceProto(port, traceIds[0]!)).status).toBe(200);
+    const big = makeTrace([makeSpan(randomTraceId(), randomSpanId(), { kind: SpanKind.INTERNAL, name: 'big', attributes: [str('payload', 'x'.repeat(30_000))] })], 'filler');
+    // Answered as Tempo does (a partial success); the span is counted as discarded.
+    await postOtlpHttp(app.ports.otlpHttp!, encodeRequest(big));
+    await waitFor(async () => (await getMetric(port, 'tempo_discarded_spans_total', { reason: 'trace_too_large' })) === 1, 10_000, 'the large trace discarded');
+    await waitFor(async () => (await getMetric(port, 'tempodb_compaction_blocks_total')) > 0, 30_000, 'a compaction');
+
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+    const d = JSON.parse(readFileSync(join(root, 'deploy/dashboards/andante-operational.json'), 'utf8')) as { panels: { title: string; type: string; targets?: { expr: string }[] }[] };
+    const panels = d.panels.filter((p) => (p.targets ?? []).length > 0);
+    expect(panels.length).toBeGreaterThanOrEqual(15);
+    const expr = (e: string): string => e.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'andante');
+    /** Per panel: its queries that return no series. */
+    const empty = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (const panel of panels) {
+        const results = await Promise.all(panel.targets!.map(async (t) => ({ q: expr(t.expr), n: (await prom.query(expr(t.expr))).length })));
+        if (results.every((r) => r.n === 0)) out.push(`${panel.title}: ${results.map((r) => r.q).join(' | ')}`);
+      }
+      return out;
+    };
+    // Scrapes every second; a rate needs two samples after the events.
+    let last: string[] = [];
+    await waitFor(async () => (last = await empty()).length === 0, 30_000, () => `panels without data:\n${last.join('\n')}`, 500);
+    expect(last).toEqual([]);
+  }, 60_000);
+
   it('serves /metrics-generator/ring as JSON for curl and as an HTML table for a browser', async () => {
     const res = await fetch(`http://127.0.0.1:${app.ports.http}/metrics-generator/ring`, { headers: { Accept: '*/*' } });
     expect(res.headers.get('content-type')).toContain('application/json');
@@ -252,7 +307,8 @@ describe('metrics-generator into a real Prometheus', () => {
   it('counts pushes to the generator and no failures', async () => {
     expect(await getMetric(app.ports.http, 'tempo_distributor_metrics_generator_pushes_total')).toBeGreaterThan(0);
     expect(await getMetric(app.ports.http, 'tempo_distributor_metrics_generator_pushes_failures_total')).toBe(0);
-    expect(await getMetric(app.ports.http, 'tempo_metrics_generator_spans_received_total', { tenant: 'single-tenant' })).toBe(2 * REQUESTS * 8);
+    // Two topologies of 8 spans per request, and the operational test's one filler span.
+    expect(await getMetric(app.ports.http, 'tempo_metrics_generator_spans_received_total', { tenant: 'single-tenant' })).toBe(2 * REQUESTS * 8 + 1);
   });
 });
 

@@ -30,14 +30,17 @@ export interface PrometheusServer {
   queryExemplars(promql: string, startSec: number, endSec: number): Promise<{ seriesLabels: Record<string, string>; exemplars: { labels: Record<string, string>; value: string; timestamp: number }[] }[]>;
   stop(): Promise<void>;
   restart(): Promise<void>;
+  /** Scrapes `targets` (host:port, /metrics) every second as job `job` from now on (config reloaded with SIGHUP); resolves once every target is up. */
+  scrape(job: string, targets: string[]): Promise<void>;
   logs(): string;
 }
 
 export async function startPrometheus(dir: string): Promise<PrometheusServer> {
   const port = await freePort();
   const configFile = join(dir, 'prometheus.yml');
-  // No scrape jobs: everything arrives by remote_write.
-  writeFileSync(configFile, 'global:\n  scrape_interval: 1h\nstorage:\n  exemplars:\n    max_exemplars: 100000\n');
+  // No scrape jobs until scrape() adds one: the generator's series arrive by remote_write.
+  const baseConfig = 'global:\n  scrape_interval: 1h\nstorage:\n  exemplars:\n    max_exemplars: 100000\n';
+  writeFileSync(configFile, baseConfig);
   const url = `http://127.0.0.1:${port}`;
   let logs = '';
   let child: ChildProcess | undefined;
@@ -92,6 +95,20 @@ export async function startPrometheus(dir: string): Promise<PrometheusServer> {
       return (await api(`/api/v1/query_exemplars?query=${encodeURIComponent(promql)}&start=${startSec}&end=${endSec}`)) as never;
     },
     stop,
+    async scrape(job, targets) {
+      writeFileSync(configFile, `${baseConfig}scrape_configs:\n  - job_name: ${job}\n    scrape_interval: 1s\n    static_configs:\n      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]\n`);
+      child!.kill('SIGHUP');
+      await waitFor(
+        async () => {
+          const data = (await api('/api/v1/targets?state=active')) as { activeTargets: { labels: Record<string, string>; health: string }[] };
+          const up = data.activeTargets.filter((t) => t.labels['job'] === job && t.health === 'up');
+          return up.length === targets.length;
+        },
+        30_000,
+        () => `scrape targets up; logs:\n${logs}`,
+        200,
+      );
+    },
     /** Same port, same TSDB: what it had is kept. */
     async restart() {
       await stop();
