@@ -44,7 +44,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: false });
 const TWO_32 = 4294967296;
 
 /** Bounds of the caches: beyond them a cache is emptied and refilled (memory bounded by configuration, never by the traffic). */
-const MAX_INTERNED = 50_000;
+const MAX_INTERNED = 10_000;
 const MAX_RESOURCES = 5_000;
 /** Strings longer than this are decoded, not interned (URLs, statements: rarely repeated). */
 const MAX_INTERNED_BYTES = 128;
