@@ -1,12 +1,15 @@
 // Metrics-generator benchmark, in process: CPU time of the generator (decode + span-metrics +
 // service-graphs) per span, given as cores needed for 100k spans/s; the cost of one collection
-// (registry -> remote_write protobuf + snappy) per series; heap per 10k active series.
+// (registry -> remote_write protobuf + snappy) per series; heap per 10k active series. Each push
+// is what the distributor's tap hands over for one export: its per-trace segments, cut by the
+// distributor's own splitExportRequest.
 //
 //   pnpm build && node --expose-gc bench/dist/generator.js [--spans 400000] [--dimensions http.method,http.status_code]
 
 import { Registry } from 'prom-client';
 import { decodeTrace, defaultTenantLimits, silentLogger, staticLimits, type TraceSegment } from '@andante/model';
 import { Generator, defaultGeneratorConfig, encodeWriteRequest, snappyCompress } from '@andante/generator';
+import { splitExportRequest } from '@andante/distributor';
 import { encodeBatches } from './payloads.js';
 
 function option(name: string, fallback: string): string {
@@ -29,17 +32,23 @@ function makeGenerator(processors: string[], dimensions: string[]): Generator {
   return new Generator({ cfg, limits: staticLimits(limits), registry: new Registry(), logger: silentLogger });
 }
 
-function run(label: string, processors: string[], dimensions: string[], segments: TraceSegment[], spans: number): void {
+/** One export's segments (one per trace) and its span count. */
+interface Push {
+  segments: TraceSegment[];
+  spans: number;
+}
+
+function run(label: string, processors: string[], dimensions: string[], pushes: Push[], spans: number): void {
   const gen = makeGenerator(processors, dimensions);
   // Warm-up: JIT and series creation.
-  for (const s of segments.slice(0, 20)) gen.pushSpansSync({ tenantId: 't', segments: [s] });
+  for (const p of pushes.slice(0, 20)) gen.pushSpansSync({ tenantId: 't', segments: p.segments });
   gc();
   const t0 = cpuMs();
   let pushed = 0;
   while (pushed < spans) {
-    for (const s of segments) {
-      gen.pushSpansSync({ tenantId: 't', segments: [s] });
-      pushed += s.spanCount;
+    for (const p of pushes) {
+      gen.pushSpansSync({ tenantId: 't', segments: p.segments });
+      pushed += p.spans;
       if (pushed >= spans) break;
     }
   }
@@ -57,15 +66,15 @@ function run(label: string, processors: string[], dimensions: string[], segments
 }
 
 /** For comparison: a full decodeTrace of the same segments (the generator decodes only what it reads). */
-function decodeOnly(segments: TraceSegment[], spans: number): void {
-  for (const s of segments.slice(0, 20)) decodeTrace(s.bytes);
+function decodeOnly(pushes: Push[], spans: number): void {
+  for (const p of pushes.slice(0, 20)) for (const s of p.segments) decodeTrace(s.bytes);
   gc();
   const t0 = cpuMs();
   let n = 0;
   while (n < spans) {
-    for (const s of segments) {
-      decodeTrace(s.bytes);
-      n += s.spanCount;
+    for (const p of pushes) {
+      for (const s of p.segments) decodeTrace(s.bytes);
+      n += p.spans;
       if (n >= spans) break;
     }
   }
@@ -76,14 +85,16 @@ function decodeOnly(segments: TraceSegment[], spans: number): void {
 async function main(): Promise<void> {
   const spans = Number(option('spans', '400000'));
   const dims = option('dimensions', 'http.method,http.status_code').split(',').filter(Boolean);
-  const batches = encodeBatches(200, 500, 20);
-  const segments: TraceSegment[] = batches.map((bytes) => ({ traceId: new Uint8Array(16), bytes, spanCount: 500, startTimeUnixNano: 0n, endTimeUnixNano: 0n }));
-  console.log(`node ${process.version}; ${spans.toLocaleString('en')} spans per run in exports of 500 spans (traces of 20, 10 services)`);
-  decodeOnly(segments, spans);
-  run('span-metrics', ['span-metrics'], [], segments, spans);
-  run(`span-metrics + dimensions [${dims.join(', ')}]`, ['span-metrics'], dims, segments, spans);
-  run('service-graphs', ['service-graphs'], [], segments, spans);
-  run('span-metrics + service-graphs', ['span-metrics', 'service-graphs'], [], segments, spans);
+  const pushes: Push[] = encodeBatches(200, 500, 20).map((bytes) => {
+    const { segments, spanCount } = splitExportRequest(bytes);
+    return { segments, spans: spanCount };
+  });
+  console.log(`node ${process.version}; ${spans.toLocaleString('en')} spans per run in exports of 500 spans (traces of 20, 10 services), pushed as per-trace segments`);
+  decodeOnly(pushes, spans);
+  run('span-metrics', ['span-metrics'], [], pushes, spans);
+  run(`span-metrics + dimensions [${dims.join(', ')}]`, ['span-metrics'], dims, pushes, spans);
+  run('service-graphs', ['service-graphs'], [], pushes, spans);
+  run('span-metrics + service-graphs', ['span-metrics', 'service-graphs'], [], pushes, spans);
   await memoryPer10kSeries();
 }
 
