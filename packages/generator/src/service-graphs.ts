@@ -213,7 +213,8 @@ export class ServiceGraphsProcessor implements Processor {
             e.connectionType = kind === SpanKind.PRODUCER ? 'messaging_system' : '';
             e.clientService = service;
             e.clientLatencySec = spanDurationSeconds(span);
-            e.clientEndNano = span.endTimeUnixNano;
+            // Read only for the messaging latency (a BigInt per read).
+            if (kind === SpanKind.PRODUCER) e.clientEndNano = span.endTimeUnixNano;
             e.failed ||= span.status.code === StatusCode.ERROR;
             if (this.cfg.dimensions.length > 0) this.upsertDimensions('client_', e, resource, span.attributes);
             e.spanMultiplier = multiplier;
@@ -225,7 +226,7 @@ export class ServiceGraphsProcessor implements Processor {
             e.connectionType = kind === SpanKind.CONSUMER ? 'messaging_system' : '';
             e.serverService = service;
             e.serverLatencySec = spanDurationSeconds(span);
-            e.serverStartNano = span.startTimeUnixNano;
+            if (kind === SpanKind.CONSUMER) e.serverStartNano = span.startTimeUnixNano;
             e.failed ||= span.status.code === StatusCode.ERROR;
             if (this.cfg.dimensions.length > 0) this.upsertDimensions('server_', e, resource, span.attributes);
             e.spanMultiplier = multiplier;

@@ -13,7 +13,12 @@ describe('decodeForGenerator', () => {
     const bytes = encodeTrace({ resourceSpans: [batch({ 'service.name': 'api', 'k8s.pod.name': 'p' }, [s, parent])] });
     const [b] = decodeForGenerator(bytes, new Set(['http.method', 'peer.service', 'n', 'ratio', 'ok']));
     expect(b!.resource.attributes.map((a) => a.key)).toEqual(['service.name', 'k8s.pod.name']);
-    const [got, gotParent] = b!.scopeSpans[0]!.spans;
+    const [decoded, gotParent] = b!.scopeSpans[0]!.spans;
+    // Timestamps are getters (made on demand from their 32-bit halves): read them out.
+    const got = { ...decoded, startTimeUnixNano: decoded!.startTimeUnixNano, endTimeUnixNano: decoded!.endTimeUnixNano };
+    for (const k of ['startHi', 'startLo', 'endHi', 'endLo']) delete (got as Record<string, unknown>)[k];
+    expect(decoded!.durationSeconds).toBeCloseTo(0.012, 12);
+    expect(decoded!.endUnixMs).toBe(Number(s.endTimeUnixNano / 1_000_000n) + Number(s.endTimeUnixNano % 1_000_000n) / 1e6);
     expect(got).toEqual({
       traceId: s.traceId,
       spanId: s.spanId,

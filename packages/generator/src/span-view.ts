@@ -28,6 +28,44 @@ export interface GenSpan {
   status: { code: number; message: string };
   /** Encoded size of the span message in bytes. */
   size: number;
+  /** Set by the decoder, exact, so readers need no BigInt: duration in seconds (negative counts as 0), end in ms since the epoch. */
+  readonly durationSeconds?: number;
+  readonly endUnixMs?: number;
+}
+
+/**
+ * A decoded span. Timestamps stay as their two 32-bit halves: the BigInts of the GenSpan
+ * interface are made only when read (service-graphs' messaging latency), not for every span.
+ */
+class DecodedSpan implements GenSpan {
+  constructor(
+    public traceId: Uint8Array,
+    public spanId: Uint8Array,
+    public parentSpanId: Uint8Array,
+    public name: string,
+    public kind: number,
+    public attributes: KeyValue[],
+    public status: { code: number; message: string },
+    public size: number,
+    private readonly startHi: number,
+    private readonly startLo: number,
+    private readonly endHi: number,
+    private readonly endLo: number,
+  ) {}
+  get startTimeUnixNano(): bigint {
+    return (BigInt(this.startHi) << 32n) | BigInt(this.startLo);
+  }
+  get endTimeUnixNano(): bigint {
+    return (BigInt(this.endHi) << 32n) | BigInt(this.endLo);
+  }
+  get durationSeconds(): number {
+    // Exact while the duration is below 2^53 ns (104 days); the halves' difference needs no BigInt.
+    const d = (this.endHi - this.startHi) * TWO_32 + (this.endLo - this.startLo);
+    return d > 0 ? d / 1e9 : 0;
+  }
+  get endUnixMs(): number {
+    return (this.endHi * TWO_32 + this.endLo) / 1e6;
+  }
 }
 
 /** Spans of one resource (every resource attribute is kept: target_info needs them all). The resource object is shared between segments: read-only. */
@@ -142,15 +180,13 @@ class Wire {
     return e;
   }
 
-  fixed64(): bigint {
+  /** An unsigned 32-bit little-endian word (a fixed64 is two: low, then high). */
+  fixed32(): number {
     const buf = this.buf;
     const p = this.pos;
-    if (p + 8 > this.end) throw new RangeError('index out of range');
-    const lo = (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0;
-    const hi = (buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24)) >>> 0;
-    this.pos = p + 8;
-    // Nanosecond timestamps until 2255 fit in 2^53 exactly: one BigInt from a double.
-    return hi < 0x200000 ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    if (p + 4 > this.end) throw new RangeError('index out of range');
+    this.pos = p + 4;
+    return (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0;
   }
 
   double(): number {
@@ -423,8 +459,10 @@ export class SegmentDecoder {
     let parentSpanId: Uint8Array = NO_BYTES;
     let name = '';
     let kind = 0;
-    let start = 0n;
-    let stop = 0n;
+    let startLo = 0;
+    let startHi = 0;
+    let endLo = 0;
+    let endHi = 0;
     let attributes = NO_ATTRIBUTES;
     let code = 0;
     let message = '';
@@ -448,10 +486,12 @@ export class SegmentDecoder {
           kind = w.varint();
           break;
         case 0x39:
-          start = w.fixed64();
+          startLo = w.fixed32();
+          startHi = w.fixed32();
           break;
         case 0x41:
-          stop = w.fixed64();
+          endLo = w.fixed32();
+          endHi = w.fixed32();
           break;
         case 0x4a: {
           const e = w.lengthEnd(end);
@@ -481,7 +521,7 @@ export class SegmentDecoder {
       }
     }
     if (w.pos !== end) throw new RangeError('Span overruns its length');
-    return { traceId, spanId, parentSpanId, name, kind, startTimeUnixNano: start, endTimeUnixNano: stop, attributes, status: { code, message }, size };
+    return new DecodedSpan(traceId, spanId, parentSpanId, name, kind, attributes, { code, message }, size, startHi, startLo, endHi, endLo);
   }
 }
 
