@@ -67,4 +67,13 @@ describe('generator config', () => {
       'metrics_generator.processors: "service-graph" is not a known processor, valid values: [service-graphs span-metrics local-blocks span-metrics-count span-metrics-latency span-metrics-size host-info]',
     );
   });
+
+  it('accepts generate_native_histograms: classic and refuses native and both with the reason', () => {
+    expect(parseGeneratorOverrides({ generate_native_histograms: 'classic', processors: ['span-metrics'] }).processors).toEqual(['span-metrics']);
+    for (const mode of ['native', 'both']) {
+      expect(() => parseGeneratorOverrides({ generate_native_histograms: mode })).toThrow(
+        `metrics_generator.generate_native_histograms: "${mode}" is not supported: Andante writes classic histograms only; valid values: [classic]`,
+      );
+    }
+  });
 });

@@ -452,7 +452,17 @@ function parseFilterPolicies(raw: unknown, path: string): FilterPolicyConfig[] {
 export function parseGeneratorOverrides(raw: unknown, base: MetricsGeneratorLimits = defaultMetricsGeneratorLimits(), path = 'metrics_generator'): MetricsGeneratorLimits {
   const out = structuredClone(base);
   const t = tree(raw, path);
-  checkKeys(t, ['processors', 'max_active_series', 'collection_interval', 'disable_collection', 'processor'], path);
+  checkKeys(t, ['processors', 'max_active_series', 'collection_interval', 'disable_collection', 'processor', 'generate_native_histograms'], path);
+  if ('generate_native_histograms' in t) {
+    // Tempo's histogram mode: classic (its default), native or both. Andante writes classic
+    // histograms only; a config asking for native ones is refused rather than silently not served.
+    const mode = t['generate_native_histograms'];
+    if (mode !== 'classic') {
+      throw new GeneratorConfigError(
+        `${path}.generate_native_histograms: ${JSON.stringify(mode)} is not supported: Andante writes classic histograms only; valid values: [classic] (Tempo also has native and both)`,
+      );
+    }
+  }
   if ('processors' in t) {
     const names = strList(t['processors'], `${path}.processors`);
     for (const name of names) {
