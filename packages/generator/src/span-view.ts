@@ -115,7 +115,8 @@ class ByteTable<V> {
       this.map.clear();
       this.count = 0;
     }
-    const entry = { bytes: buf.slice(start, end), value };
+    // A copy: Buffer#slice is a view, which would pin the whole export buffer the segment lives in.
+    const entry = { bytes: Uint8Array.prototype.slice.call(buf, start, end), value };
     const list = this.map.get(hash);
     if (list === undefined) this.map.set(hash, [entry]);
     else list.push(entry);
@@ -377,7 +378,7 @@ export class SegmentDecoder {
           break;
         }
         case 0x3a:
-          v = { bytesValue: this.bytesView(end).slice() };
+          v = { bytesValue: Uint8Array.prototype.slice.call(this.bytesView(end)) };
           break;
         default:
           w.skip(tag & 7, end);
