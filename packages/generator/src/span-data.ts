@@ -20,16 +20,15 @@ export function stringifyAnyValue(v: AnyValue): string {
   return '';
 }
 
-/** The first of `lists` holding `key` wins (Tempo looks at the resource before the span). */
-export function findAttribute(key: string, ...lists: (readonly KeyValue[])[]): AnyValue | undefined {
-  for (const attrs of lists) {
-    for (const kv of attrs) if (kv.key === key) return kv.value;
-  }
+/** `first` (the resource, as Tempo looks there first), then `second` (the span): the first holding `key` wins. Two fixed parameters: no array per call on the hot path. */
+export function findAttribute(key: string, first: readonly KeyValue[], second?: readonly KeyValue[]): AnyValue | undefined {
+  for (let i = 0; i < first.length; i++) if (first[i]!.key === key) return first[i]!.value;
+  if (second) for (let i = 0; i < second.length; i++) if (second[i]!.key === key) return second[i]!.value;
   return undefined;
 }
 
-export function findAttributeString(key: string, ...lists: (readonly KeyValue[])[]): string | undefined {
-  const v = findAttribute(key, ...lists);
+export function findAttributeString(key: string, first: readonly KeyValue[], second?: readonly KeyValue[]): string | undefined {
+  const v = findAttribute(key, first, second);
   return v === undefined ? undefined : stringifyAnyValue(v);
 }
 
