@@ -102,8 +102,9 @@ describe('metrics-generator remote_write while Prometheus is away', () => {
     await prom.stop();
     const down = await sendLoad(app.ports.otlpHttp!, N);
     // Exports never wait for remote_write: a blocked export would take remote_timeout (30 s) or the
-    // retries' backoff. The margin is for a loaded machine, far below either.
-    expect(p99(down), `p99 with Prometheus up ${p99(up).toFixed(1)} ms, down ${p99(down).toFixed(1)} ms`).toBeLessThan(Math.max(3 * p99(up), p99(up) + 250));
+    // retries' backoff (50-300 ms each, retried for the whole outage). The margin is for a loaded
+    // machine (the whole suite runs beside this test in CI), far below either.
+    expect(p99(down), `p99 with Prometheus up ${p99(up).toFixed(1)} ms, down ${p99(down).toFixed(1)} ms`).toBeLessThan(Math.max(3 * p99(up), p99(up) + 1_000));
     await waitFor(async () => (await getMetric(app.ports.http, 'prometheus_remote_storage_samples_pending')) > 0, 10_000, 'samples queued');
     await waitFor(async () => (await getMetric(app.ports.http, 'prometheus_remote_storage_retried_requests_total')) > 2, 10_000, 'retries');
 
