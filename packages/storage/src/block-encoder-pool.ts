@@ -336,7 +336,6 @@ class WorkerEncodeStream implements BlockEncodeStream {
   }
 }
 
-type PoolJob = EncodeJob | WorkerEncodeStream;
 
 /**
  * Sends a job to a worker in chunks of packed traces, yielding to the event loop between
@@ -443,7 +442,13 @@ export function splitTraces(traces: readonly SegmentTrace[], parts: number, minP
 }
 
 export class BlockEncoderPool {
-  private readonly pool: WorkerPool<PoolJob, EncodedBlock> | null;
+  private readonly pool: WorkerPool<EncodeJob, EncodedBlock> | null;
+  /**
+   * Streams (compactions) run on workers of their own, started on first use: a stream holds its
+   * worker for as long as its producer takes to merge, mostly waiting, and must not keep a flush
+   * from a worker meanwhile. Their CPU competes with flushes for the cores as an encode did.
+   */
+  private streamPool: WorkerPool<WorkerEncodeStream, EncodedBlock> | null = null;
   /** Streams on a worker, by job ID, for their acknowledgements. */
   private readonly streams = new Map<number, WorkerEncodeStream>();
   private closed = false;
@@ -456,30 +461,14 @@ export class BlockEncoderPool {
     this.pool =
       WORKER_URL === null || size <= 0
         ? null
-        : new WorkerPool<PoolJob, EncodedBlock>({
+        : new WorkerPool<EncodeJob, EncodedBlock>({
             name: 'block encoder',
             url: WORKER_URL,
             size,
             workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
             // A worker that dies mid-job fails it through the pool; later chunks go nowhere.
-            post: (worker, id, job) => {
-              if (job instanceof WorkerEncodeStream) {
-                this.streams.set(id, job);
-                job.attach(worker, id);
-              } else {
-                void postInChunks(worker, id, job, PACK_CHUNK_BYTES);
-              }
-            },
-            done: (msg) => {
-              const m = msg as { id?: number; block?: EncodedBlock; error?: string };
-              if (m.id === undefined) return null;
-              this.streams.delete(m.id);
-              return m.block ? { id: m.id, result: m.block } : { id: m.id, error: new Error(m.error ?? 'block encoding failed') };
-            },
-            onOther: (_worker, msg) => {
-              const ack = msg as EncodeStreamAck;
-              this.streams.get(ack.ack)?.onAck(ack);
-            },
+            post: (worker, id, job) => void postInChunks(worker, id, job, PACK_CHUNK_BYTES),
+            done: blockDone,
           });
   }
 
@@ -511,13 +500,40 @@ export class BlockEncoderPool {
    */
   openStream(header: EncodeStreamHeader): BlockEncodeStream {
     if (this.closed) throw new Error('block encoder pool is closed');
-    if (!this.pool) return new InlineEncodeStream(header);
-    const pool = this.pool;
+    if (!this.pool || WORKER_URL === null) return new InlineEncodeStream(header);
+    const url = WORKER_URL;
+    this.streamPool ??= new WorkerPool<WorkerEncodeStream, EncodedBlock>({
+      name: 'block encoder (streams)',
+      url,
+      size: this.size,
+      workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
+      post: (worker, id, stream) => {
+        this.streams.set(id, stream);
+        stream.attach(worker, id);
+      },
+      done: (msg) => {
+        const done = blockDone(msg);
+        if (done) this.streams.delete(done.id);
+        return done;
+      },
+      onOther: (_worker, msg) => {
+        const ack = msg as EncodeStreamAck;
+        this.streams.get(ack.ack)?.onAck(ack);
+      },
+    });
+    const pool = this.streamPool;
     return new WorkerEncodeStream(header, (stream) => pool.run(stream), PACK_CHUNK_BYTES);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.pool?.close();
+    await Promise.all([this.pool?.close(), this.streamPool?.close()]);
   }
+}
+
+/** A worker's final message of a job (its block or its error); null for a stream's acknowledgement. */
+function blockDone(msg: unknown): { id: number; result?: EncodedBlock; error?: Error } | null {
+  const m = msg as { id?: number; block?: EncodedBlock; error?: string };
+  if (m.id === undefined) return null;
+  return m.block ? { id: m.id, result: m.block } : { id: m.id, error: new Error(m.error ?? 'block encoding failed') };
 }
