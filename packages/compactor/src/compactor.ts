@@ -280,9 +280,10 @@ export class Compactor {
   /**
    * Merges the job's inputs in trace-ID order and streams the merged traces into the encoder, which
    * encodes each row group as it fills; an output is cut (at a trace boundary) once it holds
-   * output_block_buffer_bytes (its Parquet bytes plus the traces not yet encoded: `heldBytes`). So memory is bounded by a row group, the chunks in
-   * flight to the encoder and the budget, whatever the job's size. A trace is never split: the
-   * merge yields each trace whole, combined from all inputs.
+   * output_block_buffer_bytes (its Parquet bytes plus the traces not yet encoded: `heldBytes`). So
+   * memory is bounded by the inputs' row groups being read, the encoder's row group, the chunks in
+   * flight to it and the budget, whatever the job's size. A trace is never split: the merge yields
+   * each trace whole, combined from all inputs.
    */
   private async compact(tenantId: string, job: CompactionJob, result: CycleResult): Promise<BlockMeta[]> {
     const inputs = job.inputs.map((m) => new BackendBlock(this.deps.backend, m));
