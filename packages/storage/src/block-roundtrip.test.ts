@@ -4,14 +4,16 @@
 // (BackendBlock: find by ID and iteration) must equal what went in, with the documented
 // normalisations (docs/block-format.md, Exactness).
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '@andante/backend';
 import { combineTraces, compareBytes, decodeTrace, encodeTrace, mulberry32 } from '@andante/model';
 import type { AnyValue, KeyValue, ResourceSpans, Span, Trace } from '@andante/model';
 import { BackendBlock, newBlockId, writeEncodedBlock } from './backend-block.js';
+import { readBlockMeta } from './block-meta.js';
 import { encodeBlock } from './block-encode.js';
 import type { TraceEntry } from './block-encode.js';
 import { BlockEncoderPool } from './block-encoder-pool.js';
@@ -192,6 +194,32 @@ describe('block round trip of random traces', () => {
     await readBack(
       block,
       traces.map((t) => ({ traceId: t.traceId, trace: normalise(combineTraces([decodeTrace(encodeTrace(t.trace))])) })),
+    );
+  });
+});
+
+// A block written by the encoder of December 2026 (vAndante2, hyparquet-writer), kept as bytes: a
+// new encoder (issue 14's next step: columns straight from segment bytes) must keep reading it.
+// REGENERATE_BLOCK_FIXTURE=1 rewrites it, which only an intended format change should do.
+const FIXTURE = fileURLToPath(new URL('../fixtures/vandante2-seed7', import.meta.url));
+const FIXTURE_BLOCK_ID = '5f0c1a52-7d2e-4b8e-9a51-3c7d1f00e2a7';
+
+describe('blocks written by earlier encoders', () => {
+  it('reads the vAndante2 fixture block exactly', async () => {
+    const traces = randomTraces(7, 25);
+    if (process.env['REGENERATE_BLOCK_FIXTURE'] === '1') {
+      const encoded = encodeBlock('fixture', FIXTURE_BLOCK_ID, traces, { rowGroupSpans: 200, pageSizeBytes: 1024 });
+      await mkdir(FIXTURE, { recursive: true });
+      for (const o of encoded.objects) await writeFile(join(FIXTURE, o.name), o.data);
+    }
+    const backend = await newBackend();
+    for (const name of await readdir(FIXTURE)) await backend.write(['fixture', FIXTURE_BLOCK_ID], name, await readFile(join(FIXTURE, name)));
+    const meta = (await readBlockMeta(backend, 'fixture', FIXTURE_BLOCK_ID))!;
+    expect(meta.format).toBe('vAndante2');
+    expect(meta.totalObjects).toBe(traces.length);
+    await readBack(
+      new BackendBlock(backend, meta),
+      traces.map((t) => ({ traceId: t.traceId, trace: normalise(t.trace) })),
     );
   });
 });
