@@ -537,16 +537,6 @@ export class BlockWriter {
     return this.writer.bytes;
   }
 
-  /** Spans added so far. */
-  get spans(): number {
-    return this.totalRows + this.buffer.length;
-  }
-
-  /** Spans held in the current row group (at most the config's rowGroupSpans). */
-  get bufferedSpans(): number {
-    return this.buffer.length;
-  }
-
   /** Adds one trace; IDs must ascend strictly. A trace without spans is left out. */
   add(traceId: Uint8Array, trace: Trace): void {
     if (this.finished) throw new Error('block writer is finished');

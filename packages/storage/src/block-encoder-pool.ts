@@ -59,10 +59,6 @@ export class SegmentBlockWriter {
     return this.writer.encodedBytes;
   }
 
-  get spans(): number {
-    return this.writer.spans;
-  }
-
   finish(): EncodedBlock {
     return this.writer.finish();
   }
