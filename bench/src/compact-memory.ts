@@ -1,5 +1,7 @@
-// Compactor memory benchmark: peak RSS of one compaction cycle over `spans` spans in `blocks`
-// blocks of one window on a local backend. The blocks are written once into --data (reused by
+// Compactor benchmark: peak RSS and CPU of one compaction cycle over `spans` spans in `blocks`
+// blocks of one window on a local backend. CPU is the child's process.cpuUsage (every thread:
+// the main thread's merge and the encoder workers), so "spans per CPU-second" is compaction
+// throughput per core, steady on a shared machine. The blocks are written once into --data (reused by
 // later runs); each run compacts a fresh copy in a child process, so the peak RSS it reports
 // (getrusage maxrss, worker threads included) is the compaction's alone.
 //
@@ -76,8 +78,11 @@ async function compactOnce(dir: string, o: Options): Promise<void> {
     peak.arrayBuffersMiB = Math.max(peak.arrayBuffersMiB, m.arrayBuffers / 2 ** 20);
   }, 100);
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const result = await compactor.runCycle();
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
   clearInterval(sampler);
   await encoder.close();
   const { metas } = await listTenantBlocks(backend, TENANT);
@@ -87,6 +92,7 @@ async function compactOnce(dir: string, o: Options): Promise<void> {
     spans: metas.reduce((n, m) => n + m.totalSpans, 0),
     traces: metas.reduce((n, m) => n + m.totalObjects, 0),
     seconds,
+    cpuSeconds,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     ...peak,
   }));
@@ -104,7 +110,7 @@ async function main(): Promise<void> {
     if (child.status !== 0) throw new Error(`compaction child exited with ${child.status}`);
     const figures = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
     console.log(`${o.spans} spans in ${o.blocks} blocks -> ${figures.outputs} block(s), ${figures.spans} spans, ${figures.traces} traces; ` +
-      `${figures.seconds!.toFixed(1)} s, peak RSS ${figures.peakRssMiB!.toFixed(0)} MiB ` +
+      `${figures.seconds!.toFixed(1)} s, CPU ${figures.cpuSeconds!.toFixed(1)} s (${Math.round(figures.spans! / figures.cpuSeconds!)} spans per CPU-second), peak RSS ${figures.peakRssMiB!.toFixed(0)} MiB ` +
       `(main thread: heap used ${figures.heapUsedMiB!.toFixed(0)} MiB, array buffers ${figures.arrayBuffersMiB!.toFixed(0)} MiB)`);
   } finally {
     await rm(work, { recursive: true, force: true });

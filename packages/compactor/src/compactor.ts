@@ -13,7 +13,7 @@
 // queries that already hold them keep working.
 
 import type { Backend } from '@andante/backend';
-import { encodeTrace, validateTenantId, type LimitsProvider, type Logger } from '@andante/model';
+import { countSpans, encodeTrace, validateTenantId, type LimitsProvider, type Logger } from '@andante/model';
 import {
   BackendBlock,
   META_NAME,
@@ -28,9 +28,9 @@ import {
   writeEncodedBlock,
   writeTenantIndex,
   type BlockConfig,
+  type BlockEncodeStream,
   type BlockEncoderPool,
   type BlockMeta,
-  type SegmentTrace,
   type TenantListing,
 } from '@andante/storage';
 import type { Registry } from 'prom-client';
@@ -68,6 +68,14 @@ export interface CycleResult {
   orphansDeleted: number;
   /** Outputs of interrupted compactions withdrawn (their inputs still hold every trace). */
   outputsWithdrawn: number;
+  /** Spans written by this cycle's compactions (inputs' spans, duplicates combined). */
+  spansCompacted: number;
+  /**
+   * Most bytes one compaction output held at any moment (`BlockEncodeStream.heldBytes`: Parquet
+   * bytes so far plus the merged traces not yet encoded). Bounded by output_block_buffer_bytes plus
+   * one trace, whatever the size of the job.
+   */
+  peakBufferedBytes: number;
 }
 
 /** Outputs and inputs of compactions a crash interrupted; not merged again until resolved. */
@@ -124,7 +132,7 @@ export class Compactor {
   }
 
   private async cycle(): Promise<CycleResult> {
-    const result: CycleResult = { compactions: 0, retentionMarked: 0, retentionDeleted: 0, orphansDeleted: 0, outputsWithdrawn: 0 };
+    const result: CycleResult = { compactions: 0, retentionMarked: 0, retentionDeleted: 0, orphansDeleted: 0, outputsWithdrawn: 0, spansCompacted: 0, peakBufferedBytes: 0 };
     let tenants: string[];
     try {
       tenants = await listTenants(this.deps.backend, this.deps.knownTenants?.() ?? []);
@@ -154,7 +162,7 @@ export class Compactor {
     await this.clearOrphans(tenantId, blocks.metaless, result);
     for (const job of selectCompactionJobs(tenantId, blocks.metas, this.deps.cfg, resumed.busy)) {
       if (!this.ownership.owns(job.key)) continue;
-      await this.compact(tenantId, job);
+      await this.compact(tenantId, job, result);
       result.compactions++;
     }
     // The tenant index reflects the state after this cycle's work.
@@ -270,11 +278,14 @@ export class Compactor {
   }
 
   /**
-   * Merges the job's inputs in trace-ID order into outputs of at most output_block_buffer_bytes
-   * of encoded traces each (plus one trace), so memory is bounded by the budget, not the job. A
-   * trace is never split: the merge yields each trace whole, combined from all inputs.
+   * Merges the job's inputs in trace-ID order and streams the merged traces into the encoder, which
+   * encodes each row group as it fills; an output is cut (at a trace boundary) once it holds
+   * output_block_buffer_bytes (its Parquet bytes plus the traces not yet encoded: `heldBytes`). So
+   * memory is bounded by the inputs' row groups being read, the encoder's row group, the chunks in
+   * flight to it and the budget, whatever the job's size. A trace is never split: the merge yields
+   * each trace whole, combined from all inputs.
    */
-  private async compact(tenantId: string, job: CompactionJob): Promise<BlockMeta[]> {
+  private async compact(tenantId: string, job: CompactionJob, result: CycleResult): Promise<BlockMeta[]> {
     const inputs = job.inputs.map((m) => new BackendBlock(this.deps.backend, m));
     const byStart = [...job.inputs].sort((a, b) => compareTimes(a.startTime, b.startTime));
     const byEnd = [...job.inputs].sort((a, b) => compareTimes(a.endTime, b.endTime));
@@ -285,21 +296,29 @@ export class Compactor {
       endTime: byEnd[byEnd.length - 1]!.endTime,
     };
     const outputs: CompactedOutputMeta[] = [];
-    let buffered: SegmentTrace[] = [];
-    let bufferedBytes = 0;
     let combined = 0;
-    for await (const t of mergeBlocks(inputs)) {
-      if (bufferedBytes >= this.outputBufferBytes) {
-        outputs.push(await this.writeOutput(tenantId, plan, buffered, true));
-        buffered = [];
-        bufferedBytes = 0;
+    let stream = this.openOutput(tenantId, plan);
+    let tracesInOutput = 0;
+    try {
+      for await (const t of mergeBlocks(inputs)) {
+        if (tracesInOutput > 0 && stream.heldBytes >= this.outputBufferBytes) {
+          const full = stream;
+          outputs.push(await this.writeOutput(plan, full, true));
+          stream = this.openOutput(tenantId, plan);
+          tracesInOutput = 0;
+        }
+        const wait = stream.write({ traceId: t.traceId, segments: [encodeTrace(t.trace)] });
+        if (wait) await wait;
+        tracesInOutput++;
+        if (stream.heldBytes > result.peakBufferedBytes) result.peakBufferedBytes = stream.heldBytes;
+        result.spansCompacted += countSpans(t.trace);
+        if (t.parts > 1) combined++;
       }
-      const segment = encodeTrace(t.trace);
-      buffered.push({ traceId: t.traceId, segments: [segment] });
-      bufferedBytes += segment.byteLength;
-      if (t.parts > 1) combined++;
+    } catch (err) {
+      stream.abort();
+      throw err;
     }
-    outputs.push(await this.writeOutput(tenantId, plan, buffered, false));
+    outputs.push(await this.writeOutput(plan, stream, false));
     // Only now, with every output visible, do the inputs go.
     for (const input of job.inputs) await markBlockCompacted(this.deps.backend, input, this.now());
 
@@ -314,20 +333,19 @@ export class Compactor {
       inputs: plan.compactedFrom,
       outputs: outputs.map((m) => m.blockID),
       traces: outputs.reduce((n, m) => n + m.totalObjects, 0),
+      spans: outputs.reduce((n, m) => n + m.totalSpans, 0),
       level: plan.level,
     });
     return outputs;
   }
 
-  /** Encodes and writes one output, meta.json last; `more`: another output of the job follows. */
-  private async writeOutput(tenantId: string, plan: OutputPlan, traces: SegmentTrace[], more: boolean): Promise<CompactedOutputMeta> {
-    const encoded = await this.deps.encoder.encode({
-      tenantId,
-      blockId: newBlockId(),
-      traces,
-      cfg: this.deps.blockConfig ?? {},
-      compactionLevel: plan.level,
-    });
+  private openOutput(tenantId: string, plan: OutputPlan): BlockEncodeStream {
+    return this.deps.encoder.openStream({ tenantId, blockId: newBlockId(), cfg: this.deps.blockConfig ?? {}, compactionLevel: plan.level });
+  }
+
+  /** Finishes one output and writes it, meta.json last; `more`: another output of the job follows. */
+  private async writeOutput(plan: OutputPlan, stream: BlockEncodeStream, more: boolean): Promise<CompactedOutputMeta> {
+    const encoded = await stream.finish();
     const meta: CompactedOutputMeta = {
       ...encoded.meta,
       startTime: plan.startTime,

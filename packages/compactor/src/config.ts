@@ -25,9 +25,11 @@ export interface CompactorConfig {
    */
   orphanedBlockGracePeriodMs?: number;
   /**
-   * output_block_buffer_bytes (Andante): encoded trace bytes the compactor buffers for one output
-   * block. A job's output is cut into several blocks at this size, which bounds the compactor's
-   * memory whatever the size of the job (the block encoder is not streaming yet).
+   * output_block_buffer_bytes (Andante): Parquet bytes of one output block, which the streaming
+   * encoder holds in memory until the block is written (the backend writes an object whole). A
+   * job's output is cut into several blocks at this size, at a trace boundary; with the traces
+   * streamed to the encoder row group by row group, this and one row group bound the compactor's
+   * memory whatever the size of the job.
    */
   outputBlockBufferBytes?: number;
 }

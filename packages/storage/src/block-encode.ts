@@ -403,6 +403,11 @@ class ChunkedWriter extends ByteWriter {
     super(1 << 20);
   }
 
+  /** Bytes written so far (ByteWriter's `offset` counts them across flushes). */
+  get bytes(): number {
+    return this.offset;
+  }
+
   /** Called by ParquetWriter after each row group. */
   flush(): void {
     if (this.index === 0) return;
@@ -480,101 +485,139 @@ export function encodeBlockWith(
   compactionLevel: number,
   tuning: EncodeTuning,
 ): EncodedBlock {
-  validateTenantId(tenantId);
-  if (!isBlockId(blockId)) throw new InvalidArgumentError(`block ID ${JSON.stringify(blockId)} is not a UUID`);
-  const config = resolveBlockConfig(cfg);
+  const w = new BlockWriter(tenantId, blockId, cfg, compactionLevel, tuning);
+  for (const { traceId, trace } of traces) w.add(traceId, trace);
+  return w.finish();
+}
 
-  const writer = new ChunkedWriter();
-  const pq = new ParquetWriter({
-    writer,
-    schema: BLOCK_SCHEMA,
-    codec: tuning.codec,
-    compressors: tuning.compressors,
-    createdBy: 'andante',
-  });
+/**
+ * Writes one block incrementally: traces are added one at a time in ascending ID order, each full
+ * row group is encoded and compressed at once, so the writer holds one row group of spans and the
+ * Parquet bytes written so far (`encodedBytes`), never the block's traces. A compaction streams
+ * its merge through one of these; encodeBlock is add() in a loop.
+ */
+export class BlockWriter {
+  private readonly config: BlockConfig;
+  private readonly writer = new ChunkedWriter();
+  private readonly pq: ParquetWriter;
+  private readonly tables = new BlockTables();
+  private readonly traceIds = new TraceIdList();
+  private readonly rowGroups: RowGroupIndex[] = [];
+  private readonly buffer: RowGroupBuffer;
+  private groupMin: Uint8Array | undefined;
+  private groupMax: Uint8Array | undefined;
+  private totalRows = 0;
+  private minStart: bigint | undefined;
+  private maxEnd: bigint | undefined;
+  private prev: Uint8Array | undefined;
+  private finished = false;
 
-  const tables = new BlockTables();
-  const traceIds = new TraceIdList();
-  const rowGroups: RowGroupIndex[] = [];
-  const buffer = new RowGroupBuffer(config.rowGroupSpans);
-  let groupMin: Uint8Array | undefined;
-  let groupMax: Uint8Array | undefined;
-  let totalRows = 0;
-  let minStart: bigint | undefined;
-  let maxEnd: bigint | undefined;
+  constructor(
+    private readonly tenantId: string,
+    private readonly blockId: string,
+    cfg: Partial<BlockConfig> = {},
+    private readonly compactionLevel = 0,
+    private readonly tuning: EncodeTuning = tuningFor(CURRENT_FORMAT),
+  ) {
+    validateTenantId(tenantId);
+    if (!isBlockId(blockId)) throw new InvalidArgumentError(`block ID ${JSON.stringify(blockId)} is not a UUID`);
+    this.config = resolveBlockConfig(cfg);
+    this.pq = new ParquetWriter({
+      writer: this.writer,
+      schema: BLOCK_SCHEMA,
+      codec: tuning.codec,
+      compressors: tuning.compressors,
+      createdBy: 'andante',
+    });
+    this.buffer = new RowGroupBuffer(this.config.rowGroupSpans);
+  }
 
-  const flush = (): void => {
-    const rows = buffer.length;
-    if (rows === 0) return;
-    void pq.write({ columnData: buffer.columnData(tuning), rowGroupSize: rows, pageSize: config.pageSizeBytes });
-    rowGroups.push({ minID: groupMin!, maxID: groupMax!, rowStart: totalRows, rowCount: rows });
-    totalRows += rows;
-    groupMin = groupMax = undefined;
-    buffer.reset();
-  };
+  /** Parquet bytes written so far (complete row groups). */
+  get encodedBytes(): number {
+    return this.writer.bytes;
+  }
 
-  let prev: Uint8Array | undefined;
-  for (const { traceId, trace } of traces) {
+  /** Adds one trace; IDs must ascend strictly. A trace without spans is left out. */
+  add(traceId: Uint8Array, trace: Trace): void {
+    if (this.finished) throw new Error('block writer is finished');
     validateTraceId(traceId);
-    if (prev && compareBytes(prev, traceId) >= 0) {
+    if (this.prev && compareBytes(this.prev, traceId) >= 0) {
       throw new InvalidArgumentError(
-        `traces must be sorted by ascending trace ID without repeats: ${bytesToHex(traceId)} follows ${bytesToHex(prev)}`,
+        `traces must be sorted by ascending trace ID without repeats: ${bytesToHex(traceId)} follows ${bytesToHex(this.prev)}`,
       );
     }
-    const t = traceRows(trace, tables);
+    const t = traceRows(trace, this.tables);
     const id = traceId.slice();
-    prev = id;
-    if (t.rows.length === 0) continue;
-    traceIds.push(id);
-    if (minStart === undefined || t.start < minStart) minStart = t.start;
-    if (maxEnd === undefined || t.end > maxEnd) maxEnd = t.end;
+    this.prev = id;
+    if (t.rows.length === 0) return;
+    this.traceIds.push(id);
+    if (this.minStart === undefined || t.start < this.minStart) this.minStart = t.start;
+    if (this.maxEnd === undefined || t.end > this.maxEnd) this.maxEnd = t.end;
 
     // Keep a trace in one row group when it fits, so a lookup decodes one group.
-    if (buffer.length > 0 && buffer.length + t.rows.length > config.rowGroupSpans) flush();
+    const buffer = this.buffer;
+    if (buffer.length > 0 && buffer.length + t.rows.length > this.config.rowGroupSpans) this.flush();
     buffer.startTrace(t);
     for (const r of t.rows) {
       buffer.push(id, t, r);
-      groupMin ??= id;
-      groupMax = id;
-      if (buffer.length >= config.rowGroupSpans) flush();
+      this.groupMin ??= id;
+      this.groupMax = id;
+      if (buffer.length >= this.config.rowGroupSpans) this.flush();
     }
   }
-  flush();
-  if (totalRows === 0) throw new InvalidArgumentError('a block needs at least one span');
-  pq.kvMetadata = [
-    { key: 'andante.format', value: tuning.format },
-    { key: RESOURCE_TABLE_KEY, value: Buffer.from(tables.resources.encode()).toString('base64') },
-    { key: SCOPE_TABLE_KEY, value: Buffer.from(tables.scopes.encode()).toString('base64') },
-  ];
-  void pq.finish();
-  const data = writer.getBytes();
-  const footerSize = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(data.byteLength - 8, true);
 
-  const blooms = buildBloomShards(traceIds, config.bloomFalsePositive, config.bloomShardSizeBytes);
-  const meta: BlockMeta = {
-    format: tuning.format,
-    blockID: blockId,
-    tenantID: tenantId,
-    startTime: rfc3339Nano(minStart!),
-    endTime: rfc3339Nano(maxEnd!),
-    totalObjects: traceIds.count,
-    totalSpans: totalRows,
-    size: data.byteLength,
-    compactionLevel,
-    totalRecords: rowGroups.length,
-    bloomShards: blooms.length,
-    footerSize,
-    minID: bytesToBase64(traceIds.at(0)),
-    maxID: bytesToBase64(traceIds.at(traceIds.count - 1)),
-    replicationFactor: 1,
-  };
-  return {
-    meta,
-    objects: [
-      { name: DATA_NAME, data },
-      ...blooms.map((b, i) => ({ name: bloomName(i), data: b })),
-      { name: INDEX_NAME, data: encodeBlockIndex(rowGroups) },
-      { name: META_NAME, data: encodeBlockMeta(meta) },
-    ],
-  };
+  private flush(): void {
+    const rows = this.buffer.length;
+    if (rows === 0) return;
+    void this.pq.write({ columnData: this.buffer.columnData(this.tuning), rowGroupSize: rows, pageSize: this.config.pageSizeBytes });
+    this.rowGroups.push({ minID: this.groupMin!, maxID: this.groupMax!, rowStart: this.totalRows, rowCount: rows });
+    this.totalRows += rows;
+    this.groupMin = this.groupMax = undefined;
+    this.buffer.reset();
+  }
+
+  /** The block's objects (meta.json last); the writer cannot be used afterwards. */
+  finish(): EncodedBlock {
+    if (this.finished) throw new Error('block writer is finished');
+    this.flush();
+    this.finished = true;
+    const { tables, traceIds, rowGroups, totalRows, tuning, config, pq, writer } = this;
+    if (totalRows === 0) throw new InvalidArgumentError('a block needs at least one span');
+    pq.kvMetadata = [
+      { key: 'andante.format', value: tuning.format },
+      { key: RESOURCE_TABLE_KEY, value: Buffer.from(tables.resources.encode()).toString('base64') },
+      { key: SCOPE_TABLE_KEY, value: Buffer.from(tables.scopes.encode()).toString('base64') },
+    ];
+    void pq.finish();
+    const data = writer.getBytes();
+    const footerSize = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(data.byteLength - 8, true);
+
+    const blooms = buildBloomShards(traceIds, config.bloomFalsePositive, config.bloomShardSizeBytes);
+    const meta: BlockMeta = {
+      format: tuning.format,
+      blockID: this.blockId,
+      tenantID: this.tenantId,
+      startTime: rfc3339Nano(this.minStart!),
+      endTime: rfc3339Nano(this.maxEnd!),
+      totalObjects: traceIds.count,
+      totalSpans: totalRows,
+      size: data.byteLength,
+      compactionLevel: this.compactionLevel,
+      totalRecords: rowGroups.length,
+      bloomShards: blooms.length,
+      footerSize,
+      minID: bytesToBase64(traceIds.at(0)),
+      maxID: bytesToBase64(traceIds.at(traceIds.count - 1)),
+      replicationFactor: 1,
+    };
+    return {
+      meta,
+      objects: [
+        { name: DATA_NAME, data },
+        ...blooms.map((b, i) => ({ name: bloomName(i), data: b })),
+        { name: INDEX_NAME, data: encodeBlockIndex(rowGroups) },
+        { name: META_NAME, data: encodeBlockMeta(meta) },
+      ],
+    };
+  }
 }

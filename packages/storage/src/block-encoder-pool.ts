@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { TraceDecodeCache, combineTraces, compareBytes, decodeTrace } from '@andante/model';
 import type { BlockConfig } from './block-config.js';
-import { encodeBlock, type EncodedBlock, type TraceEntry } from './block-encode.js';
+import { BlockWriter, encodeBlock, type EncodedBlock, type TraceEntry } from './block-encode.js';
 import { WorkerPool } from '@andante/model';
 import type { Worker } from 'node:worker_threads';
 
@@ -31,6 +31,36 @@ function* combinedTraces(traces: readonly SegmentTrace[]): Iterable<TraceEntry> 
   for (const t of traces) {
     const bytes = t.segments.length === 1 ? t.segments[0]! : Buffer.concat(t.segments);
     yield { traceId: t.traceId, trace: combineTraces([decodeTrace(bytes, decodeCache)], combineKeys) };
+  }
+}
+
+/** Where a stream's traces are decoded and written: a worker's, or the pool's when it runs inline. */
+export class SegmentBlockWriter {
+  private readonly writer: BlockWriter;
+  private readonly decodeCache = new TraceDecodeCache();
+  private readonly combineKeys = new WeakMap<object, string>();
+
+  constructor(header: EncodeStreamHeader) {
+    this.writer = new BlockWriter(header.tenantId, header.blockId, header.cfg, header.compactionLevel);
+  }
+
+  /** Segment bytes of the traces in the row group being filled (not yet encoded). */
+  openBytes = 0;
+
+  add(t: SegmentTrace): void {
+    const bytes = t.segments.length === 1 ? t.segments[0]! : Buffer.concat(t.segments);
+    const before = this.writer.encodedBytes;
+    this.writer.add(t.traceId, combineTraces([decodeTrace(bytes, this.decodeCache)], this.combineKeys));
+    // A row group was encoded during this add: the trace opens (or ends) the next one.
+    this.openBytes = (this.writer.encodedBytes === before ? this.openBytes : 0) + bytes.byteLength;
+  }
+
+  get encodedBytes(): number {
+    return this.writer.encodedBytes;
+  }
+
+  finish(): EncodedBlock {
+    return this.writer.finish();
   }
 }
 
@@ -114,9 +144,194 @@ export function* packChunks(traces: readonly SegmentTrace[], chunkBytes: number)
 export interface EncodeJobMessage {
   id: number;
   job?: Omit<EncodeJob, 'traces'>;
+  /** Set on the first message of a stream: each chunk is encoded as it comes and acknowledged. */
+  stream?: boolean;
   packed: ArrayBuffer;
   last: boolean;
 }
+
+/** A worker's acknowledgement of a stream's chunk, with the Parquet bytes written so far. */
+export interface EncodeStreamAck {
+  ack: number;
+  encodedBytes: number;
+  /** Segment bytes of the traces in the worker's open row group. */
+  openBytes: number;
+}
+
+/** The block a stream writes: EncodeJob without its traces, which come one by one. */
+export type EncodeStreamHeader = Omit<EncodeJob, 'traces'>;
+
+/**
+ * Chunks a stream keeps posted to its worker and not yet acknowledged, plus at most one packed
+ * and waiting: with 1 MiB chunks the traces between the producer and the encoder stay ~3 MiB,
+ * whatever the block's size, while the worker always has the next chunk at hand.
+ */
+const STREAM_CHUNKS_IN_FLIGHT = 2;
+
+/**
+ * A block written trace by trace (ascending trace IDs) while the encoder works: each full row
+ * group is encoded and compressed as it fills, so what the block costs in memory is one row group,
+ * the chunks in flight (STREAM_CHUNKS_IN_FLIGHT) and the Parquet bytes so far (`encodedBytes`),
+ * not its traces. `write` returns a promise only when the producer must wait for the encoder.
+ */
+export interface BlockEncodeStream {
+  write(trace: SegmentTrace): Promise<void> | undefined;
+  /** Parquet bytes of the row groups encoded so far (as last reported by the encoder). */
+  readonly encodedBytes: number;
+  /**
+   * Bytes this block holds in memory now: its Parquet bytes so far, plus the segment bytes of the
+   * traces written and not yet in an encoded row group (queued for the encoder or in its open row
+   * group). What a producer cuts a block at.
+   */
+  readonly heldBytes: number;
+  finish(): Promise<EncodedBlock>;
+  /** Gives the block up (the producer failed): frees the encoder, drops what it wrote. */
+  abort(): void;
+}
+
+/** The stream of an inline pool (no worker thread): encodes on the caller's thread as it writes. */
+class InlineEncodeStream implements BlockEncodeStream {
+  private readonly writer: SegmentBlockWriter;
+
+  constructor(header: EncodeStreamHeader) {
+    this.writer = new SegmentBlockWriter(header);
+  }
+
+  write(trace: SegmentTrace): undefined {
+    this.writer.add(trace);
+    return undefined;
+  }
+
+  get encodedBytes(): number {
+    return this.writer.encodedBytes;
+  }
+
+  get heldBytes(): number {
+    return this.writer.encodedBytes + this.writer.openBytes;
+  }
+
+  finish(): Promise<EncodedBlock> {
+    try {
+      return Promise.resolve(this.writer.finish());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  abort(): void {}
+}
+
+/** The stream of a threaded pool: traces are packed into chunks and posted as the worker takes them. */
+class WorkerEncodeStream implements BlockEncodeStream {
+  private pending: SegmentTrace[] = [];
+  private pendingBytes = 0;
+  /** Packed chunks not yet posted (the last one flagged). */
+  private readonly packed: { buf: ArrayBuffer; bytes: number; last: boolean }[] = [];
+  private inFlightBytes: number[] = [];
+  private worker: Worker | null = null;
+  private id = -1;
+  private first = true;
+  private waiter: (() => void) | null = null;
+  private error: Error | null = null;
+  private ended = false;
+  encodedBytes = 0;
+  private openBytes = 0;
+  readonly result: Promise<EncodedBlock>;
+
+  constructor(
+    readonly header: EncodeStreamHeader,
+    run: (stream: WorkerEncodeStream) => Promise<EncodedBlock>,
+    private readonly chunkBytes: number,
+  ) {
+    this.result = run(this);
+    // The producer learns of a failure from write/finish; never an unhandled rejection here.
+    this.result.catch((err: Error) => {
+      this.error = err;
+      this.wake();
+    });
+  }
+
+  get heldBytes(): number {
+    let n = this.encodedBytes + this.openBytes + this.pendingBytes;
+    for (const c of this.packed) n += c.bytes;
+    for (const b of this.inFlightBytes) n += b;
+    return n;
+  }
+
+  write(trace: SegmentTrace): Promise<void> | undefined {
+    if (this.error) return Promise.reject(this.error);
+    if (this.ended) return Promise.reject(new Error('block encode stream is finished'));
+    this.pending.push(trace);
+    for (const s of trace.segments) this.pendingBytes += s.byteLength;
+    if (this.pendingBytes < this.chunkBytes) return undefined;
+    this.pack(false);
+    this.send();
+    if (this.packed.length === 0) return undefined;
+    // The worker has its chunks and one more is waiting: wait until it takes it.
+    return new Promise<void>((resolve) => (this.waiter = resolve)).then(() => {
+      if (this.error) throw this.error;
+    });
+  }
+
+  async finish(): Promise<EncodedBlock> {
+    if (this.error) throw this.error;
+    if (!this.ended) {
+      this.ended = true;
+      this.pack(true);
+      this.send();
+    }
+    return this.result;
+  }
+
+  abort(): void {
+    // The worker ends the job at the last chunk (with a block or an error, both dropped here).
+    this.finish().catch(() => undefined);
+  }
+
+  /** Called by the pool when the job reaches a worker. */
+  attach(worker: Worker, id: number): void {
+    this.worker = worker;
+    this.id = id;
+    this.send();
+  }
+
+  onAck(ack: EncodeStreamAck): void {
+    this.inFlightBytes.shift();
+    this.encodedBytes = ack.encodedBytes;
+    this.openBytes = ack.openBytes;
+    this.send();
+  }
+
+  private pack(last: boolean): void {
+    const traces = this.pending;
+    this.packed.push({ buf: packTraces(traces), bytes: this.pendingBytes, last });
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private send(): void {
+    if (!this.worker) return;
+    while (this.packed.length > 0 && this.inFlightBytes.length < STREAM_CHUNKS_IN_FLIGHT) {
+      const c = this.packed.shift()!;
+      const msg: EncodeJobMessage = { id: this.id, packed: c.buf, last: c.last };
+      if (this.first) {
+        msg.job = this.header;
+        msg.stream = true;
+        this.first = false;
+      }
+      this.worker.postMessage(msg, [c.buf]);
+      if (!c.last) this.inFlightBytes.push(c.bytes);
+    }
+    if (this.packed.length === 0) this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+}
+
 
 /**
  * Sends a job to a worker in chunks of packed traces, yielding to the event loop between
@@ -224,6 +439,14 @@ export function splitTraces(traces: readonly SegmentTrace[], parts: number, minP
 
 export class BlockEncoderPool {
   private readonly pool: WorkerPool<EncodeJob, EncodedBlock> | null;
+  /**
+   * Streams (compactions) run on workers of their own, started on first use: a stream holds its
+   * worker for as long as its producer takes to merge, mostly waiting, and must not keep a flush
+   * from a worker meanwhile. Their CPU competes with flushes for the cores as an encode did.
+   */
+  private streamPool: WorkerPool<WorkerEncodeStream, EncodedBlock> | null = null;
+  /** Streams on a worker, by job ID, for their acknowledgements. */
+  private readonly streams = new Map<number, WorkerEncodeStream>();
   private closed = false;
 
   /**
@@ -241,10 +464,7 @@ export class BlockEncoderPool {
             workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
             // A worker that dies mid-job fails it through the pool; later chunks go nowhere.
             post: (worker, id, job) => void postInChunks(worker, id, job, PACK_CHUNK_BYTES),
-            done: (msg) => {
-              const m = msg as { id: number; block?: EncodedBlock; error?: string };
-              return m.block ? { id: m.id, result: m.block } : { id: m.id, error: new Error(m.error ?? 'block encoding failed') };
-            },
+            done: blockDone,
           });
   }
 
@@ -270,8 +490,46 @@ export class BlockEncoderPool {
     return this.pool.run(job);
   }
 
+  /**
+   * Opens a block that is written trace by trace in ascending ID order (a compaction's merge) and
+   * encoded while it is written: memory stays one row group plus the Parquet bytes so far.
+   */
+  openStream(header: EncodeStreamHeader): BlockEncodeStream {
+    if (this.closed) throw new Error('block encoder pool is closed');
+    if (!this.pool || WORKER_URL === null) return new InlineEncodeStream(header);
+    const url = WORKER_URL;
+    this.streamPool ??= new WorkerPool<WorkerEncodeStream, EncodedBlock>({
+      name: 'block encoder (streams)',
+      url,
+      size: this.size,
+      workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
+      post: (worker, id, stream) => {
+        this.streams.set(id, stream);
+        stream.attach(worker, id);
+      },
+      done: (msg) => {
+        const done = blockDone(msg);
+        if (done) this.streams.delete(done.id);
+        return done;
+      },
+      onOther: (_worker, msg) => {
+        const ack = msg as EncodeStreamAck;
+        this.streams.get(ack.ack)?.onAck(ack);
+      },
+    });
+    const pool = this.streamPool;
+    return new WorkerEncodeStream(header, (stream) => pool.run(stream), PACK_CHUNK_BYTES);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    await this.pool?.close();
+    await Promise.all([this.pool?.close(), this.streamPool?.close()]);
   }
+}
+
+/** A worker's final message of a job (its block or its error); null for a stream's acknowledgement. */
+function blockDone(msg: unknown): { id: number; result?: EncodedBlock; error?: Error } | null {
+  const m = msg as { id?: number; block?: EncodedBlock; error?: string };
+  if (m.id === undefined) return null;
+  return m.block ? { id: m.id, result: m.block } : { id: m.id, error: new Error(m.error ?? 'block encoding failed') };
 }

@@ -16,11 +16,11 @@ export {
   UnreadableBlockMetaError,
 } from './block-meta.js';
 export type { BlockMeta, BlockMetaProblem } from './block-meta.js';
-export { encodeBlock } from './block-encode.js';
+export { encodeBlock, BlockWriter } from './block-encode.js';
 export type { EncodedBlock, BlockObject, TraceEntry } from './block-encode.js';
 export { BackendBlock, writeBlock, writeEncodedBlock, newBlockId, supportedBlockFormats } from './backend-block.js';
 export { BlockEncoderPool, encodeSegmentBlock, splitTraces } from './block-encoder-pool.js';
-export type { SegmentTrace, EncodeJob } from './block-encoder-pool.js';
+export type { SegmentTrace, EncodeJob, BlockEncodeStream, EncodeStreamHeader } from './block-encoder-pool.js';
 export { FORMAT_V1 } from './block-schema.js';
 export { assignNestedSet, ROOT_PARENT_ID } from './nested-set.js';
 export type { NestedSet, NestedSetInput } from './nested-set.js';
