@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '@andante/backend';
 import { compareBytes, createLogger } from '@andante/model';
-import { Blocklist, Querier, SearchService, defaultSearchLimits } from '@andante/querier';
+import { Blocklist, Querier } from '@andante/querier';
+import { SearchService, defaultSearchLimits } from '@andante/query-frontend';
 import { newBlockId, writeBlock } from '@andante/storage';
 import { searchCompiler } from '@andante/traceql';
 import { generateDataset } from '@andante/traceql/testing';
@@ -20,8 +21,8 @@ async function service(): Promise<{ search: SearchService; window: { startSecond
   const logger = createLogger('error', {});
   const blocklist = new Blocklist(backend, 3_600_000, logger);
   await blocklist.poll();
-  const querier = new Querier({ backend, blocklist, ingesters: () => [], logger });
-  const search = new SearchService({ backend, blocklist, ingesters: () => [], querier, compile: searchCompiler, limits: defaultSearchLimits(), logger });
+  const querier = new Querier({ backend, blocklist, ingesters: () => [], logger, compile: searchCompiler });
+  const search = new SearchService({ blocklist, querier, compile: searchCompiler, limits: defaultSearchLimits(), logger });
   const startSeconds = Math.min(...metas.map((m) => Math.floor(Date.parse(m.startTime) / 1000))) - 1;
   const endSeconds = Math.max(...metas.map((m) => Math.ceil(Date.parse(m.endTime) / 1000))) + 1;
   return { search, window: { startSeconds, endSeconds } };

@@ -7,3 +7,5 @@ export { ownAllJobs, HashJobOwnership } from './ownership.js';
 export type { JobOwnership } from './ownership.js';
 export { selectCompactionJobs, windowJobKey } from './selector.js';
 export type { CompactionJob } from './selector.js';
+export { createCompactor, defaultCompactorModuleConfig, COMPACTION_DURATION_KEYS } from './module.js';
+export type { CompactorModuleConfig, CompactorModuleDeps, CompactorService } from './module.js';

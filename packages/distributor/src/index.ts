@@ -12,3 +12,5 @@ export { GeneratorForwarder } from './generator-forwarder.js';
 export type { GeneratorForwarderOptions } from './generator-forwarder.js';
 export { GeneratorRingPusher } from './generator-ring-pusher.js';
 export type { GeneratorRingPusherDeps } from './generator-ring-pusher.js';
+export { createDistributor, defaultDistributorConfig } from './module.js';
+export type { DistributorConfig, DistributorModuleDeps, DistributorService, OtlpGrpcProtocolConfig, OtlpHttpProtocolConfig } from './module.js';

@@ -35,3 +35,5 @@ export type { ServiceGraphsCounters, Edge, ConnectionType } from './service-grap
 export { SpanFilter } from './span-filter.js';
 export { RemoteWriteQueue, encodeWriteRequest, decodeWriteRequest, snappyCompress, snappyUncompress } from './remote-write.js';
 export type { RemoteWriteMetrics, RemoteWriteQueueOptions } from './remote-write.js';
+export { createGenerator } from './module.js';
+export type { GeneratorModuleDeps, GeneratorService } from './module.js';

@@ -91,3 +91,6 @@ export { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
 export { WorkerPool } from './worker-pool.js';
 export type { JobDone, WorkerPoolOptions } from './worker-pool.js';
 export { mulberry32 } from './seeded-random.js';
+export { UNBOUNDED, overlapsWindow, mayHoldTraceId, BlockSet, newestFirst, blocksForRequest } from './block-selection.js';
+export type { TimeRange } from './block-selection.js';
+export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer } from './query-jobs.js';

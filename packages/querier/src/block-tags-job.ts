@@ -8,22 +8,16 @@ import {
   collectTagValues,
   tagSelector,
   type SearchCompiler,
-  type TagRef,
   type TagScope,
   type TagValue,
   type TagsRequest,
   type Trace,
   type SpanSelection,
+  type BlockTagsAnswer,
+  type BlockTagsJob,
 } from '@andante/model';
 import type { BackendBlock } from '@andante/storage';
 
-export type BlockTagsJob = { what: 'names' } | { what: 'values'; ref: TagRef };
-
-/** Plain data, so it crosses the worker boundary as is. */
-export interface BlockTagsAnswer {
-  names: [TagScope, string[]][];
-  values: TagValue[];
-}
 
 /** Whether `q` narrows anything: blank, `{ }`, `{ true }` and queries that do not compile (Grafana sends half-typed ones) do not. */
 export function narrowingQuery(compile: SearchCompiler, query: string): boolean {

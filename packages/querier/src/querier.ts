@@ -1,19 +1,35 @@
 import {
   AndanteError,
+  BlockSet,
   NotFoundError,
+  UNBOUNDED,
   UnavailableError,
   combineTraces,
+  emptySearchMetrics,
+  mayHoldTraceId,
+  overlapsWindow,
   type BlockMeta,
+  type BlockTagsAnswer,
+  type BlockTagsJob,
+  type CompiledSearch,
   type IngesterQuerier,
   type Logger,
+  type QuerierJobs,
+  type SearchCompiler,
+  type SearchPartial,
+  type SearchRequest,
+  type TagsPartial,
+  type TagsRequest,
+  type TagValuesPartial,
+  type TagValuesRequest,
+  type TimeRange,
   type Trace,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
 import { BackendBlock } from '@andante/storage';
 import type { Blocklist } from './blocklist.js';
-import { BlockSet, UNBOUNDED, mayHoldTraceId, overlapsWindow, type TimeRange } from './block-selection.js';
-
-export type { TimeRange };
+import { blockTags } from './block-tags-job.js';
+import { searchBlockWith, type BlockSearchPool } from './search-pool.js';
 
 export interface QuerierDeps {
   backend: Backend;
@@ -21,6 +37,10 @@ export interface QuerierDeps {
   /** The ingesters that may hold recent data for a tenant (every healthy one on the ring). */
   ingesters: () => IngesterQuerier[];
   logger: Logger;
+  /** TraceQL, for block jobs run inline (workers compile their own). */
+  compile?: SearchCompiler;
+  /** Block jobs on worker threads; absent (or from TypeScript sources): on the main thread. */
+  pool?: BlockSearchPool;
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; reason: unknown };
@@ -33,7 +53,8 @@ function settle<T>(p: Promise<T>): Promise<Settled<T>> {
   );
 }
 
-export class Querier {
+/** Executes the frontend's jobs: ingester fan-out for recent data, block jobs on the worker pool. */
+export class Querier implements QuerierJobs {
   private readonly blockCache = new Map<string, BackendBlock>();
   private cacheVersion = -1;
 
@@ -90,6 +111,51 @@ export class Querier {
     // A block compacted away and deleted since it was listed holds nothing now.
     const mayContain = (m: BlockMeta): Promise<boolean> => this.openBlock(m).mayContain(traceId).catch((err: unknown) => (err instanceof NotFoundError ? false : Promise.reject(err)));
     return (await Promise.all(others.map(mayContain))).some(Boolean);
+  }
+
+  get parallelism(): number {
+    const pool = this.deps.pool;
+    return pool?.threaded ? pool.size : 0;
+  }
+
+  /** The last query compiled for inline block jobs: a search's jobs share one plan. */
+  private compiled: { text: string; query: CompiledSearch } | undefined;
+
+  private compile(): SearchCompiler {
+    const compile = this.deps.compile;
+    if (!compile) throw new Error('querier: block jobs run inline need a search compiler');
+    return (text) => {
+      if (this.compiled?.text !== text) this.compiled = { text, query: compile(text) };
+      return this.compiled.query;
+    };
+  }
+
+  searchRecent(tenantId: string, req: SearchRequest): Promise<SearchPartial[]> {
+    return Promise.all(this.deps.ingesters().map((i) => i.search(tenantId, req)));
+  }
+
+  tagNamesRecent(tenantId: string, req: TagsRequest): Promise<TagsPartial[]> {
+    return Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req)));
+  }
+
+  tagValuesRecent(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial[]> {
+    return Promise.all(this.deps.ingesters().map((i) => i.searchTagValues(tenantId, req)));
+  }
+
+  /** Conditions are pushed down to the block's columns; the engine decides on candidate traces. */
+  async searchBlock(meta: BlockMeta, req: SearchRequest): Promise<SearchPartial> {
+    const pool = this.deps.pool;
+    const result = pool?.threaded ? await pool.search(meta, req) : await searchBlockWith(this.openBlock(meta), req, this.compile()(req.query));
+    const metrics = emptySearchMetrics();
+    metrics.inspectedTraces = result.inspectedTraces;
+    metrics.inspectedSpans = BigInt(result.inspectedSpans);
+    metrics.inspectedBytes = BigInt(result.inspectedBytes);
+    return { traces: result.traces, metrics };
+  }
+
+  blockTags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob): Promise<BlockTagsAnswer> {
+    const pool = this.deps.pool;
+    return pool?.threaded ? pool.tags(meta, req, job) : blockTags(new BackendBlock(this.deps.backend, meta), this.compile(), req, job);
   }
 
   /**

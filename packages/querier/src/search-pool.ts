@@ -6,9 +6,8 @@
 
 import { availableParallelism } from 'node:os';
 import type { Backend } from '@andante/backend';
-import { NotFoundError, WorkerPool, type CompiledSearch, type SearchRequest, type TagsRequest } from '@andante/model';
+import { NotFoundError, WorkerPool, type BlockTagsAnswer, type BlockTagsJob, type CompiledSearch, type SearchRequest, type TagsRequest } from '@andante/model';
 import { BackendBlock, type BlockMeta, type BlockSearchResult } from '@andante/storage';
-import type { BlockTagsAnswer, BlockTagsJob } from './block-tags-job.js';
 
 /** Where a worker finds the search compiler: a module URL and the name of its SearchCompiler export. */
 export interface CompilerModule {

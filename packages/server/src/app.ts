@@ -1,39 +1,35 @@
-// Module wiring: one process runs every component (`-target=all`), calling each other through
-// the same interfaces the gRPC clients will implement in distributed mode.
+// One Andante process: the modules `-target` selects (modules.ts), each built by its package's
+// factory from its config section, wired to the others through interfaces (in-process objects
+// when the provider runs here; remote clients otherwise), started in dependency order and
+// stopped in reverse. The servers are this file's: HTTP (:3200) with the gRPC methods modules
+// serve on it, and the internal gRPC port (a RemoteClients.server, when a transport provides one).
 
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, type Logger } from '@andante/model';
+import { createLogger, type GeneratorPusher, type IngesterClient, type Logger, type QuerierJobs } from '@andante/model';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
-import { Compactor } from '@andante/compactor';
+import { createCompactor } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
 import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
-import { Distributor, ExportDecoderPool, GeneratorForwarder, GeneratorRingPusher, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
-import { Generator } from '@andante/generator';
-import { Ingester } from '@andante/ingester';
-import {
-  BlockSearchPool,
-  Blocklist,
-  Querier,
-  SearchService,
-  TagsService,
-  registerSearchRoutes,
-  registerTagRoutes,
-  registerTraceRoutes,
-  streamingQuerierMethods,
-} from '@andante/querier';
+import { createDistributor, type DistributorService } from '@andante/distributor';
+import { createGenerator, type GeneratorService } from '@andante/generator';
+import { createIngester, type IngesterService } from '@andante/ingester';
+import { Blocklist, createQuerier, type QuerierService } from '@andante/querier';
+import { createQueryFrontend } from '@andante/query-frontend';
+import { service, type GrpcMethods, type ServerStreamMethod, type Service } from '@andante/service';
 import { searchCompiler } from '@andante/traceql';
-import { durationMs, s3BackendConfig, type AndanteConfig } from './config.js';
+import { durationMs, parseTarget, s3BackendConfig, type AndanteConfig } from './config.js';
 import { configWarnings } from './config-warnings.js';
-import { instrumentRequests } from './request-metrics.js';
+import { createRequestDuration, instrumentRequests, observeGrpc } from './request-metrics.js';
 import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
 import { registerStatusRoutes } from './routes/status.js';
 import { registerRingPage } from './routes/ring-page.js';
 import { EventLoopLagSampler } from './eventloop-lag.js';
+import { MODULES, checkSelection, selectModules, startOrder, stopWaves, type AnyModuleName, type ModuleName } from './modules.js';
 
 export const VERSION = '0.1.0';
 
@@ -43,305 +39,377 @@ export interface ListenAddresses {
   otlpHttp: number | null;
 }
 
-function splitEndpoint(endpoint: string, key: string): { host: string; port: number } {
-  const i = endpoint.lastIndexOf(':');
-  const port = Number(endpoint.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${key}: invalid endpoint ${JSON.stringify(endpoint)}, expected host:port`);
-  return { host: endpoint.slice(0, i) || '0.0.0.0', port };
+/** The internal gRPC server (server.grpc_listen_port) a transport provides. */
+export interface InternalGrpcServer {
+  mount(methods: GrpcMethods): void;
+  listen(port: number): Promise<number>;
+  close(): Promise<void>;
 }
+
+/**
+ * Where a module's interfaces come from when its provider runs in another process: the slot
+ * internal gRPC fills. Empty in this build, so targets that need one are refused at startup.
+ */
+export interface RemoteClients {
+  /** An ingester elsewhere, by its ring entry (the address is its internal gRPC endpoint). */
+  ingester?: (instance: InstanceDesc) => IngesterClient;
+  /** A metrics-generator elsewhere, by its ring entry. */
+  generator?: (instance: InstanceDesc) => GeneratorPusher;
+  /** The queriers' job API (queriers elsewhere). */
+  querier?: () => QuerierJobs;
+  /** Serves this process's modules' internal methods to other processes. */
+  server?: InternalGrpcServer;
+}
+
+/** A ring as the modules of one process see it: its store, and a snapshot refreshed every second. */
+class RingView {
+  readonly store = new MemoryRingStore();
+  snapshot: RingSnapshot;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly config: RingConfig) {
+    this.snapshot = new RingSnapshot([], config);
+  }
+
+  async refresh(): Promise<void> {
+    this.snapshot = new RingSnapshot(await this.store.list(), this.config);
+  }
+
+  service(name: string): Service {
+    return service(name, {
+      start: async () => {
+        await this.refresh();
+        this.timer = setInterval(() => void this.refresh(), 1_000);
+        this.timer.unref();
+      },
+      stop: async () => clearInterval(this.timer),
+    });
+  }
+}
+
+const title = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
 
 export class Andante {
   readonly registry = new Registry();
   readonly logger: Logger;
-  private readonly backend: Backend;
-  private readonly encoder = new BlockEncoderPool();
-  private readonly exportDecoder = new ExportDecoderPool();
-  private readonly searchPool: BlockSearchPool;
-  private readonly compactor: Compactor;
-  private readonly overrides: Overrides;
-  private readonly ringStore = new MemoryRingStore();
-  private readonly ringConfig: RingConfig;
-  private readonly ingester: Ingester;
-  private readonly lifecycler: Lifecycler;
-  private readonly distributor: Distributor;
-  /** The metrics-generator and the distributor's queue into it; idle for tenants without processors. */
-  private readonly generator: Generator;
-  private readonly generatorTap: GeneratorForwarder;
-  /** The metrics-generator ring: which generator owns a trace (one member under `all`). */
-  private readonly generatorRingStore = new MemoryRingStore();
-  private readonly generatorRingConfig: RingConfig;
-  private readonly generatorLifecycler: Lifecycler;
-  private generatorRing: RingSnapshot;
-  private readonly blocklist: Blocklist;
-  private readonly querier: Querier;
+  /** The modules this process runs (internal ones included), in start order. */
+  readonly modules: readonly AnyModuleName[];
+  private readonly services = new Map<AnyModuleName, Service>();
   private readonly api: FastifyInstance;
-  /** tempopb.StreamingQuerier on the HTTP port (stream_over_http_enabled). */
-  private readonly streaming: GrpcOverHttp2 | undefined;
-  private otlpHttp: FastifyInstance | undefined;
-  private otlpGrpc: OtlpGrpcReceiver | undefined;
-  private ring: RingSnapshot;
-  private ringTimer: NodeJS.Timeout | undefined;
-  private ready = false;
+  /** gRPC methods modules serve on the HTTP port (StreamingQuerier, stream_over_http_enabled). */
+  private streaming: GrpcOverHttp2 | undefined;
   private readonly eventLoopLag: EventLoopLagSampler;
+  private readonly ingesterRing: RingView;
+  private readonly generatorRing: RingView;
+  private started: AnyModuleName[] = [];
+  private listening = false;
   private stopping: Promise<void> | undefined;
 
-  constructor(readonly cfg: AndanteConfig) {
-    if (cfg.target !== 'all') {
-      throw new Error(`target ${cfg.target} needs distributed mode (internal gRPC and an etcd ring), which this build does not have yet; use -target=all`);
-    }
+  constructor(
+    readonly cfg: AndanteConfig,
+    private readonly remote: RemoteClients = {},
+  ) {
+    const selected = selectModules(parseTarget(cfg.target));
+    const clientsFor = new Set<ModuleName>([
+      ...(remote.ingester ? (['ingester'] as const) : []),
+      ...(remote.generator ? (['metrics-generator'] as const) : []),
+      ...(remote.querier ? (['querier'] as const) : []),
+    ]);
+    checkSelection(selected, { clientsFor, serving: remote.server !== undefined });
+    this.modules = startOrder(selected);
     this.logger = createLogger(cfg.server.log_level, { app: 'andante' });
     for (const warning of configWarnings(cfg)) this.logger.warn(warning);
     collectDefaultMetrics({ register: this.registry });
     this.eventLoopLag = new EventLoopLagSampler(this.registry);
-    const trace = cfg.storage.trace;
-    this.backend = this.createBackend();
-    // Workers compile queries with the same engine, found by module URL.
-    this.searchPool = new BlockSearchPool(this.backend, () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }));
-    const blockConfig: Partial<BlockConfig> = {
-      rowGroupSpans: trace.block.row_group_size_spans,
-      bloomFalsePositive: trace.block.bloom_filter_false_positive,
-      bloomShardSizeBytes: trace.block.bloom_filter_shard_size_bytes,
-    };
-    this.overrides = new Overrides(cfg.overrides.defaults, cfg.overrides.per_tenant_override_config, durationMs(cfg.overrides.per_tenant_override_period), this.logger);
-
     const ing = cfg.ingester;
-    this.ringConfig = { replicationFactor: ing.lifecycler.ring.replication_factor, heartbeatTimeoutMs: durationMs(ing.lifecycler.ring.heartbeat_timeout) };
-    this.ring = new RingSnapshot([], this.ringConfig);
-    this.ingester = new Ingester({
-      cfg: {
-        traceIdlePeriodMs: durationMs(ing.trace_idle_period),
-        maxBlockDurationMs: durationMs(ing.max_block_duration),
-        maxBlockBytes: ing.max_block_bytes,
-        maxUnflushedBytes: ing.max_unflushed_bytes,
-        flushCheckPeriodMs: durationMs(ing.flush_check_period),
-        completeBlockTimeoutMs: durationMs(ing.complete_block_timeout),
-        concurrentFlushes: ing.concurrent_flushes,
-        flushAllOnShutdown: ing.flush_all_on_shutdown,
-        flushRetryMs: 5_000,
-      },
-      blockConfig,
-      encoder: this.encoder,
-      walPath: resolve(trace.wal.path),
-      backend: this.backend,
-      limits: this.overrides,
-      registry: this.registry,
-      logger: this.logger.child({ component: 'ingester' }),
-      compileSearch: searchCompiler,
-      onBlockFlushed: (meta) => this.blocklist.add(meta),
-    });
-    this.lifecycler = new Lifecycler(this.ringStore, {
-      id: ing.lifecycler.id,
-      address: 'in-process',
-      numTokens: ing.lifecycler.num_tokens,
-      heartbeatPeriodMs: durationMs(ing.lifecycler.heartbeat_period),
-    });
-    // In `all` every ring member is this process's ingester.
-    const localIngester = (_: InstanceDesc) => this.ingester;
-    const gen = cfg.metrics_generator;
-    this.generator = new Generator({ cfg: gen, limits: this.overrides, registry: this.registry, logger: this.logger.child({ component: 'metrics-generator' }) });
-    this.generatorRingConfig = { replicationFactor: 1, heartbeatTimeoutMs: durationMs(gen.ring.heartbeat_timeout) };
-    this.generatorRing = new RingSnapshot([], this.generatorRingConfig);
-    this.generatorLifecycler = new Lifecycler(this.generatorRingStore, {
-      id: gen.ring.instance_id,
-      address: 'in-process',
-      numTokens: 128,
-      heartbeatPeriodMs: durationMs(gen.ring.heartbeat_period),
-    });
-    this.generatorTap = new GeneratorForwarder({
-      // The same routing distributed mode will use, to the one in-process generator.
-      pusher: new GeneratorRingPusher({ ring: () => this.generatorRing, client: () => this.generator }),
-      pusherId: gen.ring.instance_id,
-      limits: this.overrides,
-      registry: this.registry,
-      logger: this.logger.child({ component: 'distributor' }),
-    });
-    this.distributor = new Distributor({
-      ring: () => this.ring,
-      ingester: localIngester,
-      limits: this.overrides,
-      registry: this.registry,
-      logger: this.logger.child({ component: 'distributor' }),
-      decoder: this.exportDecoder,
-      tap: this.generatorTap,
-    });
-    const comp = cfg.compactor.compaction;
-    this.compactor = new Compactor({
-      cfg: {
-        blockRetentionMs: durationMs(comp.block_retention),
-        compactedBlockRetentionMs: durationMs(comp.compacted_block_retention),
-        compactionWindowMs: durationMs(comp.compaction_window),
-        maxCompactionObjects: comp.max_compaction_objects,
-        maxBlockBytes: comp.max_block_bytes,
-        compactionCycleMs: durationMs(comp.compaction_cycle),
-        orphanedBlockGracePeriodMs: durationMs(comp.orphaned_block_grace_period),
-        outputBlockBufferBytes: comp.output_block_buffer_bytes,
-        minInputBlocks: 2,
-        maxInputBlocks: 4,
-      },
-      backend: this.backend,
-      encoder: this.encoder,
-      blockConfig,
-      limits: this.overrides,
-      registry: this.registry,
-      logger: this.logger.child({ component: 'compactor' }),
-      knownTenants: () => this.blocklist.tenants(),
-    });
-    this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }), this.registry);
-    this.querier = new Querier({
-      backend: this.backend,
-      blocklist: this.blocklist,
-      ingesters: () => this.ring.healthyInstances().map(localIngester),
-      logger: this.logger.child({ component: 'querier' }),
-    });
-
+    this.ingesterRing = new RingView({ replicationFactor: ing.lifecycler.ring.replication_factor, heartbeatTimeoutMs: durationMs(ing.lifecycler.ring.heartbeat_timeout) });
+    this.generatorRing = new RingView({ replicationFactor: 1, heartbeatTimeoutMs: durationMs(cfg.metrics_generator.ring.heartbeat_timeout) });
     this.api = Fastify({ logger: false });
-    instrumentRequests(this.api, this.registry);
+    const requestDuration = createRequestDuration(this.registry);
+    instrumentRequests(this.api, requestDuration);
     registerStatusRoutes(this.api, {
       prefix: cfg.http_api_prefix,
       version: VERSION,
       registry: this.registry,
-      // start() sets ready after WAL replay and the first blocklist poll; the poll count keeps that explicit.
-      isReady: () => this.ready && this.blocklist.pollsCompleted > 0,
+      notReady: () => this.notReady(),
       config: cfg,
-      ringStore: this.ringStore,
-      ringConfig: this.ringConfig,
-      flush: () => this.ingester.flushAll(),
+      ringStore: this.ingesterRing.store,
+      ringConfig: this.ingesterRing.config,
       shutdown: () => void this.stop(),
     });
-    registerRingPage(this.api, { path: '/metrics-generator/ring', title: 'Metrics-generator ring', store: this.generatorRingStore, config: this.generatorRingConfig });
-    registerTraceRoutes(this.api, { querier: this.querier, limits: this.overrides, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
-    const sfe = cfg.query_frontend.search;
-    const ingesters = () => this.ring.healthyInstances().map(localIngester);
-    const search = new SearchService({
-      backend: this.backend,
-      blocklist: this.blocklist,
-      ingesters,
-      querier: this.querier,
-      compile: searchCompiler,
-      pool: this.searchPool,
-      limits: {
-        maxDurationSeconds: durationMs(sfe.max_duration) / 1000,
-        maxResultLimit: sfe.max_result_limit,
-        defaultResultLimit: sfe.default_result_limit,
-        defaultSpansPerSpanSet: 3,
-        maxSpansPerSpanSet: sfe.max_spans_per_span_set,
-        concurrentJobs: sfe.concurrent_jobs,
-      },
-      logger: this.logger.child({ component: 'query-frontend' }),
-    });
-    registerSearchRoutes(this.api, { search, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
-    const tags = new TagsService({ backend: this.backend, blocklist: this.blocklist, ingesters, compile: searchCompiler, limits: this.overrides, pool: this.searchPool });
-    registerTagRoutes(this.api, { tags, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
-    if (cfg.stream_over_http_enabled) {
+    if (this.modules.includes('generator-ring')) {
+      registerRingPage(this.api, { path: '/metrics-generator/ring', title: 'Metrics-generator ring', store: this.generatorRing.store, config: this.generatorRing.config });
+    }
+
+    for (const name of this.modules) this.services.set(name, this.build(name));
+
+    const onHttp: [string, ServerStreamMethod][] = [];
+    for (const s of this.services.values()) {
+      s.registerHttp?.(this.api);
+      if (!s.grpc) continue;
+      if (s.grpc.listener === 'http') onHttp.push(...s.grpc.methods);
+      else if (remote.server) remote.server.mount(s.grpc.methods);
+      else throw new Error(`${s.name} serves internal gRPC methods, but this build has no internal gRPC server (server.grpc_listen_port)`);
+    }
+    if (onHttp.length > 0) {
       this.streaming = new GrpcOverHttp2({
-        methods: streamingQuerierMethods({ search, tags, multitenancyEnabled: cfg.multitenancy_enabled }),
-        logger: this.logger.child({ component: 'query-frontend-grpc' }),
+        methods: new Map(onHttp),
+        logger: this.logger.child({ component: 'grpc-http' }),
+        onFinished: (path, code, seconds) => observeGrpc(requestDuration, path, code, seconds),
       });
       shareHttpPortWithH2c(this.api.server, this.streaming.server);
     }
   }
 
+  private service<T extends Service>(name: AnyModuleName): T {
+    const s = this.services.get(name);
+    if (!s) throw new Error(`module ${name} is not running in this process`);
+    return s as T;
+  }
+
+  private has(name: AnyModuleName): boolean {
+    return this.services.has(name);
+  }
+
+  /** Builds one module with its package's factory; every module it depends on is built already. */
+  private build(name: AnyModuleName): Service {
+    const cfg = this.cfg;
+    const logger = (component: string): Logger => this.logger.child({ component });
+    const overrides = (): Overrides => this.service<Service & { overrides: Overrides }>('overrides').overrides;
+    const store = (): StoreService => this.service<StoreService>('store');
+    const blocklist = (): Blocklist => this.service<Service & { blocklist: Blocklist }>('blocklist').blocklist;
+    switch (name) {
+      case 'server':
+        return service('server', {
+          start: async () => this.eventLoopLag.start(),
+          stop: async () => this.eventLoopLag.stop(),
+        });
+      case 'overrides': {
+        const o = new Overrides(cfg.overrides.defaults, cfg.overrides.per_tenant_override_config, durationMs(cfg.overrides.per_tenant_override_period), this.logger);
+        return Object.assign(service('overrides', { start: () => o.start(), stop: async () => o.stop() }), { overrides: o });
+      }
+      case 'store':
+        return this.createStore();
+      case 'ring':
+        return this.ingesterRing.service('ring');
+      case 'generator-ring':
+        return this.generatorRing.service('generator-ring');
+      case 'blocklist': {
+        const b = new Blocklist(store().backend, durationMs(cfg.storage.trace.blocklist_poll), logger('querier'), this.registry);
+        return Object.assign(
+          service('blocklist', {
+            start: () => b.start(),
+            stop: async () => b.stop(),
+            notReady: () => (b.pollsCompleted > 0 ? undefined : 'waiting for the first blocklist poll'),
+          }),
+          { blocklist: b },
+        );
+      }
+      case 'ingester': {
+        const s = createIngester(cfg.ingester, {
+          backend: store().backend,
+          walPath: cfg.storage.trace.wal.path,
+          blockConfig: store().blockConfig,
+          encoder: store().encoder,
+          limits: overrides(),
+          registry: this.registry,
+          logger: logger('ingester'),
+          compileSearch: searchCompiler,
+          // An in-process blocklist lists a flushed block at once, before its next poll.
+          ...(this.has('blocklist') ? { onBlockFlushed: (meta) => blocklist().add(meta) } : {}),
+        });
+        const lc = cfg.ingester.lifecycler;
+        const lifecycler = new Lifecycler(this.ingesterRing.store, { id: lc.id, address: 'in-process', numTokens: lc.num_tokens, heartbeatPeriodMs: durationMs(lc.heartbeat_period) });
+        // The ring member joins once the WAL is replayed, and leaves after the last flush.
+        return {
+          ...s,
+          start: async () => {
+            await s.start();
+            await lifecycler.start();
+            await this.ingesterRing.refresh();
+          },
+          stop: async () => {
+            await s.stop();
+            await lifecycler.stop();
+          },
+        } satisfies IngesterService;
+      }
+      case 'metrics-generator': {
+        const gen = cfg.metrics_generator;
+        const s = createGenerator(gen, { limits: overrides(), registry: this.registry, logger: logger('metrics-generator') });
+        const lifecycler = new Lifecycler(this.generatorRing.store, { id: gen.ring.instance_id, address: 'in-process', numTokens: 128, heartbeatPeriodMs: durationMs(gen.ring.heartbeat_period) });
+        return {
+          ...s,
+          start: async () => {
+            await s.start();
+            await lifecycler.start();
+            await this.generatorRing.refresh();
+          },
+          stop: async () => {
+            await s.stop();
+            await lifecycler.stop();
+          },
+        } satisfies GeneratorService;
+      }
+      case 'distributor': {
+        const ingester = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
+        const generator = this.has('metrics-generator')
+          ? (() => { const p = this.service<GeneratorService>('metrics-generator').pusher; return () => p; })()
+          : this.remote.generator;
+        if (!generator) this.logger.info('no metrics-generator in this target and no client for one: spans are not forwarded to a metrics-generator');
+        return createDistributor(cfg.distributor, {
+          ring: () => this.ingesterRing.snapshot,
+          ingester,
+          // The same routing distributed mode uses, to the in-process generator under `all`.
+          ...(generator ? { generator: { ring: () => this.generatorRing.snapshot, client: generator, pusherId: cfg.metrics_generator.ring.instance_id } } : {}),
+          limits: overrides(),
+          registry: this.registry,
+          logger: logger('distributor'),
+          multitenancyEnabled: cfg.multitenancy_enabled,
+        });
+      }
+      case 'querier': {
+        const client = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
+        return createQuerier(
+          {},
+          {
+            backend: store().backend,
+            blocklist: blocklist(),
+            ingesters: () => this.ingesterRing.snapshot.healthyInstances().map(client),
+            compile: searchCompiler,
+            // Workers compile queries with the same engine, found by module URL.
+            compilerModule: () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }),
+            logger: logger('querier'),
+          },
+        );
+      }
+      case 'query-frontend': {
+        const querier = this.has('querier') ? this.service<QuerierService>('querier').jobs : this.remote.querier!();
+        return createQueryFrontend(cfg.query_frontend, {
+          blocklist: blocklist(),
+          querier,
+          compile: searchCompiler,
+          limits: overrides(),
+          registry: this.registry,
+          logger: logger('query-frontend'),
+          multitenancyEnabled: cfg.multitenancy_enabled,
+          prefix: cfg.http_api_prefix,
+          streamOverHttp: cfg.stream_over_http_enabled,
+        });
+      }
+      case 'compactor':
+        return createCompactor(cfg.compactor, {
+          backend: store().backend,
+          encoder: store().encoder,
+          blockConfig: store().blockConfig,
+          limits: overrides(),
+          registry: this.registry,
+          logger: logger('compactor'),
+          // Tenants the in-process blocklist knows of, compacted even when no listing shows them.
+          ...(this.has('blocklist') ? { knownTenants: () => blocklist().tenants() } : {}),
+        });
+    }
+  }
+
   /** Local disk by default; S3 with request metrics (Tempo's names) when configured. */
-  private createBackend(): Backend {
+  private createStore(): StoreService {
     const trace = this.cfg.storage.trace;
+    let backend: Backend;
     if (trace.backend === 'local') {
       mkdirSync(resolve(trace.local.path), { recursive: true });
-      return new LocalBackend(resolve(trace.local.path));
+      backend = new LocalBackend(resolve(trace.local.path));
+    } else {
+      const requests = new Histogram({
+        name: 'tempodb_backend_request_duration_seconds',
+        help: 'Object storage requests by HTTP method and status code (request counts come from _count).',
+        labelNames: ['operation', 'status_code'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [this.registry],
+      });
+      backend = new S3Backend(s3BackendConfig(trace.s3), {
+        logger: this.logger.child({ component: 'backend' }),
+        onRequest: (_op, durationMs, _ok, info) =>
+          requests.observe({ operation: info.method, status_code: String(info.statusCode ?? 'error') }, durationMs / 1000),
+      });
     }
-    const requests = new Histogram({
-      name: 'tempodb_backend_request_duration_seconds',
-      help: 'Object storage requests by HTTP method and status code (request counts come from _count).',
-      labelNames: ['operation', 'status_code'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [this.registry],
-    });
-    return new S3Backend(s3BackendConfig(trace.s3), {
-      logger: this.logger.child({ component: 'backend' }),
-      onRequest: (_op, durationMs, _ok, info) =>
-        requests.observe({ operation: info.method, status_code: String(info.statusCode ?? 'error') }, durationMs / 1000),
-    });
+    // Shared by the ingester and the compactor; its workers start on first use.
+    const encoder = new BlockEncoderPool();
+    const blockConfig: Partial<BlockConfig> = {
+      rowGroupSpans: trace.block.row_group_size_spans,
+      bloomFalsePositive: trace.block.bloom_filter_false_positive,
+      bloomShardSizeBytes: trace.block.bloom_filter_shard_size_bytes,
+    };
+    return {
+      ...service('store', {
+        start: async () => {
+          if (backend instanceof S3Backend) await backend.verifyBucket();
+        },
+        stop: async () => {
+          await encoder.close();
+          await backend.close();
+        },
+      }),
+      backend,
+      encoder,
+      blockConfig,
+    };
   }
 
-  private async refreshRing(): Promise<void> {
-    this.ring = new RingSnapshot(await this.ringStore.list(), this.ringConfig);
-    this.generatorRing = new RingSnapshot(await this.generatorRingStore.list(), this.generatorRingConfig);
+  /** One line per module not ready (Tempo's "Ingester not ready: ..."); empty when every one is. */
+  notReady(): string[] {
+    if (this.stopping) return ['Andante not ready: stopping'];
+    if (!this.listening) return ['Andante not ready: starting'];
+    const out: string[] = [];
+    for (const [name, s] of this.services) {
+      const why = s.notReady();
+      if (why !== undefined) out.push(`${title(name)} not ready: ${why}`);
+    }
+    return out;
   }
 
-  /** Starts every module; resolves with the bound ports (useful when configured as 0). */
+  /** Starts every module in dependency order, then listens; resolves with the bound ports. */
   async start(): Promise<ListenAddresses> {
-    this.eventLoopLag.start();
-    await this.overrides.start();
-    if (this.backend instanceof S3Backend) await this.backend.verifyBucket();
-    await this.ingester.start();
-    await this.lifecycler.start();
-    await this.generatorLifecycler.start();
-    await this.refreshRing();
-    this.ringTimer = setInterval(() => void this.refreshRing(), 1_000);
-    this.ringTimer.unref();
-    await this.blocklist.start();
-    if (!this.cfg.compactor.compaction.compaction_disabled) this.compactor.start();
-    this.generator.start();
-
-    const protocols = this.cfg.distributor.receivers.otlp.protocols;
-    let otlpGrpcPort: number | null = null;
-    let otlpHttpPort: number | null = null;
-    if (protocols.grpc) {
-      this.otlpGrpc = new OtlpGrpcReceiver(
-        this.distributor,
-        { endpoint: protocols.grpc.endpoint, maxRecvMsgSizeMiB: protocols.grpc.max_recv_msg_size_mib, multitenancyEnabled: this.cfg.multitenancy_enabled },
-        this.logger.child({ component: 'otlp-grpc' }),
-      );
-      await this.otlpGrpc.start();
-      otlpGrpcPort = this.otlpGrpc.port;
-    }
-    if (protocols.http) {
-      const { host, port } = splitEndpoint(protocols.http.endpoint, 'distributor.receivers.otlp.protocols.http.endpoint');
-      this.otlpHttp = createOtlpHttpReceiver(
-        this.distributor,
-        { host, port, maxRequestBodyBytes: protocols.http.max_request_body_size, multitenancyEnabled: this.cfg.multitenancy_enabled },
-        this.logger.child({ component: 'otlp-http' }),
-      );
-      await this.otlpHttp.listen({ host, port });
-      otlpHttpPort = portOf(this.otlpHttp);
+    for (const name of this.modules) {
+      if (this.stopping) throw new Error('stopped while starting');
+      await this.services.get(name)!.start();
+      this.started.push(name);
     }
     await this.api.listen({ host: this.cfg.server.http_listen_address, port: this.cfg.server.http_listen_port });
-    this.ready = true;
-    const ports = { http: portOf(this.api), otlpGrpc: otlpGrpcPort, otlpHttp: otlpHttpPort };
-    this.logger.info('andante started', { version: VERSION, target: this.cfg.target, ports });
+    if (this.remote.server) await this.remote.server.listen(this.cfg.server.grpc_listen_port);
+    this.listening = true;
+    const receivers = this.has('distributor') ? this.service<DistributorService>('distributor').ports() : { otlpGrpc: null, otlpHttp: null };
+    const ports = { http: portOf(this.api), ...receivers };
+    this.logger.info('andante started', { version: VERSION, target: this.cfg.target, modules: this.modules.filter((m) => !MODULES[m].internal), ports });
     return ports;
   }
 
-  /** Stops taking data, then flushes what the ingester holds (flush_all_on_shutdown). */
+  /**
+   * Stops the started modules in reverse dependency order (the distributor stops taking data
+   * first; the ingester flushes what it holds, flush_all_on_shutdown), then the servers.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.ready = false;
-      await this.otlpGrpc?.stop();
-      await this.otlpHttp?.close();
-      // What the tap holds goes into a last collection, sent within remote_write_flush_deadline,
-      // while the ingester flushes (a Prometheus that is down must not hold the flush up).
-      await this.generatorTap.stop();
-      const generatorStopped = this.generator.stop();
-      await this.ingester.stop();
-      await generatorStopped;
-      await this.compactor.stop();
-      await this.encoder.close();
-      await this.exportDecoder.close();
-      await this.searchPool.close();
-      await this.lifecycler.stop();
-      await this.generatorLifecycler.stop();
-      if (this.ringTimer) clearInterval(this.ringTimer);
-      this.blocklist.stop();
-      this.overrides.stop();
-      this.eventLoopLag.stop();
+      const started = new Set(this.started);
+      for (const wave of stopWaves(this.modules)) {
+        const results = await Promise.allSettled(wave.filter((m) => started.has(m) && m !== 'server').map((m) => this.services.get(m)!.stop()));
+        for (const r of results) if (r.status === 'rejected') this.logger.error('module stop failed', { err: r.reason });
+      }
       // HTTP/2 connections are not the HTTP/1 server's to close: end them, or its close waits for them.
       const apiClosed = this.api.close();
       await this.streaming?.close();
       await apiClosed;
-      await this.backend.close();
+      await this.remote.server?.close();
+      if (started.has('server')) await this.services.get('server')!.stop();
       this.logger.info('andante stopped');
     })();
     return this.stopping;
   }
+}
+
+interface StoreService extends Service {
+  backend: Backend;
+  encoder: BlockEncoderPool;
+  blockConfig: Partial<BlockConfig>;
 }
 
 function portOf(app: FastifyInstance): number {

@@ -8,6 +8,10 @@ import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
 import { defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
+import { defaultDistributorConfig, type DistributorConfig } from '@andante/distributor';
+import { defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
+import { defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
+import { defaultQueryFrontendConfig, type QueryFrontendConfig } from '@andante/query-frontend';
 import {
   GeneratorConfigError,
   defaultGeneratorConfig,
@@ -19,17 +23,9 @@ import {
 import { Secret } from './secret.js';
 import { redactSecrets } from './redact.js';
 
+/** The user-selectable modules (Tempo's names); `-target` takes one, `all`, or a comma-separated list. */
 export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
 export type Target = (typeof TARGETS)[number];
-
-export interface OtlpGrpcProtocolConfig {
-  endpoint: string;
-  max_recv_msg_size_mib: number;
-}
-export interface OtlpHttpProtocolConfig {
-  endpoint: string;
-  max_request_body_size: number;
-}
 
 /** Tempo's s3 keys; the credentials are Secrets as in Tempo (access_key, an identifier, is not). */
 export type S3StorageConfig = Omit<S3Config, 'secret_key' | 'session_token'> & { secret_key: Secret; session_token: Secret };
@@ -48,7 +44,8 @@ export interface LimitsConfig {
 }
 
 export interface AndanteConfig {
-  target: Target;
+  /** One of TARGETS or a comma-separated list of them (`distributor,ingester`). */
+  target: string;
   multitenancy_enabled: boolean;
   http_api_prefix: string;
   /** Serve the StreamingQuerier gRPC service (h2c) on the HTTP port, as Grafana's streaming search needs. */
@@ -60,26 +57,8 @@ export interface AndanteConfig {
     log_level: 'debug' | 'info' | 'warn' | 'error';
     graceful_shutdown_timeout: string;
   };
-  distributor: {
-    receivers: {
-      otlp: {
-        protocols: {
-          /** null when the receivers block lists protocols and this one is not among them. */
-          grpc: OtlpGrpcProtocolConfig | null;
-          http: OtlpHttpProtocolConfig | null;
-        };
-      };
-    };
-  };
-  ingester: {
-    trace_idle_period: string;
-    max_block_duration: string;
-    max_block_bytes: number;
-    max_unflushed_bytes: number;
-    flush_check_period: string;
-    complete_block_timeout: string;
-    concurrent_flushes: number;
-    flush_all_on_shutdown: boolean;
+  distributor: DistributorConfig;
+  ingester: IngesterModuleConfig & {
     lifecycler: {
       ring: { replication_factor: number; heartbeat_timeout: string };
       num_tokens: number;
@@ -87,30 +66,8 @@ export interface AndanteConfig {
       id: string;
     };
   };
-  query_frontend: {
-    search: {
-      max_duration: string;
-      default_result_limit: number;
-      max_result_limit: number;
-      concurrent_jobs: number;
-      max_spans_per_span_set: number;
-    };
-  };
-  compactor: {
-    compaction: {
-      block_retention: string;
-      compacted_block_retention: string;
-      compaction_window: string;
-      max_compaction_objects: number;
-      max_block_bytes: number;
-      compaction_cycle: string;
-      compaction_disabled: boolean;
-      /** Andante: a block folder without meta.json is deleted after this (Tempo leaves it to bucket lifecycle rules). */
-      orphaned_block_grace_period: string;
-      /** Andante: encoded bytes buffered for one compaction output; larger jobs are cut into several blocks. */
-      output_block_buffer_bytes: number;
-    };
-  };
+  query_frontend: QueryFrontendConfig;
+  compactor: CompactorModuleConfig;
   storage: {
     trace: {
       backend: 'local' | 's3';
@@ -144,27 +101,9 @@ export function defaultConfig(): AndanteConfig {
       log_level: 'info',
       graceful_shutdown_timeout: '30s',
     },
-    distributor: {
-      receivers: {
-        otlp: {
-          protocols: {
-            // The README's one command must accept spans from other hosts/containers, so listen
-            // on all interfaces (Tempo's collector default is localhost).
-            grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 },
-            http: { endpoint: '0.0.0.0:4318', max_request_body_size: 20 * 1024 * 1024 },
-          },
-        },
-      },
-    },
+    distributor: defaultDistributorConfig(),
     ingester: {
-      trace_idle_period: '5s',
-      max_block_duration: '30m',
-      max_block_bytes: 524_288_000,
-      max_unflushed_bytes: 1024 ** 3,
-      flush_check_period: '10s',
-      complete_block_timeout: '15m',
-      concurrent_flushes: 4,
-      flush_all_on_shutdown: true,
+      ...defaultIngesterModuleConfig(),
       lifecycler: {
         ring: { replication_factor: 1, heartbeat_timeout: '5m' },
         num_tokens: 128,
@@ -172,30 +111,8 @@ export function defaultConfig(): AndanteConfig {
         id: 'ingester-0',
       },
     },
-    query_frontend: {
-      search: {
-        max_duration: '168h',
-        default_result_limit: 20,
-        max_result_limit: 262_144,
-        // Block jobs decode on this process's main thread, so running several at once adds no
-        // parallelism and only defeats the early stop; Tempo's 1000 is for a fleet of queriers.
-        concurrent_jobs: 1,
-        max_spans_per_span_set: 100,
-      },
-    },
-    compactor: {
-      compaction: {
-        block_retention: '336h',
-        compacted_block_retention: '1h',
-        compaction_window: '1h',
-        max_compaction_objects: 6_000_000,
-        max_block_bytes: 100 * 1024 ** 3,
-        compaction_cycle: '30s',
-        compaction_disabled: false,
-        orphaned_block_grace_period: '1h',
-        output_block_buffer_bytes: 128 * 1024 ** 2,
-      },
-    },
+    query_frontend: defaultQueryFrontendConfig(),
+    compactor: defaultCompactorModuleConfig(),
     storage: {
       trace: {
         backend: 'local',
@@ -330,8 +247,20 @@ function coerce(value: unknown, current: unknown, keyPath: string): unknown {
   return s;
 }
 
+/** The modules `-target` names: `all`, one module, or a comma-separated list (Tempo's syntax). */
+export function parseTarget(target: string): Target[] {
+  const names = target.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (names.length === 0) throw new ConfigError(`target: empty; one of ${TARGETS.join(', ')}, or a comma-separated list of them`);
+  for (const name of names) {
+    if (!(TARGETS as readonly string[]).includes(name)) {
+      throw new ConfigError(`target: unknown target ${JSON.stringify(name)}; one of ${TARGETS.join(', ')}, or a comma-separated list of them`);
+    }
+  }
+  return [...new Set(names)] as Target[];
+}
+
 export function validateConfig(cfg: AndanteConfig): AndanteConfig {
-  if (!TARGETS.includes(cfg.target)) throw new ConfigError(`target: unknown target ${JSON.stringify(cfg.target)}; one of ${TARGETS.join(', ')}`);
+  parseTarget(cfg.target);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.server.log_level)) throw new ConfigError(`server.log_level: expected debug, info, warn or error`);
   const backend = cfg.storage.trace.backend;
   if (backend !== 'local' && backend !== 's3') throw new ConfigError(`storage.trace.backend: unsupported backend ${JSON.stringify(backend)}; supported: local, s3`);

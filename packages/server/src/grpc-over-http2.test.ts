@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, silentLogger } from '@andante/model';
-import type { ServerStreamMethod } from '@andante/querier';
+import type { ServerStreamMethod } from '@andante/service';
 import { GrpcOverHttp2, encodeGrpcMessage, parseGrpcTimeout } from './grpc-over-http2.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
 

@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { AndanteError, GrpcCode, type Logger } from '@andante/model';
-import type { ServerStreamMethod } from '@andante/querier';
+import type { ServerStreamMethod } from '@andante/service';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -19,6 +19,8 @@ export interface GrpcOverHttp2Options {
   logger: Logger;
   /** Largest request message accepted, compressed or not (grpc-go's server default is 4 MiB). */
   maxRequestBytes?: number;
+  /** Told once per call, when its status is sent (request metrics). */
+  onFinished?: (path: string, code: number, seconds: number) => void;
 }
 
 interface GrpcStatus {
@@ -124,11 +126,13 @@ export class GrpcOverHttp2 {
     }
 
     const controller = new AbortController();
+    const started = process.hrtime.bigint();
     let finished = false;
     let headersSent = false;
     const finish = (s: GrpcStatus): void => {
       if (finished) return;
       finished = true;
+      this.opts.onFinished?.(headers[':path'] ?? '', s.code, Number(process.hrtime.bigint() - started) / 1e9);
       if (stream.closed || stream.destroyed) return;
       const trailers = { 'grpc-status': String(s.code), ...(s.message ? { 'grpc-message': encodeGrpcMessage(s.message) } : {}) };
       if (!headersSent) {

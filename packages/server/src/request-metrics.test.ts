@@ -1,7 +1,7 @@
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { instrumentRequests, routeLabel } from './request-metrics.js';
+import { createRequestDuration, instrumentRequests, routeLabel } from './request-metrics.js';
 
 describe('tempo_request_duration_seconds', () => {
   it.each([
@@ -16,7 +16,7 @@ describe('tempo_request_duration_seconds', () => {
   it('observes every response by method, route pattern and status code', async () => {
     const registry = new Registry();
     const app = Fastify();
-    instrumentRequests(app, registry);
+    instrumentRequests(app, createRequestDuration(registry));
     app.get('/api/traces/:traceId', async (req, reply) => ((req.params as { traceId: string }).traceId === 'missing' ? reply.code(404).send('') : 'ok'));
     await app.inject({ method: 'GET', url: '/api/traces/abc' });
     await app.inject({ method: 'GET', url: '/api/traces/def' });

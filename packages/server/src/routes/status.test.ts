@@ -30,11 +30,10 @@ beforeAll(async () => {
     prefix: '',
     version: '9.9.9',
     registry: new Registry(),
-    isReady: () => true,
+    notReady: () => [],
     config: cfg,
     ringStore,
     ringConfig: { replicationFactor: 1, heartbeatTimeoutMs: 60_000 },
-    flush: async () => undefined,
     shutdown: () => undefined,
   });
   app.get('/api/later', async () => 'registered after the status routes');
@@ -112,7 +111,7 @@ describe('/status pages', () => {
     const rows = (await get('/status/endpoints')).body.trim().split('\n').map((l) => l.split(/\s+/).join(' '));
     expect(rows).toContain('GET /api/later');
     expect(rows).toContain('GET /status/config');
-    expect(rows).toContain('POST /flush');
+    expect(rows).toContain('POST /shutdown');
     expect(rows.some((r) => r.startsWith('HEAD'))).toBe(false);
     const byPath = [...rows].sort((a, b) => a.split(' ')[1]!.localeCompare(b.split(' ')[1]!) || a.localeCompare(b));
     expect(rows).toEqual(byPath);

@@ -1,6 +1,6 @@
-// Operational endpoints: readiness, Grafana's echo and build info, Prometheus metrics, Tempo's
-// /status pages (version, endpoints, the config with secrets masked), the ingester ring, and the
-// ingester's /flush and /shutdown.
+// Operational endpoints: readiness (per module), Grafana's echo and build info, Prometheus
+// metrics, Tempo's /status pages (version, endpoints, the config with secrets masked), the
+// ingester ring, and /shutdown. (/flush is the ingester module's.)
 
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -13,11 +13,11 @@ export interface StatusRoutesOptions {
   prefix: string;
   version: string;
   registry: Registry;
-  isReady: () => boolean;
+  /** Why the process is not ready, one line per module that is not (empty when ready). */
+  notReady: () => string[];
   config: AndanteConfig;
   ringStore: RingStore;
   ringConfig: RingConfig;
-  flush: () => Promise<void>;
   shutdown: () => void;
 }
 
@@ -64,9 +64,10 @@ export function registerStatusRoutes(app: FastifyInstance, o: StatusRoutesOption
     const width = Math.max(...sorted.map((r) => r.method.length));
     return sorted.map((r) => `${r.method.padEnd(width)} ${r.url}`).join('\n') + '\n';
   };
-  app.get('/ready', async (_req, reply) =>
-    o.isReady() ? reply.type('text/plain').send('ready') : reply.code(503).type('text/plain').send('not ready'),
-  );
+  app.get('/ready', async (_req, reply) => {
+    const reasons = o.notReady();
+    return reasons.length === 0 ? reply.type('text/plain').send('ready') : reply.code(503).type('text/plain').send(`${reasons.join('\n')}\n`);
+  });
   app.get(`${o.prefix}/api/echo`, async (_req, reply) => reply.type('text/plain').send('echo'));
   app.get(`${o.prefix}/api/status/buildinfo`, async () => ({
     version,
@@ -95,12 +96,6 @@ export function registerStatusRoutes(app: FastifyInstance, o: StatusRoutesOption
       .send(`GET /status/version\n${statusVersion()}GET /status/endpoints\n${statusEndpoints()}GET /status/config\n${statusConfig(o.config, undefined)}`),
   );
   registerRingPage(app, { path: '/ingester/ring', title: 'Ingester ring', store: o.ringStore, config: o.ringConfig });
-  const flush = async (_req: unknown, reply: { code: (n: number) => { send: () => unknown } }) => {
-    await o.flush();
-    return reply.code(204).send();
-  };
-  app.get('/flush', flush);
-  app.post('/flush', flush);
   const shutdown = async (_req: unknown, reply: { code: (n: number) => { send: () => unknown } }) => {
     setImmediate(o.shutdown);
     return reply.code(204).send();

@@ -1,29 +1,25 @@
-// The search side of the query path, in one process: the frontend's job splitting (ingesters for
-// recent data, one job per block in the window, newest first), concurrent jobs, an early stop
-// once `limit` results can no longer change, and the merge. Results are deterministic: the
+// The frontend's search: job splitting (the ingesters for recent data, one job per block in the
+// window, newest first), concurrent jobs run by queriers (QuerierJobs), an early stop once `limit`
+// results can no longer change, and the merge. Results are deterministic: the
 // `limit` most recent matching traces, ties broken by trace ID.
 
 import {
   InvalidArgumentError,
   NotFoundError,
   addSearchMetrics,
+  blocksForRequest,
   emptySearchMetrics,
   topSearchResults,
-  type CompiledSearch,
-  type IngesterQuerier,
+  type BlockLister,
+  type BlockMeta,
   type Logger,
+  type QuerierJobs,
   type SearchCompiler,
   type SearchPartial,
   type SearchRequest,
   type SearchResponse,
   type TraceSearchMetadata,
 } from '@andante/model';
-import type { BlockMeta } from '@andante/storage';
-import { blocksForRequest } from './block-selection.js';
-import { searchBlockWith, type BlockSearchPool } from './search-pool.js';
-import type { Backend } from '@andante/backend';
-import type { Blocklist } from './blocklist.js';
-import type { Querier } from './querier.js';
 
 export interface SearchLimits {
   /** query_frontend.search.max_duration: widest start..end window (0 = unlimited). */
@@ -44,13 +40,11 @@ export function defaultSearchLimits(): SearchLimits {
 }
 
 export interface SearchServiceDeps {
-  backend: Backend;
-  blocklist: Blocklist;
-  ingesters: () => IngesterQuerier[];
-  querier: Querier;
+  /** The blocks a job may read (the blocklist). */
+  blocklist: BlockLister;
+  /** Who runs the jobs. */
+  querier: QuerierJobs;
   compile: SearchCompiler;
-  /** Block scans on worker threads; absent (or from TypeScript sources): on the main thread. */
-  pool?: BlockSearchPool;
   limits: SearchLimits;
   logger: Logger;
 }
@@ -108,11 +102,10 @@ export class SearchService {
       progress.onPartial?.({ traces: topSearchResults(found, req.limit), metrics: { ...metrics } });
     };
 
-    const ingesters = this.deps.ingesters();
-    metrics.totalJobs = ingesters.length;
     // Where each result was found: one block (then it may already be whole), or null (several places).
     const origin = new Map<string, string | null>();
-    const partials = await Promise.all(ingesters.map((i) => i.search(tenantId, req)));
+    const partials = await this.deps.querier.searchRecent(tenantId, req);
+    metrics.totalJobs = partials.length;
     for (const partial of partials) {
       for (const t of partial.traces) origin.set(t.traceID, null);
       take(partial);
@@ -141,14 +134,13 @@ export class SearchService {
           next = blocks.length;
           return;
         }
-        const partial = await this.searchBlock(meta, req, query);
+        const partial = await this.searchBlock(meta, req);
         for (const t of partial.traces) origin.set(t.traceID, origin.has(t.traceID) ? null : meta.blockID);
         take(partial);
       }
     };
     // Scans on worker threads: keep every worker busy; on the main thread, concurrent_jobs at once.
-    const pool = this.deps.pool;
-    const parallel = pool?.threaded ? Math.max(pool.size, this.deps.limits.concurrentJobs) : this.deps.limits.concurrentJobs;
+    const parallel = Math.max(this.deps.querier.parallelism, this.deps.limits.concurrentJobs);
     await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
     progress.signal?.throwIfAborted();
 
@@ -169,21 +161,13 @@ export class SearchService {
     return { traces: topSearchResults(traces, req.limit), metrics };
   }
 
-  private async searchBlock(meta: BlockMeta, req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {
-    const metrics = emptySearchMetrics();
-    let result;
+  private async searchBlock(meta: BlockMeta, req: SearchRequest): Promise<SearchPartial> {
     try {
-      // Conditions are pushed down to the block's columns; the engine decides on candidate traces.
-      const pool = this.deps.pool;
-      result = pool?.threaded ? await pool.search(meta, req) : await searchBlockWith(this.deps.querier.openBlock(meta), req, query);
+      return await this.deps.querier.searchBlock(meta, req);
     } catch (err) {
       // Compacted away or deleted by retention since the blocklist was read: it holds nothing now.
       if (err instanceof NotFoundError) return { traces: [], metrics: emptySearchMetrics() };
       throw err;
     }
-    metrics.inspectedTraces = result.inspectedTraces;
-    metrics.inspectedSpans = BigInt(result.inspectedSpans);
-    metrics.inspectedBytes = BigInt(result.inspectedBytes);
-    return { traces: result.traces, metrics };
   }
 }

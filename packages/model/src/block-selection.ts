@@ -1,7 +1,8 @@
 // Which blocks a read opens: the blocklist's (what polls and announcements listed) and the blocks
 // ingesters name as flushed recently (a poll may not list them yet), each block once.
 
-import { compareBytes, type BlockMeta } from '@andante/model';
+import type { BlockMeta } from './block-meta.js';
+import { compareBytes } from './ids.js';
 
 export interface TimeRange {
   /** Unix seconds; 0 = unbounded. */

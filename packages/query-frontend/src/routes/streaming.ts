@@ -17,25 +17,12 @@ import {
   type TempoSearchTagValuesRequest,
   type TraceSearchMetadata,
 } from '@andante/model';
+import type { ServerStreamCall, ServerStreamMethod } from '@andante/service';
 import type { SearchService } from '../search.js';
 import type { TagsService } from '../tags.js';
 import { legacyFiltersToTraceQL } from './search.js';
 import { scopesFor, v1TagNames, v1TagValues } from './tags.js';
 
-/** One call of a server-streaming method: a single request message in, any number of messages out. */
-export interface ServerStreamCall {
-  /** The request message, decompressed. */
-  request: Uint8Array;
-  /** Request metadata: HTTP/2 headers, names in lower case. */
-  metadata: Readonly<Record<string, string | string[] | undefined>>;
-  /** Sends one response message; resolves when the transport can take more. */
-  send(message: Uint8Array): Promise<void>;
-  /** Aborted when the client goes away or the call's deadline passes. */
-  signal: AbortSignal;
-}
-
-/** A method's handler: throws an AndanteError (mapped to its gRPC code) to fail the call. */
-export type ServerStreamMethod = (call: ServerStreamCall) => Promise<void>;
 
 export interface StreamingQuerierOptions {
   search: SearchService;

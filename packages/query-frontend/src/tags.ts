@@ -1,36 +1,30 @@
-// Tag names and values for Grafana's dropdowns: ingesters for recent data and, with a window,
-// the blocks in it (newest first).
+// Tag names and values for Grafana's dropdowns: the frontend's jobs are the ingesters for recent
+// data and, with a window, one per block in it (newest first), run by queriers.
 
 import {
   INTRINSIC_TAGS,
   NotFoundError,
+  blocksForRequest,
   parseTagRef,
   InvalidArgumentError,
+  type BlockLister,
+  type BlockTagsAnswer,
+  type BlockTagsJob,
   type LimitsProvider,
-  type IngesterQuerier,
-  type SearchCompiler,
+  type QuerierJobs,
   type TagScope,
   type TagValue,
   type RecentBlocks,
   type TagsRequest,
   type TagValuesRequest,
 } from '@andante/model';
-import type { Backend } from '@andante/backend';
-import { BackendBlock } from '@andante/storage';
-import { blocksForRequest } from './block-selection.js';
-import type { Blocklist } from './blocklist.js';
-import { blockTags, type BlockTagsAnswer, type BlockTagsJob } from './block-tags-job.js';
-import type { BlockSearchPool } from './search-pool.js';
 
 export interface TagsServiceDeps {
-  backend: Backend;
-  blocklist: Blocklist;
-  ingesters: () => IngesterQuerier[];
-  compile: SearchCompiler;
+  blocklist: BlockLister;
+  /** Who runs the jobs (ingester fan-out, block jobs on its workers). */
+  querier: QuerierJobs;
   /** Per-tenant read.max_bytes_per_tag_values_query; absent: unlimited. */
   limits?: LimitsProvider;
-  /** Block work on the search workers; absent (or from TypeScript sources): on the main thread. */
-  pool?: BlockSearchPool;
 }
 
 export interface TagNamesResult {
@@ -74,12 +68,11 @@ export class TagsService {
     job: BlockTagsJob,
     take: (part: BlockTagsAnswer) => void,
   ): Promise<bigint> {
-    const pool = this.deps.pool;
     const metas = blocksForRequest(this.deps.blocklist.blocks(tenantId), flushed.map((f) => f.flushedBlocks), req);
     await Promise.all(
       metas.map(async (meta) => {
         try {
-          take(pool?.threaded ? await pool.tags(meta, req, job) : await blockTags(new BackendBlock(this.deps.backend, meta), this.deps.compile, req, job));
+          take(await this.deps.querier.blockTags(meta, req, job));
         } catch (err) {
           if (!(err instanceof NotFoundError)) throw err;
         }
@@ -99,7 +92,7 @@ export class TagsService {
       }
     };
     let inspectedBytes = 0n;
-    const parts = await Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req)));
+    const parts = await this.deps.querier.tagNamesRecent(tenantId, req);
     for (const part of parts) {
       inspectedBytes += part.inspectedBytes;
       add(Object.entries(part.names) as [TagScope, string[]][]);
@@ -118,7 +111,7 @@ export class TagsService {
   async tagValues(tenantId: string, req: TagValuesRequest, limit: number): Promise<TagValuesResult> {
     const found = new Map<string, TagValue>();
     let inspectedBytes = 0n;
-    const parts = await Promise.all(this.deps.ingesters().map((i) => i.searchTagValues(tenantId, req)));
+    const parts = await this.deps.querier.tagValuesRecent(tenantId, req);
     for (const part of parts) {
       inspectedBytes += part.inspectedBytes;
       for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);

@@ -12,13 +12,15 @@ import {
   resolveTenant,
   traceToTempoJson,
   type LimitsProvider,
+  type QuerierJobs,
+  type TimeRange,
   type Trace,
 } from '@andante/model';
 import { trimTraceToBytes } from '../partial-trace.js';
-import type { Querier, TimeRange } from '../querier.js';
+
 
 export interface TraceRoutesOptions {
-  querier: Querier;
+  querier: QuerierJobs;
   limits: LimitsProvider;
   multitenancyEnabled: boolean;
   /** http_api_prefix */

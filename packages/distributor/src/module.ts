@@ -1,0 +1,146 @@
+// The distributor module: Tempo's `distributor:` keys, its OTLP receivers (gRPC :4317, HTTP
+// :4318), and the factory the module table calls. Ingesters and metrics-generators are reached
+// through the interfaces it is given: in-process objects, or clients.
+
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { GeneratorPusher, IngesterPusher, LimitsProvider, Logger } from '@andante/model';
+import type { InstanceDesc, RingSnapshot } from '@andante/ring';
+import type { Service } from '@andante/service';
+import { ExportDecoderPool } from './decoder-pool.js';
+import { Distributor } from './distributor.js';
+import { GeneratorForwarder } from './generator-forwarder.js';
+import { GeneratorRingPusher } from './generator-ring-pusher.js';
+import { OtlpGrpcReceiver } from './receivers/otlp-grpc.js';
+import { createOtlpHttpReceiver } from './receivers/otlp-http.js';
+
+export interface OtlpGrpcProtocolConfig {
+  endpoint: string;
+  max_recv_msg_size_mib: number;
+}
+export interface OtlpHttpProtocolConfig {
+  endpoint: string;
+  max_request_body_size: number;
+}
+
+/** Tempo's `distributor:` block as Andante reads it. */
+export interface DistributorConfig {
+  receivers: {
+    otlp: {
+      protocols: {
+        /** null when the receivers block lists protocols and this one is not among them. */
+        grpc: OtlpGrpcProtocolConfig | null;
+        http: OtlpHttpProtocolConfig | null;
+      };
+    };
+  };
+}
+
+export function defaultDistributorConfig(): DistributorConfig {
+  return {
+    receivers: {
+      otlp: {
+        protocols: {
+          // The README's one command must accept spans from other hosts/containers, so listen
+          // on all interfaces (Tempo's collector default is localhost).
+          grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 },
+          http: { endpoint: '0.0.0.0:4318', max_request_body_size: 20 * 1024 * 1024 },
+        },
+      },
+    },
+  };
+}
+
+export interface DistributorModuleDeps {
+  /** The ingester ring and a pusher for each member (the in-process ingester, or a client). */
+  ring: () => RingSnapshot;
+  ingester: (instance: InstanceDesc) => IngesterPusher;
+  /**
+   * The metrics-generator ring and a pusher for each member; absent when no generator is
+   * reachable (spans are then not forwarded, as in Tempo with an empty generator ring).
+   */
+  generator?: { ring: () => RingSnapshot; client: (instance: InstanceDesc) => GeneratorPusher; pusherId: string };
+  limits: LimitsProvider;
+  registry: Registry;
+  logger: Logger;
+  multitenancyEnabled: boolean;
+}
+
+export interface DistributorService extends Service {
+  readonly distributor: Distributor;
+  /** The receivers' bound ports (known after start; null for a protocol not configured). */
+  ports(): { otlpGrpc: number | null; otlpHttp: number | null };
+}
+
+function splitEndpoint(endpoint: string, key: string): { host: string; port: number } {
+  const i = endpoint.lastIndexOf(':');
+  const port = Number(endpoint.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${key}: invalid endpoint ${JSON.stringify(endpoint)}, expected host:port`);
+  return { host: endpoint.slice(0, i) || '0.0.0.0', port };
+}
+
+function portOf(app: FastifyInstance): number {
+  const addr = app.server.address();
+  return typeof addr === 'object' && addr ? addr.port : 0;
+}
+
+export function createDistributor(config: DistributorConfig, deps: DistributorModuleDeps): DistributorService {
+  const decoder = new ExportDecoderPool();
+  const g = deps.generator;
+  const tap = g
+    ? new GeneratorForwarder({
+        pusher: new GeneratorRingPusher({ ring: g.ring, client: g.client }),
+        pusherId: g.pusherId,
+        limits: deps.limits,
+        registry: deps.registry,
+        logger: deps.logger,
+      })
+    : undefined;
+  const distributor = new Distributor({
+    ring: deps.ring,
+    ingester: deps.ingester,
+    limits: deps.limits,
+    registry: deps.registry,
+    logger: deps.logger,
+    decoder,
+    ...(tap ? { tap } : {}),
+  });
+  const protocols = config.receivers.otlp.protocols;
+  let otlpGrpc: OtlpGrpcReceiver | undefined;
+  let otlpHttp: FastifyInstance | undefined;
+  let ports = { otlpGrpc: null as number | null, otlpHttp: null as number | null };
+  return {
+    name: 'distributor',
+    distributor,
+    ports: () => ports,
+    async start() {
+      if (protocols.grpc) {
+        otlpGrpc = new OtlpGrpcReceiver(
+          distributor,
+          { endpoint: protocols.grpc.endpoint, maxRecvMsgSizeMiB: protocols.grpc.max_recv_msg_size_mib, multitenancyEnabled: deps.multitenancyEnabled },
+          deps.logger.child({ component: 'otlp-grpc' }),
+        );
+        await otlpGrpc.start();
+        ports = { ...ports, otlpGrpc: otlpGrpc.port };
+      }
+      if (protocols.http) {
+        const { host, port } = splitEndpoint(protocols.http.endpoint, 'distributor.receivers.otlp.protocols.http.endpoint');
+        otlpHttp = createOtlpHttpReceiver(
+          distributor,
+          { host, port, maxRequestBodyBytes: protocols.http.max_request_body_size, multitenancyEnabled: deps.multitenancyEnabled },
+          deps.logger.child({ component: 'otlp-http' }),
+        );
+        await otlpHttp.listen({ host, port });
+        ports = { ...ports, otlpHttp: portOf(otlpHttp) };
+      }
+    },
+    async stop() {
+      // Stop taking data first; what the tap holds then goes to the generator in a last push.
+      await otlpGrpc?.stop();
+      await otlpHttp?.close();
+      await tap?.stop();
+      await decoder.close();
+    },
+    notReady: () => undefined,
+  };
+}

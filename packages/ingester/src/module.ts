@@ -1,0 +1,105 @@
+// The ingester module: Tempo's `ingester:` keys (the lifecycler's ring keys are the ring's, kept
+// by the server), and the factory the module table calls.
+
+import { resolve } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { Backend } from '@andante/backend';
+import { parseDuration, type LimitsProvider, type Logger, type SearchCompiler } from '@andante/model';
+import type { Service } from '@andante/service';
+import type { BlockConfig, BlockEncoderPool, BlockMeta } from '@andante/storage';
+import { defaultIngesterConfig } from './config.js';
+import { Ingester } from './ingester.js';
+
+/** Tempo's `ingester:` block as Andante reads it (durations as Go strings). */
+export interface IngesterModuleConfig {
+  trace_idle_period: string;
+  max_block_duration: string;
+  max_block_bytes: number;
+  max_unflushed_bytes: number;
+  flush_check_period: string;
+  complete_block_timeout: string;
+  concurrent_flushes: number;
+  flush_all_on_shutdown: boolean;
+}
+
+export function defaultIngesterModuleConfig(): IngesterModuleConfig {
+  const d = defaultIngesterConfig();
+  return {
+    trace_idle_period: '5s',
+    max_block_duration: '30m',
+    max_block_bytes: d.maxBlockBytes,
+    max_unflushed_bytes: d.maxUnflushedBytes,
+    flush_check_period: '10s',
+    complete_block_timeout: '15m',
+    concurrent_flushes: d.concurrentFlushes,
+    flush_all_on_shutdown: d.flushAllOnShutdown,
+  };
+}
+
+/** Durations in the config that must parse (checked when the config loads). */
+export const INGESTER_DURATION_KEYS = ['trace_idle_period', 'max_block_duration', 'flush_check_period', 'complete_block_timeout'] as const;
+
+export interface IngesterModuleDeps {
+  backend: Backend;
+  /** storage.trace.wal.path */
+  walPath: string;
+  blockConfig?: Partial<BlockConfig>;
+  /** Shared with the compactor in one process. */
+  encoder?: BlockEncoderPool;
+  limits: LimitsProvider;
+  registry: Registry;
+  logger: Logger;
+  compileSearch: SearchCompiler;
+  /** An in-process blocklist learns of each flushed block at once. */
+  onBlockFlushed?: (meta: BlockMeta) => void;
+}
+
+export interface IngesterService extends Service {
+  /** Its push and query sides (IngesterPusher & IngesterQuerier), for in-process callers. */
+  readonly ingester: Ingester;
+}
+
+export function createIngester(config: IngesterModuleConfig, deps: IngesterModuleDeps): IngesterService {
+  const ingester = new Ingester({
+    cfg: {
+      traceIdlePeriodMs: parseDuration(config.trace_idle_period),
+      maxBlockDurationMs: parseDuration(config.max_block_duration),
+      maxBlockBytes: config.max_block_bytes,
+      maxUnflushedBytes: config.max_unflushed_bytes,
+      flushCheckPeriodMs: parseDuration(config.flush_check_period),
+      completeBlockTimeoutMs: parseDuration(config.complete_block_timeout),
+      concurrentFlushes: config.concurrent_flushes,
+      flushAllOnShutdown: config.flush_all_on_shutdown,
+      flushRetryMs: defaultIngesterConfig().flushRetryMs,
+    },
+    ...(deps.blockConfig ? { blockConfig: deps.blockConfig } : {}),
+    ...(deps.encoder ? { encoder: deps.encoder } : {}),
+    walPath: resolve(deps.walPath),
+    backend: deps.backend,
+    limits: deps.limits,
+    registry: deps.registry,
+    logger: deps.logger,
+    compileSearch: deps.compileSearch,
+    ...(deps.onBlockFlushed ? { onBlockFlushed: deps.onBlockFlushed } : {}),
+  });
+  let started = false;
+  return {
+    name: 'ingester',
+    ingester,
+    start: async () => {
+      await ingester.start();
+      started = true;
+    },
+    stop: () => ingester.stop(),
+    notReady: () => (started ? undefined : 'replaying the WAL'),
+    registerHttp(http) {
+      // Tempo's /flush and /shutdown are the ingester's; /shutdown is the server's (it stops every module).
+      const flush = async (_req: unknown, reply: { code: (n: number) => { send: () => unknown } }) => {
+        await ingester.flushAll();
+        return reply.code(204).send();
+      };
+      http.get('/flush', flush);
+      http.post('/flush', flush);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// The querier's job API: what the query-frontend asks of queriers. The frontend splits a query
+// into jobs (recent data from the ingesters, one job per backend block), queues and combines them;
+// a querier executes each job. In-process under `-target=all` (the Querier object itself); over
+// internal gRPC when the frontend and queriers are separate processes, so every type here is
+// plain data.
+
+import type { BlockMeta } from './block-meta.js';
+import type { TimeRange } from './block-selection.js';
+import type { SearchPartial, SearchRequest, TagsPartial, TagsRequest, TagValuesPartial, TagValuesRequest } from './ingest.js';
+import type { TagRef, TagScope, TagValue } from './tags.js';
+import type { Trace } from './trace.js';
+
+/** What one block's tag job collects: names (per scope) or the values of one tag. */
+export type BlockTagsJob = { what: 'names' } | { what: 'values'; ref: TagRef };
+
+/** Plain data, so it crosses a worker or process boundary as is. */
+export interface BlockTagsAnswer {
+  names: [TagScope, string[]][];
+  values: TagValue[];
+}
+
+export interface QuerierJobs {
+  /** Block jobs this querier runs at once without queueing (its worker threads; 0 when it runs them inline). */
+  readonly parallelism: number;
+  /** Recent data: each healthy ingester's matches and the blocks it flushed recently. */
+  searchRecent(tenantId: string, req: SearchRequest): Promise<SearchPartial[]>;
+  /** One backend block's matches. Rejects with NotFoundError when the block is gone (compacted, retention). */
+  searchBlock(meta: BlockMeta, req: SearchRequest): Promise<SearchPartial>;
+  /** The whole trace from every source (ingesters, then blocks), or null. */
+  findTraceById(tenantId: string, traceId: Uint8Array, range?: TimeRange): Promise<Trace | null>;
+  /** Whether a source other than block `exceptBlockId` may hold spans of the trace (no data read). */
+  mayHoldElsewhere(tenantId: string, traceId: Uint8Array, exceptBlockId: string): Promise<boolean>;
+  /** Recent tag names: each healthy ingester's part. */
+  tagNamesRecent(tenantId: string, req: TagsRequest): Promise<TagsPartial[]>;
+  /** Recent tag values: each healthy ingester's part. */
+  tagValuesRecent(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial[]>;
+  /** One backend block's part of a tag request. Rejects with NotFoundError when the block is gone. */
+  blockTags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob): Promise<BlockTagsAnswer>;
+}
+
+/** The blocks of a tenant the frontend shards a query over (the blocklist a poller keeps). */
+export interface BlockLister {
+  blocks(tenantId: string): readonly BlockMeta[];
+}

@@ -1,0 +1,16 @@
+export { createQueryFrontend } from './module.js';
+export type { QueryFrontendDeps, QueryFrontendService } from './module.js';
+export { defaultQueryFrontendConfig, searchLimitsOf } from './config.js';
+export type { QueryFrontendConfig } from './config.js';
+export { SearchService, defaultSearchLimits } from './search.js';
+export type { SearchLimits, SearchProgress, SearchServiceDeps } from './search.js';
+export { TagsService } from './tags.js';
+export type { TagsServiceDeps, TagNamesResult, TagValuesResult } from './tags.js';
+export { registerSearchRoutes, legacySearchToTraceQL, parseLogfmt } from './routes/search.js';
+export type { SearchRoutesOptions } from './routes/search.js';
+export { registerTagRoutes } from './routes/tags.js';
+export type { TagRoutesOptions } from './routes/tags.js';
+export { registerTraceRoutes } from './routes/traces.js';
+export type { TraceRoutesOptions } from './routes/traces.js';
+export { streamingQuerierMethods, encodeSearchMessages, STREAMING_QUERIER_SERVICE, MAX_SEARCH_MESSAGE_BYTES } from './routes/streaming.js';
+export type { StreamingQuerierOptions } from './routes/streaming.js';
