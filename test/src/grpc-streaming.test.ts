@@ -17,7 +17,7 @@ import {
   encodeTrace,
   type TempoSearchRequest,
 } from '@andante/model';
-import { flush, makeTempDir, postOtlpHttp, removeTempDirs, startInProcess, stopAllInProcess, type InProcessAndante } from './harness.js';
+import { flush, makeTempDir, postOtlpHttp, removeTempDirs, startInProcess, stopAllInProcess, sumMetric, type InProcessAndante } from './harness.js';
 import { makeSpan, makeTrace, randomTraceId, str } from './otlp.js';
 
 afterAll(async () => {
@@ -200,6 +200,17 @@ describe('StreamingQuerier on the HTTP port', () => {
 
     const missing = await callStream(app.ports.http, 'SearchTagValuesV2', valuesRequest(''));
     expect(missing.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('counts each call in tempo_request_duration_seconds (route = the gRPC method) and tempo_query_frontend_queries_total', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${app.ports.http}/metrics`)).text();
+    // Earlier tests made successful Search calls, a refused one and an unknown method.
+    expect(sumMetric(text, 'tempo_request_duration_seconds_count', { method: 'gRPC', route: '/tempopb.StreamingQuerier/Search', status_code: 'success', ws: 'false' })).toBeGreaterThanOrEqual(3);
+    expect(sumMetric(text, 'tempo_request_duration_seconds_count', { method: 'gRPC', route: '/tempopb.StreamingQuerier/Search', status_code: 'error' })).toBeGreaterThanOrEqual(1);
+    expect(sumMetric(text, 'tempo_request_duration_seconds_count', { method: 'gRPC', route: '/tempopb.StreamingQuerier/MetricsQueryInstant', status_code: 'error' })).toBe(1);
+    expect(sumMetric(text, 'tempo_query_frontend_queries_total', { tenant: 'single-tenant', op: 'search', status: '200' })).toBeGreaterThanOrEqual(3);
+    expect(sumMetric(text, 'tempo_query_frontend_queries_total', { tenant: 'single-tenant', op: 'search', status: '400' })).toBeGreaterThanOrEqual(2); // gRPC and HTTP
+    expect(sumMetric(text, 'tempo_query_frontend_queries_total', { tenant: 'single-tenant', op: 'metadata', status: '200' })).toBeGreaterThanOrEqual(5);
   });
 });
 

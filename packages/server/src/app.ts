@@ -358,12 +358,12 @@ export class Andante {
   /** One line per module not ready (Tempo's "Ingester not ready: ..."); empty when every one is. */
   notReady(): string[] {
     if (this.stopping) return ['Andante not ready: stopping'];
-    if (!this.listening) return ['Andante not ready: starting'];
     const out: string[] = [];
     for (const [name, s] of this.services) {
       const why = s.notReady();
       if (why !== undefined) out.push(`${title(name)} not ready: ${why}`);
     }
+    if (out.length === 0 && !this.listening) out.push('Andante not ready: starting');
     return out;
   }
 

@@ -1,0 +1,78 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Andante } from './app.js';
+import { ConfigError, defaultConfig, parseTarget } from './config.js';
+import { ModuleError, checkSelection, selectModules, startOrder, stopWaves } from './modules.js';
+
+const NO_TRANSPORT = { clientsFor: new Set<never>(), serving: false };
+
+describe('target selection', () => {
+  it.each([
+    ['all', ['compactor', 'distributor', 'ingester', 'metrics-generator', 'querier', 'query-frontend']],
+    ['compactor', ['compactor']],
+    ['distributor,ingester', ['distributor', 'ingester']],
+    [' ingester , distributor,ingester', ['distributor', 'ingester']],
+    ['all,compactor', ['compactor', 'distributor', 'ingester', 'metrics-generator', 'querier', 'query-frontend']],
+  ])('-target=%s runs %j', (target, modules) => {
+    expect([...selectModules(parseTarget(target))].sort()).toEqual(modules);
+  });
+
+  it.each(['', ',', 'store', 'server', 'ingester,ring'])('-target=%j is refused: internal and unknown modules are not selectable', (target) => {
+    expect(() => parseTarget(target)).toThrow(ConfigError);
+  });
+
+  it('starts each module after its dependencies and the modules it calls in-process; all equals the full list', () => {
+    const order = startOrder(selectModules(parseTarget('all')));
+    const before = (a: string, b: string): boolean => order.indexOf(a as never) < order.indexOf(b as never);
+    expect(order[0]).toBe('server');
+    expect(before('store', 'ingester') && before('ring', 'ingester') && before('ingester', 'distributor')).toBe(true);
+    expect(before('metrics-generator', 'distributor') && before('blocklist', 'querier') && before('querier', 'query-frontend')).toBe(true);
+    expect(startOrder(selectModules(parseTarget('distributor,ingester,querier,query-frontend,compactor,metrics-generator')))).toEqual(order);
+  });
+
+  it('a compactor alone runs only the backend and overrides beside it', () => {
+    expect(startOrder(selectModules(parseTarget('compactor')))).toEqual(['server', 'overrides', 'store', 'compactor']);
+  });
+
+  it('stops in waves, each module before what it depends on or calls; the distributor before the ingester', () => {
+    const waves = stopWaves(startOrder(selectModules(parseTarget('all'))));
+    const wave = (m: string): number => waves.findIndex((w) => w.includes(m as never));
+    expect(wave('query-frontend')).toBeLessThan(wave('querier'));
+    expect(wave('distributor')).toBeLessThan(wave('ingester'));
+    expect(wave('distributor')).toBeLessThan(wave('metrics-generator'));
+    expect(wave('ingester')).toBeLessThan(wave('store'));
+    expect(wave('compactor')).toBeLessThan(wave('store'));
+    expect(waves.at(-1)).toEqual(['server']);
+  });
+
+  it.each([
+    ['querier', /^querier needs ingester clients \(IngesterQuerier\) over internal gRPC, which is not available yet; run -target=all/],
+    ['query-frontend', /^query-frontend needs querier clients/],
+    ['ingester', /^ingester receives pushes from distributors over internal gRPC/],
+  ])('refuses -target=%s without a transport, naming it', (target, message) => {
+    expect(() => checkSelection(selectModules(parseTarget(target)), NO_TRANSPORT)).toThrow(message);
+    expect(() => checkSelection(selectModules(parseTarget(target)), NO_TRANSPORT)).toThrow(ModuleError);
+  });
+
+  it('accepts a querier alone once a transport provides ingester clients and serves its jobs', () => {
+    expect(() => checkSelection(selectModules(parseTarget('querier')), { clientsFor: new Set(['ingester'] as const), serving: true })).not.toThrow();
+  });
+});
+
+describe('/ready per module', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'andante-modules-ready-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('names each module not ready yet, Tempo style', () => {
+    const cfg = defaultConfig();
+    cfg.storage.trace.local.path = join(dir, 'traces');
+    cfg.storage.trace.wal.path = join(dir, 'wal');
+    const app = new Andante(cfg);
+    const reasons = app.notReady();
+    expect(reasons).toContain('Ingester not ready: replaying the WAL');
+    expect(reasons).toContain('Blocklist not ready: waiting for the first blocklist poll');
+    expect(app.modules).toContain('query-frontend');
+  });
+});
