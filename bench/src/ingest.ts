@@ -40,7 +40,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { decodeExportRequest } from '@andante/model';
+import { decodeExportRequest } from '@andante/distributor';
 import { splitExportRequest } from '@andante/distributor';
 import { WalFile } from '@andante/storage';
 import { encodeBatches } from './payloads.js';

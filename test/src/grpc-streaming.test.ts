@@ -6,17 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import {
   bytesToHex,
-  decodeSearchResponse,
-  decodeSearchTagValuesResponse,
-  decodeSearchTagValuesV2Response,
-  decodeSearchTagsResponse,
-  decodeSearchTagsV2Response,
-  encodeSearchRequest,
-  encodeSearchTagValuesRequest,
-  encodeSearchTagsRequest,
   encodeTrace,
-  type TempoSearchRequest,
 } from '@andante/model';
+import { decodeSearchResponse, decodeSearchTagValuesResponse, decodeSearchTagValuesV2Response, decodeSearchTagsResponse, decodeSearchTagsV2Response, encodeSearchRequest, encodeSearchTagValuesRequest, encodeSearchTagsRequest, type TempoSearchRequest } from '@andante/query-frontend';
 import { flush, makeTempDir, postOtlpHttp, removeTempDirs, startInProcess, stopAllInProcess, sumMetric, type InProcessAndante } from './harness.js';
 import { makeSpan, makeTrace, randomTraceId, str } from './otlp.js';
 

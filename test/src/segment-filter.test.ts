@@ -4,7 +4,11 @@
 // engine must pass the filter. And it must skip: selective queries reject most traces.
 
 import { describe, expect, it } from 'vitest';
-import { MAY_MATCH, compileSegmentFilter, encodeTrace, type Trace } from '@andante/model';
+import {
+  encodeTrace,
+  type Trace,
+} from '@andante/model';
+import { MAY_MATCH, compileSegmentFilter } from '@andante/ingester';
 import { searchCompiler } from '@andante/traceql';
 import { generateDataset, validQueries } from '@andante/traceql/testing';
 

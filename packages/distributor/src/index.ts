@@ -14,3 +14,8 @@ export { GeneratorRingPusher } from './generator-ring-pusher.js';
 export type { GeneratorRingPusherDeps } from './generator-ring-pusher.js';
 export { createDistributor, defaultDistributorConfig } from './module.js';
 export type { DistributorConfig, DistributorModuleDeps, DistributorService, OtlpGrpcProtocolConfig, OtlpHttpProtocolConfig } from './module.js';
+export { decodeExportRequest } from './otlp-decode.js';
+export type { DecodedBatch, ResourceRef, ScopeRef, SpanRef } from './otlp-decode.js';
+export { encodeTraceSegment } from './otlp-segment.js';
+export { parseOtlpJson } from './otlp-json.js';
+export { encodeExportTraceServiceResponse, exportResponseToJson } from './export-response.js';

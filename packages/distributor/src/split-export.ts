@@ -6,12 +6,11 @@
 import {
   bytesEqual,
   bytesToHex,
-  decodeExportRequest,
-  encodeTraceSegment,
   isAllZero,
-  type DecodedBatch,
   type TraceSegment,
 } from '@andante/model';
+import { decodeExportRequest, type DecodedBatch } from './otlp-decode.js';
+import { encodeTraceSegment } from './otlp-segment.js';
 
 export type InvalidReason = 'invalid_trace_id' | 'invalid_span_id' | 'invalid_timestamps';
 

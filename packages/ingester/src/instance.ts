@@ -7,8 +7,6 @@
 // in the same synchronous step in which the old one lets go, so a read never finds it in neither.
 
 import {
-  MAY_MATCH,
-  compileSegmentFilter,
   bytesToHex,
   combineTraces,
   countSpans,
@@ -35,6 +33,7 @@ import {
   type Trace,
   type TraceSegment,
 } from '@andante/model';
+import { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
 import type { Backend } from '@andante/backend';
 import {
   newBlockId,

@@ -44,53 +44,17 @@ export { defaultTenantLimits, defaultMetricsGeneratorLimits, staticLimits } from
 export type { TenantLimits, LimitsProvider, MetricsGeneratorLimits, FilterPolicyConfig, PolicyMatchConfig, DimensionMappingConfig } from './limits.js';
 export { createLogger, silentLogger } from './log.js';
 export type { Logger, LogLevel, LogFields } from './log.js';
-export { decodeExportRequest } from './otlp-decode.js';
-export type { DecodedBatch, ResourceRef, ScopeRef, SpanRef } from './otlp-decode.js';
-export { encodeTraceSegment } from './otlp-segment.js';
 export { TraceDecodeCache, decodeTrace, encodeTrace, spanWireSize, encodedSpanSize, encodedResourceSize, encodedScopeSize } from './trace-codec.js';
-export { encodeTraceByIdResponse, traceToTempoJson } from './tempo-response.js';
-export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './tempo-response.js';
-export { parseOtlpJson } from './otlp-json.js';
 export { combineTraces, countSpans } from './combine.js';
-export { encodeExportTraceServiceResponse, exportResponseToJson } from './export-response.js';
 export { emptySearchMetrics, addSearchMetrics, searchMetricsJson, searchResponseToJson, compareSearchResults, topSearchResults, tagSelector, fetchConditionTest } from './search.js';
 export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, SearchMetrics, SearchResponse, CompiledSearch, SearchCompiler, FetchCondition, FetchOperator, FetchSpansRequest, FetchTest, FetchValue, SpanSelection } from './search.js';
 export { TAG_SCOPES, INTRINSIC_TAGS, collectTagNames, parseTagRef, collectTagValues, tagValueOf } from './tags.js';
 export type { TagScope, TagValue, TagValueType, TagRef } from './tags.js';
-export { jsonString } from './tempo-response.js';
 export { parseDuration } from './duration.js';
-export {
-  encodeSearchRequest,
-  decodeSearchRequest,
-  encodeSearchResponse,
-  decodeSearchResponse,
-  encodeSearchTagsRequest,
-  decodeSearchTagsRequest,
-  encodeSearchTagValuesRequest,
-  decodeSearchTagValuesRequest,
-  encodeSearchTagsResponse,
-  decodeSearchTagsResponse,
-  encodeSearchTagsV2Response,
-  decodeSearchTagsV2Response,
-  encodeSearchTagValuesResponse,
-  decodeSearchTagValuesResponse,
-  encodeSearchTagValuesV2Response,
-  decodeSearchTagValuesV2Response,
-} from './tempo-search-proto.js';
-export type {
-  TempoSearchRequest,
-  TempoSearchTagsRequest,
-  TempoSearchTagValuesRequest,
-  MetadataMetrics,
-  TempoSearchTagsResponse,
-  TempoSearchTagsV2Response,
-  TempoSearchTagValuesResponse,
-  TempoSearchTagValuesV2Response,
-} from './tempo-search-proto.js';
-export { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
 export { WorkerPool } from './worker-pool.js';
 export type { JobDone, WorkerPoolOptions } from './worker-pool.js';
 export { mulberry32 } from './seeded-random.js';
 export { UNBOUNDED, overlapsWindow, mayHoldTraceId, BlockSet, newestFirst, blocksForRequest } from './block-selection.js';
 export type { TimeRange } from './block-selection.js';
 export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer } from './query-jobs.js';
+export { attributesJson, anyValueJson, base64, doubleJson, jsonString } from './json.js';

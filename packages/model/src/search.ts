@@ -2,7 +2,7 @@
 // source parses it: strictly, with gogo jsonpb rules (lowerCamel names, 64-bit integers as
 // strings, zero values omitted) and no field that Tempo's mid-2025 SearchResponse lacks.
 
-import { attributesJson, jsonString } from './tempo-response.js';
+import { attributesJson, jsonString } from './json.js';
 import type { KeyValue, Trace } from './trace.js';
 
 export interface SearchSpan {

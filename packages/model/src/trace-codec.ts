@@ -1,5 +1,5 @@
 // Full protobuf decode and encode of a Trace (tempopb.Trace = OTLP TracesData =
-// ExportTraceServiceRequest on the wire). Field numbers are listed in otlp-decode.ts.
+// ExportTraceServiceRequest on the wire). Field numbers are listed in the distributor's otlp-decode.ts.
 //
 // The decoder follows the same structural rules as decodeExportRequest (known fields with the wrong
 // wire type, nesting deeper than MAX_DEPTH, lengths past their container are errors; unknown fields

@@ -14,3 +14,33 @@ export { registerTraceRoutes } from './routes/traces.js';
 export type { TraceRoutesOptions } from './routes/traces.js';
 export { streamingQuerierMethods, encodeSearchMessages, STREAMING_QUERIER_SERVICE, MAX_SEARCH_MESSAGE_BYTES } from './routes/streaming.js';
 export type { StreamingQuerierOptions } from './routes/streaming.js';
+export { encodeTraceByIdResponse, traceToTempoJson } from './trace-response.js';
+export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './trace-response.js';
+export {
+  encodeSearchRequest,
+  decodeSearchRequest,
+  encodeSearchResponse,
+  decodeSearchResponse,
+  encodeSearchTagsRequest,
+  decodeSearchTagsRequest,
+  encodeSearchTagValuesRequest,
+  decodeSearchTagValuesRequest,
+  encodeSearchTagsResponse,
+  decodeSearchTagsResponse,
+  encodeSearchTagsV2Response,
+  decodeSearchTagsV2Response,
+  encodeSearchTagValuesResponse,
+  decodeSearchTagValuesResponse,
+  encodeSearchTagValuesV2Response,
+  decodeSearchTagValuesV2Response,
+} from './tempo-search-proto.js';
+export type {
+  TempoSearchRequest,
+  TempoSearchTagsRequest,
+  TempoSearchTagValuesRequest,
+  MetadataMetrics,
+  TempoSearchTagsResponse,
+  TempoSearchTagsV2Response,
+  TempoSearchTagValuesResponse,
+  TempoSearchTagValuesV2Response,
+} from './tempo-search-proto.js';

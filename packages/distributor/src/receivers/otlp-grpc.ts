@@ -7,10 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import {
   AndanteError,
   InvalidArgumentError,
-  encodeExportTraceServiceResponse,
   resolveTenant,
   type Logger,
 } from '@andante/model';
+import { encodeExportTraceServiceResponse } from '../export-response.js';
 import type { Distributor } from '../distributor.js';
 
 export interface OtlpGrpcReceiverConfig {

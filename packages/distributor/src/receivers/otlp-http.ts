@@ -10,13 +10,12 @@ import {
   InvalidArgumentError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
-  encodeExportTraceServiceResponse,
   encodeTrace,
-  exportResponseToJson,
-  parseOtlpJson,
   resolveTenant,
   type Logger,
 } from '@andante/model';
+import { parseOtlpJson } from '../otlp-json.js';
+import { encodeExportTraceServiceResponse, exportResponseToJson } from '../export-response.js';
 import type { Distributor } from '../distributor.js';
 import { encodeRpcStatus } from './rpc-status.js';
 

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSearchResponse, emptySearchMetrics, type TraceSearchMetadata } from '@andante/model';
+import {
+  emptySearchMetrics,
+  type TraceSearchMetadata,
+} from '@andante/model';
+import { decodeSearchResponse } from '../tempo-search-proto.js';
 import { MAX_SEARCH_MESSAGE_BYTES, encodeSearchMessages } from './streaming.js';
 
 const trace = (i: number, nameBytes: number): TraceSearchMetadata => ({

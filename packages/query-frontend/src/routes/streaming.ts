@@ -4,19 +4,11 @@
 
 import {
   InvalidArgumentError,
-  decodeSearchRequest,
-  decodeSearchTagValuesRequest,
-  decodeSearchTagsRequest,
-  encodeSearchResponse,
-  encodeSearchTagValuesResponse,
-  encodeSearchTagValuesV2Response,
-  encodeSearchTagsResponse,
-  encodeSearchTagsV2Response,
   resolveTenant,
   type SearchResponse,
-  type TempoSearchTagValuesRequest,
   type TraceSearchMetadata,
 } from '@andante/model';
+import { decodeSearchRequest, decodeSearchTagValuesRequest, decodeSearchTagsRequest, encodeSearchResponse, encodeSearchTagValuesResponse, encodeSearchTagValuesV2Response, encodeSearchTagsResponse, encodeSearchTagsV2Response, type TempoSearchTagValuesRequest } from '../tempo-search-proto.js';
 import type { ServerStreamCall, ServerStreamMethod } from '@andante/service';
 import type { SearchService } from '../search.js';
 import type { TagsService } from '../tags.js';

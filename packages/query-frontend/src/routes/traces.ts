@@ -7,15 +7,14 @@ import {
   AndanteError,
   InvalidArgumentError,
   encodeTrace,
-  encodeTraceByIdResponse,
   parseTraceIdParam,
   resolveTenant,
-  traceToTempoJson,
   type LimitsProvider,
   type QuerierJobs,
   type TimeRange,
   type Trace,
 } from '@andante/model';
+import { encodeTraceByIdResponse, traceToTempoJson } from '../trace-response.js';
 import { trimTraceToBytes } from '../partial-trace.js';
 
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '@andante/model';
 import { decodeExportRequest } from './otlp-decode.js';
 import { parseOtlpJson } from './otlp-json.js';
-import { decodeTrace, encodeTrace } from './trace-codec.js';
-import { emptySpan } from './test-fixtures.js';
+import { decodeTrace, encodeTrace } from '@andante/model';
+import { emptySpan } from '@andante/model/testing';
 
 const hex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 

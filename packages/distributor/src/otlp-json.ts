@@ -3,7 +3,7 @@
 // must ignore unknown fields. Like the Collector, this also accepts the proto field names
 // (snake_case), enums by name as well as by number, and 64-bit integers as strings or numbers.
 
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '@andante/model';
 import type {
   AnyValue,
   InstrumentationScope,
@@ -16,8 +16,8 @@ import type {
   SpanLink,
   SpanStatus,
   Trace,
-} from './trace.js';
-import { MAX_DEPTH } from './proto-wire.js';
+} from '@andante/model';
+import { MAX_DEPTH } from '@andante/model/wire';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '@andante/model';
 import { decodeExportRequest } from './otlp-decode.js';
 import { encodeTraceSegment } from './otlp-segment.js';
-import { decodeTrace, encodeTrace } from './trace-codec.js';
-import { emptySpan, oracleDecode, randomTrace, richTrace, rng } from './test-fixtures.js';
-import type { InstrumentationScope, Resource, Span, Trace } from './trace.js';
+import { decodeTrace, encodeTrace } from '@andante/model';
+import { emptySpan, oracleDecode, randomTrace, richTrace, rng } from '@andante/model/testing';
+import type { InstrumentationScope, Resource, Span, Trace } from '@andante/model';
 
 const res = (name: string): Resource => ({ attributes: [{ key: 'service.name', value: { stringValue: name } }], droppedAttributesCount: 0 });
 const scope = (name: string): InstrumentationScope => ({ name, version: '', attributes: [], droppedAttributesCount: 0 });

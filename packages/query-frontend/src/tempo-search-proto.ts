@@ -22,11 +22,8 @@
 // KeyValue is OTLP's common.v1 (Tempo vendors it as tempopb.common.v1), shared with trace-codec.
 
 import protobuf from 'protobufjs/minimal.js';
-import { emptySearchMetrics, type SearchMetrics, type SearchResponse, type SearchSpan, type SearchSpanSet, type ServiceStats, type TraceSearchMetadata } from './search.js';
-import type { TagValue, TagValueType } from './tags.js';
-import type { KeyValue } from './trace.js';
-import { LEN, Reader, VARINT, asInvalidArgument, checkEnd, lenEnd, malformed, otherField, readInt64, readUint32 } from './proto-wire.js';
-import { decodeKeyValueMessage, encodeKeyValueMessage, str } from './trace-codec.js';
+import { emptySearchMetrics, type KeyValue, type SearchMetrics, type SearchResponse, type SearchSpan, type SearchSpanSet, type ServiceStats, type TagValue, type TagValueType, type TraceSearchMetadata } from '@andante/model';
+import { LEN, Reader, VARINT, asInvalidArgument, checkEnd, decodeKeyValueMessage, encodeKeyValueMessage, lenEnd, malformed, otherField, readInt64, readUint32, str } from '@andante/model/wire';
 
 /** tempopb.SearchRequest. `start`/`end` are unix seconds (0 = unset); 0 for limit/spss means the default. */
 export interface TempoSearchRequest {

@@ -47,7 +47,7 @@ import {
   otherField,
   readFixed64,
   skipField,
-} from './proto-wire.js';
+} from '@andante/model/wire';
 
 export interface ResourceRef {
   /** Byte range of the encoded Resource message in the buffer; -1 when the field is absent. */

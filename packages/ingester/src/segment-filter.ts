@@ -5,8 +5,8 @@
 // Conservative like a block scan: what it cannot judge may match, and the engine decides on the
 // traces that pass.
 
-import { I32, I64, LEN, Reader, VARINT, readFixed64, readInt64, readUint32 } from './proto-wire.js';
-import { fetchConditionTest, type FetchCondition, type FetchSpansRequest, type FetchTest } from './search.js';
+import { I32, I64, LEN, Reader, VARINT, readFixed64, readInt64, readUint32 } from '@andante/model/wire';
+import { fetchConditionTest, type FetchCondition, type FetchSpansRequest, type FetchTest } from '@andante/model';
 
 type Where = 'name' | 'kind' | 'duration' | 'status' | 'statusMessage' | 'span' | 'resource' | 'spanOrResource';
 

@@ -2,7 +2,7 @@
 // collector/trace/v1/trace_service.proto): 1 partial_success (ExportTracePartialSuccess:
 // 1 rejected_spans int64, 2 error_message string). A full success is the empty message.
 
-import { varintSize, writeVarint } from './proto-wire.js';
+import { varintSize, writeVarint } from '@andante/model/wire';
 
 /** ExportTraceServiceResponse bytes; empty when nothing was rejected and there is no message. */
 export function encodeExportTraceServiceResponse(rejectedSpans: number, errorMessage: string): Uint8Array {

@@ -3,8 +3,8 @@
 // the output is one exact allocation.
 
 import type { DecodedBatch } from './otlp-decode.js';
-import { InvalidArgumentError } from './errors.js';
-import { varintSize, writeVarint } from './proto-wire.js';
+import { InvalidArgumentError } from '@andante/model';
+import { varintSize, writeVarint } from '@andante/model/wire';
 
 /**
  * Encodes the spans `spanIndexes` (indexes into batch.spans) as a tempopb.Trace, grouped under their

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { encodeTraceByIdResponse, jsonString, doubleJson, traceToTempoJson } from './tempo-response.js';
-import { encodeTrace } from './trace-codec.js';
-import { TraceByIdResponseType, emptySpan, oracleDecode, richTrace } from './test-fixtures.js';
-import type { Trace } from './trace.js';
+import { doubleJson, encodeTrace, jsonString } from '@andante/model';
+import { encodeTraceByIdResponse, traceToTempoJson } from './trace-response.js';
+import { TraceByIdResponseType, emptySpan, oracleDecode, richTrace } from '@andante/model/testing';
+import type { Trace } from '@andante/model';
 
 const traceId = Uint8Array.from({ length: 16 }, (_, i) => i);
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '@andante/model';
 import { decodeExportRequest, type DecodedBatch } from './otlp-decode.js';
 import { encodeTraceSegment } from './otlp-segment.js';
-import { decodeTrace, encodeTrace } from './trace-codec.js';
+import { decodeTrace, encodeTrace } from '@andante/model';
 import {
   ResourceType,
   ScopeType,
@@ -11,8 +11,8 @@ import {
   randomTrace,
   richTrace,
   rng,
-} from './test-fixtures.js';
-import type { Trace } from './trace.js';
+} from '@andante/model/testing';
+import type { Trace } from '@andante/model';
 
 function varint(n: number): number[] {
   const out: number[] = [];
