@@ -101,6 +101,9 @@ export function createQueryFrontend(config: QueryFrontendConfig, deps: QueryFron
       registerTraceRoutes(http, { querier: deps.querier, limits: deps.limits, ...common });
       registerSearchRoutes(http, { search, ...common });
       registerTagRoutes(http, { tags, ...common });
+      // TraceQL metrics (/api/metrics/query_range) go here: a MetricsService beside SearchService that
+      // splits a query into the same jobs (a `metricsRecent`/`metricsBlock` pair in QuerierJobs, run
+      // by the engine in packages/traceql/src/metrics) and combines their series; the op label is ready.
     },
     ...(deps.streamOverHttp ? { grpc: { listener: 'http' as const, methods } } : {}),
   };
