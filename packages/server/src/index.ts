@@ -1,6 +1,8 @@
 export { Andante, VERSION } from './app.js';
-export type { ListenAddresses } from './app.js';
-export { loadConfig, defaultConfig, applyYaml, validateConfig, parseFlags, ConfigError, TARGETS } from './config.js';
+export type { ListenAddresses, RemoteClients, InternalGrpcServer } from './app.js';
+export { loadConfig, defaultConfig, applyYaml, validateConfig, parseFlags, parseTarget, ConfigError, TARGETS } from './config.js';
 export type { AndanteConfig, Target } from './config.js';
+export { MODULES, ALL_MODULES, ModuleError, selectModules, startOrder, stopWaves, checkSelection } from './modules.js';
+export type { ModuleName, InternalModuleName, AnyModuleName, ModuleDef, RemoteTransport } from './modules.js';
 export { Secret, SECRET_MASK } from './secret.js';
 export type { S3StorageConfig } from './config.js';
