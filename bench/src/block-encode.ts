@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { decodeExportRequest, encodeTraceSegment } from '@andante/model';
+import { decodeExportRequest, encodeTraceSegment } from '@andante/distributor';
 import { encodeBatches } from './payloads.js';
 
 interface Options {
