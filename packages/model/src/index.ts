@@ -91,3 +91,20 @@ export { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
 export { WorkerPool } from './worker-pool.js';
 export type { JobDone, WorkerPoolOptions } from './worker-pool.js';
 export { mulberry32 } from './seeded-random.js';
+export { queryRangeResponseJson, queryInstantResponseJson } from './metrics-query.js';
+export type {
+  MetricsRequest,
+  MetricsPartial,
+  SeriesPartial,
+  ExemplarPartial,
+  SpanColumnRef,
+  SpanColumnsRequest,
+  SpanColumnBatch,
+  MetricsSample,
+  MetricsExemplar,
+  MetricsSeries,
+  InstantSeries,
+  MetricsJob,
+  MetricsCombiner,
+  MetricsEngine,
+} from './metrics-query.js';
