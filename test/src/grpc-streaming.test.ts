@@ -171,9 +171,9 @@ describe('StreamingQuerier on the HTTP port', () => {
   });
 
   it('answers an unknown method with UNIMPLEMENTED', async () => {
-    const answer = await callStream(app.ports.http, 'MetricsQueryInstant', new Uint8Array(0));
+    const answer = await callStream(app.ports.http, 'NoSuchMethod', new Uint8Array(0));
     expect(answer.code).toBe(grpc.status.UNIMPLEMENTED);
-    expect(answer.details).toContain('/tempopb.StreamingQuerier/MetricsQueryInstant');
+    expect(answer.details).toContain('/tempopb.StreamingQuerier/NoSuchMethod');
   });
 
   it('answers the tag methods in one message each (v1 and v2)', async () => {

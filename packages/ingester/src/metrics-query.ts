@@ -2,7 +2,7 @@
 // segment bytes first (the search's segment filter with the query's pushdown) and decoded only
 // when it may hold matching spans; the engine's job accumulates a mergeable partial.
 
-import { MAY_MATCH, combineTraces, compileSegmentFilter, decodeTrace, type MetricsJob } from '@andante/model';
+import { MAY_MATCH, combineTraces, compileSegmentFilter, countSpans, decodeTrace, type MetricsJob } from '@andante/model';
 
 /** A visitor for TenantInstance's traces in memory that feeds the job. */
 export function observeSegments(job: MetricsJob): (segments: Uint8Array[], bytes: number) => void {
@@ -14,7 +14,8 @@ export function observeSegments(job: MetricsJob): (segments: Uint8Array[], bytes
       job.addInspected(1, judged, bytes);
       return;
     }
-    job.observeTrace(combineTraces([decodeTrace(Buffer.concat(segments))]));
-    job.addInspected(0, 0, bytes);
+    const trace = combineTraces([decodeTrace(Buffer.concat(segments))]);
+    job.observeTrace(trace);
+    job.addInspected(1, countSpans(trace), bytes);
   };
 }

@@ -108,3 +108,12 @@ export type {
   MetricsCombiner,
   MetricsEngine,
 } from './metrics-query.js';
+export {
+  decodeQueryRangeRequest,
+  decodeQueryInstantRequest,
+  encodeQueryRangeRequest,
+  encodeQueryInstantRequest,
+  encodeQueryRangeResponse,
+  encodeQueryInstantResponse,
+} from './tempo-search-proto.js';
+export type { TempoQueryRangeRequest } from './tempo-search-proto.js';

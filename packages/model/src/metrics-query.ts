@@ -123,7 +123,8 @@ export interface MetricsJob {
   readonly columnPlans: readonly (SpanColumnsRequest | null)[];
   /** A conservative pushdown for reading whole traces (the union of the leaves' conditions). */
   readonly fetch?: FetchSpansRequest;
-  observeTrace(trace: Trace): void;
+  /** Observes a whole trace for every leaf, or only these leaves (the others were answered from columns). Counts nothing: see addInspected. */
+  observeTrace(trace: Trace, leaves?: readonly number[]): void;
   observeColumns(leaf: number, batch: SpanColumnBatch): Promise<number>;
   /** Counters the caller adds to what observe* counted. */
   addInspected(traces: number, spans: number, bytes: number): void;
@@ -142,9 +143,13 @@ export interface MetricsCombiner {
 /** The metrics side of the query language, injected into ingesters and queriers (they do not own the language). */
 export interface MetricsEngine {
   /** Parses and validates; throws a 400-class error for a bad or non-metrics query. */
-  check(query: string): { ignoredHints: string[] };
+  check(query: string): { ignoredHints: string[]; exemplars?: number };
   job(req: MetricsRequest): MetricsJob;
   combiner(req: MetricsRequest): MetricsCombiner;
+  /** Tempo's DefaultQueryRangeStep. */
+  defaultStepNs(startNs: bigint, endNs: bigint): bigint;
+  /** Tempo's AlignRequest (start and end to the step, one step more in front; instant ranges unchanged). */
+  alignRange(r: { startNs: bigint; endNs: bigint; stepNs: bigint; instant: boolean }): { startNs: bigint; endNs: bigint; stepNs: bigint; instant: boolean };
 }
 
 /** An instant answer's series (Tempo's QueryInstantResponse InstantSeries). */

@@ -15,3 +15,8 @@ export { registerTagRoutes } from './routes/tags.js';
 export type { TagRoutesOptions } from './routes/tags.js';
 export { streamingQuerierMethods, encodeSearchMessages, STREAMING_QUERIER_SERVICE, MAX_SEARCH_MESSAGE_BYTES } from './routes/streaming.js';
 export type { ServerStreamCall, ServerStreamMethod, StreamingQuerierOptions } from './routes/streaming.js';
+export { MetricsFrontend, defaultMetricsLimits, metricsBlockRunner, splitMetricsJobs } from './metrics-frontend.js';
+export type { MetricsLimits, MetricsFrontendDeps, MetricsAnswer, MetricsQueryInput, MetricsProgress, MetricsBlockRunner } from './metrics-frontend.js';
+export { metricsBlockJob } from './metrics-block-job.js';
+export { registerMetricsRoutes, metricsStreamingMethods, parseTimestampNs } from './routes/metrics.js';
+export type { MetricsRoutesOptions } from './routes/metrics.js';

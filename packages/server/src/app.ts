@@ -20,11 +20,15 @@ import {
   SearchService,
   TagsService,
   registerSearchRoutes,
+  MetricsFrontend,
+  metricsBlockRunner,
+  registerMetricsRoutes,
+  metricsStreamingMethods,
   registerTagRoutes,
   registerTraceRoutes,
   streamingQuerierMethods,
 } from '@andante/querier';
-import { searchCompiler } from '@andante/traceql';
+import { metricsEngine, searchCompiler } from '@andante/traceql';
 import { durationMs, s3BackendConfig, type AndanteConfig } from './config.js';
 import { configWarnings } from './config-warnings.js';
 import { instrumentRequests } from './request-metrics.js';
@@ -127,6 +131,7 @@ export class Andante {
       registry: this.registry,
       logger: this.logger.child({ component: 'ingester' }),
       compileSearch: searchCompiler,
+      metricsEngine,
       onBlockFlushed: (meta) => this.blocklist.add(meta),
     });
     this.lifecycler = new Lifecycler(this.ringStore, {
@@ -232,9 +237,19 @@ export class Andante {
     registerSearchRoutes(this.api, { search, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
     const tags = new TagsService({ backend: this.backend, blocklist: this.blocklist, ingesters, compile: searchCompiler, limits: this.overrides, pool: this.searchPool });
     registerTagRoutes(this.api, { tags, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
+    const mfe = cfg.query_frontend.metrics;
+    const metrics = new MetricsFrontend({
+      blocklist: this.blocklist,
+      ingesters,
+      engine: metricsEngine,
+      ...metricsBlockRunner(this.searchPool, (meta) => this.querier.openBlock(meta), metricsEngine, mfe.concurrent_jobs),
+      limits: { maxDurationSeconds: durationMs(mfe.max_duration) / 1000, maxExemplars: mfe.max_exemplars, maxIntervals: mfe.max_intervals, maxResponseSeries: mfe.max_response_series, concurrentJobs: mfe.concurrent_jobs },
+      logger: this.logger.child({ component: 'query-frontend' }),
+    });
+    registerMetricsRoutes(this.api, { metrics, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
     if (cfg.stream_over_http_enabled) {
       this.streaming = new GrpcOverHttp2({
-        methods: streamingQuerierMethods({ search, tags, multitenancyEnabled: cfg.multitenancy_enabled }),
+        methods: new Map([...streamingQuerierMethods({ search, tags, multitenancyEnabled: cfg.multitenancy_enabled }), ...metricsStreamingMethods({ metrics, multitenancyEnabled: cfg.multitenancy_enabled })]),
         logger: this.logger.child({ component: 'query-frontend-grpc' }),
       });
       shareHttpPortWithH2c(this.api.server, this.streaming.server);

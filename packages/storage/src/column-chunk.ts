@@ -31,8 +31,11 @@ export interface LeafColumn {
   meta: ColumnMetaData;
 }
 
-/** How INT64 values come back: numbers (scans compare them) or exact bigints (values shown to users). */
-export type Int64As = 'number' | 'bigint';
+/**
+ * How INT64 values come back: numbers (scans compare them), exact bigints (values shown to users),
+ * or numbers that are the exact difference from a base (times within 2^53 ns of a query's start).
+ */
+export type Int64As = 'number' | 'bigint' | { offsetFrom: bigint };
 
 function int64ToNumbers(a: BigInt64Array): number[] {
   const words = new Int32Array(a.buffer, a.byteOffset, a.length * 2);
@@ -41,10 +44,23 @@ function int64ToNumbers(a: BigInt64Array): number[] {
   return out;
 }
 
+/** v - base per value, from the 32-bit words: exact while the difference is below 2^53. */
+function int64ToOffsets(a: BigInt64Array, base: bigint): number[] {
+  const words = new Int32Array(a.buffer, a.byteOffset, a.length * 2);
+  const baseHi = Number(BigInt.asIntN(64, base) >> 32n);
+  const baseLo = Number(base & 0xffffffffn);
+  const out = new Array<number>(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = (words[2 * i + 1]! - baseHi) * 4294967296 + ((words[2 * i]! >>> 0) - baseLo);
+  return out;
+}
+
 /** Raw page values (PLAIN / dictionary page content) converted to scan values. */
 function toScanValues(raw: DecodedArray, leaf: LeafColumn, int64: Int64As): ScanValue[] {
   const element = leaf.schemaPath[leaf.schemaPath.length - 1]!.element;
-  if (raw instanceof BigInt64Array) return int64 === 'bigint' ? Array.from(raw) : int64ToNumbers(raw);
+  if (raw instanceof BigInt64Array) {
+    if (typeof int64 === 'object') return int64ToOffsets(raw, int64.offsetFrom);
+    return int64 === 'bigint' ? Array.from(raw) : int64ToNumbers(raw);
+  }
   if (element.type === 'BYTE_ARRAY' && (element.converted_type === 'UTF8' || element.logical_type?.type === 'STRING')) {
     const out = new Array<ScanValue>(raw.length);
     for (let i = 0; i < raw.length; i++) out[i] = utf8.decode(raw[i] as Uint8Array);

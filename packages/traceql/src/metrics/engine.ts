@@ -6,7 +6,7 @@ import { fetchSpansRequest, queryConditions } from '../engine/conditions.js';
 import type { RootExpr } from '../ast.js';
 import { MetricsAccumulator, MetricsMerger, planMetricsQuery, type MetricsPlan } from './evaluator.js';
 import { finalizeMetrics } from './finalize.js';
-import { IntervalMapper, type MetricsRange } from './range.js';
+import { IntervalMapper, alignRange, defaultStepNs, type MetricsRange } from './range.js';
 
 function rangeOf(req: MetricsRequest): MetricsRange {
   return { startNs: req.startNs, endNs: req.endNs, stepNs: req.stepNs, instant: req.instant };
@@ -50,8 +50,8 @@ class Job implements MetricsJob {
     this.fetch = jobFetch(p);
   }
 
-  observeTrace(trace: Trace): void {
-    this.acc.observeTrace(trace);
+  observeTrace(trace: Trace, leaves?: readonly number[]): void {
+    this.acc.observeTrace(trace, leaves);
   }
 
   observeColumns(leaf: number, batch: SpanColumnBatch): Promise<number> {
@@ -97,8 +97,16 @@ class Combiner implements MetricsCombiner {
 
 export const metricsEngine: MetricsEngine = {
   check(query) {
-    return { ignoredHints: [...plan(query).ignoredHints] };
+    const p = plan(query);
+    // Tempo's `with (exemplars=N)` / `with (exemplars=false)` override the request's exemplars.
+    const h = p.root.hints.find((x) => x.name === 'exemplars');
+    let exemplars: number | undefined;
+    if (h?.value.type === 'int') exemplars = Math.max(0, Number(h.value.value));
+    else if (h?.value.type === 'bool' && !h.value.value) exemplars = 0;
+    return exemplars === undefined ? { ignoredHints: [...p.ignoredHints] } : { ignoredHints: [...p.ignoredHints], exemplars };
   },
   job: (req) => new Job(req),
   combiner: (req) => new Combiner(req),
+  defaultStepNs,
+  alignRange,
 };

@@ -176,7 +176,8 @@ function columnPlan(q: MetricsQuery): SpanColumnsRequest | null {
   return { conditions, groups, value, startNs: 0, endNs: 0, baseNs: 0n };
 }
 
-const IGNORED_HINTS: ReadonlySet<string> = new Set(['sample', 'span_sample', 'trace_sample', 'exemplars', 'extrapolate', 'most_recent']);
+/** Hints accepted and ignored: Andante never samples (counts and sums are exact), nor extrapolates. */
+const IGNORED_HINTS: ReadonlySet<string> = new Set(['sample', 'span_sample', 'trace_sample', 'extrapolate', 'most_recent']);
 
 /** Parses, validates and plans a metrics query (a 400-class error for anything else). */
 export function planMetricsQuery(text: string): MetricsPlan {
@@ -606,16 +607,17 @@ export class MetricsAccumulator {
     this.leaves = plan.leaves.map((l) => new LeafAccumulator(l, this.ctx, this.mapper, opts.exemplars, w));
   }
 
-  /** Observes a whole trace (every leaf's pipeline decides which of its spans count). */
-  observeTrace(trace: Trace | EvalTrace): void {
+  /**
+   * Observes a whole trace (every leaf's pipeline decides which of its spans count), for every
+   * leaf or only the ones listed. Inspected counts are the caller's.
+   */
+  observeTrace(trace: Trace | EvalTrace, leaves?: readonly number[]): void {
     const t = 'resourceSpans' in trace ? buildEvalTrace(trace) : trace;
-    this.inspectedTraces++;
-    this.inspectedSpans += t.spans.length;
     if (t.spans.length === 0) return;
-    this.ctx.setTrace(t);
-    for (const l of this.leaves) {
+    for (let i = 0; i < this.leaves.length; i++) {
+      if (leaves && !leaves.includes(i)) continue;
       this.ctx.setTrace(t);
-      l.observeTrace(t);
+      this.leaves[i]!.observeTrace(t);
     }
   }
 
