@@ -1,7 +1,8 @@
 // One block's part of a TraceQL metrics query, the same inline and on a search worker. Leaves
 // whose conditions storage decides exactly on columns are answered from columns (no trace is
-// assembled); the others read the candidate traces the search pushdown leaves (every one, not a
-// top `limit`) and let the engine decide on each whole trace.
+// assembled); for the others every trace of the block is read, a row group at a time, and the
+// engine decides on each whole trace. (The search's candidate reads decode only the pages of each
+// candidate: right for a top 20, ~10x slower than whole row groups when most traces are wanted.)
 
 import type { MetricsEngine, MetricsPartial, MetricsRequest } from '@andante/model';
 import type { BackendBlock } from '@andante/storage';
@@ -15,17 +16,14 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
     else byTrace.push(leaf);
   }
   if (byTrace.length > 0) {
-    const from = req.windowStartNs || req.startNs;
-    const to = req.windowEndNs || req.endNs;
-    const result = await block.search(
-      job.fetch,
-      { limit: Infinity, startSeconds: Math.max(1, Number(from / 1_000_000_000n)), endSeconds: Number(to / 1_000_000_000n) + 1 },
-      (trace) => {
-        job.observeTrace(trace, byTrace);
-        return null;
-      },
-    );
-    job.addInspected(result.inspectedTraces, result.inspectedSpans, result.inspectedBytes);
+    let traces = 0;
+    let spans = 0;
+    for await (const { trace } of block.iterateTraces()) {
+      traces++;
+      for (const rs of trace.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
+      job.observeTrace(trace, byTrace);
+    }
+    job.addInspected(traces, spans, block.meta.size);
   }
   return job.partial();
 }

@@ -105,8 +105,8 @@ export async function scanSpanColumns(
       continue;
     }
     const [starts, value, ...groups] = await Promise.all([
-      scan.column(['start_time_unix_nano'], { offsetFrom: req.baseNs }),
-      req.value ? scan.column([columnOf(req.value)]) : null,
+      scan.numbers(['start_time_unix_nano'], { offsetFrom: req.baseNs }),
+      req.value ? scan.numbers([columnOf(req.value)]) : null,
       ...req.groups.map((g) => scan.column([columnOf(g)])),
     ]);
     if (!starts) throw new Error('block lacks the start_time_unix_nano column');
@@ -114,8 +114,8 @@ export async function scanSpanColumns(
     const batch: SpanColumnBatch = {
       rows,
       mask,
-      startOffsetNs: flatNumbers(starts, rows),
-      value: value ? flatNumbers(value, rows) : null,
+      startOffsetNs: starts,
+      value,
       groups: groups.map((g, i) => {
         if (!g) throw new Error(`block lacks the ${columnOf(req.groups[i]!)} column`);
         const table = groupValues[i];
@@ -131,15 +131,4 @@ export async function scanSpanColumns(
     result.inspectedBytes += scan.bytesRead;
   }
   return result;
-}
-
-/** A flat numeric column as one value per row (NaN for nulls). */
-function flatNumbers(c: DecodedChunk, rows: number): Float64Array {
-  const out = new Float64Array(rows);
-  const { codes, values } = c;
-  for (let r = 0; r < rows; r++) {
-    const k = codes[r]!;
-    out[r] = k < 0 ? NaN : (values[k] as number);
-  }
-  return out;
 }

@@ -12,7 +12,7 @@ import { compareSearchResults, fetchConditionTest as conditionTest, type FetchTe
 import { decodeKeyValues } from './binary-codec.js';
 import type { BlockTables } from './block-decode.js';
 import { RESOURCE_DEDICATED, SPAN_DEDICATED } from './block-schema.js';
-import { decodeColumnChunk, type DecodedChunk, type Int64As, type LeafColumn, type ScanValue } from './column-chunk.js';
+import { decodeColumnChunk, decodeRequiredNumbers, type DecodedChunk, type Int64As, type LeafColumn, type ScanValue } from './column-chunk.js';
 
 export interface BlockSearchOptions {
   /** Stop after this many matching traces, the most recent first. */
@@ -171,6 +171,22 @@ export class RowGroupScan {
     pending = this.covering(range.start, range.end)!.then((bytes) => decodeColumnChunk(bytes, leaf, int64));
     this.chunks.set(key, pending);
     return pending;
+  }
+
+  /** A flat required numeric column as one float64 per row (see decodeRequiredNumbers), or null. */
+  async numbers(path: readonly string[], int64: Int64As = this.int64): Promise<Float64Array | null> {
+    const name = path.join('.');
+    const range = this.chunkRange(path);
+    if (!range) return null;
+    const meta = this.rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === name)!.meta_data!;
+    const leaf: LeafColumn = { schemaPath: getSchemaPath(this.schema, [...path]), meta };
+    this.prefetch([path]);
+    const fast = decodeRequiredNumbers(await this.covering(range.start, range.end)!, leaf, this.rows, int64);
+    if (fast) return fast;
+    const { codes, values } = (await this.column(path, int64))!;
+    const out = new Float64Array(this.rows);
+    for (let r = 0; r < out.length; r++) out[r] = codes[r]! < 0 ? NaN : (values[codes[r]!] as number);
+    return out;
   }
 
   /** Rows where the flat column's value passes `test` (each distinct value tested once). */

@@ -149,3 +149,71 @@ export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn, int64: In
   }
   return { codes: n === total ? codes : codes.subarray(0, n), rowOf: rowOf && (n === total ? rowOf : rowOf.subarray(0, n)), values };
 }
+
+/** Page values of a numeric column as float64 (INT64 per `int64`, never BigInt per value). */
+function numericValues(raw: DecodedArray, int64: Int64As): Float64Array {
+  if (raw instanceof Float64Array) return raw;
+  if (raw instanceof BigInt64Array) {
+    const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
+    const out = new Float64Array(raw.length);
+    let baseHi = 0;
+    let baseLo = 0;
+    if (typeof int64 === 'object') {
+      baseHi = Number(BigInt.asIntN(64, int64.offsetFrom) >> 32n);
+      baseLo = Number(int64.offsetFrom & 0xffffffffn);
+    }
+    for (let i = 0; i < raw.length; i++) out[i] = (words[2 * i + 1]! - baseHi) * 4294967296 + ((words[2 * i]! >>> 0) - baseLo);
+    return out;
+  }
+  return Float64Array.from(raw as ArrayLike<number>);
+}
+
+/**
+ * A flat, required numeric column (times, durations, codes) as one float64 per row: the scan's
+ * fast path, with no per-row code table or boxed values. Null when the column is not flat and
+ * required (the caller then uses decodeColumnChunk).
+ */
+export function decodeRequiredNumbers(bytes: Uint8Array, leaf: LeafColumn, rows: number, int64: Int64As = 'number'): Float64Array | null {
+  const { schemaPath, meta } = leaf;
+  if (getMaxDefinitionLevel(schemaPath) !== 0 || getMaxRepetitionLevel(schemaPath) !== 0) return null;
+  const element = schemaPath[schemaPath.length - 1]!.element;
+  if (element.type !== 'INT64' && element.type !== 'INT32' && element.type !== 'DOUBLE') return null;
+  const decoder = {
+    pathInSchema: meta.path_in_schema,
+    type: meta.type,
+    element,
+    schemaPath,
+    codec: meta.codec,
+    parsers: undefined as never,
+    compressors: READ_DECOMPRESSORS,
+    utf8: false,
+  };
+  const out = new Float64Array(rows);
+  let n = 0;
+  let dict: Float64Array | null = null;
+  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+  while (reader.offset < bytes.byteLength && n < rows) {
+    const header = parquetHeader(reader);
+    const page = bytes.subarray(reader.offset, reader.offset + header.compressed_page_size);
+    reader.offset += header.compressed_page_size;
+    if (header.type === 'DICTIONARY_PAGE') {
+      const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, READ_DECOMPRESSORS);
+      const r = { view: new DataView(plain.buffer, plain.byteOffset, plain.byteLength), offset: 0 };
+      dict = numericValues(readPlain(r, meta.type, header.dictionary_page_header!.num_values, element.type_length), int64);
+      continue;
+    }
+    const decoded = decodeDataPage(header, page, decoder);
+    if (!decoded) continue;
+    const values = decoded.data.dataPage;
+    if (decoded.encoding.endsWith('_DICTIONARY')) {
+      const idx = values as ArrayLike<number>;
+      for (let i = 0; i < idx.length && n < rows; i++) out[n++] = dict![idx[i]!]!;
+    } else {
+      const v = numericValues(values, int64);
+      const take = Math.min(v.length, rows - n);
+      out.set(take === v.length ? v : v.subarray(0, take), n);
+      n += take;
+    }
+  }
+  return out;
+}

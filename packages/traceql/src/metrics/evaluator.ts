@@ -508,7 +508,7 @@ class LeafAccumulator {
     const wanted: { row: number; series: SeriesState; ts: number; v: number }[] = [];
     let observed = 0;
     // Group codes -> series, cached per distinct code tuple (one Map lookup per row otherwise).
-    const single = n === 1 ? new Map<number, SeriesState>() : null;
+    const single: (SeriesState | undefined)[] | null = n === 1 ? [] : null;
     let none: SeriesState | null = null;
     for (let r = 0; r < b.rows; r++) {
       if (mask !== null && mask[r] === 0) continue;
@@ -522,11 +522,11 @@ class LeafAccumulator {
       if (n === 0) series = none ??= this.seriesFor();
       else if (single !== null) {
         const code = b.groups[0]!.codes[r]!;
-        let s = single.get(code);
+        let s = single[code + 1];
         if (s === undefined) {
           this.setColumnGroup(0, groupTypes[0]!, code < 0 ? undefined : b.groups[0]!.values[code]);
           s = this.seriesFor();
-          single.set(code, s);
+          single[code + 1] = s;
         }
         series = s;
       } else {

@@ -39,6 +39,13 @@ function keyValue(k: number): number {
   return neg ? -v : v;
 }
 
+/** A number that orders keys as their values (no pow per comparison). */
+function keyOrder(k: number): number {
+  if (k === ZERO_KEY) return 0;
+  if (k > NEG_BASE / 2) return -(k - NEG_BASE) - 1e7; // negative: larger |v| first
+  return k + 1e7;
+}
+
 export function addTo(m: CountMap, key: number, n: number): void {
   m.set(key, (m.get(key) ?? 0) + n);
 }
@@ -64,7 +71,7 @@ export function sketchQuantile(m: CountMap, q: number): number {
   for (const c of m.values()) n += c;
   if (n === 0) return NaN;
   // Ascending by value: negatives from the largest |v| down, then zero, then positives up.
-  const keys = [...m.keys()].sort((a, b) => keyValue(a) - keyValue(b));
+  const keys = [...m.keys()].sort((a, b) => keyOrder(a) - keyOrder(b));
   const rank = Math.min(Math.max(q, 0), 1) * (n - 1);
   const lo = Math.floor(rank);
   const hi = Math.ceil(rank);
