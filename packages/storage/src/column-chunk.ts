@@ -168,6 +168,24 @@ function numericValues(raw: DecodedArray, int64: Int64As): Float64Array {
   return Float64Array.from(raw as ArrayLike<number>);
 }
 
+/** `count` INT64 values in 8 byte planes into out[n..], as numbers (or offsets); returns the new n. */
+function byteSplitInt64(body: Uint8Array, count: number, out: Float64Array, n: number, rows: number, int64: Int64As): number {
+  let baseHi = 0;
+  let baseLo = 0;
+  if (typeof int64 === 'object') {
+    baseHi = Number(BigInt.asIntN(64, int64.offsetFrom) >> 32n);
+    baseLo = Number(int64.offsetFrom & 0xffffffffn);
+  }
+  const take = Math.min(count, rows - n);
+  const p0 = 0, p1 = count, p2 = 2 * count, p3 = 3 * count, p4 = 4 * count, p5 = 5 * count, p6 = 6 * count, p7 = 7 * count;
+  for (let i = 0; i < take; i++) {
+    const lo = (body[p0 + i]! | (body[p1 + i]! << 8) | (body[p2 + i]! << 16) | (body[p3 + i]! << 24)) >>> 0;
+    const hi = body[p4 + i]! | (body[p5 + i]! << 8) | (body[p6 + i]! << 16) | (body[p7 + i]! << 24); // signed
+    out[n + i] = (hi - baseHi) * 4294967296 + (lo - baseLo);
+  }
+  return n + take;
+}
+
 /**
  * A flat, required numeric column (times, durations, codes) as one float64 per row: the scan's
  * fast path, with no per-row code table or boxed values. Null when the column is not flat and
@@ -200,6 +218,15 @@ export function decodeRequiredNumbers(bytes: Uint8Array, leaf: LeafColumn, rows:
       const plain = decompressPage(page, header.uncompressed_page_size, meta.codec, READ_DECOMPRESSORS);
       const r = { view: new DataView(plain.buffer, plain.byteOffset, plain.byteLength), offset: 0 };
       dict = numericValues(readPlain(r, meta.type, header.dictionary_page_header!.num_values, element.type_length), int64);
+      continue;
+    }
+    // INT64 in byte planes (times, durations): the planes straight to float64, no BigInt array.
+    const v2 = header.data_page_header_v2;
+    if (v2 && v2.encoding === 'BYTE_STREAM_SPLIT' && meta.type === 'INT64' && v2.num_nulls === 0) {
+      const levels = v2.definition_levels_byte_length + v2.repetition_levels_byte_length;
+      let body = page.subarray(levels);
+      if (v2.is_compressed !== false) body = decompressPage(body, header.uncompressed_page_size - levels, meta.codec, READ_DECOMPRESSORS);
+      n = byteSplitInt64(body, v2.num_values, out, n, rows, int64);
       continue;
     }
     const decoded = decodeDataPage(header, page, decoder);

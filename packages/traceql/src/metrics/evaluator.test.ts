@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { MetricsPartial, MetricsRequest, MetricsSeries, Trace } from '@andante/model';
+import { fetchConditionTest, type MetricsPartial, type MetricsRequest, type MetricsSeries, type SpanColumnBatch, type SpanColumnsRequest, type Trace } from '@andante/model';
 import { metricsEngine } from './engine.js';
 import { valid as validQueries } from '../conformance-cases.js';
 import { parse } from '../parse.js';
@@ -251,5 +251,63 @@ describe('every metrics query of the conformance table', () => {
   it.each(queries)('%s', (q) => {
     const series = run(q, 2, TRACES.slice(0, 300));
     for (const s of series) for (const x of s.samples) expect(typeof x.value).toBe('number');
+  });
+});
+
+describe('the columnar path (what storage hands over for column-decidable queries)', () => {
+  /** The batch storage would build from these spans: condition mask, start offsets, value and group columns. */
+  function batchOf(spans: readonly PlainSpan[], req: MetricsRequest, plan: SpanColumnsRequest): SpanColumnBatch {
+    const tests = plan.conditions.map((c) => ({ c, test: fetchConditionTest(c)! }));
+    const raw = (s: PlainSpan, ref: { scope: string; name: string }): unknown => {
+      if (ref.scope === 'resource') return ref.name === 'service.name' ? s.service : undefined;
+      return ref.name === 'name' ? s.name : ref.name === 'status' ? s.status : ref.name === 'kind' ? s.kind : Number(s.durationNs);
+    };
+    const mask = Uint8Array.from(spans, (s) => (tests.every(({ c, test }) => test(raw(s, c))) ? 1 : 0));
+    const groups = plan.groups.map((g) => {
+      const values: unknown[] = [];
+      const codes = Int32Array.from(spans, (s) => {
+        const v = raw(s, g);
+        const stored = g.scope === 'resource' ? (v === undefined ? undefined : { stringValue: v as string }) : v;
+        let k = values.findIndex((x) => JSON.stringify(x) === JSON.stringify(stored));
+        if (k < 0) k = values.push(stored) - 1;
+        return k;
+      });
+      return { codes, values };
+    });
+    return {
+      rows: spans.length,
+      mask,
+      startOffsetNs: Float64Array.from(spans, (s) => Number(s.startNs - req.startNs)),
+      value: plan.value ? Float64Array.from(spans, (s) => Number(s.durationNs)) : null,
+      groups,
+      ids: async (rows) => rows.map((r) => ({ traceId: Buffer.from(spans[r]!.traceId, 'hex'), spanId: Buffer.from(spans[r]!.spanId, 'hex') })),
+    };
+  }
+
+  it.each([
+    '{ } | rate() by (resource.service.name)',
+    '{ resource.service.name = "checkout" && name = "db.query" } | quantile_over_time(duration, .95)',
+    '{ status = error } | count_over_time() by (name)',
+    '{ duration > 100ms && kind = client } | avg_over_time(duration) by (resource.service.name, status)',
+    '{ name =~ "db.*" } | max_over_time(duration)',
+  ])('%s: same series as the trace path, boundary spans included', async (q) => {
+    const req = request(q);
+    const job = metricsEngine.job(req);
+    const plan = job.columnPlans[0]!;
+    expect(plan).not.toBeNull();
+    // Two row groups, as storage hands them over.
+    await job.observeColumns(0, batchOf(SPANS.slice(0, 5000), req, plan));
+    await job.observeColumns(0, batchOf(SPANS.slice(5000), req, plan));
+    const c = metricsEngine.combiner(req);
+    c.add(structuredClone(job.partial()));
+    const cols = c.series();
+    const traces = run(q, 1);
+    expect(cols.map((s) => [s.labels, s.samples])).toEqual(traces.map((s) => [s.labels, s.samples]));
+  });
+
+  it('is not planned for what columns cannot decide exactly', () => {
+    for (const q of ['{ span.http.route = "/r/1" } | rate()', '{ .a = 1 } | rate()', '{ name != "x" } | rate()', '{ } | rate() by (span.http.route)', '{ } | sum_over_time(span.size)', '{ .a } >> { .b } | rate()', '{ } | compare({ status = error })']) {
+      expect(metricsEngine.job(request(q)).columnPlans[0], q).toBeNull();
+    }
   });
 });

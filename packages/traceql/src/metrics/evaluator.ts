@@ -510,13 +510,30 @@ class LeafAccumulator {
     // Group codes -> series, cached per distinct code tuple (one Map lookup per row otherwise).
     const single: (SeriesState | undefined)[] | null = n === 1 ? [] : null;
     let none: SeriesState | null = null;
+    // The hot loop: the interval rule of IntervalMapper.intervalOf inlined for range queries.
+    const mapper = this.mapper;
+    const instant = mapper.range.instant;
+    const endOff = Number(mapper.range.endNs - mapper.range.startNs);
+    const stepF = Number(mapper.range.stepNs) || 1;
+    const last = mapper.count - 1;
+    const lo = this.window === null ? 0 : Math.max(0, this.window.start);
+    const hi = this.window === null ? endOff : Math.min(endOff, this.window.end);
+    const countOnly = this.plan.kind === 'count';
     for (let r = 0; r < b.rows; r++) {
       if (mask !== null && mask[r] === 0) continue;
       observed++;
       const off = starts[r]!;
-      const i = this.mapper.intervalOf(off);
+      let i: number;
+      if (instant) {
+        i = mapper.intervalOf(off);
+        if (i < 0 || !this.inWindow(off)) continue;
+      } else {
+        if (!(off > lo && off <= hi) || last < 0) continue;
+        i = Math.ceil(off / stepF) - 1;
+        if (i > last) i = last;
+        else if (i < 0) i = 0;
+      }
       const ts = off + this.base;
-      if (i < 0 || !this.inWindow(off)) continue;
       const v = values === null ? 0 : values[r]!;
       let series: SeriesState;
       if (n === 0) series = none ??= this.seriesFor();
@@ -535,6 +552,12 @@ class LeafAccumulator {
           this.setColumnGroup(g, groupTypes[g]!, code < 0 ? undefined : b.groups[g]!.values[code]);
         }
         series = this.seriesFor();
+      }
+      if (countOnly) {
+        series.count[i]!++;
+        const eb = series.exemplarBuckets;
+        if (eb !== null && !eb.full && eb.take(Math.floor(ts / 1e6))) wanted.push({ row: r, series, ts, v });
+        continue;
       }
       if (this.observe(series, i, v, ts)) wanted.push({ row: r, series, ts, v });
     }
