@@ -204,6 +204,19 @@ describe('TraceQL metrics over live data, blocks and both', () => {
   });
 });
 
+describe('query_frontend.metrics.max_response_series', () => {
+  it('answers the first series by labels with status PARTIAL naming the limit', async () => {
+    const a = await startInProcess(makeTempDir('metrics-max-series-'), { query_frontend: { metrics: { max_response_series: 2 } } });
+    await ingest(a, TRACES.slice(0, 200));
+    const r = await queryRange(a, '{ } | count_over_time() by (resource.service.name)');
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.series).toHaveLength(2);
+    const body = JSON.parse(r.text) as { status?: string; message?: string };
+    expect(body.status).toBe('PARTIAL');
+    expect(body.message).toContain('query_frontend.metrics.max_response_series');
+  });
+});
+
 describe('tenant isolation', () => {
   it('never counts another tenant\'s spans', async () => {
     const a = await startInProcess(makeTempDir('metrics-tenants-'), { multitenancy_enabled: true });
