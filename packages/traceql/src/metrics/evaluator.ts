@@ -7,7 +7,7 @@
 
 import type { AnyValue, ExemplarPartial, FetchCondition, KeyValue, MetricsPartial, SeriesPartial, SpanColumnBatch, SpanColumnRef, SpanColumnsRequest, Trace } from '@andante/model';
 import { bytesToHex } from '@andante/model';
-import type { AttributeRef, FieldExpression, MetricsAggregateOp, MetricsCompare, MetricsExpression, MetricsQuery, RootExpr, SecondStage, SpansetFilter } from '../ast.js';
+import type { AttributeRef, FieldExpression, MetricsAggregateOp, MetricsCompare, MetricsExpression, MetricsQuery, RootExpr } from '../ast.js';
 import { isMetricsQuery } from '../ast.js';
 import { parse } from '../parse.js';
 import { printAttribute } from '../stringer.js';
@@ -286,11 +286,6 @@ export class SeriesState {
     }
     for (const e of p.exemplars) this.exemplars.push(e);
   }
-}
-
-/** The leaf's kind, for building series from partials of an unknown query (the merger plans the query too). */
-export function leafKind(leaf: LeafPlan): Kind {
-  return leaf.kind;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -690,5 +685,3 @@ export class MetricsMerger {
     });
   }
 }
-
-export type { SecondStage, SpansetFilter };
