@@ -204,6 +204,21 @@ describe('TraceQL metrics over live data, blocks and both', () => {
   });
 });
 
+describe('local-blocks', () => {
+  it('answers the same whether or not the local-blocks processor is listed (Andante does not need it)', async () => {
+    const a = await startInProcess(makeTempDir('metrics-local-blocks-'), {
+      overrides: { defaults: { metrics_generator: { processors: ['local-blocks'] } } },
+      metrics_generator: { processor: { local_blocks: { flush_check_period: '10s', max_live_traces: 100 } } },
+    });
+    const some = TRACES.slice(0, 300);
+    await ingest(a, some);
+    const spans = new Set(some.flatMap((t) => t.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((x) => Buffer.from(x.spanId).toString('hex'))))));
+    const r = await queryRange(a, '{ } | count_over_time() by (resource.service.name)');
+    expect(r.status, r.text).toBe(200);
+    expectReference(r.body, { filter: () => true, fn: 'count_over_time', by: [svc] }, 0, SPANS.filter((s) => spans.has(s.spanId)));
+  });
+});
+
 describe('query_frontend.metrics.max_response_series', () => {
   it('answers the first series by labels with status PARTIAL naming the limit', async () => {
     const a = await startInProcess(makeTempDir('metrics-max-series-'), { query_frontend: { metrics: { max_response_series: 2 } } });
