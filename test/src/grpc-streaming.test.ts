@@ -7,8 +7,16 @@ import * as grpc from '@grpc/grpc-js';
 import {
   bytesToHex,
   encodeTrace,
+  decodeSearchResponse,
+  decodeSearchTagValuesResponse,
+  decodeSearchTagValuesV2Response,
+  decodeSearchTagsResponse,
+  decodeSearchTagsV2Response,
+  encodeSearchRequest,
+  encodeSearchTagValuesRequest,
+  encodeSearchTagsRequest,
+  type TempoSearchRequest,
 } from '@andante/model';
-import { decodeSearchResponse, decodeSearchTagValuesResponse, decodeSearchTagValuesV2Response, decodeSearchTagsResponse, decodeSearchTagsV2Response, encodeSearchRequest, encodeSearchTagValuesRequest, encodeSearchTagsRequest, type TempoSearchRequest } from '@andante/query-frontend';
 import { flush, makeTempDir, postOtlpHttp, removeTempDirs, startInProcess, stopAllInProcess, sumMetric, type InProcessAndante } from './harness.js';
 import { makeSpan, makeTrace, randomTraceId, str } from './otlp.js';
 
@@ -163,9 +171,9 @@ describe('StreamingQuerier on the HTTP port', () => {
   });
 
   it('answers an unknown method with UNIMPLEMENTED', async () => {
-    const answer = await callStream(app.ports.http, 'MetricsQueryInstant', new Uint8Array(0));
+    const answer = await callStream(app.ports.http, 'NoSuchMethod', new Uint8Array(0));
     expect(answer.code).toBe(grpc.status.UNIMPLEMENTED);
-    expect(answer.details).toContain('/tempopb.StreamingQuerier/MetricsQueryInstant');
+    expect(answer.details).toContain('/tempopb.StreamingQuerier/NoSuchMethod');
   });
 
   it('answers the tag methods in one message each (v1 and v2)', async () => {
@@ -199,7 +207,7 @@ describe('StreamingQuerier on the HTTP port', () => {
     // Earlier tests made successful Search calls, a refused one and an unknown method.
     expect(sumMetric(text, 'tempo_request_duration_seconds_count', { method: 'gRPC', route: '/tempopb.StreamingQuerier/Search', status_code: 'success', ws: 'false' })).toBeGreaterThanOrEqual(3);
     expect(sumMetric(text, 'tempo_request_duration_seconds_count', { method: 'gRPC', route: '/tempopb.StreamingQuerier/Search', status_code: 'error' })).toBeGreaterThanOrEqual(1);
-    expect(sumMetric(text, 'tempo_request_duration_seconds_count', { method: 'gRPC', route: '/tempopb.StreamingQuerier/MetricsQueryInstant', status_code: 'error' })).toBe(1);
+    expect(sumMetric(text, 'tempo_request_duration_seconds_count', { method: 'gRPC', route: '/tempopb.StreamingQuerier/NoSuchMethod', status_code: 'error' })).toBe(1);
     expect(sumMetric(text, 'tempo_query_frontend_queries_total', { tenant: 'single-tenant', op: 'search', status: '200' })).toBeGreaterThanOrEqual(3);
     expect(sumMetric(text, 'tempo_query_frontend_queries_total', { tenant: 'single-tenant', op: 'search', status: '400' })).toBeGreaterThanOrEqual(2); // gRPC and HTTP
     expect(sumMetric(text, 'tempo_query_frontend_queries_total', { tenant: 'single-tenant', op: 'metadata', status: '200' })).toBeGreaterThanOrEqual(5);

@@ -89,6 +89,24 @@ for (const query of queries) {
     if (JSON.stringify(pooled[i], big) !== JSON.stringify(inline, big)) out.mismatches.push(query);
   }
 }
+// TraceQL metrics block jobs: on the workers as inline (columns and whole-trace leaves).
+const { metricsEngine } = await import(${JSON.stringify(dist('traceql'))});
+const { metricsBlockJob } = await import(${JSON.stringify(dist('querier'))});
+out.metricsCompared = 0;
+out.metricsMismatches = [];
+out.metricsSpans = 0;
+for (const query of ['{ } | rate() by (resource.service.name)', '{ status = error } | quantile_over_time(duration, .9) by (name)', '{ span.http.status_code >= 500 } | count_over_time()']) {
+  const r = metricsEngine.alignRange({ startNs: BigInt(window.startSeconds) * 1000000000n, endNs: BigInt(window.endSeconds) * 1000000000n, stepNs: 60000000000n, instant: false });
+  const req = { query, ...r, exemplars: 5 };
+  for (const m of metas) {
+    const pooled = await pool.metrics(m, req);
+    const inline = await metricsBlockJob(new BackendBlock(backend, m), req, metricsEngine);
+    out.metricsCompared++;
+    out.metricsSpans += pooled.leaves[0].series.reduce((n, s) => n + s.count.reduce((a, b) => a + b, 0), 0);
+    const plain = (p) => JSON.stringify(p.leaves, (_k, v) => (typeof v === 'bigint' ? v.toString() : ArrayBuffer.isView(v) ? Array.from(v) : v));
+    if (plain(pooled) !== plain(inline)) out.metricsMismatches.push(query);
+  }
+}
 await backend.delete([metas[0].tenantID, metas[0].blockID], 'data.parquet');
 const gone = await pool.search(metas[0], { query: '{ }', limit: 5, spss: 3, ...window }).catch((e) => e);
 out.notFound = gone instanceof NotFoundError;
@@ -107,12 +125,25 @@ describe('block search pool (compiled, worker threads)', () => {
     const script = join(dir, 'pool-check.mjs');
     writeFileSync(script, POOL_CHECK);
     const { stdout } = await run(process.execPath, [script, dir, JSON.stringify(metas), JSON.stringify(QUERIES), JSON.stringify(windowOf(traces))]);
-    const out = JSON.parse(stdout) as { threaded: boolean; compared: number; matched: number; mismatches: string[]; notFound: boolean; gone: string };
+    const out = JSON.parse(stdout) as {
+      threaded: boolean;
+      compared: number;
+      matched: number;
+      mismatches: string[];
+      notFound: boolean;
+      gone: string;
+      metricsCompared: number;
+      metricsMismatches: string[];
+      metricsSpans: number;
+    };
     expect(out.threaded).toBe(true);
     expect(out.compared).toBe(QUERIES.length * 3);
     expect(out.matched).toBeGreaterThan(0);
     expect(out.mismatches).toEqual([]);
     expect(out.notFound, `a search of the deleted block gave ${out.gone}`).toBe(true);
+    expect(out.metricsCompared).toBe(9);
+    expect(out.metricsSpans).toBeGreaterThan(0);
+    expect(out.metricsMismatches).toEqual([]);
   }, 60_000);
 });
 

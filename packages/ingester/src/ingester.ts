@@ -14,6 +14,9 @@ import {
   type TagValuesPartial,
   type TagValuesRequest,
   type IngesterTrace,
+  type MetricsEngine,
+  type MetricsPartial,
+  type MetricsRequest,
   emptySearchMetrics,
   parseTagRef,
   tagSelector,
@@ -41,6 +44,8 @@ export interface IngesterDeps {
   logger: Logger;
   /** TraceQL for searches of recent data (injected so the ingester does not own the language). */
   compileSearch?: SearchCompiler;
+  /** TraceQL metrics over recent data (injected likewise). */
+  metricsEngine?: MetricsEngine;
   /** A cut block is split over the encoder's workers from twice this size (tests lower it). */
   minSplitPartBytes?: number;
   /** Told about every block written, so an in-process blocklist lists it before its next poll. */
@@ -160,6 +165,14 @@ export class Ingester implements IngesterClient {
     const inst = this.instances.get(tenantId);
     if (!inst) return { values: [], inspectedBytes: 0n };
     return (await inst).searchTagValues(parseTagRef(req.tag, req.v2), tagSelector(this.compiler(), req.query, req));
+  }
+
+  async metricsQueryRange(tenantId: string, req: MetricsRequest): Promise<MetricsPartial> {
+    if (!this.deps.metricsEngine) throw new Error('this ingester was started without a TraceQL metrics engine');
+    const job = this.deps.metricsEngine.job(req); // a bad query fails before any work
+    const inst = this.instances.get(tenantId);
+    if (!inst) return job.partial();
+    return (await inst).metricsQueryRange(job);
   }
 
   private compiler(): SearchCompiler {

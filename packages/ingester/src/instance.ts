@@ -32,8 +32,11 @@ import {
   type TenantLimits,
   type Trace,
   type TraceSegment,
+  type MetricsJob,
+  type MetricsPartial,
 } from '@andante/model';
 import { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
+import { observeSegments } from './metrics-query.js';
 import type { Backend } from '@andante/backend';
 import {
   newBlockId,
@@ -438,6 +441,18 @@ export class TenantInstance {
       if (m) matches.push(m);
     });
     return { traces: topSearchResults(matches, req.limit), metrics, flushedBlocks };
+  }
+
+  /**
+   * A metrics query's part over memory, with the blocks flushed recently (to be read by the
+   * caller) and the blocks being written now (the caller must not read them from the blocklist:
+   * their spans are counted here), all taken at one instant.
+   */
+  async metricsQueryRange(job: MetricsJob): Promise<MetricsPartial> {
+    const flushedBlocks = this.flushedBlocks();
+    const coveredBlocks = this.completing.flatMap((b) => [b.id, ...(b.partIds ?? [])]);
+    await this.forEachTraceSegments(observeSegments(job));
+    return { ...job.partial(), flushedBlocks, coveredBlocks };
   }
 
   async searchTags(select: (trace: Trace) => SpanSelection): Promise<TagsPartial> {

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Backend } from '@andante/backend';
-import { parseDuration, type LimitsProvider, type Logger, type SearchCompiler } from '@andante/model';
+import { parseDuration, type LimitsProvider, type Logger, type MetricsEngine, type SearchCompiler } from '@andante/model';
 import type { Service } from '@andante/service';
 import type { BlockConfig, BlockEncoderPool, BlockMeta } from '@andante/storage';
 import { defaultIngesterConfig } from './config.js';
@@ -50,6 +50,8 @@ export interface IngesterModuleDeps {
   registry: Registry;
   logger: Logger;
   compileSearch: SearchCompiler;
+  /** TraceQL metrics over recent data (injected so the ingester does not own the language). */
+  metricsEngine?: MetricsEngine;
   /** An in-process blocklist learns of each flushed block at once. */
   onBlockFlushed?: (meta: BlockMeta) => void;
 }
@@ -80,6 +82,7 @@ export function createIngester(config: IngesterModuleConfig, deps: IngesterModul
     registry: deps.registry,
     logger: deps.logger,
     compileSearch: deps.compileSearch,
+    ...(deps.metricsEngine ? { metricsEngine: deps.metricsEngine } : {}),
     ...(deps.onBlockFlushed ? { onBlockFlushed: deps.onBlockFlushed } : {}),
   });
   let started = false;

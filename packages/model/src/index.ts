@@ -58,3 +58,57 @@ export { UNBOUNDED, overlapsWindow, mayHoldTraceId, BlockSet, newestFirst, block
 export type { TimeRange } from './block-selection.js';
 export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer } from './query-jobs.js';
 export { attributesJson, anyValueJson, base64, doubleJson, jsonString } from './json.js';
+export { queryRangeResponseJson, queryInstantResponseJson } from './metrics-query.js';
+export type {
+  MetricsRequest,
+  MetricsPartial,
+  SeriesPartial,
+  ExemplarPartial,
+  SpanColumnRef,
+  SpanColumnsRequest,
+  SpanColumnBatch,
+  MetricsSample,
+  MetricsExemplar,
+  MetricsSeries,
+  InstantSeries,
+  MetricsJob,
+  MetricsCombiner,
+  MetricsEngine,
+} from './metrics-query.js';
+export {
+  decodeQueryRangeRequest,
+  decodeQueryInstantRequest,
+  encodeQueryRangeRequest,
+  encodeQueryInstantRequest,
+  encodeQueryRangeResponse,
+  encodeQueryInstantResponse,
+} from './tempo-search-proto.js';
+export type { TempoQueryRangeRequest } from './tempo-search-proto.js';
+export {
+  encodeSearchRequest,
+  decodeSearchRequest,
+  encodeSearchResponse,
+  decodeSearchResponse,
+  encodeSearchTagsRequest,
+  decodeSearchTagsRequest,
+  encodeSearchTagValuesRequest,
+  decodeSearchTagValuesRequest,
+  encodeSearchTagsResponse,
+  decodeSearchTagsResponse,
+  encodeSearchTagsV2Response,
+  decodeSearchTagsV2Response,
+  encodeSearchTagValuesResponse,
+  decodeSearchTagValuesResponse,
+  encodeSearchTagValuesV2Response,
+  decodeSearchTagValuesV2Response,
+} from './tempo-search-proto.js';
+export type {
+  TempoSearchRequest,
+  TempoSearchTagsRequest,
+  TempoSearchTagValuesRequest,
+  MetadataMetrics,
+  TempoSearchTagsResponse,
+  TempoSearchTagsV2Response,
+  TempoSearchTagValuesResponse,
+  TempoSearchTagValuesV2Response,
+} from './tempo-search-proto.js';

@@ -1,6 +1,7 @@
 // The narrow interfaces components talk through. In `-target=all` they are plain in-process
 // objects; in distributed mode gRPC clients implement the same interfaces.
 
+import type { MetricsPartial, MetricsRequest } from './metrics-query.js';
 import type { BlockMeta } from './block-meta.js';
 import type { SearchMetrics, TraceSearchMetadata } from './search.js';
 import type { TagScope, TagValue } from './tags.js';
@@ -115,6 +116,11 @@ export interface IngesterQuerier {
   search(tenantId: string, req: SearchRequest): Promise<SearchPartial>;
   searchTags(tenantId: string, req: TagsRequest): Promise<TagsPartial>;
   searchTagValues(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial>;
+  /**
+   * A metrics query over the spans held in memory, as a mergeable partial, with the blocks flushed
+   * recently (taken at the same instant: memory and those blocks never hold the same span).
+   */
+  metricsQueryRange(tenantId: string, req: MetricsRequest): Promise<MetricsPartial>;
 }
 
 export type IngesterClient = IngesterPusher & IngesterQuerier;

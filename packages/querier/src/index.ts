@@ -5,3 +5,8 @@ export { BlockSearchPool } from './search-pool.js';
 export type { CompilerModule } from './search-pool.js';
 export { createQuerier, defaultQuerierModuleConfig } from './module.js';
 export type { QuerierModuleConfig, QuerierModuleDeps, QuerierService } from './module.js';
+export { MetricsFrontend, defaultMetricsLimits, metricsBlockRunner, splitMetricsJobs } from './metrics-frontend.js';
+export type { MetricsLimits, MetricsFrontendDeps, MetricsAnswer, MetricsQueryInput, MetricsProgress, MetricsBlockRunner } from './metrics-frontend.js';
+export { metricsBlockJob } from './metrics-block-job.js';
+export { registerMetricsRoutes, metricsStreamingMethods, parseTimestampNs } from './routes/metrics.js';
+export type { MetricsRoutesOptions } from './routes/metrics.js';

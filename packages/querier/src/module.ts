@@ -29,6 +29,9 @@ export interface QuerierModuleDeps {
 export interface QuerierService extends Service {
   /** What the query-frontend calls. */
   readonly jobs: QuerierJobs;
+  /** Its block-job pool and blocks, for TraceQL metrics jobs (not in QuerierJobs yet). */
+  readonly pool: BlockSearchPool;
+  readonly querier: Querier;
 }
 
 export function createQuerier(_config: QuerierModuleConfig, deps: QuerierModuleDeps): QuerierService {
@@ -38,6 +41,8 @@ export function createQuerier(_config: QuerierModuleConfig, deps: QuerierModuleD
   return {
     name: 'querier',
     jobs: querier,
+    pool,
+    querier,
     start: async () => undefined,
     stop: () => pool.close(),
     notReady: () => undefined,

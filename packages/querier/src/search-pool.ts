@@ -6,7 +6,7 @@
 
 import { availableParallelism } from 'node:os';
 import type { Backend } from '@andante/backend';
-import { NotFoundError, WorkerPool, type BlockTagsAnswer, type BlockTagsJob, type CompiledSearch, type SearchRequest, type TagsRequest } from '@andante/model';
+import { NotFoundError, WorkerPool, type BlockTagsAnswer, type BlockTagsJob, type CompiledSearch, type MetricsPartial, type MetricsRequest, type SearchRequest, type TagsRequest } from '@andante/model';
 import { BackendBlock, type BlockMeta, type BlockSearchResult } from '@andante/storage';
 
 /** Where a worker finds the search compiler: a module URL and the name of its SearchCompiler export. */
@@ -20,15 +20,18 @@ export function searchBlockWith(block: BackendBlock, req: SearchRequest, query: 
   return block.search(query.fetch, req, (trace) => query.match(trace, req, req.spss));
 }
 
-/** A block job: a search, or a tag request's part. */
+/** A block job: a search, a tag request's part, or a metrics query's part. */
 export type BlockJob =
   | { kind: 'search'; meta: BlockMeta; req: SearchRequest }
-  | { kind: 'tags'; meta: BlockMeta; req: TagsRequest; job: BlockTagsJob };
+  | { kind: 'tags'; meta: BlockMeta; req: TagsRequest; job: BlockTagsJob }
+  | { kind: 'metrics'; meta: BlockMeta; req: MetricsRequest };
+
+type BlockAnswer = BlockSearchResult | BlockTagsAnswer | MetricsPartial;
 
 /** Messages between the pool and its workers. */
 export type ToWorker = (BlockJob & { id: number }) | { kind: 'read'; id: number; data?: Uint8Array; error?: SerializedError };
 export type FromWorker =
-  | { kind: 'done'; id: number; result?: BlockSearchResult | BlockTagsAnswer; error?: SerializedError }
+  | { kind: 'done'; id: number; result?: BlockAnswer; error?: SerializedError }
   /** A byte range, or the whole object when `length` is absent. */
   | { kind: 'read'; id: number; keypath: string[]; name: string; offset?: number; length?: number };
 
@@ -51,7 +54,7 @@ export function deserializeError(e: SerializedError): Error {
 const WORKER_URL = import.meta.url.endsWith('.ts') ? null : new URL('./search-worker.js', import.meta.url);
 
 export class BlockSearchPool {
-  private pool: WorkerPool<BlockJob, BlockSearchResult | BlockTagsAnswer> | null = null;
+  private pool: WorkerPool<BlockJob, BlockAnswer> | null = null;
   private closed = false;
 
   constructor(
@@ -76,7 +79,12 @@ export class BlockSearchPool {
     return this.run({ kind: 'tags', meta, req: { query: req.query, startSeconds: req.startSeconds, endSeconds: req.endSeconds }, job }) as Promise<BlockTagsAnswer>;
   }
 
-  private run(job: BlockJob): Promise<BlockSearchResult | BlockTagsAnswer> {
+  /** A metrics query's part from one block (the worker imports the engine from the compiler's module, export `metricsEngine`). */
+  metrics(meta: BlockMeta, req: MetricsRequest): Promise<MetricsPartial> {
+    return this.run({ kind: 'metrics', meta, req }) as Promise<MetricsPartial>;
+  }
+
+  private run(job: BlockJob): Promise<BlockAnswer> {
     if (this.closed) return Promise.reject(new Error('block search pool is closed'));
     this.pool ??= new WorkerPool({
       name: 'block search',

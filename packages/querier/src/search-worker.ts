@@ -3,14 +3,18 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Backend, KeyPath } from '@andante/backend';
-import type { CompiledSearch, SearchCompiler } from '@andante/model';
+import type { CompiledSearch, MetricsEngine, SearchCompiler } from '@andante/model';
+import { metricsBlockJob } from './metrics-block-job.js';
 import { BackendBlock, type BlockMeta } from '@andante/storage';
 import { blockTags } from './block-tags-job.js';
 import { deserializeError, searchBlockWith, serializeError, type CompilerModule, type FromWorker, type ToWorker } from './search-pool.js';
 
 const port = parentPort!;
 const { url, exportName } = workerData as CompilerModule;
-const compile = (await import(url))[exportName] as SearchCompiler;
+const language = await import(url);
+const compile = language[exportName] as SearchCompiler;
+// The metrics side of the same language module (absent in an old build: metrics jobs then fail).
+const metricsEngine = language.metricsEngine as MetricsEngine | undefined;
 
 const reads = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
 let nextRead = 0;
@@ -71,9 +75,12 @@ port.on('message', (msg: ToWorker) => {
     return;
   }
   const { id, meta } = msg;
-  const work = msg.kind === 'search' ? searchBlockWith(openBlock(meta), msg.req, compiledQuery(msg.req.query)) : blockTags(openBlock(meta), compile, msg.req, msg.job);
+  let work: Promise<unknown>;
+  if (msg.kind === 'search') work = searchBlockWith(openBlock(meta), msg.req, compiledQuery(msg.req.query));
+  else if (msg.kind === 'tags') work = blockTags(openBlock(meta), compile, msg.req, msg.job);
+  else work = metricsEngine ? metricsBlockJob(openBlock(meta), msg.req, metricsEngine) : Promise.reject(new Error('the language module has no metricsEngine'));
   work.then(
-    (result) => port.postMessage({ kind: 'done', id, result } satisfies FromWorker),
+    (result) => port.postMessage({ kind: 'done', id, result: result as Extract<FromWorker, { kind: 'done' }>['result'] } satisfies FromWorker),
     (err: unknown) => port.postMessage({ kind: 'done', id, error: serializeError(err) } satisfies FromWorker),
   );
 });

@@ -11,6 +11,20 @@ export interface QueryFrontendConfig {
     concurrent_jobs: number;
     max_spans_per_span_set: number;
   };
+  /** TraceQL metrics (Tempo 2.10's keys; see docs/design.md "TraceQL metrics" for the ones accepted and unused). */
+  metrics: {
+    max_duration: string;
+    max_exemplars: number;
+    max_intervals: number;
+    max_response_series: number;
+    concurrent_jobs: number;
+    target_bytes_per_job: number;
+    query_backend_after: string;
+    interval: string;
+    streaming_shards: number;
+    duration_slo: string;
+    throughput_bytes_slo: number;
+  };
 }
 
 export function defaultQueryFrontendConfig(): QueryFrontendConfig {
@@ -24,6 +38,21 @@ export function defaultQueryFrontendConfig(): QueryFrontendConfig {
       // once add no parallelism and only defeat the early stop; Tempo's 1000 is for a fleet of queriers.
       concurrent_jobs: l.concurrentJobs,
       max_spans_per_span_set: l.maxSpansPerSpanSet,
+    },
+    metrics: {
+      // Tempo 2.x: 3h, 3.0: 24h. Block jobs read only the columns a query needs, so a day costs
+      // seconds, and Grafana's "last 24 hours" works.
+      max_duration: '24h',
+      max_exemplars: 100,
+      max_intervals: 10_000,
+      max_response_series: 0,
+      concurrent_jobs: 1,
+      target_bytes_per_job: 100 * 1024 ** 2,
+      query_backend_after: '30m',
+      interval: '5m',
+      streaming_shards: 1,
+      duration_slo: '0s',
+      throughput_bytes_slo: 0,
     },
   };
 }

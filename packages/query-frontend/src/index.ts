@@ -16,31 +16,3 @@ export { streamingQuerierMethods, encodeSearchMessages, STREAMING_QUERIER_SERVIC
 export type { StreamingQuerierOptions } from './routes/streaming.js';
 export { encodeTraceByIdResponse, traceToTempoJson } from './trace-response.js';
 export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './trace-response.js';
-export {
-  encodeSearchRequest,
-  decodeSearchRequest,
-  encodeSearchResponse,
-  decodeSearchResponse,
-  encodeSearchTagsRequest,
-  decodeSearchTagsRequest,
-  encodeSearchTagValuesRequest,
-  decodeSearchTagValuesRequest,
-  encodeSearchTagsResponse,
-  decodeSearchTagsResponse,
-  encodeSearchTagsV2Response,
-  decodeSearchTagsV2Response,
-  encodeSearchTagValuesResponse,
-  decodeSearchTagValuesResponse,
-  encodeSearchTagValuesV2Response,
-  decodeSearchTagValuesV2Response,
-} from './tempo-search-proto.js';
-export type {
-  TempoSearchRequest,
-  TempoSearchTagsRequest,
-  TempoSearchTagValuesRequest,
-  MetadataMetrics,
-  TempoSearchTagsResponse,
-  TempoSearchTagsV2Response,
-  TempoSearchTagValuesResponse,
-  TempoSearchTagValuesV2Response,
-} from './tempo-search-proto.js';

@@ -16,10 +16,10 @@ import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type Ring
 import { createDistributor, type DistributorService } from '@andante/distributor';
 import { createGenerator, type GeneratorService } from '@andante/generator';
 import { createIngester, type IngesterService } from '@andante/ingester';
-import { Blocklist, createQuerier, type QuerierService } from '@andante/querier';
+import { Blocklist, MetricsFrontend, createQuerier, metricsBlockRunner, metricsStreamingMethods, registerMetricsRoutes, type QuerierService } from '@andante/querier';
 import { createQueryFrontend } from '@andante/query-frontend';
 import { service, type GrpcMethods, type ServerStreamMethod, type Service } from '@andante/service';
-import { searchCompiler } from '@andante/traceql';
+import { metricsEngine, searchCompiler } from '@andante/traceql';
 import { durationMs, parseTarget, s3BackendConfig, type AndanteConfig } from './config.js';
 import { configWarnings } from './config-warnings.js';
 import { createRequestDuration, instrumentRequests, observeGrpc } from './request-metrics.js';
@@ -215,6 +215,7 @@ export class Andante {
           registry: this.registry,
           logger: logger('ingester'),
           compileSearch: searchCompiler,
+          metricsEngine,
           // An in-process blocklist lists a flushed block at once, before its next poll.
           ...(this.has('blocklist') ? { onBlockFlushed: (meta) => blocklist().add(meta) } : {}),
         });
@@ -285,7 +286,7 @@ export class Andante {
       }
       case 'query-frontend': {
         const querier = this.has('querier') ? this.service<QuerierService>('querier').jobs : this.remote.querier!();
-        return createQueryFrontend(cfg.query_frontend, {
+        const qf = createQueryFrontend(cfg.query_frontend, {
           blocklist: blocklist(),
           querier,
           compile: searchCompiler,
@@ -296,6 +297,7 @@ export class Andante {
           prefix: cfg.http_api_prefix,
           streamOverHttp: cfg.stream_over_http_enabled,
         });
+        return this.withMetrics(qf);
       }
       case 'compactor':
         return createCompactor(cfg.compactor, {
@@ -309,6 +311,36 @@ export class Andante {
           ...(this.has('blocklist') ? { knownTenants: () => blocklist().tenants() } : {}),
         });
     }
+  }
+
+  /**
+   * TraceQL metrics (query_range, instant) beside the frontend's other APIs. Its job splitting and
+   * block jobs still use the in-process querier's pool and blocks directly; they move behind
+   * QuerierJobs (a metrics job) with the frontend/querier split of the metrics code.
+   */
+  private withMetrics(qf: Service): Service {
+    if (!this.has('querier')) return qf;
+    const cfg = this.cfg;
+    const q = this.service<QuerierService>('querier');
+    const client = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
+    const mfe = cfg.query_frontend.metrics;
+    const metrics = new MetricsFrontend({
+      blocklist: this.service<Service & { blocklist: Blocklist }>('blocklist').blocklist,
+      ingesters: () => this.ingesterRing.snapshot.healthyInstances().map(client),
+      engine: metricsEngine,
+      ...metricsBlockRunner(q.pool, (meta) => q.querier.openBlock(meta), metricsEngine, mfe.concurrent_jobs),
+      limits: { maxDurationSeconds: durationMs(mfe.max_duration) / 1000, maxExemplars: mfe.max_exemplars, maxIntervals: mfe.max_intervals, maxResponseSeries: mfe.max_response_series, concurrentJobs: mfe.concurrent_jobs },
+      logger: this.logger.child({ component: 'query-frontend' }),
+    });
+    const common = { multitenancyEnabled: cfg.multitenancy_enabled };
+    return {
+      ...qf,
+      registerHttp: (http) => {
+        qf.registerHttp?.(http);
+        registerMetricsRoutes(http, { metrics, ...common, prefix: cfg.http_api_prefix });
+      },
+      ...(qf.grpc ? { grpc: { listener: qf.grpc.listener, methods: new Map([...qf.grpc.methods, ...metricsStreamingMethods({ metrics, ...common })]) } } : {}),
+    };
   }
 
   /** Local disk by default; S3 with request metrics (Tempo's names) when configured. */

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Backend } from '@andante/backend';
 import { InvalidArgumentError } from '@andante/model';
-import type { FetchSpansRequest, TagRef, TagScope, TagValue, Trace, TraceSearchMetadata } from '@andante/model';
+import type { FetchSpansRequest, SpanColumnBatch, SpanColumnsRequest, TagRef, TagScope, TagValue, Trace, TraceSearchMetadata } from '@andante/model';
+import type { SpanColumnsResult } from './block-metrics-scan.js';
 import type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock } from './block-encode.js';
@@ -103,6 +104,14 @@ export class BackendBlock {
   /** Adds the block's values of a tag; false when this tag needs every trace read (root names). */
   tagValues(ref: TagRef, into: Map<string, TagValue>): Promise<boolean> {
     return this.reader.tagValues(ref, into);
+  }
+
+  /**
+   * A TraceQL metrics leaf answered from columns (no trace assembled), or null, with nothing
+   * read, when some condition cannot be decided exactly on columns.
+   */
+  scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>): Promise<SpanColumnsResult | null> {
+    return this.reader.scanSpanColumns(req, visit);
   }
 
   /** Every trace in ascending trace-ID order (for the compactor). */

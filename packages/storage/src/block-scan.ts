@@ -12,7 +12,7 @@ import { compareSearchResults, fetchConditionTest as conditionTest, type FetchTe
 import { decodeKeyValues } from './binary-codec.js';
 import type { BlockTables } from './block-decode.js';
 import { RESOURCE_DEDICATED, SPAN_DEDICATED } from './block-schema.js';
-import { decodeColumnChunk, type DecodedChunk, type Int64As, type LeafColumn, type ScanValue } from './column-chunk.js';
+import { decodeColumnChunk, decodeRequiredNumbers, type DecodedChunk, type Int64As, type LeafColumn, type ScanValue } from './column-chunk.js';
 
 export interface BlockSearchOptions {
   /** Stop after this many matching traces, the most recent first. */
@@ -62,7 +62,7 @@ const SPAN_DEDICATED_BY_KEY = new Map(SPAN_DEDICATED.map((d) => [d.key, d]));
 const RESOURCE_SERVICE = RESOURCE_DEDICATED[0]!;
 
 /** A plain scan value for an OTLP AnyValue (resource and scope tables). */
-function anyToScan(v: AnyValue): ScanValue {
+export function anyToScan(v: AnyValue): ScanValue {
   if ('stringValue' in v) return v.stringValue;
   if ('intValue' in v) return Number(v.intValue);
   if ('doubleValue' in v) return v.doubleValue;
@@ -71,7 +71,7 @@ function anyToScan(v: AnyValue): ScanValue {
 }
 
 /** Whether [min, max] statistics allow the test to hold (false only when they surely rule it out). */
-function statsAllow(c: FetchCondition, rg: RowGroup, column: string): boolean {
+export function statsAllow(c: FetchCondition, rg: RowGroup, column: string): boolean {
   const chunk = rg.columns.find((x) => x.meta_data?.path_in_schema.length === 1 && x.meta_data.path_in_schema[0] === column);
   const st = chunk?.meta_data?.statistics;
   if (!st || st.min_value === undefined || st.max_value === undefined || st.min_value === null || st.max_value === null) return true;
@@ -158,18 +158,35 @@ export class RowGroupScan {
   }
 
   /** The decoded leaf column at `path` (e.g. ['name'] or ['attrs_str','list','element','key']), read once. */
-  column(path: readonly string[]): Promise<DecodedChunk> | null {
-    const key = path.join('.');
+  column(path: readonly string[], int64: Int64As = this.int64): Promise<DecodedChunk> | null {
+    const name = path.join('.');
+    const key = typeof int64 === 'object' ? `${name}@${int64.offsetFrom}` : name;
     let pending = this.chunks.get(key);
     if (pending) return pending;
     const range = this.chunkRange(path);
     if (!range) return null;
-    const meta = this.rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === key)!.meta_data!;
+    const meta = this.rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === name)!.meta_data!;
     const leaf: LeafColumn = { schemaPath: getSchemaPath(this.schema, [...path]), meta };
     this.prefetch([path]);
-    pending = this.covering(range.start, range.end)!.then((bytes) => decodeColumnChunk(bytes, leaf, this.int64));
+    pending = this.covering(range.start, range.end)!.then((bytes) => decodeColumnChunk(bytes, leaf, int64));
     this.chunks.set(key, pending);
     return pending;
+  }
+
+  /** A flat required numeric column as one float64 per row (see decodeRequiredNumbers), or null. */
+  async numbers(path: readonly string[], int64: Int64As = this.int64): Promise<Float64Array | null> {
+    const name = path.join('.');
+    const range = this.chunkRange(path);
+    if (!range) return null;
+    const meta = this.rg.columns.find((c) => c.meta_data?.path_in_schema.join('.') === name)!.meta_data!;
+    const leaf: LeafColumn = { schemaPath: getSchemaPath(this.schema, [...path]), meta };
+    this.prefetch([path]);
+    const fast = decodeRequiredNumbers(await this.covering(range.start, range.end)!, leaf, this.rows, int64);
+    if (fast) return fast;
+    const { codes, values } = (await this.column(path, int64))!;
+    const out = new Float64Array(this.rows);
+    for (let r = 0; r < out.length; r++) out[r] = codes[r]! < 0 ? NaN : (values[codes[r]!] as number);
+    return out;
   }
 
   /** Rows where the flat column's value passes `test` (each distinct value tested once). */

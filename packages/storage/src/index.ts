@@ -38,3 +38,4 @@ export {
 } from './blocklist.js';
 export type { CompactedBlockMeta, TenantBlocks, TenantListing, TenantIndex, SkippedBlock } from './blocklist.js';
 export type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';
+export type { SpanColumnsResult } from './block-metrics-scan.js';

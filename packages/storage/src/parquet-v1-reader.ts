@@ -9,9 +9,10 @@ import { parquetMetadata, parquetRead, parquetReadObjects } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData, RowGroup } from 'hyparquet';
 import type { Backend, KeyPath } from '@andante/backend';
 import { bytesEqual, compareBytes } from '@andante/model';
-import type { FetchSpansRequest, TagRef, TagScope, TagValue, Trace, TraceSearchMetadata } from '@andante/model';
+import type { SpanColumnBatch, SpanColumnsRequest, FetchSpansRequest, TagRef, TagScope, TagValue, Trace, TraceSearchMetadata } from '@andante/model';
 import { blockTagNames, blockTagValues, type TagSource } from './block-tags.js';
 import { searchBlockColumns } from './block-scan.js';
+import { scanSpanColumns, type SpanColumnsResult } from './block-metrics-scan.js';
 import type { BlockSearchOptions, BlockSearchResult, TraceRows } from './block-scan.js';
 import { PrefetchedBuffer, backendAsyncBuffer } from './async-buffer.js';
 import { READ_DECOMPRESSORS } from './block-codecs.js';
@@ -39,6 +40,7 @@ export interface BlockReader {
   ): Promise<BlockSearchResult>;
   tagNames(into: Map<TagScope, Set<string>>): Promise<void>;
   tagValues(ref: TagRef, into: Map<string, TagValue>): Promise<boolean>;
+  scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>): Promise<SpanColumnsResult | null>;
 }
 
 interface Footer {
@@ -283,6 +285,10 @@ export class ParquetV1Reader implements BlockReader {
       opts,
       evaluate,
     );
+  }
+
+  async scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>): Promise<SpanColumnsResult | null> {
+    return scanSpanColumns(await this.tagSource(), req, visit);
   }
 
   async tagNames(into: Map<TagScope, Set<string>>): Promise<void> {

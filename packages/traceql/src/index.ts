@@ -78,3 +78,12 @@ export type { Spanset } from './engine/pipeline.js';
 export type { QueryCondition, QueryConditions } from './engine/conditions.js';
 export { queryConditions } from './engine/conditions.js';
 export { EvaluationError, MetricsQueryError } from './engine/errors.js';
+
+// Metrics engine: first-stage accumulation into mergeable partials, exact merge, series.
+export type { MetricsRange } from './metrics/range.js';
+export { IntervalMapper, alignRange, defaultStepNs } from './metrics/range.js';
+export { SKETCH_RELATIVE_ACCURACY } from './metrics/sketch.js';
+export type { MetricsPlan, LeafPlan, AccumulatorOptions } from './metrics/evaluator.js';
+export { MetricsAccumulator, MetricsMerger, NotMetricsQueryError, planMetricsQuery } from './metrics/evaluator.js';
+export { finalizeMetrics } from './metrics/finalize.js';
+export { metricsEngine } from './metrics/engine.js';

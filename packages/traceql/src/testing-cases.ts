@@ -3,3 +3,5 @@
 
 export { generateDataset } from './engine/dataset-cases.js';
 export { valid as validQueries } from './conformance-cases.js';
+export { generateSpans, spansToTraces, referenceSeries, exactQuantile, refInterval, refIntervals, SERVICES, NAMES } from './metrics/reference.fixture.js';
+export type { PlainSpan, RefQuery, RefRange, RefSeries, DatasetOptions } from './metrics/reference.fixture.js';

@@ -3,7 +3,7 @@ import {
   emptySearchMetrics,
   type TraceSearchMetadata,
 } from '@andante/model';
-import { decodeSearchResponse } from '../tempo-search-proto.js';
+import { decodeSearchResponse } from '@andante/model';
 import { MAX_SEARCH_MESSAGE_BYTES, encodeSearchMessages } from './streaming.js';
 
 const trace = (i: number, nameBytes: number): TraceSearchMetadata => ({

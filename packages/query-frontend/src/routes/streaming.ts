@@ -8,7 +8,7 @@ import {
   type SearchResponse,
   type TraceSearchMetadata,
 } from '@andante/model';
-import { decodeSearchRequest, decodeSearchTagValuesRequest, decodeSearchTagsRequest, encodeSearchResponse, encodeSearchTagValuesResponse, encodeSearchTagValuesV2Response, encodeSearchTagsResponse, encodeSearchTagsV2Response, type TempoSearchTagValuesRequest } from '../tempo-search-proto.js';
+import { decodeSearchRequest, decodeSearchTagValuesRequest, decodeSearchTagsRequest, encodeSearchResponse, encodeSearchTagValuesResponse, encodeSearchTagValuesV2Response, encodeSearchTagsResponse, encodeSearchTagsV2Response, type TempoSearchTagValuesRequest } from '@andante/model';
 import type { ServerStreamCall, ServerStreamMethod } from '@andante/service';
 import type { SearchService } from '../search.js';
 import type { TagsService } from '../tags.js';

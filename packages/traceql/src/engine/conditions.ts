@@ -206,7 +206,7 @@ const STATUS_CODES: Readonly<Record<string, number>> = { unset: 0, ok: 1, error:
 const KIND_CODES: Readonly<Record<string, number>> = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
 
 /** The literal as storage compares it, or undefined when it has no plain form. */
-function fetchValue(s: Static): FetchValue | undefined {
+export function fetchValue(s: Static): FetchValue | undefined {
   switch (s.type) {
     case 'string':
     case 'bool':

@@ -22,8 +22,12 @@
 // KeyValue is OTLP's common.v1 (Tempo vendors it as tempopb.common.v1), shared with trace-codec.
 
 import protobuf from 'protobufjs/minimal.js';
-import { emptySearchMetrics, type KeyValue, type SearchMetrics, type SearchResponse, type SearchSpan, type SearchSpanSet, type ServiceStats, type TagValue, type TagValueType, type TraceSearchMetadata } from '@andante/model';
-import { LEN, Reader, VARINT, asInvalidArgument, checkEnd, decodeKeyValueMessage, encodeKeyValueMessage, lenEnd, malformed, otherField, readInt64, readUint32, str } from '@andante/model/wire';
+import { emptySearchMetrics, type SearchMetrics, type SearchResponse, type SearchSpan, type SearchSpanSet, type ServiceStats, type TraceSearchMetadata } from './search.js';
+import type { TagValue, TagValueType } from './tags.js';
+import type { KeyValue } from './trace.js';
+import type { InstantSeries, MetricsSeries } from './metrics-query.js';
+import { LEN, Reader, VARINT, asInvalidArgument, checkEnd, lenEnd, malformed, otherField, readInt64, readUint32 } from './proto-wire.js';
+import { decodeKeyValueMessage, encodeKeyValueMessage, str } from './trace-codec.js';
 
 /** tempopb.SearchRequest. `start`/`end` are unix seconds (0 = unset); 0 for limit/spss means the default. */
 export interface TempoSearchRequest {
@@ -501,4 +505,119 @@ export function decodeSearchTagValuesV2Response(buf: Uint8Array): TempoSearchTag
     }),
   );
   return { tagValues: items, metrics };
+}
+
+// ---------------------------------------------------------------------------------------------
+// TraceQL metrics (tempo.proto at v2.10.8): QueryRangeRequest 1 query, 2 start u64, 3 end u64,
+// 4 step u64 (ns), 16 exemplars u32, 18 optional bool instant (7-15, 17: frontend-to-querier
+// fields, skipped); QueryInstantRequest 1 query, 2 start, 3 end. QueryRangeResponse 1 series
+// TimeSeries{1 labels KeyValue, 2 samples Sample{2 timestamp_ms i64, 1 value double}, 4 exemplars
+// Exemplar{1 labels, 2 value double, 3 timestamp_ms i64}}, 2 metrics, 3 status (PARTIAL = 1),
+// 4 message. QueryInstantResponse 1 series InstantSeries{1 labels, 2 value double}, 2-4 likewise.
+
+export interface TempoQueryRangeRequest {
+  query: string;
+  start: bigint;
+  end: bigint;
+  step: bigint;
+  exemplars: number;
+  /** undefined when the field is absent (Tempo then infers it from end - start == step). */
+  instant?: boolean;
+}
+
+const QUERY_RANGE_SCALARS: FlatSchema<TempoQueryRangeRequest> = [
+  [1, 'query', 'string'],
+  [2, 'start', 'uint64'],
+  [3, 'end', 'uint64'],
+  [4, 'step', 'uint64'],
+  [16, 'exemplars', 'uint32'],
+];
+
+export function decodeQueryRangeRequest(buf: Uint8Array): TempoQueryRangeRequest {
+  return decodeMessage(buf, 'QueryRangeRequest', (r, end) => {
+    const req: TempoQueryRangeRequest = { query: '', start: 0n, end: 0n, step: 0n, exemplars: 0 };
+    readFields(r, end, 'QueryRangeRequest', schemaFields(QUERY_RANGE_SCALARS) | fields(18), (tag, e) => {
+      if (tag === varintTag(18)) {
+        req.instant = readUint32(r, e, 'QueryRangeRequest.instant') !== 0;
+        return true;
+      }
+      return readFlatField(r, tag, e, 'QueryRangeRequest', QUERY_RANGE_SCALARS, req);
+    });
+    return req;
+  });
+}
+
+export function encodeQueryRangeRequest(req: TempoQueryRangeRequest): Uint8Array {
+  const w = newWriter();
+  putFlat(w, QUERY_RANGE_SCALARS, req);
+  if (req.instant !== undefined) w.uint32(varintTag(18)).bool(req.instant);
+  return finish(w);
+}
+
+export function decodeQueryInstantRequest(buf: Uint8Array): Pick<TempoQueryRangeRequest, 'query' | 'start' | 'end'> {
+  return decodeMessage(buf, 'QueryInstantRequest', (r, end) =>
+    readFlat(r, end, 'QueryInstantRequest', QUERY_RANGE_SCALARS.slice(0, 3) as FlatSchema<Pick<TempoQueryRangeRequest, 'query' | 'start' | 'end'>>, { query: '', start: 0n, end: 0n }),
+  );
+}
+
+export function encodeQueryInstantRequest(req: Pick<TempoQueryRangeRequest, 'query' | 'start' | 'end'>): Uint8Array {
+  const w = newWriter();
+  putFlat(w, QUERY_RANGE_SCALARS.slice(0, 3) as FlatSchema<Pick<TempoQueryRangeRequest, 'query' | 'start' | 'end'>>, req);
+  return finish(w);
+}
+
+const doubleTag = (field: number): number => (field << 3) | 1;
+
+function putDouble(w: Writer, field: number, v: number): void {
+  if (v !== 0 || Object.is(v, -0)) w.uint32(doubleTag(field)).double(v);
+}
+
+function putInt64(w: Writer, field: number, v: bigint): void {
+  if (v === 0n) return;
+  const u = BigInt.asUintN(64, v);
+  w.uint32(varintTag(field)).uint64({ low: Number(u & 0xffffffffn) | 0, high: Number(u >> 32n) | 0, unsigned: false } as unknown as number);
+}
+
+function putMetricsEnvelope(w: Writer, metrics: SearchMetrics, partial?: { message: string }): void {
+  putMessage(w, 2, (m) => putFlat(m, SEARCH_METRICS, metrics));
+  if (partial) {
+    w.uint32(varintTag(3)).int32(1);
+    putString(w, 4, partial.message);
+  }
+}
+
+export function encodeQueryRangeResponse(series: readonly MetricsSeries[], metrics: SearchMetrics, partial?: { message: string }): Uint8Array {
+  const w = newWriter();
+  for (const s of series) {
+    putMessage(w, 1, (t) => {
+      putKeyValues(t, 1, s.labels);
+      for (const x of s.samples) {
+        putMessage(t, 2, (m) => {
+          putDouble(m, 1, x.value);
+          putInt64(m, 2, x.timestampMs);
+        });
+      }
+      for (const e of s.exemplars) {
+        putMessage(t, 4, (m) => {
+          putKeyValues(m, 1, e.labels);
+          putDouble(m, 2, e.value);
+          putInt64(m, 3, e.timestampMs);
+        });
+      }
+    });
+  }
+  putMetricsEnvelope(w, metrics, partial);
+  return finish(w);
+}
+
+export function encodeQueryInstantResponse(series: readonly InstantSeries[], metrics: SearchMetrics, partial?: { message: string }): Uint8Array {
+  const w = newWriter();
+  for (const s of series) {
+    putMessage(w, 1, (t) => {
+      putKeyValues(t, 1, s.labels);
+      putDouble(t, 2, s.value);
+    });
+  }
+  putMetricsEnvelope(w, metrics, partial);
+  return finish(w);
 }

@@ -1,7 +1,8 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { OTLP_PROTO } from '@andante/model/testing';
-import { InvalidArgumentError, emptySearchMetrics, type SearchResponse } from '@andante/model';
+import { OTLP_PROTO } from './test-fixtures.js';
+import { InvalidArgumentError } from './errors.js';
+import { emptySearchMetrics, type SearchResponse } from './search.js';
 import {
   decodeSearchRequest,
   decodeSearchResponse,

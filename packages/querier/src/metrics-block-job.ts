@@ -1,0 +1,29 @@
+// One block's part of a TraceQL metrics query, the same inline and on a search worker. Leaves
+// whose conditions storage decides exactly on columns are answered from columns (no trace is
+// assembled); for the others every trace of the block is read, a row group at a time, and the
+// engine decides on each whole trace. (The search's candidate reads decode only the pages of each
+// candidate: right for a top 20, ~10x slower than whole row groups when most traces are wanted.)
+
+import type { MetricsEngine, MetricsPartial, MetricsRequest } from '@andante/model';
+import type { BackendBlock } from '@andante/storage';
+
+export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, engine: MetricsEngine): Promise<MetricsPartial> {
+  const job = engine.job(req);
+  const byTrace: number[] = [];
+  for (const [leaf, plan] of job.columnPlans.entries()) {
+    const scanned = plan ? await block.scanSpanColumns(plan, async (batch) => void (await job.observeColumns(leaf, batch))) : null;
+    if (scanned) job.addInspected(0, scanned.inspectedSpans, scanned.inspectedBytes);
+    else byTrace.push(leaf);
+  }
+  if (byTrace.length > 0) {
+    let traces = 0;
+    let spans = 0;
+    for await (const { trace } of block.iterateTraces()) {
+      traces++;
+      for (const rs of trace.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
+      job.observeTrace(trace, byTrace);
+    }
+    job.addInspected(traces, spans, block.meta.size);
+  }
+  return job.partial();
+}
