@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@andante/model';
+import { createRingStore, defaultKVStoreConfig } from './create-ring-store.js';
+import { Lifecycler } from './lifecycler.js';
+
+describe('ring in memory (kvstore.store: inmemory)', () => {
+  it('runs the same lifecycle: join ACTIVE with tokens, forget, re-register on the next heartbeat, leave', async () => {
+    const ring = createRingStore(defaultKVStoreConfig({ reveal: () => '' }), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
+    await ring.start();
+    const lc = new Lifecycler(ring, { id: 'i-1', address: 'h:9095', numTokens: 128, heartbeatPeriodMs: 20 });
+    await lc.start();
+    await ring.refresh();
+    expect((await ring.list()).map((i) => [i.id, i.state, i.tokens.length])).toEqual([['i-1', 'ACTIVE', 128]]);
+    expect(ring.snapshot().ownerOf(1)).toBe('i-1');
+    await ring.forget('i-1');
+    expect(await ring.list()).toEqual([]);
+    // A live member that was forgotten puts itself back, as dskit's lifecycler does.
+    const deadline = Date.now() + 10_000;
+    while ((await ring.list()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect((await ring.list()).map((i) => i.state)).toEqual(['ACTIVE']);
+    await lc.stop();
+    await ring.refresh();
+    expect(await ring.list()).toEqual([]);
+    await ring.stop();
+  });
+
+  it('rejects an unknown store', () => {
+    expect(() => createRingStore({ ...defaultKVStoreConfig({ reveal: () => '' }), store: 'consul' }, { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 1 }, silentLogger)).toThrow(
+      'kvstore.store: unsupported store "consul"; supported: inmemory, etcd',
+    );
+  });
+});
