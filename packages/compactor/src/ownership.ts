@@ -24,7 +24,33 @@ export class HashJobOwnership implements JobOwnership {
   owns(jobKey: string): boolean {
     const members = [...this.members()].sort();
     if (members.length === 0) return false;
-    const token = tokenForTraceId(new TextEncoder().encode(jobKey));
-    return members[token % members.length] === this.self;
+    return members[jobToken(jobKey) % members.length] === this.self;
   }
+}
+
+/** What RingJobOwnership needs of a ring: the one live owner of a token (RingSnapshot has it). */
+export interface JobOwnerLookup {
+  ownerOf(token: number): string | undefined;
+}
+
+/**
+ * Tempo's compactor ring: a job key hashes to a token, owned by the first healthy compactor
+ * clockwise. When a compactor dies its lease expires, it turns unhealthy, and its jobs fall to the
+ * next member clockwise; the others keep theirs. `ring` is read on every call so ownership follows
+ * the latest view of the ring.
+ */
+export class RingJobOwnership implements JobOwnership {
+  constructor(
+    private readonly self: string,
+    private readonly ring: () => JobOwnerLookup,
+  ) {}
+
+  owns(jobKey: string): boolean {
+    return this.ring().ownerOf(jobToken(jobKey)) === this.self;
+  }
+}
+
+/** The ring token of a job key (FNV-1 32 over its UTF-8 bytes, as trace IDs). */
+export function jobToken(jobKey: string): number {
+  return tokenForTraceId(new TextEncoder().encode(jobKey));
 }
