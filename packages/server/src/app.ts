@@ -7,9 +7,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, type Logger } from '@andante/model';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
-import { Compactor } from '@andante/compactor';
+import { Compactor, RingJobOwnership } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
-import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
+import type { InstanceDesc, RingSnapshot } from '@andante/ring';
+import { createRings, type Rings } from './rings.js';
 import { Distributor, ExportDecoderPool, GeneratorForwarder, GeneratorRingPusher, OtlpGrpcReceiver, createOtlpHttpReceiver } from '@andante/distributor';
 import { Generator } from '@andante/generator';
 import { Ingester } from '@andante/ingester';
@@ -32,7 +33,6 @@ import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
 import { registerStatusRoutes } from './routes/status.js';
-import { registerRingPage } from './routes/ring-page.js';
 import { EventLoopLagSampler } from './eventloop-lag.js';
 
 export const VERSION = '0.1.0';
@@ -59,19 +59,13 @@ export class Andante {
   private readonly searchPool: BlockSearchPool;
   private readonly compactor: Compactor;
   private readonly overrides: Overrides;
-  private readonly ringStore = new MemoryRingStore();
-  private readonly ringConfig: RingConfig;
+  /** The ingester, metrics-generator, compactor and distributor rings, each over its kvstore (rings.ts). */
+  private readonly rings: Rings;
   private readonly ingester: Ingester;
-  private readonly lifecycler: Lifecycler;
   private readonly distributor: Distributor;
   /** The metrics-generator and the distributor's queue into it; idle for tenants without processors. */
   private readonly generator: Generator;
   private readonly generatorTap: GeneratorForwarder;
-  /** The metrics-generator ring: which generator owns a trace (one member under `all`). */
-  private readonly generatorRingStore = new MemoryRingStore();
-  private readonly generatorRingConfig: RingConfig;
-  private readonly generatorLifecycler: Lifecycler;
-  private generatorRing: RingSnapshot;
   private readonly blocklist: Blocklist;
   private readonly querier: Querier;
   private readonly api: FastifyInstance;
@@ -79,8 +73,6 @@ export class Andante {
   private readonly streaming: GrpcOverHttp2 | undefined;
   private otlpHttp: FastifyInstance | undefined;
   private otlpGrpc: OtlpGrpcReceiver | undefined;
-  private ring: RingSnapshot;
-  private ringTimer: NodeJS.Timeout | undefined;
   private ready = false;
   private readonly eventLoopLag: EventLoopLagSampler;
   private stopping: Promise<void> | undefined;
@@ -105,8 +97,7 @@ export class Andante {
     this.overrides = new Overrides(cfg.overrides.defaults, cfg.overrides.per_tenant_override_config, durationMs(cfg.overrides.per_tenant_override_period), this.logger);
 
     const ing = cfg.ingester;
-    this.ringConfig = { replicationFactor: ing.lifecycler.ring.replication_factor, heartbeatTimeoutMs: durationMs(ing.lifecycler.ring.heartbeat_timeout) };
-    this.ring = new RingSnapshot([], this.ringConfig);
+    this.rings = createRings(cfg, this.logger);
     this.ingester = new Ingester({
       cfg: {
         traceIdlePeriodMs: durationMs(ing.trace_idle_period),
@@ -129,24 +120,10 @@ export class Andante {
       compileSearch: searchCompiler,
       onBlockFlushed: (meta) => this.blocklist.add(meta),
     });
-    this.lifecycler = new Lifecycler(this.ringStore, {
-      id: ing.lifecycler.id,
-      address: 'in-process',
-      numTokens: ing.lifecycler.num_tokens,
-      heartbeatPeriodMs: durationMs(ing.lifecycler.heartbeat_period),
-    });
     // In `all` every ring member is this process's ingester.
     const localIngester = (_: InstanceDesc) => this.ingester;
     const gen = cfg.metrics_generator;
     this.generator = new Generator({ cfg: gen, limits: this.overrides, registry: this.registry, logger: this.logger.child({ component: 'metrics-generator' }) });
-    this.generatorRingConfig = { replicationFactor: 1, heartbeatTimeoutMs: durationMs(gen.ring.heartbeat_timeout) };
-    this.generatorRing = new RingSnapshot([], this.generatorRingConfig);
-    this.generatorLifecycler = new Lifecycler(this.generatorRingStore, {
-      id: gen.ring.instance_id,
-      address: 'in-process',
-      numTokens: 128,
-      heartbeatPeriodMs: durationMs(gen.ring.heartbeat_period),
-    });
     this.generatorTap = new GeneratorForwarder({
       // The same routing distributed mode will use, to the one in-process generator.
       pusher: new GeneratorRingPusher({ ring: () => this.generatorRing, client: () => this.generator }),
@@ -185,6 +162,7 @@ export class Andante {
       registry: this.registry,
       logger: this.logger.child({ component: 'compactor' }),
       knownTenants: () => this.blocklist.tenants(),
+      ownership: new RingJobOwnership(cfg.compactor.ring.instance_id, () => this.rings.compactor.store.snapshot()),
     });
     this.blocklist = new Blocklist(this.backend, durationMs(trace.blocklist_poll), this.logger.child({ component: 'querier' }), this.registry);
     this.querier = new Querier({
@@ -203,12 +181,11 @@ export class Andante {
       // start() sets ready after WAL replay and the first blocklist poll; the poll count keeps that explicit.
       isReady: () => this.ready && this.blocklist.pollsCompleted > 0,
       config: cfg,
-      ringStore: this.ringStore,
-      ringConfig: this.ringConfig,
+      ringStore: this.rings.ingester.store,
       flush: () => this.ingester.flushAll(),
       shutdown: () => void this.stop(),
     });
-    registerRingPage(this.api, { path: '/metrics-generator/ring', title: 'Metrics-generator ring', store: this.generatorRingStore, config: this.generatorRingConfig });
+    this.rings.registerPages(this.api);
     registerTraceRoutes(this.api, { querier: this.querier, limits: this.overrides, multitenancyEnabled: cfg.multitenancy_enabled, prefix: cfg.http_api_prefix });
     const sfe = cfg.query_frontend.search;
     const ingesters = () => this.ring.healthyInstances().map(localIngester);
@@ -262,9 +239,13 @@ export class Andante {
     });
   }
 
-  private async refreshRing(): Promise<void> {
-    this.ring = new RingSnapshot(await this.ringStore.list(), this.ringConfig);
-    this.generatorRing = new RingSnapshot(await this.generatorRingStore.list(), this.generatorRingConfig);
+  /** The rings as last seen through their watches (each snapshot cached for up to a second). */
+  private get ring(): RingSnapshot {
+    return this.rings.ingester.store.snapshot();
+  }
+
+  private get generatorRing(): RingSnapshot {
+    return this.rings.generator.store.snapshot();
   }
 
   /** Starts every module; resolves with the bound ports (useful when configured as 0). */
@@ -273,11 +254,7 @@ export class Andante {
     await this.overrides.start();
     if (this.backend instanceof S3Backend) await this.backend.verifyBucket();
     await this.ingester.start();
-    await this.lifecycler.start();
-    await this.generatorLifecycler.start();
-    await this.refreshRing();
-    this.ringTimer = setInterval(() => void this.refreshRing(), 1_000);
-    this.ringTimer.unref();
+    await this.rings.start();
     await this.blocklist.start();
     if (!this.cfg.compactor.compaction.compaction_disabled) this.compactor.start();
     this.generator.start();
@@ -327,9 +304,7 @@ export class Andante {
       await this.encoder.close();
       await this.exportDecoder.close();
       await this.searchPool.close();
-      await this.lifecycler.stop();
-      await this.generatorLifecycler.stop();
-      if (this.ringTimer) clearInterval(this.ringTimer);
+      await this.rings.stop();
       this.blocklist.stop();
       this.overrides.stop();
       this.eventLoopLag.stop();

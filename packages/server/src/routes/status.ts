@@ -16,7 +16,8 @@ export interface StatusRoutesOptions {
   isReady: () => boolean;
   config: AndanteConfig;
   ringStore: RingStore;
-  ringConfig: RingConfig;
+  /** Unused: the store carries its ring's config. Kept so existing callers compile. */
+  ringConfig?: RingConfig;
   flush: () => Promise<void>;
   shutdown: () => void;
 }
@@ -94,7 +95,7 @@ export function registerStatusRoutes(app: FastifyInstance, o: StatusRoutesOption
       .type('text/plain')
       .send(`GET /status/version\n${statusVersion()}GET /status/endpoints\n${statusEndpoints()}GET /status/config\n${statusConfig(o.config, undefined)}`),
   );
-  registerRingPage(app, { path: '/ingester/ring', title: 'Ingester ring', store: o.ringStore, config: o.ringConfig });
+  registerRingPage(app, { path: '/ingester/ring', title: 'Ingester ring', store: o.ringStore });
   const flush = async (_req: unknown, reply: { code: (n: number) => { send: () => unknown } }) => {
     await o.flush();
     return reply.code(204).send();
