@@ -1,5 +1,3 @@
-import { tokenForTraceId } from '@andante/model';
-
 /**
  * Decides which compactor runs a job, so several compactors never merge the same blocks.
  * A job key names a tenant's compaction window; every member computes the same owner.
@@ -50,7 +48,13 @@ export class RingJobOwnership implements JobOwnership {
   }
 }
 
-/** The ring token of a job key (FNV-1 32 over its UTF-8 bytes, as trace IDs). */
+/**
+ * The ring token of a job key: FNV-1a 32 over its UTF-8 bytes, as Tempo's compactor. Not FNV-1 (the
+ * trace-ID hash): there the last byte only moves the low 8 bits, so consecutive windows
+ * (`t-480001`, `t-480002`, ...) would land next to each other on the ring, on one compactor.
+ */
 export function jobToken(jobKey: string): number {
-  return tokenForTraceId(new TextEncoder().encode(jobKey));
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(jobKey)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h >>> 0;
 }
