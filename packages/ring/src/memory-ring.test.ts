@@ -30,3 +30,14 @@ describe('ring in memory (kvstore.store: inmemory)', () => {
     );
   });
 });
+
+describe('instance identity', () => {
+  it('defaults the ID to the hostname and the address to a non-loopback IPv4 with the gRPC port', async () => {
+    const { hostname } = await import('node:os');
+    const { defaultInstanceId, instanceAddress } = await import('./create-ring-store.js');
+    expect(defaultInstanceId()).toBe(hostname());
+    expect(instanceAddress('10.1.2.3', 0, 9095)).toBe('10.1.2.3:9095');
+    expect(instanceAddress('10.1.2.3', 7000, 9095)).toBe('10.1.2.3:7000');
+    expect(instanceAddress('', 0, 9095)).toMatch(/^\d+\.\d+\.\d+\.\d+:9095$/);
+  });
+});

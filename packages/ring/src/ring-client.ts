@@ -13,6 +13,10 @@ export interface RingStore {
   list(): Promise<InstanceDesc[]>;
   /** Removes a member from the ring (the ring page's forget, for an UNHEALTHY member). */
   forget(id: string): Promise<void>;
+  /** The ring as placement sees it (health judged as of the last contact while the store is down). */
+  snapshot(): RingSnapshot;
+  /** Whether the store answered the last read. */
+  readonly isConnected: boolean;
   /** The ring's settings (replication, heartbeat timeout, zones). */
   readonly config: RingConfig;
 }

@@ -4,8 +4,7 @@
 // member, whose entry would otherwise stay in the ring for good.
 
 import type { FastifyInstance } from 'fastify';
-import type { RingStore } from '@andante/ring';
-import { RingSnapshot } from '@andante/ring';
+import type { RingSnapshot, RingStore } from '@andante/ring';
 
 export interface RingPageOptions {
   path: string;
@@ -31,12 +30,12 @@ export function registerRingPage(app: FastifyInstance, o: RingPageOptions): void
     app.addContentTypeParser(FORM, { parseAs: 'string' }, (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))));
   }
 
-  const shards = async (): Promise<{ ring: RingSnapshot; shards: Shard[] }> => {
-    const instances = await o.store.list();
-    const ring = new RingSnapshot(instances, o.store.config);
+  // The view placement uses: while the store is unreachable, health is judged as of the last contact.
+  const shards = (): { ring: RingSnapshot; shards: Shard[] } => {
+    const ring = o.store.snapshot();
     return {
       ring,
-      shards: instances
+      shards: [...ring.instances]
         .sort((a, b) => a.id.localeCompare(b.id))
         .map((i) => ({
           id: i.id,
@@ -51,15 +50,15 @@ export function registerRingPage(app: FastifyInstance, o: RingPageOptions): void
   };
 
   app.get(o.path, async (req, reply) => {
-    const { shards: list } = await shards();
-    if (!wantsHtml(req.headers.accept)) return reply.type('application/json').send({ shards: list, now: new Date().toISOString() });
-    return reply.type('text/html; charset=utf-8').send(renderHtml(o.title, list));
+    const { shards: list } = shards();
+    if (!wantsHtml(req.headers.accept)) return reply.type('application/json').send({ shards: list, now: new Date().toISOString(), kvstore_reachable: o.store.isConnected });
+    return reply.type('text/html; charset=utf-8').send(renderHtml(o.title, list, o.store.isConnected));
   });
 
   app.post<{ Body: { forget?: unknown } | undefined }>(o.path, async (req, reply) => {
     const id = req.body && typeof req.body === 'object' ? req.body.forget : undefined;
     if (typeof id !== 'string' || id === '') return reply.code(400).type('text/plain').send('expected a form field forget=<instance id>\n');
-    const { shards: list } = await shards();
+    const { shards: list } = shards();
     const shard = list.find((s) => s.id === id);
     if (!shard) return reply.code(404).type('text/plain').send(`instance ${JSON.stringify(id)} is not in the ring\n`);
     if (shard.state !== 'UNHEALTHY') {
@@ -81,7 +80,7 @@ interface Shard {
   tokens: number[];
 }
 
-function renderHtml(title: string, shards: Shard[]): string {
+function renderHtml(title: string, shards: Shard[], reachable: boolean): string {
   const rows = shards
     .map((s) => {
       const forget =
@@ -91,6 +90,7 @@ function renderHtml(title: string, shards: Shard[]): string {
     .join('\n');
   return (
     `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>\n<h1>${escapeHtml(title)}</h1>\n` +
+    (reachable ? '' : '<p><strong>The ring store is unreachable: this is the last known ring.</strong></p>\n') +
     `<table border="1" cellpadding="4">\n<thead><tr><th>Instance ID</th><th>State</th><th>Address</th><th>Zone</th><th>Last heartbeat</th><th>Tokens</th><th>Actions</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>\n</body></html>\n`
   );
 }
