@@ -56,10 +56,12 @@ export class EtcdRingKV implements RingKV {
       dialTimeout: cfg.dialTimeoutMs,
       // gRPC's reconnect backoff grows to 2 minutes by default; a ring must be back within a heartbeat.
       grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 },
-      ...(cfg.tlsEnabled
+      // https:// alone makes etcd3 use TLS with the system's root CAs; files override them.
+      ...(cfg.tlsEnabled && (cfg.tlsCaPath || cfg.tlsCertPath || cfg.tlsKeyPath)
         ? {
             credentials: {
-              rootCertificate: cfg.tlsCaPath ? readFileSync(cfg.tlsCaPath) : Buffer.alloc(0),
+              // null (no CA file): grpc-js falls back to the system's roots, as Tempo does.
+              rootCertificate: cfg.tlsCaPath ? readFileSync(cfg.tlsCaPath) : (null as unknown as Buffer),
               ...(cfg.tlsKeyPath ? { privateKey: readFileSync(cfg.tlsKeyPath) } : {}),
               ...(cfg.tlsCertPath ? { certChain: readFileSync(cfg.tlsCertPath) } : {}),
             },

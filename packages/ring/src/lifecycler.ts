@@ -34,6 +34,7 @@ export class Lifecycler {
   private readonly stateListeners = new Set<(s: InstanceState) => void>();
   private heartbeatFailures = 0;
   private heartbeats = 0;
+  private lastBeatSentMs = 0;
 
   constructor(
     store: RingKV | { readonly kv: RingKV },
@@ -59,6 +60,14 @@ export class Lifecycler {
     return this.heartbeats;
   }
 
+  /**
+   * When the last heartbeat that reached the store was sent (Unix ms): the lease was renewed no
+   * earlier, so it cannot expire before this plus the TTL.
+   */
+  get lastHeartbeatMs(): number {
+    return this.lastBeatSentMs;
+  }
+
   onStateChange(listener: (s: InstanceState) => void): () => void {
     this.stateListeners.add(listener);
     return () => this.stateListeners.delete(listener);
@@ -69,7 +78,9 @@ export class Lifecycler {
     const now = Date.now();
     // PENDING: registered, no tokens yet (a restarted member keeps the tokens it had).
     await this.write('PENDING', (m) => m ?? { id: this.cfg.id, address: this.cfg.address, state: 'PENDING', tokens: [], zone: this.cfg.zone ?? '', registeredMs: now });
-    await this.kv.heartbeat(this.cfg.id, Date.now());
+    const firstBeat = Date.now();
+    await this.kv.heartbeat(this.cfg.id, firstBeat);
+    this.lastBeatSentMs = firstBeat;
     // JOINING: tokens unique across the ring; a concurrent joiner that wrote first makes the CAS fail
     // and the retry sees its tokens.
     await this.write('JOINING', (m, taken) => {
@@ -100,7 +111,9 @@ export class Lifecycler {
    */
   private async heartbeat(): Promise<void> {
     try {
-      await this.kv.heartbeat(this.cfg.id, Date.now());
+      const sentAt = Date.now();
+      await this.kv.heartbeat(this.cfg.id, sentAt);
+      this.lastBeatSentMs = sentAt;
       const state = await this.kv.read();
       const me = state.desc.members[this.cfg.id];
       if (!me || me.state !== this.current) {

@@ -33,6 +33,7 @@ export class RingClient implements RingStore {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 100;
   private unwatch: (() => void) | undefined;
+  private watchPending: Promise<void> | undefined;
   private stopped = false;
   private readonly listeners = new Set<() => void>();
   private syncs = 0;
@@ -43,16 +44,21 @@ export class RingClient implements RingStore {
     private readonly logger: Logger,
   ) {}
 
-  /** Reads the ring and starts watching; if the store is down, keeps retrying in the background. */
+  /**
+   * Starts the watch and reads the ring. The watch is not awaited: etcd3 retries creating it for as
+   * long as the store refuses (down, bad credentials), and the first 'connected' event re-reads the
+   * ring, which covers changes made between this read and the watch's start.
+   */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.subscribe();
+    this.subscribe();
     await this.refresh();
   }
 
-  private async subscribe(): Promise<void> {
-    try {
-      this.unwatch = await this.kv.watch({
+  private subscribe(): void {
+    if (this.unwatch || this.watchPending) return;
+    this.watchPending = this.kv
+      .watch({
         onChange: () => void this.refresh(),
         onConnection: (up, err) => {
           if (up) {
@@ -62,11 +68,20 @@ export class RingClient implements RingStore {
             this.logger.warn('ring store watch disconnected; serving the last known ring', { error: err?.message });
           }
         },
+      })
+      .then(
+        (unwatch) => {
+          if (this.stopped) unwatch();
+          else this.unwatch = unwatch;
+        },
+        (err: Error) => {
+          this.logger.warn('ring store watch failed; will retry', { error: err.message });
+          this.scheduleRetry();
+        },
+      )
+      .finally(() => {
+        this.watchPending = undefined;
       });
-    } catch (err) {
-      this.logger.warn('ring store watch failed; will retry', { error: (err as Error).message });
-      this.scheduleRetry();
-    }
   }
 
   /** Re-reads the ring (coalescing calls that arrive while a read is running). */
@@ -110,7 +125,7 @@ export class RingClient implements RingStore {
     if (this.stopped || this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (!this.unwatch) void this.subscribe();
+      this.subscribe();
       void this.refresh();
     }, this.retryDelayMs);
     this.retryTimer.unref();

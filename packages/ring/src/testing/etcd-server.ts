@@ -3,6 +3,8 @@
 // can take the store away under running members and bring it back.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,13 +35,40 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitHealthy(endpoint: string, proc: ChildProcess, log: () => string, timeoutMs = 30_000): Promise<void> {
+/** Serve clients over TLS with these PEM files; `clientCertAuth` also requires client certificates. */
+export interface TestEtcdTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  clientCertAuth?: boolean;
+}
+
+async function healthy(endpoint: string, tls: TestEtcdTls | undefined): Promise<boolean> {
+  if (!tls) {
+    const res = await fetch(`${endpoint}/health`);
+    return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+  }
+  // fetch cannot be given a CA; node:https can. The server's own pair doubles as a client certificate.
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(
+      `${endpoint}/health`,
+      { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(res.statusCode === 200 && body.includes('"health":"true"')));
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+async function waitHealthy(endpoint: string, tls: TestEtcdTls | undefined, proc: ChildProcess, log: () => string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}:\n${log()}`);
     try {
-      const res = await fetch(`${endpoint}/health`);
-      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+      if (await healthy(endpoint, tls)) return;
     } catch {
       // not listening yet
     }
@@ -48,11 +77,13 @@ async function waitHealthy(endpoint: string, proc: ChildProcess, log: () => stri
   throw new Error(`etcd at ${endpoint} not healthy after ${timeoutMs} ms:\n${log()}`);
 }
 
-export async function startTestEtcd(binary = process.env['ETCD_BIN'] ?? '/usr/bin/etcd'): Promise<TestEtcd> {
+export async function startTestEtcd(opts: { tls?: TestEtcdTls; binary?: string } = {}): Promise<TestEtcd> {
+  const binary = opts.binary ?? process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
+  const tls = opts.tls;
   const dataDir = mkdtempSync(join(tmpdir(), 'andante-etcd-'));
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   let proc: ChildProcess | undefined;
   let output = '';
   const launch = async (): Promise<void> => {
@@ -68,6 +99,8 @@ export async function startTestEtcd(binary = process.env['ETCD_BIN'] ?? '/usr/bi
         '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
         '--initial-cluster', `test=http://127.0.0.1:${peerPort}`,
         '--log-level', 'warn',
+        ...(tls ? ['--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile] : []),
+        ...(tls?.clientCertAuth ? ['--client-cert-auth'] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -80,7 +113,7 @@ export async function startTestEtcd(binary = process.env['ETCD_BIN'] ?? '/usr/bi
       p.once('error', (err) => reject(new Error(`cannot start etcd (${binary}; scripts/install-test-peers.sh installs etcd-server): ${err.message}`))),
     );
     proc = p;
-    await Promise.race([waitHealthy(endpoint, p, () => output), spawnFailed]);
+    await Promise.race([waitHealthy(endpoint, tls, p, () => output), spawnFailed]);
   };
   const kill = async (): Promise<void> => {
     const p = proc;
