@@ -77,7 +77,7 @@ export class Lifecycler {
   async start(): Promise<void> {
     const now = Date.now();
     // PENDING: registered, no tokens yet (a restarted member keeps the tokens it had).
-    await this.write('PENDING', (m) => m ?? { id: this.cfg.id, address: this.cfg.address, state: 'PENDING', tokens: [], zone: this.cfg.zone ?? '', registeredMs: now });
+    await this.write('PENDING', (m) => ({ id: this.cfg.id, tokens: [], registeredMs: now, ...m, address: this.cfg.address, zone: this.cfg.zone ?? '', state: 'PENDING' }));
     const firstBeat = Date.now();
     await this.kv.heartbeat(this.cfg.id, firstBeat);
     this.lastBeatSentMs = firstBeat;

@@ -41,3 +41,26 @@ describe('instance identity', () => {
     expect(instanceAddress('', 0, 9095)).toMatch(/^\d+\.\d+\.\d+\.\d+:9095$/);
   });
 });
+
+describe('restart with the same instance ID', () => {
+  it('keeps the tokens it had in the ring', async () => {
+    const ring = createRingStore(defaultKVStoreConfig({ reveal: () => '' }), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
+    await ring.start();
+    const first = new Lifecycler(ring, { id: 'i-1', address: 'h:9095', numTokens: 16, heartbeatPeriodMs: 1_000 });
+    await first.start();
+    await first.abandon(); // a crash: the entry stays
+    await ring.refresh();
+    const before = (await ring.list())[0]!.tokens;
+    const states: string[] = [];
+    const second = new Lifecycler(ring, { id: 'i-1', address: 'h2:9095', numTokens: 16, heartbeatPeriodMs: 1_000 });
+    second.onStateChange((s) => states.push(s));
+    await second.start();
+    await ring.refresh();
+    const [after] = await ring.list();
+    expect(after!.tokens).toEqual(before);
+    expect(after!.address).toBe('h2:9095');
+    expect(states).toEqual(['PENDING', 'JOINING', 'ACTIVE']);
+    await second.stop();
+    await ring.stop();
+  });
+});
