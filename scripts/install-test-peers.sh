@@ -30,3 +30,16 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheu
   systemctl disable prometheus >/dev/null 2>&1 || true
 fi
 prometheus --version 2>&1 | head -1
+
+# etcd (Debian's etcd-server): the ring tests start their own on 127.0.0.1 (ephemeral ports, a temp
+# data dir) through packages/ring/src/testing/etcd-server.ts.
+if ! etcd --version >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server
+fi
+# Under systemd Debian's package starts an etcd service on :2379; the tests need none of it.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  systemctl stop etcd || true
+  systemctl disable etcd >/dev/null 2>&1 || true
+fi
+etcd --version 2>&1 | head -1

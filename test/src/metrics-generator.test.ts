@@ -5,6 +5,7 @@
 // per-tenant X-Scope-OrgID (Prometheus keeps no request header), a receiver answering 400 and
 // max_active_series.
 
+import { hostname } from 'node:os';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -282,12 +283,12 @@ describe('metrics-generator into a real Prometheus', () => {
     const res = await fetch(`http://127.0.0.1:${app.ports.http}/metrics-generator/ring`, { headers: { Accept: '*/*' } });
     expect(res.headers.get('content-type')).toContain('application/json');
     const body = (await res.json()) as { shards: { id: string; state: string; tokens: number[] }[] };
-    expect(body.shards.map((s) => ({ id: s.id, state: s.state }))).toEqual([{ id: 'metrics-generator-0', state: 'ACTIVE' }]);
+    expect(body.shards.map((s) => ({ id: s.id, state: s.state }))).toEqual([{ id: hostname(), state: 'ACTIVE' }]);
     expect(body.shards[0]!.tokens).toHaveLength(128);
     const html = await fetch(`http://127.0.0.1:${app.ports.http}/metrics-generator/ring`, { headers: { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
     expect(html.headers.get('content-type')).toContain('text/html');
     const text = await html.text();
-    expect(text).toContain('<td>metrics-generator-0</td><td>ACTIVE</td>');
+    expect(text).toContain(`<td>${hostname()}</td><td>ACTIVE</td>`);
   });
 
   it('queues samples while Prometheus is down and delivers them exactly once it is back', async () => {

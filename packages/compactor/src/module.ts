@@ -93,7 +93,7 @@ export function createCompactor(config: CompactorModuleConfig, deps: CompactorMo
   return {
     name: 'compactor',
     compactor,
-    // compaction_disabled: the module runs (its ring membership, later) but never compacts.
+    // compaction_disabled: the module runs (and is a compactor ring member) but never compacts.
     start: async () => {
       if (!c.compaction_disabled) compactor.start();
     },

@@ -1,4 +1,12 @@
-export { MemoryRingStore, RingSnapshot, RingError, generateTokens } from './ring.js';
-export type { InstanceState, InstanceDesc, RingStore, RingConfig, ReplicationSet } from './ring.js';
+export { RingSnapshot, RingError, generateTokens, writeQuorum } from './ring.js';
+export type { InstanceState, InstanceDesc, RingConfig, ReplicationSet } from './ring.js';
+export { MemoryRingKV, casRing, emptyRingDesc, CasConflictError } from './kv.js';
+export type { RingKV, RingDesc, MemberDesc, RingState, RingWatchListener } from './kv.js';
+export { EtcdRingKV } from './etcd-kv.js';
+export type { EtcdClientConfig, SecretValue } from './etcd-kv.js';
+export { RingClient } from './ring-client.js';
+export type { RingStore } from './ring-client.js';
 export { Lifecycler } from './lifecycler.js';
-export type { LifecyclerConfig } from './lifecycler.js';
+export type { LifecyclerConfig, LifecyclerHooks } from './lifecycler.js';
+export { createRingStore, defaultKVStoreConfig, validateKVStoreConfig, defaultInstanceId, instanceAddress, KV_STORES } from './create-ring-store.js';
+export type { KVStoreConfig, RingStoreOptions } from './create-ring-store.js';

@@ -49,3 +49,41 @@ describe('RingSnapshot', () => {
     for (const c of counts.values()) expect(c).toBeGreaterThan(6_000);
   });
 });
+
+describe('RingSnapshot.get', () => {
+  const cfg = { replicationFactor: 3, heartbeatTimeoutMs: 60_000 };
+
+  it('walks clockwise past unhealthy members to RF healthy ones, with the write quorum', () => {
+    const stale = Date.now() - 120_000;
+    const ring = new RingSnapshot(
+      [inst('a', [10]), inst('b', [20], { heartbeatMs: stale }), inst('c', [30]), inst('d', [40], { expired: true }), inst('e', [50])],
+      cfg,
+    );
+    const set = ring.get(5);
+    expect(set.instances.map((i) => i.id)).toEqual(['a', 'c', 'e']);
+    expect(set.minSuccess).toBe(2);
+    expect(ring.get(5, 5).minSuccess).toBe(3);
+    expect(ring.nextHealthy(5, new Set(['a', 'c', 'e']))).toBeUndefined();
+    expect(ring.nextHealthy(25, new Set(['c']))?.id).toBe('e');
+    expect(ring.ownerOf(15)).toBe('c');
+    expect(ring.displayState(ring.instances[1]!)).toBe('UNHEALTHY');
+    expect(ring.displayState(ring.instances[3]!)).toBe('UNHEALTHY');
+    expect(ring.displayState(ring.instances[0]!)).toBe('ACTIVE');
+  });
+
+  it('with zone awareness takes one replica per zone, and at most as many as there are zones', () => {
+    const ring = new RingSnapshot(
+      [inst('a1', [10], { zone: 'a' }), inst('a2', [20], { zone: 'a' }), inst('b1', [30], { zone: 'b' }), inst('b2', [40], { zone: 'b' })],
+      { ...cfg, zoneAwarenessEnabled: true },
+    );
+    expect(ring.get(5).instances.map((i) => i.id)).toEqual(['a1', 'b1']);
+    // The retry for a failed replica prefers a zone not yet used.
+    expect(ring.nextHealthy(5, new Set(['a1']))?.id).toBe('b1');
+    expect(ring.nextHealthy(5, new Set(['a1', 'b1']))?.id).toBe('a2');
+  });
+
+  it('skips LEAVING and JOINING members', () => {
+    const ring = new RingSnapshot([inst('a', [10], { state: 'LEAVING' }), inst('b', [20], { state: 'JOINING' }), inst('c', [30])], { ...cfg, replicationFactor: 1 });
+    expect(ring.get(5).instances.map((i) => i.id)).toEqual(['c']);
+  });
+});

@@ -1,6 +1,6 @@
 // A consistent-hash ring: instances own random uint32 tokens; a trace ID's token (FNV-1 32, as in
 // Tempo) is owned by the next `replicationFactor` distinct instances clockwise. The ring's state
-// comes from a KV store; `MemoryRingStore` serves `-target=all`, etcd will serve distributed mode.
+// comes from a KV store (kv.ts): in memory for `-target=all`, etcd in distributed mode.
 
 export type InstanceState = 'PENDING' | 'JOINING' | 'ACTIVE' | 'LEAVING' | 'LEFT';
 
@@ -13,31 +13,18 @@ export interface InstanceDesc {
   heartbeatMs: number;
   registeredMs: number;
   zone: string;
-}
-
-/** Where ring state lives. Implementations: in memory (single process), etcd (distributed). */
-export interface RingStore {
-  list(): Promise<InstanceDesc[]>;
-  upsert(desc: InstanceDesc): Promise<void>;
-  remove(id: string): Promise<void>;
-}
-
-export class MemoryRingStore implements RingStore {
-  private readonly instances = new Map<string, InstanceDesc>();
-  async list(): Promise<InstanceDesc[]> {
-    return [...this.instances.values()].map((d) => ({ ...d, tokens: [...d.tokens] }));
-  }
-  async upsert(desc: InstanceDesc): Promise<void> {
-    this.instances.set(desc.id, { ...desc, tokens: [...desc.tokens] });
-  }
-  async remove(id: string): Promise<void> {
-    this.instances.delete(id);
-  }
+  /**
+   * The member's liveness lease is gone (etcd expired it, or the in-memory TTL passed): it stopped
+   * heartbeating, whatever its last timestamp says.
+   */
+  expired?: boolean;
 }
 
 export interface RingConfig {
   replicationFactor: number;
   heartbeatTimeoutMs: number;
+  /** Replicas of one token go to distinct zones (Tempo's zone_awareness_enabled). */
+  zoneAwarenessEnabled?: boolean;
 }
 
 export interface ReplicationSet {
@@ -45,6 +32,9 @@ export interface ReplicationSet {
   /** How many must succeed: floor(RF/2)+1, as Tempo's write quorum. */
   minSuccess: number;
 }
+
+/** The write quorum for a replication factor: floor(RF/2)+1. */
+export const writeQuorum = (replicationFactor: number): number => Math.floor(replicationFactor / 2) + 1;
 
 export function generateTokens(count: number, taken: ReadonlySet<number> = new Set()): number[] {
   const tokens = new Set<number>();
@@ -73,25 +63,99 @@ export class RingSnapshot {
   }
 
   isHealthy(inst: InstanceDesc): boolean {
-    return inst.state === 'ACTIVE' && this.nowMs - inst.heartbeatMs <= this.cfg.heartbeatTimeoutMs;
+    return inst.state === 'ACTIVE' && !inst.expired && this.nowMs - inst.heartbeatMs <= this.cfg.heartbeatTimeoutMs;
   }
 
-  /** The instances that own `token` for writes; throws when too few healthy ones exist. */
+  /** What the ring page shows: the state, or UNHEALTHY for a member that stopped heartbeating. */
+  displayState(inst: InstanceDesc): string {
+    const stale = inst.expired || this.nowMs - inst.heartbeatMs > this.cfg.heartbeatTimeoutMs;
+    return stale ? 'UNHEALTHY' : inst.state;
+  }
+
+  /**
+   * `replicationFactor` distinct healthy instances for `token`, walking the ring clockwise from it
+   * and skipping unhealthy ones (so a dead replica's share goes to the next member); with zone
+   * awareness each in its own zone. `minSuccess` is the write quorum; throws a RingError when
+   * fewer healthy instances than the quorum exist.
+   */
+  get(token: number, replicationFactor: number = this.cfg.replicationFactor): ReplicationSet {
+    const instances = this.walk(token, replicationFactor, new Set());
+    const minSuccess = writeQuorum(replicationFactor);
+    if (instances.length < minSuccess) {
+      throw new RingError(`at least ${minSuccess} live replicas required, could only find ${instances.length}`);
+    }
+    return { instances, minSuccess };
+  }
+
+  /**
+   * The next healthy instance for `token` not in `exclude` (the replicas already tried): where a
+   * distributor retries a write whose replica failed. Prefers a zone not yet used by `exclude`.
+   */
+  nextHealthy(token: number, exclude: ReadonlySet<string>): InstanceDesc | undefined {
+    const usedZones = new Set(this.instances.filter((i) => exclude.has(i.id)).map((i) => i.zone));
+    let fallback: InstanceDesc | undefined;
+    for (const owner of this.clockwise(token)) {
+      if (exclude.has(owner.id) || !this.isHealthy(owner)) continue;
+      if (!this.cfg.zoneAwarenessEnabled || !usedZones.has(owner.zone)) return owner;
+      fallback ??= owner;
+    }
+    return fallback;
+  }
+
+  /** The one healthy owner of `token` (RF 1): how compaction jobs are assigned. */
+  ownerOf(token: number): string | undefined {
+    return this.walk(token, 1, new Set())[0]?.id;
+  }
+
+  private walk(token: number, count: number, exclude: ReadonlySet<string>): InstanceDesc[] {
+    const chosen: InstanceDesc[] = [];
+    const zones = new Set<string>();
+    for (const owner of this.clockwise(token)) {
+      if (chosen.length >= count) break;
+      if (exclude.has(owner.id) || !this.isHealthy(owner)) continue;
+      if (this.cfg.zoneAwarenessEnabled) {
+        if (zones.has(owner.zone)) continue;
+        zones.add(owner.zone);
+      }
+      chosen.push(owner);
+    }
+    return chosen;
+  }
+
+  /** Each distinct instance once, in clockwise token order from `token`. */
+  private *clockwise(token: number): Generator<InstanceDesc> {
+    const n = this.tokens.length;
+    if (n === 0) return;
+    const seen = new Set<string>();
+    let i = lowerBound(this.tokens, token) % n;
+    for (let walked = 0; walked < n; walked++, i = (i + 1) % n) {
+      const owner = this.owners[i]!;
+      if (seen.has(owner.id)) continue;
+      seen.add(owner.id);
+      yield owner;
+    }
+  }
+
+  /**
+   * The instances that own `token` for writes, Tempo's WriteNoExtend: an unhealthy owner still
+   * takes one of the RF slots (it just won't count), so a dead member's data is not moved onto its
+   * neighbours; throws when fewer healthy ones than the quorum remain. See get() for the variant
+   * that extends past unhealthy members.
+   */
   replicationSetFor(token: number): ReplicationSet {
     const rf = this.cfg.replicationFactor;
-    const minSuccess = Math.floor(rf / 2) + 1;
+    const minSuccess = writeQuorum(rf);
     const chosen: InstanceDesc[] = [];
-    const seen = new Set<string>();
-    const n = this.tokens.length;
-    if (n > 0) {
-      let i = lowerBound(this.tokens, token) % n;
-      for (let walked = 0; walked < n && seen.size < rf; walked++, i = (i + 1) % n) {
-        const owner = this.owners[i]!;
-        if (seen.has(owner.id)) continue;
-        seen.add(owner.id);
-        // Like Tempo's WriteNoExtend: an unhealthy owner still takes a slot, it just won't count.
-        if (this.isHealthy(owner)) chosen.push(owner);
+    const zones = new Set<string>();
+    let slots = 0;
+    for (const owner of this.clockwise(token)) {
+      if (slots >= rf) break;
+      if (this.cfg.zoneAwarenessEnabled) {
+        if (zones.has(owner.zone)) continue;
+        zones.add(owner.zone);
       }
+      slots++;
+      if (this.isHealthy(owner)) chosen.push(owner);
     }
     if (chosen.length < minSuccess) {
       throw new RingError(`at least ${minSuccess} live replicas required, could only find ${chosen.length}`);

@@ -10,9 +10,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, type GeneratorPusher, type IngesterClient, type Logger, type QuerierJobs } from '@andante/model';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
-import { createCompactor } from '@andante/compactor';
+import { RingJobOwnership, createCompactor, type CompactorService } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
-import { Lifecycler, MemoryRingStore, RingSnapshot, type InstanceDesc, type RingConfig } from '@andante/ring';
+import type { InstanceDesc } from '@andante/ring';
 import { createDistributor, type DistributorService } from '@andante/distributor';
 import { createGenerator, type GeneratorService } from '@andante/generator';
 import { createIngester, type IngesterService } from '@andante/ingester';
@@ -27,9 +27,9 @@ import { GrpcOverHttp2 } from './grpc-over-http2.js';
 import { Overrides } from './overrides.js';
 import { shareHttpPortWithH2c } from './shared-port.js';
 import { registerStatusRoutes } from './routes/status.js';
-import { registerRingPage } from './routes/ring-page.js';
+import { createRing, ringModule, withMembership, type RingMember, type RingService } from './rings.js';
 import { EventLoopLagSampler } from './eventloop-lag.js';
-import { MODULES, checkSelection, selectModules, startOrder, stopWaves, type AnyModuleName, type ModuleName } from './modules.js';
+import { MODULES, checkSelection, selectModules, startOrder, stopWaves, type AnyModuleName, type ModuleName, type RingModuleName } from './modules.js';
 
 export const VERSION = '0.1.0';
 
@@ -61,32 +61,6 @@ export interface RemoteClients {
   server?: InternalGrpcServer;
 }
 
-/** A ring as the modules of one process see it: its store, and a snapshot refreshed every second. */
-class RingView {
-  readonly store = new MemoryRingStore();
-  snapshot: RingSnapshot;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(readonly config: RingConfig) {
-    this.snapshot = new RingSnapshot([], config);
-  }
-
-  async refresh(): Promise<void> {
-    this.snapshot = new RingSnapshot(await this.store.list(), this.config);
-  }
-
-  service(name: string): Service {
-    return service(name, {
-      start: async () => {
-        await this.refresh();
-        this.timer = setInterval(() => void this.refresh(), 1_000);
-        this.timer.unref();
-      },
-      stop: async () => clearInterval(this.timer),
-    });
-  }
-}
-
 const title = (name: string): string => name.charAt(0).toUpperCase() + name.slice(1);
 
 export class Andante {
@@ -99,8 +73,6 @@ export class Andante {
   /** gRPC methods modules serve on the HTTP port (StreamingQuerier, stream_over_http_enabled). */
   private streaming: GrpcOverHttp2 | undefined;
   private readonly eventLoopLag: EventLoopLagSampler;
-  private readonly ingesterRing: RingView;
-  private readonly generatorRing: RingView;
   private started: AnyModuleName[] = [];
   private listening = false;
   private stopping: Promise<void> | undefined;
@@ -121,9 +93,6 @@ export class Andante {
     for (const warning of configWarnings(cfg)) this.logger.warn(warning);
     collectDefaultMetrics({ register: this.registry });
     this.eventLoopLag = new EventLoopLagSampler(this.registry);
-    const ing = cfg.ingester;
-    this.ingesterRing = new RingView({ replicationFactor: ing.lifecycler.ring.replication_factor, heartbeatTimeoutMs: durationMs(ing.lifecycler.ring.heartbeat_timeout) });
-    this.generatorRing = new RingView({ replicationFactor: 1, heartbeatTimeoutMs: durationMs(cfg.metrics_generator.ring.heartbeat_timeout) });
     this.api = Fastify({ logger: false });
     const requestDuration = createRequestDuration(this.registry);
     instrumentRequests(this.api, requestDuration);
@@ -133,13 +102,8 @@ export class Andante {
       registry: this.registry,
       notReady: () => this.notReady(),
       config: cfg,
-      ringStore: this.ingesterRing.store,
-      ringConfig: this.ingesterRing.config,
       shutdown: () => void this.stop(),
     });
-    if (this.modules.includes('generator-ring')) {
-      registerRingPage(this.api, { path: '/metrics-generator/ring', title: 'Metrics-generator ring', store: this.generatorRing.store, config: this.generatorRing.config });
-    }
 
     for (const name of this.modules) this.services.set(name, this.build(name));
 
@@ -178,6 +142,7 @@ export class Andante {
     const overrides = (): Overrides => this.service<Service & { overrides: Overrides }>('overrides').overrides;
     const store = (): StoreService => this.service<StoreService>('store');
     const blocklist = (): Blocklist => this.service<Service & { blocklist: Blocklist }>('blocklist').blocklist;
+    const ring = (module: RingModuleName): RingMember => this.service<RingService>(module).ring;
     switch (name) {
       case 'server':
         return service('server', {
@@ -190,10 +155,15 @@ export class Andante {
       }
       case 'store':
         return this.createStore();
+      // Each ring's view over its kvstore and its page; the member joins with its component module.
       case 'ring':
-        return this.ingesterRing.service('ring');
+        return ringModule('ring', 'ingester', createRing('ingester', cfg, this.logger));
       case 'generator-ring':
-        return this.generatorRing.service('generator-ring');
+        return ringModule('generator-ring', 'metrics-generator', createRing('metrics-generator', cfg, this.logger));
+      case 'compactor-ring':
+        return ringModule('compactor-ring', 'compactor', createRing('compactor', cfg, this.logger));
+      case 'distributor-ring':
+        return ringModule('distributor-ring', 'distributor', createRing('distributor', cfg, this.logger));
       case 'blocklist': {
         const b = new Blocklist(store().backend, durationMs(cfg.storage.trace.blocklist_poll), logger('querier'), this.registry);
         return Object.assign(
@@ -219,38 +189,14 @@ export class Andante {
           // An in-process blocklist lists a flushed block at once, before its next poll.
           ...(this.has('blocklist') ? { onBlockFlushed: (meta) => blocklist().add(meta) } : {}),
         });
-        const lc = cfg.ingester.lifecycler;
-        const lifecycler = new Lifecycler(this.ingesterRing.store, { id: lc.id, address: 'in-process', numTokens: lc.num_tokens, heartbeatPeriodMs: durationMs(lc.heartbeat_period) });
-        // The ring member joins once the WAL is replayed, and leaves after the last flush.
-        return {
-          ...s,
-          start: async () => {
-            await s.start();
-            await lifecycler.start();
-            await this.ingesterRing.refresh();
-          },
-          stop: async () => {
-            await s.stop();
-            await lifecycler.stop();
-          },
-        } satisfies IngesterService;
+        // The ring member joins once the WAL is replayed, and leaves after the ingester stopped
+        // taking pushes and flushed (flush_all_on_shutdown).
+        return withMembership<IngesterService>(s, ring('ring'));
       }
       case 'metrics-generator': {
         const gen = cfg.metrics_generator;
         const s = createGenerator(gen, { limits: overrides(), registry: this.registry, logger: logger('metrics-generator') });
-        const lifecycler = new Lifecycler(this.generatorRing.store, { id: gen.ring.instance_id, address: 'in-process', numTokens: 128, heartbeatPeriodMs: durationMs(gen.ring.heartbeat_period) });
-        return {
-          ...s,
-          start: async () => {
-            await s.start();
-            await lifecycler.start();
-            await this.generatorRing.refresh();
-          },
-          stop: async () => {
-            await s.stop();
-            await lifecycler.stop();
-          },
-        } satisfies GeneratorService;
+        return withMembership<GeneratorService>(s, ring('generator-ring'));
       }
       case 'distributor': {
         const ingester = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
@@ -258,25 +204,29 @@ export class Andante {
           ? (() => { const p = this.service<GeneratorService>('metrics-generator').pusher; return () => p; })()
           : this.remote.generator;
         if (!generator) this.logger.info('no metrics-generator in this target and no client for one: spans are not forwarded to a metrics-generator');
-        return createDistributor(cfg.distributor, {
-          ring: () => this.ingesterRing.snapshot,
+        const ingesterRing = ring('ring').store;
+        const generatorRing = ring('generator-ring').store;
+        const d = createDistributor(cfg.distributor, {
+          ring: () => ingesterRing.snapshot(),
           ingester,
           // The same routing distributed mode uses, to the in-process generator under `all`.
-          ...(generator ? { generator: { ring: () => this.generatorRing.snapshot, client: generator, pusherId: cfg.metrics_generator.ring.instance_id } } : {}),
+          ...(generator ? { generator: { ring: () => generatorRing.snapshot(), client: generator, pusherId: cfg.metrics_generator.ring.instance_id } } : {}),
           limits: overrides(),
           registry: this.registry,
           logger: logger('distributor'),
           multitenancyEnabled: cfg.multitenancy_enabled,
         });
+        return withMembership<DistributorService>(d, ring('distributor-ring'));
       }
       case 'querier': {
         const client = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
+        const ingesterRing = ring('ring').store;
         return createQuerier(
           {},
           {
             backend: store().backend,
             blocklist: blocklist(),
-            ingesters: () => this.ingesterRing.snapshot.healthyInstances().map(client),
+            ingesters: () => ingesterRing.snapshot().healthyInstances().map(client),
             compile: searchCompiler,
             // Workers compile queries with the same engine, found by module URL.
             compilerModule: () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }),
@@ -299,8 +249,9 @@ export class Andante {
         });
         return this.withMetrics(qf);
       }
-      case 'compactor':
-        return createCompactor(cfg.compactor, {
+      case 'compactor': {
+        const compactorRing = ring('compactor-ring');
+        const c = createCompactor(cfg.compactor, {
           backend: store().backend,
           encoder: store().encoder,
           blockConfig: store().blockConfig,
@@ -309,7 +260,11 @@ export class Andante {
           logger: logger('compactor'),
           // Tenants the in-process blocklist knows of, compacted even when no listing shows them.
           ...(this.has('blocklist') ? { knownTenants: () => blocklist().tenants() } : {}),
+          // Each job key is owned by the first healthy compactor clockwise on the compactor ring.
+          ownership: new RingJobOwnership(cfg.compactor.ring.instance_id, () => compactorRing.store.snapshot()),
         });
+        return withMembership<CompactorService>(c, compactorRing);
+      }
     }
   }
 
@@ -323,10 +278,11 @@ export class Andante {
     const cfg = this.cfg;
     const q = this.service<QuerierService>('querier');
     const client = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
+    const ingesterRing = this.service<RingService>('ring').ring.store;
     const mfe = cfg.query_frontend.metrics;
     const metrics = new MetricsFrontend({
       blocklist: this.service<Service & { blocklist: Blocklist }>('blocklist').blocklist,
-      ingesters: () => this.ingesterRing.snapshot.healthyInstances().map(client),
+      ingesters: () => ingesterRing.snapshot().healthyInstances().map(client),
       engine: metricsEngine,
       ...metricsBlockRunner(q.pool, (meta) => q.querier.openBlock(meta), metricsEngine, mfe.concurrent_jobs),
       limits: { maxDurationSeconds: durationMs(mfe.max_duration) / 1000, maxExemplars: mfe.max_exemplars, maxIntervals: mfe.max_intervals, maxResponseSeries: mfe.max_response_series, concurrentJobs: mfe.concurrent_jobs },

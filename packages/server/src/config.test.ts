@@ -1,8 +1,8 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyYaml, defaultConfig, loadConfig, parseFlags } from './config.js';
+import { applyYaml, configTree, defaultConfig, loadConfig, parseFlags } from './config.js';
 import { parseDuration, silentLogger } from '@andante/model';
 import { Overrides } from './overrides.js';
 import { configWarnings } from './config-warnings.js';
@@ -17,6 +17,35 @@ describe('config', () => {
     expect(cfg.ingester.max_block_bytes).toBe(524_288_000);
     expect(cfg.overrides.defaults.ingestion.rate_limit_bytes).toBe(15_000_000);
     expect(cfg.multitenancy_enabled).toBe(false);
+  });
+
+  it("reads every ring's kvstore block with Tempo's keys and defaults; the etcd password stays secret", async () => {
+    const d = defaultConfig();
+    expect(d.ingester.lifecycler.ring.kvstore).toMatchObject({ store: 'inmemory', prefix: 'collectors/', etcd: { endpoints: [], dial_timeout: '10s', max_retries: 10, tls_enabled: false } });
+    expect(d.ingester.lifecycler.id).toBe(hostname());
+    expect(d.compactor.ring.instance_id).toBe(hostname());
+    expect([d.ingester.lifecycler.heartbeat_period, d.ingester.lifecycler.heartbeat_timeout, d.ingester.lifecycler.ring.heartbeat_timeout]).toEqual(['5s', '1m', '5m']);
+    const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'andante.yaml');
+    const ring = (indent: string) =>
+      [`${indent}kvstore:`, `${indent}  store: etcd`, `${indent}  prefix: tempo/`, `${indent}  etcd:`, `${indent}    endpoints: [etcd-0:2379, etcd-1:2379]`, `${indent}    dial_timeout: 3s`, `${indent}    username: tempo`, `${indent}    password: s3cr3t-etcd-pw`];
+    await writeFile(
+      file,
+      ['ingester:', '  lifecycler:', '    id: ingester-7', '    availability_zone: zone-b', '    ring:', '      zone_awareness_enabled: true', ...ring('      '),
+        'metrics_generator:', '  ring:', '    instance_id: gen-1', ...ring('    '), 'compactor:', '  ring:', ...ring('    '), 'distributor:', '  ring:', ...ring('    '), ''].join('\n'),
+    );
+    const cfg = loadConfig([`-config.file=${file}`, '-compactor.ring.kvstore.etcd.endpoints=a:1,b:2']);
+    expect(cfg.ingester.lifecycler.ring.kvstore.etcd.endpoints).toEqual(['etcd-0:2379', 'etcd-1:2379']);
+    expect(cfg.ingester.lifecycler.ring.kvstore.etcd.password.reveal()).toBe('s3cr3t-etcd-pw');
+    expect(cfg.ingester.lifecycler).toMatchObject({ id: 'ingester-7', availability_zone: 'zone-b', ring: { zone_awareness_enabled: true } });
+    expect(cfg.metrics_generator.ring).toMatchObject({ instance_id: 'gen-1', kvstore: { store: 'etcd', prefix: 'tempo/' } });
+    expect(cfg.compactor.ring.kvstore.etcd.endpoints).toEqual(['a:1', 'b:2']);
+    expect(cfg.distributor.ring.kvstore.etcd.dial_timeout).toBe('3s');
+    expect(JSON.stringify(configTree(cfg))).not.toContain('s3cr3t-etcd-pw');
+    expect(() => loadConfig(['-ingester.lifecycler.ring.kvstore.store=consul'])).toThrow('ingester.lifecycler.ring.kvstore.store: unsupported store "consul"; supported: inmemory, etcd');
+    expect(() => loadConfig(['-compactor.ring.kvstore.store=etcd'])).toThrow('compactor.ring.kvstore.etcd.endpoints: required when compactor.ring.kvstore.store is etcd');
+    expect(() => loadConfig(['-metrics_generator.ring.kvstore.etcd.dial_timeout=soon'])).toThrow('metrics_generator.ring.kvstore.etcd.dial_timeout');
+    expect(() => loadConfig(['-distributor.ring.kvstore.etcd.endpointz=x'])).toThrow('unknown flag -distributor.ring.kvstore.etcd.endpointz');
   });
 
   it('loads YAML, then flags on top', async () => {
@@ -82,7 +111,14 @@ describe('config', () => {
     };
     walk(defaultConfig(), '');
     expect(leaks).toEqual([]);
-    expect(secrets).toEqual(['storage.trace.s3.secret_key', 'storage.trace.s3.session_token']);
+    expect(secrets.sort()).toEqual([
+      'compactor.ring.kvstore.etcd.password',
+      'distributor.ring.kvstore.etcd.password',
+      'ingester.lifecycler.ring.kvstore.etcd.password',
+      'metrics_generator.ring.kvstore.etcd.password',
+      'storage.trace.s3.secret_key',
+      'storage.trace.s3.session_token',
+    ]);
   });
 
   it('masks a secret in JSON, YAML, inspect and template strings, and reveals it on request', async () => {

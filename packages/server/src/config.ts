@@ -20,6 +20,7 @@ import {
   validateGeneratorConfig,
   type GeneratorConfig,
 } from '@andante/generator';
+import { defaultInstanceId, defaultKVStoreConfig, validateKVStoreConfig, type KVStoreConfig } from '@andante/ring';
 import { Secret } from './secret.js';
 import { redactSecrets } from './redact.js';
 
@@ -34,6 +35,34 @@ export type S3StorageConfig = Omit<S3Config, 'secret_key' | 'session_token'> & {
 export function s3BackendConfig(c: S3StorageConfig): S3Config {
   return { ...c, secret_key: c.secret_key.reveal(), session_token: c.session_token.reveal() };
 }
+
+/** Tempo's `<component>.ring.kvstore` block; the etcd password is a Secret. */
+export type RingKVStoreConfig = KVStoreConfig & { etcd: { password: Secret } };
+
+/** The ring block Tempo's distributor, compactor and metrics-generator share (dskit's BasicLifecycler). */
+export interface BasicRingConfig {
+  kvstore: RingKVStoreConfig;
+  heartbeat_period: string;
+  heartbeat_timeout: string;
+  /** Unique in the ring; the hostname by default, as in Tempo. */
+  instance_id: string;
+  /** What others dial; empty: this host's first non-loopback IPv4 address. */
+  instance_addr: string;
+  /** 0: server.grpc_listen_port. */
+  instance_port: number;
+}
+
+export function defaultRingKVStore(): RingKVStoreConfig {
+  const kv = defaultKVStoreConfig(new Secret());
+  return { ...kv, etcd: { ...kv.etcd, password: new Secret() } };
+}
+
+function defaultBasicRing(heartbeatTimeout: string): BasicRingConfig {
+  return { kvstore: defaultRingKVStore(), heartbeat_period: '5s', heartbeat_timeout: heartbeatTimeout, instance_id: defaultInstanceId(), instance_addr: '', instance_port: 0 };
+}
+
+/** The paths of every ring block (each has kvstore, heartbeat_period and heartbeat_timeout). */
+const RING_PATHS = ['ingester.lifecycler.ring', 'metrics_generator.ring', 'compactor.ring', 'distributor.ring'] as const;
 
 export interface LimitsConfig {
   ingestion: { rate_limit_bytes: number; burst_size_bytes: number; max_traces_per_user: number };
@@ -57,17 +86,26 @@ export interface AndanteConfig {
     log_level: 'debug' | 'info' | 'warn' | 'error';
     graceful_shutdown_timeout: string;
   };
-  distributor: DistributorConfig;
+  distributor: DistributorConfig & { ring: BasicRingConfig };
   ingester: IngesterModuleConfig & {
     lifecycler: {
-      ring: { replication_factor: number; heartbeat_timeout: string };
+      ring: { kvstore: RingKVStoreConfig; heartbeat_timeout: string; replication_factor: number; zone_awareness_enabled: boolean };
       num_tokens: number;
       heartbeat_period: string;
+      /** Tempo's lifecycler heartbeat_timeout (1m); the ring's own (5m) decides health. */
+      heartbeat_timeout: string;
+      availability_zone: string;
+      unregister_on_shutdown: boolean;
+      /** What others dial; empty: this host's first non-loopback IPv4 address. */
+      address: string;
+      /** 0: server.grpc_listen_port. */
+      port: number;
+      /** Unique in the ring; the hostname by default, as in Tempo. */
       id: string;
     };
   };
   query_frontend: QueryFrontendConfig;
-  compactor: CompactorModuleConfig;
+  compactor: CompactorModuleConfig & { ring: BasicRingConfig };
   storage: {
     trace: {
       backend: 'local' | 's3';
@@ -78,7 +116,8 @@ export interface AndanteConfig {
       block: { bloom_filter_false_positive: number; bloom_filter_shard_size_bytes: number; row_group_size_spans: number };
     };
   };
-  metrics_generator: GeneratorConfig;
+  /** The generator package's config, with the ring block owned here (shared shape with the other rings). */
+  metrics_generator: GeneratorConfig & { ring: BasicRingConfig & { instance_zone: string } };
   overrides: {
     defaults: LimitsConfig;
     per_tenant_override_config: string;
@@ -101,18 +140,23 @@ export function defaultConfig(): AndanteConfig {
       log_level: 'info',
       graceful_shutdown_timeout: '30s',
     },
-    distributor: defaultDistributorConfig(),
+    distributor: { ...defaultDistributorConfig(), ring: defaultBasicRing('5m') },
     ingester: {
       ...defaultIngesterModuleConfig(),
       lifecycler: {
-        ring: { replication_factor: 1, heartbeat_timeout: '5m' },
+        ring: { kvstore: defaultRingKVStore(), heartbeat_timeout: '5m', replication_factor: 1, zone_awareness_enabled: false },
         num_tokens: 128,
         heartbeat_period: '5s',
-        id: 'ingester-0',
+        heartbeat_timeout: '1m',
+        availability_zone: '',
+        unregister_on_shutdown: true,
+        address: '',
+        port: 0,
+        id: defaultInstanceId(),
       },
     },
     query_frontend: defaultQueryFrontendConfig(),
-    compactor: defaultCompactorModuleConfig(),
+    compactor: { ...defaultCompactorModuleConfig(), ring: defaultBasicRing('1m') },
     storage: {
       trace: {
         backend: 'local',
@@ -128,7 +172,7 @@ export function defaultConfig(): AndanteConfig {
         },
       },
     },
-    metrics_generator: defaultGeneratorConfig(),
+    metrics_generator: { ...defaultGeneratorConfig(), ring: { ...defaultBasicRing('1m'), instance_zone: '' } },
     overrides: {
       defaults: {
         ingestion: { rate_limit_bytes: 15_000_000, burst_size_bytes: 20_000_000, max_traces_per_user: 10_000 },
@@ -152,6 +196,11 @@ const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null &&
 
 /** Keys whose values are durations (validated when loaded). */
 const DURATION_KEYS = new Set([
+  ...RING_PATHS.flatMap((p) => [`${p}.heartbeat_timeout`, `${p}.kvstore.etcd.dial_timeout`]),
+  'metrics_generator.ring.heartbeat_period',
+  'compactor.ring.heartbeat_period',
+  'distributor.ring.heartbeat_period',
+  'ingester.lifecycler.heartbeat_timeout',
   'server.graceful_shutdown_timeout',
   'ingester.trace_idle_period',
   'ingester.max_block_duration',
@@ -176,7 +225,14 @@ const OPTIONAL_PROTOCOLS = 'distributor.receivers.otlp.protocols';
 
 /** Sub-trees with lists and maps, parsed (strictly) by the generator package. */
 const GENERATOR_SUBTREES: Record<string, (current: never, raw: unknown, path: string) => unknown> = {
-  metrics_generator: (current: GeneratorConfig, raw, path) => parseGeneratorConfig(raw, current, path),
+  // The ring block has the same shape as every other ring's, so it is merged here, not by the generator.
+  metrics_generator: (current: AndanteConfig['metrics_generator'], raw, path) => {
+    const { ring, ...rest } = isTree(raw) ? raw : ({} as Tree);
+    const { ring: currentRing, ...currentRest } = current;
+    const parsed = parseGeneratorConfig(isTree(raw) ? rest : raw, { ...currentRest, ring: defaultGeneratorConfig().ring }, path);
+    if (ring !== undefined) mergeInto(currentRing as unknown as Tree, ring, `${path}.ring`);
+    return { ...parsed, ring: currentRing };
+  },
   'overrides.defaults.metrics_generator': (current: MetricsGeneratorLimits, raw, path) => parseGeneratorOverrides(raw, current, path),
 };
 
@@ -217,6 +273,12 @@ function mergeInto(dst: Tree, src: unknown, path: string): void {
 }
 
 function coerce(value: unknown, current: unknown, keyPath: string): unknown {
+  if (Array.isArray(current)) {
+    // A list of strings (etcd endpoints); from a flag, comma-separated as dskit's StringSliceCSV.
+    const list = typeof value === 'string' ? value.split(',').map((v) => v.trim()).filter((v) => v !== '') : value;
+    if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) throw new ConfigError(`${keyPath}: expected a list of strings, got ${JSON.stringify(value)}`);
+    return [...list];
+  }
   if (current instanceof Secret) {
     // The message must not quote the value: a mistyped secret is still a secret.
     if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`${keyPath}: expected a string`);
@@ -272,6 +334,16 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
       throw new ConfigError(`storage.trace.s3: ${(err as Error).message}`);
     }
   }
+  const rings = { 'ingester.lifecycler.ring': cfg.ingester.lifecycler.ring, 'metrics_generator.ring': cfg.metrics_generator.ring, 'compactor.ring': cfg.compactor.ring, 'distributor.ring': cfg.distributor.ring };
+  for (const [path, ring] of Object.entries(rings)) {
+    try {
+      validateKVStoreConfig(ring.kvstore, `${path}.kvstore`);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  const tokens = cfg.ingester.lifecycler.num_tokens;
+  if (!Number.isInteger(tokens) || tokens < 1) throw new ConfigError('ingester.lifecycler.num_tokens: expected a positive integer');
   const rf = cfg.ingester.lifecycler.ring.replication_factor;
   if (!Number.isInteger(rf) || rf < 1) throw new ConfigError('ingester.lifecycler.ring.replication_factor: expected a positive integer');
   asConfigError(() => validateGeneratorConfig(cfg.metrics_generator));
@@ -345,7 +417,8 @@ function applyFlag(cfg: AndanteConfig, name: string, value: string): void {
   }
   const key = parts[parts.length - 1]!;
   // Lists and mappings (remote_write, dimensions, ...) are set in the YAML file only.
-  if (!(key in node) || (typeof node[key] === 'object' && node[key] !== null && !(node[key] instanceof Secret))) throw new ConfigError(`unknown flag -${name}`);
+  const cur = node[key];
+  if (!(key in node) || (typeof cur === 'object' && cur !== null && !(cur instanceof Secret) && !Array.isArray(cur))) throw new ConfigError(`unknown flag -${name}`);
   node[key] = coerce(value, node[key], name);
 }
 

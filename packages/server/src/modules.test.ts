@@ -28,12 +28,13 @@ describe('target selection', () => {
     const before = (a: string, b: string): boolean => order.indexOf(a as never) < order.indexOf(b as never);
     expect(order[0]).toBe('server');
     expect(before('store', 'ingester') && before('ring', 'ingester') && before('ingester', 'distributor')).toBe(true);
+    expect(before('compactor-ring', 'compactor') && before('distributor-ring', 'distributor') && before('generator-ring', 'metrics-generator')).toBe(true);
     expect(before('metrics-generator', 'distributor') && before('blocklist', 'querier') && before('querier', 'query-frontend')).toBe(true);
     expect(startOrder(selectModules(parseTarget('distributor,ingester,querier,query-frontend,compactor,metrics-generator')))).toEqual(order);
   });
 
-  it('a compactor alone runs only the backend and overrides beside it', () => {
-    expect(startOrder(selectModules(parseTarget('compactor')))).toEqual(['server', 'overrides', 'store', 'compactor']);
+  it('a compactor alone runs only the backend, overrides and the compactor ring beside it', () => {
+    expect(startOrder(selectModules(parseTarget('compactor')))).toEqual(['server', 'overrides', 'store', 'compactor-ring', 'compactor']);
   });
 
   it('stops in waves, each module before what it depends on or calls; the distributor before the ingester', () => {
@@ -44,6 +45,11 @@ describe('target selection', () => {
     expect(wave('distributor')).toBeLessThan(wave('metrics-generator'));
     expect(wave('ingester')).toBeLessThan(wave('store'));
     expect(wave('compactor')).toBeLessThan(wave('store'));
+    // A ring's view outlives its member: the member leaves after its module stopped, then the store closes.
+    expect(wave('ingester')).toBeLessThan(wave('ring'));
+    expect(wave('metrics-generator')).toBeLessThan(wave('generator-ring'));
+    expect(wave('compactor')).toBeLessThan(wave('compactor-ring'));
+    expect(wave('distributor')).toBeLessThan(wave('distributor-ring'));
     expect(waves.at(-1)).toEqual(['server']);
   });
 

@@ -1,12 +1,14 @@
 // The module table (Tempo's cmd/tempo/app/modules.go, in our own way): each module's
-// dependencies, and target selection. Internal modules (server, overrides, store, rings,
-// blocklist) are not user-selectable; they run when a selected module needs them.
+// dependencies, and target selection. Internal modules (server, overrides, store, the four
+// rings, blocklist) are not user-selectable; they run when a selected module needs them.
 
 import { TARGETS, type Target } from './config.js';
 
 /** A user-selectable module (every target but `all`). */
 export type ModuleName = Exclude<Target, 'all'>;
-export type InternalModuleName = 'server' | 'overrides' | 'store' | 'ring' | 'generator-ring' | 'blocklist';
+/** The rings' internal modules: each ring's view over its kvstore and its page (rings.ts). */
+export type RingModuleName = 'ring' | 'generator-ring' | 'compactor-ring' | 'distributor-ring';
+export type InternalModuleName = 'server' | 'overrides' | 'store' | RingModuleName | 'blocklist';
 export type AnyModuleName = ModuleName | InternalModuleName;
 
 export interface ModuleDef {
@@ -28,14 +30,16 @@ export const MODULES: Readonly<Record<AnyModuleName, ModuleDef>> = {
   /** The ingester ring (members and the snapshot readers route by). */
   ring: { deps: ['server'], calls: [], internal: true },
   'generator-ring': { deps: ['server'], calls: [], internal: true },
+  'compactor-ring': { deps: ['server'], calls: [], internal: true },
+  'distributor-ring': { deps: ['server'], calls: [], internal: true },
   /** The blocks in the backend, polled every blocklist_poll; queries are split over them. */
   blocklist: { deps: ['store'], calls: [], internal: true },
   ingester: { deps: ['store', 'overrides', 'ring'], calls: [], internal: false },
   'metrics-generator': { deps: ['overrides', 'generator-ring'], calls: [], internal: false },
-  distributor: { deps: ['overrides', 'ring', 'generator-ring'], calls: ['ingester', 'metrics-generator'], internal: false },
+  distributor: { deps: ['overrides', 'ring', 'generator-ring', 'distributor-ring'], calls: ['ingester', 'metrics-generator'], internal: false },
   querier: { deps: ['store', 'overrides', 'ring', 'blocklist'], calls: ['ingester'], internal: false },
   'query-frontend': { deps: ['overrides', 'blocklist'], calls: ['querier'], internal: false },
-  compactor: { deps: ['store', 'overrides'], calls: [], internal: false },
+  compactor: { deps: ['store', 'overrides', 'compactor-ring'], calls: [], internal: false },
 };
 
 /** What `all` runs: every user-selectable module. */

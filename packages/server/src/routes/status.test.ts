@@ -5,8 +5,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { MemoryRingStore } from '@andante/ring';
-import { defaultConfig, loadConfig, type AndanteConfig } from '../config.js';
+import { silentLogger } from '@andante/model';
+import { casRing, createRingStore } from '@andante/ring';
+import { defaultConfig, defaultRingKVStore, loadConfig, type AndanteConfig } from '../config.js';
+import { registerRingPage } from './ring-page.js';
 import { registerStatusRoutes } from './status.js';
 
 const YAML_SECRET = 'yaml-secret-0f3c9a77d1';
@@ -15,7 +17,7 @@ const FLAG_SECRET = 'flag-token-5be21c40aa';
 let dir: string;
 let cfg: AndanteConfig;
 let app: FastifyInstance;
-const ringStore = new MemoryRingStore();
+const ringStore = createRingStore(defaultRingKVStore(), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'status-'));
@@ -32,10 +34,10 @@ beforeAll(async () => {
     registry: new Registry(),
     notReady: () => [],
     config: cfg,
-    ringStore,
-    ringConfig: { replicationFactor: 1, heartbeatTimeoutMs: 60_000 },
     shutdown: () => undefined,
   });
+  // The ring module registers its page beside the status routes (app.ts).
+  registerRingPage(app, { path: '/ingester/ring', title: 'Ingester ring', store: ringStore });
   app.get('/api/later', async () => 'registered after the status routes');
   await app.ready();
 });
@@ -128,8 +130,14 @@ describe('/status pages', () => {
 describe('/ingester/ring', () => {
   it('answers JSON shards for curl and an HTML table for a browser; a member past heartbeat_timeout is UNHEALTHY', async () => {
     const now = Date.now();
-    await ringStore.upsert({ id: 'ingester-a', address: '10.0.0.1:9095', state: 'ACTIVE', tokens: [1, 2], heartbeatMs: now, registeredMs: now, zone: '' });
-    await ringStore.upsert({ id: 'ingester-b', address: '10.0.0.2:9095', state: 'ACTIVE', tokens: [3], heartbeatMs: now - 120_000, registeredMs: now, zone: '' });
+    await casRing(ringStore.kv, (desc) => {
+      desc.members['ingester-a'] = { id: 'ingester-a', address: '10.0.0.1:9095', state: 'ACTIVE', tokens: [1, 2], registeredMs: now, zone: '' };
+      desc.members['ingester-b'] = { id: 'ingester-b', address: '10.0.0.2:9095', state: 'ACTIVE', tokens: [3], registeredMs: now, zone: '' };
+      return desc;
+    });
+    await ringStore.kv.heartbeat('ingester-a', now);
+    await ringStore.kv.heartbeat('ingester-b', now - 120_000);
+    await ringStore.refresh();
     const json = await app.inject({ method: 'GET', url: '/ingester/ring', headers: { accept: '*/*' } });
     expect(json.headers['content-type']).toMatch(/application\/json/);
     const shards = (JSON.parse(json.body) as { shards: { id: string; state: string; tokens: number[] }[] }).shards;

@@ -1,13 +1,11 @@
 // Operational endpoints: readiness (per module), Grafana's echo and build info, Prometheus
-// metrics, Tempo's /status pages (version, endpoints, the config with secrets masked), the
-// ingester ring, and /shutdown. (/flush is the ingester module's.)
+// metrics, Tempo's /status pages (version, endpoints, the config with secrets masked) and
+// /shutdown. (/flush is the ingester module's; each ring's page is its ring module's.)
 
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { stringify as toYaml } from 'yaml';
-import type { RingConfig, RingStore } from '@andante/ring';
 import { configTree, defaultConfig, diffConfig, type AndanteConfig } from '../config.js';
-import { registerRingPage } from './ring-page.js';
 
 export interface StatusRoutesOptions {
   prefix: string;
@@ -16,8 +14,6 @@ export interface StatusRoutesOptions {
   /** Why the process is not ready, one line per module that is not (empty when ready). */
   notReady: () => string[];
   config: AndanteConfig;
-  ringStore: RingStore;
-  ringConfig: RingConfig;
   shutdown: () => void;
 }
 
@@ -95,7 +91,6 @@ export function registerStatusRoutes(app: FastifyInstance, o: StatusRoutesOption
       .type('text/plain')
       .send(`GET /status/version\n${statusVersion()}GET /status/endpoints\n${statusEndpoints()}GET /status/config\n${statusConfig(o.config, undefined)}`),
   );
-  registerRingPage(app, { path: '/ingester/ring', title: 'Ingester ring', store: o.ringStore, config: o.ringConfig });
   const shutdown = async (_req: unknown, reply: { code: (n: number) => { send: () => unknown } }) => {
     setImmediate(o.shutdown);
     return reply.code(204).send();

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@andante/model';
+import { createRingStore, defaultKVStoreConfig } from './create-ring-store.js';
+import { Lifecycler } from './lifecycler.js';
+
+describe('ring in memory (kvstore.store: inmemory)', () => {
+  it('runs the same lifecycle: join ACTIVE with tokens, forget, re-register on the next heartbeat, leave', async () => {
+    const ring = createRingStore(defaultKVStoreConfig({ reveal: () => '' }), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
+    await ring.start();
+    const lc = new Lifecycler(ring, { id: 'i-1', address: 'h:9095', numTokens: 128, heartbeatPeriodMs: 20 });
+    await lc.start();
+    await ring.refresh();
+    expect((await ring.list()).map((i) => [i.id, i.state, i.tokens.length])).toEqual([['i-1', 'ACTIVE', 128]]);
+    expect(ring.snapshot().ownerOf(1)).toBe('i-1');
+    await ring.forget('i-1');
+    expect(await ring.list()).toEqual([]);
+    // A live member that was forgotten puts itself back, as dskit's lifecycler does.
+    const deadline = Date.now() + 10_000;
+    while ((await ring.list()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect((await ring.list()).map((i) => i.state)).toEqual(['ACTIVE']);
+    await lc.stop();
+    await ring.refresh();
+    expect(await ring.list()).toEqual([]);
+    await ring.stop();
+  });
+
+  it('rejects an unknown store', () => {
+    expect(() => createRingStore({ ...defaultKVStoreConfig({ reveal: () => '' }), store: 'consul' }, { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 1 }, silentLogger)).toThrow(
+      'kvstore.store: unsupported store "consul"; supported: inmemory, etcd',
+    );
+  });
+});
+
+describe('instance identity', () => {
+  it('defaults the ID to the hostname and the address to a non-loopback IPv4 with the gRPC port', async () => {
+    const { hostname } = await import('node:os');
+    const { defaultInstanceId, instanceAddress } = await import('./create-ring-store.js');
+    expect(defaultInstanceId()).toBe(hostname());
+    expect(instanceAddress('10.1.2.3', 0, 9095)).toBe('10.1.2.3:9095');
+    expect(instanceAddress('10.1.2.3', 7000, 9095)).toBe('10.1.2.3:7000');
+    expect(instanceAddress('', 0, 9095)).toMatch(/^\d+\.\d+\.\d+\.\d+:9095$/);
+  });
+});
+
+describe('restart with the same instance ID', () => {
+  it('keeps the tokens it had in the ring', async () => {
+    const ring = createRingStore(defaultKVStoreConfig({ reveal: () => '' }), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
+    await ring.start();
+    const first = new Lifecycler(ring, { id: 'i-1', address: 'h:9095', numTokens: 16, heartbeatPeriodMs: 1_000 });
+    await first.start();
+    await first.abandon(); // a crash: the entry stays
+    await ring.refresh();
+    const before = (await ring.list())[0]!.tokens;
+    const states: string[] = [];
+    const second = new Lifecycler(ring, { id: 'i-1', address: 'h2:9095', numTokens: 16, heartbeatPeriodMs: 1_000 });
+    second.onStateChange((s) => states.push(s));
+    await second.start();
+    await ring.refresh();
+    const [after] = await ring.list();
+    expect(after!.tokens).toEqual(before);
+    expect(after!.address).toBe('h2:9095');
+    expect(states).toEqual(['PENDING', 'JOINING', 'ACTIVE']);
+    await second.stop();
+    await ring.stop();
+  });
+});

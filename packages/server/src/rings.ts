@@ -1,0 +1,118 @@
+// The four rings of Tempo's architecture, built from the config: ingesters (`ring` key),
+// metrics-generators, compactors and distributors, each a RingClient over its kvstore
+// (createRingStore: inmemory or etcd) and this process's member of it. Each ring is an internal
+// module (modules.ts) that owns the view and serves the ring's page (/ingester/ring,
+// /metrics-generator/ring, /compactor/ring, /distributor/ring); the component module that is the
+// member joins after it started and leaves after it stopped (withMembership).
+
+import type { Logger } from '@andante/model';
+import { Lifecycler, createRingStore, instanceAddress, type RingClient, type RingConfig } from '@andante/ring';
+import { service, type Service } from '@andante/service';
+import { durationMs, type AndanteConfig, type BasicRingConfig } from './config.js';
+import { registerRingPage } from './routes/ring-page.js';
+
+export interface RingMember {
+  store: RingClient;
+  lifecycler: Lifecycler;
+}
+
+export type RingName = 'ingester' | 'metrics-generator' | 'compactor' | 'distributor';
+
+/** A ring's internal module: its view and this process's (not yet started) member. */
+export interface RingService extends Service {
+  readonly ring: RingMember;
+}
+
+const PAGES: Record<RingName, { path: string; title: string }> = {
+  ingester: { path: '/ingester/ring', title: 'Ingester ring' },
+  'metrics-generator': { path: '/metrics-generator/ring', title: 'Metrics-generator ring' },
+  compactor: { path: '/compactor/ring', title: 'Compactor ring' },
+  distributor: { path: '/distributor/ring', title: 'Distributor ring' },
+};
+
+/** One ring over its kvstore, with this process's member (it joins when its module starts). */
+export function createRing(name: RingName, cfg: AndanteConfig, logger: Logger): RingMember {
+  const grpcPort = cfg.server.grpc_listen_port;
+  const log = logger.child({ component: 'ring', ring: name });
+  if (name === 'ingester') {
+    const lc = cfg.ingester.lifecycler;
+    const ringConfig: RingConfig = {
+      replicationFactor: lc.ring.replication_factor,
+      heartbeatTimeoutMs: durationMs(lc.ring.heartbeat_timeout),
+      zoneAwarenessEnabled: lc.ring.zone_awareness_enabled,
+    };
+    const store = createRingStore(lc.ring.kvstore, { key: 'ring', ...ringConfig }, log);
+    const lifecycler = new Lifecycler(
+      store,
+      {
+        id: lc.id,
+        address: instanceAddress(lc.address, lc.port, grpcPort),
+        numTokens: lc.num_tokens,
+        heartbeatPeriodMs: durationMs(lc.heartbeat_period),
+        zone: lc.availability_zone,
+        unregisterOnShutdown: lc.unregister_on_shutdown,
+      },
+      log,
+    );
+    return { store, lifecycler };
+  }
+  const basic = (key: string, r: BasicRingConfig, zone = ''): RingMember => {
+    const store = createRingStore(r.kvstore, { key, replicationFactor: 1, heartbeatTimeoutMs: durationMs(r.heartbeat_timeout) }, log);
+    const lifecycler = new Lifecycler(
+      store,
+      { id: r.instance_id, address: instanceAddress(r.instance_addr, r.instance_port, grpcPort), numTokens: 128, heartbeatPeriodMs: durationMs(r.heartbeat_period), zone },
+      log,
+    );
+    return { store, lifecycler };
+  };
+  switch (name) {
+    case 'metrics-generator':
+      return basic('metrics-generator', cfg.metrics_generator.ring, cfg.metrics_generator.ring.instance_zone);
+    case 'compactor':
+      return basic('compactor', cfg.compactor.ring);
+    case 'distributor':
+      return basic('distributor', cfg.distributor.ring);
+  }
+}
+
+/**
+ * The ring's internal module: reads the ring and starts the watch before its members and readers
+ * start, serves the ring's page, and closes the store after they stopped (the member has left).
+ */
+export function ringModule(moduleName: string, name: RingName, ring: RingMember): RingService {
+  return Object.assign(
+    service(moduleName, {
+      start: () => ring.store.start(),
+      stop: async () => {
+        await ring.store.stop();
+        await ring.store.kv.close();
+      },
+      registerHttp: (http) => registerRingPage(http, { ...PAGES[name], store: ring.store }),
+    }),
+    { ring },
+  );
+}
+
+/**
+ * A component module as a ring member: it joins (ACTIVE on return) once the module started (the
+ * ingester after WAL replay), and leaves once the module stopped (the ingester after it stopped
+ * taking pushes and flushed), so a member in the ring is always one that serves.
+ */
+export function withMembership<T extends Service>(s: T, ring: RingMember): T {
+  return {
+    ...s,
+    start: async () => {
+      await s.start();
+      await ring.lifecycler.start();
+      // Readers in this process route by the view: it shows the member ACTIVE before start returns.
+      await ring.store.refresh();
+    },
+    stop: async () => {
+      try {
+        await s.stop();
+      } finally {
+        await ring.lifecycler.stop();
+      }
+    },
+  };
+}
