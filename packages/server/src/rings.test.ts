@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '@andante/model';
+import { service } from '@andante/service';
+import { Andante } from './app.js';
+import { defaultConfig, type AndanteConfig } from './config.js';
+import { createRing, ringModule, withMembership } from './rings.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'andante-rings-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function config(name: string, target: string): AndanteConfig {
+  const cfg = defaultConfig();
+  cfg.target = target;
+  cfg.server.http_listen_address = '127.0.0.1';
+  cfg.server.http_listen_port = 0;
+  cfg.server.log_level = 'error';
+  cfg.distributor.receivers.otlp.protocols.grpc = { endpoint: '127.0.0.1:0', max_recv_msg_size_mib: 4 };
+  cfg.distributor.receivers.otlp.protocols.http = { endpoint: '127.0.0.1:0', max_request_body_size: 1024 * 1024 };
+  cfg.storage.trace.local.path = join(dir, name, 'traces');
+  cfg.storage.trace.wal.path = join(dir, name, 'wal');
+  cfg.ingester.lifecycler.id = `${name}-ingester`;
+  cfg.metrics_generator.ring.instance_id = `${name}-generator`;
+  cfg.compactor.ring.instance_id = `${name}-compactor`;
+  cfg.distributor.ring.instance_id = `${name}-distributor`;
+  return cfg;
+}
+
+const shards = async (port: number, path: string): Promise<{ status: number; members: [string, string][] }> => {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  if (res.status !== 200) return { status: res.status, members: [] };
+  const body = (await res.json()) as { shards: { id: string; state: string }[] };
+  return { status: 200, members: body.shards.map((s) => [s.id, s.state]) };
+};
+
+describe('rings as modules', () => {
+  it('under -target=all every ring page is served and lists this process ACTIVE', async () => {
+    const app = new Andante(config('all', 'all'));
+    try {
+      const { http } = await app.start();
+      expect(await shards(http, '/ingester/ring')).toEqual({ status: 200, members: [['all-ingester', 'ACTIVE']] });
+      expect(await shards(http, '/metrics-generator/ring')).toEqual({ status: 200, members: [['all-generator', 'ACTIVE']] });
+      expect(await shards(http, '/compactor/ring')).toEqual({ status: 200, members: [['all-compactor', 'ACTIVE']] });
+      expect(await shards(http, '/distributor/ring')).toEqual({ status: 200, members: [['all-distributor', 'ACTIVE']] });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('-target=compactor serves its ring only', async () => {
+    const app = new Andante(config('compactor', 'compactor'));
+    try {
+      const { http } = await app.start();
+      expect(await shards(http, '/compactor/ring')).toEqual({ status: 200, members: [['compactor-compactor', 'ACTIVE']] });
+      expect((await shards(http, '/ingester/ring')).status).toBe(404);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('a member joins after its module started and leaves after it stopped; the view outlives it', async () => {
+    const cfg = config('member', 'all');
+    const ring = createRing('ingester', cfg, silentLogger);
+    const rm = ringModule('ring', 'ingester', ring);
+    const seen: Record<string, string[]> = {};
+    const members = (): string[] => ring.store.snapshot().instances.map((i) => `${i.id}:${i.state}`);
+    const module = withMembership(
+      service('ingester', {
+        start: async () => {
+          await ring.store.refresh();
+          seen.start = members();
+        },
+        stop: async () => {
+          await ring.store.refresh();
+          seen.stop = members();
+        },
+      }),
+      ring,
+    );
+    await rm.start();
+    await module.start();
+    // Readers see the member as soon as start returns (no polling delay).
+    expect(members()).toEqual(['member-ingester:ACTIVE']);
+    await module.stop();
+    await ring.store.refresh();
+    expect(members()).toEqual([]);
+    await rm.stop();
+    expect(seen).toEqual({ start: [], stop: ['member-ingester:ACTIVE'] });
+  });
+});
