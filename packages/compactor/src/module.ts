@@ -2,14 +2,10 @@
 // needs only the backend, so `-target=compactor` runs as its own process against a shared
 // bucket or directory.
 
-import type { Registry } from 'prom-client';
-import type { Backend } from '@andante/backend';
-import { parseDuration, type LimitsProvider, type Logger } from '@andante/model';
+import { parseDuration } from '@andante/model';
 import type { Service } from '@andante/service';
-import type { BlockConfig, BlockEncoderPool } from '@andante/storage';
-import { Compactor } from './compactor.js';
+import { Compactor, type CompactorDeps } from './compactor.js';
 import { defaultCompactorConfig } from './config.js';
-import type { JobOwnership } from './ownership.js';
 
 /** Tempo's `compactor:` block as Andante reads it (durations as Go strings). */
 export interface CompactorModuleConfig {
@@ -48,18 +44,8 @@ export function defaultCompactorModuleConfig(): CompactorModuleConfig {
 /** Durations in `compactor.compaction` that must parse (checked when the config loads). */
 export const COMPACTION_DURATION_KEYS = ['block_retention', 'compacted_block_retention', 'compaction_window', 'compaction_cycle', 'orphaned_block_grace_period'] as const;
 
-export interface CompactorModuleDeps {
-  backend: Backend;
-  encoder: BlockEncoderPool;
-  blockConfig?: Partial<BlockConfig>;
-  limits: LimitsProvider;
-  registry: Registry;
-  logger: Logger;
-  /** Which jobs this compactor owns (all of them while it is the only one). */
-  ownership?: JobOwnership;
-  /** Tenants an in-process writer knows of, compacted even when no listing shows them. */
-  knownTenants?: () => Iterable<string>;
-}
+/** What the module is given besides its config: the compactor's own deps, minus what the factory derives. */
+export type CompactorModuleDeps = Omit<CompactorDeps, 'cfg' | 'now'>;
 
 export interface CompactorService extends Service {
   readonly compactor: Compactor;
@@ -81,14 +67,7 @@ export function createCompactor(config: CompactorModuleConfig, deps: CompactorMo
       minInputBlocks: d.minInputBlocks,
       maxInputBlocks: d.maxInputBlocks,
     },
-    backend: deps.backend,
-    encoder: deps.encoder,
-    ...(deps.blockConfig ? { blockConfig: deps.blockConfig } : {}),
-    limits: deps.limits,
-    registry: deps.registry,
-    logger: deps.logger,
-    ...(deps.ownership ? { ownership: deps.ownership } : {}),
-    ...(deps.knownTenants ? { knownTenants: deps.knownTenants } : {}),
+    ...deps,
   });
   return {
     name: 'compactor',
