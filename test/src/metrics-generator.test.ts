@@ -128,7 +128,9 @@ describe('metrics-generator into a real Prometheus', () => {
         },
       },
       // Blocks polled and compacted within the test, so the operational dashboard's panels have data.
-      compactor: { compaction: { compaction_cycle: '1s' } },
+      // One compaction window for all time (floor(now / 114 years) = 0): the test's two flushes
+      // would otherwise fall into different windows, and never compact, when they straddle an hour.
+      compactor: { compaction: { compaction_cycle: '1s', compaction_window: '1000000h' } },
       storage: { trace: { backend: 's3', blocklist_poll: '1s', s3: { bucket: s3.bucket, endpoint: `127.0.0.1:${s3.port}`, region: 'us-east-1', insecure: true, forcepathstyle: true, access_key: s3.accessKey, secret_key: s3.secretKey } } },
       // The topology's traces are ~3 KB; a larger one is discarded (trace_too_large) for the discarded-spans panel.
       overrides: { defaults: { metrics_generator: { processors: ['service-graphs', 'span-metrics'] }, global: { max_bytes_per_trace: 20_000 } } },

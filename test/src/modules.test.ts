@@ -82,7 +82,8 @@ describe('-target', () => {
     const compactor = await startProcess(compactorDir, {
       target: 'compactor',
       storage: { trace: { local: { path: tracesDir } } },
-      compactor: { compaction: { compaction_cycle: '1s' } },
+      // One compaction window for all time, so flushes that straddle an hour still compact together.
+      compactor: { compaction: { compaction_cycle: '1s', compaction_window: '1000000h' } },
     });
     expect(compactor.ports.otlpHttp, 'a compactor runs no receivers').toBeNull();
     expect(compactor.ports.otlpGrpc).toBeNull();
