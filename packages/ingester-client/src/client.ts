@@ -8,6 +8,7 @@ import {
   AndanteError,
   InvalidArgumentError,
   LimitExceededError,
+  PayloadTooLargeError,
   UnavailableError,
   type IngesterPusher,
   type PushRequest,
@@ -85,7 +86,8 @@ export function fromServiceError(err: grpc.ServiceError, address: string): Andan
       const message = details.startsWith(`${code}: `) ? details.slice(code.length + 2) : details;
       return new LimitExceededError(code as ConstructorParameters<typeof LimitExceededError>[0], reason as ConstructorParameters<typeof LimitExceededError>[1], message, Number.isFinite(retry) && retry > 0 ? retry : undefined);
     }
-    return new LimitExceededError('UNFLUSHED_BYTES_EXCEEDED', 'unflushed_bytes_exceeded', details);
+    // No typed refusal: grpc-js itself refused the message (over a max message size).
+    return new PayloadTooLargeError(`push to ingester ${address}: ${details}`);
   }
   if (err.code === grpc.status.INVALID_ARGUMENT) return new InvalidArgumentError(details);
   return new UnavailableError(`push to ingester ${address} failed: ${grpc.status[err.code] ?? err.code}: ${details}`);
