@@ -7,7 +7,8 @@
 import { createServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytesToHex } from '@andante/model';
+import { bytesToHex, hexToBytes } from '@andante/model';
+import { IngesterGrpcClient } from '@andante/ingester-client';
 import { startTestEtcd, type TestEtcd } from '@andante/ring/testing';
 import { fetchTraceProto, killAllProcesses, makeTempDir, postOtlpHttp, removeTempDirs, startProcess, waitFor, type AndanteProcess } from './harness.js';
 import { encodeRequest, makeSpan, randomTraceId } from './otlp.js';
@@ -74,7 +75,7 @@ function rawPush(port: number, body: Buffer): Promise<grpc.ServiceError | null> 
 }
 
 describe('internal gRPC: distributor -> ingester push across processes', () => {
-  it('a span exported to a -target=distributor process is read back by ID from the ingester process; a malformed internal push gets INVALID_ARGUMENT and the ingester keeps serving', async () => {
+  it('a span exported to a -target=distributor process is read back by ID from the ingester process; find-by-ID over internal gRPC (memory, then flushed block metas); a malformed internal push gets INVALID_ARGUMENT and the ingester keeps serving', async () => {
     const prefix = `internal-grpc-${process.pid}/`;
     const ingesterPort = await freePort();
     const ingester = await startProcess(makeTempDir('igrpc-ingester-'), clusterConfig(prefix, 'ingester,querier,query-frontend', 'a', ingesterPort), 60_000);
@@ -101,6 +102,17 @@ describe('internal gRPC: distributor -> ingester push across processes', () => {
     expect(spans).toHaveLength(2);
     expect(found.trace!.resourceSpans[0]!.resource.attributes).toContainEqual({ key: 'service.name', value: { stringValue: 'internal-grpc' } });
 
+    // The querier's find-by-ID over the same port: the ingester's part of the trace, from memory.
+    const client = new IngesterGrpcClient(`127.0.0.1:${ingesterPort}`, { remoteTimeoutMs: 10_000, maxSendMessageBytes: 16 << 20, maxRecvMessageBytes: 16 << 20 });
+    try {
+      const part = await client.findTraceById('single-tenant', hexToBytes(id));
+      expect(part.trace?.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans))).toHaveLength(2);
+      expect((await client.findTraceById('single-tenant', randomTraceId())).trace).toBeNull();
+      await expect(client.findTraceById('single-tenant', Uint8Array.of(1, 2, 3))).rejects.toThrow(/trace_id must be 16 bytes/);
+    } finally {
+      client.close();
+    }
+
     // Malformed internal messages: garbage, a truncated segment, a segment with a 3-byte trace ID.
     for (const body of [Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from([0x0a, 0x01, 0x74, 0x12, 0x40, 0x0a]), Buffer.from([0x0a, 0x01, 0x74, 0x12, 0x09, 0x0a, 0x03, 1, 2, 3, 0x12, 0x01, 0x00, 0x18])]) {
       const err = await rawPush(ingesterPort, body);
@@ -112,6 +124,19 @@ describe('internal gRPC: distributor -> ingester push across processes', () => {
     // ... and the ingester keeps taking pushes through the distributor.
     const id2 = await exportOne(distributor, 'internal-grpc-after');
     expect((await fetchTraceProto(ingester.ports.http, id2)).status).toBe(200);
+    // After /flush the ingester answers find-by-ID with the block it just wrote (meta.json over the wire).
+    const flushed = await fetch(`http://127.0.0.1:${ingester.ports.http}/flush`, { method: 'POST' });
+    expect(flushed.status).toBe(204);
+    const after = new IngesterGrpcClient(`127.0.0.1:${ingesterPort}`, { remoteTimeoutMs: 10_000, maxSendMessageBytes: 16 << 20, maxRecvMessageBytes: 16 << 20 });
+    try {
+      const part = await after.findTraceById('single-tenant', hexToBytes(id2));
+      expect(part.flushedBlocks?.length).toBeGreaterThanOrEqual(1);
+      expect(part.flushedBlocks![0]).toMatchObject({ tenantID: 'single-tenant', blockID: expect.any(String) });
+    } finally {
+      after.close();
+    }
+    expect((await fetchTraceProto(ingester.ports.http, id2)).status).toBe(200);
+
     // Both pushes went over the wire: the ingester process timed them as gRPC calls.
     const metrics = await (await fetch(`http://127.0.0.1:${ingester.ports.http}/metrics`)).text();
     const count = (status: string): number =>

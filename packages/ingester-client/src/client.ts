@@ -1,5 +1,5 @@
-// The distributor's IngesterPusher for an ingester in another process: one unary call of
-// `/andante.Ingester/Push` on the ingester's internal gRPC port (its ring entry's address), with
+// An ingester in another process: the distributor's IngesterPusher (one unary call of
+// `/andante.Ingester/Push`) and the querier's find-by-ID (`/andante.Ingester/FindTraceByID`) on the ingester's internal gRPC port (its ring entry's address), with
 // a deadline (ingester_client.remote_timeout) and the ingester's refusals mapped back to the
 // errors the distributor already handles in-process.
 
@@ -11,10 +11,12 @@ import {
   PayloadTooLargeError,
   UnavailableError,
   type IngesterPusher,
+  type IngesterTrace,
   type PushRequest,
   type PushResult,
 } from '@andante/model';
 import { PUSH_METHOD, decodePushResponse, encodePushRequest } from './push-codec.js';
+import { FIND_TRACE_BY_ID_METHOD, decodeFindTraceByIdResponse, encodeFindTraceByIdRequest } from './query-codec.js';
 
 export interface IngesterClientConfig {
   /** Per-call deadline (Tempo's ingester_client.remote_timeout, 5s). */
@@ -30,7 +32,7 @@ export const ERROR_REASON_KEY = 'andante-error-reason';
 
 const identity = (b: Buffer): Buffer => b;
 
-export class IngesterPushClient implements IngesterPusher {
+export class IngesterGrpcClient implements IngesterPusher {
   private readonly client: grpc.Client;
 
   constructor(
@@ -44,10 +46,19 @@ export class IngesterPushClient implements IngesterPusher {
   }
 
   push(req: PushRequest): Promise<PushResult> {
-    const body = Buffer.from(encodePushRequest(req));
-    return new Promise<PushResult>((resolve, reject) => {
+    return this.call(PUSH_METHOD, encodePushRequest(req), decodePushResponse);
+  }
+
+  /** The ingester's part of a trace (the querier's IngesterQuerier.findTraceById over the wire). */
+  findTraceById(tenantId: string, traceId: Uint8Array): Promise<IngesterTrace> {
+    return this.call(FIND_TRACE_BY_ID_METHOD, encodeFindTraceByIdRequest({ tenantId, traceId }), decodeFindTraceByIdResponse);
+  }
+
+  private call<T>(path: string, request: Uint8Array, decode: (b: Uint8Array) => T): Promise<T> {
+    const body = Buffer.from(request.buffer, request.byteOffset, request.byteLength);
+    return new Promise<T>((resolve, reject) => {
       this.client.makeUnaryRequest<Buffer, Buffer>(
-        PUSH_METHOD,
+        path,
         identity,
         identity,
         body,
@@ -56,9 +67,9 @@ export class IngesterPushClient implements IngesterPusher {
         (err, res) => {
           if (err) return reject(fromServiceError(err, this.address));
           try {
-            resolve(decodePushResponse(res ?? Buffer.alloc(0)));
+            resolve(decode(res ?? Buffer.alloc(0)));
           } catch (e) {
-            reject(new UnavailableError(`ingester ${this.address} sent a malformed push response: ${(e as Error).message}`));
+            reject(new UnavailableError(`ingester ${this.address} sent a malformed ${path} response: ${(e as Error).message}`));
           }
         },
       );
@@ -98,13 +109,13 @@ export function fromServiceError(err: grpc.ServiceError, address: string): Andan
  * client per push and target). Closes them all on close().
  */
 export class IngesterClientPool {
-  private readonly clients = new Map<string, IngesterPushClient>();
+  private readonly clients = new Map<string, IngesterGrpcClient>();
 
   constructor(private readonly cfg: IngesterClientConfig) {}
 
-  get(address: string): IngesterPushClient {
+  get(address: string): IngesterGrpcClient {
     let c = this.clients.get(address);
-    if (!c) this.clients.set(address, (c = new IngesterPushClient(address, this.cfg)));
+    if (!c) this.clients.set(address, (c = new IngesterGrpcClient(address, this.cfg)));
     return c;
   }
 

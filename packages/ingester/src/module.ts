@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import type { Backend } from '@andante/backend';
 import { UnavailableError, parseDuration, type LimitsProvider, type Logger, type MetricsEngine, type SearchCompiler } from '@andante/model';
 import type { Service } from '@andante/service';
-import { PUSH_METHOD, decodePushRequest, encodePushResponse } from '@andante/ingester-client';
+import { FIND_TRACE_BY_ID_METHOD, PUSH_METHOD, decodeFindTraceByIdRequest, decodePushRequest, encodeFindTraceByIdResponse, encodePushResponse } from '@andante/ingester-client';
 import type { BlockConfig, BlockEncoderPool, BlockMeta } from '@andante/storage';
 import { defaultIngesterConfig } from './config.js';
 import { Ingester } from './ingester.js';
@@ -107,6 +107,13 @@ export function createIngester(config: IngesterModuleConfig, deps: IngesterModul
           async ({ request }) => {
             if (!started) throw new UnavailableError('ingester is starting (replaying the WAL)');
             return encodePushResponse(await ingester.push(decodePushRequest(request)));
+          },
+        ],
+        [
+          FIND_TRACE_BY_ID_METHOD,
+          async ({ request }) => {
+            const { tenantId, traceId } = decodeFindTraceByIdRequest(request);
+            return encodeFindTraceByIdResponse(await ingester.findTraceById(tenantId, traceId));
           },
         ],
       ]),

@@ -1,22 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, LimitExceededError, PayloadTooLargeError, UnavailableError, silentLogger, type PushRequest } from '@andante/model';
-import { IngesterPushClient, PUSH_METHOD, decodePushRequest, encodePushResponse } from '@andante/ingester-client';
+import { IngesterGrpcClient, PUSH_METHOD, decodePushRequest, encodePushResponse } from '@andante/ingester-client';
 import type { UnaryMethod } from '@andante/service';
 import { GrpcInternalServer } from './internal-grpc.js';
 
 const servers: GrpcInternalServer[] = [];
-const clients: IngesterPushClient[] = [];
+const clients: IngesterGrpcClient[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function serve(handler: UnaryMethod, maxRecv = 1 << 20): Promise<IngesterPushClient> {
+async function serve(handler: UnaryMethod, maxRecv = 1 << 20): Promise<IngesterGrpcClient> {
   const s = new GrpcInternalServer({ address: '127.0.0.1', maxRecvMessageBytes: maxRecv, maxSendMessageBytes: 1 << 20 }, silentLogger);
   servers.push(s);
   s.mount(new Map(), new Map([[PUSH_METHOD, handler]]));
   const port = await s.listen(0);
-  const c = new IngesterPushClient(`127.0.0.1:${port}`, { remoteTimeoutMs: 300, maxSendMessageBytes: 4 << 20, maxRecvMessageBytes: 1 << 20 });
+  const c = new IngesterGrpcClient(`127.0.0.1:${port}`, { remoteTimeoutMs: 300, maxSendMessageBytes: 4 << 20, maxRecvMessageBytes: 1 << 20 });
   clients.push(c);
   return c;
 }
