@@ -204,13 +204,13 @@ export class Andante {
         return this.createStore();
       // Each ring's view over its kvstore and its page; the member joins with its component module.
       case 'ring':
-        return ringModule('ring', 'ingester', createRing('ingester', cfg, this.logger));
+        return ringModule('ring', 'ingester', createRing('ingester', cfg, this.logger, () => this.internalPort ?? 0));
       case 'generator-ring':
-        return ringModule('generator-ring', 'metrics-generator', createRing('metrics-generator', cfg, this.logger));
+        return ringModule('generator-ring', 'metrics-generator', createRing('metrics-generator', cfg, this.logger, () => this.internalPort ?? 0));
       case 'compactor-ring':
-        return ringModule('compactor-ring', 'compactor', createRing('compactor', cfg, this.logger));
+        return ringModule('compactor-ring', 'compactor', createRing('compactor', cfg, this.logger, () => this.internalPort ?? 0));
       case 'distributor-ring':
-        return ringModule('distributor-ring', 'distributor', createRing('distributor', cfg, this.logger));
+        return ringModule('distributor-ring', 'distributor', createRing('distributor', cfg, this.logger, () => this.internalPort ?? 0));
       case 'blocklist': {
         const b = new Blocklist(store().backend, durationMs(cfg.storage.trace.blocklist_poll), logger('querier'), this.registry);
         return Object.assign(
@@ -404,13 +404,15 @@ export class Andante {
 
   /** Starts every module in dependency order, then listens; resolves with the bound ports. */
   async start(): Promise<ListenAddresses> {
+    // The internal port binds before any module starts: ring members register the bound port
+    // (grpc_listen_port 0), and nothing calls a module before its member joined the ring.
+    if (this.internalMounted) this.internalPort = await this.remote.server!.listen(this.cfg.server.grpc_listen_port);
     for (const name of this.modules) {
       if (this.stopping) throw new Error('stopped while starting');
       await this.services.get(name)!.start();
       this.started.push(name);
     }
     await this.api.listen({ host: this.cfg.server.http_listen_address, port: this.cfg.server.http_listen_port });
-    if (this.internalMounted) this.internalPort = await this.remote.server!.listen(this.cfg.server.grpc_listen_port);
     this.listening = true;
     const receivers = this.has('distributor') ? this.service<DistributorService>('distributor').ports() : { otlpGrpc: null, otlpHttp: null };
     const ports = { http: portOf(this.api), ...receivers, grpc: this.internalPort };
