@@ -122,8 +122,6 @@ describe('-target', () => {
   it.each([
     ['querier', 'querier needs ingester clients (IngesterQuerier) over internal gRPC, which is not available yet'],
     ['query-frontend', 'query-frontend needs querier clients (the querier job API) over internal gRPC, which is not available yet'],
-    ['distributor', 'distributor needs ingester clients (IngesterPusher) over internal gRPC, which is not available yet'],
-    ['ingester', 'ingester receives pushes from distributors over internal gRPC, which is not available yet'],
     ['metrics-generator', 'metrics-generator receives spans from distributors over internal gRPC'],
     ['querier,query-frontend', 'querier needs ingester clients'],
     ['compactor,bogus', 'target: unknown target "bogus"'],

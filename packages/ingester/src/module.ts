@@ -4,8 +4,9 @@
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Backend } from '@andante/backend';
-import { parseDuration, type LimitsProvider, type Logger, type MetricsEngine, type SearchCompiler } from '@andante/model';
+import { UnavailableError, parseDuration, type LimitsProvider, type Logger, type MetricsEngine, type SearchCompiler } from '@andante/model';
 import type { Service } from '@andante/service';
+import { FIND_TRACE_BY_ID_METHOD, PUSH_METHOD, decodeFindTraceByIdRequest, decodePushRequest, encodeFindTraceByIdResponse, encodePushResponse } from '@andante/ingester-client';
 import type { BlockConfig, BlockEncoderPool, BlockMeta } from '@andante/storage';
 import { defaultIngesterConfig } from './config.js';
 import { Ingester } from './ingester.js';
@@ -95,6 +96,28 @@ export function createIngester(config: IngesterModuleConfig, deps: IngesterModul
     },
     stop: () => ingester.stop(),
     notReady: () => (started ? undefined : 'replaying the WAL'),
+    // Distributors in other processes push here (internal gRPC); a malformed request is refused
+    // with INVALID_ARGUMENT by the decoder before anything reaches the ingester.
+    grpc: {
+      listener: 'internal',
+      methods: new Map(),
+      unary: new Map([
+        [
+          PUSH_METHOD,
+          async ({ request }) => {
+            if (!started) throw new UnavailableError('ingester is starting (replaying the WAL)');
+            return encodePushResponse(await ingester.push(decodePushRequest(request)));
+          },
+        ],
+        [
+          FIND_TRACE_BY_ID_METHOD,
+          async ({ request }) => {
+            const { tenantId, traceId } = decodeFindTraceByIdRequest(request);
+            return encodeFindTraceByIdResponse(await ingester.findTraceById(tenantId, traceId));
+          },
+        ],
+      ]),
+    },
     registerHttp(http) {
       // Tempo's /flush and /shutdown are the ingester's; /shutdown is the server's (it stops every module).
       const flush = async (_req: unknown, reply: { code: (n: number) => { send: () => unknown } }) => {

@@ -8,7 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, type GeneratorPusher, type IngesterClient, type Logger, type QuerierJobs } from '@andante/model';
+import { createLogger, type GeneratorPusher, type IngesterClient, type IngesterPusher, type Logger, type QuerierJobs } from '@andante/model';
+import { IngesterClientPool } from '@andante/ingester-client';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
 import { RingJobOwnership, createCompactor, type CompactorService } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
@@ -18,7 +19,7 @@ import { createGenerator, type GeneratorService } from '@andante/generator';
 import { createIngester, type IngesterService } from '@andante/ingester';
 import { Blocklist, MetricsFrontend, createQuerier, metricsBlockRunner, metricsStreamingMethods, registerMetricsRoutes, type QuerierService } from '@andante/querier';
 import { createQueryFrontend } from '@andante/query-frontend';
-import { service, type GrpcMethods, type ServerStreamMethod, type Service } from '@andante/service';
+import { service, type GrpcMethods, type GrpcUnaryMethods, type ServerStreamMethod, type Service } from '@andante/service';
 import { metricsEngine, searchCompiler } from '@andante/traceql';
 import { durationMs, parseTarget, s3BackendConfig, type AndanteConfig } from './config.js';
 import { configWarnings } from './config-warnings.js';
@@ -29,7 +30,8 @@ import { shareHttpPortWithH2c } from './shared-port.js';
 import { registerStatusRoutes } from './routes/status.js';
 import { createRing, ringModule, withMembership, type RingMember, type RingService } from './rings.js';
 import { EventLoopLagSampler } from './eventloop-lag.js';
-import { MODULES, checkSelection, selectModules, startOrder, stopWaves, type AnyModuleName, type ModuleName, type RingModuleName } from './modules.js';
+import { MODULES, checkSelection, selectModules, servesRemoteCallers, startOrder, stopWaves, type AnyModuleName, type ModuleName, type RemoteInterface, type RingModuleName } from './modules.js';
+import { GrpcInternalServer } from './internal-grpc.js';
 
 export const VERSION = '0.1.0';
 
@@ -37,21 +39,26 @@ export interface ListenAddresses {
   http: number;
   otlpGrpc: number | null;
   otlpHttp: number | null;
+  /** The internal gRPC port, when this process serves a module to other processes. */
+  grpc: number | null;
 }
 
 /** The internal gRPC server (server.grpc_listen_port) a transport provides. */
 export interface InternalGrpcServer {
-  mount(methods: GrpcMethods): void;
+  mount(methods: GrpcMethods, unary?: GrpcUnaryMethods): void;
   listen(port: number): Promise<number>;
   close(): Promise<void>;
 }
 
 /**
- * Where a module's interfaces come from when its provider runs in another process: the slot
- * internal gRPC fills. Empty in this build, so targets that need one are refused at startup.
+ * Where a module's interfaces come from when its provider runs in another process. Internal gRPC
+ * fills `ingesterPusher` and `server` by default (@andante/ingester-client, internal-grpc.ts); the
+ * rest is still empty, so targets that need them are refused at startup.
  */
 export interface RemoteClients {
-  /** An ingester elsewhere, by its ring entry (the address is its internal gRPC endpoint). */
+  /** An ingester elsewhere, by its ring entry (the address is its internal gRPC endpoint): the push side. */
+  ingesterPusher?: (instance: InstanceDesc) => IngesterPusher;
+  /** An ingester elsewhere, by its ring entry: its query side (not over gRPC yet). */
   ingester?: (instance: InstanceDesc) => IngesterClient;
   /** A metrics-generator elsewhere, by its ring entry. */
   generator?: (instance: InstanceDesc) => GeneratorPusher;
@@ -77,24 +84,32 @@ export class Andante {
   private listening = false;
   private stopping: Promise<void> | undefined;
 
+  private readonly remote: RemoteClients;
+  /** Clients of ingesters in other processes (closed on stop). */
+  private ingesterClients: IngesterClientPool | undefined;
+
   constructor(
     readonly cfg: AndanteConfig,
-    private readonly remote: RemoteClients = {},
+    remote: RemoteClients = {},
   ) {
     const selected = selectModules(parseTarget(cfg.target));
-    const clientsFor = new Set<ModuleName>([
-      ...(remote.ingester ? (['ingester'] as const) : []),
-      ...(remote.generator ? (['metrics-generator'] as const) : []),
-      ...(remote.querier ? (['querier'] as const) : []),
-    ]);
-    checkSelection(selected, { clientsFor, serving: remote.server !== undefined });
-    this.modules = startOrder(selected);
     this.logger = createLogger(cfg.server.log_level, { app: 'andante' });
+    this.remote = this.withInternalGrpc(remote);
+    const clients = new Set<RemoteInterface>([
+      ...(this.remote.ingesterPusher || this.remote.ingester ? (['IngesterPusher'] as const) : []),
+      ...(this.remote.ingester ? (['IngesterQuerier'] as const) : []),
+      ...(this.remote.generator ? (['GeneratorPusher'] as const) : []),
+      ...(this.remote.querier ? (['QuerierJobs'] as const) : []),
+    ]);
+    // Modules whose internal methods exist: the ingester's push (more as they come).
+    const serves = new Set<ModuleName>(this.remote.server ? ['ingester'] : []);
+    checkSelection(selected, { clients, serves });
+    this.modules = startOrder(selected);
     for (const warning of configWarnings(cfg)) this.logger.warn(warning);
     collectDefaultMetrics({ register: this.registry });
     this.eventLoopLag = new EventLoopLagSampler(this.registry);
     this.api = Fastify({ logger: false });
-    const requestDuration = createRequestDuration(this.registry);
+    const requestDuration = (this.requestDuration = createRequestDuration(this.registry));
     instrumentRequests(this.api, requestDuration);
     registerStatusRoutes(this.api, {
       prefix: cfg.http_api_prefix,
@@ -112,8 +127,12 @@ export class Andante {
       s.registerHttp?.(this.api);
       if (!s.grpc) continue;
       if (s.grpc.listener === 'http') onHttp.push(...s.grpc.methods);
-      else if (remote.server) remote.server.mount(s.grpc.methods);
-      else throw new Error(`${s.name} serves internal gRPC methods, but this build has no internal gRPC server (server.grpc_listen_port)`);
+      // Internal methods are served only to callers in other processes: under `all` no port opens.
+      else if (!servesRemoteCallers(s.name as ModuleName, selected)) continue;
+      else if (this.remote.server) {
+        this.remote.server.mount(s.grpc.methods, s.grpc.unary);
+        this.internalMounted = true;
+      } else throw new Error(`${s.name} serves internal gRPC methods, but this process has no internal gRPC server (server.grpc_listen_port)`);
     }
     if (onHttp.length > 0) {
       this.streaming = new GrpcOverHttp2({
@@ -123,6 +142,34 @@ export class Andante {
       });
       shareHttpPortWithH2c(this.api.server, this.streaming.server);
     }
+  }
+
+  private requestDuration: ReturnType<typeof createRequestDuration> | undefined;
+  private internalMounted = false;
+  private internalPort: number | null = null;
+
+  /** The internal gRPC transport's defaults for what `remote` leaves empty. */
+  private withInternalGrpc(remote: RemoteClients): RemoteClients {
+    const server = this.cfg.server;
+    const out: RemoteClients = { ...remote };
+    if (!out.server) {
+      out.server = new GrpcInternalServer(
+        { address: server.grpc_listen_address, maxRecvMessageBytes: server.grpc_server_max_recv_msg_size, maxSendMessageBytes: server.grpc_server_max_send_msg_size },
+        this.logger.child({ component: 'internal-grpc' }),
+        (path, code, seconds) => {
+          if (this.requestDuration) observeGrpc(this.requestDuration, path, code, seconds);
+        },
+      );
+    }
+    if (!out.ingesterPusher && !out.ingester) {
+      const pool = (this.ingesterClients = new IngesterClientPool({
+        remoteTimeoutMs: durationMs(this.cfg.ingester_client.remote_timeout),
+        maxSendMessageBytes: server.grpc_server_max_recv_msg_size,
+        maxRecvMessageBytes: server.grpc_server_max_send_msg_size,
+      }));
+      out.ingesterPusher = (instance) => pool.get(instance.address);
+    }
+    return out;
   }
 
   private service<T extends Service>(name: AnyModuleName): T {
@@ -157,13 +204,13 @@ export class Andante {
         return this.createStore();
       // Each ring's view over its kvstore and its page; the member joins with its component module.
       case 'ring':
-        return ringModule('ring', 'ingester', createRing('ingester', cfg, this.logger));
+        return ringModule('ring', 'ingester', createRing('ingester', cfg, this.logger, () => this.internalPort ?? 0));
       case 'generator-ring':
-        return ringModule('generator-ring', 'metrics-generator', createRing('metrics-generator', cfg, this.logger));
+        return ringModule('generator-ring', 'metrics-generator', createRing('metrics-generator', cfg, this.logger, () => this.internalPort ?? 0));
       case 'compactor-ring':
-        return ringModule('compactor-ring', 'compactor', createRing('compactor', cfg, this.logger));
+        return ringModule('compactor-ring', 'compactor', createRing('compactor', cfg, this.logger, () => this.internalPort ?? 0));
       case 'distributor-ring':
-        return ringModule('distributor-ring', 'distributor', createRing('distributor', cfg, this.logger));
+        return ringModule('distributor-ring', 'distributor', createRing('distributor', cfg, this.logger, () => this.internalPort ?? 0));
       case 'blocklist': {
         const b = new Blocklist(store().backend, durationMs(cfg.storage.trace.blocklist_poll), logger('querier'), this.registry);
         return Object.assign(
@@ -199,7 +246,7 @@ export class Andante {
         return withMembership<GeneratorService>(s, ring('generator-ring'));
       }
       case 'distributor': {
-        const ingester = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
+        const ingester = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : (this.remote.ingesterPusher ?? this.remote.ingester)!;
         const generator = this.has('metrics-generator')
           ? (() => { const p = this.service<GeneratorService>('metrics-generator').pusher; return () => p; })()
           : this.remote.generator;
@@ -357,16 +404,18 @@ export class Andante {
 
   /** Starts every module in dependency order, then listens; resolves with the bound ports. */
   async start(): Promise<ListenAddresses> {
+    // The internal port binds before any module starts: ring members register the bound port
+    // (grpc_listen_port 0), and nothing calls a module before its member joined the ring.
+    if (this.internalMounted) this.internalPort = await this.remote.server!.listen(this.cfg.server.grpc_listen_port);
     for (const name of this.modules) {
       if (this.stopping) throw new Error('stopped while starting');
       await this.services.get(name)!.start();
       this.started.push(name);
     }
     await this.api.listen({ host: this.cfg.server.http_listen_address, port: this.cfg.server.http_listen_port });
-    if (this.remote.server) await this.remote.server.listen(this.cfg.server.grpc_listen_port);
     this.listening = true;
     const receivers = this.has('distributor') ? this.service<DistributorService>('distributor').ports() : { otlpGrpc: null, otlpHttp: null };
-    const ports = { http: portOf(this.api), ...receivers };
+    const ports = { http: portOf(this.api), ...receivers, grpc: this.internalPort };
     this.logger.info('andante started', { version: VERSION, target: this.cfg.target, modules: this.modules.filter((m) => !MODULES[m].internal), ports });
     return ports;
   }
@@ -386,7 +435,8 @@ export class Andante {
       const apiClosed = this.api.close();
       await this.streaming?.close();
       await apiClosed;
-      await this.remote.server?.close();
+      if (this.internalMounted) await this.remote.server?.close();
+      this.ingesterClients?.close();
       if (started.has('server')) await this.services.get('server')!.stop();
       this.logger.info('andante stopped');
     })();

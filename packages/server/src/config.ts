@@ -82,11 +82,18 @@ export interface AndanteConfig {
   server: {
     http_listen_address: string;
     http_listen_port: number;
+    /** Internal gRPC (module-to-module calls); '' listens on every interface, as dskit. */
+    grpc_listen_address: string;
     grpc_listen_port: number;
+    /** Largest internal gRPC message taken / sent (Tempo raises dskit's 4 MiB to 16 MiB). */
+    grpc_server_max_recv_msg_size: number;
+    grpc_server_max_send_msg_size: number;
     log_level: 'debug' | 'info' | 'warn' | 'error';
     graceful_shutdown_timeout: string;
   };
   distributor: DistributorConfig & { ring: BasicRingConfig };
+  /** Tempo's ingester_client: how distributors call ingesters in other processes. */
+  ingester_client: { remote_timeout: string };
   ingester: IngesterModuleConfig & {
     lifecycler: {
       ring: { kvstore: RingKVStoreConfig; heartbeat_timeout: string; replication_factor: number; zone_awareness_enabled: boolean };
@@ -136,11 +143,15 @@ export function defaultConfig(): AndanteConfig {
     server: {
       http_listen_address: '0.0.0.0',
       http_listen_port: 3200,
+      grpc_listen_address: '',
       grpc_listen_port: 9095,
+      grpc_server_max_recv_msg_size: 16 * 1024 * 1024,
+      grpc_server_max_send_msg_size: 16 * 1024 * 1024,
       log_level: 'info',
       graceful_shutdown_timeout: '30s',
     },
     distributor: { ...defaultDistributorConfig(), ring: defaultBasicRing('5m') },
+    ingester_client: { remote_timeout: '5s' },
     ingester: {
       ...defaultIngesterModuleConfig(),
       lifecycler: {
@@ -202,6 +213,7 @@ const DURATION_KEYS = new Set([
   'distributor.ring.heartbeat_period',
   'ingester.lifecycler.heartbeat_timeout',
   'server.graceful_shutdown_timeout',
+  'ingester_client.remote_timeout',
   'ingester.trace_idle_period',
   'ingester.max_block_duration',
   'ingester.flush_check_period',

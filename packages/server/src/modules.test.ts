@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Andante } from './app.js';
 import { ConfigError, defaultConfig, parseTarget } from './config.js';
-import { ModuleError, checkSelection, selectModules, startOrder, stopWaves } from './modules.js';
+import { ModuleError, checkSelection, selectModules, servesRemoteCallers, startOrder, stopWaves } from './modules.js';
 
-const NO_TRANSPORT = { clientsFor: new Set<never>(), serving: false };
+const NO_TRANSPORT = { clients: new Set<never>(), serves: new Set<never>() };
 
 describe('target selection', () => {
   it.each([
@@ -62,8 +62,21 @@ describe('target selection', () => {
     expect(() => checkSelection(selectModules(parseTarget(target)), NO_TRANSPORT)).toThrow(ModuleError);
   });
 
+  it('accepts a distributor alone and an ingester alone with the internal gRPC push (the querier still needs IngesterQuerier)', () => {
+    const transport = { clients: new Set(['IngesterPusher'] as const), serves: new Set(['ingester'] as const) };
+    expect(() => checkSelection(selectModules(parseTarget('distributor')), transport)).not.toThrow();
+    expect(() => checkSelection(selectModules(parseTarget('ingester')), transport)).not.toThrow();
+    expect(() => checkSelection(selectModules(parseTarget('querier')), transport)).toThrow(/IngesterQuerier/);
+  });
+
+  it('serves a module on the internal port only when one of its callers is in another process', () => {
+    expect(servesRemoteCallers('ingester', selectModules(parseTarget('all')))).toBe(false);
+    expect(servesRemoteCallers('ingester', selectModules(parseTarget('distributor,querier,ingester')))).toBe(false);
+    expect(servesRemoteCallers('ingester', selectModules(parseTarget('ingester,querier,query-frontend')))).toBe(true);
+  });
+
   it('accepts a querier alone once a transport provides ingester clients and serves its jobs', () => {
-    expect(() => checkSelection(selectModules(parseTarget('querier')), { clientsFor: new Set(['ingester'] as const), serving: true })).not.toThrow();
+    expect(() => checkSelection(selectModules(parseTarget('querier')), { clients: new Set(['IngesterQuerier'] as const), serves: new Set(['querier'] as const) })).not.toThrow();
   });
 });
 

@@ -103,30 +103,41 @@ const SUGGESTION = 'run -target=all, or put the modules it talks to in the same 
 
 /**
  * Refuses a selection in which a module would have no way to reach a module it calls, or no
- * caller could reach it, before anything starts. `remote` names the interfaces a transport
- * provides (none yet: internal gRPC comes next).
+ * caller could reach it, before anything starts. `remote` names the interfaces the internal gRPC
+ * transport provides clients for, and the modules it serves to callers elsewhere.
  */
 export function checkSelection(selected: ReadonlySet<ModuleName>, remote: RemoteTransport): void {
-  const missing = (module: ModuleName, provider: ModuleName, what: string): void => {
-    if (selected.has(provider) || remote.clientsFor.has(provider)) return;
+  const missing = (module: ModuleName, provider: ModuleName, iface: RemoteInterface, what: string): void => {
+    if (selected.has(provider) || remote.clients.has(iface)) return;
     throw new ModuleError(`${module} needs ${what} over internal gRPC, which is not available yet; ${SUGGESTION}`);
   };
   const unreachable = (module: ModuleName, caller: ModuleName, what: string): void => {
-    if (selected.has(caller) || remote.serving) return;
+    if (selected.has(caller) || remote.serves.has(module)) return;
     throw new ModuleError(`${module} ${what} over internal gRPC, which is not available yet, so alone it would serve nothing; ${SUGGESTION}`);
   };
-  if (selected.has('distributor')) missing('distributor', 'ingester', 'ingester clients (IngesterPusher)');
-  if (selected.has('querier')) missing('querier', 'ingester', 'ingester clients (IngesterQuerier)');
-  if (selected.has('query-frontend')) missing('query-frontend', 'querier', 'querier clients (the querier job API)');
+  if (selected.has('distributor')) missing('distributor', 'ingester', 'IngesterPusher', 'ingester clients (IngesterPusher)');
+  if (selected.has('querier')) missing('querier', 'ingester', 'IngesterQuerier', 'ingester clients (IngesterQuerier)');
+  if (selected.has('query-frontend')) missing('query-frontend', 'querier', 'QuerierJobs', 'querier clients (the querier job API)');
   if (selected.has('ingester')) unreachable('ingester', 'distributor', 'receives pushes from distributors');
   if (selected.has('metrics-generator')) unreachable('metrics-generator', 'distributor', 'receives spans from distributors');
   if (selected.has('querier')) unreachable('querier', 'query-frontend', 'takes jobs from query-frontends');
 }
 
-/** What a module-to-module transport gives this process (nothing yet). */
+/** The interfaces a module calls on another (in-process objects, or internal gRPC clients). */
+export type RemoteInterface = 'IngesterPusher' | 'IngesterQuerier' | 'GeneratorPusher' | 'QuerierJobs';
+
+/** What the module-to-module transport gives this process. */
 export interface RemoteTransport {
-  /** Modules in other processes this one has clients for. */
-  clientsFor: ReadonlySet<ModuleName>;
-  /** Whether this process serves its modules to callers in other processes (internal gRPC server). */
-  serving: boolean;
+  /** Interfaces it has clients for (a provider in another process). */
+  clients: ReadonlySet<RemoteInterface>;
+  /** Modules whose internal methods it serves to callers in other processes. */
+  serves: ReadonlySet<ModuleName>;
+}
+
+/**
+ * Whether `module` must serve its internal methods: some module that calls it is not in this
+ * process (under `all` every caller is, so no internal port is opened).
+ */
+export function servesRemoteCallers(module: ModuleName, selected: ReadonlySet<ModuleName>): boolean {
+  return (Object.keys(MODULES) as AnyModuleName[]).some((m) => !selected.has(m as ModuleName) && !MODULES[m].internal && MODULES[m].calls.includes(module));
 }

@@ -6,7 +6,7 @@
 // member joins after it started and leaves after it stopped (withMembership).
 
 import type { Logger } from '@andante/model';
-import { Lifecycler, createRingStore, instanceAddress, type RingClient, type RingConfig } from '@andante/ring';
+import { Lifecycler, createRingStore, instanceAddress, type LifecyclerConfig, type RingClient, type RingConfig } from '@andante/ring';
 import { service, type Service } from '@andante/service';
 import { durationMs, type AndanteConfig, type BasicRingConfig } from './config.js';
 import { registerRingPage } from './routes/ring-page.js';
@@ -30,9 +30,16 @@ const PAGES: Record<RingName, { path: string; title: string }> = {
   distributor: { path: '/distributor/ring', title: 'Distributor ring' },
 };
 
-/** One ring over its kvstore, with this process's member (it joins when its module starts). */
-export function createRing(name: RingName, cfg: AndanteConfig, logger: Logger): RingMember {
+/**
+ * One ring over its kvstore, with this process's member (it joins when its module starts).
+ * `boundGrpcPort` gives the internal gRPC port once bound: with `grpc_listen_port: 0` (tests) the
+ * member registers the port the OS gave, which is known before any member joins.
+ */
+export function createRing(name: RingName, cfg: AndanteConfig, logger: Logger, boundGrpcPort: () => number = () => 0): RingMember {
   const grpcPort = cfg.server.grpc_listen_port;
+  // The address others dial; read when the member registers, so an ephemeral port is the bound one.
+  const memberAddress = (addr: string, port: number): { readonly address: string } =>
+    port || grpcPort ? { address: instanceAddress(addr, port, grpcPort) } : { get address() { return instanceAddress(addr, 0, boundGrpcPort()); } };
   const log = logger.child({ component: 'ring', ring: name });
   if (name === 'ingester') {
     const lc = cfg.ingester.lifecycler;
@@ -44,14 +51,16 @@ export function createRing(name: RingName, cfg: AndanteConfig, logger: Logger): 
     const store = createRingStore(lc.ring.kvstore, { key: 'ring', ...ringConfig }, log);
     const lifecycler = new Lifecycler(
       store,
-      {
-        id: lc.id,
-        address: instanceAddress(lc.address, lc.port, grpcPort),
-        numTokens: lc.num_tokens,
+      Object.defineProperties(
+        {
+          id: lc.id,
+          numTokens: lc.num_tokens,
         heartbeatPeriodMs: durationMs(lc.heartbeat_period),
         zone: lc.availability_zone,
-        unregisterOnShutdown: lc.unregister_on_shutdown,
-      },
+          unregisterOnShutdown: lc.unregister_on_shutdown,
+        },
+        Object.getOwnPropertyDescriptors(memberAddress(lc.address, lc.port)),
+      ) as LifecyclerConfig,
       log,
     );
     return { store, lifecycler };
@@ -60,7 +69,10 @@ export function createRing(name: RingName, cfg: AndanteConfig, logger: Logger): 
     const store = createRingStore(r.kvstore, { key, replicationFactor: 1, heartbeatTimeoutMs: durationMs(r.heartbeat_timeout) }, log);
     const lifecycler = new Lifecycler(
       store,
-      { id: r.instance_id, address: instanceAddress(r.instance_addr, r.instance_port, grpcPort), numTokens: 128, heartbeatPeriodMs: durationMs(r.heartbeat_period), zone },
+      Object.defineProperties(
+        { id: r.instance_id, numTokens: 128, heartbeatPeriodMs: durationMs(r.heartbeat_period), zone },
+        Object.getOwnPropertyDescriptors(memberAddress(r.instance_addr, r.instance_port)),
+      ) as LifecyclerConfig,
       log,
     );
     return { store, lifecycler };

@@ -19,6 +19,20 @@ export interface ServerStreamCall {
 /** A method's handler: throws an AndanteError (mapped to its gRPC code) to fail the call. */
 export type ServerStreamMethod = (call: ServerStreamCall) => Promise<void>;
 
+/** One call of a unary gRPC method: one request message in, one response message out. */
+export interface UnaryCall {
+  request: Uint8Array;
+  metadata: Readonly<Record<string, string | string[] | undefined>>;
+  /** Aborted when the client goes away or the call's deadline passes. */
+  signal: AbortSignal;
+}
+
+/** A unary method's handler: resolves with the response message, or throws an AndanteError. */
+export type UnaryMethod = (call: UnaryCall) => Promise<Uint8Array>;
+
+/** Unary gRPC methods by full path (`/andante.Ingester/Push`). */
+export type GrpcUnaryMethods = ReadonlyMap<string, UnaryMethod>;
+
 /** gRPC methods by full path (`/tempopb.StreamingQuerier/Search`), mounted by the server. */
 export type GrpcMethods = ReadonlyMap<string, ServerStreamMethod>;
 
@@ -41,7 +55,7 @@ export interface Service {
   /** Its HTTP routes, registered on the server's HTTP listener before it listens. */
   registerHttp?(http: FastifyInstance): void;
   /** Its gRPC methods and the listener they belong on. */
-  readonly grpc?: { listener: GrpcListener; methods: GrpcMethods };
+  readonly grpc?: { listener: GrpcListener; methods: GrpcMethods; unary?: GrpcUnaryMethods };
 }
 
 /** A Service with default lifecycle parts, for modules that are only an object with routes. */
