@@ -2,7 +2,7 @@
 // more than one package writes (search results here, trace-by-ID in the query-frontend).
 
 import type { AnyValue, KeyValue } from './trace.js';
-import { anyValueKind } from './trace-codec.js';
+import { anyValueKind, type AnyFields } from './trace-codec.js';
 
 export function attributesJson(attrs: readonly KeyValue[]): string {
   let s = '[';
@@ -16,16 +16,6 @@ export function attributesJson(attrs: readonly KeyValue[]): string {
 function keyValueJson(kv: KeyValue): string {
   return kv.key ? `{"key":${jsonString(kv.key)},"value":${anyValueJson(kv.value)}}` : `{"value":${anyValueJson(kv.value)}}`;
 }
-
-type AnyFields = {
-  stringValue: string;
-  boolValue: boolean;
-  intValue: bigint;
-  doubleValue: number;
-  arrayValue: { values: AnyValue[] };
-  kvlistValue: { values: KeyValue[] };
-  bytesValue: Uint8Array;
-};
 
 export function anyValueJson(v: AnyValue): string {
   const a = v as AnyFields;

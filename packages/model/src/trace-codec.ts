@@ -731,7 +731,8 @@ export function anyValueKind(v: AnyValue): number {
   return 0;
 }
 
-type AnyFields = {
+/** An AnyValue's fields by name (one set at a time), for reading the oneof without narrowing. */
+export type AnyFields = {
   stringValue: string;
   boolValue: boolean;
   intValue: bigint;

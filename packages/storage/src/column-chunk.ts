@@ -82,20 +82,25 @@ export function decodeDataPage(header: PageHeader, page: Uint8Array, decoder: Co
   return null;
 }
 
-/** Decodes every page of one column chunk (`bytes` starts at the chunk's first page). */
-export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn, int64: Int64As = 'number'): DecodedChunk {
-  const { schemaPath, meta } = leaf;
-  const element = schemaPath[schemaPath.length - 1]!.element;
-  const decoder = {
-    pathInSchema: meta.path_in_schema,
-    type: meta.type,
+/** hyparquet's page decoder settings for one leaf column (raw values: no parsers, no UTF-8). */
+function pageDecoder(leaf: LeafColumn, element: LeafColumn['schemaPath'][number]['element']) {
+  return {
+    pathInSchema: leaf.meta.path_in_schema,
+    type: leaf.meta.type,
     element,
-    schemaPath,
-    codec: meta.codec,
+    schemaPath: leaf.schemaPath,
+    codec: leaf.meta.codec,
     parsers: undefined as never,
     compressors: READ_DECOMPRESSORS,
     utf8: false,
   };
+}
+
+/** Decodes every page of one column chunk (`bytes` starts at the chunk's first page). */
+export function decodeColumnChunk(bytes: Uint8Array, leaf: LeafColumn, int64: Int64As = 'number'): DecodedChunk {
+  const { schemaPath, meta } = leaf;
+  const element = schemaPath[schemaPath.length - 1]!.element;
+  const decoder = pageDecoder(leaf, element);
   const maxDef = getMaxDefinitionLevel(schemaPath);
   const maxRep = getMaxRepetitionLevel(schemaPath);
   const total = Number(meta.num_values);
@@ -196,16 +201,7 @@ export function decodeRequiredNumbers(bytes: Uint8Array, leaf: LeafColumn, rows:
   if (getMaxDefinitionLevel(schemaPath) !== 0 || getMaxRepetitionLevel(schemaPath) !== 0) return null;
   const element = schemaPath[schemaPath.length - 1]!.element;
   if (element.type !== 'INT64' && element.type !== 'INT32' && element.type !== 'DOUBLE') return null;
-  const decoder = {
-    pathInSchema: meta.path_in_schema,
-    type: meta.type,
-    element,
-    schemaPath,
-    codec: meta.codec,
-    parsers: undefined as never,
-    compressors: READ_DECOMPRESSORS,
-    utf8: false,
-  };
+  const decoder = pageDecoder(leaf, element);
   const out = new Float64Array(rows);
   let n = 0;
   let dict: Float64Array | null = null;
