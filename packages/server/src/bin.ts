@@ -2,7 +2,7 @@
 // The `andante` binary: `andante -config.file=andante.yaml -target=all`.
 
 import { silentLogger } from '@andante/model';
-import { Andante } from './app.js';
+import type { Andante } from './app.js';
 import { ConfigError, durationMs, loadConfig, parseFlags, type AndanteConfig } from './config.js';
 import { Overrides } from './overrides.js';
 
@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   let app: Andante;
   try {
     if (parseFlags(argv).verify) await verify(argv);
-    app = new Andante(loadConfig(argv));
+    // Loaded here so -config.verify does not pay for every module's code.
+    const { Andante: App } = await import('./app.js');
+    app = new App(loadConfig(argv));
   } catch (err) {
     process.stderr.write(`andante: ${(err as Error).message}\n`);
     process.exit(err instanceof ConfigError ? 2 : 1);
