@@ -370,6 +370,25 @@ describe('helm chart: lint and render', () => {
   });
 });
 
+describe('helm chart: NOTES.txt', () => {
+  it("prints the seed's validation checklist for the release (helm install --dry-run=client)", async () => {
+    const r = await run(helm, ['install', 'tempo', CHART, '-f', SEED, '--namespace', 'tracing', '--dry-run=client']);
+    expect(r.code, r.out).toBe(0);
+    const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+    for (const line of [
+      "curl -s http://tempo-distributor:3200/ingester/ring -H 'Accept: application/json' | jq '.shards[] | {id, state}'",
+      "curl -s http://tempo-distributor:3200/metrics-generator/ring -H 'Accept: application/json' | jq '.shards[] | {id, state}'",
+      "grep '^tempo_distributor_spans_received_total'",
+      'aws s3 ls s3://acme-tempo-traces/ --recursive | grep meta.json',
+      'tempo_compactor_blocks_total',
+      'traces_spanmetrics_calls_total',
+      'gRPC: tempo-distributor.tracing.svc.cluster.local:4317',
+      'http://tempo-query-frontend.tracing.svc.cluster.local:3200',
+    ]) expect(notes).toContain(line);
+    expect(notes).toContain('Expect 3 ingesters ACTIVE (replication factor 3)');
+  });
+});
+
 describe('helm chart: dashboards and rules from deploy/', () => {
   it("the chart's copies are byte-equal to deploy/dashboards and deploy/alerts", () => {
     const pairs: [string, string, RegExp][] = [
