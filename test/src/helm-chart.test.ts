@@ -117,7 +117,7 @@ describe('helm chart: lint and render', () => {
       const args = andanteContainer(w)['args'] as string[];
       expect(args.slice(0, 3)).toEqual([`-target=${component(w)}`, '-config.file=/conf/tempo.yaml', '-config.expand-env=true']);
     }
-    expect(andanteContainer(byName(docs, 'Deployment', 'tempo-distributor')!)['args']).toContain('-config.expand-env=true');
+    expect((andanteContainer(byName(docs, 'Deployment', 'tempo-distributor')!)['args'] as string[]).at(-1)).toBe('-ingester_client.remote_timeout=10s');
     expect(ofKind(docs, 'PodDisruptionBudget').map((p) => p['metadata']['name']).sort()).toEqual(
       ['compactor', 'distributor', 'ingester', 'metrics-generator', 'querier', 'query-frontend'].map((c) => `tempo-${c}`),
     );
@@ -198,6 +198,23 @@ describe('helm chart: lint and render', () => {
     for (const r of results) expect(r, r.what).toMatchObject({ code: 0, out: 'ok\n' });
     expect(results).toHaveLength(22);
   }, 900_000);
+
+  it('-config.verify refuses what a pod would refuse: a mistyped extraArg, a key Andante does not know in structuredConfig', async () => {
+    const cases: [string[], string][] = [
+      [['--set', 'distributor.extraArgs[0]=-ingester_client.remote_timout=10s'], 'unknown flag -ingester_client.remote_timout'],
+      [['--set', 'tempo.structuredConfig.memcached.host=memcached'], 'unknown configuration key memcached'],
+    ];
+    for (const [i, [values, message]] of cases.entries()) {
+      const { docs } = await template(`refused ${i}`, values);
+      const dir = join(tmp, `refused-${i}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'tempo.yaml'), byName(docs, 'ConfigMap', 'tempo-config')!['data']['tempo.yaml']);
+      const args = (andanteContainer(byName(docs, 'Deployment', 'tempo-distributor')!)['args'] as string[]).map((a) => (a.startsWith('-config.file=') ? `-config.file=${join(dir, 'tempo.yaml')}` : a));
+      const r = await run(process.execPath, [BIN, ...args, '-config.verify', '-overrides.per_tenant_override_config='], undefined, 300_000);
+      expect(r.code).toBe(1);
+      expect(r.out).toContain(message);
+    }
+  }, 600_000);
 
   it('puts the IRSA role annotation on the ServiceAccount that every pod runs as', () => {
     const { docs } = renders.get('seed')!;
