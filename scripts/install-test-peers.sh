@@ -43,3 +43,15 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/d
   systemctl disable etcd >/dev/null 2>&1 || true
 fi
 etcd --version 2>&1 | head -1
+
+# Helm v4 (helm.sh/helm/v4, built with Go from the module proxy): test/src/helm-chart.test.ts lints and
+# renders deploy/helm/andante-distributed with it. Cached outside the clone, so CI builds it once.
+# Keep HELM_VERSION equal to HELM_VERSION in test/src/helm-chart.test.ts.
+HELM_VERSION=v4.3.2
+HELM_DIR="$HOME/.cache/andante-tools/helm-$HELM_VERSION"
+if [ ! -x "$HELM_DIR/helm" ]; then
+  command -v go >/dev/null 2>&1 || { echo "install-test-peers: Go is needed to build Helm $HELM_VERSION (go install)" >&2; exit 1; }
+  mkdir -p "$HELM_DIR"
+  GOBIN="$HELM_DIR" go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+fi
+"$HELM_DIR/helm" version --short

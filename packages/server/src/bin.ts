@@ -1,13 +1,40 @@
 #!/usr/bin/env node
 // The `andante` binary: `andante -config.file=andante.yaml -target=all`.
 
-import { Andante } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { silentLogger } from '@andante/model';
+import type { Andante } from './app.js';
+import { ConfigError, durationMs, loadConfig, parseFlags, type AndanteConfig } from './config.js';
+import { Overrides } from './overrides.js';
+
+/**
+ * `-config.verify` (Tempo's flag): load and validate the config and the per-tenant overrides file it
+ * names, print `ok` or the error, and exit 0 or 1 without starting anything.
+ */
+async function verify(argv: readonly string[]): Promise<never> {
+  try {
+    const cfg: AndanteConfig = loadConfig(argv);
+    const file = cfg.overrides.per_tenant_override_config;
+    if (file) {
+      const overrides = new Overrides(cfg.overrides.defaults, file, durationMs(cfg.overrides.per_tenant_override_period), silentLogger);
+      await overrides.start();
+      overrides.stop();
+    }
+    process.stdout.write('ok\n');
+    process.exit(0);
+  } catch (err) {
+    process.stderr.write(`andante: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
   let app: Andante;
   try {
-    app = new Andante(loadConfig(process.argv.slice(2)));
+    if (parseFlags(argv).verify) await verify(argv);
+    // Loaded here so -config.verify does not pay for every module's code.
+    const { Andante: App } = await import('./app.js');
+    app = new App(loadConfig(argv));
   } catch (err) {
     process.stderr.write(`andante: ${(err as Error).message}\n`);
     process.exit(err instanceof ConfigError ? 2 : 1);

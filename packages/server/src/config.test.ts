@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { applyYaml, configTree, defaultConfig, loadConfig, parseFlags } from './config.js';
+import { applyYaml, configTree, defaultConfig, expandEnv, loadConfig, parseFlags } from './config.js';
 import { parseDuration, silentLogger } from '@andante/model';
 import { Overrides } from './overrides.js';
 import { configWarnings } from './config-warnings.js';
@@ -218,5 +221,82 @@ overrides:
     await writeFile(file, 'overrides:\n  team-a:\n    metrics_generator:\n      processors: [span-metrics, servicegraphs]\n');
     const bad = new Overrides(cfg.overrides.defaults, file, 60_000, silentLogger);
     await expect(bad.start()).rejects.toThrow('overrides.team-a.metrics_generator.processors: "servicegraphs" is not a known processor, valid values: [service-graphs span-metrics');
+  });
+});
+
+describe('-config.expand-env', () => {
+  const env = { BUCKET: 'traces-prod', EMPTY: '', PORT: '3300' };
+  it.each([
+    ['${BUCKET}', 'traces-prod'],
+    ['$BUCKET/x', 'traces-prod/x'],
+    ['${UNSET}', ''],
+    ['${UNSET:-fallback}', 'fallback'],
+    ['${EMPTY:-fallback}', 'fallback'],
+    ['${EMPTY-fallback}', ''],
+    ['${UNSET-fall back}', 'fall back'],
+    ['${BUCKET:-fallback}', 'traces-prod'],
+    ['${UNSET:-}', ''],
+    ['${UNSET:-a:b}', 'a:b'],
+    ['cost $$5 and ${PORT}', 'cost $5 and 3300'],
+    ['regex: "^a$"', 'regex: "^a$"'],
+  ])('expands %s', (input, want) => {
+    expect(expandEnv(input, env)).toBe(want);
+  });
+
+  it('fails with the message of ${VAR:?message}, and on a malformed reference', () => {
+    expect(() => expandEnv('x: ${UNSET:?set the bucket name}', env)).toThrow('config.expand-env: UNSET: set the bucket name');
+    expect(() => expandEnv('x: ${EMPTY:?}', env)).toThrow('config.expand-env: EMPTY: not set');
+    expect(expandEnv('x: ${BUCKET:?needed}', env)).toBe('x: traces-prod');
+    expect(() => expandEnv('a: 1\nb: ${BUCKET', env)).toThrow('unterminated ${ at line 2');
+    expect(() => expandEnv('b: ${1BAD}', env)).toThrow('bad variable reference ${1BAD}');
+  });
+
+  it('expands the file before parsing only when the flag is on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cfg-env-'));
+    const file = join(dir, 'andante.yaml');
+    await writeFile(file, 'server:\n  http_listen_port: ${PORT:-3200}\nstorage:\n  trace:\n    backend: s3\n    s3:\n      bucket: ${BUCKET}\n      region: ${REGION:-eu-west-1}\n');
+    const cfg = loadConfig([`-config.file=${file}`, '-config.expand-env=true'], env);
+    expect(cfg.server.http_listen_port).toBe(3300);
+    expect(cfg.storage.trace.s3).toMatchObject({ bucket: 'traces-prod', region: 'eu-west-1' });
+    // A bare boolean flag does not swallow the next argument.
+    expect(loadConfig(['-config.expand-env', `-config.file=${file}`], env).storage.trace.s3.bucket).toBe('traces-prod');
+    // Off (Tempo's default): the text is parsed as written, and ${PORT:-3200} is not a number.
+    expect(() => loadConfig([`-config.file=${file}`], env)).toThrow('server.http_listen_port: expected a number, got "${PORT:-3200}"');
+    expect(() => loadConfig([`-config.file=${file}`, '-config.expand-env=maybe'], env)).toThrow('-config.expand-env: expected true or false, got "maybe"');
+    expect(parseFlags(['-config.expand-env=true', '-config.verify']).overrides).toEqual([]);
+  });
+});
+
+describe('-config.verify', () => {
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '../dist/bin.js');
+  const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((res) => {
+      execFile(process.execPath, [bin, ...args], { timeout: 60_000, env: { ...process.env, WAL_DIR: '/var/tempo/wal' } }, (err, stdout, stderr) => {
+        res({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr });
+      });
+    });
+
+  it('prints ok and exits 0 for a valid config and overrides file, prints the error and exits 1 otherwise, starting nothing', async () => {
+    expect(existsSync(bin), `${bin} is missing: run pnpm build first`).toBe(true);
+    const dir = await mkdtemp(join(tmpdir(), 'cfg-verify-'));
+    const overrides = join(dir, 'overrides.yaml');
+    await writeFile(overrides, 'overrides:\n  team-a:\n    ingestion:\n      rate_limit_bytes: 1000\n');
+    const good = join(dir, 'good.yaml');
+    // Had it started the modules, the process would not exit by itself.
+    await writeFile(good, `server:\n  http_listen_port: 1\nstorage:\n  trace:\n    wal:\n      path: \${WAL_DIR}\noverrides:\n  per_tenant_override_config: ${overrides}\n`);
+    const ok = await run(['-config.verify', `-config.file=${good}`, '-config.expand-env=true', '-target=ingester']);
+    expect(ok).toMatchObject({ code: 0, stdout: 'ok\n', stderr: '' });
+
+    const badKey = join(dir, 'bad-key.yaml');
+    await writeFile(badKey, 'storage:\n  trace:\n    backend: s3\n    s3:\n      bucket: b\n      bukket: c\n');
+    const r1 = await run(['-config.verify', `-config.file=${badKey}`]);
+    expect(r1.code).toBe(1);
+    expect(r1.stdout).toBe('');
+    expect(r1.stderr).toContain('unknown configuration key storage.trace.s3.bukket');
+
+    await writeFile(overrides, 'overrides:\n  team-a:\n    ingestion:\n      rate_limit_byte: 1000\n');
+    const r2 = await run(['-config.verify', `-config.file=${good}`, '-config.expand-env=true']);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain('unknown override key overrides.team-a.ingestion.rate_limit_byte');
   });
 });

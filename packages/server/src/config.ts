@@ -364,29 +364,81 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   return cfg;
 }
 
+/** What the command line says beyond config keys. */
+export interface ParsedFlags {
+  configFile: string;
+  /** `-config.expand-env=true`: expand `${VAR}` and `${VAR:-default}` in the file before parsing (Tempo's flag). */
+  expandEnv: boolean;
+  /** `-config.verify`: load and validate the config, report, exit (Tempo's flag). */
+  verify: boolean;
+  overrides: [string, string][];
+}
+
+function flagBool(name: string, value: string): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(`-${name}: expected true or false, got ${JSON.stringify(value)}`);
+}
+
 /** Parses Go-style flags: `-config.file=x`, `--target x`, `-key.path=value` (any config key). */
-export function parseFlags(argv: readonly string[]): { configFile: string; overrides: [string, string][] } {
+export function parseFlags(argv: readonly string[]): ParsedFlags {
   let configFile = '';
+  let expandEnv = false;
+  let verify = false;
   const overrides: [string, string][] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('-')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}: flags look like -config.file=andante.yaml`);
     const body = arg.replace(/^--?/, '');
     let [name, value] = body.includes('=') ? [body.slice(0, body.indexOf('=')), body.slice(body.indexOf('=') + 1)] : [body, undefined];
+    const isBool = name === 'config.expand-env' || name === 'config.verify';
     if (value === undefined) {
       const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('-')) value = argv[++i]!;
+      // Go's flag package never takes the next argument as a boolean flag's value.
+      if (!isBool && next !== undefined && !next.startsWith('-')) value = argv[++i]!;
       else value = 'true'; // a bare boolean flag
     }
     if (name === 'config.file') configFile = value;
+    else if (name === 'config.expand-env') expandEnv = flagBool(name, value);
+    else if (name === 'config.verify') verify = flagBool(name, value);
     else overrides.push([name!, value]);
   }
-  return { configFile, overrides };
+  return { configFile, expandEnv, verify, overrides };
+}
+
+const ENV_REF = /\$\$|\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)|\$\{/g;
+
+/**
+ * Tempo's `-config.expand-env` (drone/envsubst): `${VAR}` and `$VAR` become the variable's value (empty
+ * when unset), `${VAR:-default}` the default when unset or empty, `${VAR-default}` when unset,
+ * `${VAR:?message}` an error when unset or empty, and `$$` a literal `$`. Runs on the text before
+ * YAML parsing, as Tempo does, so a value can hold any YAML.
+ */
+export function expandEnv(text: string, env: Record<string, string | undefined> = process.env): string {
+  return text.replace(ENV_REF, (match: string, braced: string | undefined, bare: string | undefined, offset: number) => {
+    if (match === '$$') return '$';
+    if (bare !== undefined) return env[bare] ?? '';
+    if (braced === undefined) {
+      const line = text.slice(0, offset).split('\n').length;
+      throw new ConfigError(`config.expand-env: unterminated \${ at line ${line}`);
+    }
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])(.*))?$/s.exec(braced);
+    if (!m) throw new ConfigError(`config.expand-env: bad variable reference \${${braced}}: expected \${NAME}, \${NAME:-default} or \${NAME:?message}`);
+    const [, name, colon, op, arg] = m as unknown as [string, string, string | undefined, string | undefined, string | undefined];
+    const value = env[name];
+    const missing = value === undefined || (colon === ':' && value === '');
+    if (op === '-') return missing ? arg ?? '' : value!;
+    if (op === '?') {
+      if (missing) throw new ConfigError(`config.expand-env: ${name}: ${arg || 'not set'}`);
+      return value!;
+    }
+    return value ?? '';
+  });
 }
 
 /** Loads defaults, then the YAML file (if any), then flag overrides; validates the result. */
-export function loadConfig(argv: readonly string[]): AndanteConfig {
-  const { configFile, overrides } = parseFlags(argv);
+export function loadConfig(argv: readonly string[], env: Record<string, string | undefined> = process.env): AndanteConfig {
+  const { configFile, expandEnv: expand, overrides } = parseFlags(argv);
   const cfg = defaultConfig();
   if (configFile) {
     let text: string;
@@ -395,7 +447,7 @@ export function loadConfig(argv: readonly string[]): AndanteConfig {
     } catch (err) {
       throw new ConfigError(`cannot read config file ${configFile}: ${(err as Error).message}`);
     }
-    applyYaml(cfg, text);
+    applyYaml(cfg, expand ? expandEnv(text, env) : text);
   }
   for (const [name, value] of overrides) applyFlag(cfg, name, value);
   return validateConfig(cfg);
