@@ -43,3 +43,20 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/d
   systemctl disable etcd >/dev/null 2>&1 || true
 fi
 etcd --version 2>&1 | head -1
+
+# OpenTelemetry Collector (tools/otelcol: the OTLP receiver, batch and tail_sampling processors and
+# OTLP exporters, all from the Collector's Go modules at release v0.161.0), built with the machine's
+# Go into a cache outside the clone; rebuilt only when tools/otelcol changes. test/src/collector.test.ts
+# runs it in front of Andante. Keep OTELCOL_VERSION equal to the test's.
+OTELCOL_VERSION=0.161.0
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="${ANDANTE_TOOLS_DIR:-$HOME/.cache/andante-tools}"
+OTELCOL_DIR="$TOOLS_DIR/otelcol-v$OTELCOL_VERSION"
+OTELCOL_SOURCE_SUM="$(cat "$ROOT"/tools/otelcol/go.mod "$ROOT"/tools/otelcol/go.sum "$ROOT"/tools/otelcol/main.go | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$OTELCOL_DIR/otelcol-andante" ] || [ "$(cat "$OTELCOL_DIR/source.sha256" 2>/dev/null)" != "$OTELCOL_SOURCE_SUM" ]; then
+  command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
+  mkdir -p "$OTELCOL_DIR"
+  (cd "$ROOT/tools/otelcol" && go build -trimpath -o "$OTELCOL_DIR/otelcol-andante" .)
+  echo "$OTELCOL_SOURCE_SUM" > "$OTELCOL_DIR/source.sha256"
+fi
+"$OTELCOL_DIR/otelcol-andante" --version
