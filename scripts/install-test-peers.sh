@@ -44,14 +44,33 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/d
 fi
 etcd --version 2>&1 | head -1
 
-# Helm v4 (helm.sh/helm/v4, built with Go from the module proxy): test/src/helm-chart.test.ts lints and
-# renders deploy/helm/andante-distributed with it. Cached outside the clone, so CI builds it once.
-# Keep HELM_VERSION equal to HELM_VERSION in test/src/helm-chart.test.ts.
+# Tools built with the machine's Go from the Go module proxy, cached outside the clone (a second run
+# builds nothing). ANDANTE_TOOLS_DIR moves the cache; the tests look in the same place.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="${ANDANTE_TOOLS_DIR:-$HOME/.cache/andante-tools}"
+command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
+
+# Helm v4 (helm.sh/helm/v4): test/src/helm-chart.test.ts lints and renders
+# deploy/helm/andante-distributed with it. Keep HELM_VERSION equal to the test's.
 HELM_VERSION=v4.3.2
-HELM_DIR="$HOME/.cache/andante-tools/helm-$HELM_VERSION"
+HELM_DIR="$TOOLS_DIR/helm-$HELM_VERSION"
 if [ ! -x "$HELM_DIR/helm" ]; then
   command -v go >/dev/null 2>&1 || { echo "install-test-peers: Go is needed to build Helm $HELM_VERSION (go install)" >&2; exit 1; }
   mkdir -p "$HELM_DIR"
   GOBIN="$HELM_DIR" go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 fi
 "$HELM_DIR/helm" version --short
+
+# OpenTelemetry Collector (tools/otelcol: the OTLP receiver, batch and tail_sampling processors and
+# OTLP exporters, all from the Collector's Go modules at release v0.161.0); rebuilt only when
+# tools/otelcol changes. test/src/collector.test.ts runs it in front of Andante. Keep
+# OTELCOL_VERSION equal to the test's.
+OTELCOL_VERSION=0.161.0
+OTELCOL_DIR="$TOOLS_DIR/otelcol-v$OTELCOL_VERSION"
+OTELCOL_SOURCE_SUM="$(cat "$ROOT"/tools/otelcol/go.mod "$ROOT"/tools/otelcol/go.sum "$ROOT"/tools/otelcol/main.go | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$OTELCOL_DIR/otelcol-andante" ] || [ "$(cat "$OTELCOL_DIR/source.sha256" 2>/dev/null)" != "$OTELCOL_SOURCE_SUM" ]; then
+  mkdir -p "$OTELCOL_DIR"
+  (cd "$ROOT/tools/otelcol" && go build -trimpath -o "$OTELCOL_DIR/otelcol-andante" .)
+  echo "$OTELCOL_SOURCE_SUM" > "$OTELCOL_DIR/source.sha256"
+fi
+"$OTELCOL_DIR/otelcol-andante" --version

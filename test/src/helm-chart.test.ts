@@ -40,7 +40,7 @@ function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv, timeout = 120
 
 /** The helm binary: the cached build first, then PATH; a clear failure (never a skip) when neither. */
 async function findHelm(): Promise<string> {
-  const cached = join(homedir(), '.cache/andante-tools', `helm-${HELM_VERSION}`, 'helm');
+  const cached = join(process.env['ANDANTE_TOOLS_DIR'] ?? join(homedir(), '.cache', 'andante-tools'), `helm-${HELM_VERSION}`, 'helm');
   if (existsSync(cached)) return cached;
   const onPath = await run('helm', ['version', '--short']);
   if (onPath.code === 0 && onPath.out.startsWith('v4.')) return 'helm';
