@@ -197,29 +197,50 @@ export class RingIngesterQuerier implements IngesterQuerier {
     const { targets, lost } = this.everyone(ring);
     if (this.deps.replicationFactor <= 1) return this.ask('metrics', targets, lost, (q) => q.metricsQueryRange(tenantId, req, signal), signal);
     const { tokens, sets } = this.replicaSets(ring);
-    const share = new Map<string, number[]>();
-    const unreadable: string[] = [];
-    for (let i = 0; i < tokens.length; i++) {
-      const reader = sets[i]!.find((m) => RingIngesterQuerier.readable(ring, m));
-      if (!reader) {
-        unreadable.push(`${tokens[i]}`);
-        continue;
-      }
-      const list = share.get(reader.id) ?? [];
-      // Traces with tokens in (previous token, this token] belong to this token's replica set; the first wraps around.
+    // Range i holds traces with tokens in (token i-1, token i]; the first wraps around.
+    const rangeOf = (i: number, into: number[]): void => {
       if (i === 0) {
-        if (tokens[tokens.length - 1]! < MAX_TOKEN) addRange(list, tokens[tokens.length - 1]! + 1, MAX_TOKEN);
-        addRange(list, 0, tokens[0]!);
-      } else addRange(list, tokens[i - 1]! + 1, tokens[i]!);
-      share.set(reader.id, list);
+        if (tokens[tokens.length - 1]! < MAX_TOKEN) addRange(into, tokens[tokens.length - 1]! + 1, MAX_TOKEN);
+        addRange(into, 0, tokens[0]!);
+      } else addRange(into, tokens[i - 1]! + 1, tokens[i]!);
+    };
+    const parts: MetricsPartial[] = [];
+    const failed = new Map<string, string>();
+    let pending = Array.from(tokens, (_, i) => i);
+    // Each round gives every pending range to its first readable replica not failed yet; a failed
+    // reader's ranges go to the next replica in the following round (RF - quorum failures at most).
+    while (pending.length > 0) {
+      const share = new Map<string, { member: InstanceDesc; ranges: number[]; indexes: number[] }>();
+      for (const i of pending) {
+        const reader = sets[i]!.find((m) => RingIngesterQuerier.readable(ring, m) && !failed.has(m.id));
+        if (!reader) {
+          const why = [...failed].map(([id, e]) => `${id} (${e})`).join('; ');
+          throw new UnavailableError(`metrics: no replica of a token range of the ingester ring can be read (every replica unhealthy or failed${why ? `: ${why}` : ''})`);
+        }
+        let entry = share.get(reader.id);
+        if (!entry) share.set(reader.id, (entry = { member: reader, ranges: [], indexes: [] }));
+        entry.indexes.push(i);
+      }
+      for (const e of share.values()) for (const i of e.indexes) rangeOf(i, e.ranges);
+      const entries = [...share.values()];
+      const settled = await Promise.allSettled(entries.map((e) => this.deps.client(e.member).metricsQueryRange(tenantId, { ...req, tokenRanges: sortRanges(e.ranges) }, signal)));
+      signal?.throwIfAborted();
+      pending = [];
+      settled.forEach((r, k) => {
+        const e = entries[k]!;
+        if (r.status === 'fulfilled') parts.push(r.value);
+        else {
+          failed.set(e.member.id, (r.reason as Error)?.message ?? String(r.reason));
+          pending.push(...e.indexes);
+        }
+      });
+      if (failed.size > this.maxErrors) {
+        const why = [...failed].map(([id, e]) => `${id} (${e})`).join('; ');
+        throw new UnavailableError(`metrics: ${failed.size} ingester(s) could not be read, at most ${this.maxErrors} may fail at replication factor ${this.deps.replicationFactor}: ${why}`);
+      }
     }
-    if (unreadable.length > 0) {
-      throw new UnavailableError(`metrics: no replica of ${unreadable.length} token range(s) of the ingester ring can be read (every replica unhealthy)`);
-    }
-    // Every range has a readable replica, so an unhealthy member costs nothing here; but a reader
-    // that fails leaves its ranges uncounted, so none may fail.
-    const readers = targets.filter((t) => share.has(t.id));
-    return this.ask('metrics', readers, [], (q, i) => q.metricsQueryRange(tenantId, { ...req, tokenRanges: sortRanges(share.get(i.id)!) }, signal), signal, 0);
+    if (failed.size > 0) this.deps.logger.info('ingester query tolerated failures', { what: 'metrics', failed: [...failed.keys()] });
+    return parts;
   }
 }
 
