@@ -24,16 +24,20 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-function clusterConfig(prefix: string, target: string, name: string, rf: number) {
+// heartbeat_timeout (also the lease TTL) 10s: on a loaded 2-core machine a 3 s lease can lapse
+// under a live ingester; only the RF 1 case waits for a dead one to turn UNHEALTHY.
+function clusterConfig(prefix: string, target: string, name: string, rf: number, traces?: string) {
   const kvstore = { store: 'etcd', prefix, etcd: { endpoints: [etcd.endpoint], dial_timeout: '1s', max_retries: 2 } };
-  const basic = (id: string) => ({ kvstore, heartbeat_period: '200ms', heartbeat_timeout: '3s', instance_id: id, instance_addr: '127.0.0.1' });
+  const basic = (id: string) => ({ kvstore, heartbeat_period: '500ms', heartbeat_timeout: '10s', instance_id: id, instance_addr: '127.0.0.1' });
   return {
     target,
     server: { grpc_listen_address: '127.0.0.1', grpc_listen_port: 0 },
-    ingester: { lifecycler: { id: `ingester-${name}`, address: '127.0.0.1', heartbeat_period: '200ms', ring: { kvstore, heartbeat_timeout: '3s', replication_factor: rf } } },
+    ingester: { lifecycler: { id: `ingester-${name}`, address: '127.0.0.1', heartbeat_period: '500ms', ring: { kvstore, heartbeat_timeout: '10s', replication_factor: rf } } },
     metrics_generator: { ring: basic(`generator-${name}`) },
     compactor: { ring: basic(`compactor-${name}`) },
     distributor: { ring: basic(`distributor-${name}`) },
+    // One bucket for the cluster (a shared directory here), as in distributed mode.
+    ...(traces ? { storage: { trace: { local: { path: traces } } } } : {}),
   };
 }
 
@@ -104,11 +108,12 @@ interface SearchJson {
 }
 
 describe('querier in its own process over internal gRPC', () => {
-  it('RF 3, three ingesters: trace by ID, TraceQL search, tags, tag values and query_range equal -target=all on the same exports; malformed requests to each new method get INVALID_ARGUMENT', async () => {
+  it('RF 3, three ingesters: trace by ID, TraceQL search, tags, tag values and query_range equal -target=all on the same exports; malformed requests to each new method get INVALID_ARGUMENT; after /flush the flushed blocks are read before any blocklist poll', async () => {
     const prefix = `querier-grpc-rf3-${process.pid}/`;
-    const ingesters = await Promise.all(['a', 'b', 'c'].map((n) => startProcess(makeTempDir(`qgrpc-ing-${n}-`), clusterConfig(prefix, 'ingester', n, 3), 90_000)));
+    const bucket = makeTempDir('qgrpc-bucket-');
+    const ingesters = await Promise.all(['a', 'b', 'c'].map((n) => startProcess(makeTempDir(`qgrpc-ing-${n}-`), clusterConfig(prefix, 'ingester', n, 3, bucket), 90_000)));
     const distributor = await startProcess(makeTempDir('qgrpc-dist-'), clusterConfig(prefix, 'distributor', 'd', 3), 90_000);
-    const querier = await startProcess(makeTempDir('qgrpc-querier-'), clusterConfig(prefix, 'querier,query-frontend', 'q', 3), 90_000);
+    const querier = await startProcess(makeTempDir('qgrpc-querier-'), clusterConfig(prefix, 'querier,query-frontend', 'q', 3, bucket), 90_000);
     const all = await startProcess(makeTempDir('qgrpc-all-'), {}, 90_000);
     await ringActive(distributor, 3);
     await ringActive(querier, 3);
@@ -191,6 +196,19 @@ describe('querier in its own process over internal gRPC', () => {
     const again = await getJson(querier.ports.http, paths[0]!);
     expect(((again.json as SearchJson).traces ?? []).length).toBe(4);
 
+    // Read-your-writes across the flush: the ingesters write their blocks (three replicas' blocks
+    // of the same spans) and name them in their answers before the querier's blocklist polls
+    // (blocklist_poll 5m): trace by ID and a windowed search still answer, each span and trace once.
+    for (const p of ingesters) expect((await fetch(`http://127.0.0.1:${p.ports.http}/flush`, { method: 'POST' })).status).toBe(204);
+    for (const id of ids.slice(0, 4)) {
+      const [a, b] = await Promise.all([fetchTraceProto(querier.ports.http, id), fetchTraceProto(all.ports.http, id)]);
+      expect(a.status).toBe(200);
+      expect(spansOf(a.trace)).toEqual(spansOf(b.trace));
+    }
+    const windowed = `/api/search?q=${encodeURIComponent('{ resource.service.name = "checkout" }')}&limit=50&start=${NOW_S - 600}&end=${NOW_S + 600}`;
+    const afterFlush = (await getJson(querier.ports.http, windowed)).json as SearchJson;
+    expect((afterFlush.traces ?? []).map((t) => t.traceID).sort()).toEqual(ids.filter((_, i) => i % 3 === 0).sort());
+
     for (const p of [querier, distributor, all, ...ingesters]) expect(await p.stop()).toBe(0);
   }, 300_000);
 
@@ -225,7 +243,7 @@ describe('querier in its own process over internal gRPC', () => {
         const { shards } = (await res.json()) as { shards: { id: string; state: string }[] };
         return shards.find((s) => s.id === 'ingester-rf1-b')?.state === 'UNHEALTHY';
       },
-      30_000,
+      60_000,
       'the killed ingester UNHEALTHY',
     );
     const b = await getJson(querier.ports.http, search);
