@@ -128,8 +128,8 @@ export class IngesterGrpcClient implements IngesterClient {
 }
 
 /** The ingester's refusal as the error an in-process push would have thrown. */
-export function fromServiceError(err: grpc.ServiceError, address: string, path = '/andante.Ingester/Push'): AndanteError {
-  const what = path === '/andante.Ingester/Push' ? 'push to' : `${path.slice(path.lastIndexOf('/') + 1)} on`;
+export function fromServiceError(err: grpc.ServiceError, address: string, path = PUSH_METHOD): AndanteError {
+  const what = path === PUSH_METHOD ? 'push to' : `${path.slice(path.lastIndexOf('/') + 1)} on`;
   const details = err.details || err.message;
   const first = (key: string): string | undefined => {
     const v = err.metadata?.get(key)[0];
@@ -144,8 +144,12 @@ export function fromServiceError(err: grpc.ServiceError, address: string, path =
       const message = details.startsWith(`${code}: `) ? details.slice(code.length + 2) : details;
       return new LimitExceededError(code as ConstructorParameters<typeof LimitExceededError>[0], reason as ConstructorParameters<typeof LimitExceededError>[1], message, Number.isFinite(retry) && retry > 0 ? retry : undefined);
     }
-    // No typed refusal: grpc-js itself refused the message (over a max message size).
-    return new PayloadTooLargeError(`${what} ingester ${address}: ${details}`);
+    // No typed refusal: grpc-js itself refused the message (over a max message size). For a push
+    // that is the request; for a query, the ingester's answer, which a narrower query makes smaller.
+    if (path === PUSH_METHOD) return new PayloadTooLargeError(`${what} ingester ${address}: ${details}`);
+    return new InvalidArgumentError(
+      `${what} ingester ${address}: the answer exceeds the internal gRPC message size limit (${details}); narrow the query (a shorter window, a filter, a lower limit) or raise server.grpc_server_max_send_msg_size and grpc_server_max_recv_msg_size`,
+    );
   }
   if (err.code === grpc.status.INVALID_ARGUMENT) return new InvalidArgumentError(details);
   return new UnavailableError(`${what} ingester ${address} failed: ${grpc.status[err.code] ?? err.code}: ${details}`);

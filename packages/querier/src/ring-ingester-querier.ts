@@ -6,6 +6,7 @@
 // as Tempo's queriers do); beyond that the call fails with UNAVAILABLE (503), never a silent partial.
 
 import {
+  AndanteError,
   UnavailableError,
   combineTraces,
   compareSearchResults,
@@ -97,6 +98,7 @@ export class RingIngesterQuerier implements IngesterQuerier {
   private async ask<T>(what: string, targets: readonly InstanceDesc[], lost: readonly InstanceDesc[], call: (q: IngesterQuerier, i: InstanceDesc) => Promise<T>, signal?: AbortSignal, maxErrors = this.maxErrors): Promise<T[]> {
     const settled = await Promise.allSettled(targets.map((i) => call(this.deps.client(i), i)));
     signal?.throwIfAborted();
+    throwRequestError(settled);
     const failed: string[] = lost.map((i) => `${i.id} (unhealthy in the ring)`);
     const ok: T[] = [];
     settled.forEach((s, k) => {
@@ -225,6 +227,7 @@ export class RingIngesterQuerier implements IngesterQuerier {
       const entries = [...share.values()];
       const settled = await Promise.allSettled(entries.map((e) => this.deps.client(e.member).metricsQueryRange(tenantId, { ...req, tokenRanges: sortRanges(e.ranges) }, signal)));
       signal?.throwIfAborted();
+      throwRequestError(settled);
       pending = [];
       settled.forEach((r, k) => {
         const e = entries[k]!;
@@ -242,6 +245,14 @@ export class RingIngesterQuerier implements IngesterQuerier {
     if (failed.size > 0) this.deps.logger.info('ingester query tolerated failures', { what: 'metrics', failed: [...failed.keys()] });
     return parts;
   }
+}
+
+/**
+ * A refusal of the request itself (a 4xx: a bad query, an answer over the message size limit) is
+ * the caller's to see as is, not an unavailable ingester: another replica would refuse it too.
+ */
+function throwRequestError(settled: readonly PromiseSettledResult<unknown>[]): void {
+  for (const s of settled) if (s.status === 'rejected' && s.reason instanceof AndanteError && s.reason.httpStatus < 500) throw s.reason;
 }
 
 /** Adds [start, end] to a list of pairs, joining it to the last pair when adjacent. */

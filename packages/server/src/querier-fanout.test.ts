@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  InvalidArgumentError,
   UnavailableError,
   bytesToHex,
   countSpans,
@@ -46,7 +47,7 @@ interface Node {
 }
 
 /** A real ingester (WAL in a temp dir) served on its own internal gRPC server; `wrap` may intercept a method. */
-async function startNode(id: string, wrap?: (path: string, h: UnaryMethod) => UnaryMethod): Promise<Node> {
+async function startNode(id: string, wrap?: (path: string, h: UnaryMethod) => UnaryMethod, maxSendMessageBytes = 16 << 20): Promise<Node> {
   const dir = await mkdtemp(join(tmpdir(), `fanout-${id}-`));
   const service = createIngester(
     { ...defaultIngesterModuleConfig(), flush_check_period: '1h', flush_all_on_shutdown: false },
@@ -62,7 +63,7 @@ async function startNode(id: string, wrap?: (path: string, h: UnaryMethod) => Un
   );
   await service.start();
   const finished: Node['finished'] = [];
-  const server = new GrpcInternalServer({ address: '127.0.0.1', maxRecvMessageBytes: 16 << 20, maxSendMessageBytes: 16 << 20 }, silentLogger, (path, code) => finished.push({ path, code }));
+  const server = new GrpcInternalServer({ address: '127.0.0.1', maxRecvMessageBytes: 16 << 20, maxSendMessageBytes }, silentLogger, (path, code) => finished.push({ path, code }));
   const unary = new Map([...service.grpc!.unary!].map(([path, h]) => [path, wrap ? wrap(path, h) : h] as const));
   server.mount(new Map(), unary);
   const port = await server.listen(0);
@@ -247,6 +248,18 @@ describe('RingIngesterQuerier over internal gRPC', () => {
     const scan = await outcome;
     expect(scan).toBeInstanceOf(UnavailableError);
     expect((scan as Error).message).toMatch(/query stopped: the caller cancelled it/);
+  }, 60_000);
+
+  it('an answer over the message size limit is refused with a 400-class error that says how to narrow it; the ingester keeps serving', async () => {
+    const node = await startNode('small', undefined, 4096);
+    const p = pool();
+    await p.get(node.address).push({ tenantId: TENANT, segments: segments(200) });
+    const q = fanout([member(node.id, node.address)], 1, p);
+    const err = await q.searchTagValues(TENANT, { query: '', startSeconds: 0, endSeconds: 0, tag: 'span.n', v2: true }).catch((e: unknown) => e);
+    // A refusal of the request passes through the fan-out as is (another replica would refuse it too).
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect((err as Error).message).toMatch(/SearchTagValues on ingester 127\.0\.0\.1:\d+: the answer exceeds the internal gRPC message size limit .*narrow the query/);
+    expect((await q.searchTagValues(TENANT, { query: '', startSeconds: 0, endSeconds: 0, tag: 'resource.service.name', v2: true })).values.map((v) => v.value).sort()).toEqual(['even', 'odd']);
   }, 60_000);
 
   it('the client pool closes the client of a member that left the ring', () => {
