@@ -216,7 +216,8 @@ describe('querier in its own process over internal gRPC', () => {
     const prefix = `querier-grpc-rf1-${process.pid}/`;
     const ingesters = await Promise.all(['a', 'b'].map((n) => startProcess(makeTempDir(`qgrpc1-ing-${n}-`), clusterConfig(prefix, 'ingester', `rf1-${n}`, 1), 90_000)));
     const distributor = await startProcess(makeTempDir('qgrpc1-dist-'), clusterConfig(prefix, 'distributor', 'rf1-d', 1), 90_000);
-    const querier = await startProcess(makeTempDir('qgrpc1-querier-'), clusterConfig(prefix, 'querier,query-frontend', 'rf1-q', 1), 90_000);
+    // query_relevant_ingesters: trace by ID asks only the trace's owner, so the live one's traces stay readable.
+    const querier = await startProcess(makeTempDir('qgrpc1-querier-'), { ...clusterConfig(prefix, 'querier,query-frontend', 'rf1-q', 1), querier: { query_relevant_ingesters: true } }, 90_000);
     await ringActive(distributor, 2);
     await ringActive(querier, 2);
     const ids: string[] = [];
@@ -249,7 +250,7 @@ describe('querier in its own process over internal gRPC', () => {
     const b = await getJson(querier.ports.http, search);
     expect(b.status, b.text).toBe(503);
     expect(b.text).toMatch(/ingester-rf1-b \(unhealthy in the ring\)/);
-    // Trace by ID: a trace owned by the dead ingester is 503 (not a 404); one owned by the live one is found.
+    // Trace by ID (query_relevant_ingesters): a trace owned by the dead ingester is 503 (not a 404); one owned by the live one is found.
     const answers = await Promise.all(ids.map((id) => fetchTraceProto(querier.ports.http, id)));
     const statuses = answers.map((x) => x.status);
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);

@@ -1,6 +1,7 @@
 // The querier's view of ingesters in other processes: one IngesterQuerier over the ingester ring.
-// Find-by-ID asks the trace's replicas; search, tags and metrics ask every ingester that may hold
-// data (ACTIVE or LEAVING: a leaving ingester still holds what it is flushing). Answers are merged
+// Search, tags, metrics and (by default, as Tempo) find-by-ID ask every ingester that may hold
+// data (ACTIVE or LEAVING: a leaving ingester still holds what it is flushing); with
+// querier.query_relevant_ingesters find-by-ID asks only the trace's replicas. Answers are merged
 // into one partial, so replicas (RF 3) of one trace give each span, each search result and each
 // metrics sample once. Up to RF - quorum unreachable ingesters are tolerated (dskit's MaxErrors,
 // as Tempo's queriers do); beyond that the call fails with UNAVAILABLE (503), never a silent partial.
@@ -38,6 +39,12 @@ export interface RingIngesterQuerierDeps {
   /** ingester.lifecycler.ring.replication_factor: how many ingesters hold each trace. */
   replicationFactor: number;
   zoneAwarenessEnabled?: boolean;
+  /**
+   * querier.query_relevant_ingesters: find-by-ID asks only the trace's replicas. Off (Tempo's
+   * default): every ingester, so a trace written before a ring change (a member joined, an
+   * ingester was replaced with new tokens) is still found where it was written.
+   */
+  queryRelevantIngesters?: boolean;
   /** The client of one ingester (one per address, from a pool). */
   client: (instance: InstanceDesc) => IngesterQuerier;
   logger: Logger;
@@ -124,11 +131,15 @@ export class RingIngesterQuerier implements IngesterQuerier {
 
   async findTraceById(tenantId: string, traceId: Uint8Array, signal?: AbortSignal): Promise<IngesterTrace> {
     const ring = this.deps.ring();
-    const { tokens, sets } = this.replicaSets(ring);
-    if (tokens.length === 0) return { trace: null, flushedBlocks: [] };
-    const set = sets[lowerBound(tokens, tokenForTraceId(traceId)) % tokens.length]!;
-    const targets = set.filter((i) => RingIngesterQuerier.readable(ring, i));
-    const lost = set.filter((i) => !RingIngesterQuerier.readable(ring, i));
+    let targets: InstanceDesc[];
+    let lost: InstanceDesc[];
+    if (this.deps.queryRelevantIngesters) {
+      const { tokens, sets } = this.replicaSets(ring);
+      if (tokens.length === 0) return { trace: null, flushedBlocks: [] };
+      const set = sets[lowerBound(tokens, tokenForTraceId(traceId)) % tokens.length]!;
+      targets = set.filter((i) => RingIngesterQuerier.readable(ring, i));
+      lost = set.filter((i) => !RingIngesterQuerier.readable(ring, i));
+    } else ({ targets, lost } = this.everyone(ring));
     const parts = await this.ask('trace by ID', targets, lost, (q) => q.findTraceById(tenantId, traceId, signal), signal);
     const traces = parts.map((p) => p.trace).filter((t): t is Trace => t !== null);
     // Replicas hold the same spans: combineTraces keeps each span ID once.

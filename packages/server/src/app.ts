@@ -200,6 +200,7 @@ export class Andante {
       ring: () => ingesterRing.snapshot(),
       replicationFactor: ring.replication_factor,
       zoneAwarenessEnabled: ring.zone_awareness_enabled,
+      queryRelevantIngesters: this.cfg.querier.query_relevant_ingesters,
       client: this.remote.ingester!,
       logger: this.logger.child({ component: 'querier' }),
     }));

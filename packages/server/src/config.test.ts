@@ -81,7 +81,7 @@ describe('config', () => {
 
   it("reads the querier's ingester query deadlines (Tempo's keys and defaults) and refuses a bad one", () => {
     const cfg = defaultConfig();
-    expect(cfg.querier).toEqual({ search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' } });
+    expect(cfg.querier).toEqual({ search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false });
     applyYaml(cfg, 'querier:\n  search:\n    query_timeout: 45s\n');
     expect(cfg.querier.search.query_timeout).toBe('45s');
     expect(cfg.querier.trace_by_id.query_timeout).toBe('10s');

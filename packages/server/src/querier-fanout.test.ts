@@ -83,16 +83,19 @@ function pool(): IngesterClientPool {
   return p;
 }
 
-function fanout(members: InstanceDesc[], rf: number, p = pool()): RingIngesterQuerier {
+function fanout(members: InstanceDesc[], rf: number, p = pool(), queryRelevantIngesters = false): RingIngesterQuerier {
   const ring = new RingSnapshot(members, { replicationFactor: rf, heartbeatTimeoutMs: 60_000 });
-  return new RingIngesterQuerier({ ring: () => ring, replicationFactor: rf, client: (i) => p.get(i.address), logger: silentLogger });
+  return new RingIngesterQuerier({ ring: () => ring, replicationFactor: rf, queryRelevantIngesters, client: (i) => p.get(i.address), logger: silentLogger });
 }
 
 const NOW_NS = BigInt(Date.now()) * 1_000_000n;
 
+/** IDs that differ early too: FNV-1 spreads a change in the first bytes over the token, not one in the last. */
 function traceId(n: number): Uint8Array {
   const id = new Uint8Array(16);
   id[0] = 0xc0;
+  id[1] = (n * 97) & 0xff;
+  id[2] = (n >> 8) & 0xff;
   id[13] = n >> 16;
   id[14] = (n >> 8) & 0xff;
   id[15] = n & 0xff;
@@ -154,6 +157,8 @@ describe('RingIngesterQuerier over internal gRPC', () => {
 
     const found = await q.findTraceById(TENANT, traceId(7));
     expect(countSpans(found.trace!)).toBe(3);
+    // Only the trace's replicas (query_relevant_ingesters): here all three, the same answer.
+    expect(countSpans((await fanout(nodes.map((n) => member(n.id, n.address)), 3, p, true).findTraceById(TENANT, traceId(7))).trace!)).toBe(3);
     expect(found.trace!.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => bytesToHex(s.spanId)))).sort()).toEqual(
       [21, 22, 23].map((n) => `01000000000000${n.toString(16).padStart(2, '0')}`).sort(),
     );
@@ -208,6 +213,16 @@ describe('RingIngesterQuerier over internal gRPC', () => {
     expect(seriesTotals([await rf3.metricsQueryRange(TENANT, mreq)], mreq)).toEqual(expected);
 
     const rf1 = fanout(members, 1, p);
+    // Asking every ingester at RF 1, a dead one fails trace by ID too (Tempo's MaxErrors 0) ...
+    await expect(rf1.findTraceById(TENANT, traceId(3))).rejects.toBeInstanceOf(UnavailableError);
+    // ... while asking only the trace's replica fails only the traces the dead one owns.
+    const relevant = fanout(members, 1, p, true);
+    // 60 IDs (10 held): the dead member owns some of them (all on the live ones: probability (2/3)^60).
+    const byOwner = await Promise.all(Array.from({ length: 60 }, (_, t) => relevant.findTraceById(TENANT, traceId(t)).then((a) => (a.trace ? 'found' : 'none'), (e: unknown) => (e instanceof UnavailableError ? 'unavailable' : 'other'))));
+    expect(byOwner).not.toContain('other');
+    expect(byOwner).toContain('unavailable');
+    expect(byOwner.filter((x) => x !== 'unavailable').length).toBeGreaterThan(0);
+    expect(byOwner.slice(10)).not.toContain('found');
     const err = await rf1.search(TENANT, req).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnavailableError);
     expect((err as Error).message).toMatch(/search: 1 ingester\(s\) could not be read, at most 0 may fail at replication factor 1: gone \(/);
