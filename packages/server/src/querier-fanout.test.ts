@@ -26,7 +26,9 @@ import {
 import { LocalBackend } from '@andante/backend';
 import { IngesterClientPool, SEARCH_RECENT_METHOD } from '@andante/ingester-client';
 import { createIngester, defaultIngesterModuleConfig, type IngesterService } from '@andante/ingester';
-import { RingIngesterQuerier } from '@andante/querier';
+import { Blocklist, Querier, RingIngesterQuerier } from '@andante/querier';
+import { SearchService, defaultSearchLimits, registerSearchRoutes } from '@andante/query-frontend';
+import Fastify from 'fastify';
 import { RingSnapshot, generateTokens, type InstanceDesc } from '@andante/ring';
 import { metricsEngine, searchCompiler } from '@andante/traceql';
 import type { UnaryMethod } from '@andante/service';
@@ -77,8 +79,8 @@ async function startNode(id: string, wrap?: (path: string, h: UnaryMethod) => Un
 
 const member = (id: string, address: string): InstanceDesc => ({ id, address, state: 'ACTIVE', tokens: generateTokens(128), heartbeatMs: Date.now(), registeredMs: Date.now(), zone: '' });
 
-function pool(): IngesterClientPool {
-  const p = new IngesterClientPool({ remoteTimeoutMs: 10_000, queryTimeoutMs: 20_000, traceByIdTimeoutMs: 20_000, maxSendMessageBytes: 16 << 20, maxRecvMessageBytes: 16 << 20 });
+function pool(queryTimeoutMs = 20_000): IngesterClientPool {
+  const p = new IngesterClientPool({ remoteTimeoutMs: 10_000, queryTimeoutMs, traceByIdTimeoutMs: queryTimeoutMs, maxSendMessageBytes: 16 << 20, maxRecvMessageBytes: 16 << 20 });
   cleanup.push(async () => p.close());
   return p;
 }
@@ -263,6 +265,49 @@ describe('RingIngesterQuerier over internal gRPC', () => {
     const scan = await outcome;
     expect(scan).toBeInstanceOf(UnavailableError);
     expect((scan as Error).message).toMatch(/query stopped: the caller cancelled it/);
+  }, 60_000);
+
+  it('an aborted HTTP search cancels the ingester\'s scan: /api/search -> SearchService -> Querier -> fan-out -> gRPC -> the handler\'s signal', async () => {
+    let started!: () => void;
+    const handlerStarted = new Promise<void>((r) => (started = r));
+    let scan: Promise<unknown> | undefined;
+    const node = await startNode('http', (path, h) =>
+      path !== SEARCH_RECENT_METHOD
+        ? h
+        : async (call) => {
+            started();
+            // Holds the answer until the call is cancelled, then runs the real scan with that signal.
+            await new Promise<void>((r) => (call.signal.aborted ? r() : call.signal.addEventListener('abort', () => r(), { once: true })));
+            const answer = h(call);
+            scan = answer.then(() => 'answered', (e: unknown) => e);
+            return answer;
+          },
+    );
+    // A deadline far beyond the test's waits: only the HTTP client's abort can cancel the call.
+    const p = pool(600_000);
+    await p.get(node.address).push({ tenantId: TENANT, segments: segments(20) });
+    const dir = await mkdtemp(join(tmpdir(), 'fanout-http-'));
+    const backend = new LocalBackend(dir);
+    const blocklist = new Blocklist(backend, 3_600_000, silentLogger, new Registry());
+    const querier = new Querier({ backend, blocklist, ingesters: () => [fanout([member(node.id, node.address)], 1, p)], logger: silentLogger, compile: searchCompiler });
+    const app = Fastify();
+    registerSearchRoutes(app, { search: new SearchService({ blocklist, querier, compile: searchCompiler, limits: defaultSearchLimits(), logger: silentLogger }), multitenancyEnabled: false, prefix: '' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    cleanup.push(async () => {
+      await app.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const port = (app.server.address() as { port: number }).port;
+    const abort = new AbortController();
+    const res = fetch(`http://127.0.0.1:${port}/api/search?q=${encodeURIComponent('{ }')}`, { signal: abort.signal }).catch((e: unknown) => e);
+    await handlerStarted;
+    abort.abort();
+    expect(await res).toBeInstanceOf(Error);
+    await expect.poll(() => node.finished.find((f) => f.path === SEARCH_RECENT_METHOD), { timeout: 20_000 }).toBeDefined();
+    expect(node.finished.find((f) => f.path === SEARCH_RECENT_METHOD)!.code).toBe(grpc.status.UNAVAILABLE);
+    const outcome = await scan;
+    expect(outcome).toBeInstanceOf(UnavailableError);
+    expect((outcome as Error).message).toMatch(/query stopped: the caller cancelled it/);
   }, 60_000);
 
   it('an answer over the message size limit is refused with a 400-class error that says how to narrow it; the ingester keeps serving', async () => {
