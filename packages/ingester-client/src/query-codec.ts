@@ -8,6 +8,7 @@
 import protobuf from 'protobufjs/minimal.js';
 import { decodeTrace, encodeTrace, type BlockMeta, type IngesterTrace } from '@andante/model';
 import { LEN, asInvalidArgument, malformed, skipField, type Reader } from '@andante/model/wire';
+import { parseMeta } from './codec-util.js';
 
 export const FIND_TRACE_BY_ID_METHOD = '/andante.Ingester/FindTraceByID';
 
@@ -64,12 +65,4 @@ export function decodeFindTraceByIdResponse(buf: Uint8Array): IngesterTrace {
   } catch (err) {
     throw asInvalidArgument(err, 'find-by-ID response');
   }
-}
-
-function parseMeta(text: string): BlockMeta {
-  const m = JSON.parse(text) as Partial<BlockMeta>;
-  if (typeof m !== 'object' || m === null || typeof m.blockID !== 'string' || typeof m.tenantID !== 'string' || typeof m.format !== 'string') {
-    throw malformed('flushed_block_meta is not a block meta (blockID, tenantID, format)');
-  }
-  return m as BlockMeta;
 }

@@ -148,31 +148,31 @@ export class Ingester implements IngesterClient {
     return inst.push(req.segments);
   }
 
-  async search(tenantId: string, req: SearchRequest): Promise<SearchPartial> {
+  async search(tenantId: string, req: SearchRequest, signal?: AbortSignal): Promise<SearchPartial> {
     const compile = this.compiler();
     const inst = this.instances.get(tenantId);
     if (!inst) return { traces: [], metrics: emptySearchMetrics() };
-    return (await inst).search(req, compile(req.query));
+    return (await inst).search(req, compile(req.query), signal);
   }
 
-  async searchTags(tenantId: string, req: TagsRequest): Promise<TagsPartial> {
+  async searchTags(tenantId: string, req: TagsRequest, signal?: AbortSignal): Promise<TagsPartial> {
     const inst = this.instances.get(tenantId);
     if (!inst) return { names: {}, inspectedBytes: 0n };
-    return (await inst).searchTags(tagSelector(this.compiler(), req.query, req));
+    return (await inst).searchTags(tagSelector(this.compiler(), req.query, req), signal);
   }
 
-  async searchTagValues(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial> {
+  async searchTagValues(tenantId: string, req: TagValuesRequest, signal?: AbortSignal): Promise<TagValuesPartial> {
     const inst = this.instances.get(tenantId);
     if (!inst) return { values: [], inspectedBytes: 0n };
-    return (await inst).searchTagValues(parseTagRef(req.tag, req.v2), tagSelector(this.compiler(), req.query, req));
+    return (await inst).searchTagValues(parseTagRef(req.tag, req.v2), tagSelector(this.compiler(), req.query, req), signal);
   }
 
-  async metricsQueryRange(tenantId: string, req: MetricsRequest): Promise<MetricsPartial> {
+  async metricsQueryRange(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial> {
     if (!this.deps.metricsEngine) throw new Error('this ingester was started without a TraceQL metrics engine');
     const job = this.deps.metricsEngine.job(req); // a bad query fails before any work
     const inst = this.instances.get(tenantId);
     if (!inst) return job.partial();
-    return (await inst).metricsQueryRange(job);
+    return (await inst).metricsQueryRange(job, req.tokenRanges, signal);
   }
 
   private compiler(): SearchCompiler {

@@ -34,9 +34,11 @@ import {
   type TraceSegment,
   type MetricsJob,
   type MetricsPartial,
+  tokenForTraceId,
 } from '@andante/model';
 import { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
 import { observeSegments } from './metrics-query.js';
+import { inTokenRanges } from '@andante/ingester-client';
 import type { Backend } from '@andante/backend';
 import {
   newBlockId,
@@ -399,15 +401,20 @@ export class TenantInstance {
    * Visits every trace held in memory (live, head and cut blocks), each whole; the traces are
    * gathered before the first await. Yields to the event loop now and then: a head block can be large.
    */
-  private async forEachTrace(visit: (trace: Trace, bytes: number) => void): Promise<void> {
-    await this.forEachTraceSegments((segments, bytes) => visit(segmentsToTrace(segments), bytes));
+  private async forEachTrace(visit: (trace: Trace, bytes: number) => void, signal?: AbortSignal): Promise<void> {
+    await this.forEachTraceSegments((segments, bytes) => visit(segmentsToTrace(segments), bytes), signal);
   }
 
-  /** Every trace held in memory as its segments (not decoded). */
-  private async forEachTraceSegments(visit: (segments: Uint8Array[], bytes: number) => void): Promise<void> {
+  /**
+   * Every trace held in memory as its segments (not decoded). Stops (rejects) when `signal` aborts:
+   * the caller went away. `keep` picks traces by ID (hex) before anything else is done with them.
+   */
+  private async forEachTraceSegments(visit: (segments: Uint8Array[], bytes: number) => void, signal?: AbortSignal, keep?: (key: string) => boolean): Promise<void> {
+    signal?.throwIfAborted();
     const byTrace = new Map<string, Uint8Array[]>();
     for (const block of [...this.completing, this.head]) {
       for (const [key, entry] of block.traces) {
+        if (keep && !keep(key)) continue;
         const list = byTrace.get(key);
         if (list) list.push(...entry.segments);
         else byTrace.set(key, [...entry.segments]);
@@ -415,12 +422,15 @@ export class TenantInstance {
     }
     let n = 0;
     for (const segments of byTrace.values()) {
-      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
+      if (++n % 256 === 0) {
+        await new Promise((r) => setImmediate(r));
+        signal?.throwIfAborted();
+      }
       visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
     }
   }
 
-  async search(req: SearchRequest, query: CompiledSearch): Promise<SearchPartial> {
+  async search(req: SearchRequest, query: CompiledSearch, signal?: AbortSignal): Promise<SearchPartial> {
     const metrics = emptySearchMetrics();
     const matches: TraceSearchMetadata[] = [];
     // Judged on the segment bytes first: only traces that may match are decoded for the engine.
@@ -439,7 +449,7 @@ export class TenantInstance {
       metrics.inspectedSpans += BigInt(countSpans(trace));
       const m = query.match(trace, req, req.spss);
       if (m) matches.push(m);
-    });
+    }, signal);
     return { traces: topSearchResults(matches, req.limit), metrics, flushedBlocks };
   }
 
@@ -448,32 +458,34 @@ export class TenantInstance {
    * caller) and the blocks being written now (the caller must not read them from the blocklist:
    * their spans are counted here), all taken at one instant.
    */
-  async metricsQueryRange(job: MetricsJob): Promise<MetricsPartial> {
+  async metricsQueryRange(job: MetricsJob, tokenRanges?: readonly number[], signal?: AbortSignal): Promise<MetricsPartial> {
     const flushedBlocks = this.flushedBlocks();
     const coveredBlocks = this.completing.flatMap((b) => [b.id, ...(b.partIds ?? [])]);
-    await this.forEachTraceSegments(observeSegments(job));
+    // At RF > 1 the querier gives each replica its share of the ring, so a trace is counted once.
+    const keep = tokenRanges ? (key: string) => inTokenRanges(tokenRanges, tokenForTraceId(Buffer.from(key, 'hex'))) : undefined;
+    await this.forEachTraceSegments(observeSegments(job), signal, keep);
     return { ...job.partial(), flushedBlocks, coveredBlocks };
   }
 
-  async searchTags(select: (trace: Trace) => SpanSelection): Promise<TagsPartial> {
+  async searchTags(select: (trace: Trace) => SpanSelection, signal?: AbortSignal): Promise<TagsPartial> {
     const names = new Map<TagScope, Set<string>>();
     let inspectedBytes = 0n;
     const flushedBlocks = this.flushedBlocks();
     await this.forEachTrace((trace, bytes) => {
       inspectedBytes += BigInt(bytes);
       collectTagNames(trace, names, select(trace));
-    });
+    }, signal);
     return { names: Object.fromEntries([...names].map(([k, v]) => [k, [...v]])), inspectedBytes, flushedBlocks };
   }
 
-  async searchTagValues(ref: TagRef, select: (trace: Trace) => SpanSelection): Promise<TagValuesPartial> {
+  async searchTagValues(ref: TagRef, select: (trace: Trace) => SpanSelection, signal?: AbortSignal): Promise<TagValuesPartial> {
     const values = new Map<string, TagValue>();
     let inspectedBytes = 0n;
     const flushedBlocks = this.flushedBlocks();
     await this.forEachTrace((trace, bytes) => {
       inspectedBytes += BigInt(bytes);
       collectTagValues(trace, ref, values, select(trace));
-    });
+    }, signal);
     return { values: [...values.values()], inspectedBytes, flushedBlocks };
   }
 

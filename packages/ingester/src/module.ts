@@ -6,7 +6,27 @@ import type { Registry } from 'prom-client';
 import type { Backend } from '@andante/backend';
 import { UnavailableError, parseDuration, type LimitsProvider, type Logger, type MetricsEngine, type SearchCompiler } from '@andante/model';
 import type { Service } from '@andante/service';
-import { FIND_TRACE_BY_ID_METHOD, PUSH_METHOD, decodeFindTraceByIdRequest, decodePushRequest, encodeFindTraceByIdResponse, encodePushResponse } from '@andante/ingester-client';
+import {
+  FIND_TRACE_BY_ID_METHOD,
+  METRICS_QUERY_RANGE_METHOD,
+  PUSH_METHOD,
+  SEARCH_RECENT_METHOD,
+  SEARCH_TAGS_METHOD,
+  SEARCH_TAG_VALUES_METHOD,
+  decodeFindTraceByIdRequest,
+  decodeMetricsRequest,
+  decodePushRequest,
+  decodeSearchRecentRequest,
+  decodeSearchTagValuesRecentRequest,
+  decodeSearchTagsRecentRequest,
+  encodeFindTraceByIdResponse,
+  encodeMetricsPartial,
+  encodePushResponse,
+  encodeSearchRecentResponse,
+  encodeSearchTagValuesRecentResponse,
+  encodeSearchTagsRecentResponse,
+} from '@andante/ingester-client';
+import type { UnaryMethod } from '@andante/service';
 import type { BlockConfig, BlockEncoderPool, BlockMeta } from '@andante/storage';
 import { defaultIngesterConfig } from './config.js';
 import { Ingester } from './ingester.js';
@@ -60,6 +80,23 @@ export interface IngesterModuleDeps {
 export interface IngesterService extends Service {
   /** Its push and query sides (IngesterPusher & IngesterQuerier), for in-process callers. */
   readonly ingester: Ingester;
+}
+
+/** A query method: decode, run with the call's signal, encode; a scan stopped by the caller is not an internal error. */
+function query<Req, Res>(
+  decode: (b: Uint8Array) => { tenantId: string; req: Req },
+  run: (tenantId: string, req: Req, signal: AbortSignal) => Promise<Res>,
+  encode: (res: Res) => Uint8Array,
+): UnaryMethod {
+  return async ({ request, signal }) => {
+    const { tenantId, req } = decode(request);
+    try {
+      return encode(await run(tenantId, req, signal));
+    } catch (err) {
+      if (signal.aborted) throw new UnavailableError('query stopped: the caller cancelled it or its deadline passed');
+      throw err;
+    }
+  };
 }
 
 export function createIngester(config: IngesterModuleConfig, deps: IngesterModuleDeps): IngesterService {
@@ -116,6 +153,12 @@ export function createIngester(config: IngesterModuleConfig, deps: IngesterModul
             return encodeFindTraceByIdResponse(await ingester.findTraceById(tenantId, traceId));
           },
         ],
+        // Queriers in other processes: the request is decoded (INVALID_ARGUMENT when malformed)
+        // before the ingester sees it; the scan stops when the caller cancels or its deadline passes.
+        [SEARCH_RECENT_METHOD, query(decodeSearchRecentRequest, (t, r, signal) => ingester.search(t, r, signal), encodeSearchRecentResponse)],
+        [SEARCH_TAGS_METHOD, query(decodeSearchTagsRecentRequest, (t, r, signal) => ingester.searchTags(t, r, signal), encodeSearchTagsRecentResponse)],
+        [SEARCH_TAG_VALUES_METHOD, query(decodeSearchTagValuesRecentRequest, (t, r, signal) => ingester.searchTagValues(t, r, signal), encodeSearchTagValuesRecentResponse)],
+        [METRICS_QUERY_RANGE_METHOD, query(decodeMetricsRequest, (t, r, signal) => ingester.metricsQueryRange(t, r, signal), encodeMetricsPartial)],
       ]),
     },
     registerHttp(http) {

@@ -110,17 +110,21 @@ export interface IngesterTrace extends RecentBlocks {
   trace: Trace | null;
 }
 
-/** What the querier needs of an ingester: recent data (live traces, head block, recent blocks). */
+/**
+ * What the querier needs of an ingester: recent data (live traces, head block, recent blocks).
+ * `signal`: the caller went away (an aborted HTTP request, a cancelled gRPC call); the ingester
+ * stops its scan and the call rejects.
+ */
 export interface IngesterQuerier {
-  findTraceById(tenantId: string, traceId: Uint8Array): Promise<IngesterTrace>;
-  search(tenantId: string, req: SearchRequest): Promise<SearchPartial>;
-  searchTags(tenantId: string, req: TagsRequest): Promise<TagsPartial>;
-  searchTagValues(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial>;
+  findTraceById(tenantId: string, traceId: Uint8Array, signal?: AbortSignal): Promise<IngesterTrace>;
+  search(tenantId: string, req: SearchRequest, signal?: AbortSignal): Promise<SearchPartial>;
+  searchTags(tenantId: string, req: TagsRequest, signal?: AbortSignal): Promise<TagsPartial>;
+  searchTagValues(tenantId: string, req: TagValuesRequest, signal?: AbortSignal): Promise<TagValuesPartial>;
   /**
    * A metrics query over the spans held in memory, as a mergeable partial, with the blocks flushed
    * recently (taken at the same instant: memory and those blocks never hold the same span).
    */
-  metricsQueryRange(tenantId: string, req: MetricsRequest): Promise<MetricsPartial>;
+  metricsQueryRange(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial>;
 }
 
 export type IngesterClient = IngesterPusher & IngesterQuerier;

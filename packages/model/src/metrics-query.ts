@@ -22,6 +22,12 @@ export interface MetricsRequest {
   /** This job observes spans starting in (windowStartNs, windowEndNs] only (0, 0: the whole range); a time split. */
   windowStartNs?: bigint;
   windowEndNs?: bigint;
+  /**
+   * Only traces whose ring token falls in one of these inclusive [start, end] pairs (sorted): at
+   * replication factor > 1 each ingester counts its share only, so a span held by three replicas
+   * is counted once. Absent: every trace.
+   */
+  tokenRanges?: number[];
 }
 
 export interface ExemplarPartial {

@@ -22,8 +22,8 @@ export interface BlockTagsAnswer {
 export interface QuerierJobs {
   /** Block jobs this querier runs at once without queueing (its worker threads; 0 when it runs them inline). */
   readonly parallelism: number;
-  /** Recent data: each healthy ingester's matches and the blocks it flushed recently. */
-  searchRecent(tenantId: string, req: SearchRequest): Promise<SearchPartial[]>;
+  /** Recent data: each healthy ingester's matches and the blocks it flushed recently. `signal`: the caller went away. */
+  searchRecent(tenantId: string, req: SearchRequest, signal?: AbortSignal): Promise<SearchPartial[]>;
   /** One backend block's matches. Rejects with NotFoundError when the block is gone (compacted, retention). */
   searchBlock(meta: BlockMeta, req: SearchRequest): Promise<SearchPartial>;
   /** The whole trace from every source (ingesters, then blocks), or null. */
@@ -31,9 +31,9 @@ export interface QuerierJobs {
   /** Whether a source other than block `exceptBlockId` may hold spans of the trace (no data read). */
   mayHoldElsewhere(tenantId: string, traceId: Uint8Array, exceptBlockId: string): Promise<boolean>;
   /** Recent tag names: each healthy ingester's part. */
-  tagNamesRecent(tenantId: string, req: TagsRequest): Promise<TagsPartial[]>;
+  tagNamesRecent(tenantId: string, req: TagsRequest, signal?: AbortSignal): Promise<TagsPartial[]>;
   /** Recent tag values: each healthy ingester's part. */
-  tagValuesRecent(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial[]>;
+  tagValuesRecent(tenantId: string, req: TagValuesRequest, signal?: AbortSignal): Promise<TagValuesPartial[]>;
   /** One backend block's part of a tag request. Rejects with NotFoundError when the block is gone. */
   blockTags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob): Promise<BlockTagsAnswer>;
 }

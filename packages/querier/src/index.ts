@@ -10,3 +10,5 @@ export type { MetricsLimits, MetricsFrontendDeps, MetricsAnswer, MetricsQueryInp
 export { metricsBlockJob } from './metrics-block-job.js';
 export { registerMetricsRoutes, metricsStreamingMethods, parseTimestampNs } from './routes/metrics.js';
 export type { MetricsRoutesOptions } from './routes/metrics.js';
+export { RingIngesterQuerier } from './ring-ingester-querier.js';
+export type { RingIngesterQuerierDeps } from './ring-ingester-querier.js';

@@ -164,7 +164,7 @@ export class MetricsFrontend {
     const listed = this.deps.blocklist.blocks(tenantId);
     const ingesters = this.deps.ingesters();
     metrics.totalJobs = ingesters.length;
-    const partials = await Promise.all(ingesters.map((i) => i.metricsQueryRange(tenantId, req)));
+    const partials = await Promise.all(ingesters.map((i) => i.metricsQueryRange(tenantId, req, progress.signal)));
     const covered = new Set(partials.flatMap((p) => p.coveredBlocks ?? []));
     for (const p of partials) take(p);
 

@@ -130,16 +130,16 @@ export class Querier implements QuerierJobs {
     };
   }
 
-  searchRecent(tenantId: string, req: SearchRequest): Promise<SearchPartial[]> {
-    return Promise.all(this.deps.ingesters().map((i) => i.search(tenantId, req)));
+  searchRecent(tenantId: string, req: SearchRequest, signal?: AbortSignal): Promise<SearchPartial[]> {
+    return Promise.all(this.deps.ingesters().map((i) => i.search(tenantId, req, signal)));
   }
 
-  tagNamesRecent(tenantId: string, req: TagsRequest): Promise<TagsPartial[]> {
-    return Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req)));
+  tagNamesRecent(tenantId: string, req: TagsRequest, signal?: AbortSignal): Promise<TagsPartial[]> {
+    return Promise.all(this.deps.ingesters().map((i) => i.searchTags(tenantId, req, signal)));
   }
 
-  tagValuesRecent(tenantId: string, req: TagValuesRequest): Promise<TagValuesPartial[]> {
-    return Promise.all(this.deps.ingesters().map((i) => i.searchTagValues(tenantId, req)));
+  tagValuesRecent(tenantId: string, req: TagValuesRequest, signal?: AbortSignal): Promise<TagValuesPartial[]> {
+    return Promise.all(this.deps.ingesters().map((i) => i.searchTagValues(tenantId, req, signal)));
   }
 
   /** Conditions are pushed down to the block's columns; the engine decides on candidate traces. */

@@ -104,7 +104,7 @@ export class SearchService {
 
     // Where each result was found: one block (then it may already be whole), or null (several places).
     const origin = new Map<string, string | null>();
-    const partials = await this.deps.querier.searchRecent(tenantId, req);
+    const partials = await this.deps.querier.searchRecent(tenantId, req, progress.signal);
     metrics.totalJobs = partials.length;
     for (const partial of partials) {
       for (const t of partial.traces) origin.set(t.traceID, null);

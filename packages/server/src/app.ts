@@ -8,16 +8,16 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, type GeneratorPusher, type IngesterClient, type IngesterPusher, type Logger, type QuerierJobs } from '@andante/model';
+import { createLogger, type GeneratorPusher, type IngesterClient, type IngesterPusher, type IngesterQuerier, type Logger, type QuerierJobs } from '@andante/model';
 import { IngesterClientPool } from '@andante/ingester-client';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
 import { RingJobOwnership, createCompactor, type CompactorService } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
-import type { InstanceDesc } from '@andante/ring';
+import type { InstanceDesc, RingSnapshot } from '@andante/ring';
 import { createDistributor, type DistributorService } from '@andante/distributor';
 import { createGenerator, type GeneratorService } from '@andante/generator';
 import { createIngester, type IngesterService } from '@andante/ingester';
-import { Blocklist, MetricsFrontend, createQuerier, metricsBlockRunner, metricsStreamingMethods, registerMetricsRoutes, type QuerierService } from '@andante/querier';
+import { Blocklist, MetricsFrontend, RingIngesterQuerier, createQuerier, metricsBlockRunner, metricsStreamingMethods, registerMetricsRoutes, type QuerierService } from '@andante/querier';
 import { createQueryFrontend } from '@andante/query-frontend';
 import { service, type GrpcMethods, type GrpcUnaryMethods, type ServerStreamMethod, type Service } from '@andante/service';
 import { metricsEngine, searchCompiler } from '@andante/traceql';
@@ -52,13 +52,13 @@ export interface InternalGrpcServer {
 
 /**
  * Where a module's interfaces come from when its provider runs in another process. Internal gRPC
- * fills `ingesterPusher` and `server` by default (@andante/ingester-client, internal-grpc.ts); the
- * rest is still empty, so targets that need them are refused at startup.
+ * fills `ingesterPusher`, `ingester` and `server` by default (@andante/ingester-client,
+ * internal-grpc.ts); the rest is still empty, so targets that need them are refused at startup.
  */
 export interface RemoteClients {
   /** An ingester elsewhere, by its ring entry (the address is its internal gRPC endpoint): the push side. */
   ingesterPusher?: (instance: InstanceDesc) => IngesterPusher;
-  /** An ingester elsewhere, by its ring entry: its query side (not over gRPC yet). */
+  /** An ingester elsewhere, by its ring entry: push and query sides. */
   ingester?: (instance: InstanceDesc) => IngesterClient;
   /** A metrics-generator elsewhere, by its ring entry. */
   generator?: (instance: InstanceDesc) => GeneratorPusher;
@@ -164,13 +164,50 @@ export class Andante {
     if (!out.ingesterPusher && !out.ingester) {
       const pool = (this.ingesterClients = new IngesterClientPool({
         remoteTimeoutMs: durationMs(this.cfg.ingester_client.remote_timeout),
+        queryTimeoutMs: durationMs(this.cfg.querier.search.query_timeout),
+        traceByIdTimeoutMs: durationMs(this.cfg.querier.trace_by_id.query_timeout),
         maxSendMessageBytes: server.grpc_server_max_recv_msg_size,
         maxRecvMessageBytes: server.grpc_server_max_send_msg_size,
       }));
-      out.ingesterPusher = (instance) => pool.get(instance.address);
+      // One client per ingester address; a member's client is closed once it left the ring.
+      let seen: RingSnapshot | undefined;
+      const client = (instance: InstanceDesc) => {
+        const ring = this.has('ring') ? this.service<RingService>('ring').ring.store.snapshot() : undefined;
+        if (ring && ring !== seen) {
+          seen = ring;
+          pool.retain(new Set([...ring.instances.map((i) => i.address), instance.address]));
+        }
+        return pool.get(instance.address);
+      };
+      out.ingesterPusher = client;
+      out.ingester = client;
     }
     return out;
   }
+
+  /**
+   * The querier's ingesters: in-process objects of every healthy member under `all`; otherwise
+   * one IngesterQuerier over the ring that fans out to the members' clients and merges replicas.
+   */
+  private ingesterQueriers(): () => IngesterQuerier[] {
+    const ingesterRing = this.service<RingService>('ring').ring.store;
+    if (this.has('ingester')) {
+      const i = this.service<IngesterService>('ingester').ingester;
+      return () => ingesterRing.snapshot().healthyInstances().map(() => i);
+    }
+    const ring = this.cfg.ingester.lifecycler.ring;
+    const fanout = (this.ingesterFanout ??= new RingIngesterQuerier({
+      ring: () => ingesterRing.snapshot(),
+      replicationFactor: ring.replication_factor,
+      zoneAwarenessEnabled: ring.zone_awareness_enabled,
+      queryRelevantIngesters: this.cfg.querier.query_relevant_ingesters,
+      client: this.remote.ingester!,
+      logger: this.logger.child({ component: 'querier' }),
+    }));
+    return () => [fanout];
+  }
+
+  private ingesterFanout: RingIngesterQuerier | undefined;
 
   private service<T extends Service>(name: AnyModuleName): T {
     const s = this.services.get(name);
@@ -266,14 +303,12 @@ export class Andante {
         return withMembership<DistributorService>(d, ring('distributor-ring'));
       }
       case 'querier': {
-        const client = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
-        const ingesterRing = ring('ring').store;
         return createQuerier(
           {},
           {
             backend: store().backend,
             blocklist: blocklist(),
-            ingesters: () => ingesterRing.snapshot().healthyInstances().map(client),
+            ingesters: this.ingesterQueriers(),
             compile: searchCompiler,
             // Workers compile queries with the same engine, found by module URL.
             compilerModule: () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }),
@@ -324,12 +359,10 @@ export class Andante {
     if (!this.has('querier')) return qf;
     const cfg = this.cfg;
     const q = this.service<QuerierService>('querier');
-    const client = this.has('ingester') ? (() => { const i = this.service<IngesterService>('ingester').ingester; return () => i; })() : this.remote.ingester!;
-    const ingesterRing = this.service<RingService>('ring').ring.store;
     const mfe = cfg.query_frontend.metrics;
     const metrics = new MetricsFrontend({
       blocklist: this.service<Service & { blocklist: Blocklist }>('blocklist').blocklist,
-      ingesters: () => ingesterRing.snapshot().healthyInstances().map(client),
+      ingesters: this.ingesterQueriers(),
       engine: metricsEngine,
       ...metricsBlockRunner(q.pool, (meta) => q.querier.openBlock(meta), metricsEngine, mfe.concurrent_jobs),
       limits: { maxDurationSeconds: durationMs(mfe.max_duration) / 1000, maxExemplars: mfe.max_exemplars, maxIntervals: mfe.max_intervals, maxResponseSeries: mfe.max_response_series, concurrentJobs: mfe.concurrent_jobs },

@@ -79,6 +79,16 @@ describe('config', () => {
     expect(() => applyYaml(defaultConfig(), yaml)).toThrow(message);
   });
 
+  it("reads the querier's ingester query deadlines (Tempo's keys and defaults) and refuses a bad one", () => {
+    const cfg = defaultConfig();
+    expect(cfg.querier).toEqual({ search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false });
+    applyYaml(cfg, 'querier:\n  search:\n    query_timeout: 45s\n');
+    expect(cfg.querier.search.query_timeout).toBe('45s');
+    expect(cfg.querier.trace_by_id.query_timeout).toBe('10s');
+    expect(() => applyYaml(defaultConfig(), 'querier:\n  trace_by_id:\n    query_timeout: soon\n')).toThrow('querier.trace_by_id.query_timeout: invalid duration');
+    expect(() => applyYaml(defaultConfig(), 'querier:\n  max_concurrent: 3\n')).toThrow('unknown configuration key querier.max_concurrent');
+  });
+
   it('enables only the receiver protocols a receivers block lists', () => {
     const cfg = defaultConfig();
     applyYaml(cfg, 'distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:\n');

@@ -94,6 +94,12 @@ export interface AndanteConfig {
   distributor: DistributorConfig & { ring: BasicRingConfig };
   /** Tempo's ingester_client: how distributors call ingesters in other processes. */
   ingester_client: { remote_timeout: string };
+  /**
+   * Tempo's querier: deadlines of its calls to ingesters in other processes (search, tags and
+   * metrics; trace by ID), and whether trace by ID asks only the trace's replicas
+   * (query_relevant_ingesters) instead of every ingester.
+   */
+  querier: { search: { query_timeout: string }; trace_by_id: { query_timeout: string }; query_relevant_ingesters: boolean };
   ingester: IngesterModuleConfig & {
     lifecycler: {
       ring: { kvstore: RingKVStoreConfig; heartbeat_timeout: string; replication_factor: number; zone_awareness_enabled: boolean };
@@ -152,6 +158,7 @@ export function defaultConfig(): AndanteConfig {
     },
     distributor: { ...defaultDistributorConfig(), ring: defaultBasicRing('5m') },
     ingester_client: { remote_timeout: '5s' },
+    querier: { search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false },
     ingester: {
       ...defaultIngesterModuleConfig(),
       lifecycler: {
@@ -214,6 +221,8 @@ const DURATION_KEYS = new Set([
   'ingester.lifecycler.heartbeat_timeout',
   'server.graceful_shutdown_timeout',
   'ingester_client.remote_timeout',
+  'querier.search.query_timeout',
+  'querier.trace_by_id.query_timeout',
   'ingester.trace_idle_period',
   'ingester.max_block_duration',
   'ingester.flush_check_period',

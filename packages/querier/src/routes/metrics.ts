@@ -110,7 +110,8 @@ export function instantSeries(series: readonly MetricsSeries[]): InstantSeries[]
 
 function sendError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const status = err instanceof AndanteError ? err.httpStatus : (err as { httpStatus?: number }).httpStatus;
-  if (status && status < 500) return reply.code(status).type('text/plain').send((err as Error).message);
+  // A typed error's message is meant for the client (an unreachable ingester: 503 naming it).
+  if (status) return reply.code(status).type('text/plain').send((err as Error).message);
   req.log.error(err);
   return reply.code(500).type('text/plain').send('internal error');
 }
@@ -119,14 +120,19 @@ const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
 export function registerMetricsRoutes(app: FastifyInstance, opts: MetricsRoutesOptions): void {
   const now = opts.now ?? nowNs;
-  const run = async (req: FastifyRequest<{ Querystring: MetricsQueryString }>, instant: boolean): Promise<MetricsAnswer> => {
+  const run = async (req: FastifyRequest<{ Querystring: MetricsQueryString }>, instant: boolean, reply?: FastifyReply): Promise<MetricsAnswer> => {
     const tenantId = resolveTenant(req.headers['x-scope-orgid'], opts.multitenancyEnabled);
     const request = opts.metrics.normalize(input(req.query, now(), instant));
-    return opts.metrics.query(tenantId, request);
+    // A client that goes away cancels the query (and the ingesters' scans over internal gRPC).
+    const abort = new AbortController();
+    reply?.raw.on('close', () => {
+      if (!reply.raw.writableFinished) abort.abort(new Error('the client closed the request'));
+    });
+    return opts.metrics.query(tenantId, request, { signal: abort.signal });
   };
   app.get(`${opts.prefix}/api/metrics/query_range`, async (req: FastifyRequest<{ Querystring: MetricsQueryString }>, reply: FastifyReply) => {
     try {
-      const a = await run(req, false);
+      const a = await run(req, false, reply);
       return reply.code(200).type('application/json').send(queryRangeResponseJson(a.series, a.metrics, a.partial));
     } catch (err) {
       return sendError(req, reply, err);

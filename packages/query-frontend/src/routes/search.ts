@@ -78,11 +78,17 @@ export function registerSearchRoutes(app: FastifyInstance, opts: SearchRoutesOpt
         limit: intParam('limit', q.limit) ?? 0,
         spss: intParam('spss', q.spss),
       });
-      const response = await opts.search.search(tenantId, request);
+      // A client that goes away cancels the search (and the ingesters' scans over internal gRPC).
+      const abort = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) abort.abort(new Error('the client closed the request'));
+      });
+      const response = await opts.search.search(tenantId, request, { signal: abort.signal });
       return reply.code(200).type('application/json').send(searchResponseToJson(response));
     } catch (err) {
       const status = err instanceof AndanteError ? err.httpStatus : (err as { httpStatus?: number }).httpStatus;
-      if (status && status < 500) return reply.code(status).type('text/plain').send((err as Error).message);
+      // A typed error's message is meant for the client (an unreachable ingester: 503 naming it).
+      if (status) return reply.code(status).type('text/plain').send((err as Error).message);
       req.log.error(err);
       return reply.code(500).type('text/plain').send('internal error');
     }

@@ -51,7 +51,7 @@ export function registerTagRoutes(app: FastifyInstance, opts: TagRoutesOptions):
         const tenantId = resolveTenant(req.headers['x-scope-orgid'], opts.multitenancyEnabled);
         return reply.code(200).type('application/json').send(await fn(tenantId, req));
       } catch (err) {
-        if (err instanceof AndanteError && err.httpStatus < 500) return reply.code(err.httpStatus).type('text/plain').send(err.message);
+        if (err instanceof AndanteError) return reply.code(err.httpStatus).type('text/plain').send(err.message);
         req.log.error(err);
         return reply.code(500).type('text/plain').send('internal error');
       }
