@@ -37,8 +37,13 @@ export interface GenSpan {
   readonly parentSpanIdLength?: number;
 }
 
-const HEX_CODES = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
-const keyCodes: number[] = [];
+// Hex in one native call (Node's Buffer#hexSlice, what toString('hex') ends in, without its
+// encoding dispatch), giving a flat string: Map keys hash it without flattening a concatenation.
+const nativeHex = (Buffer.prototype as unknown as { hexSlice?: (start: number, end: number) => string }).hexSlice;
+const hexOf = (buf: Uint8Array, start: number, end: number): string =>
+  nativeHex !== undefined ? nativeHex.call(buf, start, end) : Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('hex');
+/** Trace ID and span ID bytes side by side, hexed at once (an edge key). */
+const keyScratch = new Uint8Array(64);
 
 /** Hex of the last trace ID seen, kept while the next spans carry the same bytes (a segment is one trace). */
 class TraceHex {
@@ -51,16 +56,6 @@ class TraceHex {
     }
     return this.hex;
   }
-}
-
-function hexOf(buf: Uint8Array, start: number, end: number): string {
-  keyCodes.length = 2 * (end - start);
-  let j = 0;
-  for (let i = start; i < end; i++) {
-    keyCodes[j++] = HEX_CODES[buf[i]! >> 4]!;
-    keyCodes[j++] = HEX_CODES[buf[i]! & 15]!;
-  }
-  return String.fromCharCode.apply(null, keyCodes);
 }
 
 /**
@@ -105,27 +100,22 @@ export class SpanView implements GenSpan {
   get parentSpanIdLength(): number {
     return this.parentEnd - this.parentAt;
   }
+  /** This span's trace ID hex ('' until first read). */
+  hexOfTrace = '';
   traceIdHex(): string {
-    return this.hex.of(this.buf, this.traceAt, this.traceEnd);
+    if (this.hexOfTrace === '') this.hexOfTrace = this.hex.of(this.buf, this.traceAt, this.traceEnd);
+    return this.hexOfTrace;
   }
   /** Service-graphs' edge key: trace ID and span ID (or, with `parent`, the parent span ID) as one flat hex string. */
   edgeKey(parent: boolean): string {
     const buf = this.buf;
     const a = parent ? this.parentAt : this.spanAt;
     const b = parent ? this.parentEnd : this.spanEnd;
-    const n = this.traceEnd - this.traceAt + (b - a);
-    if (n > 64) return hexOf(buf, this.traceAt, this.traceEnd) + hexOf(buf, a, b);
-    keyCodes.length = 2 * n;
-    let j = 0;
-    for (let i = this.traceAt; i < this.traceEnd; i++) {
-      keyCodes[j++] = HEX_CODES[buf[i]! >> 4]!;
-      keyCodes[j++] = HEX_CODES[buf[i]! & 15]!;
-    }
-    for (let i = a; i < b; i++) {
-      keyCodes[j++] = HEX_CODES[buf[i]! >> 4]!;
-      keyCodes[j++] = HEX_CODES[buf[i]! & 15]!;
-    }
-    return String.fromCharCode.apply(null, keyCodes);
+    const t = this.traceEnd - this.traceAt;
+    if (t + (b - a) > keyScratch.length) return hexOf(buf, this.traceAt, this.traceEnd) + hexOf(buf, a, b);
+    for (let i = 0; i < t; i++) keyScratch[i] = buf[this.traceAt + i]!;
+    for (let i = a; i < b; i++) keyScratch[t + i - a] = buf[i]!;
+    return hexOf(keyScratch, 0, t + (b - a));
   }
   get startTimeUnixNano(): bigint {
     return (BigInt(this.startHi) << 32n) | BigInt(this.startLo);
@@ -392,7 +382,7 @@ export class SegmentDecoder {
       v.buf = NO_BYTES;
       v.resource = NO_RESOURCE;
       v.attributes = NO_ATTRIBUTES;
-      v.ownAttributes.length = 0;
+      if (v.ownAttributes.length !== 0) v.ownAttributes.length = 0;
     }
     this.count = 0;
     // The pool is as large as the largest push; past this it is trimmed back.
@@ -642,9 +632,10 @@ export class SegmentDecoder {
     v.kind = 0;
     v.startLo = v.startHi = v.endLo = v.endHi = 0;
     v.attributes = NO_ATTRIBUTES;
-    v.ownAttributes.length = 0;
+    if (v.ownAttributes.length !== 0) v.ownAttributes.length = 0;
     v.status.code = 0;
     v.status.message = '';
+    v.hexOfTrace = '';
     v.size = size;
     const anyWanted = this.wantedCount > 0;
     while (w.pos < end) {
