@@ -11,95 +11,13 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace as otelTrace, type Context, type Span as OtelSpan } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { SpanKind } from '@opentelemetry/api';
 import { S3Backend } from '@andante/backend';
 import { startS3rver, type TestS3Server } from '@andante/backend/testing';
 import { fetchTraceProto, flush, getMetric, makeTempDir, postOtlpHttp, removeTempDirs, startInProcess, stopAllInProcess, waitFor, type InProcessAndante } from './harness.js';
 import { encodeRequest, makeSpan, makeTrace, randomSpanId, randomTraceId, str } from './otlp.js';
 import { startPrometheus, startRecordingReceiver, type PrometheusServer } from './prometheus.js';
-
-/** Counts failed exports so a failure is never silent. */
-class CheckedExporter implements SpanExporter {
-  failures = 0;
-  constructor(private readonly inner: SpanExporter) {}
-  export(spans: ReadableSpan[], done: (r: { code: ExportResultCode; error?: Error }) => void): void {
-    this.inner.export(spans, (r) => {
-      if (r.code !== ExportResultCode.SUCCESS) this.failures++;
-      done(r);
-    });
-  }
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
-  }
-}
-
-/** One tracer provider per service, all exporting to `otlpHttpPort` (as `tenant` when given). */
-function providers(otlpHttpPort: number, services: string[], tenant?: string) {
-  const out: Record<string, { provider: BasicTracerProvider; exporter: CheckedExporter }> = {};
-  for (const service of services) {
-    const exporter = new CheckedExporter(new ProtoExporter({ url: `http://127.0.0.1:${otlpHttpPort}/v1/traces`, ...(tenant ? { headers: { 'X-Scope-OrgID': tenant } } : {}) }));
-    out[service] = {
-      exporter,
-      provider: new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': service }), spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 60_000, maxExportBatchSize: 512, maxQueueSize: 4096 })] }),
-    };
-  }
-  return out;
-}
-
-const REQUESTS = 20;
-const failing = (i: number): boolean => i % 5 === 0; // 4 of 20
-
-/**
- * web -> checkout -> payments, checkout -> postgres (a database client span), checkout
- * -publish-> shipping (producer/consumer); every fifth charge fails. Payments' server spans take
- * 50 ms, or 300 ms when they fail. Returns the trace IDs.
- */
-async function sendTopology(otlpHttpPort: number): Promise<string[]> {
-  const exportStart = performance.now();
-  const p = providers(otlpHttpPort, ['web', 'checkout', 'payments', 'shipping']);
-  const tracer = (svc: string) => p[svc]!.provider.getTracer('andante-generator-test');
-  const child = (parent: OtelSpan): Context => otelTrace.setSpan(ROOT_CONTEXT, parent);
-  const traceIds: string[] = [];
-  const base = Date.now() - 5_000;
-  for (let i = 0; i < REQUESTS; i++) {
-    const t0 = base + i * 20;
-    const chargeMs = failing(i) ? 300 : 50;
-    const root = tracer('web').startSpan('GET /shop', { kind: SpanKind.SERVER, startTime: t0 }, ROOT_CONTEXT);
-    const webCall = tracer('web').startSpan('POST /checkout', { kind: SpanKind.CLIENT, startTime: t0 + 1 }, child(root));
-    const checkout = tracer('checkout').startSpan('POST /checkout', { kind: SpanKind.SERVER, startTime: t0 + 2 }, child(webCall));
-    const charge = tracer('checkout').startSpan('charge', { kind: SpanKind.CLIENT, startTime: t0 + 3 }, child(checkout));
-    const pay = tracer('payments').startSpan('charge', { kind: SpanKind.SERVER, startTime: t0 + 4 }, child(charge));
-    if (failing(i)) {
-      pay.setStatus({ code: SpanStatusCode.ERROR, message: 'card declined' });
-      charge.setStatus({ code: SpanStatusCode.ERROR });
-    }
-    pay.end(t0 + 4 + chargeMs);
-    charge.end(t0 + 5 + chargeMs);
-    const db = tracer('checkout').startSpan('INSERT orders', { kind: SpanKind.CLIENT, startTime: t0 + 310, attributes: { 'db.system': 'postgresql', 'server.address': 'postgres' } }, child(checkout));
-    db.end(t0 + 312);
-    const publish = tracer('checkout').startSpan('publish order.created', { kind: SpanKind.PRODUCER, startTime: t0 + 313 }, child(checkout));
-    publish.end(t0 + 314);
-    const consume = tracer('shipping').startSpan('process order.created', { kind: SpanKind.CONSUMER, startTime: t0 + 320 }, child(publish));
-    consume.end(t0 + 330);
-    checkout.end(t0 + 340);
-    webCall.end(t0 + 341);
-    root.end(t0 + 342);
-    traceIds.push(root.spanContext().traceId);
-  }
-  for (const { provider, exporter } of Object.values(p)) {
-    await provider.forceFlush();
-    await provider.shutdown();
-    expect(exporter.failures).toBe(0);
-  }
-  lastExportMs = performance.now() - exportStart;
-  return traceIds;
-}
-/** How long the last sendTopology took to export everything (SDK to acknowledgement). */
-let lastExportMs = 0;
+import { REQUESTS, lastExportMs, providers, sendTopology } from './generator-topology.js';
 
 describe('metrics-generator into a real Prometheus', () => {
   let prom: PrometheusServer;

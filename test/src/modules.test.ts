@@ -123,7 +123,6 @@ describe('-target', () => {
     // Ingester clients exist now (test/src/querier-grpc.test.ts runs -target=querier,query-frontend); the frontend's remote transport does not yet.
     ['querier', 'querier takes jobs from query-frontends over internal gRPC, which is not available yet'],
     ['query-frontend', 'query-frontend needs querier clients (the querier job API) over internal gRPC, which is not available yet'],
-    ['metrics-generator', 'metrics-generator receives spans from distributors over internal gRPC'],
     ['compactor,bogus', 'target: unknown target "bogus"'],
   ])('-target=%s fails at startup naming the missing transport', async (target, message) => {
     const dir = makeTempDir('modules-refused');

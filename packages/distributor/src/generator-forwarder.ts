@@ -39,6 +39,9 @@ export class GeneratorForwarder implements SpanStreamTap {
   private readonly pushes: Counter<'metrics_generator'>;
   private readonly pushFailures: Counter<'metrics_generator'>;
   private readonly queueLength: Gauge;
+  /** Failed pushes are logged at most once per 10 s (a dead generator fails every push), with a count of those left out. */
+  private lastFailureLog = 0;
+  private failuresNotLogged = 0;
 
   constructor(private readonly opts: GeneratorForwarderOptions) {
     this.queueSize = opts.queueSize ?? 100;
@@ -99,11 +102,23 @@ export class GeneratorForwarder implements SpanStreamTap {
           await this.opts.pusher.pushSpans({ tenantId, segments: [...next.segments] });
         } catch (err) {
           this.pushFailures.inc({ metrics_generator: this.opts.pusherId });
-          this.opts.logger.warn('push to metrics-generator failed', { tenant: tenantId, err });
+          this.logFailure(tenantId, err);
         }
         if (this.stopped) return;
       }
     }
+  }
+
+  private logFailure(tenantId: string, err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastFailureLog < 10_000) {
+      this.failuresNotLogged++;
+      return;
+    }
+    this.lastFailureLog = now;
+    const notLogged = this.failuresNotLogged;
+    this.failuresNotLogged = 0;
+    this.opts.logger.warn('push to metrics-generator failed', { tenant: tenantId, err, ...(notLogged > 0 ? { failures_not_logged: notLogged } : {}) });
   }
 
   /** Resolves when everything queued so far has been pushed (tests, shutdown). */

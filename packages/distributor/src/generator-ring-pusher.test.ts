@@ -67,4 +67,19 @@ describe('GeneratorRingPusher', () => {
     const failing = new GeneratorRingPusher({ ring: () => new RingSnapshot([ok], { replicationFactor: 1, heartbeatTimeoutMs: 60_000 }), client: () => new Recorder(true) });
     await expect(failing.pushSpans({ tenantId: 't', segments })).rejects.toThrow('gen-ok: down');
   });
+
+  it('sends everything to a lone healthy generator, and nothing to a lone unhealthy one', async () => {
+    const segments = Array.from({ length: 20 }, (_, i) => segment(i));
+    const rec = new Recorder();
+    const lone = new GeneratorRingPusher({ ring: () => new RingSnapshot([instance('gen-1')], { replicationFactor: 1, heartbeatTimeoutMs: 60_000 }), client: () => rec });
+    await lone.pushSpans({ tenantId: 't', segments });
+    expect(rec.got).toHaveLength(1);
+    expect(rec.got[0]!.segments).toEqual(segments);
+    const stale = { ...instance('gen-1'), heartbeatMs: Date.now() - 120_000 };
+    const dead = new GeneratorRingPusher({ ring: () => new RingSnapshot([stale], { replicationFactor: 1, heartbeatTimeoutMs: 60_000 }), client: () => rec });
+    await expect(dead.pushSpans({ tenantId: 't', segments })).rejects.toThrow('no metrics-generator for the trace');
+    const leaving = new GeneratorRingPusher({ ring: () => new RingSnapshot([instance('gen-1', 'LEAVING')], { replicationFactor: 1, heartbeatTimeoutMs: 60_000 }), client: () => rec });
+    await expect(leaving.pushSpans({ tenantId: 't', segments })).rejects.toThrow('no metrics-generator for the trace');
+    expect(rec.got).toHaveLength(1);
+  });
 });

@@ -17,6 +17,9 @@ export class GeneratorRingPusher implements GeneratorPusher {
   /** The owning generator of each segment's trace; throws UnavailableError when the ring has none healthy. */
   route(segments: readonly TraceSegment[]): Map<InstanceDesc, TraceSegment[]> {
     const ring = this.deps.ring();
+    // One generator on the ring (always under -target=all): it owns every token, so no trace is hashed.
+    const only = ring.instances.length === 1 ? ring.instances[0]! : undefined;
+    if (only !== undefined && only.tokens.length > 0 && ring.isHealthy(only)) return new Map([[only, [...segments]]]);
     const byId = new Map<string, { instance: InstanceDesc; segments: TraceSegment[] }>();
     for (const segment of segments) {
       let owner: InstanceDesc;

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { Counter as PromCounter, Gauge as PromGauge, type Registry } from 'prom-client';
 import { parseDuration, type GeneratorPushRequest, type GeneratorPusher, type LimitsProvider, type Logger } from '@andante/model';
-import { SegmentDecoder, wantedSpanAttributes, type GenBatch, type GenSpan } from './span-view.js';
+import { SegmentDecoder, wantedSpanAttributes, type GenBatch, type SpanView } from './span-view.js';
 import { effectiveProcessorConfig, UNIMPLEMENTED_PROCESSORS, type GeneratorConfig } from './config.js';
 import { RemoteWriteQueue, type RemoteWriteMetrics } from './remote-write.js';
 import { TenantRegistry, type Collected } from './registry.js';
@@ -174,6 +174,33 @@ class TenantInstance {
     for (const p of this.processors) p.pushSpans(batches);
   }
 
+  /**
+   * Runs the processors over the spans the decoder holds (views[0..count)), skipping those whose
+   * end is outside [oldestMs, newestMs] (Tempo's ingestion slack). Returns how many were skipped.
+   */
+  pushViews(views: readonly SpanView[], count: number, oldestMs: number, newestMs: number): number {
+    const processors = this.processors;
+    const n = processors.length;
+    for (let i = 0; i < n; i++) processors[i]!.beginPush();
+    let outside = 0;
+    let resource: SpanView['resource'] | undefined;
+    for (let j = 0; j < count; j++) {
+      const v = views[j]!;
+      const end = v.endUnixMs;
+      if (end < oldestMs || end > newestMs) {
+        outside++;
+        continue;
+      }
+      if (v.resource !== resource) {
+        resource = v.resource;
+        for (let i = 0; i < n; i++) processors[i]!.resource(resource);
+      }
+      for (let i = 0; i < n; i++) processors[i]!.span(v);
+    }
+    for (let i = 0; i < n; i++) processors[i]!.endPush();
+    return outside;
+  }
+
   tick(): void {
     for (const p of this.processors) p.tick?.();
   }
@@ -253,37 +280,21 @@ export class Generator implements GeneratorPusher {
     const instance = this.instance(tenantId);
     instance.refresh();
     const nowMs = this.now();
-    const oldestMs = nowMs - this.slackMs;
-    const newestMs = nowMs + this.slackMs;
-    const oldest = BigInt(Math.floor(oldestMs)) * 1_000_000n;
-    const newest = BigInt(Math.floor(newestMs)) * 1_000_000n;
-    // The decoder's spans give their end in ms without a BigInt; other GenSpans (tests) are compared as BigInts.
-    const inSlack = (s: GenSpan): boolean => (s.endUnixMs !== undefined ? s.endUnixMs >= oldestMs && s.endUnixMs <= newestMs : s.endTimeUnixNano >= oldest && s.endTimeUnixNano <= newest);
-    let spans = 0;
     let bytes = 0;
-    let outside = 0;
-    const batches: GenBatch[] = [];
-    for (const segment of req.segments) {
-      bytes += segment.bytes.byteLength;
-      for (const rs of instance.decoder.decode(segment.bytes)) {
-        for (const ss of rs.scopeSpans) {
-          spans += ss.spans.length;
-          // Tempo's slack: spans whose end is further than the slack from now are left out.
-          let inside = 0;
-          for (const s of ss.spans) if (inSlack(s)) inside++;
-          // Usually every span is inside: no new array then.
-          if (inside < ss.spans.length) {
-            outside += ss.spans.length - inside;
-            ss.spans = ss.spans.filter(inSlack);
-          }
-        }
-        batches.push(rs);
-      }
+    for (const segment of req.segments) bytes += segment.bytes.byteLength;
+    // Every segment is decoded (into the decoder's reused span views) before any processor runs:
+    // malformed bytes throw here and refuse the whole push.
+    const decoder = instance.decoder;
+    const spans = decoder.decodePush(req.segments);
+    let outside: number;
+    try {
+      outside = instance.pushViews(decoder.views, spans, nowMs - this.slackMs, nowMs + this.slackMs);
+    } finally {
+      decoder.release();
     }
     this.self.spansReceived.inc({ tenant: tenantId }, spans);
     this.self.bytesReceived.inc({ tenant: tenantId }, bytes);
     if (outside > 0) this.self.spansDiscarded.inc({ tenant: tenantId, reason: 'outside_metrics_ingestion_slack', processor: 'all' }, outside);
-    instance.push(batches);
     this.self.activeSeries.set({ tenant: tenantId }, instance.registry.activeSeries);
   }
 

@@ -3,14 +3,14 @@
 // (keyed by parent span ID). A pair completes an edge client -> server; an edge left unpaired for
 // `wait` expires, and becomes a virtual-node edge when the lone span says who the peer was.
 
-import { bytesEqual, bytesToHex, type KeyValue } from '@andante/model';
+import { bytesToHex, type KeyValue } from '@andante/model';
 import type { GenBatch, GenSpan } from './span-view.js';
 import { SpanKind, StatusCode, parseDuration } from '@andante/model';
 import type { ServiceGraphsConfig } from './config.js';
 import { LabelBuilder, sanitizeLabelName } from './labels.js';
 import { Counter, type Histogram, type HistogramSeries, type ScalarSeries, type TenantRegistry } from './registry.js';
-import type { Processor } from './processor.js';
-import { findAttributeString, spanDurationSeconds, spanMultiplier } from './span-data.js';
+import { pushBatches, type Processor } from './processor.js';
+import { findAttributeString, spanDurationSeconds, spanMultiplier, traceIdHexOf } from './span-data.js';
 
 export const SG_REQUEST_TOTAL = 'traces_service_graph_request_total';
 export const SG_REQUEST_FAILED_TOTAL = 'traces_service_graph_request_failed_total';
@@ -184,62 +184,80 @@ export class ServiceGraphsProcessor implements Processor {
   }
 
   pushSpans(batches: readonly GenBatch[]): void {
-    let dropped = 0;
-    let created = 0;
+    pushBatches(this, batches);
+  }
+
+  // State of the push in progress (beginPush .. endPush).
+  private pushNow = 0;
+  private created = 0;
+  private dropped = 0;
+  private resourceAttrs: KeyValue[] = [];
+  /** The resource's service.name; undefined: its spans are not part of any edge. */
+  private service: string | undefined;
+  private resourceHasDb = false;
+
+  beginPush(): void {
+    this.pushNow = this.now();
+    this.created = 0;
+    this.dropped = 0;
+    this.service = undefined;
+  }
+
+  resource(resource: GenBatch['resource']): void {
+    this.resourceAttrs = resource.attributes;
+    this.service = findAttributeString('service.name', resource.attributes);
+    this.resourceHasDb = this.cfg.database_name_attributes.some((a) => findAttributeString(a, resource.attributes) !== undefined);
+  }
+
+  span(span: GenSpan): void {
+    const service = this.service;
+    if (service === undefined) return;
+    const kind = span.kind;
+    const isClient = kind === SpanKind.CLIENT || kind === SpanKind.PRODUCER;
+    if (!isClient && kind !== SpanKind.SERVER && kind !== SpanKind.CONSUMER) return; // not part of an edge
     const store = this.store;
-    const now = this.now();
+    const resource = this.resourceAttrs;
+    const now = this.pushNow;
     const multiplierKey = this.cfg.span_multiplier_key;
-    let lastTraceId: Uint8Array | undefined;
-    let traceId = '';
-    for (const rs of batches) {
-      const resource = rs.resource.attributes;
-      const service = findAttributeString('service.name', resource);
-      if (service === undefined) continue;
-      for (const ss of rs.scopeSpans) {
-        for (const span of ss.spans) {
-          const kind = span.kind;
-          const isClient = kind === SpanKind.CLIENT || kind === SpanKind.PRODUCER;
-          if (!isClient && kind !== SpanKind.SERVER && kind !== SpanKind.CONSUMER) continue; // not part of an edge
-          // Spans of a segment share their trace ID: convert it once.
-          if (!lastTraceId || !bytesEqual(lastTraceId, span.traceId)) {
-            lastTraceId = span.traceId;
-            traceId = bytesToHex(span.traceId);
-          }
-          const multiplier = multiplierKey ? spanMultiplier(multiplierKey, span, resource) : 1;
-          let e: Edge;
-          if (isClient) {
-            e = store.edgeFor(edgeKey(span.traceId, span.spanId), false, now);
-            e.traceId = traceId;
-            e.connectionType = kind === SpanKind.PRODUCER ? 'messaging_system' : '';
-            e.clientService = service;
-            e.clientLatencySec = spanDurationSeconds(span);
-            // Read only for the messaging latency (a BigInt per read).
-            if (kind === SpanKind.PRODUCER) e.clientEndNano = span.endTimeUnixNano;
-            e.failed ||= span.status.code === StatusCode.ERROR;
-            if (this.cfg.dimensions.length > 0) this.upsertDimensions('client_', e, resource, span.attributes);
-            e.spanMultiplier = multiplier;
-            this.upsertPeerNode(e, span.attributes);
-            this.upsertDatabaseRequest(e, resource, span);
-          } else {
-            e = store.edgeFor(edgeKey(span.traceId, span.parentSpanId), span.parentSpanId.length === 0, now);
-            e.traceId = traceId;
-            e.connectionType = kind === SpanKind.CONSUMER ? 'messaging_system' : '';
-            e.serverService = service;
-            e.serverLatencySec = spanDurationSeconds(span);
-            if (kind === SpanKind.CONSUMER) e.serverStartNano = span.startTimeUnixNano;
-            e.failed ||= span.status.code === StatusCode.ERROR;
-            if (this.cfg.dimensions.length > 0) this.upsertDimensions('server_', e, resource, span.attributes);
-            e.spanMultiplier = multiplier;
-            this.upsertPeerNode(e, span.attributes);
-          }
-          const result = store.settle(e);
-          if (result === 'dropped') dropped++;
-          else if (result === 'new') created++;
-        }
-      }
+    const multiplier = multiplierKey ? spanMultiplier(multiplierKey, span, resource) : 1;
+    let e: Edge;
+    if (isClient) {
+      e = store.edgeFor(span.edgeKey !== undefined ? span.edgeKey(false) : edgeKey(span.traceId, span.spanId), false, now);
+      e.traceId = traceIdHexOf(span);
+      e.connectionType = kind === SpanKind.PRODUCER ? 'messaging_system' : '';
+      e.clientService = service;
+      e.clientLatencySec = spanDurationSeconds(span);
+      // Read only for the messaging latency (a BigInt per read).
+      if (kind === SpanKind.PRODUCER) e.clientEndNano = span.endTimeUnixNano;
+      e.failed ||= span.status.code === StatusCode.ERROR;
+      if (this.cfg.dimensions.length > 0) this.upsertDimensions('client_', e, resource, span.attributes);
+      e.spanMultiplier = multiplier;
+      if (span.attributes.length > 0) this.upsertPeerNode(e, span.attributes);
+      // A database attribute on the span or its resource (looked for in the resource once per resource).
+      if (span.attributes.length > 0 || this.resourceHasDb) this.upsertDatabaseRequest(e, resource, span);
+    } else {
+      const parentLength = span.parentSpanIdLength ?? span.parentSpanId.length;
+      e = store.edgeFor(span.edgeKey !== undefined ? span.edgeKey(true) : edgeKey(span.traceId, span.parentSpanId), parentLength === 0, now);
+      e.traceId = traceIdHexOf(span);
+      e.connectionType = kind === SpanKind.CONSUMER ? 'messaging_system' : '';
+      e.serverService = service;
+      e.serverLatencySec = spanDurationSeconds(span);
+      if (kind === SpanKind.CONSUMER) e.serverStartNano = span.startTimeUnixNano;
+      e.failed ||= span.status.code === StatusCode.ERROR;
+      if (this.cfg.dimensions.length > 0) this.upsertDimensions('server_', e, resource, span.attributes);
+      e.spanMultiplier = multiplier;
+      if (span.attributes.length > 0) this.upsertPeerNode(e, span.attributes);
     }
-    if (created > 0) this.counters.edges(created);
-    if (dropped > 0) this.counters.droppedSpans(dropped);
+    const result = store.settle(e);
+    if (result === 'dropped') this.dropped++;
+    else if (result === 'new') this.created++;
+  }
+
+  endPush(): void {
+    if (this.created > 0) this.counters.edges(this.created);
+    if (this.dropped > 0) this.counters.droppedSpans(this.dropped);
+    this.created = 0;
+    this.dropped = 0;
   }
 
   tick(): void {

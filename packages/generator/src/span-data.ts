@@ -1,7 +1,7 @@
 // Reading spans for the processors: attribute lookup and stringification as Tempo does it
 // (modules/generator/processor/util), span kind and status names as OTLP's enums print.
 
-import type { AnyValue, KeyValue } from '@andante/model';
+import { bytesToHex, type AnyValue, type KeyValue } from '@andante/model';
 
 export const SPAN_KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 export const STATUS_CODE_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
@@ -48,4 +48,9 @@ export function spanDurationSeconds(span: { startTimeUnixNano: bigint; endTimeUn
   if (span.durationSeconds !== undefined) return span.durationSeconds;
   const d = span.endTimeUnixNano - span.startTimeUnixNano;
   return d > 0n ? Number(d) / 1e9 : 0;
+}
+
+/** The span's trace ID as hex: the decoder's views cache it per trace; other spans convert each time. */
+export function traceIdHexOf(span: { traceId: Uint8Array; traceIdHex?(): string }): string {
+  return span.traceIdHex !== undefined ? span.traceIdHex() : bytesToHex(span.traceId);
 }

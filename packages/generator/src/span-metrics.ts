@@ -1,15 +1,15 @@
 // The span-metrics processor (Tempo's modules/generator/processor/spanmetrics): RED metrics per
 // service / span name / kind / status and configured dimensions.
 
-import { bytesEqual, bytesToHex, type KeyValue } from '@andante/model';
-import type { Processor } from './processor.js';
+import type { KeyValue } from '@andante/model';
+import { pushBatches, type Processor } from './processor.js';
 import type { GenBatch, GenSpan } from './span-view.js';
 import type { SpanMetricsConfig } from './config.js';
 import { INTRINSIC_DIMENSIONS } from './config.js';
 import { LabelBuilder, sanitizeWithCollisions } from './labels.js';
 import { Counter, type Gauge, type Histogram, type HistogramSeries, type ScalarSeries, type TenantRegistry } from './registry.js';
 import { SpanFilter } from './span-filter.js';
-import { findAttributeString, spanDurationSeconds, spanKindName, spanMultiplier, statusCodeName, stringifyAnyValue } from './span-data.js';
+import { findAttributeString, spanDurationSeconds, spanKindName, spanMultiplier, statusCodeName, stringifyAnyValue, traceIdHexOf } from './span-data.js';
 
 export const SPAN_METRICS_CALLS = 'traces_spanmetrics_calls_total';
 export const SPAN_METRICS_LATENCY = 'traces_spanmetrics_latency';
@@ -129,6 +129,16 @@ export class SpanMetricsProcessor implements Processor {
   }
 
   pushSpans(batches: readonly GenBatch[]): void {
+    pushBatches(this, batches);
+  }
+
+  // State of the push in progress (beginPush .. endPush).
+  private pushNow = 0;
+  private filtered = 0;
+  private resourceAttrs: readonly KeyValue[] = [];
+  private ctx: ResourceCtx | undefined;
+
+  beginPush(): void {
     const registry = this.registry;
     if (registry.epoch !== this.epoch || this.cachedHandles > MAX_CACHED_HANDLES) {
       // Series were removed (stale) since the handles were cached: find them again.
@@ -136,51 +146,54 @@ export class SpanMetricsProcessor implements Processor {
       this.cachedHandles = 0;
       this.epoch = registry.epoch;
     }
-    const now = registry.now();
-    const calls = this.calls;
-    const latency = this.latency;
-    const size = this.size;
-    const multiplierKey = this.cfg.span_multiplier_key;
-    let filtered = 0;
-    // Spans of a segment share their trace ID: convert it to hex once.
-    let lastTraceId: Uint8Array | undefined;
-    let traceId = '';
-    for (const rs of batches) {
-      const resource = rs.resource.attributes;
-      const ctx = this.resourceCtx(resource, rs.resource);
-      for (const ss of rs.scopeSpans) {
-        for (const span of ss.spans) {
-          if (!this.filter.keep(span, resource)) {
-            filtered++;
-            continue;
-          }
-          const multiplier = multiplierKey ? spanMultiplier(multiplierKey, span, resource) : 1;
-          if (!lastTraceId || !bytesEqual(lastTraceId, span.traceId)) {
-            lastTraceId = span.traceId;
-            traceId = bytesToHex(span.traceId);
-          }
-          const slot = span.kind < 6 && span.status.code < 3 ? span.kind * 3 + span.status.code : -1;
-          const key = this.seriesKey(span, resource);
-          let slots = ctx.byKey.get(key);
-          let h = slot >= 0 ? slots?.[slot] : undefined;
-          if (h === undefined) {
-            const lb = this.labels(ctx, span, resource);
-            h = { calls: calls?.handle(lb, now), latency: latency?.handle(lb, now), size: size?.handle(lb, now) };
-            // Only a complete set is kept: a refused series (max_active_series) is asked for again, and counted again, as Tempo does.
-            if (slot >= 0 && (!calls || h.calls) && (!latency || h.latency) && (!size || h.size)) {
-              if (!slots) ctx.byKey.set(key, (slots = new Array<Handles | undefined>(18)));
-              slots[slot] = h;
-              this.cachedHandles++;
-            }
-          }
-          if (h.calls) Counter.add(h.calls, multiplier, traceId, now);
-          if (h.latency) latency!.observeSeries(h.latency, spanDurationSeconds(span), traceId, multiplier, now);
-          if (h.size) Counter.add(h.size, span.size, undefined, now);
-        }
-      }
-      if (this.targetInfo) this.updateTargetInfo(resource, ctx.job, ctx.instance);
+    this.pushNow = registry.now();
+    this.filtered = 0;
+    this.ctx = undefined;
+  }
+
+  resource(resource: GenBatch['resource']): void {
+    this.resourceAttrs = resource.attributes;
+    this.ctx = this.resourceCtx(resource.attributes, resource);
+    if (this.targetInfo) this.updateTargetInfo(resource.attributes, this.ctx.job, this.ctx.instance);
+  }
+
+  span(span: GenSpan): void {
+    const resource = this.resourceAttrs;
+    const ctx = this.ctx!;
+    if (!this.filter.keep(span, resource)) {
+      this.filtered++;
+      return;
     }
-    if (filtered > 0) this.onFiltered(filtered);
+    const now = this.pushNow;
+    const multiplierKey = this.cfg.span_multiplier_key;
+    const multiplier = multiplierKey ? spanMultiplier(multiplierKey, span, resource) : 1;
+    const code = span.status.code;
+    const slot = span.kind < 6 && code < 3 ? span.kind * 3 + code : -1;
+    const key = this.seriesKey(span, resource);
+    let slots = ctx.byKey.get(key);
+    let h = slot >= 0 ? slots?.[slot] : undefined;
+    if (h === undefined) {
+      const calls = this.calls;
+      const latency = this.latency;
+      const size = this.size;
+      const lb = this.labels(ctx, span, resource);
+      h = { calls: calls?.handle(lb, now), latency: latency?.handle(lb, now), size: size?.handle(lb, now) };
+      // Only a complete set is kept: a refused series (max_active_series) is asked for again, and counted again, as Tempo does.
+      if (slot >= 0 && (!calls || h.calls) && (!latency || h.latency) && (!size || h.size)) {
+        if (!slots) ctx.byKey.set(key, (slots = new Array<Handles | undefined>(18)));
+        slots[slot] = h;
+        this.cachedHandles++;
+      }
+    }
+    // Exemplars carry the trace ID: the decoder's view converts it once per trace.
+    if (h.calls) Counter.add(h.calls, multiplier, traceIdHexOf(span), now);
+    if (h.latency) this.latency!.observeSeries(h.latency, spanDurationSeconds(span), traceIdHexOf(span), multiplier, now);
+    if (h.size) Counter.add(h.size, span.size, undefined, now);
+  }
+
+  endPush(): void {
+    if (this.filtered > 0) this.onFiltered(this.filtered);
+    this.filtered = 0;
   }
 
   /** traces_target_info: one series per resource with its attributes as labels (needs job or instance and one more). */

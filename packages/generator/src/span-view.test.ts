@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SpanKind, StatusCode, encodeTrace, spanWireSize } from '@andante/model';
-import { decodeForGenerator, wantedSpanAttributes } from './span-view.js';
+import { SegmentDecoder, decodeForGenerator, wantedSpanAttributes } from './span-view.js';
+import { bytesToHex } from '@andante/model';
 import { defaultGeneratorConfig } from './config.js';
 import { batch, span } from './test-spans.fixture.js';
 
@@ -79,5 +80,35 @@ describe('decodeForGenerator', () => {
     for (const k of ['http.method', 'a', 'b', 'ratio', 'http.route', 'peer.service', 'db.name', 'db.system', 'db.namespace', 'server.address', 'network.peer.address', 'network.peer.port']) expect(wanted.has(k), k).toBe(true);
     expect(wanted.has('env')).toBe(false);
     expect(wanted.has('kind')).toBe(false);
+  });
+
+  it('decodes a push into pooled views: reused push after push, released afterwards, and a bad segment refuses the whole push', () => {
+    const dec = new SegmentDecoder(new Set(['peer.service']));
+    const a = span({ name: 'a', trace: 'aa'.repeat(16), attrs: { 'peer.service': 'db' } });
+    const b = span({ name: 'b', trace: 'aa'.repeat(16), parent: a.spanId.reduce((h, x) => h + x.toString(16).padStart(2, '0'), '') });
+    const first = encodeTrace({ resourceSpans: [batch({ 'service.name': 'web' }, [a, b])] });
+    expect(dec.decodePush([{ bytes: first }])).toBe(2);
+    const [va, vb] = dec.views;
+    expect([va!.name, vb!.name]).toEqual(['a', 'b']);
+    expect(va!.attributes).toEqual([{ key: 'peer.service', value: { stringValue: 'db' } }]);
+    expect(va!.traceIdHex!()).toBe('aa'.repeat(16));
+    expect(va!.edgeKey!(false)).toBe('aa'.repeat(16) + bytesToHex(a.spanId));
+    expect(vb!.edgeKey!(true)).toBe('aa'.repeat(16) + bytesToHex(a.spanId));
+    expect(vb!.parentSpanIdLength).toBe(8);
+    expect(va!.resource.attributes).toEqual([{ key: 'service.name', value: { stringValue: 'web' } }]);
+    dec.release();
+    expect(va!.buf.length).toBe(0);
+
+    const c = span({ name: 'c', trace: 'bb'.repeat(16) });
+    expect(dec.decodePush([{ bytes: encodeTrace({ resourceSpans: [batch({ 'service.name': 'api' }, [c])] }) }])).toBe(1);
+    expect(dec.views[0]).toBe(va); // the same object, refilled
+    expect(va!.name).toBe('c');
+    expect(va!.attributes).toEqual([]);
+    expect(va!.traceIdHex!()).toBe('bb'.repeat(16));
+    expect(va!.parentSpanIdLength).toBe(0);
+    dec.release();
+
+    expect(() => dec.decodePush([{ bytes: first }, { bytes: first.subarray(0, first.length - 3) }])).toThrow();
+    expect(va!.buf.length).toBe(0);
   });
 });

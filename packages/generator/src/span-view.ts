@@ -31,27 +31,92 @@ export interface GenSpan {
   /** Set by the decoder, exact, so readers need no BigInt: duration in seconds (negative counts as 0), end in ms since the epoch. */
   readonly durationSeconds?: number;
   readonly endUnixMs?: number;
+  /** Set by the decoder's views: the trace ID as hex (cached across the spans of a trace), an edge key and the parent ID's length without a Uint8Array. */
+  traceIdHex?(): string;
+  edgeKey?(parent: boolean): string;
+  readonly parentSpanIdLength?: number;
+}
+
+// Hex in one native call (Node's Buffer#hexSlice, what toString('hex') ends in, without its
+// encoding dispatch), giving a flat string: Map keys hash it without flattening a concatenation.
+const nativeHex = (Buffer.prototype as unknown as { hexSlice?: (start: number, end: number) => string }).hexSlice;
+const hexOf = (buf: Uint8Array, start: number, end: number): string =>
+  nativeHex !== undefined ? nativeHex.call(buf, start, end) : Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('hex');
+/** Trace ID and span ID bytes side by side, hexed at once (an edge key). */
+const keyScratch = new Uint8Array(64);
+
+/** Hex of the last trace ID seen, kept while the next spans carry the same bytes (a segment is one trace). */
+class TraceHex {
+  private bytes: Uint8Array = new Uint8Array(0);
+  private hex = '';
+  of(buf: Uint8Array, start: number, end: number): string {
+    if (!sameBytes(this.bytes, buf, start, end)) {
+      this.bytes = Uint8Array.prototype.slice.call(buf, start, end);
+      this.hex = hexOf(buf, start, end);
+    }
+    return this.hex;
+  }
 }
 
 /**
- * A decoded span. Timestamps stay as their two 32-bit halves: the BigInts of the GenSpan
- * interface are made only when read (service-graphs' messaging latency), not for every span.
+ * One decoded span, as offsets into its segment plus the few fields processors read. The decoder
+ * keeps a pool of these and refills them push after push, so decoding allocates nothing per span
+ * once the pool is as large as a push (wanted attributes aside). Valid only during the push.
+ * IDs are made into Uint8Arrays only when read through the GenSpan getters (tests, filters);
+ * processors use traceIdHex() and edgeKey(), which read the segment bytes directly.
  */
-class DecodedSpan implements GenSpan {
-  constructor(
-    public traceId: Uint8Array,
-    public spanId: Uint8Array,
-    public parentSpanId: Uint8Array,
-    public name: string,
-    public kind: number,
-    public attributes: KeyValue[],
-    public status: { code: number; message: string },
-    public size: number,
-    private readonly startHi: number,
-    private readonly startLo: number,
-    private readonly endHi: number,
-    private readonly endLo: number,
-  ) {}
+export class SpanView implements GenSpan {
+  buf: Uint8Array = NO_BYTES;
+  resource: { attributes: KeyValue[] } = NO_RESOURCE;
+  traceAt = 0;
+  traceEnd = 0;
+  spanAt = 0;
+  spanEnd = 0;
+  parentAt = 0;
+  parentEnd = 0;
+  name = '';
+  kind = 0;
+  attributes: KeyValue[] = NO_ATTRIBUTES;
+  /** Reused for the span's wanted attributes (attributes points here when there are any). */
+  readonly ownAttributes: KeyValue[] = [];
+  readonly status = { code: 0, message: '' };
+  size = 0;
+  startHi = 0;
+  startLo = 0;
+  endHi = 0;
+  endLo = 0;
+
+  constructor(private readonly hex: TraceHex) {}
+
+  get traceId(): Uint8Array {
+    return this.buf.subarray(this.traceAt, this.traceEnd);
+  }
+  get spanId(): Uint8Array {
+    return this.buf.subarray(this.spanAt, this.spanEnd);
+  }
+  get parentSpanId(): Uint8Array {
+    return this.parentEnd === this.parentAt ? NO_BYTES : this.buf.subarray(this.parentAt, this.parentEnd);
+  }
+  get parentSpanIdLength(): number {
+    return this.parentEnd - this.parentAt;
+  }
+  /** This span's trace ID hex ('' until first read). */
+  hexOfTrace = '';
+  traceIdHex(): string {
+    if (this.hexOfTrace === '') this.hexOfTrace = this.hex.of(this.buf, this.traceAt, this.traceEnd);
+    return this.hexOfTrace;
+  }
+  /** Service-graphs' edge key: trace ID and span ID (or, with `parent`, the parent span ID) as one flat hex string. */
+  edgeKey(parent: boolean): string {
+    const buf = this.buf;
+    const a = parent ? this.parentAt : this.spanAt;
+    const b = parent ? this.parentEnd : this.spanEnd;
+    const t = this.traceEnd - this.traceAt;
+    if (t + (b - a) > keyScratch.length) return hexOf(buf, this.traceAt, this.traceEnd) + hexOf(buf, a, b);
+    for (let i = 0; i < t; i++) keyScratch[i] = buf[this.traceAt + i]!;
+    for (let i = a; i < b; i++) keyScratch[t + i - a] = buf[i]!;
+    return hexOf(keyScratch, 0, t + (b - a));
+  }
   get startTimeUnixNano(): bigint {
     return (BigInt(this.startHi) << 32n) | BigInt(this.startLo);
   }
@@ -66,6 +131,24 @@ class DecodedSpan implements GenSpan {
   get endUnixMs(): number {
     return (this.endHi * TWO_32 + this.endLo) / 1e6;
   }
+
+  /** A copy that stays valid after the push (decodeForGenerator, tests). */
+  detach(): GenSpan {
+    const d = {
+      traceId: Uint8Array.prototype.slice.call(this.buf, this.traceAt, this.traceEnd),
+      spanId: Uint8Array.prototype.slice.call(this.buf, this.spanAt, this.spanEnd),
+      parentSpanId: Uint8Array.prototype.slice.call(this.buf, this.parentAt, this.parentEnd),
+      name: this.name,
+      kind: this.kind,
+      startTimeUnixNano: this.startTimeUnixNano,
+      endTimeUnixNano: this.endTimeUnixNano,
+      attributes: this.attributes === NO_ATTRIBUTES ? [] : [...this.attributes],
+      status: { ...this.status },
+      size: this.size,
+    };
+    // Exact figures without BigInts, as on the view (not enumerable: the span compares equal to a model Span).
+    return Object.defineProperties(d, { durationSeconds: { value: this.durationSeconds }, endUnixMs: { value: this.endUnixMs } });
+  }
 }
 
 /** Spans of one resource (every resource attribute is kept: target_info needs them all). The resource object is shared between segments: read-only. */
@@ -77,6 +160,7 @@ export interface GenBatch {
 const NO_BYTES: Uint8Array = new Uint8Array(0);
 // Shared by every span without a wanted attribute; frozen, so a processor writing to it fails loudly.
 const NO_ATTRIBUTES = Object.freeze([]) as unknown as KeyValue[];
+const NO_RESOURCE: { attributes: KeyValue[] } = Object.freeze({ attributes: NO_ATTRIBUTES }) as { attributes: KeyValue[] };
 const MAX_DEPTH = 32;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const TWO_32 = 4294967296;
@@ -86,6 +170,11 @@ const MAX_INTERNED = 10_000;
 const MAX_RESOURCES = 5_000;
 /** Strings longer than this are decoded, not interned (URLs, statements: rarely repeated). */
 const MAX_INTERNED_BYTES = 128;
+/** Span views kept pooled between pushes (a push of more spans uses more, then the pool is trimmed). */
+const MAX_POOLED_VIEWS = 20_000;
+/** Longest wanted attribute key, in bytes. */
+const MAX_WANTED_KEY_BYTES = 1024;
+const EMPTY_RESOURCE: { attributes: KeyValue[] } = { attributes: [] };
 
 function fnv1a(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
@@ -93,8 +182,23 @@ function fnv1a(buf: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
+/** FNV-1a over at most 32 bytes (long ranges are sampled: resources are hundreds of bytes); equality is checked on every hit anyway. */
+function sampledHash(buf: Uint8Array, start: number, end: number): number {
+  const n = end - start;
+  if (n <= 32) return fnv1a(buf, start, end);
+  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
+  const step = Math.floor(n / 24);
+  for (let i = start; i < end; i += step) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  for (let i = end - 8; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+const bufferCompare = Buffer.prototype.compare;
+
 function sameBytes(a: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
   if (a.length !== end - start) return false;
+  // Long ranges (resources) natively: one call instead of hundreds of loop steps.
+  if (a.length > 48) return bufferCompare.call(a, buf, start, end, 0, a.length) === 0;
   for (let i = 0; i < a.length; i++) if (a[i] !== buf[start + i]) return false;
   return true;
 }
@@ -226,7 +330,9 @@ export class SegmentDecoder {
   private readonly w = new Wire();
   /** Wanted span attribute keys by their UTF-8 bytes -> the key string. */
   private readonly wanted = new ByteTable<string>(Infinity);
-  private readonly wantedLengths = new Set<number>();
+  /** wantedLength[n] is 1 when some wanted key is n bytes long (an index, not a Set lookup, per attribute). */
+  private readonly wantedLength = new Uint8Array(MAX_WANTED_KEY_BYTES + 1);
+  private wantedCount = 0;
   private readonly strings = new ByteTable<string>(MAX_INTERNED);
   private readonly resources = new ByteTable<{ attributes: KeyValue[] }>(MAX_RESOURCES);
 
@@ -234,16 +340,74 @@ export class SegmentDecoder {
     const enc = new TextEncoder();
     for (const k of wantedKeys) {
       const b = enc.encode(k);
+      // Keys longer than this (none in practice) are not looked for.
+      if (b.length > MAX_WANTED_KEY_BYTES) continue;
       this.wanted.set(b, 0, b.length, fnv1a(b, 0, b.length), k);
-      this.wantedLengths.add(b.length);
+      this.wantedLength[b.length] = 1;
+      this.wantedCount++;
     }
   }
 
-  /** A tempopb.Trace (or several concatenated) in the processors' view. Malformed bytes throw; the caller counts the failure. */
+  private readonly hex = new TraceHex();
+  /** Span views, refilled push after push: the spans of the last decodePush() are views[0..count). */
+  private readonly pool: SpanView[] = [];
+  private count = 0;
+  /** Set by decode() only: the resource / scope structure, for callers that want GenBatches. */
+  private structure: { resource: { attributes: KeyValue[] }; scopes: number[] }[] | undefined;
+
+  get views(): readonly SpanView[] {
+    return this.pool;
+  }
+
+  /**
+   * Decodes every segment of a push into the pool, all of them before any processor sees a span,
+   * so malformed bytes (which throw) refuse the whole push. Returns how many views hold spans;
+   * they are valid until release().
+   */
+  decodePush(segments: readonly { bytes: Uint8Array }[]): number {
+    this.release();
+    try {
+      for (let i = 0; i < segments.length; i++) this.decodeInto(segments[i]!.bytes);
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+    return this.count;
+  }
+
+  /** Drops the views' references to the push's buffers (so a pooled view pins no export). */
+  release(): void {
+    for (let i = 0; i < this.count; i++) {
+      const v = this.pool[i]!;
+      v.buf = NO_BYTES;
+      v.resource = NO_RESOURCE;
+      v.attributes = NO_ATTRIBUTES;
+      if (v.ownAttributes.length !== 0) v.ownAttributes.length = 0;
+    }
+    this.count = 0;
+    // The pool is as large as the largest push; past this it is trimmed back.
+    if (this.pool.length > MAX_POOLED_VIEWS) this.pool.length = MAX_POOLED_VIEWS;
+  }
+
+  /** A tempopb.Trace (or several concatenated) as detached GenBatches (tests, tools; the generator uses decodePush). Malformed bytes throw. */
   decode(buf: Uint8Array): GenBatch[] {
+    const structure: { resource: { attributes: KeyValue[] }; scopes: number[] }[] = [];
+    this.structure = structure;
+    try {
+      this.decodePush([{ bytes: buf }]);
+    } finally {
+      this.structure = undefined;
+    }
+    const out: GenBatch[] = [];
+    let i = 0;
+    for (const rs of structure) out.push({ resource: rs.resource, scopeSpans: rs.scopes.map((n) => ({ spans: Array.from({ length: n }, () => this.pool[i++]!.detach()) })) });
+    this.release();
+    return out;
+  }
+
+  private decodeInto(buf: Uint8Array): void {
     const w = this.w;
     w.reset(buf);
-    const out: GenBatch[] = [];
     const end = buf.length;
     while (w.pos < end) {
       const tag = w.varint();
@@ -253,7 +417,8 @@ export class SegmentDecoder {
       }
       const rsEnd = w.lengthEnd(end);
       let resource: { attributes: KeyValue[] } | undefined;
-      const scopeSpans: { spans: GenSpan[] }[] = [];
+      const first = this.count;
+      const scopes: number[] | undefined = this.structure ? [] : undefined;
       while (w.pos < rsEnd) {
         const t = w.varint();
         if (t === 0x0a) {
@@ -262,27 +427,33 @@ export class SegmentDecoder {
           w.pos = resEnd;
         } else if (t === 0x12) {
           const ssEnd = w.lengthEnd(rsEnd);
-          const spans: GenSpan[] = [];
+          const before = this.count;
           while (w.pos < ssEnd) {
             const st = w.varint();
             if (st === 0x12) {
               const spanEnd = w.lengthEnd(ssEnd);
-              spans.push(this.span(spanEnd, spanEnd - w.pos));
+              let v = this.pool[this.count];
+              if (v === undefined) this.pool.push((v = new SpanView(this.hex)));
+              this.count++;
+              v.buf = buf;
+              this.span(v, spanEnd, spanEnd - w.pos);
             } else w.skip(st & 7, ssEnd);
           }
-          scopeSpans.push({ spans });
+          scopes?.push(this.count - before);
         } else w.skip(t & 7, rsEnd);
       }
-      out.push({ resource: resource ?? { attributes: [] }, scopeSpans });
+      // The resource may come after its spans (legal, if unusual): set it once the message is read.
+      const r = resource ?? EMPTY_RESOURCE;
+      for (let i = first; i < this.count; i++) this.pool[i]!.resource = r;
+      if (scopes) this.structure!.push({ resource: r, scopes });
     }
-    return out;
   }
 
   /** The decoded resource for these bytes, from the cache when seen before. */
   private resource(start: number, end: number): { attributes: KeyValue[] } {
     const w = this.w;
     const buf = w.buf;
-    const hash = fnv1a(buf, start, end);
+    const hash = sampledHash(buf, start, end);
     const cached = this.resources.get(buf, start, end, hash);
     if (cached) return cached;
     const attributes: KeyValue[] = [];
@@ -433,7 +604,7 @@ export class SegmentDecoder {
       if (tag === 0x0a) {
         const e = w.lengthEnd(end);
         const n = e - w.pos;
-        key = this.wantedLengths.has(n) ? this.wanted.get(w.buf, w.pos, e, fnv1a(w.buf, w.pos, e)) : undefined;
+        key = n <= MAX_WANTED_KEY_BYTES && this.wantedLength[n] === 1 ? this.wanted.get(w.buf, w.pos, e, fnv1a(w.buf, w.pos, e)) : undefined;
         if (key === undefined) return undefined;
         w.pos = e;
       } else if (tag === 0x12) {
@@ -453,54 +624,59 @@ export class SegmentDecoder {
     return { key, value };
   }
 
-  private span(end: number, size: number): GenSpan {
+  /** Fills `v` from the span message ending at `end`. */
+  private span(v: SpanView, end: number, size: number): void {
     const w = this.w;
-    let traceId: Uint8Array = NO_BYTES;
-    let spanId: Uint8Array = NO_BYTES;
-    let parentSpanId: Uint8Array = NO_BYTES;
-    let name = '';
-    let kind = 0;
-    let startLo = 0;
-    let startHi = 0;
-    let endLo = 0;
-    let endHi = 0;
-    let attributes = NO_ATTRIBUTES;
-    let code = 0;
-    let message = '';
-    const anyWanted = this.wantedLengths.size > 0;
+    v.traceAt = v.traceEnd = v.spanAt = v.spanEnd = v.parentAt = v.parentEnd = 0;
+    v.name = '';
+    v.kind = 0;
+    v.startLo = v.startHi = v.endLo = v.endHi = 0;
+    v.attributes = NO_ATTRIBUTES;
+    if (v.ownAttributes.length !== 0) v.ownAttributes.length = 0;
+    v.status.code = 0;
+    v.status.message = '';
+    v.hexOfTrace = '';
+    v.size = size;
+    const anyWanted = this.wantedCount > 0;
     while (w.pos < end) {
       const tag = w.varint();
       switch (tag) {
         case 0x0a:
-          traceId = this.bytesView(end);
+          v.traceEnd = w.lengthEnd(end);
+          v.traceAt = w.pos;
+          w.pos = v.traceEnd;
           break;
         case 0x12:
-          spanId = this.bytesView(end);
+          v.spanEnd = w.lengthEnd(end);
+          v.spanAt = w.pos;
+          w.pos = v.spanEnd;
           break;
         case 0x22:
-          parentSpanId = this.bytesView(end);
+          v.parentEnd = w.lengthEnd(end);
+          v.parentAt = w.pos;
+          w.pos = v.parentEnd;
           break;
         case 0x2a:
-          name = this.string(end);
+          v.name = this.string(end);
           break;
         case 0x30:
-          kind = w.varint();
+          v.kind = w.varint();
           break;
         case 0x39:
-          startLo = w.fixed32();
-          startHi = w.fixed32();
+          v.startLo = w.fixed32();
+          v.startHi = w.fixed32();
           break;
         case 0x41:
-          endLo = w.fixed32();
-          endHi = w.fixed32();
+          v.endLo = w.fixed32();
+          v.endHi = w.fixed32();
           break;
         case 0x4a: {
           const e = w.lengthEnd(end);
           if (anyWanted) {
             const kv = this.wantedKeyValue(e);
             if (kv) {
-              if (attributes === NO_ATTRIBUTES) attributes = [];
-              attributes.push(kv);
+              v.ownAttributes.push(kv);
+              v.attributes = v.ownAttributes;
             }
           }
           w.pos = e;
@@ -510,8 +686,8 @@ export class SegmentDecoder {
           const e = w.lengthEnd(end);
           while (w.pos < e) {
             const t = w.varint();
-            if (t === 0x12) message = this.string(e);
-            else if (t === 0x18) code = w.varint();
+            if (t === 0x12) v.status.message = this.string(e);
+            else if (t === 0x18) v.status.code = w.varint();
             else w.skip(t & 7, e);
           }
           break;
@@ -522,7 +698,6 @@ export class SegmentDecoder {
       }
     }
     if (w.pos !== end) throw new RangeError('Span overruns its length');
-    return new DecodedSpan(traceId, spanId, parentSpanId, name, kind, attributes, { code, message }, size, startHi, startLo, endHi, endLo);
   }
 }
 

@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, type GeneratorPusher, type IngesterClient, type IngesterPusher, type IngesterQuerier, type Logger, type QuerierJobs } from '@andante/model';
 import { IngesterClientPool } from '@andante/ingester-client';
+import { GeneratorClientPool } from '@andante/generator-client';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
 import { RingJobOwnership, createCompactor, type CompactorService } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
@@ -52,8 +53,9 @@ export interface InternalGrpcServer {
 
 /**
  * Where a module's interfaces come from when its provider runs in another process. Internal gRPC
- * fills `ingesterPusher`, `ingester` and `server` by default (@andante/ingester-client,
- * internal-grpc.ts); the rest is still empty, so targets that need them are refused at startup.
+ * fills `ingesterPusher`, `ingester`, `generator` and `server` by default (@andante/ingester-client,
+ * @andante/generator-client, internal-grpc.ts); the rest is still empty, so targets that need them
+ * are refused at startup.
  */
 export interface RemoteClients {
   /** An ingester elsewhere, by its ring entry (the address is its internal gRPC endpoint): the push side. */
@@ -87,6 +89,8 @@ export class Andante {
   private readonly remote: RemoteClients;
   /** Clients of ingesters in other processes (closed on stop). */
   private ingesterClients: IngesterClientPool | undefined;
+  /** Clients of metrics-generators in other processes (closed on stop; pruned as members leave the ring). */
+  private generatorClients: GeneratorClientPool | undefined;
 
   constructor(
     readonly cfg: AndanteConfig,
@@ -101,8 +105,8 @@ export class Andante {
       ...(this.remote.generator ? (['GeneratorPusher'] as const) : []),
       ...(this.remote.querier ? (['QuerierJobs'] as const) : []),
     ]);
-    // Modules whose internal methods exist: the ingester's push (more as they come).
-    const serves = new Set<ModuleName>(this.remote.server ? ['ingester'] : []);
+    // Modules whose internal methods exist: the ingester's and the generator's push (more as they come).
+    const serves = new Set<ModuleName>(this.remote.server ? ['ingester', 'metrics-generator'] : []);
     checkSelection(selected, { clients, serves });
     this.modules = startOrder(selected);
     for (const warning of configWarnings(cfg)) this.logger.warn(warning);
@@ -181,6 +185,24 @@ export class Andante {
       };
       out.ingesterPusher = client;
       out.ingester = client;
+    }
+    if (!out.generator) {
+      const pool = (this.generatorClients = new GeneratorClientPool({
+        remoteTimeoutMs: durationMs(this.cfg.metrics_generator_client.remote_timeout),
+        maxSendMessageBytes: server.grpc_server_max_recv_msg_size,
+        maxRecvMessageBytes: server.grpc_server_max_send_msg_size,
+      }));
+      // The ring hands out a new snapshot when it changes (and at least once a second): then the
+      // clients of addresses no longer on it are closed, so departed generators leave no channels.
+      let seen: RingSnapshot | undefined;
+      out.generator = (instance) => {
+        const ring = this.has('generator-ring') ? this.service<RingService>('generator-ring').ring.store.snapshot() : undefined;
+        if (ring && ring !== seen) {
+          seen = ring;
+          pool.retain(ring.instances.map((i) => i.address));
+        }
+        return pool.get(instance.address);
+      };
     }
     return out;
   }
@@ -470,6 +492,7 @@ export class Andante {
       await apiClosed;
       if (this.internalMounted) await this.remote.server?.close();
       this.ingesterClients?.close();
+      this.generatorClients?.close();
       if (started.has('server')) await this.services.get('server')!.stop();
       this.logger.info('andante stopped');
     })();

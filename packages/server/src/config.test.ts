@@ -51,6 +51,15 @@ describe('config', () => {
     expect(() => loadConfig(['-distributor.ring.kvstore.etcd.endpointz=x'])).toThrow('unknown flag -distributor.ring.kvstore.etcd.endpointz');
   });
 
+  it("reads the internal clients' deadlines with Tempo's keys and defaults", () => {
+    expect(defaultConfig().metrics_generator_client.remote_timeout).toBe('5s');
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'metrics_generator_client:\n  remote_timeout: 2s\n');
+    expect(cfg.metrics_generator_client.remote_timeout).toBe('2s');
+    expect(() => applyYaml(defaultConfig(), 'metrics_generator_client:\n  remote_timeout: soon\n')).toThrow('metrics_generator_client.remote_timeout');
+    expect(() => applyYaml(defaultConfig(), 'metrics_generator_client:\n  timeout: 2s\n')).toThrow('metrics_generator_client.timeout');
+  });
+
   it('loads YAML, then flags on top', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
     const file = join(dir, 'andante.yaml');

@@ -100,6 +100,8 @@ export interface AndanteConfig {
    * (query_relevant_ingesters) instead of every ingester.
    */
   querier: { search: { query_timeout: string }; trace_by_id: { query_timeout: string }; query_relevant_ingesters: boolean };
+  /** Tempo's metrics_generator_client: how distributors call metrics-generators in other processes. */
+  metrics_generator_client: { remote_timeout: string };
   ingester: IngesterModuleConfig & {
     lifecycler: {
       ring: { kvstore: RingKVStoreConfig; heartbeat_timeout: string; replication_factor: number; zone_awareness_enabled: boolean };
@@ -159,6 +161,7 @@ export function defaultConfig(): AndanteConfig {
     distributor: { ...defaultDistributorConfig(), ring: defaultBasicRing('5m') },
     ingester_client: { remote_timeout: '5s' },
     querier: { search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false },
+    metrics_generator_client: { remote_timeout: '5s' },
     ingester: {
       ...defaultIngesterModuleConfig(),
       lifecycler: {
@@ -223,6 +226,7 @@ const DURATION_KEYS = new Set([
   'ingester_client.remote_timeout',
   'querier.search.query_timeout',
   'querier.trace_by_id.query_timeout',
+  'metrics_generator_client.remote_timeout',
   'ingester.trace_idle_period',
   'ingester.max_block_duration',
   'ingester.flush_check_period',

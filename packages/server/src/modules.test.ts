@@ -62,6 +62,13 @@ describe('target selection', () => {
     expect(() => checkSelection(selectModules(parseTarget(target)), NO_TRANSPORT)).toThrow(ModuleError);
   });
 
+  it('refuses a metrics-generator alone without a transport, and accepts it once the generator push is served', () => {
+    expect(() => checkSelection(selectModules(parseTarget('metrics-generator')), NO_TRANSPORT)).toThrow(/^metrics-generator receives spans from distributors over internal gRPC/);
+    expect(() => checkSelection(selectModules(parseTarget('metrics-generator')), { clients: new Set(), serves: new Set(['metrics-generator'] as const) })).not.toThrow();
+    expect(servesRemoteCallers('metrics-generator', selectModules(parseTarget('metrics-generator')))).toBe(true);
+    expect(servesRemoteCallers('metrics-generator', selectModules(parseTarget('distributor,metrics-generator')))).toBe(false);
+  });
+
   it('accepts a distributor alone and an ingester alone with the internal gRPC push (the querier still needs IngesterQuerier)', () => {
     const transport = { clients: new Set(['IngesterPusher'] as const), serves: new Set(['ingester'] as const) };
     expect(() => checkSelection(selectModules(parseTarget('distributor')), transport)).not.toThrow();
