@@ -30,8 +30,8 @@ export function createDistributorMetrics(registry: Registry): DistributorMetrics
     // Tempo's names and label (the ingester's address).
     ingesterAppends: new Counter({ name: 'tempo_distributor_ingester_appends_total', help: 'Push calls to an ingester.', labelNames: ['ingester'], registers }),
     ingesterAppendFailures: new Counter({ name: 'tempo_distributor_ingester_append_failures_total', help: 'Push calls to an ingester that failed.', labelNames: ['ingester'], registers }),
-    // Andante's own (Tempo cancels the calls left once the quorum answered).
-    backgroundPushes: new Gauge({ name: 'tempo_distributor_ingester_background_pushes', help: 'Push calls to replicas still running after their export was acknowledged at the write quorum.', registers }),
-    replicaRetries: new Counter({ name: 'tempo_distributor_replica_retries_total', help: 'Trace segments re-sent to the next healthy ingester after a replica failed.', registers }),
+    // Not Tempo metrics (Tempo cancels the calls left once the quorum answered).
+    backgroundPushes: new Gauge({ name: 'andante_distributor_ingester_background_pushes', help: 'Push calls to replicas still running after their export was acknowledged at the write quorum.', registers }),
+    replicaRetries: new Counter({ name: 'andante_distributor_replica_retries_total', help: 'Trace segments re-sent to the next healthy ingester after a replica failed.', registers }),
   };
 }

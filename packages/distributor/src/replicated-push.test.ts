@@ -150,9 +150,9 @@ describe('replicated push (RF 3)', () => {
       expect(await spansOn(ings[1]!, id)).toBe(2);
       expect(await spansOn(ings[2]!, id)).toBe(0);
     }
-    expect(await metric(registry, 'tempo_distributor_ingester_background_pushes')).toBe(1);
+    expect(await metric(registry, 'andante_distributor_ingester_background_pushes')).toBe(1);
     hung.release();
-    await expect.poll(() => metric(registry, 'tempo_distributor_ingester_background_pushes'), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => metric(registry, 'andante_distributor_ingester_background_pushes'), { timeout: 10_000 }).toBe(0);
     for (const id of ids) expect(await spansOn(ings[2]!, id)).toBe(2);
   });
 
@@ -169,7 +169,7 @@ describe('replicated push (RF 3)', () => {
       expect(copies).toBe(3);
     }
     // Four members evenly spaced at RF 3: d owns a replica of ~3/4 of the traces, re-sent elsewhere.
-    const retried = await metric(registry, 'tempo_distributor_replica_retries_total');
+    const retried = await metric(registry, 'andante_distributor_replica_retries_total');
     expect(retried).toBeGreaterThan(0);
     expect(await metric(registry, 'tempo_distributor_ingester_append_failures_total{ingester="d.ingester:9095"}')).toBe(1);
   });

@@ -146,6 +146,7 @@ export class Lifecycler {
       desc.members[this.cfg.id] = next;
       return desc;
     });
+    if (this.current !== state) this.logger.info('ring member state', { state });
     this.current = state;
     for (const l of this.stateListeners) l(state);
   }
@@ -186,6 +187,7 @@ export class Lifecycler {
       });
       await this.kv.releaseHeartbeat(this.cfg.id);
       this.current = undefined;
+      this.logger.info('ring member left the ring');
     } catch (err) {
       this.logger.warn('cannot remove the ring entry; it will expire', { error: (err as Error).message });
     }
