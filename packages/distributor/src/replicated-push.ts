@@ -64,8 +64,8 @@ export class ReplicatedPusher {
     const needed = new Int32Array(n);
     /** Calls in flight that carry segment k. */
     const pending = new Int32Array(n);
-    /** Ingesters segment k was sent to (the retry goes elsewhere). */
-    const tried: Set<string>[] = new Array<Set<string>>(n);
+    /** Ingesters segment k was sent to (the retry goes elsewhere); built on its first retry. */
+    const tried: (Set<string> | InstanceDesc[])[] = new Array<Set<string> | InstanceDesc[]>(n);
     const first = new Map<string, { instance: InstanceDesc; indexes: number[] }>();
     for (let k = 0; k < n; k++) {
       const token = (tokens[k] = tokenForTraceId(segments[k]!.traceId));
@@ -79,7 +79,7 @@ export class ReplicatedPusher {
         );
       }
       needed[k] = set.minSuccess;
-      tried[k] = new Set(set.instances.map((i) => i.id));
+      tried[k] = set.instances;
       for (const instance of set.instances) {
         let g = first.get(instance.id);
         if (!g) first.set(instance.id, (g = { instance, indexes: [] }));
@@ -159,13 +159,15 @@ export class ReplicatedPusher {
   }
 
   /** Re-sends each failed segment once to the next healthy ingester for its token, grouped by ingester. */
-  private retry(indexes: number[], tokens: Uint32Array, tried: Set<string>[], send: (i: InstanceDesc, idx: number[], isRetry: boolean) => void): void {
+  private retry(indexes: number[], tokens: Uint32Array, tried: (Set<string> | InstanceDesc[])[], send: (i: InstanceDesc, idx: number[], isRetry: boolean) => void): void {
     const ring = this.deps.ring();
     const groups = new Map<string, { instance: InstanceDesc; indexes: number[] }>();
     for (const k of indexes) {
-      const next = ring.nextHealthy(tokens[k]!, tried[k]!);
+      const t = tried[k]!;
+      const ids = t instanceof Set ? t : (tried[k] = new Set(t.map((i) => i.id)));
+      const next = ring.nextHealthy(tokens[k]!, ids);
       if (!next) continue;
-      tried[k]!.add(next.id);
+      ids.add(next.id);
       let g = groups.get(next.id);
       if (!g) groups.set(next.id, (g = { instance: next, indexes: [] }));
       g.indexes.push(k);
@@ -186,9 +188,9 @@ export class ReplicatedPusher {
       call = Promise.reject(new UnavailableError(`ingester ${instance.id} (${instance.address}) has ${inflight} pushes outstanding from this distributor; treated as failed until they finish`));
     } else {
       this.inflight.set(instance.id, inflight + 1);
-      call = this.deps
-        .ingester(instance)
-        .push({ tenantId, segments })
+      // A client that throws instead of rejecting is one failed call, not a failed export.
+      call = Promise.resolve()
+        .then(() => this.deps.ingester(instance).push({ tenantId, segments }))
         .finally(() => {
           const left = (this.inflight.get(instance.id) ?? 1) - 1;
           if (left > 0) this.inflight.set(instance.id, left);
