@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import {
   LimitExceededError,
+  UnavailableError,
   combineTraces,
   countSpans,
   encodeTrace,
@@ -119,6 +120,24 @@ describe('Ingester', () => {
     expect(metas[0]!.totalObjects).toBe(2);
     expect(await walFiles(dir)).toEqual([expect.stringMatching(/\.wal$/)]); // only the new, empty head
     expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-2', 'op-3']);
+  });
+
+  it('a stop flushes the pushes it already accepted and refuses new ones with UNAVAILABLE (the distributor retries elsewhere)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing, backend } = await makeIngester(dir, { flushAllOnShutdown: true });
+    // Accepted (not yet durable) when the stop begins: it must be in the final flush.
+    const accepted = ing.push({ tenantId: 't1', segments: [segment(traceId(7), [1, 2])] });
+    const stopping = ing.stop();
+    const refused = await ing.push({ tenantId: 't1', segments: [segment(traceId(8), [1])] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UnavailableError);
+    expect((refused as Error).message).toMatch(/shutting down/);
+    await accepted;
+    await stopping;
+    const metas = await listBlockMetas(backend, 't1');
+    expect(metas.reduce((n, m) => n + m.totalSpans, 0)).toBe(2);
+    // Nothing left for a replacement on the same WAL directory to replay.
+    const next = await makeIngester(dir);
+    expect(await next.registry.metrics()).toMatch(/^tempo_ingester_wal_replayed_segments_total 0$/m);
   });
 
   it('replays the WAL after a stop without flushing, losing nothing', async () => {
