@@ -141,7 +141,7 @@ const ackedAtLeast = (load: Load, n: number, what: string): Promise<boolean> =>
  * blocks it names as recently flushed (FindTraceByID over its internal gRPC, then the backend).
  */
 async function spansOn(proc: AndanteProcess, ids: string[]): Promise<number[]> {
-  const client = new IngesterGrpcClient(`127.0.0.1:${proc.ports.grpc}`, { remoteTimeoutMs: 30_000, maxSendMessageBytes: 16 << 20, maxRecvMessageBytes: 16 << 20 });
+  const client = new IngesterGrpcClient(`127.0.0.1:${(proc.ports as { grpc?: number | null }).grpc}`, { remoteTimeoutMs: 30_000, maxSendMessageBytes: 16 << 20, maxRecvMessageBytes: 16 << 20 });
   const backend = new LocalBackend(backendDir);
   try {
     const out: number[] = [];
