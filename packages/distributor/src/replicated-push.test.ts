@@ -100,7 +100,7 @@ function member(id: string, tokens: number[]): InstanceDesc {
   return { id, address: `${id}.ingester:9095`, state: 'ACTIVE', tokens, heartbeatMs: now, registeredMs: now, zone: '' };
 }
 
-function distributorOver(members: InstanceDesc[], pushers: Map<string, IngesterPusher>, rf = 3) {
+function distributorOver(members: InstanceDesc[], pushers: Map<string, IngesterPusher>, rf = 3, maxInflightPerIngester?: number) {
   const registry = new Registry();
   const distributor = new Distributor({
     ring: () => new RingSnapshot(members, { replicationFactor: rf, heartbeatTimeoutMs: 60_000 }),
@@ -108,6 +108,7 @@ function distributorOver(members: InstanceDesc[], pushers: Map<string, IngesterP
     limits: staticLimits(defaultTenantLimits()),
     registry,
     logger: silentLogger,
+    ...(maxInflightPerIngester !== undefined ? { maxInflightPerIngester } : {}),
   });
   return { distributor, registry };
 }
@@ -154,6 +155,21 @@ describe('replicated push (RF 3)', () => {
     hung.release();
     await expect.poll(() => metric(registry, 'andante_distributor_ingester_background_pushes'), { timeout: 10_000 }).toBe(0);
     for (const id of ids) expect(await spansOn(ings[2]!, id)).toBe(2);
+  });
+
+  it('bounds the calls a hung replica holds: past maxInflightPerIngester a call to it fails at once and the quorum still acknowledges', async () => {
+    const ings = await Promise.all([realIngester(), realIngester(), realIngester()]);
+    const hung = new Gated(ings[2]!);
+    const members = [member('a', [1 << 28]), member('b', [2 << 28]), member('c', [3 << 28])];
+    const { distributor, registry } = distributorOver(members, new Map<string, IngesterPusher>([['a', ings[0]!], ['b', ings[1]!], ['c', hung]]), 3, 2);
+    for (let i = 0; i < 5; i++) expect((await distributor.pushOtlp(TENANT, exportOf(2, 1 + i * 2).body)).acceptedSpans).toBe(4);
+    // Two calls wait on c; the other three were refused without reaching it.
+    expect(hung.waiting).toBe(2);
+    expect(await metric(registry, 'andante_distributor_ingester_background_pushes')).toBe(2);
+    expect(await metric(registry, 'tempo_distributor_ingester_append_failures_total{ingester="c.ingester:9095"}')).toBe(3);
+    expect(await metric(registry, 'tempo_distributor_ingester_appends_total{ingester="c.ingester:9095"}')).toBe(5);
+    hung.release();
+    await expect.poll(() => metric(registry, 'andante_distributor_ingester_background_pushes'), { timeout: 10_000 }).toBe(0);
   });
 
   it('retries a failed replica on the next healthy ingester, so each trace still has three copies', async () => {
