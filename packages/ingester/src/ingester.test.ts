@@ -180,12 +180,12 @@ describe('Ingester', () => {
 
   it('cuts idle traces and completes the head block when it is due, keeping live traces whole', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ing-'));
-    const { ing, backend } = await makeIngester(dir, { traceIdlePeriodMs: 50, maxBlockDurationMs: 100 });
+    // Periods a loaded machine cannot outlast between a push and the next sweep (trace 2 must be live).
+    const { ing, backend } = await makeIngester(dir, { traceIdlePeriodMs: 1_000, maxBlockDurationMs: 1_000 });
     await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1])] });
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 1_100));
     await ing.push({ tenantId: 't1', segments: [segment(traceId(2), [1])] }); // live at cut time
     await ing.sweep();
-    await new Promise((r) => setTimeout(r, 50));
     await ing.sweep();
     await waitFor(async () => (await listBlockMetas(backend, 't1')).length >= 1);
     // Trace 1 only: trace 2 was live and moved to the new head (which a slow machine's second sweep may cut too).
