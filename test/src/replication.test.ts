@@ -4,7 +4,8 @@
 // what it had), SIGSTOP one (writes succeed at the quorum with latency far below the remote
 // timeout; SIGCONT brings it back ACTIVE), SIGTERM one (LEAVING, flush, leave, exit 0; its
 // replacement finds nothing left to replay). Reads go to each replica's FindTraceByID over
-// internal gRPC: every acknowledged trace is on at least a write quorum of replicas.
+// internal gRPC (every acknowledged trace is on at least a write quorum of replicas) and by ID
+// through a `-target=querier,query-frontend` process (no 404 while an ingester leaves).
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,13 +14,15 @@ import { IngesterGrpcClient } from '@andante/ingester-client';
 import { LocalBackend } from '@andante/backend';
 import { BackendBlock } from '@andante/storage';
 import { startTestEtcd, type TestEtcd } from '@andante/ring/testing';
-import { killAllProcesses, listFilesRecursive, makeTempDir, postOtlpHttp, removeTempDirs, sleep, startProcess, waitFor, type AndanteProcess } from './harness.js';
+import { fetchTraceProto, killAllProcesses, listFilesRecursive, makeTempDir, postOtlpHttp, removeTempDirs, sleep, startProcess, waitFor, type AndanteProcess } from './harness.js';
 import { clusterConfig } from './cluster-config.js';
 import { encodeRequest, makeSpan, makeTrace, randomTraceId } from './otlp.js';
 
 const RF = 3;
 /** Far above any quorum write on a loaded machine: a latency near it means a hung replica was awaited. */
 const REMOTE_TIMEOUT_MS = 20_000;
+/** The rings' lease TTL: long enough that a loaded machine does not lapse a live member's lease. */
+const HEARTBEAT_TIMEOUT = '6s';
 
 let etcd: TestEtcd;
 let backendDir: string;
@@ -32,12 +35,14 @@ interface IngesterNode {
 }
 const ingesters: IngesterNode[] = [];
 let distributor: AndanteProcess;
+/** `-target=querier,query-frontend`: reads by ID fan out to every readable ingester over internal gRPC. */
+let querier: AndanteProcess;
 
 async function startIngester(name: string, dir: string): Promise<AndanteProcess> {
   return startProcess(
     dir,
     {
-      ...clusterConfig({ etcdEndpoint: etcd.endpoint, prefix, target: 'ingester', name, replicationFactor: RF }),
+      ...clusterConfig({ etcdEndpoint: etcd.endpoint, prefix, target: 'ingester', name, replicationFactor: RF, heartbeatTimeout: HEARTBEAT_TIMEOUT }),
       storage: { trace: { local: { path: backendDir }, wal: { path: join(dir, 'wal') } } },
     },
     60_000,
@@ -54,8 +59,16 @@ beforeAll(async () => {
   distributor = await startProcess(
     makeTempDir('replication-distributor'),
     {
-      ...clusterConfig({ etcdEndpoint: etcd.endpoint, prefix, target: 'distributor', name: 'd', replicationFactor: RF }),
+      ...clusterConfig({ etcdEndpoint: etcd.endpoint, prefix, target: 'distributor', name: 'd', replicationFactor: RF, heartbeatTimeout: HEARTBEAT_TIMEOUT }),
       ingester_client: { remote_timeout: `${REMOTE_TIMEOUT_MS / 1000}s` },
+    },
+    60_000,
+  );
+  querier = await startProcess(
+    makeTempDir('replication-querier'),
+    {
+      ...clusterConfig({ etcdEndpoint: etcd.endpoint, prefix, target: 'querier,query-frontend', name: 'q', replicationFactor: RF, heartbeatTimeout: HEARTBEAT_TIMEOUT }),
+      storage: { trace: { local: { path: backendDir } } },
     },
     60_000,
   );
@@ -165,10 +178,21 @@ async function expectOnAll(nodes: IngesterNode[], ids: string[]): Promise<void> 
   }
 }
 
+/** Trace IDs the query-frontend does not answer with both spans (status:spans). */
+async function notFoundThroughFrontend(ids: string[]): Promise<string[]> {
+  const bad: string[] = [];
+  for (const id of ids) {
+    const { status, trace } = await fetchTraceProto(querier.ports.http, id);
+    const spans = (trace?.resourceSpans ?? []).reduce((n, rs) => n + rs.scopeSpans.reduce((m, ss) => m + ss.spans.length, 0), 0);
+    if (status !== 200 || spans !== 2) bad.push(`${id}:${status}:${spans}`);
+  }
+  return bad;
+}
+
 const metaFiles = (): string[] => listFilesRecursive(backendDir).filter((f) => f.endsWith('meta.json'));
 
 describe('replication factor 3 across processes', () => {
-  it('SIGKILL one ingester under steady load: exports keep succeeding, it shows UNHEALTHY, every acknowledged trace is on both live replicas; restarted on its WAL dir it replays what it had', async () => {
+  it('SIGKILL one ingester under steady load: exports keep succeeding, it shows UNHEALTHY, every acknowledged trace is on both live replicas and found through the frontend; restarted on its WAL dir it replays what it had', async () => {
     const [a, b, c] = ingesters as [IngesterNode, IngesterNode, IngesterNode];
     const warm = steadyLoad();
     await ackedAtLeast(warm, 30, 'before the kill');
@@ -188,6 +212,7 @@ describe('replication factor 3 across processes', () => {
     expect(load.failures).toEqual([]);
     await backgroundDone();
     await expectOnAll([a, b], [...warm.acked, ...load.acked]);
+    expect(await notFoundThroughFrontend([...warm.acked, ...load.acked])).toEqual([]);
     expect(await distributorMetric('tempo_distributor_ingester_append_failures_total')).toBeGreaterThan(0);
 
     // The replacement on the same WAL directory replays it and joins ACTIVE under the same ID.
@@ -221,11 +246,23 @@ describe('replication factor 3 across processes', () => {
     expect(c.proc.alive()).toBe(true);
   }, 300_000);
 
-  it('SIGTERM one ingester under load: LEAVING, flush (blocks in the backend), leave the ring, exit 0; no export fails; its replacement has nothing left to replay; /shutdown does the same', async () => {
+  it('SIGTERM one ingester under load: LEAVING, flush (blocks in the backend), leave the ring, exit 0; no export fails, no read by ID through the frontend misses; its replacement has nothing left to replay; /shutdown does the same', async () => {
     const [a, b, c] = ingesters as [IngesterNode, IngesterNode, IngesterNode];
     const load = steadyLoad();
     await ackedAtLeast(load, 20, 'before SIGTERM');
     const blocksBefore = metaFiles().length;
+    // Reads by ID through the frontend while b leaves: every acknowledged trace answers, never 404.
+    let reading = true;
+    const readFailures: string[] = [];
+    let reads = 0;
+    const reader = (async () => {
+      while (reading) {
+        const ids = load.acked.slice(-5);
+        readFailures.push(...(await notFoundThroughFrontend(ids)));
+        reads += ids.length;
+        await sleep(20);
+      }
+    })();
     expect(await b.proc.stop(120_000)).toBe(0);
     const log = b.proc.stderr();
     const leaving = log.indexOf('"state":"LEAVING"');
@@ -237,10 +274,15 @@ describe('replication factor 3 across processes', () => {
     expect(metaFiles().length).toBeGreaterThan(blocksBefore);
     await waitForStates({ 'ingester-a': 'ACTIVE', 'ingester-b': undefined, 'ingester-c': 'ACTIVE' });
     await ackedAtLeast(load, load.acked.length + 20, 'after ingester-b left');
+    reading = false;
+    await reader;
     await load.stop();
     expect(load.failures).toEqual([]);
+    expect(reads).toBeGreaterThan(0);
+    expect(readFailures).toEqual([]);
     await backgroundDone();
     await expectOnAll([a, c], load.acked);
+    expect(await notFoundThroughFrontend(load.acked)).toEqual([]);
 
     // The replacement on the same WAL directory: everything was flushed, nothing to replay.
     b.proc = await startIngester('b', b.dir);
