@@ -44,6 +44,28 @@ describe('Compactor', () => {
     expect(text).toContain('tempodb_compaction_objects_combined_total{level="1"} 1');
   });
 
+  it('merges the three replica blocks of RF 3 into one copy: each span once, about one replica\'s bytes', async () => {
+    const { backend, compactor } = await setup();
+    // Three ingesters flushed the same traces (replication_factor 3), each into its own block.
+    const traces: [number, number[]][] = Array.from({ length: 50 }, (_, i) => [i + 1, [1, 2, 3]]);
+    const replicas = [];
+    for (let r = 0; r < 3; r++) replicas.push(await cut(backend, 't', traces, T0));
+    const result = await compactor.runCycle();
+    expect(result.compactions).toBe(1);
+    const { metas } = await listTenantBlocks(backend, 't');
+    expect(metas).toHaveLength(1);
+    expect(metas[0]!.totalObjects).toBe(50);
+    for (const n of [1, 25, 50]) {
+      const t = await readTrace(backend, 't', n);
+      expect(spanNames(t)).toEqual(['op-1', 'op-2', 'op-3']);
+      expect(countSpans(t!)).toBe(3);
+    }
+    // One copy left: within 10% of a single replica's block, a third of the three.
+    const one = replicas[0]!.size;
+    expect(metas[0]!.size).toBeLessThan(one * 1.1);
+    expect(replicas.reduce((n, m) => n + m.size, 0)).toBeGreaterThan(metas[0]!.size * 2.7);
+  });
+
   it('keeps blocks of different windows apart', async () => {
     const { backend, compactor } = await setup();
     await cut(backend, 't', [[1, [1]]], T0);

@@ -1,13 +1,11 @@
 // The write path's front door: validate, limit, group spans by trace, and push each trace to the
-// ingesters that own it on the ring. Every accepted span is durable before push() resolves.
+// ingesters that own it on the ring. Every accepted span is durable on a write quorum of its
+// replicas before push() resolves (replicated-push.ts).
 
 import {
-  AndanteError,
   InvalidArgumentError,
   LimitExceededError,
-  UnavailableError,
   bytesToHex,
-  tokenForTraceId,
   type IngesterPusher,
   type LimitsProvider,
   type Logger,
@@ -19,6 +17,7 @@ import type { Registry } from 'prom-client';
 import { createDistributorMetrics, type DistributorMetrics } from './metrics.js';
 import { TenantRateLimiter } from './rate-limiter.js';
 import { ExportDecoderPool } from './decoder-pool.js';
+import { ReplicatedPusher } from './replicated-push.js';
 
 /**
  * Receives every accepted trace segment after it is durable; the metrics-generator taps the stream
@@ -38,7 +37,12 @@ export interface DistributorDeps {
   tap?: SpanStreamTap;
   /** Where exports are decoded and split; inline on the event loop when absent. */
   decoder?: ExportDecoderPool;
+  /** Push calls one ingester may have in flight from this distributor (see ReplicatedPusher). */
+  maxInflightPerIngester?: number;
 }
+
+/** Enough for many concurrent exports per ingester; a hung replica reaches it within its deadline. */
+export const DEFAULT_MAX_INFLIGHT_PER_INGESTER = 256;
 
 export interface ExportResult {
   acceptedSpans: number;
@@ -50,10 +54,19 @@ export class Distributor {
   readonly metrics: DistributorMetrics;
   private readonly limiter = new TenantRateLimiter();
   private readonly decoder: ExportDecoderPool;
+  private readonly replicas: ReplicatedPusher;
 
   constructor(private readonly deps: DistributorDeps) {
     this.metrics = createDistributorMetrics(deps.registry);
     this.decoder = deps.decoder ?? new ExportDecoderPool(0);
+    const m = this.metrics;
+    this.replicas = new ReplicatedPusher({
+      ring: deps.ring,
+      ingester: deps.ingester,
+      metrics: { appends: m.ingesterAppends, appendFailures: m.ingesterAppendFailures, background: m.backgroundPushes, retries: m.replicaRetries },
+      logger: deps.logger,
+      maxInflightPerIngester: deps.maxInflightPerIngester ?? DEFAULT_MAX_INFLIGHT_PER_INGESTER,
+    });
   }
 
   /**
@@ -124,51 +137,7 @@ export class Distributor {
     this.metrics.discardedSpans.inc({ reason, tenant: tenantId }, spans);
   }
 
-  private async pushToIngesters(tenantId: string, segments: readonly TraceSegment[]): Promise<PushResult> {
-    const ring = this.deps.ring();
-    const perInstance = new Map<string, { instance: InstanceDesc; segments: TraceSegment[]; indexes: number[] }>();
-    // Acknowledgements each segment still needs (by index into segments).
-    const needed = new Array<number>(segments.length);
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i]!;
-      let set;
-      try {
-        set = ring.replicationSetFor(tokenForTraceId(segment.traceId));
-      } catch (err) {
-        throw new UnavailableError((err as Error).message);
-      }
-      needed[i] = set.minSuccess;
-      for (const instance of set.instances) {
-        let target = perInstance.get(instance.id);
-        if (!target) perInstance.set(instance.id, (target = { instance, segments: [], indexes: [] }));
-        target.segments.push(segment);
-        target.indexes.push(i);
-      }
-    }
-
-    const targets = [...perInstance.values()];
-    const settled = await Promise.allSettled(
-      targets.map((t) => this.deps.ingester(t.instance).push({ tenantId, segments: t.segments })),
-    );
-    const rejected: PushResult['rejected'] = [];
-    let firstError: unknown;
-    settled.forEach((s, i) => {
-      if (s.status === 'fulfilled') {
-        rejected.push(...s.value.rejected);
-        for (const k of targets[i]!.indexes) needed[k]!--;
-      } else {
-        firstError ??= s.reason;
-        // A limit refusal is counted in tempo_discarded_spans_total; under overload a line per
-        // refused request would flood the log.
-        if (!(s.reason instanceof LimitExceededError)) {
-          this.deps.logger.warn('push to ingester failed', { ingester: targets[i]!.instance.id, err: s.reason });
-        }
-      }
-    });
-    if (needed.some((remaining) => remaining > 0)) {
-      if (firstError instanceof AndanteError) throw firstError;
-      throw new UnavailableError(`could not write to enough ingesters: ${(firstError as Error)?.message ?? 'unknown error'}`);
-    }
-    return { rejected };
+  private pushToIngesters(tenantId: string, segments: readonly TraceSegment[]): Promise<PushResult> {
+    return this.replicas.push(tenantId, segments);
   }
 }

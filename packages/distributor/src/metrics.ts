@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface DistributorMetrics {
   spansReceived: Counter<'tenant'>;
@@ -7,6 +7,10 @@ export interface DistributorMetrics {
   receiverAccepted: Counter<'receiver' | 'transport'>;
   receiverRefused: Counter<'receiver' | 'transport'>;
   pushDuration: Histogram;
+  ingesterAppends: Counter<'ingester'>;
+  ingesterAppendFailures: Counter<'ingester'>;
+  backgroundPushes: Gauge;
+  replicaRetries: Counter;
 }
 
 export function createDistributorMetrics(registry: Registry): DistributorMetrics {
@@ -23,5 +27,11 @@ export function createDistributorMetrics(registry: Registry): DistributorMetrics
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
+    // Tempo's names and label (the ingester's address).
+    ingesterAppends: new Counter({ name: 'tempo_distributor_ingester_appends_total', help: 'Push calls to an ingester.', labelNames: ['ingester'], registers }),
+    ingesterAppendFailures: new Counter({ name: 'tempo_distributor_ingester_append_failures_total', help: 'Push calls to an ingester that failed.', labelNames: ['ingester'], registers }),
+    // Not Tempo metrics (Tempo cancels the calls left once the quorum answered).
+    backgroundPushes: new Gauge({ name: 'andante_distributor_ingester_background_pushes', help: 'Push calls to replicas still running after their export was acknowledged at the write quorum.', registers }),
+    replicaRetries: new Counter({ name: 'andante_distributor_replica_retries_total', help: 'Trace segments re-sent to the next healthy ingester after a replica failed.', registers }),
   };
 }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import {
   LimitExceededError,
+  UnavailableError,
   combineTraces,
   countSpans,
   encodeTrace,
@@ -121,6 +122,24 @@ describe('Ingester', () => {
     expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-2', 'op-3']);
   });
 
+  it('a stop flushes the pushes it already accepted and refuses new ones with UNAVAILABLE (the distributor retries elsewhere)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const { ing, backend } = await makeIngester(dir, { flushAllOnShutdown: true });
+    // Accepted (not yet durable) when the stop begins: it must be in the final flush.
+    const accepted = ing.push({ tenantId: 't1', segments: [segment(traceId(7), [1, 2])] });
+    const stopping = ing.stop();
+    const refused = await ing.push({ tenantId: 't1', segments: [segment(traceId(8), [1])] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UnavailableError);
+    expect((refused as Error).message).toMatch(/shutting down/);
+    await accepted;
+    await stopping;
+    const metas = await listBlockMetas(backend, 't1');
+    expect(metas.reduce((n, m) => n + m.totalSpans, 0)).toBe(2);
+    // Nothing left for a replacement on the same WAL directory to replay.
+    const next = await makeIngester(dir);
+    expect(await next.registry.metrics()).toMatch(/^tempo_ingester_wal_replayed_segments_total 0$/m);
+  });
+
   it('replays the WAL after a stop without flushing, losing nothing', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ing-'));
     const first = await makeIngester(dir);
@@ -161,12 +180,12 @@ describe('Ingester', () => {
 
   it('cuts idle traces and completes the head block when it is due, keeping live traces whole', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ing-'));
-    const { ing, backend } = await makeIngester(dir, { traceIdlePeriodMs: 50, maxBlockDurationMs: 100 });
+    // Periods a loaded machine cannot outlast between a push and the next sweep (trace 2 must be live).
+    const { ing, backend } = await makeIngester(dir, { traceIdlePeriodMs: 1_000, maxBlockDurationMs: 1_000 });
     await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1])] });
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 1_100));
     await ing.push({ tenantId: 't1', segments: [segment(traceId(2), [1])] }); // live at cut time
     await ing.sweep();
-    await new Promise((r) => setTimeout(r, 50));
     await ing.sweep();
     await waitFor(async () => (await listBlockMetas(backend, 't1')).length >= 1);
     // Trace 1 only: trace 2 was live and moved to the new head (which a slow machine's second sweep may cut too).

@@ -1,5 +1,6 @@
 import {
   LimitExceededError,
+  UnavailableError,
   validateTenantId,
   type IngesterClient,
   type LimitsProvider,
@@ -68,6 +69,8 @@ export class Ingester implements IngesterClient {
   private sweeping: Promise<void> | undefined;
   private activeFlushes = 0;
   private stopped = false;
+  /** Pushes accepted and not yet durable: a stop waits for them before its last flush. */
+  private pushing = 0;
 
   constructor(private readonly deps: IngesterDeps) {
     this.wal = new Wal(deps.walPath);
@@ -134,6 +137,9 @@ export class Ingester implements IngesterClient {
    * acknowledged is touched) while max_unflushed_bytes is reached.
    */
   async push(req: PushRequest): Promise<PushResult> {
+    // Leaving (SIGTERM, /shutdown): what is pushed now would miss the final flush. UNAVAILABLE
+    // makes the distributor send it to the next healthy ingester instead.
+    if (this.stopped) throw new UnavailableError('ingester is shutting down (flushing and leaving the ring); push to another ingester');
     const incoming = req.segments.reduce((n, s) => n + s.bytes.byteLength, 0);
     if (this.unflushed.refuses(incoming)) {
       void this.sweep(); // cut and flush now rather than at the next flush_check_period
@@ -144,8 +150,13 @@ export class Ingester implements IngesterClient {
         UNFLUSHED_RETRY_AFTER_SECONDS,
       );
     }
-    const inst = await this.instance(req.tenantId);
-    return inst.push(req.segments);
+    this.pushing++;
+    try {
+      const inst = await this.instance(req.tenantId);
+      return await inst.push(req.segments);
+    } finally {
+      this.pushing--;
+    }
   }
 
   async search(tenantId: string, req: SearchRequest, signal?: AbortSignal): Promise<SearchPartial> {
@@ -232,6 +243,7 @@ export class Ingester implements IngesterClient {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.sweeping;
+    while (this.pushing > 0) await new Promise((r) => setTimeout(r, 5));
     while (this.activeFlushes > 0) await new Promise((r) => setTimeout(r, 20));
     if (this.deps.cfg.flushAllOnShutdown) await this.flushAll();
     for (const inst of this.instances.values()) await (await inst).close();

@@ -146,24 +146,38 @@ export class Lifecycler {
       desc.members[this.cfg.id] = next;
       return desc;
     });
+    if (this.current !== state) this.logger.info('ring member state', { state });
     this.current = state;
     for (const l of this.stateListeners) l(state);
   }
 
   /**
-   * A clean stop: LEAVING, the onLeaving hook, then removal from the ring and the end of the lease
+   * A clean stop: LEAVING, the onLeaving hook and `whileLeaving` (the module's own stop: an ingester
+   * refuses pushes and flushes), then removal from the ring and the end of the lease
    * (unless unregister_on_shutdown is false). A store that is down is logged, not fatal: the lease
    * then expires on its own.
    */
-  async stop(): Promise<void> {
-    if (!this.halt()) return;
+  async stop(whileLeaving?: () => Promise<void>): Promise<void> {
+    if (!this.halt()) {
+      await whileLeaving?.();
+      return;
+    }
     await this.beating;
     try {
       await this.write('LEAVING', (m) => m && { ...m, state: 'LEAVING' });
     } catch (err) {
       this.logger.warn('cannot mark the ring entry LEAVING', { error: (err as Error).message });
     }
-    await this.hooks.onLeaving?.();
+    // The lease is renewed while the hook runs (an ingester's final flush can outlast
+    // heartbeat_timeout), so readers keep seeing a LEAVING member, not an UNHEALTHY one.
+    const renew = setInterval(() => void this.kv.heartbeat(this.cfg.id, Date.now()).catch(() => undefined), this.cfg.heartbeatPeriodMs);
+    renew.unref();
+    try {
+      await this.hooks.onLeaving?.();
+      await whileLeaving?.();
+    } finally {
+      clearInterval(renew);
+    }
     if (this.cfg.unregisterOnShutdown === false) return;
     try {
       await casRing(this.kv, (desc) => {
@@ -173,6 +187,7 @@ export class Lifecycler {
       });
       await this.kv.releaseHeartbeat(this.cfg.id);
       this.current = undefined;
+      this.logger.info('ring member left the ring');
     } catch (err) {
       this.logger.warn('cannot remove the ring entry; it will expire', { error: (err as Error).message });
     }

@@ -36,6 +36,18 @@ describe('RingSnapshot', () => {
     expect(() => ring.replicationSetFor(5)).toThrow('at least 2 live replicas required, could only find 1');
   });
 
+  it('writes skip a LEAVING owner (its slot stays empty), reads still ask it; a silent member is neither', () => {
+    const stale = Date.now() - 120_000;
+    const ring = new RingSnapshot(
+      [inst('a', [10]), inst('b', [20], { state: 'LEAVING' }), inst('c', [30]), inst('d', [40], { heartbeatMs: stale }), inst('e', [50], { state: 'JOINING' })],
+      { ...cfg, replicationFactor: 3 },
+    );
+    expect(ring.replicationSetFor(5).instances.map((i) => i.id)).toEqual(['a', 'c']);
+    expect(ring.readableInstances().map((i) => i.id)).toEqual(['a', 'b', 'c']);
+    expect(ring.healthyInstances().map((i) => i.id)).toEqual(['a', 'c']);
+    expect(ring.replicationFactor).toBe(3);
+  });
+
   it('spreads tokens evenly enough across instances', () => {
     const ring = new RingSnapshot(
       ['a', 'b', 'c'].map((id) => inst(id, generateTokens(128))),

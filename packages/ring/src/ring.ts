@@ -62,6 +62,11 @@ export class RingSnapshot {
     this.owners = pairs.map((p) => p.owner);
   }
 
+  /** The ring's replication factor (Tempo's ingester.lifecycler.ring.replication_factor). */
+  get replicationFactor(): number {
+    return this.cfg.replicationFactor;
+  }
+
   isHealthy(inst: InstanceDesc): boolean {
     return inst.state === 'ACTIVE' && !inst.expired && this.nowMs - inst.heartbeatMs <= this.cfg.heartbeatTimeoutMs;
   }
@@ -163,9 +168,20 @@ export class RingSnapshot {
     return { instances: chosen, minSuccess };
   }
 
-  /** Every healthy instance: queries for recent data ask all of them. */
+  /** Every healthy (ACTIVE) instance. */
   healthyInstances(): InstanceDesc[] {
     return this.instances.filter((i) => this.isHealthy(i));
+  }
+
+  /**
+   * The instances a query for recent data asks (dskit's Read operation): ACTIVE and LEAVING ones
+   * that still heartbeat. A LEAVING ingester takes no writes but holds data until its flush is
+   * done and it leaves the ring.
+   */
+  readableInstances(): InstanceDesc[] {
+    return this.instances.filter(
+      (i) => (i.state === 'ACTIVE' || i.state === 'LEAVING') && !i.expired && this.nowMs - i.heartbeatMs <= this.cfg.heartbeatTimeoutMs,
+    );
   }
 }
 

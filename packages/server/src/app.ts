@@ -86,6 +86,10 @@ export class Andante {
   private listening = false;
   private stopping: Promise<void> | undefined;
 
+  private resolveStopped: () => void = () => undefined;
+  /** Resolves once stop() finished, whoever asked for it (a signal, or /shutdown). */
+  readonly stopped: Promise<void> = new Promise((r) => (this.resolveStopped = r));
+
   private readonly remote: RemoteClients;
   /** Clients of ingesters in other processes (closed on stop). */
   private ingesterClients: IngesterClientPool | undefined;
@@ -215,7 +219,7 @@ export class Andante {
     const ingesterRing = this.service<RingService>('ring').ring.store;
     if (this.has('ingester')) {
       const i = this.service<IngesterService>('ingester').ingester;
-      return () => ingesterRing.snapshot().healthyInstances().map(() => i);
+      return () => ingesterRing.snapshot().readableInstances().map(() => i);
     }
     const ring = this.cfg.ingester.lifecycler.ring;
     const fanout = (this.ingesterFanout ??= new RingIngesterQuerier({
@@ -495,6 +499,7 @@ export class Andante {
       this.generatorClients?.close();
       if (started.has('server')) await this.services.get('server')!.stop();
       this.logger.info('andante stopped');
+      this.resolveStopped();
     })();
     return this.stopping;
   }

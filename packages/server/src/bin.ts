@@ -55,6 +55,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   try {
     await app.start();
+    // /shutdown stops the modules (an ingester flushes and leaves the ring); then the process exits.
+    void app.stopped.then(() => process.exit(0));
   } catch (err) {
     app.logger.error('start failed', { err });
     await app.stop().catch(() => undefined);

@@ -24,5 +24,11 @@ export function configWarnings(cfg: AndanteConfig): string[] {
       `ingester.complete_block_timeout (${cfg.ingester.complete_block_timeout}) should exceed storage.trace.blocklist_poll (${cfg.storage.trace.blocklist_poll}): queriers in other processes learn of a flushed block from their next poll`,
     );
   }
+  const ring = cfg.ingester.lifecycler.ring;
+  if (ring.replication_factor > 1 && ring.kvstore.store === 'inmemory') {
+    out.push(
+      `ingester.lifecycler.ring.replication_factor is ${ring.replication_factor} but ingester.lifecycler.ring.kvstore.store is inmemory: this process's ring holds at most its own ingester, fewer than the write quorum of ${Math.floor(ring.replication_factor / 2) + 1}, so every push is refused with 503; use replication_factor 1, or an etcd kvstore shared by ${ring.replication_factor} ingesters`,
+    );
+  }
   return out;
 }

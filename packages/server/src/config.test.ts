@@ -172,6 +172,16 @@ describe('configWarnings', () => {
     expect(warnings[0]).toMatch(/compacted_block_retention \(2s\) should exceed storage\.trace\.blocklist_poll \(5s\)/);
     expect(warnings[1]).toMatch(/should exceed ingester\.complete_block_timeout \(15m\)/);
   });
+
+  it('warns that replication_factor 3 over an in-memory ring cannot reach the write quorum; not over etcd', () => {
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'ingester: { lifecycler: { ring: { replication_factor: 3 } } }\n');
+    expect(configWarnings(cfg)).toEqual([
+      'ingester.lifecycler.ring.replication_factor is 3 but ingester.lifecycler.ring.kvstore.store is inmemory: this process\'s ring holds at most its own ingester, fewer than the write quorum of 2, so every push is refused with 503; use replication_factor 1, or an etcd kvstore shared by 3 ingesters',
+    ]);
+    applyYaml(cfg, 'ingester: { lifecycler: { ring: { kvstore: { store: etcd } } } }\n');
+    expect(configWarnings(cfg)).toEqual([]);
+  });
 });
 
 describe('metrics_generator config and overrides', () => {

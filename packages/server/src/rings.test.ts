@@ -60,7 +60,7 @@ describe('rings as modules', () => {
     }
   });
 
-  it('a member joins after its module started and leaves after it stopped; the view outlives it', async () => {
+  it('a member joins after its module started, is LEAVING while its module stops, leaves after; ready only while ACTIVE; the view outlives it', async () => {
     const cfg = config('member', 'all');
     const ring = createRing('ingester', cfg, silentLogger);
     const rm = ringModule('ring', 'ingester', ring);
@@ -75,18 +75,23 @@ describe('rings as modules', () => {
         stop: async () => {
           await ring.store.refresh();
           seen.stop = members();
+          seen.readyWhileStopping = [String(module.notReady())];
         },
       }),
       ring,
     );
     await rm.start();
+    expect(module.notReady()).toBe('not ACTIVE in the ring (state not registered)');
     await module.start();
     // Readers see the member as soon as start returns (no polling delay).
     expect(members()).toEqual(['member-ingester:ACTIVE']);
+    expect(module.notReady()).toBeUndefined();
     await module.stop();
+    expect(module.notReady()).toBe('not ACTIVE in the ring (state not registered)');
     await ring.store.refresh();
     expect(members()).toEqual([]);
     await rm.stop();
-    expect(seen).toEqual({ start: [], stop: ['member-ingester:ACTIVE'] });
+    // Distributors stopped choosing it before the module stopped taking pushes and flushed.
+    expect(seen).toEqual({ start: [], stop: ['member-ingester:LEAVING'], readyWhileStopping: ['not ACTIVE in the ring (state LEAVING)'] });
   });
 });

@@ -107,8 +107,10 @@ export function ringModule(moduleName: string, name: RingName, ring: RingMember)
 
 /**
  * A component module as a ring member: it joins (ACTIVE on return) once the module started (the
- * ingester after WAL replay), and leaves once the module stopped (the ingester after it stopped
- * taking pushes and flushed), so a member in the ring is always one that serves.
+ * ingester after WAL replay). A stop goes LEAVING first (distributors stop choosing an ingester
+ * for writes, queriers still read it), stops the module while LEAVING (the ingester refuses pushes
+ * and flushes), then removes the member, so a member in the ring is always one that serves.
+ * Not ready (/ready 503) until the member is ACTIVE, and again once it is LEAVING.
  */
 export function withMembership<T extends Service>(s: T, ring: RingMember): T {
   return {
@@ -120,11 +122,22 @@ export function withMembership<T extends Service>(s: T, ring: RingMember): T {
       await ring.store.refresh();
     },
     stop: async () => {
-      try {
+      let moduleStopped = false;
+      const stopModule = async (): Promise<void> => {
+        moduleStopped = true;
         await s.stop();
+      };
+      try {
+        await ring.lifecycler.stop(stopModule);
       } finally {
-        await ring.lifecycler.stop();
+        if (!moduleStopped) await s.stop();
       }
+    },
+    notReady: () => {
+      const why = s.notReady();
+      if (why !== undefined) return why;
+      const state = ring.lifecycler.state;
+      return state === 'ACTIVE' ? undefined : `not ACTIVE in the ring (state ${state ?? 'not registered'})`;
     },
   };
 }
