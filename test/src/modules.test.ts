@@ -120,9 +120,8 @@ describe('-target', () => {
   }, 60_000);
 
   it.each([
-    // Ingester clients exist now (test/src/querier-grpc.test.ts runs -target=querier,query-frontend); the frontend's remote transport does not yet.
-    ['querier', 'querier takes jobs from query-frontends over internal gRPC, which is not available yet'],
-    ['query-frontend', 'query-frontend needs querier clients (the querier job API) over internal gRPC, which is not available yet'],
+    // -target=query-frontend runs alone now (queriers pull its jobs: test/src/frontend-queue.test.ts); a querier needs their address.
+    ['querier', 'querier takes jobs from query-frontends: with none in this process, set querier.frontend_worker.frontend_address'],
     ['compactor,bogus', 'target: unknown target "bogus"'],
   ])('-target=%s fails at startup naming the missing transport', async (target, message) => {
     const dir = makeTempDir('modules-refused');

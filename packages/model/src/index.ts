@@ -56,7 +56,8 @@ export type { JobDone, WorkerPoolOptions } from './worker-pool.js';
 export { mulberry32 } from './seeded-random.js';
 export { UNBOUNDED, overlapsWindow, mayHoldTraceId, BlockSet, newestFirst, blocksForRequest } from './block-selection.js';
 export type { TimeRange } from './block-selection.js';
-export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer } from './query-jobs.js';
+export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer, QuerierJobMethod } from './query-jobs.js';
+export { QUERIER_JOB_METHODS } from './query-jobs.js';
 export { attributesJson, anyValueJson, base64, doubleJson, jsonString } from './json.js';
 export { queryRangeResponseJson, queryInstantResponseJson } from './metrics-query.js';
 export type {
@@ -112,3 +113,13 @@ export type {
   TempoSearchTagValuesResponse,
   TempoSearchTagValuesV2Response,
 } from './tempo-search-proto.js';
+export {
+  FRONTEND_PROCESS_METHOD,
+  encodeFrontendMessage,
+  decodeQuerierMessage,
+  decodeFrontendMessage,
+  toWireError,
+  fromWireError,
+  RemoteJobError,
+} from './frontend-protocol.js';
+export type { QuerierToFrontend, FrontendToQuerier, WireError } from './frontend-protocol.js';

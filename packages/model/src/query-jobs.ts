@@ -7,6 +7,7 @@
 import type { BlockMeta } from './block-meta.js';
 import type { TimeRange } from './block-selection.js';
 import type { SearchPartial, SearchRequest, TagsPartial, TagsRequest, TagValuesPartial, TagValuesRequest } from './ingest.js';
+import type { MetricsPartial, MetricsRequest } from './metrics-query.js';
 import type { TagRef, TagScope, TagValue } from './tags.js';
 import type { Trace } from './trace.js';
 
@@ -19,24 +20,40 @@ export interface BlockTagsAnswer {
   values: TagValue[];
 }
 
+/**
+ * Every job takes an optional `signal`: it aborts when the query is given up (the client went away,
+ * a deadline passed, the search stopped early). A job queued at a frontend then leaves its queue;
+ * one already running on a querier in another process is left to finish and its answer dropped.
+ */
 export interface QuerierJobs {
   /** Block jobs this querier runs at once without queueing (its worker threads; 0 when it runs them inline). */
   readonly parallelism: number;
-  /** Recent data: each healthy ingester's matches and the blocks it flushed recently. `signal`: the caller went away. */
+  /** Recent data: each healthy ingester's matches and the blocks it flushed recently. */
   searchRecent(tenantId: string, req: SearchRequest, signal?: AbortSignal): Promise<SearchPartial[]>;
   /** One backend block's matches. Rejects with NotFoundError when the block is gone (compacted, retention). */
-  searchBlock(meta: BlockMeta, req: SearchRequest): Promise<SearchPartial>;
+  searchBlock(meta: BlockMeta, req: SearchRequest, signal?: AbortSignal): Promise<SearchPartial>;
   /** The whole trace from every source (ingesters, then blocks), or null. */
-  findTraceById(tenantId: string, traceId: Uint8Array, range?: TimeRange): Promise<Trace | null>;
+  findTraceById(tenantId: string, traceId: Uint8Array, range?: TimeRange, signal?: AbortSignal): Promise<Trace | null>;
   /** Whether a source other than block `exceptBlockId` may hold spans of the trace (no data read). */
-  mayHoldElsewhere(tenantId: string, traceId: Uint8Array, exceptBlockId: string): Promise<boolean>;
+  mayHoldElsewhere(tenantId: string, traceId: Uint8Array, exceptBlockId: string, signal?: AbortSignal): Promise<boolean>;
   /** Recent tag names: each healthy ingester's part. */
   tagNamesRecent(tenantId: string, req: TagsRequest, signal?: AbortSignal): Promise<TagsPartial[]>;
   /** Recent tag values: each healthy ingester's part. */
   tagValuesRecent(tenantId: string, req: TagValuesRequest, signal?: AbortSignal): Promise<TagValuesPartial[]>;
   /** One backend block's part of a tag request. Rejects with NotFoundError when the block is gone. */
-  blockTags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob): Promise<BlockTagsAnswer>;
+  blockTags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob, signal?: AbortSignal): Promise<BlockTagsAnswer>;
+  /**
+   * Recent data of a TraceQL metrics query: each healthy ingester's partial (its memory, the blocks
+   * it flushed recently and those it is writing, taken at one instant).
+   */
+  metricsRecent(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial[]>;
+  /** One backend block's part of a metrics query (its window in req). Rejects with NotFoundError when the block is gone. */
+  metricsBlock(meta: BlockMeta, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial>;
 }
+
+/** The QuerierJobs methods, by name: what a job over the frontend's queue names. */
+export const QUERIER_JOB_METHODS = ['searchRecent', 'searchBlock', 'findTraceById', 'mayHoldElsewhere', 'tagNamesRecent', 'tagValuesRecent', 'blockTags', 'metricsRecent', 'metricsBlock'] as const;
+export type QuerierJobMethod = (typeof QUERIER_JOB_METHODS)[number];
 
 /** The blocks of a tenant the frontend shards a query over (the blocklist a poller keeps). */
 export interface BlockLister {

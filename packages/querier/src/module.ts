@@ -2,17 +2,37 @@
 // threads and recent data from the ingesters it is given (in-process objects, or clients).
 
 import type { Backend } from '@andante/backend';
-import type { IngesterQuerier, Logger, QuerierJobs, SearchCompiler } from '@andante/model';
+import { hostname } from 'node:os';
+import { parseDuration, type IngesterQuerier, type Logger, type MetricsEngine, type QuerierJobs, type SearchCompiler } from '@andante/model';
 import type { Service } from '@andante/service';
 import type { Blocklist } from './blocklist.js';
 import { Querier } from './querier.js';
 import { BlockSearchPool, type CompilerModule } from './search-pool.js';
+import { FrontendWorker } from './frontend-worker.js';
 
-/** Tempo's `querier:` block: no key of it changes Andante's behaviour yet (workers = cores). */
-export type QuerierModuleConfig = Record<string, never>;
+/** Tempo's `querier:` block (the keys Andante reads), Tempo's defaults. */
+export interface QuerierModuleConfig {
+  /** Jobs this querier runs at once, across every frontend it pulls from. */
+  max_concurrent_queries: number;
+  frontend_worker: {
+    /** host:port of the query-frontends' internal gRPC (a name resolving to every frontend). '' = none. */
+    frontend_address: string;
+    /** How often frontend_address is resolved again. */
+    dns_lookup_duration: string;
+    /** Jobs per frontend when match_max_concurrent is false. */
+    parallelism: number;
+    /** Split max_concurrent_queries over the frontends (Tempo: true). */
+    match_max_concurrent: boolean;
+    /** Sent to frontends to name this querier (Tempo: the hostname). */
+    id: string;
+  };
+}
 
 export function defaultQuerierModuleConfig(): QuerierModuleConfig {
-  return {};
+  return {
+    max_concurrent_queries: 20,
+    frontend_worker: { frontend_address: '', dns_lookup_duration: '10s', parallelism: 2, match_max_concurrent: true, id: hostname() },
+  };
 }
 
 export interface QuerierModuleDeps {
@@ -23,7 +43,14 @@ export interface QuerierModuleDeps {
   /** TraceQL for block jobs run inline; workers load `compilerModule` instead. */
   compile: SearchCompiler;
   compilerModule: () => CompilerModule;
+  /** TraceQL metrics for block jobs run inline. */
+  metricsEngine?: MetricsEngine;
   logger: Logger;
+  /**
+   * Pull jobs from query-frontends in other processes (frontend_worker.frontend_address), with
+   * these message bounds. Absent: the frontend runs in this process and calls `jobs` directly.
+   */
+  pullFromFrontends?: { maxRecvMessageBytes: number; maxSendMessageBytes: number };
 }
 
 export interface QuerierService extends Service {
@@ -32,19 +59,54 @@ export interface QuerierService extends Service {
   /** Its block-job pool and blocks, for TraceQL metrics jobs (not in QuerierJobs yet). */
   readonly pool: BlockSearchPool;
   readonly querier: Querier;
+  /** The stream to each frontend, when jobs are pulled from frontends elsewhere. */
+  readonly worker: FrontendWorker | undefined;
 }
 
-export function createQuerier(_config: QuerierModuleConfig, deps: QuerierModuleDeps): QuerierService {
+export function createQuerier(config: QuerierModuleConfig, deps: QuerierModuleDeps): QuerierService {
   // Workers compile queries with the same engine, found by module URL.
   const pool = new BlockSearchPool(deps.backend, deps.compilerModule);
-  const querier = new Querier({ backend: deps.backend, blocklist: deps.blocklist, ingesters: deps.ingesters, logger: deps.logger, compile: deps.compile, pool });
+  const querier = new Querier({
+    backend: deps.backend,
+    blocklist: deps.blocklist,
+    ingesters: deps.ingesters,
+    logger: deps.logger,
+    compile: deps.compile,
+    pool,
+    ...(deps.metricsEngine ? { metricsEngine: deps.metricsEngine } : {}),
+  });
+  const fw = config.frontend_worker;
+  const pull = deps.pullFromFrontends;
+  if (pull && fw.frontend_address === '') {
+    throw new Error('querier: no query-frontend in this process and querier.frontend_worker.frontend_address is empty; set it to the frontends\' internal gRPC host:port');
+  }
+  const worker = pull
+    ? new FrontendWorker(
+        {
+          frontendAddress: fw.frontend_address,
+          dnsLookupMs: parseDuration(fw.dns_lookup_duration),
+          maxConcurrentQueries: config.max_concurrent_queries,
+          parallelism: fw.parallelism,
+          matchMaxConcurrent: fw.match_max_concurrent,
+          querierId: fw.id,
+          ...pull,
+        },
+        querier,
+        deps.logger.child({ component: 'frontend-worker' }),
+      )
+    : undefined;
   return {
     name: 'querier',
     jobs: querier,
     pool,
     querier,
-    start: async () => undefined,
-    stop: () => pool.close(),
+    worker,
+    start: async () => worker?.start(),
+    stop: async () => {
+      // Answer the jobs running now before the pool closes (a rollout loses no work, and spends no retry).
+      await worker?.stop(30_000);
+      await pool.close();
+    },
     notReady: () => undefined,
   };
 }

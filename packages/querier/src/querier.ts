@@ -14,6 +14,9 @@ import {
   type CompiledSearch,
   type IngesterQuerier,
   type Logger,
+  type MetricsEngine,
+  type MetricsPartial,
+  type MetricsRequest,
   type QuerierJobs,
   type SearchCompiler,
   type SearchPartial,
@@ -29,6 +32,7 @@ import type { Backend } from '@andante/backend';
 import { BackendBlock } from '@andante/storage';
 import type { Blocklist } from './blocklist.js';
 import { blockTags } from './block-tags-job.js';
+import { metricsBlockJob } from './metrics-block-job.js';
 import { searchBlockWith, type BlockSearchPool } from './search-pool.js';
 
 export interface QuerierDeps {
@@ -41,6 +45,8 @@ export interface QuerierDeps {
   compile?: SearchCompiler;
   /** Block jobs on worker threads; absent (or from TypeScript sources): on the main thread. */
   pool?: BlockSearchPool;
+  /** TraceQL metrics, for metrics block jobs run inline (workers load their own). */
+  metricsEngine?: MetricsEngine;
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; reason: unknown };
@@ -156,6 +162,19 @@ export class Querier implements QuerierJobs {
   blockTags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob): Promise<BlockTagsAnswer> {
     const pool = this.deps.pool;
     return pool?.threaded ? pool.tags(meta, req, job) : blockTags(new BackendBlock(this.deps.backend, meta), this.compile(), req, job);
+  }
+
+  metricsRecent(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial[]> {
+    return Promise.all(this.deps.ingesters().map((i) => i.metricsQueryRange(tenantId, req, signal)));
+  }
+
+  /** On the search workers when they run threaded, else inline with this querier's cached blocks. */
+  metricsBlock(meta: BlockMeta, req: MetricsRequest): Promise<MetricsPartial> {
+    const pool = this.deps.pool;
+    if (pool?.threaded) return pool.metrics(meta, req);
+    const engine = this.deps.metricsEngine;
+    if (!engine) throw new Error('querier: metrics block jobs run inline need a metrics engine');
+    return metricsBlockJob(this.openBlock(meta), req, engine);
   }
 
   /**

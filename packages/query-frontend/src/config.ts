@@ -4,6 +4,8 @@ import { parseDuration } from '@andante/model';
 import { defaultSearchLimits, type SearchLimits } from './search.js';
 
 export interface QueryFrontendConfig {
+  /** Jobs queued per tenant at most when queriers pull from this frontend; beyond: 429 (Tempo: 2000). */
+  max_outstanding_per_tenant: number;
   search: {
     max_duration: string;
     default_result_limit: number;
@@ -30,6 +32,7 @@ export interface QueryFrontendConfig {
 export function defaultQueryFrontendConfig(): QueryFrontendConfig {
   const l = defaultSearchLimits();
   return {
+    max_outstanding_per_tenant: 2000,
     search: {
       max_duration: '168h',
       default_result_limit: l.defaultResultLimit,

@@ -16,3 +16,11 @@ export { streamingQuerierMethods, encodeSearchMessages, STREAMING_QUERIER_SERVIC
 export type { StreamingQuerierOptions } from './routes/streaming.js';
 export { encodeTraceByIdResponse, traceToTempoJson } from './trace-response.js';
 export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './trace-response.js';
+export { MetricsFrontend, defaultMetricsLimits, splitMetricsJobs } from './metrics-frontend.js';
+export type { MetricsLimits, MetricsFrontendDeps, MetricsAnswer, MetricsQueryInput, MetricsProgress } from './metrics-frontend.js';
+export { registerMetricsRoutes, metricsStreamingMethods, parseTimestampNs } from './routes/metrics.js';
+export type { MetricsRoutesOptions } from './routes/metrics.js';
+export { FrontendQueue } from './queue/frontend-queue.js';
+export type { FrontendQueueOptions, JobPayload } from './queue/frontend-queue.js';
+export { RequestQueue, TooManyOutstandingError } from './queue/request-queue.js';
+export type { QueuedJob, RequestQueueOptions } from './queue/request-queue.js';

@@ -3,10 +3,13 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { SINGLE_TENANT, resolveTenant, type BlockLister, type LimitsProvider, type Logger, type QuerierJobs, type SearchCompiler } from '@andante/model';
-import type { Service, ServerStreamMethod } from '@andante/service';
+import { FRONTEND_PROCESS_METHOD, SINGLE_TENANT, parseDuration, resolveTenant, type BlockLister, type LimitsProvider, type Logger, type MetricsEngine, type QuerierJobs, type SearchCompiler } from '@andante/model';
+import type { GrpcServing, Service, ServerStreamMethod } from '@andante/service';
+import { FrontendQueue } from './queue/frontend-queue.js';
 import { searchLimitsOf, type QueryFrontendConfig } from './config.js';
 import { createQueryCounter, type QueryOp } from './metrics.js';
+import { MetricsFrontend } from './metrics-frontend.js';
+import { metricsStreamingMethods, registerMetricsRoutes } from './routes/metrics.js';
 import { registerSearchRoutes } from './routes/search.js';
 import { STREAMING_QUERIER_SERVICE, streamingQuerierMethods } from './routes/streaming.js';
 import { registerTagRoutes } from './routes/tags.js';
@@ -17,9 +20,16 @@ import { TagsService } from './tags.js';
 export interface QueryFrontendDeps {
   /** The blocks queries are split over (a blocklist poller). */
   blocklist: BlockLister;
-  /** The queriers' job API: the in-process querier, or a client. */
-  querier: QuerierJobs;
+  /**
+   * The in-process querier's job API. Absent: queriers in other processes pull jobs from this
+   * frontend's per-tenant fair queue over `/andante.Frontend/Process` (internal gRPC).
+   */
+  querier?: QuerierJobs;
+  /** Largest job message sent to a querier (server.grpc_server_max_send_msg_size). */
+  maxSendMessageBytes?: number;
   compile: SearchCompiler;
+  /** TraceQL metrics: checks, aligns and combines (block and recent jobs run on queriers). */
+  metricsEngine: MetricsEngine;
   limits: LimitsProvider;
   registry: Registry;
   logger: Logger;
@@ -33,6 +43,9 @@ export interface QueryFrontendDeps {
 export interface QueryFrontendService extends Service {
   readonly search: SearchService;
   readonly tags: TagsService;
+  readonly metrics: MetricsFrontend;
+  /** The job queue remote queriers pull from (absent with an in-process querier). */
+  readonly queue: FrontendQueue | undefined;
 }
 
 /** Which operation a route of this module serves (Tempo's op label). */
@@ -41,22 +54,44 @@ function opOfRoute(url: string, prefix: string): QueryOp | undefined {
   if (path.startsWith('/api/traces/') || path.startsWith('/api/v2/traces/')) return 'traces';
   if (path === '/api/search') return 'search';
   if (path.startsWith('/api/search/tag') || path.startsWith('/api/v2/search/tag')) return 'metadata';
-  // TraceQL metrics (/api/metrics/query_range) will count here as 'metrics'.
   if (path.startsWith('/api/metrics/')) return 'metrics';
   return undefined;
 }
 
-const GRPC_OPS: Record<string, QueryOp> = { Search: 'search', SearchTags: 'metadata', SearchTagsV2: 'metadata', SearchTagValues: 'metadata', SearchTagValuesV2: 'metadata' };
+const GRPC_OPS: Record<string, QueryOp> = { MetricsQueryRange: 'metrics', MetricsQueryInstant: 'metrics', Search: 'search', SearchTags: 'metadata', SearchTagsV2: 'metadata', SearchTagValues: 'metadata', SearchTagValuesV2: 'metadata' };
 
 export function createQueryFrontend(config: QueryFrontendConfig, deps: QueryFrontendDeps): QueryFrontendService {
+  const queue = deps.querier
+    ? undefined
+    : new FrontendQueue({
+        maxOutstandingPerTenant: config.max_outstanding_per_tenant,
+        maxSendMessageBytes: deps.maxSendMessageBytes ?? 16 * 1024 * 1024,
+        registry: deps.registry,
+        logger: deps.logger,
+      });
+  const querier = deps.querier ?? queue!.jobs;
   const search = new SearchService({
     blocklist: deps.blocklist,
-    querier: deps.querier,
+    querier,
     compile: deps.compile,
     limits: searchLimitsOf(config),
     logger: deps.logger,
   });
-  const tags = new TagsService({ blocklist: deps.blocklist, querier: deps.querier, limits: deps.limits });
+  const tags = new TagsService({ blocklist: deps.blocklist, querier, limits: deps.limits });
+  const mfe = config.metrics;
+  const metrics = new MetricsFrontend({
+    blocklist: deps.blocklist,
+    querier,
+    engine: deps.metricsEngine,
+    limits: {
+      maxDurationSeconds: parseDuration(mfe.max_duration) / 1000,
+      maxExemplars: mfe.max_exemplars,
+      maxIntervals: mfe.max_intervals,
+      maxResponseSeries: mfe.max_response_series,
+      concurrentJobs: mfe.concurrent_jobs,
+    },
+    logger: deps.logger,
+  });
   const count = createQueryCounter(deps.registry);
   const tenantOf = (header: string | string[] | undefined): string => {
     if (!deps.multitenancyEnabled) return SINGLE_TENANT;
@@ -79,32 +114,37 @@ export function createQueryFrontend(config: QueryFrontendConfig, deps: QueryFron
     }
   };
   const methods = new Map(
-    [...streamingQuerierMethods({ search, tags, multitenancyEnabled: deps.multitenancyEnabled })].map(([path, method]) => [
+    [...streamingQuerierMethods({ search, tags, multitenancyEnabled: deps.multitenancyEnabled }), ...metricsStreamingMethods({ metrics, multitenancyEnabled: deps.multitenancyEnabled })].map(([path, method]) => [
       path,
       counted(GRPC_OPS[path.slice(`/${STREAMING_QUERIER_SERVICE}/`.length)] ?? 'search', method),
     ]),
   );
 
+  const grpc: GrpcServing[] = [];
+  if (deps.streamOverHttp) grpc.push({ listener: 'http', methods });
+  if (queue) grpc.push({ listener: 'internal', methods: new Map(), bidi: new Map([[FRONTEND_PROCESS_METHOD, (call) => queue.process(call)]]) });
+
   return {
     name: 'query-frontend',
     search,
     tags,
+    metrics,
+    queue,
     start: async () => undefined,
-    stop: async () => undefined,
-    notReady: () => undefined,
+    stop: async () => queue?.close(),
+    // Tempo's: a frontend whose queue no querier takes from cannot answer.
+    notReady: () => (queue && queue.connectedClients === 0 ? 'number of queriers connected to query-frontend is 0' : undefined),
     registerHttp(http: FastifyInstance): void {
       http.addHook('onResponse', async (req, reply) => {
         const op = req.is404 ? undefined : opOfRoute(req.routeOptions.url ?? '', deps.prefix);
         if (op) count(tenantOf(req.headers['x-scope-orgid']), op, reply.statusCode);
       });
       const common = { multitenancyEnabled: deps.multitenancyEnabled, prefix: deps.prefix };
-      registerTraceRoutes(http, { querier: deps.querier, limits: deps.limits, ...common });
+      registerTraceRoutes(http, { querier, limits: deps.limits, ...common });
       registerSearchRoutes(http, { search, ...common });
       registerTagRoutes(http, { tags, ...common });
-      // TraceQL metrics (/api/metrics/query_range) go here: a MetricsService beside SearchService that
-      // splits a query into the same jobs (a `metricsRecent`/`metricsBlock` pair in QuerierJobs, run
-      // by the engine in packages/traceql/src/metrics) and combines their series; the op label is ready.
+      registerMetricsRoutes(http, { metrics, ...common });
     },
-    ...(deps.streamOverHttp ? { grpc: { listener: 'http' as const, methods } } : {}),
+    ...(grpc.length > 0 ? { grpc } : {}),
   };
 }

@@ -93,6 +93,7 @@ export class SearchService {
 
   async search(tenantId: string, req: SearchRequest, progress: SearchProgress = {}): Promise<SearchResponse> {
     const query = this.deps.compile(req.query); // a bad query fails before any work
+    const signal = progress.signal;
     const metrics = emptySearchMetrics();
     const found: TraceSearchMetadata[] = [];
     const take = (p: SearchPartial): void => {
@@ -104,7 +105,7 @@ export class SearchService {
 
     // Where each result was found: one block (then it may already be whole), or null (several places).
     const origin = new Map<string, string | null>();
-    const partials = await this.deps.querier.searchRecent(tenantId, req, progress.signal);
+    const partials = await this.deps.querier.searchRecent(tenantId, req, signal);
     metrics.totalJobs = partials.length;
     for (const partial of partials) {
       for (const t of partial.traces) origin.set(t.traceID, null);
@@ -134,7 +135,7 @@ export class SearchService {
           next = blocks.length;
           return;
         }
-        const partial = await this.searchBlock(meta, req);
+        const partial = await this.searchBlock(meta, req, signal);
         for (const t of partial.traces) origin.set(t.traceID, origin.has(t.traceID) ? null : meta.blockID);
         take(partial);
       }
@@ -151,8 +152,8 @@ export class SearchService {
       top.map(async (t) => {
         const id = Buffer.from(t.traceID, 'hex');
         const block = origin.get(t.traceID);
-        if (block && !(await this.deps.querier.mayHoldElsewhere(tenantId, id, block))) return t;
-        const whole = await this.deps.querier.findTraceById(tenantId, id, req);
+        if (block && !(await this.deps.querier.mayHoldElsewhere(tenantId, id, block, signal))) return t;
+        const whole = await this.deps.querier.findTraceById(tenantId, id, req, signal);
         return (whole && query.match(whole, { startSeconds: 0, endSeconds: 0 }, req.spss)) ?? t;
       }),
     );
@@ -161,9 +162,9 @@ export class SearchService {
     return { traces: topSearchResults(traces, req.limit), metrics };
   }
 
-  private async searchBlock(meta: BlockMeta, req: SearchRequest): Promise<SearchPartial> {
+  private async searchBlock(meta: BlockMeta, req: SearchRequest, signal: AbortSignal | undefined): Promise<SearchPartial> {
     try {
-      return await this.deps.querier.searchBlock(meta, req);
+      return await this.deps.querier.searchBlock(meta, req, signal);
     } catch (err) {
       // Compacted away or deleted by retention since the blocklist was read: it holds nothing now.
       if (err instanceof NotFoundError) return { traces: [], metrics: emptySearchMetrics() };

@@ -67,12 +67,13 @@ export class TagsService {
     flushed: readonly RecentBlocks[],
     job: BlockTagsJob,
     take: (part: BlockTagsAnswer) => void,
+    signal: AbortSignal | undefined,
   ): Promise<bigint> {
     const metas = blocksForRequest(this.deps.blocklist.blocks(tenantId), flushed.map((f) => f.flushedBlocks), req);
     await Promise.all(
       metas.map(async (meta) => {
         try {
-          take(await this.deps.querier.blockTags(meta, req, job));
+          take(await this.deps.querier.blockTags(meta, req, job, signal));
         } catch (err) {
           if (!(err instanceof NotFoundError)) throw err;
         }
@@ -82,7 +83,7 @@ export class TagsService {
   }
 
   /** Names per scope, sorted, at most `limit` per scope (0 = all). Intrinsics are Tempo's fixed list. */
-  async tagNames(tenantId: string, req: TagsRequest, scopes: readonly TagScope[], limit: number): Promise<TagNamesResult> {
+  async tagNames(tenantId: string, req: TagsRequest, scopes: readonly TagScope[], limit: number, signal?: AbortSignal): Promise<TagNamesResult> {
     const found = new Map<TagScope, Set<string>>();
     const add = (entries: Iterable<[TagScope, readonly string[]]>): void => {
       for (const [scope, list] of entries) {
@@ -92,12 +93,12 @@ export class TagsService {
       }
     };
     let inspectedBytes = 0n;
-    const parts = await this.deps.querier.tagNamesRecent(tenantId, req);
+    const parts = await this.deps.querier.tagNamesRecent(tenantId, req, signal);
     for (const part of parts) {
       inspectedBytes += part.inspectedBytes;
       add(Object.entries(part.names) as [TagScope, string[]][]);
     }
-    inspectedBytes += await this.scanBlocks(tenantId, req, parts, { what: 'names' }, (part) => add(part.names));
+    inspectedBytes += await this.scanBlocks(tenantId, req, parts, { what: 'names' }, (part) => add(part.names), signal);
     const names = new Map<TagScope, string[]>();
     for (const scope of scopes) {
       const list = scope === 'intrinsic' ? [...INTRINSIC_TAGS] : [...(found.get(scope) ?? [])].sort();
@@ -108,10 +109,10 @@ export class TagsService {
   }
 
   /** Distinct typed values, sorted by value, at most `limit` (0 = all). */
-  async tagValues(tenantId: string, req: TagValuesRequest, limit: number): Promise<TagValuesResult> {
+  async tagValues(tenantId: string, req: TagValuesRequest, limit: number, signal?: AbortSignal): Promise<TagValuesResult> {
     const found = new Map<string, TagValue>();
     let inspectedBytes = 0n;
-    const parts = await this.deps.querier.tagValuesRecent(tenantId, req);
+    const parts = await this.deps.querier.tagValuesRecent(tenantId, req, signal);
     for (const part of parts) {
       inspectedBytes += part.inspectedBytes;
       for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);
@@ -119,7 +120,7 @@ export class TagsService {
     const ref = parseTagRef(req.tag, req.v2);
     inspectedBytes += await this.scanBlocks(tenantId, req, parts, { what: 'values', ref }, (part) => {
       for (const v of part.values) found.set(`${v.type}\u0000${v.value}`, v);
-    });
+    }, signal);
     const values = [...found.values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : a.type.localeCompare(b.type)));
     this.checkSize(tenantId, (limit > 0 ? values.slice(0, limit) : values).map((v) => v.value), `values of ${req.tag}`);
     return { values: limit > 0 ? values.slice(0, limit) : values, inspectedBytes };

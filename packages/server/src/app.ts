@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, type GeneratorPusher, type IngesterClient, type IngesterPusher, type IngesterQuerier, type Logger, type QuerierJobs } from '@andante/model';
+import { createLogger, type GeneratorPusher, type IngesterClient, type IngesterPusher, type IngesterQuerier, type Logger } from '@andante/model';
 import { IngesterClientPool } from '@andante/ingester-client';
 import { GeneratorClientPool } from '@andante/generator-client';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
@@ -18,9 +18,9 @@ import type { InstanceDesc, RingSnapshot } from '@andante/ring';
 import { createDistributor, type DistributorService } from '@andante/distributor';
 import { createGenerator, type GeneratorService } from '@andante/generator';
 import { createIngester, type IngesterService } from '@andante/ingester';
-import { Blocklist, MetricsFrontend, RingIngesterQuerier, createQuerier, metricsBlockRunner, metricsStreamingMethods, registerMetricsRoutes, type QuerierService } from '@andante/querier';
+import { Blocklist, RingIngesterQuerier, createQuerier, type QuerierService } from '@andante/querier';
 import { createQueryFrontend } from '@andante/query-frontend';
-import { service, type GrpcMethods, type GrpcUnaryMethods, type ServerStreamMethod, type Service } from '@andante/service';
+import { grpcServings, service, type GrpcBidiMethods, type GrpcMethods, type GrpcUnaryMethods, type ServerStreamMethod, type Service } from '@andante/service';
 import { metricsEngine, searchCompiler } from '@andante/traceql';
 import { durationMs, parseTarget, s3BackendConfig, type AndanteConfig } from './config.js';
 import { configWarnings } from './config-warnings.js';
@@ -46,7 +46,7 @@ export interface ListenAddresses {
 
 /** The internal gRPC server (server.grpc_listen_port) a transport provides. */
 export interface InternalGrpcServer {
-  mount(methods: GrpcMethods, unary?: GrpcUnaryMethods): void;
+  mount(methods: GrpcMethods, unary?: GrpcUnaryMethods, bidi?: GrpcBidiMethods): void;
   listen(port: number): Promise<number>;
   close(): Promise<void>;
 }
@@ -64,8 +64,6 @@ export interface RemoteClients {
   ingester?: (instance: InstanceDesc) => IngesterClient;
   /** A metrics-generator elsewhere, by its ring entry. */
   generator?: (instance: InstanceDesc) => GeneratorPusher;
-  /** The queriers' job API (queriers elsewhere). */
-  querier?: () => QuerierJobs;
   /** Serves this process's modules' internal methods to other processes. */
   server?: InternalGrpcServer;
 }
@@ -100,18 +98,19 @@ export class Andante {
     readonly cfg: AndanteConfig,
     remote: RemoteClients = {},
   ) {
-    const selected = selectModules(parseTarget(cfg.target));
+    const selected = (this.selected = selectModules(parseTarget(cfg.target)));
     this.logger = createLogger(cfg.server.log_level, { app: 'andante' });
     this.remote = this.withInternalGrpc(remote);
     const clients = new Set<RemoteInterface>([
       ...(this.remote.ingesterPusher || this.remote.ingester ? (['IngesterPusher'] as const) : []),
       ...(this.remote.ingester ? (['IngesterQuerier'] as const) : []),
       ...(this.remote.generator ? (['GeneratorPusher'] as const) : []),
-      ...(this.remote.querier ? (['QuerierJobs'] as const) : []),
     ]);
-    // Modules whose internal methods exist: the ingester's and the generator's push (more as they come).
-    const serves = new Set<ModuleName>(this.remote.server ? ['ingester', 'metrics-generator'] : []);
-    checkSelection(selected, { clients, serves });
+    // Modules whose internal methods exist: the ingester's and the generator's push, the frontend's job queue.
+    const serves = new Set<ModuleName>(this.remote.server ? ['ingester', 'metrics-generator', 'query-frontend'] : []);
+    // A querier without a frontend beside it pulls jobs from the frontends at frontend_address.
+    const pulls = new Set<ModuleName>(cfg.querier.frontend_worker.frontend_address !== '' ? ['querier'] : []);
+    checkSelection(selected, { clients, serves, pulls });
     this.modules = startOrder(selected);
     for (const warning of configWarnings(cfg)) this.logger.warn(warning);
     collectDefaultMetrics({ register: this.registry });
@@ -133,14 +132,15 @@ export class Andante {
     const onHttp: [string, ServerStreamMethod][] = [];
     for (const s of this.services.values()) {
       s.registerHttp?.(this.api);
-      if (!s.grpc) continue;
-      if (s.grpc.listener === 'http') onHttp.push(...s.grpc.methods);
-      // Internal methods are served only to callers in other processes: under `all` no port opens.
-      else if (!servesRemoteCallers(s.name as ModuleName, selected)) continue;
-      else if (this.remote.server) {
-        this.remote.server.mount(s.grpc.methods, s.grpc.unary);
-        this.internalMounted = true;
-      } else throw new Error(`${s.name} serves internal gRPC methods, but this process has no internal gRPC server (server.grpc_listen_port)`);
+      for (const g of grpcServings(s)) {
+        if (g.listener === 'http') onHttp.push(...g.methods);
+        // Internal methods are served only to callers in other processes: under `all` no port opens.
+        else if (!servesRemoteCallers(s.name as ModuleName, selected)) continue;
+        else if (this.remote.server) {
+          this.remote.server.mount(g.methods, g.unary, g.bidi);
+          this.internalMounted = true;
+        } else throw new Error(`${s.name} serves internal gRPC methods, but this process has no internal gRPC server (server.grpc_listen_port)`);
+      }
     }
     if (onHttp.length > 0) {
       this.streaming = new GrpcOverHttp2({
@@ -152,6 +152,7 @@ export class Andante {
     }
   }
 
+  private readonly selected: ReadonlySet<ModuleName>;
   private requestDuration: ReturnType<typeof createRequestDuration> | undefined;
   private internalMounted = false;
   private internalPort: number | null = null;
@@ -329,25 +330,31 @@ export class Andante {
         return withMembership<DistributorService>(d, ring('distributor-ring'));
       }
       case 'querier': {
-        return createQuerier(
-          {},
-          {
-            backend: store().backend,
-            blocklist: blocklist(),
-            ingesters: this.ingesterQueriers(),
-            compile: searchCompiler,
-            // Workers compile queries with the same engine, found by module URL.
-            compilerModule: () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }),
-            logger: logger('querier'),
-          },
-        );
+        return createQuerier(cfg.querier, {
+          backend: store().backend,
+          blocklist: blocklist(),
+          ingesters: this.ingesterQueriers(),
+          compile: searchCompiler,
+          // Workers compile queries with the same engine, found by module URL.
+          compilerModule: () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }),
+          metricsEngine,
+          logger: logger('querier'),
+          // No frontend here: pull jobs from the frontends at querier.frontend_worker.frontend_address.
+          // (The frontend is built after the querier: ask the selection, not what is built.)
+          ...(this.selected.has('query-frontend')
+            ? {}
+            : { pullFromFrontends: { maxRecvMessageBytes: cfg.server.grpc_server_max_recv_msg_size, maxSendMessageBytes: cfg.server.grpc_server_max_send_msg_size } }),
+        });
       }
       case 'query-frontend': {
-        const querier = this.has('querier') ? this.service<QuerierService>('querier').jobs : this.remote.querier!();
-        const qf = createQueryFrontend(cfg.query_frontend, {
+        // In-process under `all` (no queue, no copy); otherwise queriers pull from this frontend's queue.
+        const querier = this.has('querier') ? { querier: this.service<QuerierService>('querier').jobs } : {};
+        return createQueryFrontend(cfg.query_frontend, {
           blocklist: blocklist(),
-          querier,
+          ...querier,
+          maxSendMessageBytes: cfg.server.grpc_server_max_send_msg_size,
           compile: searchCompiler,
+          metricsEngine,
           limits: overrides(),
           registry: this.registry,
           logger: logger('query-frontend'),
@@ -355,7 +362,6 @@ export class Andante {
           prefix: cfg.http_api_prefix,
           streamOverHttp: cfg.stream_over_http_enabled,
         });
-        return this.withMetrics(qf);
       }
       case 'compactor': {
         const compactorRing = ring('compactor-ring');
@@ -374,35 +380,6 @@ export class Andante {
         return withMembership<CompactorService>(c, compactorRing);
       }
     }
-  }
-
-  /**
-   * TraceQL metrics (query_range, instant) beside the frontend's other APIs. Its job splitting and
-   * block jobs still use the in-process querier's pool and blocks directly; they move behind
-   * QuerierJobs (a metrics job) with the frontend/querier split of the metrics code.
-   */
-  private withMetrics(qf: Service): Service {
-    if (!this.has('querier')) return qf;
-    const cfg = this.cfg;
-    const q = this.service<QuerierService>('querier');
-    const mfe = cfg.query_frontend.metrics;
-    const metrics = new MetricsFrontend({
-      blocklist: this.service<Service & { blocklist: Blocklist }>('blocklist').blocklist,
-      ingesters: this.ingesterQueriers(),
-      engine: metricsEngine,
-      ...metricsBlockRunner(q.pool, (meta) => q.querier.openBlock(meta), metricsEngine, mfe.concurrent_jobs),
-      limits: { maxDurationSeconds: durationMs(mfe.max_duration) / 1000, maxExemplars: mfe.max_exemplars, maxIntervals: mfe.max_intervals, maxResponseSeries: mfe.max_response_series, concurrentJobs: mfe.concurrent_jobs },
-      logger: this.logger.child({ component: 'query-frontend' }),
-    });
-    const common = { multitenancyEnabled: cfg.multitenancy_enabled };
-    return {
-      ...qf,
-      registerHttp: (http) => {
-        qf.registerHttp?.(http);
-        registerMetricsRoutes(http, { metrics, ...common, prefix: cfg.http_api_prefix });
-      },
-      ...(qf.grpc ? { grpc: { listener: qf.grpc.listener, methods: new Map([...qf.grpc.methods, ...metricsStreamingMethods({ metrics, ...common })]) } } : {}),
-    };
   }
 
   /** Local disk by default; S3 with request metrics (Tempo's names) when configured. */

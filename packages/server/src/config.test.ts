@@ -60,6 +60,19 @@ describe('config', () => {
     expect(() => applyYaml(defaultConfig(), 'metrics_generator_client:\n  timeout: 2s\n')).toThrow('metrics_generator_client.timeout');
   });
 
+  it("reads the query path's keys (Tempo's names and defaults) and refuses bad values naming the key", () => {
+    const d = loadConfig([]);
+    expect(d.querier).toMatchObject({ max_concurrent_queries: 20, frontend_worker: { frontend_address: '', dns_lookup_duration: '10s', parallelism: 2, match_max_concurrent: true } });
+    expect(d.query_frontend.max_outstanding_per_tenant).toBe(2000);
+    const cfg = loadConfig(['-querier.frontend_worker.frontend_address=query-frontend-discovery:9095', '-querier.max_concurrent_queries=5', '-query_frontend.max_outstanding_per_tenant=10']);
+    expect(cfg.querier.frontend_worker.frontend_address).toBe('query-frontend-discovery:9095');
+    expect(cfg.querier.max_concurrent_queries).toBe(5);
+    expect(cfg.query_frontend.max_outstanding_per_tenant).toBe(10);
+    expect(() => loadConfig(['-querier.max_concurrent_queries=0'])).toThrow('querier.max_concurrent_queries: expected a positive integer, got 0');
+    expect(() => loadConfig(['-query_frontend.max_outstanding_per_tenant=-1'])).toThrow('query_frontend.max_outstanding_per_tenant: expected a non-negative integer');
+    expect(() => loadConfig(['-querier.frontend_worker.dns_lookup_duration=soon'])).toThrow('querier.frontend_worker.dns_lookup_duration');
+  });
+
   it('loads YAML, then flags on top', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
     const file = join(dir, 'andante.yaml');
@@ -90,7 +103,7 @@ describe('config', () => {
 
   it("reads the querier's ingester query deadlines (Tempo's keys and defaults) and refuses a bad one", () => {
     const cfg = defaultConfig();
-    expect(cfg.querier).toEqual({ search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false });
+    expect(cfg.querier).toMatchObject({ search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false });
     applyYaml(cfg, 'querier:\n  search:\n    query_timeout: 45s\n');
     expect(cfg.querier.search.query_timeout).toBe('45s');
     expect(cfg.querier.trace_by_id.query_timeout).toBe('10s');

@@ -12,6 +12,7 @@ import { defaultDistributorConfig, type DistributorConfig } from '@andante/distr
 import { defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
 import { defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
 import { defaultQueryFrontendConfig, type QueryFrontendConfig } from '@andante/query-frontend';
+import { defaultQuerierModuleConfig, type QuerierModuleConfig } from '@andante/querier';
 import {
   GeneratorConfigError,
   defaultGeneratorConfig,
@@ -99,7 +100,7 @@ export interface AndanteConfig {
    * metrics; trace by ID), and whether trace by ID asks only the trace's replicas
    * (query_relevant_ingesters) instead of every ingester.
    */
-  querier: { search: { query_timeout: string }; trace_by_id: { query_timeout: string }; query_relevant_ingesters: boolean };
+  querier: QuerierModuleConfig & { search: { query_timeout: string }; trace_by_id: { query_timeout: string }; query_relevant_ingesters: boolean };
   /** Tempo's metrics_generator_client: how distributors call metrics-generators in other processes. */
   metrics_generator_client: { remote_timeout: string };
   ingester: IngesterModuleConfig & {
@@ -160,7 +161,7 @@ export function defaultConfig(): AndanteConfig {
     },
     distributor: { ...defaultDistributorConfig(), ring: defaultBasicRing('5m') },
     ingester_client: { remote_timeout: '5s' },
-    querier: { search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false },
+    querier: { ...defaultQuerierModuleConfig(), search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false },
     metrics_generator_client: { remote_timeout: '5s' },
     ingester: {
       ...defaultIngesterModuleConfig(),
@@ -237,6 +238,7 @@ const DURATION_KEYS = new Set([
   'overrides.per_tenant_override_period',
   'overrides.defaults.compaction.block_retention',
   'query_frontend.search.max_duration',
+  'querier.frontend_worker.dns_lookup_duration',
   'compactor.compaction.block_retention',
   'compactor.compaction.compacted_block_retention',
   'compactor.compaction.compaction_window',
@@ -371,6 +373,13 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   if (!Number.isInteger(tokens) || tokens < 1) throw new ConfigError('ingester.lifecycler.num_tokens: expected a positive integer');
   const rf = cfg.ingester.lifecycler.ring.replication_factor;
   if (!Number.isInteger(rf) || rf < 1) throw new ConfigError('ingester.lifecycler.ring.replication_factor: expected a positive integer');
+  const positive = (path: string, n: number): void => {
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${path}: expected a positive integer, got ${n}`);
+  };
+  positive('querier.max_concurrent_queries', cfg.querier.max_concurrent_queries);
+  positive('querier.frontend_worker.parallelism', cfg.querier.frontend_worker.parallelism);
+  const outstanding = cfg.query_frontend.max_outstanding_per_tenant;
+  if (!Number.isInteger(outstanding) || outstanding < 0) throw new ConfigError(`query_frontend.max_outstanding_per_tenant: expected a non-negative integer (0: unbounded), got ${outstanding}`);
   asConfigError(() => validateGeneratorConfig(cfg.metrics_generator));
   const bloom = cfg.storage.trace.block.bloom_filter_false_positive;
   if (!(bloom > 0 && bloom < 1)) throw new ConfigError('storage.trace.block.bloom_filter_false_positive: expected a value between 0 and 1');

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, LimitExceededError, PayloadTooLargeError, UnavailableError, silentLogger, type PushRequest } from '@andante/model';
 import { IngesterGrpcClient, PUSH_METHOD, decodePushRequest, encodePushResponse } from '@andante/ingester-client';
-import type { UnaryMethod } from '@andante/service';
+import * as grpc from '@grpc/grpc-js';
+import type { BidiStreamMethod, UnaryMethod } from '@andante/service';
 import { GrpcInternalServer } from './internal-grpc.js';
 
 const servers: GrpcInternalServer[] = [];
@@ -78,5 +79,66 @@ describe('internal gRPC server and the ingester push client', () => {
     expect(err).toBeInstanceOf(PayloadTooLargeError);
     expect((err as Error).message).toMatch(/larger than max/i);
     expect(called).toBe(false);
+  });
+});
+
+describe('internal gRPC server: bidirectional methods', () => {
+  const id = (b: Buffer): Buffer => b;
+
+  async function serveBidi(handler: BidiStreamMethod): Promise<grpc.Client> {
+    const s = new GrpcInternalServer({ address: '127.0.0.1', maxRecvMessageBytes: 1 << 20, maxSendMessageBytes: 1 << 20 }, silentLogger);
+    servers.push(s);
+    s.mount(new Map(), new Map(), new Map([['/andante.Test/Echo', handler]]));
+    const port = await s.listen(0);
+    return new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  }
+
+  it('carries messages both ways in order, ends OK when the handler returns, and fails with the typed error when it throws', async () => {
+    const client = await serveBidi(async (call) => {
+      for await (const m of call.messages) {
+        if (Buffer.from(m).toString() === 'bad') throw new InvalidArgumentError('bad message');
+        await call.send(Buffer.from(`echo ${Buffer.from(m).toString()}`));
+      }
+    });
+    try {
+      const echo = client.makeBidiStreamRequest<Buffer, Buffer>('/andante.Test/Echo', id, id);
+      echo.on('error', () => undefined);
+      const got: string[] = [];
+      echo.on('data', (b: Buffer) => got.push(b.toString()));
+      const ended = new Promise<grpc.StatusObject>((resolve) => echo.on('status', resolve));
+      for (const m of ['a', 'b', 'c']) echo.write(Buffer.from(m));
+      echo.end();
+      expect((await ended).code).toBe(grpc.status.OK);
+      expect(got).toEqual(['echo a', 'echo b', 'echo c']);
+
+      const failing = client.makeBidiStreamRequest<Buffer, Buffer>('/andante.Test/Echo', id, id);
+      const failed = new Promise<grpc.ServiceError>((resolve) => failing.on('error', resolve));
+      failing.write(Buffer.from('bad'));
+      const err = await failed;
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err.details).toBe('bad message');
+    } finally {
+      client.close();
+    }
+  });
+
+  it("aborts the handler's signal when the client cancels", async () => {
+    let aborted!: () => void;
+    const sawAbort = new Promise<void>((resolve) => (aborted = resolve));
+    const client = await serveBidi(async (call) => {
+      call.signal.addEventListener('abort', () => aborted());
+      for await (const _ of call.messages) await call.send(Buffer.from('x'));
+    });
+    try {
+      const stream = client.makeBidiStreamRequest<Buffer, Buffer>('/andante.Test/Echo', id, id);
+      stream.on('error', () => undefined);
+      const first = new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      stream.write(Buffer.from('hello'));
+      await first;
+      stream.cancel();
+      await sawAbort;
+    } finally {
+      client.close();
+    }
   });
 });

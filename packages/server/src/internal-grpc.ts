@@ -5,7 +5,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { AndanteError, type Logger } from '@andante/model';
-import type { GrpcMethods, GrpcUnaryMethods, UnaryMethod } from '@andante/service';
+import type { BidiStreamMethod, GrpcBidiMethods, GrpcMethods, GrpcUnaryMethods, UnaryMethod } from '@andante/service';
 
 export interface InternalGrpcConfig {
   /** server.grpc_listen_address ('' or 0.0.0.0: every interface). */
@@ -46,18 +46,68 @@ export class GrpcInternalServer {
     return this.paths.size;
   }
 
-  mount(methods: GrpcMethods, unary: GrpcUnaryMethods = new Map()): void {
-    if (methods.size > 0) throw new Error(`the internal gRPC server serves unary methods only (got ${[...methods.keys()].join(', ')})`);
-    for (const [path, handler] of unary) {
-      if (this.paths.has(path)) throw new Error(`internal gRPC method ${path} mounted twice`);
-      this.paths.add(path);
-      const [, service = '', method = ''] = /^\/([^/]+)\/([^/]+)$/.exec(path) ?? [];
-      const definition: grpc.ServiceDefinition = {
-        [method]: { path, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+  mount(methods: GrpcMethods, unary: GrpcUnaryMethods = new Map(), bidi: GrpcBidiMethods = new Map()): void {
+    if (methods.size > 0) throw new Error(`the internal gRPC server serves unary and bidirectional methods only (got ${[...methods.keys()].join(', ')})`);
+    for (const [path, handler] of unary) this.add(path, false, this.unary(path, handler));
+    for (const [path, handler] of bidi) this.add(path, true, this.bidi(path, handler));
+  }
+
+  private add(path: string, streams: boolean, handler: grpc.UntypedHandleCall): void {
+    if (this.paths.has(path)) throw new Error(`internal gRPC method ${path} mounted twice`);
+    this.paths.add(path);
+    const [, service = '', method = ''] = /^\/([^/]+)\/([^/]+)$/.exec(path) ?? [];
+    if (!service || !method) throw new Error(`bad gRPC method path ${path}`);
+    const definition: grpc.ServiceDefinition = {
+      [method]: { path, requestStream: streams, responseStream: streams, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+    };
+    this.server.addService(definition, { [method]: handler });
+  }
+
+  /** A bidirectional stream: the handler reads the client's messages and sends its own; its result ends the call. */
+  private bidi(path: string, handler: BidiStreamMethod): grpc.handleBidiStreamingCall<Buffer, Buffer> {
+    return (call) => {
+      const t0 = performance.now();
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort(new Error('cancelled by the client or its deadline')));
+      call.on('error', () => abort.abort(new Error('stream failed')));
+      const metadata: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(call.metadata.getMap())) metadata[k] = String(v);
+      const done = (code: number): void => this.onFinished?.(path, code, (performance.now() - t0) / 1000);
+      const send = (m: Uint8Array): Promise<void> => {
+        if (abort.signal.aborted) return Promise.reject(abort.signal.reason);
+        const ok = call.write(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
+        if (ok) return Promise.resolve();
+        // A peer that stopped reading (frozen, or gone without a FIN) must not hold the sender forever.
+        return new Promise<void>((resolve) => {
+          const done = (): void => {
+            call.off('drain', done);
+            abort.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          call.once('drain', done);
+          abort.signal.addEventListener('abort', done, { once: true });
+        });
       };
-      if (!service || !method) throw new Error(`bad gRPC method path ${path}`);
-      this.server.addService(definition, { [method]: this.unary(path, handler) });
-    }
+      // Reading to the end must not destroy the call (Node's stream iterator does by default): the
+      // handler may still send, and the status goes out when it returns.
+      const messages: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => call.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer> };
+      handler({ messages, metadata, send, signal: abort.signal }).then(
+        () => {
+          done(grpc.status.OK);
+          call.end();
+        },
+        (err: unknown) => {
+          if (abort.signal.aborted) {
+            // The client is gone: nothing to answer.
+            done(grpc.status.CANCELLED);
+            return;
+          }
+          const e = toServiceError(err, path, this.logger);
+          done(e.code);
+          call.emit('error', e);
+        },
+      );
+    };
   }
 
   private unary(path: string, handler: UnaryMethod): grpc.handleUnaryCall<Buffer, Buffer> {

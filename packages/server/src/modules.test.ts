@@ -6,7 +6,7 @@ import { Andante } from './app.js';
 import { ConfigError, defaultConfig, parseTarget } from './config.js';
 import { ModuleError, checkSelection, selectModules, servesRemoteCallers, startOrder, stopWaves } from './modules.js';
 
-const NO_TRANSPORT = { clients: new Set<never>(), serves: new Set<never>() };
+const NO_TRANSPORT = { clients: new Set<never>(), serves: new Set<never>(), pulls: new Set<never>() };
 
 describe('target selection', () => {
   it.each([
@@ -55,7 +55,7 @@ describe('target selection', () => {
 
   it.each([
     ['querier', /^querier needs ingester clients \(IngesterQuerier\) over internal gRPC, which is not available yet; run -target=all/],
-    ['query-frontend', /^query-frontend needs querier clients/],
+    ['query-frontend', /^query-frontend needs queriers: it serves its job queue to queriers over internal gRPC/],
     ['ingester', /^ingester receives pushes from distributors over internal gRPC/],
   ])('refuses -target=%s without a transport, naming it', (target, message) => {
     expect(() => checkSelection(selectModules(parseTarget(target)), NO_TRANSPORT)).toThrow(message);
@@ -70,7 +70,7 @@ describe('target selection', () => {
   });
 
   it('accepts a distributor alone and an ingester alone with the internal gRPC push (the querier still needs IngesterQuerier)', () => {
-    const transport = { clients: new Set(['IngesterPusher'] as const), serves: new Set(['ingester'] as const) };
+    const transport = { clients: new Set(['IngesterPusher'] as const), serves: new Set(['ingester'] as const), pulls: new Set<never>() };
     expect(() => checkSelection(selectModules(parseTarget('distributor')), transport)).not.toThrow();
     expect(() => checkSelection(selectModules(parseTarget('ingester')), transport)).not.toThrow();
     expect(() => checkSelection(selectModules(parseTarget('querier')), transport)).toThrow(/IngesterQuerier/);
@@ -82,8 +82,19 @@ describe('target selection', () => {
     expect(servesRemoteCallers('ingester', selectModules(parseTarget('ingester,querier,query-frontend')))).toBe(true);
   });
 
-  it('accepts a querier alone once a transport provides ingester clients and serves its jobs', () => {
-    expect(() => checkSelection(selectModules(parseTarget('querier')), { clients: new Set(['IngesterQuerier'] as const), serves: new Set(['querier'] as const) })).not.toThrow();
+  it('accepts a querier alone once a transport provides ingester clients and it pulls jobs from frontends elsewhere', () => {
+    const clients = new Set(['IngesterQuerier'] as const);
+    expect(() => checkSelection(selectModules(parseTarget('querier')), { clients, serves: new Set<never>(), pulls: new Set(['querier'] as const) })).not.toThrow();
+    expect(() => checkSelection(selectModules(parseTarget('querier')), { clients, serves: new Set<never>(), pulls: new Set<never>() })).toThrow(
+      /querier takes jobs from query-frontends: .*set querier.frontend_worker.frontend_address/,
+    );
+  });
+
+  it('accepts a query-frontend alone when it can serve its queue to queriers (Tempo pull model), and serves it only then', () => {
+    expect(() => checkSelection(selectModules(parseTarget('query-frontend')), { clients: new Set<never>(), serves: new Set(['query-frontend'] as const), pulls: new Set<never>() })).not.toThrow();
+    expect(servesRemoteCallers('query-frontend', selectModules(parseTarget('query-frontend')))).toBe(true);
+    expect(servesRemoteCallers('query-frontend', selectModules(parseTarget('querier,query-frontend')))).toBe(false);
+    expect(servesRemoteCallers('query-frontend', selectModules(parseTarget('all')))).toBe(false);
   });
 });
 

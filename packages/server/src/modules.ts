@@ -19,6 +19,12 @@ export interface ModuleDef {
    * When one of them is absent, its interface must come from a remote client (see RemoteClients).
    */
   calls: readonly ModuleName[];
+  /**
+   * Modules that call this one's internal methods to pull work from it (queriers pull jobs from
+   * query-frontends, Tempo's pull model): when one of them is not in the process, this module
+   * serves its internal methods.
+   */
+  pulledBy?: readonly ModuleName[];
   internal: boolean;
 }
 
@@ -38,7 +44,7 @@ export const MODULES: Readonly<Record<AnyModuleName, ModuleDef>> = {
   'metrics-generator': { deps: ['overrides', 'generator-ring'], calls: [], internal: false },
   distributor: { deps: ['overrides', 'ring', 'generator-ring', 'distributor-ring'], calls: ['ingester', 'metrics-generator'], internal: false },
   querier: { deps: ['store', 'overrides', 'ring', 'blocklist'], calls: ['ingester'], internal: false },
-  'query-frontend': { deps: ['overrides', 'blocklist'], calls: ['querier'], internal: false },
+  'query-frontend': { deps: ['overrides', 'blocklist'], calls: ['querier'], pulledBy: ['querier'], internal: false },
   compactor: { deps: ['store', 'overrides', 'compactor-ring'], calls: [], internal: false },
 };
 
@@ -117,14 +123,21 @@ export function checkSelection(selected: ReadonlySet<ModuleName>, remote: Remote
   };
   if (selected.has('distributor')) missing('distributor', 'ingester', 'IngesterPusher', 'ingester clients (IngesterPusher)');
   if (selected.has('querier')) missing('querier', 'ingester', 'IngesterQuerier', 'ingester clients (IngesterQuerier)');
-  if (selected.has('query-frontend')) missing('query-frontend', 'querier', 'QuerierJobs', 'querier clients (the querier job API)');
+  // Queriers elsewhere pull the frontend's jobs from its queue over internal gRPC.
+  if (selected.has('query-frontend') && !selected.has('querier') && !remote.serves.has('query-frontend')) {
+    throw new ModuleError(`query-frontend needs queriers: it serves its job queue to queriers over internal gRPC, which this process cannot open; ${SUGGESTION}`);
+  }
   if (selected.has('ingester')) unreachable('ingester', 'distributor', 'receives pushes from distributors');
   if (selected.has('metrics-generator')) unreachable('metrics-generator', 'distributor', 'receives spans from distributors');
-  if (selected.has('querier')) unreachable('querier', 'query-frontend', 'takes jobs from query-frontends');
+  if (selected.has('querier') && !selected.has('query-frontend') && !remote.pulls.has('querier')) {
+    throw new ModuleError(
+      'querier takes jobs from query-frontends: with none in this process, set querier.frontend_worker.frontend_address to the frontends\' internal gRPC host:port (server.grpc_listen_port), or run -target=all',
+    );
+  }
 }
 
 /** The interfaces a module calls on another (in-process objects, or internal gRPC clients). */
-export type RemoteInterface = 'IngesterPusher' | 'IngesterQuerier' | 'GeneratorPusher' | 'QuerierJobs';
+export type RemoteInterface = 'IngesterPusher' | 'IngesterQuerier' | 'GeneratorPusher';
 
 /** What the module-to-module transport gives this process. */
 export interface RemoteTransport {
@@ -132,12 +145,15 @@ export interface RemoteTransport {
   clients: ReadonlySet<RemoteInterface>;
   /** Modules whose internal methods it serves to callers in other processes. */
   serves: ReadonlySet<ModuleName>;
+  /** Modules that pull their work from modules in other processes (a querier with a frontend address). */
+  pulls: ReadonlySet<ModuleName>;
 }
 
 /**
- * Whether `module` must serve its internal methods: some module that calls it is not in this
- * process (under `all` every caller is, so no internal port is opened).
+ * Whether `module` must serve its internal methods: some module that calls it, or pulls work from
+ * it, is not in this process (under `all` every one is, so no internal port is opened).
  */
 export function servesRemoteCallers(module: ModuleName, selected: ReadonlySet<ModuleName>): boolean {
+  if (MODULES[module].pulledBy?.some((m) => !selected.has(m))) return true;
   return (Object.keys(MODULES) as AnyModuleName[]).some((m) => !selected.has(m as ModuleName) && !MODULES[m].internal && MODULES[m].calls.includes(module));
 }

@@ -30,6 +30,26 @@ export interface UnaryCall {
 /** A unary method's handler: resolves with the response message, or throws an AndanteError. */
 export type UnaryMethod = (call: UnaryCall) => Promise<Uint8Array>;
 
+/**
+ * One call of a bidirectional-streaming gRPC method (the frontend's job stream): messages in as the
+ * client sends them, messages out at any time.
+ */
+export interface BidiStreamCall {
+  /** The client's messages in order; ends when it half-closes, throws when the call fails. */
+  messages: AsyncIterable<Uint8Array>;
+  metadata: Readonly<Record<string, string | string[] | undefined>>;
+  /** Sends one message; resolves when the transport can take more. */
+  send(message: Uint8Array): Promise<void>;
+  /** Aborted when the client goes away or the call's deadline passes. */
+  signal: AbortSignal;
+}
+
+/** A bidirectional method's handler: resolves to end the call OK, throws an AndanteError to fail it. */
+export type BidiStreamMethod = (call: BidiStreamCall) => Promise<void>;
+
+/** Bidirectional-streaming gRPC methods by full path (`/andante.Frontend/Process`). */
+export type GrpcBidiMethods = ReadonlyMap<string, BidiStreamMethod>;
+
 /** Unary gRPC methods by full path (`/andante.Ingester/Push`). */
 export type GrpcUnaryMethods = ReadonlyMap<string, UnaryMethod>;
 
@@ -43,6 +63,19 @@ export type GrpcListener =
   /** The internal gRPC port (server.grpc_listen_port): module-to-module calls. */
   | 'internal';
 
+/** gRPC methods a module serves on one listener. */
+export interface GrpcServing {
+  listener: GrpcListener;
+  methods: GrpcMethods;
+  unary?: GrpcUnaryMethods;
+  bidi?: GrpcBidiMethods;
+}
+
+/** A module's gRPC slot as a list (a module may serve on both listeners: the query-frontend does). */
+export function grpcServings(s: Pick<Service, 'grpc'>): readonly GrpcServing[] {
+  return s.grpc === undefined ? [] : 'listener' in s.grpc ? [s.grpc as GrpcServing] : (s.grpc as readonly GrpcServing[]);
+}
+
 export interface Service {
   /** The module's name as `-target` spells it (`ingester`, `query-frontend`, ...). */
   readonly name: string;
@@ -55,7 +88,7 @@ export interface Service {
   /** Its HTTP routes, registered on the server's HTTP listener before it listens. */
   registerHttp?(http: FastifyInstance): void;
   /** Its gRPC methods and the listener they belong on. */
-  readonly grpc?: { listener: GrpcListener; methods: GrpcMethods; unary?: GrpcUnaryMethods };
+  readonly grpc?: GrpcServing | readonly GrpcServing[];
 }
 
 /** A Service with default lifecycle parts, for modules that are only an object with routes. */

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AndanteError, InvalidArgumentError, resolveTenant, searchResponseToJson } from '@andante/model';
 import type { SearchService } from '../search.js';
+import { requestSignal } from './abort.js';
 
 export interface SearchRoutesOptions {
   search: SearchService;
@@ -78,12 +79,7 @@ export function registerSearchRoutes(app: FastifyInstance, opts: SearchRoutesOpt
         limit: intParam('limit', q.limit) ?? 0,
         spss: intParam('spss', q.spss),
       });
-      // A client that goes away cancels the search (and the ingesters' scans over internal gRPC).
-      const abort = new AbortController();
-      reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) abort.abort(new Error('the client closed the request'));
-      });
-      const response = await opts.search.search(tenantId, request, { signal: abort.signal });
+      const response = await opts.search.search(tenantId, request, { signal: requestSignal(reply) });
       return reply.code(200).type('application/json').send(searchResponseToJson(response));
     } catch (err) {
       const status = err instanceof AndanteError ? err.httpStatus : (err as { httpStatus?: number }).httpStatus;

@@ -96,7 +96,7 @@ export function streamingQuerierMethods(opts: StreamingQuerierOptions): Map<stri
       async (call) => {
         const tenantId = tenantOf(call);
         const r = decodeSearchTagsRequest(call.request);
-        const names = await opts.tags.tagNames(tenantId, { ...window(r), query: '' }, scopesFor(r.scope, false), r.maxTagsPerScope);
+        const names = await opts.tags.tagNames(tenantId, { ...window(r), query: '' }, scopesFor(r.scope, false), r.maxTagsPerScope, call.signal);
         await call.send(encodeSearchTagsResponse({ tagNames: v1TagNames(names), metrics: { inspectedBytes: names.inspectedBytes } }));
       },
     ],
@@ -105,7 +105,7 @@ export function streamingQuerierMethods(opts: StreamingQuerierOptions): Map<stri
       async (call) => {
         const tenantId = tenantOf(call);
         const r = decodeSearchTagsRequest(call.request);
-        const names = await opts.tags.tagNames(tenantId, window(r), scopesFor(r.scope, true), r.maxTagsPerScope);
+        const names = await opts.tags.tagNames(tenantId, window(r), scopesFor(r.scope, true), r.maxTagsPerScope, call.signal);
         const scopes = [...names.names].map(([name, tags]) => ({ name, tags }));
         await call.send(encodeSearchTagsV2Response({ scopes, metrics: { inspectedBytes: names.inspectedBytes } }));
       },
@@ -115,7 +115,7 @@ export function streamingQuerierMethods(opts: StreamingQuerierOptions): Map<stri
       async (call) => {
         const tenantId = tenantOf(call);
         const r = decodeSearchTagValuesRequest(call.request);
-        const values = await opts.tags.tagValues(tenantId, tagValues(r, false), r.maxTagValues);
+        const values = await opts.tags.tagValues(tenantId, tagValues(r, false), r.maxTagValues, call.signal);
         await call.send(encodeSearchTagValuesResponse({ tagValues: v1TagValues(values), metrics: { inspectedBytes: values.inspectedBytes } }));
       },
     ],
@@ -124,7 +124,7 @@ export function streamingQuerierMethods(opts: StreamingQuerierOptions): Map<stri
       async (call) => {
         const tenantId = tenantOf(call);
         const r = decodeSearchTagValuesRequest(call.request);
-        const values = await opts.tags.tagValues(tenantId, tagValues(r, true), r.maxTagValues);
+        const values = await opts.tags.tagValues(tenantId, tagValues(r, true), r.maxTagValues, call.signal);
         await call.send(encodeSearchTagValuesV2Response({ tagValues: values.values, metrics: { inspectedBytes: values.inspectedBytes } }));
       },
     ],

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AndanteError, InvalidArgumentError, TAG_SCOPES, jsonString, resolveTenant, type TagScope } from '@andante/model';
 import type { TagNamesResult, TagValuesResult, TagsService } from '../tags.js';
+import { requestSignal } from './abort.js';
 
 export interface TagRoutesOptions {
   tags: TagsService;
@@ -45,11 +46,11 @@ export const v1TagValues = (r: TagValuesResult): string[] => [...new Set(r.value
 
 export function registerTagRoutes(app: FastifyInstance, opts: TagRoutesOptions): void {
   const handle =
-    (fn: (tenantId: string, req: FastifyRequest<{ Querystring: TagsQuery }>) => Promise<string>) =>
+    (fn: (tenantId: string, req: FastifyRequest<{ Querystring: TagsQuery }>, signal: AbortSignal) => Promise<string>) =>
     async (req: FastifyRequest<{ Querystring: TagsQuery }>, reply: FastifyReply) => {
       try {
         const tenantId = resolveTenant(req.headers['x-scope-orgid'], opts.multitenancyEnabled);
-        return reply.code(200).type('application/json').send(await fn(tenantId, req));
+        return reply.code(200).type('application/json').send(await fn(tenantId, req, requestSignal(reply)));
       } catch (err) {
         if (err instanceof AndanteError) return reply.code(err.httpStatus).type('text/plain').send(err.message);
         req.log.error(err);
@@ -58,13 +59,13 @@ export function registerTagRoutes(app: FastifyInstance, opts: TagRoutesOptions):
     };
   const window = (q: TagsQuery) => ({ query: q.q ?? '', startSeconds: num('start', q.start), endSeconds: num('end', q.end) });
 
-  app.get(`${opts.prefix}/api/search/tags`, handle(async (tenantId, req) => {
-    const r = await opts.tags.tagNames(tenantId, { ...window(req.query), query: '' }, scopesFor(req.query.scope, false), num('limit', req.query.limit));
+  app.get(`${opts.prefix}/api/search/tags`, handle(async (tenantId, req, signal) => {
+    const r = await opts.tags.tagNames(tenantId, { ...window(req.query), query: '' }, scopesFor(req.query.scope, false), num('limit', req.query.limit), signal);
     return `{"tagNames":[${v1TagNames(r).map(jsonString).join(',')}],"metrics":${metricsJson(r.inspectedBytes)}}`;
   }));
 
-  app.get(`${opts.prefix}/api/v2/search/tags`, handle(async (tenantId, req) => {
-    const r = await opts.tags.tagNames(tenantId, window(req.query), scopesFor(req.query.scope, true), num('limit', req.query.limit));
+  app.get(`${opts.prefix}/api/v2/search/tags`, handle(async (tenantId, req, signal) => {
+    const r = await opts.tags.tagNames(tenantId, window(req.query), scopesFor(req.query.scope, true), num('limit', req.query.limit), signal);
     const scopes = [...r.names].map(([name, tags]) => `{"name":"${name}","tags":[${tags.map(jsonString).join(',')}]}`);
     return `{"scopes":[${scopes.join(',')}],"metrics":${metricsJson(r.inspectedBytes)}}`;
   }));
@@ -82,15 +83,15 @@ export function registerTagRoutes(app: FastifyInstance, opts: TagRoutesOptions):
     }
   };
 
-  app.get(`${opts.prefix}/api/search/tag/*`, handle(async (tenantId, req) => {
+  app.get(`${opts.prefix}/api/search/tag/*`, handle(async (tenantId, req, signal) => {
     const tag = tagFromUrl(req.url, '/api/search/tag/');
-    const r = await opts.tags.tagValues(tenantId, { ...window(req.query), query: '', tag, v2: false }, num('limit', req.query.limit));
+    const r = await opts.tags.tagValues(tenantId, { ...window(req.query), query: '', tag, v2: false }, num('limit', req.query.limit), signal);
     return `{"tagValues":[${v1TagValues(r).map(jsonString).join(',')}],"metrics":${metricsJson(r.inspectedBytes)}}`;
   }));
 
-  app.get(`${opts.prefix}/api/v2/search/tag/*`, handle(async (tenantId, req) => {
+  app.get(`${opts.prefix}/api/v2/search/tag/*`, handle(async (tenantId, req, signal) => {
     const tag = tagFromUrl(req.url, '/api/v2/search/tag/');
-    const r = await opts.tags.tagValues(tenantId, { ...window(req.query), tag, v2: true }, num('limit', req.query.limit));
+    const r = await opts.tags.tagValues(tenantId, { ...window(req.query), tag, v2: true }, num('limit', req.query.limit), signal);
     const values = r.values.map((v) => `{"type":"${v.type}","value":${jsonString(v.value)}}`);
     return `{"tagValues":[${values.join(',')}],"metrics":${metricsJson(r.inspectedBytes)}}`;
   }));

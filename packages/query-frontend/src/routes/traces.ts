@@ -2,6 +2,7 @@
 // (TraceByIDResponse), falling back to v1 (tempopb.Trace) on 404; JSON in Tempo's jsonpb style
 // otherwise.
 
+import { requestSignal } from './abort.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AndanteError,
@@ -40,7 +41,7 @@ export function registerTraceRoutes(app: FastifyInstance, opts: TraceRoutesOptio
       const tenantId = resolveTenant(req.headers['x-scope-orgid'], opts.multitenancyEnabled);
       const traceId = parseTraceIdParam(req.params.traceId);
       const range = parseRange(req.query);
-      const trace = await opts.querier.findTraceById(tenantId, traceId, range);
+      const trace = await opts.querier.findTraceById(tenantId, traceId, range, requestSignal(reply));
       if (!trace) return reply.code(404).send('');
       const wantsProtobuf = (req.headers.accept ?? '').includes('application/protobuf');
       const maxBytes = opts.limits.forTenant(tenantId).maxBytesPerTrace;

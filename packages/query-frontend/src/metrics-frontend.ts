@@ -1,9 +1,8 @@
 // The query-frontend side of TraceQL metrics: limits and request normalisation (Tempo's names),
-// the job split (ingesters for data in memory; one job per block overlapping the range, its window
-// trimmed to the block and aligned to the step, as Tempo's TrimToBlockOverlap) and the combine
-// (partials merged exactly as jobs finish; the series recomputed for streaming). Written to move
-// into packages/query-frontend as it is: it needs only the blocklist, the ingesters, a way to run
-// a block job and the engine.
+// the job split (recent data from the ingesters; one job per block overlapping the range, its
+// window trimmed to the block and aligned to the step, as Tempo's TrimToBlockOverlap), run by
+// queriers through QuerierJobs like search's, and the combine (partials merged exactly as jobs
+// finish; the series recomputed for streaming).
 //
 // Exactness across sources: the blocklist is read before the ingesters are asked, and an
 // ingester answers its memory, the blocks it flushed recently and the blocks it is writing right
@@ -14,21 +13,19 @@ import {
   InvalidArgumentError,
   NotFoundError,
   emptySearchMetrics,
+  type BlockLister,
   type BlockMeta,
-  type IngesterQuerier,
   type Logger,
   type MetricsEngine,
   type MetricsPartial,
   type MetricsRequest,
   type MetricsSeries,
+  type QuerierJobs,
   type SearchMetrics,
   BlockSet,
   newestFirst,
   overlapsWindow,
 } from '@andante/model';
-import type { Blocklist } from './blocklist.js';
-import type { BackendBlock } from '@andante/storage';
-import { metricsBlockJob } from './metrics-block-job.js';
 
 const NS = 1_000_000_000n;
 
@@ -80,16 +77,11 @@ export interface MetricsProgress {
   signal?: AbortSignal;
 }
 
-/** Runs one block job (inline or on a worker). */
-export type MetricsBlockRunner = (meta: BlockMeta, req: MetricsRequest) => Promise<MetricsPartial>;
-
 export interface MetricsFrontendDeps {
-  blocklist: Blocklist;
-  ingesters: () => IngesterQuerier[];
+  blocklist: BlockLister;
+  /** Who runs the jobs: the in-process querier, or queriers pulling from this frontend's queue. */
+  querier: QuerierJobs;
   engine: MetricsEngine;
-  runBlock: MetricsBlockRunner;
-  /** How many block jobs run at once (the worker pool's size when threaded). */
-  parallelism: () => number;
   limits: MetricsLimits;
   logger: Logger;
 }
@@ -162,9 +154,9 @@ export class MetricsFrontend {
 
     // The blocklist first, then the ingesters: a block listed now left their memory before.
     const listed = this.deps.blocklist.blocks(tenantId);
-    const ingesters = this.deps.ingesters();
-    metrics.totalJobs = ingesters.length;
-    const partials = await Promise.all(ingesters.map((i) => i.metricsQueryRange(tenantId, req, progress.signal)));
+    const signal = progress.signal;
+    const partials = await this.deps.querier.metricsRecent(tenantId, req, signal);
+    metrics.totalJobs = partials.length;
     const covered = new Set(partials.flatMap((p) => p.coveredBlocks ?? []));
     for (const p of partials) take(p);
 
@@ -183,7 +175,7 @@ export class MetricsFrontend {
         if (progress.signal?.aborted) return;
         const job = jobs[next++]!;
         try {
-          take(await this.deps.runBlock(job.meta, job.req));
+          take(await this.deps.querier.metricsBlock(job.meta, job.req, signal));
         } catch (err) {
           // Compacted away or deleted by retention since the blocklist was read: its spans are in the compacted output.
           if (!(err instanceof NotFoundError)) throw err;
@@ -191,21 +183,10 @@ export class MetricsFrontend {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.deps.parallelism()) }, worker));
+    // Queriers' workers busy, or concurrent_jobs at once (whichever is more).
+    const parallel = Math.max(this.deps.querier.parallelism, this.deps.limits.concurrentJobs);
+    await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
     progress.signal?.throwIfAborted();
     return answer();
   }
-}
-
-/** Block jobs on the search workers when they run threaded, else inline with the querier's cached blocks. */
-export function metricsBlockRunner(
-  pool: { threaded: boolean; size: number; metrics(meta: BlockMeta, req: MetricsRequest): Promise<MetricsPartial> },
-  openBlock: (meta: BlockMeta) => BackendBlock,
-  engine: MetricsEngine,
-  concurrentJobs: number,
-): Pick<MetricsFrontendDeps, 'runBlock' | 'parallelism'> {
-  return {
-    runBlock: (meta, req) => (pool.threaded ? pool.metrics(meta, req) : metricsBlockJob(openBlock(meta), req, engine)),
-    parallelism: () => (pool.threaded ? Math.max(pool.size, concurrentJobs) : concurrentJobs),
-  };
 }

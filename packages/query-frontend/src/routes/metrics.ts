@@ -19,6 +19,7 @@ import {
 } from '@andante/model';
 import type { MetricsAnswer, MetricsFrontend, MetricsQueryInput } from '../metrics-frontend.js';
 import type { ServerStreamCall, ServerStreamMethod } from '@andante/service';
+import { requestSignal } from './abort.js';
 
 const STREAMING_QUERIER_SERVICE = 'tempopb.StreamingQuerier';
 
@@ -120,19 +121,14 @@ const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
 export function registerMetricsRoutes(app: FastifyInstance, opts: MetricsRoutesOptions): void {
   const now = opts.now ?? nowNs;
-  const run = async (req: FastifyRequest<{ Querystring: MetricsQueryString }>, instant: boolean, reply?: FastifyReply): Promise<MetricsAnswer> => {
+  const run = async (req: FastifyRequest<{ Querystring: MetricsQueryString }>, reply: FastifyReply, instant: boolean): Promise<MetricsAnswer> => {
     const tenantId = resolveTenant(req.headers['x-scope-orgid'], opts.multitenancyEnabled);
     const request = opts.metrics.normalize(input(req.query, now(), instant));
-    // A client that goes away cancels the query (and the ingesters' scans over internal gRPC).
-    const abort = new AbortController();
-    reply?.raw.on('close', () => {
-      if (!reply.raw.writableFinished) abort.abort(new Error('the client closed the request'));
-    });
-    return opts.metrics.query(tenantId, request, { signal: abort.signal });
+    return opts.metrics.query(tenantId, request, { signal: requestSignal(reply) });
   };
   app.get(`${opts.prefix}/api/metrics/query_range`, async (req: FastifyRequest<{ Querystring: MetricsQueryString }>, reply: FastifyReply) => {
     try {
-      const a = await run(req, false, reply);
+      const a = await run(req, reply, false);
       return reply.code(200).type('application/json').send(queryRangeResponseJson(a.series, a.metrics, a.partial));
     } catch (err) {
       return sendError(req, reply, err);
@@ -140,7 +136,7 @@ export function registerMetricsRoutes(app: FastifyInstance, opts: MetricsRoutesO
   });
   app.get(`${opts.prefix}/api/metrics/query`, async (req: FastifyRequest<{ Querystring: MetricsQueryString }>, reply: FastifyReply) => {
     try {
-      const a = await run(req, true);
+      const a = await run(req, reply, true);
       return reply.code(200).type('application/json').send(queryInstantResponseJson(instantSeries(a.series), a.metrics, a.partial));
     } catch (err) {
       return sendError(req, reply, err);
