@@ -177,9 +177,36 @@ export class ClusterNode {
     }
   }
 
-  /** The last `lines` log lines (all incarnations). */
+  /**
+   * The last `lines` log entries (all incarnations), runs of one message (a heartbeat failing
+   * every beat) collapsed into their last entry and a count, so a failing test shows what happened.
+   */
   tail(lines = 40): string {
-    return this.log().trimEnd().split('\n').slice(-lines).join('\n');
+    const out: string[] = [];
+    let prevMsg: string | undefined;
+    let repeats = 0;
+    const flush = (): void => {
+      if (repeats > 0) out.push(`  ... and ${repeats} more like it`);
+      repeats = 0;
+    };
+    for (const line of this.log().trimEnd().split('\n')) {
+      let msg: string | undefined;
+      try {
+        msg = (JSON.parse(line) as { msg?: string }).msg;
+      } catch {
+        msg = undefined;
+      }
+      if (msg !== undefined && msg === prevMsg) {
+        repeats++;
+        out[out.length - 1] = line;
+        continue;
+      }
+      flush();
+      prevMsg = msg;
+      out.push(line);
+    }
+    flush();
+    return out.slice(-lines).join('\n');
   }
 
   private retire(): void {
@@ -317,6 +344,32 @@ export class Cluster {
       () => `${page} = ${fmt(want)} (last seen ${last})`,
       200,
     );
+  }
+
+  private etcdDown = false;
+
+  /** SIGKILLs etcd (its data stays); the processes keep their last view of the rings. */
+  async killEtcd(): Promise<void> {
+    this.etcdDown = true;
+    await this.etcd.kill();
+  }
+
+  /** Starts etcd again on the same data dir and port. */
+  async restartEtcd(): Promise<void> {
+    await this.etcd.restart();
+    this.etcdDown = false;
+  }
+
+  /**
+   * Brings the cluster back to full strength after a case that failed midway: etcd up, stopped
+   * processes continued, dead ones restarted on their WAL dirs; then waits for `ready` (e.g. every
+   * ingester ACTIVE). So one failing case does not fail every later one.
+   */
+  async heal(ready: () => Promise<void> = async () => {}): Promise<void> {
+    if (this.etcdDown) await this.restartEtcd();
+    for (const n of this.nodes.values()) if (n.alive() && !n.serving()) n.resume();
+    await Promise.all([...this.nodes.values()].filter((n) => !n.alive()).map((n) => n.start()));
+    await ready();
   }
 
   /** The last lines of every node's log, for a failing test. */
