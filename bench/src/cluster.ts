@@ -13,7 +13,7 @@
 // Storage is a local directory shared by the cluster's processes (the bytes are the same on S3;
 // an S3 server would add its own CPU to the figures). Prints medians per mode and the ratios.
 //
-//   pnpm bench:cluster [-- --spans 200000 --batch 500 --concurrency 8 --runs 3 --searchRuns 5 --search 1]
+//   pnpm bench:cluster [-- --spans 200000 --batch 500 --concurrency 8 --runs 3 --searchRuns 5 --search 1 --combinedFrontend 0]
 
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,10 +30,12 @@ interface Options {
   runs: number;
   searchRuns: number;
   search: number;
+  /** 1: the frontend and the querier in one process (-target=querier,query-frontend), for builds without the frontend <-> querier transport. */
+  combinedFrontend: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { spans: 200_000, batch: 500, spansPerTrace: 10, concurrency: 8, runs: 3, searchRuns: 5, search: 1 };
+  const o: Options = { spans: 200_000, batch: 500, spansPerTrace: 10, concurrency: 8, runs: 3, searchRuns: 5, search: 1, combinedFrontend: 0 };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]!.replace(/^--/, '') as keyof Options;
     if (!(key in o)) throw new Error(`unknown option ${argv[i]}`);
@@ -130,7 +132,7 @@ async function flushAll(ports: number[]): Promise<void> {
 
 async function runAll(o: Options, payloads: Uint8Array[]): Promise<RunResult> {
   const dir = makeTempDir('bench-cluster-all');
-  const proc: AndanteProcess = await startProcess(dir, { server: { log_level: 'warn' }, overrides: { defaults: LIMITS }, compactor: { compaction: { compaction_disabled: true } } }, 120_000);
+  const proc: AndanteProcess = await startProcess(dir, { overrides: { defaults: LIMITS }, compactor: { compaction: { compaction_disabled: true } } }, 120_000);
   try {
     const pid = proc.child.pid!;
     const startSec = Math.floor(Date.now() / 1000) - 3600;
@@ -151,13 +153,12 @@ async function runCluster(o: Options, payloads: Uint8Array[], rf: number): Promi
   const cluster = await Cluster.start({
     replicationFactor: rf,
     common: {
-      server: { log_level: 'warn' },
       storage: { trace: { backend: 'local', local: { path: storeDir } } },
       overrides: { defaults: LIMITS },
     },
   });
   try {
-    const fe = await cluster.define({ name: 'query-frontend', target: 'query-frontend' });
+    const fe = await cluster.define({ name: 'query-frontend', target: o.combinedFrontend ? 'querier,query-frontend' : 'query-frontend' });
     const worker = { querier: { frontend_worker: { frontend_address: `127.0.0.1:${fe.grpcPort}` } } };
     await Promise.all([
       fe.start(),
@@ -165,7 +166,7 @@ async function runCluster(o: Options, payloads: Uint8Array[], rf: number): Promi
         { name: 'ingester-1', target: 'ingester' },
         { name: 'ingester-2', target: 'ingester' },
         { name: 'ingester-3', target: 'ingester' },
-        { name: 'querier-1', target: 'querier', extra: worker },
+        ...(o.combinedFrontend ? [] : [{ name: 'querier-1', target: 'querier', extra: worker }]),
         { name: 'distributor-1', target: 'distributor' },
         { name: 'distributor-2', target: 'distributor' },
       ),
