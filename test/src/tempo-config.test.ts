@@ -103,6 +103,13 @@ describe('Tempo keys are read where Tempo keeps them', () => {
     expect(cfg.overrides.defaults.ingestion.max_traces_per_user).toBe(50_000);
   });
 
+  it('receiver tls: a certificate needs its key, and a missing file is named at load (so -config.verify catches it)', () => {
+    const tls = (t: string) => ['-distributor.receivers.otlp.protocols.grpc.tls.' + t];
+    expect(() => loadConfig(tls('cert_file=/nonexistent/server.pem'))).toThrow('distributor.receivers.otlp.protocols.grpc.tls.key_file: required when cert_file is set');
+    expect(() => loadConfig([...tls('cert_file=/nonexistent/server.pem'), ...tls('key_file=/nonexistent/server.key')])).toThrow('distributor.receivers.otlp.protocols.grpc.tls.cert_file: cannot read /nonexistent/server.pem');
+    expect(() => loadConfig(['-distributor.receivers.otlp.protocols.http.tls.client_ca_file=/x/ca.pem'])).toThrow('distributor.receivers.otlp.protocols.http.tls.client_ca_file: set cert_file and key_file too');
+  });
+
   it('a ring store of memberlist with no peers runs as inmemory; with etcd rings the memberlist block is accepted', () => {
     expect(load('memberlist-single.yaml').ingester.lifecycler.ring.kvstore.store).toBe('inmemory');
     const etcd = load('distributed-etcd.yaml');

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
 import { defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
-import { defaultDistributorConfig, type DistributorConfig } from '@andante/distributor';
+import { defaultDistributorConfig, readReceiverTls, type DistributorConfig } from '@andante/distributor';
 import { defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
 import { defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
 import { defaultQueryFrontendConfig, type QueryFrontendConfig } from '@andante/query-frontend';
@@ -274,6 +274,14 @@ export function asConfigError<T>(parse: () => T): T {
   }
 }
 
+function asConfigErrorOf(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 /** Merges `src` into `dst` (both shaped like the defaults), rejecting unknown keys and wrong types. */
 function mergeInto(dst: Tree, src: unknown, path: string): void {
   if (!isTree(src)) throw new ConfigError(`${path || 'config'}: expected a mapping, got ${JSON.stringify(src)}`);
@@ -384,6 +392,10 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   asConfigError(() => validateGeneratorConfig(cfg.metrics_generator));
   const bloom = cfg.storage.trace.block.bloom_filter_false_positive;
   if (!(bloom > 0 && bloom < 1)) throw new ConfigError('storage.trace.block.bloom_filter_false_positive: expected a value between 0 and 1');
+  // Receiver TLS files are read here too, so -config.verify names a missing one.
+  for (const [name, protocol] of Object.entries(cfg.distributor.receivers.otlp.protocols)) {
+    if (protocol) asConfigErrorOf(() => readReceiverTls(protocol.tls, `distributor.receivers.otlp.protocols.${name}.tls`));
+  }
   return cfg;
 }
 
