@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@andante/model';
-import { Overrides, loadConfig } from '@andante/server';
+import { Overrides, loadConfig, tempoKeyRules } from '@andante/server';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'packages/server/dist/bin.js');
@@ -67,6 +67,15 @@ describe('a real tempo.yaml loads (test/fixtures/tempo-config)', () => {
       expect(r.stderr).toContain(c.expect.error);
     }
     for (const note of c.notes) expect(r.stderr).toContain(note);
+  });
+});
+
+describe('docs/tempo-config.md', () => {
+  it('lists every rule with its status', () => {
+    const doc = readFileSync(join(ROOT, 'docs/tempo-config.md'), 'utf8');
+    const rules = tempoKeyRules();
+    expect(rules.length).toBeGreaterThan(100);
+    for (const r of rules) expect(doc).toContain(`| \`${r.key}\` | ${r.status} |`);
   });
 });
 

@@ -320,6 +320,16 @@ const RULES: Record<string, Rule> = {
   'overrides.defaults.cost_attribution': { why: 'cost attribution usage metrics are not produced' },
 };
 
+/** The rules as rows for docs/tempo-config.md (a test keeps that table complete). */
+export function tempoKeyRules(): { key: string; status: 'accepted, no effect' | 'refused' | 'refused unless off or default'; why: string; use: string }[] {
+  return Object.entries(RULES).map(([key, r]) => ({
+    key,
+    status: !r.use ? 'accepted, no effect' : r.ok ? 'refused unless off or default' : 'refused',
+    why: r.why,
+    use: r.use ?? '',
+  }));
+}
+
 function ruleFor(path: string): { pattern: string; rule: Rule } | undefined {
   const parts = path.split('.');
   // The longest pattern that matches a prefix of the path wins.

@@ -7,3 +7,4 @@ export type { ModuleName, InternalModuleName, AnyModuleName, ModuleDef, RemoteTr
 export { Secret, SECRET_MASK } from './secret.js';
 export type { S3StorageConfig } from './config.js';
 export { Overrides } from './overrides.js';
+export { tempoKeyRules } from './config-tempo.js';
