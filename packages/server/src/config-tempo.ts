@@ -330,6 +330,14 @@ export function tempoKeyRules(): { key: string; status: 'accepted, no effect' | 
   }));
 }
 
+function hasRulesUnder(path: string): boolean {
+  const parts = path.split('.');
+  return Object.keys(RULES).some((pattern) => {
+    const p = pattern.split('.');
+    return p.length > parts.length && parts.every((seg, i) => p[i] === '*' || p[i] === seg);
+  });
+}
+
 function ruleFor(path: string): { pattern: string; rule: Rule } | undefined {
   const parts = path.split('.');
   // The longest pattern that matches a prefix of the path wins.
@@ -357,7 +365,17 @@ function applyRules(doc: Tree, schema: Tree, rulePath: string, shownPath: string
       continue;
     }
     const found = ruleFor(rp);
-    if (!found) continue;
+    if (!found) {
+      // A block Andante has no schema for (querier, ...) whose keys have rules: apply them, and name
+      // the first key left, which nothing accepts.
+      if (isTree(value) && hasRulesUnder(rp)) {
+        applyRules(value, {}, rp, sp, notes);
+        const [left] = Object.keys(value);
+        if (left !== undefined) throw new ConfigError(`unknown configuration key ${sp}.${left} (not a key of Tempo 2.x that Andante knows; docs/tempo-config.md lists them)`);
+        delete doc[key];
+      }
+      continue;
+    }
     const { rule } = found;
     if (rule.use && !(rule.ok?.(value) ?? false)) throw new ConfigError(`${sp}: not supported by Andante (${rule.why}); ${rule.use}`);
     notes.push(`${sp}: accepted, no effect: ${rule.why}`);
@@ -491,7 +509,13 @@ export function normalizeTempoDoc(doc: Tree, schema: Tree, notes: string[]): voi
   const memberlist = doc.memberlist;
   const joins = isTree(memberlist) ? memberlist.join_members : undefined;
   const joined = !inert(joins);
-  for (const ringPath of RING_DOC_PATHS) {
+  const storeOf = (ringPath: string): unknown => {
+    const kv = getPath(doc, `${ringPath}.kvstore`);
+    return isTree(kv) ? kv.store : undefined;
+  };
+  // An explicit memberlist store is the more specific complaint: report it first.
+  const ordered = [...RING_DOC_PATHS].sort((a, b) => Number(storeOf(b) === 'memberlist') - Number(storeOf(a) === 'memberlist'));
+  for (const ringPath of ordered) {
     const kv = getPath(doc, `${ringPath}.kvstore`);
     const store = isTree(kv) ? kv.store : undefined;
     if (store === 'memberlist') {
