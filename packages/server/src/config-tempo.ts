@@ -157,13 +157,11 @@ const RULES: Record<string, Rule> = {
   'metrics_generator_client.remote_timeout': { why: 'pushes to generators use ingester_client.remote_timeout' },
   'metrics_generator_client.grpc_client_config': { why: INTERNAL_TLS, use: 'leave tls_enabled false', ok: noTls },
 
-  'querier.search.query_timeout': { why: 'a querier’s share of a search is bounded by the frontend’s request, not a separate timeout' },
   'querier.search.external_endpoints': { why: 'external (serverless) search', use: 'scale queriers instead', ok: inert },
   'querier.search.external_backend': { why: 'external (serverless) search', use: 'scale queriers instead', ok: inert },
   'querier.search.prefer_self': { why: 'external (serverless) search is not supported' },
   'querier.search.external_hedge_requests_at': { why: 'external (serverless) search is not supported' },
   'querier.search.external_hedge_requests_up_to': { why: 'external (serverless) search is not supported' },
-  'querier.trace_by_id.query_timeout': { why: 'trace-by-ID reads are bounded by the frontend’s request' },
   'querier.trace_by_id.external': { why: 'external trace-by-ID', use: 'leave it unset', ok: (v) => !isTree(v) || inert(v.endpoint) },
   'querier.metrics': { why: 'TraceQL metrics run with the query_frontend.metrics settings' },
   'querier.partition_ring': { why: KAFKA },
@@ -171,7 +169,6 @@ const RULES: Record<string, Rule> = {
   'querier.frontend_worker': { why: 'queriers here do not pull jobs from a frontend: the query-frontend calls them', use: 'leave querier.frontend_worker unset', ok: (v) => !isTree(v) || inert(v.frontend_address) },
   'querier.shuffle_sharding_ingesters_enabled': { why: 'ingester shuffle sharding', use: 'leave it false', ok: (v) => !isTrue(v) },
   'querier.shuffle_sharding_ingesters_lookback_period': { why: 'ingester shuffle sharding is not supported' },
-  'querier.query_relevant_ingesters': { why: 'every ingester is asked; an empty answer is cheap' },
 
   'query_frontend.max_outstanding_per_tenant': { why: 'there is no per-tenant queue: a search’s jobs are bounded by query_frontend.search.concurrent_jobs' },
   'query_frontend.querier_forget_delay': { why: 'there is no per-tenant queue' },
@@ -202,8 +199,6 @@ const RULES: Record<string, Rule> = {
   'compactor.compaction.v2_prefetch_traces_count': { why: OWN_BLOCKS },
   'compactor.compaction.retention_concurrency': { why: 'retention deletes one block at a time; it is not on a hot path' },
   'compactor.compaction.max_time_per_tenant': { why: 'a compaction cycle visits every owned tenant' },
-  'compactor.compaction.max_compaction_objects': { why: 'blocks are bounded by max_block_bytes' },
-  'compactor.compaction.max_block_bytes': { why: 'compacted blocks are bounded by output_block_buffer_bytes' },
   'compactor.compaction.block_retention_concurrency': { why: 'retention deletes one block at a time' },
 
   'ingester.lifecycler.ring.excluded_zones': { why: 'zone exclusion', use: 'leave excluded_zones empty', ok: inert },
@@ -217,7 +212,6 @@ const RULES: Record<string, Rule> = {
   'ingester.flush_op_timeout': { why: 'a flush is retried until it succeeds (docs/design.md)' },
   'ingester.trace_live_period': { why: 'traces are cut by trace_idle_period' },
   'ingester.flush_object_storage': { why: 'ingesters always flush to object storage', use: 'leave it true', ok: (v) => !isFalse(v) },
-  'ingester.concurrent_flushes': { why: 'flushes run one at a time per ingester so the event loop stays responsive' },
 
   'metrics_generator.override_ring_key': { why: 'the ring key is fixed per ring' },
   'metrics_generator.codec': { why: KAFKA },
