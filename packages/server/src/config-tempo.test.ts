@@ -28,6 +28,7 @@ describe('Tempo keys', () => {
     ['read and global max_bytes_per_trace that differ', 'overrides:\n  defaults:\n    read:\n      max_bytes_per_trace: 1\n    global:\n      max_bytes_per_trace: 2', 'overrides.defaults.read.max_bytes_per_trace and overrides.defaults.global.max_bytes_per_trace differ'],
     ['a search range set twice, differently', 'overrides:\n  defaults:\n    read:\n      max_search_duration: 24h\nquery_frontend:\n  search:\n    max_duration: 48h', 'overrides.defaults.read.max_search_duration (24h) and query_frontend.search.max_duration (48h) differ'],
     ['a typo still', 'server:\n  http_listen_prot: 1', 'unknown configuration key server.http_listen_prot'],
+    ['a key under overrides that is neither form', 'overrides:\n  max_trace_per_user: 1', 'unknown configuration key overrides.max_trace_per_user'],
     ['a typo in a block Andante has no schema for', 'querier:\n  search:\n    query_timeoutt: 1s', 'unknown configuration key querier.search.query_timeoutt'],
   ])('refuses %s, naming the key and what to use', (_name, yaml, message) => {
     expect(() => load(yaml)).toThrow(message);

@@ -538,6 +538,8 @@ export function normalizeTempoDoc(doc: Tree, schema: Tree, notes: string[]): voi
     const rest: Tree = { per_tenant_override_config, per_tenant_override_period, user_configurable_overrides, enable_legacy_overrides };
     for (const k of Object.keys(rest)) if (rest[k] === undefined) delete rest[k];
     let limits: Tree;
+    const stray = Object.keys(flat).find((k) => legacyPath(k) === undefined);
+    if (stray !== undefined) throw new ConfigError(`unknown configuration key overrides.${stray} (neither a legacy flat override nor a key of overrides; docs/tempo-config.md lists them)`);
     if (Object.keys(flat).length > 0 && defaults !== undefined) {
       const legacy = Object.keys(flat);
       throw new ConfigError(`overrides: mixes the legacy flat form (${legacy.join(', ')}) with overrides.defaults; Tempo refuses this too: move ${legacy.map((k) => `overrides.${k} to overrides.defaults.${legacyPath(k) ?? k}`).join(', ')}`);
