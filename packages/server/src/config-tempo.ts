@@ -154,7 +154,6 @@ const RULES: Record<string, Rule> = {
   'ingester_client.pool_config': { why: GO_TUNING },
   'ingester_client.grpc_client_config': { why: INTERNAL_TLS, use: 'leave tls_enabled false', ok: noTls },
   'metrics_generator_client.pool_config': { why: GO_TUNING },
-  'metrics_generator_client.remote_timeout': { why: 'pushes to generators use ingester_client.remote_timeout' },
   'metrics_generator_client.grpc_client_config': { why: INTERNAL_TLS, use: 'leave tls_enabled false', ok: noTls },
 
   'querier.search.external_endpoints': { why: 'external (serverless) search', use: 'scale queriers instead', ok: inert },
