@@ -164,12 +164,9 @@ const RULES: Record<string, Rule> = {
   'querier.trace_by_id.external': { why: 'external trace-by-ID', use: 'leave it unset', ok: (v) => !isTree(v) || inert(v.endpoint) },
   'querier.metrics': { why: 'TraceQL metrics run with the query_frontend.metrics settings' },
   'querier.partition_ring': { why: KAFKA },
-  'querier.max_concurrent_queries': { why: 'a querier’s concurrency is its worker pool (docs/design.md)' },
-  'querier.frontend_worker': { why: 'queriers here do not pull jobs from a frontend: the query-frontend calls them', use: 'leave querier.frontend_worker unset', ok: (v) => !isTree(v) || inert(v.frontend_address) },
   'querier.shuffle_sharding_ingesters_enabled': { why: 'ingester shuffle sharding', use: 'leave it false', ok: (v) => !isTrue(v) },
   'querier.shuffle_sharding_ingesters_lookback_period': { why: 'ingester shuffle sharding is not supported' },
 
-  'query_frontend.max_outstanding_per_tenant': { why: 'there is no per-tenant queue: a search’s jobs are bounded by query_frontend.search.concurrent_jobs' },
   'query_frontend.querier_forget_delay': { why: 'there is no per-tenant queue' },
   'query_frontend.max_batch_size': { why: 'there is no per-tenant queue' },
   'query_frontend.max_retries': { why: 'a failed job fails its query with the reason; the client retries' },
