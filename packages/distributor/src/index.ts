@@ -5,6 +5,8 @@ export { createOtlpHttpReceiver } from './receivers/otlp-http.js';
 export type { OtlpHttpReceiverConfig } from './receivers/otlp-http.js';
 export { OtlpGrpcReceiver, traceServiceDefinition, CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from './receivers/otlp-grpc.js';
 export type { OtlpGrpcReceiverConfig } from './receivers/otlp-grpc.js';
+export { readReceiverTls, defaultReceiverTlsConfig } from './receivers/tls.js';
+export type { ReceiverTls, ReceiverTlsConfig } from './receivers/tls.js';
 export { ExportDecoderPool, INLINE_BELOW_BYTES } from './decoder-pool.js';
 export { splitExportRequest } from './split-export.js';
 export type { SplitExport, InvalidSpans, InvalidReason } from './split-export.js';

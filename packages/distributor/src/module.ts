@@ -13,14 +13,17 @@ import { GeneratorForwarder } from './generator-forwarder.js';
 import { GeneratorRingPusher } from './generator-ring-pusher.js';
 import { OtlpGrpcReceiver } from './receivers/otlp-grpc.js';
 import { createOtlpHttpReceiver } from './receivers/otlp-http.js';
+import { defaultReceiverTlsConfig, readReceiverTls, type ReceiverTlsConfig } from './receivers/tls.js';
 
 export interface OtlpGrpcProtocolConfig {
   endpoint: string;
   max_recv_msg_size_mib: number;
+  tls: ReceiverTlsConfig;
 }
 export interface OtlpHttpProtocolConfig {
   endpoint: string;
   max_request_body_size: number;
+  tls: ReceiverTlsConfig;
 }
 
 /** Tempo's `distributor:` block as Andante reads it. */
@@ -43,8 +46,8 @@ export function defaultDistributorConfig(): DistributorConfig {
         protocols: {
           // The README's one command must accept spans from other hosts/containers, so listen
           // on all interfaces (Tempo's collector default is localhost).
-          grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 },
-          http: { endpoint: '0.0.0.0:4318', max_request_body_size: 20 * 1024 * 1024 },
+          grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4, tls: defaultReceiverTlsConfig() },
+          http: { endpoint: '0.0.0.0:4318', max_request_body_size: 20 * 1024 * 1024, tls: defaultReceiverTlsConfig() },
         },
       },
     },
@@ -117,7 +120,12 @@ export function createDistributor(config: DistributorConfig, deps: DistributorMo
       if (protocols.grpc) {
         otlpGrpc = new OtlpGrpcReceiver(
           distributor,
-          { endpoint: protocols.grpc.endpoint, maxRecvMsgSizeMiB: protocols.grpc.max_recv_msg_size_mib, multitenancyEnabled: deps.multitenancyEnabled },
+          {
+            endpoint: protocols.grpc.endpoint,
+            maxRecvMsgSizeMiB: protocols.grpc.max_recv_msg_size_mib,
+            multitenancyEnabled: deps.multitenancyEnabled,
+            tls: readReceiverTls(protocols.grpc.tls, 'distributor.receivers.otlp.protocols.grpc.tls'),
+          },
           deps.logger.child({ component: 'otlp-grpc' }),
         );
         await otlpGrpc.start();
@@ -127,7 +135,13 @@ export function createDistributor(config: DistributorConfig, deps: DistributorMo
         const { host, port } = splitEndpoint(protocols.http.endpoint, 'distributor.receivers.otlp.protocols.http.endpoint');
         otlpHttp = createOtlpHttpReceiver(
           distributor,
-          { host, port, maxRequestBodyBytes: protocols.http.max_request_body_size, multitenancyEnabled: deps.multitenancyEnabled },
+          {
+            host,
+            port,
+            maxRequestBodyBytes: protocols.http.max_request_body_size,
+            multitenancyEnabled: deps.multitenancyEnabled,
+            tls: readReceiverTls(protocols.http.tls, 'distributor.receivers.otlp.protocols.http.tls'),
+          },
           deps.logger.child({ component: 'otlp-http' }),
         );
         await otlpHttp.listen({ host, port });

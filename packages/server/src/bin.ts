@@ -5,10 +5,12 @@ import { silentLogger } from '@andante/model';
 import type { Andante } from './app.js';
 import { ConfigError, durationMs, loadConfig, parseFlags, type AndanteConfig } from './config.js';
 import { Overrides } from './overrides.js';
+import { configWarnings } from './config-warnings.js';
 
 /**
  * `-config.verify` (Tempo's flag): load and validate the config and the per-tenant overrides file it
- * names, print `ok` or the error, and exit 0 or 1 without starting anything.
+ * names, print `ok` or the error (and on stderr what start would log about the config), and exit 0
+ * or 1 without starting anything.
  */
 async function verify(argv: readonly string[]): Promise<never> {
   try {
@@ -18,7 +20,10 @@ async function verify(argv: readonly string[]): Promise<never> {
       const overrides = new Overrides(cfg.overrides.defaults, file, durationMs(cfg.overrides.per_tenant_override_period), silentLogger);
       await overrides.start();
       overrides.stop();
+      for (const note of overrides.notes) process.stderr.write(`andante: ${file}: ${note}\n`);
     }
+    // What start would log: Tempo keys accepted without effect, keys read under another name.
+    for (const note of configWarnings(cfg)) process.stderr.write(`andante: ${note}\n`);
     process.stdout.write('ok\n');
     process.exit(0);
   } catch (err) {

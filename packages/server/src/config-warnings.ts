@@ -2,10 +2,11 @@
 // trace is not found. Logged at start (Tempo warns about the same pairs) rather than refused, so a
 // test or a deliberate setup can still run them.
 
-import { durationMs, type AndanteConfig } from './config.js';
+import { durationMs, notesOf, type AndanteConfig } from './config.js';
 
 export function configWarnings(cfg: AndanteConfig): string[] {
-  const out: string[] = [];
+  // First what loading noted: Tempo keys accepted without effect or read under another name.
+  const out: string[] = [...notesOf(cfg)];
   const poll = durationMs(cfg.storage.trace.blocklist_poll);
   const retention = durationMs(cfg.compactor.compaction.compacted_block_retention);
   const completeTimeout = durationMs(cfg.ingester.complete_block_timeout);

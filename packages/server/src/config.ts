@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
 import { defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
-import { defaultDistributorConfig, type DistributorConfig } from '@andante/distributor';
+import { defaultDistributorConfig, readReceiverTls, type DistributorConfig } from '@andante/distributor';
 import { defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
 import { defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
 import { defaultQueryFrontendConfig, type QueryFrontendConfig } from '@andante/query-frontend';
@@ -24,6 +24,7 @@ import {
 import { defaultInstanceId, defaultKVStoreConfig, validateKVStoreConfig, type KVStoreConfig } from '@andante/ring';
 import { Secret } from './secret.js';
 import { redactSecrets } from './redact.js';
+import { normalizeTempoDoc } from './config-tempo.js';
 
 /** The user-selectable modules (Tempo's names); `-target` takes one, `all`, or a comma-separated list. */
 export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
@@ -273,12 +274,20 @@ export function asConfigError<T>(parse: () => T): T {
   }
 }
 
+function asConfigErrorOf(fn: () => unknown): void {
+  try {
+    fn();
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 /** Merges `src` into `dst` (both shaped like the defaults), rejecting unknown keys and wrong types. */
 function mergeInto(dst: Tree, src: unknown, path: string): void {
   if (!isTree(src)) throw new ConfigError(`${path || 'config'}: expected a mapping, got ${JSON.stringify(src)}`);
   for (const [key, value] of Object.entries(src)) {
     const keyPath = path ? `${path}.${key}` : key;
-    if (!(key in dst)) throw new ConfigError(`unknown configuration key ${keyPath}`);
+    if (!(key in dst)) throw new ConfigError(`unknown configuration key ${keyPath} (not a key of Tempo 2.x that Andante knows; docs/tempo-config.md lists them)`);
     const current = dst[key];
     if (path === OPTIONAL_PROTOCOLS) {
       const base = defaultConfig().distributor.receivers.otlp.protocols[key as 'grpc' | 'http'];
@@ -383,6 +392,10 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   asConfigError(() => validateGeneratorConfig(cfg.metrics_generator));
   const bloom = cfg.storage.trace.block.bloom_filter_false_positive;
   if (!(bloom > 0 && bloom < 1)) throw new ConfigError('storage.trace.block.bloom_filter_false_positive: expected a value between 0 and 1');
+  // Receiver TLS files are read here too, so -config.verify names a missing one.
+  for (const [name, protocol] of Object.entries(cfg.distributor.receivers.otlp.protocols)) {
+    if (protocol) asConfigErrorOf(() => readReceiverTls(protocol.tls, `distributor.receivers.otlp.protocols.${name}.tls`));
+  }
   return cfg;
 }
 
@@ -475,6 +488,14 @@ export function loadConfig(argv: readonly string[], env: Record<string, string |
   return validateConfig(cfg);
 }
 
+/** What loading noted about the config (Tempo keys accepted without effect, rewritten keys): logged at start. */
+const configNotes = new WeakMap<AndanteConfig, string[]>();
+export function notesOf(cfg: AndanteConfig): string[] {
+  let notes = configNotes.get(cfg);
+  if (!notes) configNotes.set(cfg, (notes = []));
+  return notes;
+}
+
 export function applyYaml(cfg: AndanteConfig, text: string): void {
   let doc: unknown;
   try {
@@ -483,6 +504,8 @@ export function applyYaml(cfg: AndanteConfig, text: string): void {
     throw new ConfigError(`invalid YAML: ${(err as Error).message}`);
   }
   if (doc === null || doc === undefined) return;
+  // Tempo's keys Andante holds elsewhere, accepts without effect, or refuses (config-tempo.ts).
+  if (isTree(doc)) normalizeTempoDoc(doc, JSON.parse(JSON.stringify(defaultConfig())) as Tree, notesOf(cfg));
   // A receivers block that lists protocols enables only those, as in Tempo.
   const protocols = (doc as { distributor?: { receivers?: { otlp?: { protocols?: unknown } } } }).distributor?.receivers?.otlp?.protocols;
   if (isTree(protocols)) {

@@ -6,3 +6,5 @@ export { MODULES, ALL_MODULES, ModuleError, selectModules, startOrder, stopWaves
 export type { ModuleName, InternalModuleName, AnyModuleName, ModuleDef, RemoteTransport, RemoteInterface } from './modules.js';
 export { Secret, SECRET_MASK } from './secret.js';
 export type { S3StorageConfig } from './config.js';
+export { Overrides } from './overrides.js';
+export { tempoKeyRules } from './config-tempo.js';

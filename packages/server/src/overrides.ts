@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import type { LimitsProvider, Logger, TenantLimits } from '@andante/model';
 import { parseGeneratorOverrides } from '@andante/generator';
 import { ConfigError, asConfigError, type LimitsConfig } from './config.js';
+import { normalizeTenantLimits } from './config-tempo.js';
 import { parseDuration } from '@andante/model';
 
 function toTenantLimits(c: LimitsConfig): TenantLimits {
@@ -22,10 +23,12 @@ function toTenantLimits(c: LimitsConfig): TenantLimits {
 }
 
 /** Overlays a tenant's partial overrides on the defaults, rejecting unknown keys. */
-function overlay(defaults: LimitsConfig, partial: unknown, path: string): LimitsConfig {
+function overlay(defaults: LimitsConfig, raw: unknown, path: string, notes: string[]): LimitsConfig {
   const out: LimitsConfig = structuredClone(defaults);
-  if (partial === null || partial === undefined) return out;
-  if (typeof partial !== 'object') throw new ConfigError(`${path}: expected a mapping`);
+  if (raw === null || raw === undefined) return out;
+  if (typeof raw !== 'object') throw new ConfigError(`${path}: expected a mapping`);
+  // Either Tempo form (legacy flat or new), Tempo-only keys noted or refused (config-tempo.ts).
+  const partial = normalizeTenantLimits(raw, path, JSON.parse(JSON.stringify(defaults)) as Record<string, unknown>, notes);
   for (const [group, values] of Object.entries(partial as Record<string, unknown>)) {
     if (group === 'metrics_generator') {
       out.metrics_generator = asConfigError(() => parseGeneratorOverrides(values, out.metrics_generator, `${path}.metrics_generator`));
@@ -58,6 +61,8 @@ export class Overrides implements LimitsProvider {
   private readonly defaults: TenantLimits;
   private perTenant = new Map<string, TenantLimits>();
   private timer: NodeJS.Timeout | undefined;
+  /** What the last load of the file noted (Tempo keys accepted without effect, rewritten keys). */
+  notes: string[] = [];
 
   constructor(
     private readonly defaultsConfig: LimitsConfig,
@@ -84,10 +89,13 @@ export class Overrides implements LimitsProvider {
     try {
       const doc = parseYaml(await readFile(this.file, 'utf8')) as { overrides?: Record<string, unknown> } | null;
       const next = new Map<string, TenantLimits>();
+      const notes: string[] = [];
       for (const [tenant, partial] of Object.entries(doc?.overrides ?? {})) {
-        next.set(tenant, toTenantLimits(overlay(this.defaultsConfig, partial, `overrides.${tenant}`)));
+        next.set(tenant, toTenantLimits(overlay(this.defaultsConfig, partial, `overrides.${tenant}`, notes)));
       }
       this.perTenant = next;
+      this.notes = notes;
+      if (strict) for (const note of notes) this.logger.warn(note, { file: this.file });
     } catch (err) {
       if (strict) throw new ConfigError(`per_tenant_override_config ${this.file}: ${(err as Error).message}`);
       this.logger.error('could not reload the per-tenant overrides; keeping the previous ones', { file: this.file, err });

@@ -12,6 +12,7 @@ import {
 } from '@andante/model';
 import { encodeExportTraceServiceResponse } from '../export-response.js';
 import type { Distributor } from '../distributor.js';
+import type { ReceiverTls } from './tls.js';
 
 export interface OtlpGrpcReceiverConfig {
   /** host:port, e.g. 0.0.0.0:4317. */
@@ -19,6 +20,8 @@ export interface OtlpGrpcReceiverConfig {
   /** max_recv_msg_size_mib (OpenTelemetry Collector's name). */
   maxRecvMsgSizeMiB: number;
   multitenancyEnabled: boolean;
+  /** null or absent: plaintext. With a client CA, clients must present a certificate it signed. */
+  tls?: ReceiverTls | null;
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -86,7 +89,11 @@ export class OtlpGrpcReceiver {
 
   async start(): Promise<void> {
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(this.cfg.endpoint, grpc.ServerCredentials.createInsecure(), (err, port) =>
+      const tls = this.cfg.tls;
+      const credentials = tls
+        ? grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== undefined)
+        : grpc.ServerCredentials.createInsecure();
+      this.server.bindAsync(this.cfg.endpoint, credentials, (err, port) =>
         err ? reject(err) : resolve(port),
       );
     });

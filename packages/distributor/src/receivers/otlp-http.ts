@@ -17,6 +17,7 @@ import {
 import { parseOtlpJson } from '../otlp-json.js';
 import { encodeExportTraceServiceResponse, exportResponseToJson } from '../export-response.js';
 import type { Distributor } from '../distributor.js';
+import type { ReceiverTls } from './tls.js';
 import { encodeRpcStatus } from './rpc-status.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -27,6 +28,8 @@ export interface OtlpHttpReceiverConfig {
   /** max_request_body_size (OpenTelemetry Collector's name): limit on the decompressed body. */
   maxRequestBodyBytes: number;
   multitenancyEnabled: boolean;
+  /** null or absent: plain HTTP. With a client CA, clients must present a certificate it signed. */
+  tls?: ReceiverTls | null;
 }
 
 type BodyKind = 'protobuf' | 'json';
@@ -39,7 +42,10 @@ function bodyKind(contentType: string | undefined): BodyKind | null {
 }
 
 export function createOtlpHttpReceiver(distributor: Distributor, cfg: OtlpHttpReceiverConfig, logger: Logger): FastifyInstance {
-  const app = Fastify({ bodyLimit: cfg.maxRequestBodyBytes, logger: false });
+  const tls = cfg.tls;
+  const https = tls ? { https: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}) } } : {};
+  // Fastify types an https instance apart from an http one; the routes below use neither's specifics.
+  const app = Fastify({ bodyLimit: cfg.maxRequestBodyBytes, logger: false, ...https }) as unknown as FastifyInstance;
   // Bodies stay raw: decoding is ours (protobuf hot path, gzip with an output cap).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
