@@ -29,7 +29,7 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheu
   systemctl stop prometheus || true
   systemctl disable prometheus >/dev/null 2>&1 || true
 fi
-prometheus --version 2>&1 | head -1
+prometheus --version 2>&1 | sed -n 1p  # sed reads to the end: head would SIGPIPE the writer, fatal under pipefail
 
 # etcd (Debian's etcd-server): the ring tests start their own on 127.0.0.1 (ephemeral ports, a temp
 # data dir) through packages/ring/src/testing/etcd-server.ts.
@@ -42,7 +42,7 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/d
   systemctl stop etcd || true
   systemctl disable etcd >/dev/null 2>&1 || true
 fi
-etcd --version 2>&1 | head -1
+etcd --version 2>&1 | sed -n 1p  # sed reads to the end: head would SIGPIPE the writer, fatal under pipefail
 
 # Tools built with the machine's Go from the Go module proxy, cached outside the clone (a second run
 # builds nothing). ANDANTE_TOOLS_DIR moves the cache; the tests look in the same place.
