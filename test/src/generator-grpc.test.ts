@@ -14,7 +14,7 @@ import { startTestEtcd, type TestEtcd } from '@andante/ring/testing';
 import { fetchTraceProto, getMetric, killAllProcesses, makeTempDir, postOtlpHttp, removeTempDirs, startProcess, sumMetric, waitFor, type AndanteProcess } from './harness.js';
 import { encodeRequest, makeSpan, makeTrace, randomTraceId } from './otlp.js';
 import { startPrometheus, type PrometheusServer } from './prometheus.js';
-import { REQUESTS, sendTopology } from './generator-topology.js';
+import { REQUESTS, TOPOLOGY_CALLS, TOPOLOGY_EDGES, callsKey, edgeKey, sendTopology } from './generator-topology.js';
 
 let etcd: TestEtcd;
 let prom: PrometheusServer;
@@ -90,26 +90,9 @@ describe('metrics-generator in its own process, over internal gRPC', () => {
     // Same counts as under -target=all (metrics-generator.test.ts).
     await waitFor(async () => (await prom.query('sum(traces_spanmetrics_calls_total)'))[0]?.value === 8 * REQUESTS, 30_000, 'every span counted in Prometheus', 250);
     const calls = await prom.query('traces_spanmetrics_calls_total');
-    expect(Object.fromEntries(calls.map((r) => [`${r.metric['service']}|${r.metric['span_name']}|${r.metric['span_kind']}|${r.metric['status_code']}`, r.value]))).toEqual({
-      'web|GET /shop|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 20,
-      'web|POST /checkout|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 20,
-      'checkout|POST /checkout|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 20,
-      'checkout|charge|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 16,
-      'checkout|charge|SPAN_KIND_CLIENT|STATUS_CODE_ERROR': 4,
-      'checkout|INSERT orders|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 20,
-      'checkout|publish order.created|SPAN_KIND_PRODUCER|STATUS_CODE_UNSET': 20,
-      'payments|charge|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 16,
-      'payments|charge|SPAN_KIND_SERVER|STATUS_CODE_ERROR': 4,
-      'shipping|process order.created|SPAN_KIND_CONSUMER|STATUS_CODE_UNSET': 20,
-    });
+    expect(Object.fromEntries(calls.map((r) => [callsKey(r.metric), r.value]))).toEqual(TOPOLOGY_CALLS);
     const edges = await prom.query('traces_service_graph_request_total');
-    expect(Object.fromEntries(edges.map((r) => [`${r.metric['client']}->${r.metric['server']}[${r.metric['connection_type'] ?? ''}]`, r.value]))).toEqual({
-      'user->web[virtual_node]': 20,
-      'web->checkout[]': 20,
-      'checkout->payments[]': 20,
-      'checkout->postgres[database]': 20,
-      'checkout->shipping[messaging_system]': 20,
-    });
+    expect(Object.fromEntries(edges.map((r) => [edgeKey(r.metric), r.value]))).toEqual(TOPOLOGY_EDGES);
     const failed = await prom.query('traces_service_graph_request_failed_total');
     expect(failed.map((r) => [`${r.metric['client']}->${r.metric['server']}`, r.value])).toEqual([['checkout->payments', 4]]);
     // The traces were stored too, and the spans crossed the wire: pushes timed by the generator's process, none failed.

@@ -87,3 +87,31 @@ export async function sendTopology(otlpHttpPort: number): Promise<string[]> {
 }
 /** How long the last sendTopology took to export everything (SDK to acknowledgement). */
 export let lastExportMs = 0;
+
+/** A traces_spanmetrics_calls_total series' key: service|span_name|span_kind|status_code. */
+export const callsKey = (m: Record<string, string>): string => `${m['service']}|${m['span_name']}|${m['span_kind']}|${m['status_code']}`;
+/** A traces_service_graph_request_total series' key: client->server[connection_type]. */
+export const edgeKey = (m: Record<string, string>): string => `${m['client']}->${m['server']}[${m['connection_type'] ?? ''}]`;
+
+/** traces_spanmetrics_calls_total after one sendTopology, by callsKey. */
+export const TOPOLOGY_CALLS: Readonly<Record<string, number>> = {
+  'web|GET /shop|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 20,
+  'web|POST /checkout|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 20,
+  'checkout|POST /checkout|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 20,
+  'checkout|charge|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 16,
+  'checkout|charge|SPAN_KIND_CLIENT|STATUS_CODE_ERROR': 4,
+  'checkout|INSERT orders|SPAN_KIND_CLIENT|STATUS_CODE_UNSET': 20,
+  'checkout|publish order.created|SPAN_KIND_PRODUCER|STATUS_CODE_UNSET': 20,
+  'payments|charge|SPAN_KIND_SERVER|STATUS_CODE_UNSET': 16,
+  'payments|charge|SPAN_KIND_SERVER|STATUS_CODE_ERROR': 4,
+  'shipping|process order.created|SPAN_KIND_CONSUMER|STATUS_CODE_UNSET': 20,
+};
+
+/** traces_service_graph_request_total after one sendTopology, by edgeKey: the topology's edges exactly. */
+export const TOPOLOGY_EDGES: Readonly<Record<string, number>> = {
+  'user->web[virtual_node]': 20,
+  'web->checkout[]': 20,
+  'checkout->payments[]': 20,
+  'checkout->postgres[database]': 20,
+  'checkout->shipping[messaging_system]': 20,
+};
