@@ -10,15 +10,15 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as promClient from 'prom-client';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ALERTS = join(ROOT, 'deploy/alerts');
 const DASHBOARDS = join(ROOT, 'deploy/dashboards');
-// prom-client and yaml are the server's dependencies; load them from there.
+// yaml is the server's dependency; load it from there.
 const serverRequire = createRequire(join(ROOT, 'packages/server/package.json'));
 const YAML = serverRequire('yaml') as { parse(s: string): unknown };
-const promClient = serverRequire('prom-client') as typeof import('prom-client');
 
 function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((res) => {

@@ -19,7 +19,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '@andante/backend';
 import { S3_SERVER_TRAITS, TEST_S3_SERVER_KINDS, startTestS3Server, type S3ServerKind, type TestS3Server } from '@andante/backend/testing';
-import { bytesToHex, type KeyValue, type Span, type Trace } from '@andante/model';
+import { bytesToHex, type KeyValue, type Trace } from '@andante/model';
 import { listTenantBlocks, readTenantIndex, type BlockMeta } from '@andante/storage';
 import { TRUNCATED_META, tempoVParquet4Meta } from '@andante/storage/testing';
 import {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '@andante/backend';
 import { startS3rver, type TestS3Server } from '@andante/backend/testing';
-import { bytesToHex, type KeyValue, type Span, type Trace } from '@andante/model';
+import { bytesToHex, type KeyValue, type Trace } from '@andante/model';
 import { BackendBlock, listTenantBlocks, type BlockMeta } from '@andante/storage';
 import {
   OtlpGrpcClient,
@@ -36,7 +36,7 @@ import {
   waitFor,
   type AndanteProcess,
 } from './harness.js';
-import { dbl, duplicatesOf, encodeRequest, int, makeSpan, normTrace, randomSpanId, randomTraceId, spanIdsOf, str, type NormSpan, sentSpanRequests, type SentSpan } from './otlp.js';
+import { dbl, duplicatesOf, encodeRequest, int, makeSpan, normTrace, randomSpanId, randomTraceId, spanIdsOf, str, sentSpanRequests, type SentSpan } from './otlp.js';
 
 const TENANT = 'single-tenant';
 let s3: TestS3Server;
@@ -311,7 +311,7 @@ describe('S3 faults', () => {
 
       const blockIdsInBucket = (): Set<string> =>
         new Set(
-          s3rverObjectKeys(s3.directory, s3.bucket)
+          s3rverObjectKeys(s3.directory!, s3.bucket)
             .filter((k) => k.startsWith(`${prefix}/${TENANT}/`))
             .map((k) => k.split('/')[3]!)
             .filter((x) => x !== 'index.json.gz'),

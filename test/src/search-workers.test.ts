@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { SearchRequest, Trace, TraceSearchMetadata } from '@andante/model';
+import type { Trace, TraceSearchMetadata } from '@andante/model';
 import { collectTagValues, compareBytes, encodeTrace, parseTagRef, tagSelector, topSearchResults, type TagValue } from '@andante/model';
 import { LocalBackend } from '@andante/backend';
 import { newBlockId, writeBlock } from '@andante/storage';
@@ -32,8 +32,6 @@ const QUERIES = [
   '{ } | count() > 5',
   '{ span.no_such_attribute = "x" }',
 ];
-
-const json = (ts: TraceSearchMetadata[]): string => JSON.stringify(ts, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 
 function windowOf(ts: Trace[]): { startSeconds: number; endSeconds: number } {
   let lo = Infinity;

@@ -64,7 +64,7 @@ describe('target selection', () => {
 
   it('refuses a metrics-generator alone without a transport, and accepts it once the generator push is served', () => {
     expect(() => checkSelection(selectModules(parseTarget('metrics-generator')), NO_TRANSPORT)).toThrow(/^metrics-generator receives spans from distributors over internal gRPC/);
-    expect(() => checkSelection(selectModules(parseTarget('metrics-generator')), { clients: new Set(), serves: new Set(['metrics-generator'] as const) })).not.toThrow();
+    expect(() => checkSelection(selectModules(parseTarget('metrics-generator')), { clients: new Set(), serves: new Set(['metrics-generator'] as const), pulls: new Set() })).not.toThrow();
     expect(servesRemoteCallers('metrics-generator', selectModules(parseTarget('metrics-generator')))).toBe(true);
     expect(servesRemoteCallers('metrics-generator', selectModules(parseTarget('distributor,metrics-generator')))).toBe(false);
   });

@@ -32,6 +32,7 @@ import Fastify from 'fastify';
 import { RingSnapshot, generateTokens, type InstanceDesc } from '@andante/ring';
 import { metricsEngine, searchCompiler } from '@andante/traceql';
 import type { UnaryMethod } from '@andante/service';
+import { grpcServings } from '@andante/service';
 import { GrpcInternalServer } from './internal-grpc.js';
 
 const TENANT = 'single-tenant';
@@ -66,7 +67,7 @@ async function startNode(id: string, wrap?: (path: string, h: UnaryMethod) => Un
   await service.start();
   const finished: Node['finished'] = [];
   const server = new GrpcInternalServer({ address: '127.0.0.1', maxRecvMessageBytes: 16 << 20, maxSendMessageBytes }, silentLogger, (path, code) => finished.push({ path, code }));
-  const unary = new Map([...service.grpc!.unary!].map(([path, h]) => [path, wrap ? wrap(path, h) : h] as const));
+  const unary = new Map([...grpcServings(service)[0]!.unary!].map(([path, h]) => [path, wrap ? wrap(path, h) : h] as const));
   server.mount(new Map(), unary);
   const port = await server.listen(0);
   cleanup.push(async () => {

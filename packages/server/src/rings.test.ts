@@ -17,8 +17,8 @@ function config(name: string, target: string): AndanteConfig {
   cfg.server.http_listen_address = '127.0.0.1';
   cfg.server.http_listen_port = 0;
   cfg.server.log_level = 'error';
-  cfg.distributor.receivers.otlp.protocols.grpc = { endpoint: '127.0.0.1:0', max_recv_msg_size_mib: 4 };
-  cfg.distributor.receivers.otlp.protocols.http = { endpoint: '127.0.0.1:0', max_request_body_size: 1024 * 1024 };
+  cfg.distributor.receivers.otlp.protocols.grpc!.endpoint = '127.0.0.1:0';
+  cfg.distributor.receivers.otlp.protocols.http!.endpoint = '127.0.0.1:0';
   cfg.storage.trace.local.path = join(dir, name, 'traces');
   cfg.storage.trace.wal.path = join(dir, name, 'wal');
   cfg.ingester.lifecycler.id = `${name}-ingester`;

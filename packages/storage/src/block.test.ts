@@ -177,6 +177,7 @@ function counting(inner: Backend): Backend & { reads: string[] } {
     readRange: (k, n, o, l) => (reads.push(n), inner.readRange(k, n, o, l)),
     size: (k, n) => inner.size(k, n),
     list: (k) => inner.list(k),
+    scanKeys: (k, after, limit) => inner.scanKeys(k, after, limit),
     delete: (k, n) => inner.delete(k, n),
     close: () => inner.close(),
   };

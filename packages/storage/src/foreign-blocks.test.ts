@@ -4,7 +4,6 @@
 
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '@andante/backend';
 import { KNOWN_S3_SERVER_BUGS, backendsUnderTest } from '@andante/backend/testing';
 import { SpanKind, StatusCode, type Trace } from '@andante/model';
 import { newBlockId, writeBlock } from './backend-block.js';
