@@ -68,6 +68,10 @@ export class IngesterGrpcClient implements IngesterClient {
     this.client = new grpc.Client(address, grpc.credentials.createInsecure(), {
       'grpc.max_send_message_length': cfg.maxSendMessageBytes,
       'grpc.max_receive_message_length': cfg.maxRecvMessageBytes,
+      // grpc-js backs off up to 2 minutes between reconnects and fails calls at once meanwhile: an
+      // ingester restarted on its address would take no writes (and count as a failed replica,
+      // so one more failure costs the quorum) long after the ring shows it ACTIVE again.
+      'grpc.max_reconnect_backoff_ms': 1000,
     });
   }
 

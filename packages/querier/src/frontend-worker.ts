@@ -65,6 +65,8 @@ class FrontendConnection {
       // A frontend that dies without a FIN (a pulled cable) is noticed within ~30 s.
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 20_000,
+      // A restarted frontend is reconnected within a second, not after grpc-js's backoff of up to 2 minutes.
+      'grpc.max_reconnect_backoff_ms': 1000,
     });
   }
 
