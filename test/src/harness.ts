@@ -411,9 +411,11 @@ export async function fetchTraceProto(
   traceIdHex: string,
   version: 'v1' | 'v2' = 'v2',
   headers: Record<string, string> = {},
+  timeoutMs = 60_000,
 ): Promise<FetchTraceResult> {
   const path = version === 'v1' ? `/api/traces/${traceIdHex}` : `/api/v2/traces/${traceIdHex}`;
-  const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { headers: { Accept: 'application/protobuf', ...headers } });
+  // A read that hangs fails with the trace it was for, instead of hanging the test until its timeout.
+  const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { headers: { Accept: 'application/protobuf', ...headers }, signal: AbortSignal.timeout(timeoutMs) });
   const body = new Uint8Array(await res.arrayBuffer());
   if (res.status !== 200) return { status: res.status, trace: null, body };
   if (version === 'v1') return { status: 200, trace: decodeTrace(body), body };
