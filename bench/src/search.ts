@@ -77,6 +77,8 @@ const QUERIES: Query[] = [
   { label: 'structural', q: '{ resource.service.name = "frontend" } >> { span.db.system = "postgresql" }', expect: 'structural' },
   { label: 'aggregate', q: '{ resource.service.name = "checkout" } | count() > 3', expect: 'aggregate' },
   { label: 'no match', q: '{ span.http.status_code = 599 }', expect: 'none' },
+  // No column narrows it: every trace is read whole and evaluated (traces hold ~20 spans).
+  { label: 'full evaluation, no match', q: '{ } | count() > 1000', expect: 'none' },
   { label: 'checkout (issue)', q: CHECKOUT_QUERY, expect: 'slowError' },
 ];
 

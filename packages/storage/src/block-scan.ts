@@ -338,8 +338,10 @@ interface Candidate {
   edge: boolean;
 }
 
-/** Most candidate traces read in one batch. */
-const SEARCH_BATCH_MAX = 256;
+/** Batches read in start-time order (25, 50, 100 traces for limit 20) before the rest is read in row order. */
+const SEARCH_TIME_ORDER_ROUNDS = 3;
+/** Rows of candidate traces read in one row-order batch. */
+const SEARCH_BATCH_ROWS = 16_384;
 
 /** Slack on approximate (float64) nanosecond comparisons: 2^62 ns has a 1 µs ulp. */
 const NS_SLACK = 4096;
@@ -407,22 +409,38 @@ export async function searchBlockColumns(
   const mayStillRank = (cand: Candidate): boolean => {
     if (found.length < opts.limit) return true;
     found.sort(compareSearchResults);
+    found.length = opts.limit; // only the best `limit` are answered; fewer to sort next time
     return cand.start >= Number(found[opts.limit - 1]!.startTimeUnixNano) - NS_SLACK;
   };
-  while (next < queue.length && mayStillRank(queue[next]!)) {
-    // Read what is still missing and a quarter more (candidates mostly match), concurrently.
-    const missing = Math.max(0, opts.limit - found.length);
-    const size = Math.min(SEARCH_BATCH_MAX, Math.max(4, missing + Math.ceil(missing / 4)));
-    const batch = queue.slice(next, next + size);
-    next += batch.length;
+  const evaluateBatch = async (batch: Candidate[]): Promise<void> => {
     const traces = await src.readTraces(batch.map((c) => ({ traceId: c.traceId, rowStart: c.rowStart, rowEnd: c.rowEnd, whole: c.edge })));
     for (let i = 0; i < batch.length; i++) {
-      if (!mayStillRank(batch[i]!)) break;
+      if (!mayStillRank(batch[i]!)) continue;
       inspectedTraces++;
       const trace = traces[i];
       const m = trace ? evaluate(trace) : null;
       if (m) found.push(m);
     }
+  };
+  // Most recent first, reading what is still missing and a quarter more (candidates mostly match).
+  for (let round = 0; round < SEARCH_TIME_ORDER_ROUNDS && next < queue.length && mayStillRank(queue[next]!); round++) {
+    const missing = Math.max(0, opts.limit - found.length);
+    const batch = queue.slice(next, next + Math.max(4, missing + Math.ceil(missing / 4)) * 2 ** round);
+    next += batch.length;
+    await evaluateBatch(batch);
+  }
+  // Candidates keep failing (a query the columns could not narrow, like a structural one): read the
+  // rest in row order, in runs of adjacent rows, so each page is decoded once. Read in time order,
+  // a batch's traces lie all over the row group and every batch decoded every page again.
+  const rest = queue.slice(next).sort((a, b) => a.rowStart - b.rowStart);
+  for (let k = 0; k < rest.length; ) {
+    const batch: Candidate[] = [];
+    for (let rows = 0; k < rest.length && (batch.length === 0 || rows < SEARCH_BATCH_ROWS); k++) {
+      if (!mayStillRank(rest[k]!)) continue;
+      batch.push(rest[k]!);
+      rows += rest[k]!.rowEnd - rest[k]!.rowStart;
+    }
+    if (batch.length > 0) await evaluateBatch(batch);
   }
   found.sort(compareSearchResults);
   return { traces: found.slice(0, opts.limit), inspectedTraces, inspectedSpans, inspectedBytes };

@@ -109,6 +109,28 @@ const SEARCH_CACHED_GROUPS = 4;
  * The last few row groups read whole (data and offset indexes, one request each), so reading many
  * traces of one group costs one fetch instead of two small reads per column per trace.
  */
+/** Rows between two wanted traces of one row group below which they are read as one run. */
+const RUN_GAP_ROWS = 512;
+
+/**
+ * Ranges sorted by rowStart grouped into runs [from, to) whose gaps are at most `gap` rows; `end`
+ * is the run's last row + 1.
+ */
+function coalesceRowRanges(ranges: readonly { rowStart: number; rowEnd: number }[], gap: number): { from: number; to: number; end: number }[] {
+  const runs: { from: number; to: number; end: number }[] = [];
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    const last = runs[runs.length - 1];
+    if (last && r.rowStart - last.end <= gap) {
+      last.to = i + 1;
+      last.end = Math.max(last.end, r.rowEnd);
+    } else {
+      runs.push({ from: i, to: i + 1, end: r.rowEnd });
+    }
+  }
+  return runs;
+}
+
 class RowGroupCache {
   private readonly buffers = new Map<number, Promise<PrefetchedBuffer>>();
   private readonly starts: number[] = [];
@@ -304,16 +326,43 @@ export class ParquetV1Reader implements BlockReader {
     return { metadata, tables, readRange: (start, end) => this.backend.readRange(this.keypath, DATA_NAME, start, end - start) };
   }
 
-  /** Traces by their row ranges: only the pages holding their rows are decoded. */
+  /**
+   * Traces by their row ranges: only the pages holding their rows are decoded, and once per call:
+   * ranges of one row group that lie close together are read as one run (a page holds thousands of
+   * rows, so reading each trace of a full scan alone decoded every page once per trace in it).
+   */
   private async readTraceRows(wanted: readonly TraceRows[], metadata: FileMetaData, tables: BlockTables, groups: RowGroupCache): Promise<(Trace | null)[]> {
-    return Promise.all(
-      wanted.map(async (w) => {
-        if (w.whole) return this.findTraceById(w.traceId);
-        const g = groups.groupOf(w.rowStart);
-        const rows = await readRowsByPages(await groups.bufferFor(w.rowStart), metadata, metadata.row_groups[g]!, groups.startOf(g), TRACE_COLUMNS, w.rowStart, w.rowEnd);
-        return rowsToTrace(w.traceId, rows, tables);
-      }),
-    );
+    const out: (Trace | null)[] = new Array<Trace | null>(wanted.length).fill(null);
+    const byGroup = new Map<number, number[]>();
+    const whole: Promise<void>[] = [];
+    wanted.forEach((w, i) => {
+      if (w.whole) {
+        whole.push(this.findTraceById(w.traceId).then((t) => void (out[i] = t)));
+        return;
+      }
+      const g = groups.groupOf(w.rowStart);
+      const list = byGroup.get(g) ?? [];
+      list.push(i);
+      byGroup.set(g, list);
+    });
+    const runs: Promise<void>[] = [];
+    for (const [g, indexes] of byGroup) {
+      indexes.sort((a, b) => wanted[a]!.rowStart - wanted[b]!.rowStart);
+      for (const run of coalesceRowRanges(indexes.map((i) => wanted[i]!), RUN_GAP_ROWS)) {
+        runs.push(
+          (async () => {
+            const lo = wanted[indexes[run.from]!]!.rowStart;
+            const rows = await readRowsByPages(await groups.bufferFor(lo), metadata, metadata.row_groups[g]!, groups.startOf(g), TRACE_COLUMNS, lo, run.end);
+            for (let k = run.from; k < run.to; k++) {
+              const w = wanted[indexes[k]!]!;
+              out[indexes[k]!] = rowsToTrace(w.traceId, rows.slice(w.rowStart - lo, w.rowEnd - lo), tables);
+            }
+          })(),
+        );
+      }
+    }
+    await Promise.all([...whole, ...runs]);
+    return out;
   }
 
   private async bloomMayContain(traceId: Uint8Array): Promise<boolean> {
