@@ -22,14 +22,10 @@ const NAMESPACE = 'tracing';
 
 // The seed's values, then only what loopback on a 2-core machine within ~4 minutes needs:
 const LOOPBACK_OVERRIDES: [key: string, value: string, why: string][] = [
-  // 2 cores: one querier is enough to answer through the frontend.
-  ['querier.replicas', '1', '2 cores'],
   // The querier finds frontends through the headless Service <release>-query-frontend-discovery: one
   // name, every frontend pod's IP, one port. Pods sharing 127.0.0.1 with a port each cannot be one
   // name, so one frontend (and 2 cores).
   ['queryFrontend.replicas', '1', 'one loopback name stands for one pod'],
-  // 2 cores.
-  ['metricsGenerator.replicas', '1', '2 cores'],
   // Blocks in the bucket within the test: a head block is completed after 10s (default 30m).
   ['ingester.config.max_block_duration', '10s', 'blocks within seconds'],
   // ...and compacted soon after: a cycle every 5s (chart default 30s).
@@ -101,6 +97,7 @@ afterEach((ctx) => {
 });
 
 afterAll(async () => {
+  if (process.env['HELM_CLUSTER_DEBUG']) console.log(rewrites.map((r) => `  ${r.pod}: ${r.where}: ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (${r.why})`).join('\n'));
   await traffic?.shutdown();
   await cluster?.close();
   await prom?.stop();
@@ -111,7 +108,7 @@ describe("the chart drives a cluster: the seed's values rendered by Helm, one an
   it('runs one process per rendered replica, each with its container args', () => {
     const want = workloads(docs).flatMap((w) => Array.from({ length: (w['spec']['replicas'] as number | undefined) ?? 1 }, () => w['metadata']['name'] as string));
     expect(pods.map((p) => p.workload['metadata']['name'] as string).sort()).toEqual(want.sort());
-    expect(pods.map((p) => p.component).sort()).toEqual(['compactor', 'distributor', 'ingester', 'ingester', 'ingester', 'metrics-generator', 'querier', 'query-frontend']);
+    expect(pods.map((p) => p.component).sort()).toEqual(['compactor', 'distributor', 'ingester', 'ingester', 'ingester', 'metrics-generator', 'metrics-generator', 'querier', 'querier', 'query-frontend']);
     for (const p of pods) {
       expect(p.node!.alive(), p.name).toBe(true);
       expect(p.args[0]).toBe(`-target=${p.component}`);

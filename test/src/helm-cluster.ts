@@ -394,7 +394,17 @@ export async function startChartPods(cluster: Cluster, docs: Obj[], namespace: s
     const target = pod.args.find((a) => a.startsWith('-target='))?.slice('-target='.length) ?? 'all';
     pod.node = await cluster.define({ name: pod.name, target, args: pod.args, env: pod.env, cwd: pod.cwd });
   }
-  await Promise.all(pods.map((p) => p.node!.start(150_000)));
+  // Workloads start together; a StatefulSet with OrderedReady (its default) starts pod N+1 only once
+  // pod N is ready (/ready, the readiness probe), so an ingester that waited for its peers to be
+  // ready would hang the rollout here as it would in Kubernetes.
+  await Promise.all(
+    workloads(docs).filter((w) => component(w) !== 'etcd').map(async (w) => {
+      const mine = pods.filter((p) => p.workload === w);
+      if (w['kind'] === 'StatefulSet' && w['spec']['podManagementPolicy'] !== 'Parallel') {
+        for (const p of mine) await p.node!.start(150_000);
+      } else await Promise.all(mine.map((p) => p.node!.start(150_000)));
+    }),
+  );
   for (const p of pods) {
     const want = p.ports.get(p.portNames.get('http-metrics') ?? -1);
     if (p.node!.http !== want) throw new Error(`${p.name} serves HTTP on ${p.node!.http}, not the remapped ${want}`);
