@@ -20,11 +20,16 @@ import { startPrometheus, type PrometheusServer } from './prometheus.js';
 const RELEASE = 'tempo';
 const NAMESPACE = 'tracing';
 
-// The seed's values, then only what loopback on a 2-core machine within ~4 minutes needs:
+// The seed's values, then only what loopback within ~4 minutes needs. Everything else runs as the seed
+// has it: 3 ingesters (RF 3), 2 queriers, 2 metrics-generators, 1 compactor, and 1 distributor (its
+// Deployment has no replicas field, the HPA owns it; Kubernetes creates 1 pod and the HPA, not
+// simulated here, would scale it to its minReplicas 3). The generator's 15s collection_interval and
+// the 5m blocklist_poll stay: both fit the test's time (ingesters answer for their flushed blocks for
+// complete_block_timeout, 15m).
 const LOOPBACK_OVERRIDES: [key: string, value: string, why: string][] = [
   // The querier finds frontends through the headless Service <release>-query-frontend-discovery: one
   // name, every frontend pod's IP, one port. Pods sharing 127.0.0.1 with a port each cannot be one
-  // name, so one frontend (and 2 cores).
+  // name, so one frontend instead of the seed's 2.
   ['queryFrontend.replicas', '1', 'one loopback name stands for one pod'],
   // Blocks in the bucket within the test: a head block is completed after 10s (default 30m).
   ['ingester.config.max_block_duration', '10s', 'blocks within seconds'],
@@ -97,6 +102,7 @@ afterEach((ctx) => {
 });
 
 afterAll(async () => {
+  // HELM_CLUSTER_DEBUG=1: print every loopback rewrite, also when the run passed.
   if (process.env['HELM_CLUSTER_DEBUG']) console.log(rewrites.map((r) => `  ${r.pod}: ${r.where}: ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (${r.why})`).join('\n'));
   await traffic?.shutdown();
   await cluster?.close();
@@ -213,6 +219,8 @@ describe("the chart drives a cluster: the seed's values rendered by Helm, one an
     const c = await checkTraces(Number(new URL(frontend).port), traffic!.acked, ids);
     expect(c.complete, describeCheck(c)).toBe(ids.length);
     expect(c.duplicated).toEqual([]);
+    // Every export of the run so far was acknowledged (the distributor reached its ingesters' quorum).
+    expect(traffic!.stats.failed, traffic!.stats.errors.join('\n')).toBe(0);
   }, 60_000);
 
   it('6. span metrics in the real Prometheus: the NOTES query answers for the service sending spans', async () => {
