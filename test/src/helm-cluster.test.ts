@@ -96,7 +96,7 @@ beforeAll(async () => {
 }, 200_000);
 
 afterEach((ctx) => {
-  if (ctx.task.result?.state !== 'fail' || !cluster) return;
+  if (ctx.task.result?.state !== 'fail' || ctx.task.fails || !cluster) return;
   console.error(`loopback rewrites:\n${rewrites.map((r) => `  ${r.pod}: ${r.where}: ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (${r.why})`).join('\n')}`);
   console.error(`cluster logs after "${ctx.task.name}" failed:\n${cluster.logTails(25)}`);
 });
@@ -238,5 +238,44 @@ describe("the chart drives a cluster: the seed's values rendered by Helm, one an
     );
     const raw = await prom!.query('traces_spanmetrics_calls_total{service="helm-cluster"}');
     expect(raw.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('7. with the traffic stopped, every acknowledged span reached one metrics-generator, and both replicas got a share', async () => {
+    await traffic!.stop();
+    expect(traffic!.stats.failed, traffic!.stats.errors.join('\n')).toBe(0);
+    const spans = traffic!.stats.ackedSpans;
+    const gens = pods.filter((p) => p.component === 'metrics-generator');
+    expect(gens).toHaveLength(2);
+    let perGen: number[] = [];
+    // The distributor shards traces over the generator ring (one generator per trace): the shares add up.
+    await waitFor(
+      async () => {
+        perGen = await Promise.all(gens.map(async (g) => sumMetric((await get(g.node!.url('/metrics'))).text, 'tempo_metrics_generator_spans_received_total')));
+        return perGen.reduce((a, b) => a + b, 0) === spans;
+      },
+      30_000,
+      () => `generators received ${perGen.join(' + ')} of ${spans} acknowledged spans`,
+      500,
+    );
+    for (const [i, g] of gens.entries()) expect(perGen[i], g.name).toBeGreaterThan(0);
+  }, 60_000);
+
+  // KNOWN BUG (not the chart's): with more than one metrics-generator replica (the seed runs 2) every
+  // generator remote-writes the same series (same labels, its own count), so Prometheus refuses one
+  // side's samples as "out of order sample" (400; tempo_metrics_generator_remote_write_samples_dropped_total
+  // {reason="http_4xx"}) and holds one generator's share. Tempo keeps them apart with a per-generator
+  // label (__metrics_gen_instance, from the instance's hostname); Andante's generator adds none yet.
+  // `it.fails` until then: once the generator labels its series, this passes and vitest says so, and
+  // `.fails` comes off.
+  it.fails('8. [known bug: generator replicas collide in Prometheus] Prometheus counts every acknowledged span once, and no generator had samples refused', async () => {
+    const spans = traffic!.stats.ackedSpans;
+    const gens = pods.filter((p) => p.component === 'metrics-generator');
+    const sent = async (): Promise<number[]> => Promise.all(gens.map(async (g) => sumMetric((await get(g.node!.url('/metrics'))).text, 'prometheus_remote_storage_samples_total')));
+    // Wait for a remote_write from every generator after the traffic stopped (collection_interval 15s).
+    const before = await sent();
+    await waitFor(async () => (await sent()).every((v, i) => v > before[i]!), 45_000, 'a remote_write from every generator', 500);
+    const rows = await prom!.query('sum(traces_spanmetrics_calls_total{service="helm-cluster"})');
+    const dropped = await Promise.all(gens.map(async (g) => sumMetric((await get(g.node!.url('/metrics'))).text, 'tempo_metrics_generator_remote_write_samples_dropped_total')));
+    expect({ prometheus: rows[0]?.value, dropped }).toEqual({ prometheus: spans, dropped: gens.map(() => 0) });
   }, 120_000);
 });
