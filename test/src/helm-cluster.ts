@@ -11,7 +11,13 @@
 // - Service names (`<release>-query-frontend-discovery:9095`, ...) -> 127.0.0.1 and the remapped port
 //   of the one pod the Service selects and the container port its targetPort names; names of the peers
 //   (etcd, S3, Prometheus) -> the test's peers. A name that is neither, a Service port that does not
-//   exist or a targetPort the pod does not expose fails the test: that is a wiring bug of the chart.
+//   exist or a targetPort the pod does not expose fails the test: that is a wiring bug of the chart;
+// - S3: the endpoint (AWS, https) -> the test's S3 server, which speaks plain HTTP (insecure: true);
+//   the credentials IRSA would give the pod come from AWS_* variables (Cluster: s3.env());
+// - env: what the kubelet adds (HOSTNAME = the pod name; fieldRefs resolved for this pod) and
+//   TMPDIR -> the pod's /tmp volume (the root filesystem is read-only in the pod).
+// The command is the image's ENTRYPOINT (`andante`, the Dockerfile's link to dist/bin.js), with
+// the image's ENV (NODE_ENV=production). StatefulSets start OrderedReady, as the controller would.
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
