@@ -47,6 +47,8 @@ export interface ClusterOptions {
   heartbeatPeriod?: string;
   /** The S3-protocol server (moto_server by default: its own process, correct listings). */
   s3?: S3ServerKind;
+  /** The S3 server's bucket (default the test servers' own). */
+  bucket?: string;
   multitenancy?: boolean;
   /** Config merged into every process's (Tempo's keys). */
   common?: Tree;
@@ -59,6 +61,15 @@ export interface NodeSpec {
   target: string;
   /** Config merged last (Tempo's keys). */
   extra?: Tree;
+  /**
+   * Run bin.js with exactly these arguments, which name a config file the caller wrote, instead
+   * of the cluster's config (configFor and `extra` are then unused): e.g. a Helm-rendered pod.
+   */
+  args?: string[];
+  /** Environment added to the child's (after the S3 server's credentials). */
+  env?: Record<string, string | undefined>;
+  /** The child's working directory (default the node's dir). */
+  cwd?: string;
 }
 
 export interface Shard {
@@ -137,7 +148,9 @@ export class ClusterNode {
   async start(timeoutMs = 120_000): Promise<void> {
     if (this.proc?.alive()) throw new Error(`${this.name} is already running`);
     this.retire();
-    this.proc = await startProcess(this.dir, this.cluster.configFor(this), timeoutMs, { env: this.cluster.s3.env() });
+    const env = { ...this.cluster.s3.env(), ...this.spec.env };
+    const exact = this.spec.args ? { args: this.spec.args, ...(this.spec.cwd ? { cwd: this.spec.cwd } : {}) } : {};
+    this.proc = await startProcess(this.dir, this.spec.args ? {} : this.cluster.configFor(this), timeoutMs, { env, ...exact });
     this.paused = false;
     liveNodes.add(this);
     installExitHook();
@@ -225,14 +238,14 @@ export class Cluster {
     readonly etcd: TestEtcd,
     readonly s3: TestS3Server,
     readonly dir: string,
-    readonly opts: Required<Omit<ClusterOptions, 's3'>>,
+    readonly opts: Required<Omit<ClusterOptions, 's3' | 'bucket'>>,
   ) {
     this.prefix = `cluster-${process.pid}-${Date.now().toString(36)}/`;
   }
 
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
     const dir = makeTempDir('cluster');
-    const [etcd, s3] = await Promise.all([startTestEtcd(), startTestS3Server(opts.s3 ?? 'moto')]);
+    const [etcd, s3] = await Promise.all([startTestEtcd(), startTestS3Server(opts.s3 ?? 'moto', opts.bucket ? { bucket: opts.bucket } : {})]);
     return new Cluster(etcd, s3, dir, {
       replicationFactor: opts.replicationFactor ?? 3,
       heartbeatTimeout: opts.heartbeatTimeout ?? '5s',

@@ -173,6 +173,13 @@ export interface AndanteProcess {
 export interface StartProcessOptions {
   /** Extra environment variables for the child (undefined removes one), e.g. AWS_ACCESS_KEY_ID. */
   env?: Record<string, string | undefined>;
+  /**
+   * Run bin.js with exactly these arguments instead of `-config.file=<written config>`: they name
+   * their own config file, and `yamlOverrides` is not written (e.g. a Helm-rendered pod's args).
+   */
+  args?: string[];
+  /** The child's working directory (default `dir`). */
+  cwd?: string;
 }
 
 /** The child's environment: this process's, NODE_ENV=test, then `extra` (undefined deletes). */
@@ -200,10 +207,15 @@ export async function startProcess(
 ): Promise<AndanteProcess> {
   if (!existsSync(BIN_PATH)) throw new Error(`${BIN_PATH} does not exist: run \`pnpm build\` first`);
   mkdirSync(dir, { recursive: true });
-  const configPath = join(dir, `andante-${process.pid}-${++configCounter}.yaml`);
-  writeFileSync(configPath, makeConfigYaml(dir, yamlOverrides));
-  const child = spawn(process.execPath, [BIN_PATH, `-config.file=${configPath}`], {
-    cwd: dir,
+  let configPath: string;
+  if (opts.args) {
+    configPath = opts.args.find((a) => /^--?config\.file=/.test(a))?.replace(/^--?config\.file=/, '') ?? '';
+  } else {
+    configPath = join(dir, `andante-${process.pid}-${++configCounter}.yaml`);
+    writeFileSync(configPath, makeConfigYaml(dir, yamlOverrides));
+  }
+  const child = spawn(process.execPath, [BIN_PATH, ...(opts.args ?? [`-config.file=${configPath}`])], {
+    cwd: opts.cwd ?? dir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv(opts.env),
   });

@@ -6,66 +6,20 @@
 // annotation is on the ServiceAccount every pod runs as, no manifest holds a credential, containers run
 // non-root on a read-only root FS, probes hit /ready, ingesters are an ordered StatefulSet.
 
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CHART = join(ROOT, 'deploy/helm/andante-distributed');
-const SEED = join(ROOT, 'test/fixtures/helm/seed-values.yaml');
-const BIN = join(ROOT, 'packages/server/dist/bin.js');
-// Keep equal to HELM_VERSION in scripts/install-test-peers.sh.
-const HELM_VERSION = 'v4.3.2';
-// yaml is the server's dependency; load it from there (as deploy-rules.test.ts does).
-const YAML = createRequire(join(ROOT, 'packages/server/package.json'))('yaml') as {
-  parseAllDocuments(s: string): { toJS(): unknown }[];
-  parse(s: string): unknown;
-};
-
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv, timeout = 120_000): Promise<{ code: number; out: string; stdout: string }> {
-  return new Promise((res) => {
-    execFile(cmd, args, { cwd: ROOT, timeout, maxBuffer: 64 * 1024 * 1024, env: env ?? process.env }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      res({ code, out: `${stdout}${stderr}`, stdout });
-    });
-  });
-}
-
-/** The helm binary: the cached build first, then PATH; a clear failure (never a skip) when neither. */
-async function findHelm(): Promise<string> {
-  const cached = join(process.env['ANDANTE_TOOLS_DIR'] ?? join(homedir(), '.cache', 'andante-tools'), `helm-${HELM_VERSION}`, 'helm');
-  if (existsSync(cached)) return cached;
-  const onPath = await run('helm', ['version', '--short']);
-  if (onPath.code === 0 && onPath.out.startsWith('v4.')) return 'helm';
-  throw new Error(`Helm ${HELM_VERSION} not found at ${cached} nor on PATH (${onPath.out.trim() || 'no helm'}): run bash scripts/install-test-peers.sh`);
-}
+import { BIN, CHART, ROOT, SEED, YAML, andanteContainer, byName, component, findHelm, helmTemplate, isAndante, ofKind, run, workloads, type Obj } from './helm.js';
 
 let helm = '';
 const renders = new Map<string, { text: string; docs: Obj[] }>();
 
 async function template(name: string, args: string[], release = 'tempo'): Promise<{ text: string; docs: Obj[] }> {
-  const r = await run(helm, ['template', release, CHART, '--namespace', 'tracing', ...args]);
-  if (r.code !== 0) throw new Error(`helm template ${args.join(' ')} failed:\n${r.out}`);
-  const docs = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter((d) => d && typeof d === 'object');
-  const out = { text: r.stdout, docs };
+  const out = await helmTemplate(helm, args, release);
   renders.set(name, out);
   return out;
 }
-
-const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
-const workloads = (docs: Obj[]): Obj[] => docs.filter((d) => WORKLOAD_KINDS.has(d['kind']));
-const ofKind = (docs: Obj[], kind: string): Obj[] => docs.filter((d) => d['kind'] === kind);
-const byName = (docs: Obj[], kind: string, name: string): Obj | undefined => docs.find((d) => d['kind'] === kind && d['metadata']['name'] === name);
-const component = (d: Obj): string => d['metadata']['labels']?.['app.kubernetes.io/component'] ?? '';
-const andanteContainer = (w: Obj): Obj => (w['spec']['template']['spec']['containers'] as Obj[])[0]!;
-const isAndante = (w: Obj): boolean => component(w) !== 'etcd';
 
 const VALUE_SETS: [string, string[]][] = [
   ['default', []],
