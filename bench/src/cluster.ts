@@ -32,10 +32,12 @@ interface Options {
   search: number;
   /** 1: the frontend and the querier in one process (-target=querier,query-frontend), for builds without the frontend <-> querier transport. */
   combinedFrontend: number;
+  /** 0: skip the RF 1 cluster (e.g. to time search only, which rf1 does not run). */
+  rf1: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { spans: 200_000, batch: 500, spansPerTrace: 10, concurrency: 8, runs: 3, searchRuns: 5, search: 1, combinedFrontend: 0 };
+  const o: Options = { spans: 200_000, batch: 500, spansPerTrace: 10, concurrency: 8, runs: 3, searchRuns: 5, search: 1, combinedFrontend: 0, rf1: 1 };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]!.replace(/^--/, '') as keyof Options;
     if (!(key in o)) throw new Error(`unknown option ${argv[i]}`);
@@ -193,7 +195,7 @@ async function main(): Promise<void> {
   const results: Record<Mode, RunResult[]> = { all: [], rf1: [], rf3: [] };
   const loads: number[] = [];
   for (let run = 0; run < o.runs; run++) {
-    for (const mode of ['all', 'rf1', 'rf3'] as Mode[]) {
+    for (const mode of (o.rf1 ? ['all', 'rf1', 'rf3'] : ['all', 'rf3']) as Mode[]) {
       // Fresh payloads per run (distinct traces), made before the timed part.
       const payloads = encodeBatches(count, o.batch, o.spansPerTrace);
       loads.push(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]));
@@ -206,8 +208,8 @@ async function main(): Promise<void> {
   console.log(`\n${o.spans} spans per run, batches of ${o.batch}, ${o.concurrency} exports in flight, ${o.runs} runs per mode; load average at run starts ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`);
   console.log('| mode | spans/s acknowledged | server CPU-us per span | backend bytes per span |');
   console.log('|---|---|---|---|');
-  for (const m of ['all', 'rf1', 'rf3'] as Mode[]) console.log(`| ${m} | ${Math.round(med(m, 'spansPerSec'))} | ${med(m, 'cpuUsPerSpan').toFixed(1)} | ${med(m, 'bytesPerSpan').toFixed(1)} |`);
-  console.log(`cluster rf3 / all throughput: ${(med('rf3', 'spansPerSec') / med('all', 'spansPerSec')).toFixed(2)}; rf3 / rf1 CPU per span: ${(med('rf3', 'cpuUsPerSpan') / med('rf1', 'cpuUsPerSpan')).toFixed(2)}, bytes per span: ${(med('rf3', 'bytesPerSpan') / med('rf1', 'bytesPerSpan')).toFixed(2)}`);
+  for (const m of ['all', 'rf1', 'rf3'] as Mode[]) if (results[m].length > 0) console.log(`| ${m} | ${Math.round(med(m, 'spansPerSec'))} | ${med(m, 'cpuUsPerSpan').toFixed(1)} | ${med(m, 'bytesPerSpan').toFixed(1)} |`);
+  if (o.rf1) console.log(`cluster rf3 / all throughput: ${(med('rf3', 'spansPerSec') / med('all', 'spansPerSec')).toFixed(2)}; rf3 / rf1 CPU per span: ${(med('rf3', 'cpuUsPerSpan') / med('rf1', 'cpuUsPerSpan')).toFixed(2)}, bytes per span: ${(med('rf3', 'bytesPerSpan') / med('rf1', 'bytesPerSpan')).toFixed(2)}`);
   if (o.search) {
     for (const q of QUERIES) {
       const a = median(results.all.map((r) => r.search.get(q)!));

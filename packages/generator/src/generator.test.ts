@@ -35,6 +35,7 @@ function setup(limits: Record<string, TenantLimits['metricsGenerator']>) {
   const gen = new Generator({ cfg: defaultGeneratorConfig(), limits: provider, registry, logger: silentLogger, now: () => now });
   return { gen, registry, now, limits };
 }
+const nameOf = (s: { labels: [string, string][] }): string | undefined => s.labels.find(([k]) => k === '__name__')?.[1];
 const enabled = (processors: string[], over: Partial<TenantLimits['metricsGenerator']> = {}): TenantLimits['metricsGenerator'] => ({ ...defaultTenantLimits().metricsGenerator, processors, ...over });
 
 describe('Generator', () => {
@@ -42,7 +43,7 @@ describe('Generator', () => {
     const { gen, registry, now } = setup({ a: enabled(['span-metrics']) });
     await gen.pushSpans({ tenantId: 'a', segments: [segmentOf([spanEnding(now, 1_000), spanEnding(now, 29_000), spanEnding(now, 31_000), spanEnding(now, -31_000)])] });
     const collected = gen.collectNow('a')!;
-    const calls = collected.series.filter((s) => s.labels[0]![1] === 'traces_spanmetrics_calls_total');
+    const calls = collected.series.filter((s) => nameOf(s) === 'traces_spanmetrics_calls_total');
     expect(calls.map((s) => s.samples[0]!.value)).toEqual([2]);
     expect(await metric(registry, 'tempo_metrics_generator_spans_received_total', { tenant: 'a' })).toBe(4);
     expect(await metric(registry, 'tempo_metrics_generator_spans_discarded_total', { tenant: 'a', reason: 'outside_metrics_ingestion_slack' })).toBe(2);
@@ -58,7 +59,7 @@ describe('Generator', () => {
   it('runs only the span-metrics parts named (span-metrics-count)', async () => {
     const { gen, now } = setup({ a: enabled(['span-metrics-count']) });
     await gen.pushSpans({ tenantId: 'a', segments: [segmentOf([spanEnding(now, 10)])] });
-    expect([...new Set(gen.collectNow('a')!.series.map((s) => s.labels[0]![1]))]).toEqual(['traces_spanmetrics_calls_total']);
+    expect([...new Set(gen.collectNow('a')!.series.map(nameOf))]).toEqual(['traces_spanmetrics_calls_total']);
   });
 
   it('enforces max_active_series from the overrides and counts refusals', async () => {
@@ -91,8 +92,9 @@ describe('Generator', () => {
     server.traceId = client.traceId;
     server.parentSpanId = client.spanId;
     await gen.pushSpans({ tenantId: 'a', segments: [segmentOf([server], 'api')] });
-    const edges = gen.collectNow('a')!.series.filter((s) => s.labels[0]![1] === 'traces_service_graph_request_total');
-    expect(edges.map((s) => Object.fromEntries(s.labels))).toEqual([{ __name__: 'traces_service_graph_request_total', client: 'web', server: 'api' }]);
+    const edges = gen.collectNow('a')!.series.filter((s) => nameOf(s) === 'traces_service_graph_request_total');
+    // Every series carries this generator's instance ID, as Tempo's do (two generators' series stay apart).
+    expect(edges.map((s) => Object.fromEntries(s.labels))).toEqual([{ __name__: 'traces_service_graph_request_total', __metrics_gen_instance: 'metrics-generator-0', client: 'web', server: 'api' }]);
   });
 
   it('rejects malformed segment bytes without processing any of the push', async () => {

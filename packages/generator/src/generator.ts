@@ -95,6 +95,7 @@ class TenantInstance {
       tenant,
       staleDurationMs: parseDuration(r.stale_duration),
       externalLabels: r.external_labels,
+      generatorInstance: gen.cfg.ring.instance_id,
       injectTenantIdAs: r.inject_tenant_id_as,
       maxLabelNameLength: r.max_label_name_length,
       maxLabelValueLength: r.max_label_value_length,

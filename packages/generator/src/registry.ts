@@ -18,10 +18,19 @@ export interface TimeSeries {
   exemplars: Exemplar[];
 }
 
+export const METRICS_GEN_INSTANCE_LABEL = '__metrics_gen_instance';
+
 export interface RegistryOptions {
   tenant: string;
   staleDurationMs: number;
   externalLabels: Record<string, string>;
+  /**
+   * Tempo's `__metrics_gen_instance` label on every series: this generator's instance ID. Two
+   * generators hold series of the same name and labels (a tenant's spans are spread over them);
+   * without it Prometheus takes them for one series and refuses one side's samples as out of
+   * order. Empty: not added (an external label of that name wins too).
+   */
+  generatorInstance?: string;
   injectTenantIdAs: string;
   maxLabelNameLength: number;
   maxLabelValueLength: number;
@@ -245,6 +254,7 @@ export class TenantRegistry {
     this.now = opts.now ?? Date.now;
     this.traceIdLabel = opts.traceIdLabelName ?? 'traceID';
     this.fixedLabels = Object.entries(opts.externalLabels).map(([k, v]): [string, string] => [k, v]);
+    if (opts.generatorInstance && !(METRICS_GEN_INSTANCE_LABEL in opts.externalLabels)) this.fixedLabels.push([METRICS_GEN_INSTANCE_LABEL, opts.generatorInstance]);
     if (opts.injectTenantIdAs) this.fixedLabels.push([opts.injectTenantIdAs, opts.tenant]);
   }
 
