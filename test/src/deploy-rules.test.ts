@@ -165,6 +165,14 @@ describe('deploy/alerts: Prometheus rules', () => {
     for (const r of rules()) for (const n of metricNames(r.expr)) if (!series.has(n) && !recorded.has(n)) unknown.push(`${r.record ?? r.alert}: ${n}`);
     expect(unknown).toEqual([]);
   });
+
+  it('every metric docs/production.md names (its scaling signals and checks) is one Andante emits', async () => {
+    const { series, histograms } = await emittedMetricNames();
+    const guide = readFileSync(join(ROOT, 'docs/production.md'), 'utf8');
+    const named = new Set([...guide.matchAll(/\b(?:tempo|tempodb|traces)_[a-z0-9_]*[a-z0-9]\b/g)].map((m) => m[0]));
+    expect(named.size).toBeGreaterThan(8);
+    expect([...named].filter((n) => !series.has(n) && !histograms.has(n))).toEqual([]);
+  });
 });
 
 describe('deploy/dashboards: Grafana dashboards', () => {
