@@ -1,5 +1,5 @@
 // The distributor module: Tempo's `distributor:` keys, its OTLP receivers (gRPC :4317, HTTP
-// :4318), and the factory the module table calls. Ingesters and metrics-generators are reached
+// :4318) and the optional Zipkin receiver (:9411), and the factory the module table calls. Ingesters and metrics-generators are reached
 // through the interfaces it is given: in-process objects, or clients.
 
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +13,7 @@ import { GeneratorForwarder } from './generator-forwarder.js';
 import { GeneratorRingPusher } from './generator-ring-pusher.js';
 import { OtlpGrpcReceiver } from './receivers/otlp-grpc.js';
 import { createOtlpHttpReceiver } from './receivers/otlp-http.js';
+import { createZipkinReceiver, ZIPKIN_MAX_BODY_BYTES } from './receivers/zipkin.js';
 import { defaultReceiverTlsConfig, readReceiverTls, type ReceiverTlsConfig } from './receivers/tls.js';
 
 export interface OtlpGrpcProtocolConfig {
@@ -36,8 +37,18 @@ export interface DistributorConfig {
         http: OtlpHttpProtocolConfig | null;
       };
     };
+    /** Zipkin JSON v2 on POST /api/v2/spans; null (the default) unless the receivers block lists it. */
+    zipkin: ZipkinReceiverConfigBlock | null;
   };
 }
+
+/** `distributor.receivers.zipkin` (the Collector's zipkin receiver keys Andante reads). */
+export interface ZipkinReceiverConfigBlock {
+  endpoint: string;
+}
+
+/** The endpoint a listed `zipkin:` with no settings listens on (the Collector's port 9411, on all interfaces like the OTLP defaults here). */
+export const DEFAULT_ZIPKIN_ENDPOINT = '0.0.0.0:9411';
 
 export function defaultDistributorConfig(): DistributorConfig {
   return {
@@ -50,6 +61,7 @@ export function defaultDistributorConfig(): DistributorConfig {
           http: { endpoint: '0.0.0.0:4318', max_request_body_size: 20 * 1024 * 1024, tls: defaultReceiverTlsConfig() },
         },
       },
+      zipkin: null,
     },
   };
 }
@@ -72,10 +84,10 @@ export interface DistributorModuleDeps {
 export interface DistributorService extends Service {
   readonly distributor: Distributor;
   /** The receivers' bound ports (known after start; null for a protocol not configured). */
-  ports(): { otlpGrpc: number | null; otlpHttp: number | null };
+  ports(): { otlpGrpc: number | null; otlpHttp: number | null; zipkin: number | null };
 }
 
-function splitEndpoint(endpoint: string, key: string): { host: string; port: number } {
+export function splitEndpoint(endpoint: string, key: string): { host: string; port: number } {
   const i = endpoint.lastIndexOf(':');
   const port = Number(endpoint.slice(i + 1));
   if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${key}: invalid endpoint ${JSON.stringify(endpoint)}, expected host:port`);
@@ -111,7 +123,8 @@ export function createDistributor(config: DistributorConfig, deps: DistributorMo
   const protocols = config.receivers.otlp.protocols;
   let otlpGrpc: OtlpGrpcReceiver | undefined;
   let otlpHttp: FastifyInstance | undefined;
-  let ports = { otlpGrpc: null as number | null, otlpHttp: null as number | null };
+  let zipkin: FastifyInstance | undefined;
+  let ports = { otlpGrpc: null as number | null, otlpHttp: null as number | null, zipkin: null as number | null };
   return {
     name: 'distributor',
     distributor,
@@ -147,11 +160,23 @@ export function createDistributor(config: DistributorConfig, deps: DistributorMo
         await otlpHttp.listen({ host, port });
         ports = { ...ports, otlpHttp: portOf(otlpHttp) };
       }
+      const zipkinConfig = config.receivers.zipkin;
+      if (zipkinConfig) {
+        const { host, port } = splitEndpoint(zipkinConfig.endpoint, 'distributor.receivers.zipkin.endpoint');
+        zipkin = createZipkinReceiver(
+          distributor,
+          { host, port, maxRequestBodyBytes: protocols.http?.max_request_body_size ?? ZIPKIN_MAX_BODY_BYTES, multitenancyEnabled: deps.multitenancyEnabled },
+          deps.logger.child({ component: 'zipkin' }),
+        );
+        await zipkin.listen({ host, port });
+        ports = { ...ports, zipkin: portOf(zipkin) };
+      }
     },
     async stop() {
       // Stop taking data first; what the tap holds then goes to the generator in a last push.
       await otlpGrpc?.stop();
       await otlpHttp?.close();
+      await zipkin?.close();
       await tap?.stop();
       await decoder.close();
     },

@@ -40,6 +40,8 @@ export interface ListenAddresses {
   http: number;
   otlpGrpc: number | null;
   otlpHttp: number | null;
+  /** The Zipkin receiver's port, when distributor.receivers.zipkin is set. */
+  zipkin: number | null;
   /** The internal gRPC port, when this process serves a module to other processes. */
   grpc: number | null;
 }
@@ -450,7 +452,7 @@ export class Andante {
     }
     await this.api.listen({ host: this.cfg.server.http_listen_address, port: this.cfg.server.http_listen_port });
     this.listening = true;
-    const receivers = this.has('distributor') ? this.service<DistributorService>('distributor').ports() : { otlpGrpc: null, otlpHttp: null };
+    const receivers = this.has('distributor') ? this.service<DistributorService>('distributor').ports() : { otlpGrpc: null, otlpHttp: null, zipkin: null };
     const ports = { http: portOf(this.api), ...receivers, grpc: this.internalPort };
     this.logger.info('andante started', { version: VERSION, target: this.cfg.target, modules: this.modules.filter((m) => !MODULES[m].internal), ports });
     return ports;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '@andante/model';
-import { applyYaml, defaultConfig, notesOf } from './config.js';
+import { applyYaml, defaultConfig, notesOf, validateConfig } from './config.js';
 import { tempoKeyRules } from './config-tempo.js';
 import { configWarnings } from './config-warnings.js';
 import { Overrides } from './overrides.js';
@@ -21,7 +21,8 @@ describe('Tempo keys', () => {
     ['native histograms only', 'overrides:\n  defaults:\n    metrics_generator:\n      generate_native_histograms: native', 'overrides.defaults.metrics_generator.generate_native_histograms: not supported by Andante (classic histograms only'],
     ['a global rate strategy', 'overrides:\n  defaults:\n    ingestion:\n      rate_strategy: global', 'rate_strategy: local with rate_limit_bytes divided by the distributor count'],
     ['server TLS', 'server:\n  http_tls_config:\n    cert_file: /c.pem', 'server.http_tls_config: not supported by Andante (the HTTP port serves plain HTTP); terminate TLS at the ingress'],
-    ['a Zipkin receiver', 'distributor:\n  receivers:\n    zipkin:', 'distributor.receivers.zipkin: not supported by Andante (no Zipkin receiver)'],
+    ['a Jaeger receiver', 'distributor:\n  receivers:\n    jaeger:\n      protocols:\n        grpc:', 'distributor.receivers.jaeger: not supported by Andante (no Jaeger receiver)'],
+    ['a Zipkin key Andante does not know', 'distributor:\n  receivers:\n    zipkin:\n      endpointt: 0.0.0.0:9411', 'unknown configuration key distributor.receivers.zipkin.endpointt'],
     ['join_members with one ring not on etcd', 'memberlist:\n  join_members: [a:7946]\ningester:\n  lifecycler:\n    ring:\n      kvstore:\n        store: etcd\n        etcd:\n          endpoints: [e:2379]\ndistributor:\n  ring:\n    kvstore:\n      store: etcd\n      etcd:\n        endpoints: [e:2379]\ncompactor:\n  ring:\n    kvstore:\n      store: etcd\n      etcd:\n        endpoints: [e:2379]', 'but metrics_generator.ring.kvstore.store is not set'],
     ['store memberlist with peers', 'memberlist:\n  join_members: [a:7946]\ncompactor:\n  ring:\n    kvstore:\n      store: memberlist', 'compactor.ring.kvstore.store: memberlist is not supported with memberlist.join_members set'],
     ['read and global max_bytes_per_trace that differ', 'overrides:\n  defaults:\n    read:\n      max_bytes_per_trace: 1\n    global:\n      max_bytes_per_trace: 2', 'overrides.defaults.read.max_bytes_per_trace and overrides.defaults.global.max_bytes_per_trace differ'],
@@ -54,6 +55,24 @@ describe('Tempo keys', () => {
   it('maps legacy metrics-generator keys to the new form, processor settings included', () => {
     const cfg = load('overrides:\n  metrics_generator_processors: [span-metrics]\n  metrics_generator_max_active_series: 1000\n  metrics_generator_processor_span_metrics_dimensions: [http.method]\n');
     expect(cfg.overrides.defaults.metrics_generator).toMatchObject({ processors: ['span-metrics'], max_active_series: 1000, processor: { span_metrics: { dimensions: ['http.method'] } } });
+  });
+});
+
+describe('distributor.receivers.zipkin', () => {
+  it('is off unless the receivers block lists it; listed with no settings it takes 0.0.0.0:9411', () => {
+    expect(defaultConfig().distributor.receivers.zipkin).toBeNull();
+    expect(load('distributor:\n  receivers:\n    otlp:\n      protocols:\n        grpc:').distributor.receivers.zipkin).toBeNull();
+    const listed = load('distributor:\n  receivers:\n    zipkin:\n    otlp:\n      protocols:\n        grpc:');
+    expect(listed.distributor.receivers.zipkin).toEqual({ endpoint: '0.0.0.0:9411' });
+    // Listing zipkin does not turn the OTLP protocols off.
+    expect(listed.distributor.receivers.otlp.protocols.grpc).not.toBeNull();
+    expect(load('distributor:\n  receivers:\n    zipkin:\n      endpoint: 127.0.0.1:19411').distributor.receivers.zipkin).toEqual({ endpoint: '127.0.0.1:19411' });
+    expect(notesOf(listed).join('\n')).not.toContain('zipkin');
+  });
+
+  it('refuses an endpoint that is not host:port, naming the key', () => {
+    expect(() => validateConfig(load('distributor:\n  receivers:\n    zipkin:\n      endpoint: nope'))).toThrow('distributor.receivers.zipkin.endpoint: invalid endpoint "nope", expected host:port');
+    expect(() => load('distributor:\n  receivers:\n    zipkin:\n      endpoint: [1]')).toThrow('distributor.receivers.zipkin.endpoint');
   });
 });
 

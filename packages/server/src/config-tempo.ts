@@ -129,7 +129,6 @@ const RULES: Record<string, Rule> = {
   'distributor.log_discarded_spans': { why: 'discarded spans are counted in tempo_discarded_spans_total, not logged' },
   'distributor.metric_received_spans': { why: 'tempo_distributor_spans_received_total is always produced' },
   'distributor.receivers.jaeger': { why: 'no Jaeger receiver', use: NOT_OTLP },
-  'distributor.receivers.zipkin': { why: 'no Zipkin receiver', use: NOT_OTLP },
   'distributor.receivers.opencensus': { why: 'no OpenCensus receiver', use: NOT_OTLP },
   'distributor.receivers.kafka': { why: 'no Kafka receiver', use: NOT_OTLP },
   'distributor.receivers.otlp.protocols.*.tls.min_version': { why: 'Node’s TLS defaults apply (TLS 1.2 minimum)' },

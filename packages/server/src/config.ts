@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
 import { defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
-import { defaultDistributorConfig, readReceiverTls, type DistributorConfig } from '@andante/distributor';
+import { defaultDistributorConfig, readReceiverTls, splitEndpoint, DEFAULT_ZIPKIN_ENDPOINT, type DistributorConfig } from '@andante/distributor';
 import { defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
 import { defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
 import { defaultQueryFrontendConfig, type QueryFrontendConfig } from '@andante/query-frontend';
@@ -250,6 +250,8 @@ const DURATION_KEYS = new Set([
 ]);
 /** Sub-trees whose keys may be null (a listed receiver protocol with no settings). */
 const OPTIONAL_PROTOCOLS = 'distributor.receivers.otlp.protocols';
+/** Off (null) by default; a receivers block that lists it turns it on. */
+const ZIPKIN_RECEIVER = 'distributor.receivers.zipkin';
 
 /** Sub-trees with lists and maps, parsed (strictly) by the generator package. */
 const GENERATOR_SUBTREES: Record<string, (current: never, raw: unknown, path: string) => unknown> = {
@@ -289,6 +291,12 @@ function mergeInto(dst: Tree, src: unknown, path: string): void {
     const keyPath = path ? `${path}.${key}` : key;
     if (!(key in dst)) throw new ConfigError(`unknown configuration key ${keyPath} (not a key of Tempo 2.x that Andante knows; docs/tempo-config.md lists them)`);
     const current = dst[key];
+    if (keyPath === ZIPKIN_RECEIVER) {
+      // Listed (even with no settings): on, at the default endpoint unless one is given.
+      dst[key] = { endpoint: DEFAULT_ZIPKIN_ENDPOINT };
+      if (value !== null && value !== undefined) mergeInto(dst[key] as Tree, value, keyPath);
+      continue;
+    }
     if (path === OPTIONAL_PROTOCOLS) {
       const base = defaultConfig().distributor.receivers.otlp.protocols[key as 'grpc' | 'http'];
       dst[key] = { ...base };
@@ -396,6 +404,8 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   for (const [name, protocol] of Object.entries(cfg.distributor.receivers.otlp.protocols)) {
     if (protocol) asConfigErrorOf(() => readReceiverTls(protocol.tls, `distributor.receivers.otlp.protocols.${name}.tls`));
   }
+  const zipkin = cfg.distributor.receivers.zipkin;
+  if (zipkin) asConfigErrorOf(() => splitEndpoint(zipkin.endpoint, 'distributor.receivers.zipkin.endpoint'));
   return cfg;
 }
 

@@ -1,0 +1,338 @@
+// Zipkin receiver (Tempo's `distributor.receivers.zipkin`): POST /api/v2/spans with a Zipkin JSON v2
+// span list, optionally gzip-compressed, answered 202 with an empty body as a Zipkin server does.
+// Only JSON v2 is taken: protobuf (application/x-protobuf) and thrift bodies answer 415.
+//
+// The spans are translated to the OTLP model and pushed exactly like an OTLP/JSON export. The
+// translation follows the OpenTelemetry Collector's zipkin v2 receiver (zipkinv2 to-translator):
+//
+// - traceId: 16 or 32 hex digits -> 16 bytes (a 64-bit ID is left-padded with zeros); id and
+//   parentId: 16 hex digits -> 8 bytes. Anything else (or an all-zero ID) is refused (400) naming
+//   the span's index and field.
+// - kind: CLIENT/SERVER/PRODUCER/CONSUMER -> OTLP 3/2/4/5. Without a kind, a `span.kind` tag of
+//   `internal` gives INTERNAL (1) and any other value or no tag UNSPECIFIED (0); the `span.kind`
+//   tag is then dropped. (The OpenTelemetry JS exporter sends INTERNAL spans with no kind.)
+// - timestamp / duration (µs) -> startTimeUnixNano and endTimeUnixNano = start + duration (ns).
+// - localEndpoint.serviceName -> resource `service.name`. Tags that are resource attributes in
+//   OpenTelemetry's semantic conventions (the JS/Java exporters copy the resource into the tags:
+//   `telemetry.sdk.*`, `service.*`, `host.*`, `process.*`, `os.*`, `container.*`, `k8s.*`,
+//   `cloud.*`, `deployment.*`, `faas.*`, `device.*`, `webengine.*`) move to the resource, as the
+//   Collector does with its list of resource conventions (here matched by prefix). Spans with the
+//   same resource share one ResourceSpans.
+// - localEndpoint ipv4/ipv6 -> `net.host.ip`, port -> `net.host.port` (int); remoteEndpoint
+//   serviceName -> `peer.service`, ipv4/ipv6 -> `net.peer.ip`, port -> `net.peer.port` (int).
+// - tags -> string attributes (the Collector's default, parse_string_tags: false), except:
+//   `otel.status_code` (OK / ERROR / UNSET, or STATUS_CODE_*) and `otel.status_description` become
+//   the span status and are dropped; an `error` tag sets status ERROR: `error: "true"` is dropped,
+//   any other value is kept as the `error` attribute (the Collector keeps it) and, when the status
+//   has no description, becomes the status message. `otel.scope.name` / `otel.scope.version` (and
+//   the older `otel.library.name` / `otel.library.version`) become the instrumentation scope;
+//   `w3c.tracestate` becomes the span's traceState.
+// - annotations -> span events (name = value, time = timestamp µs -> ns).
+// - shared, debug: ignored (a shared server span keeps the client's span ID, which Andante's trace
+//   model already handles: docs/block-format.md).
+
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  AndanteError,
+  InvalidArgumentError,
+  PayloadTooLargeError,
+  SpanKind,
+  StatusCode,
+  UnsupportedMediaTypeError,
+  encodeTrace,
+  resolveTenant,
+  type KeyValue,
+  type Logger,
+  type ResourceSpans,
+  type ScopeSpans,
+  type Span,
+  type Trace,
+} from '@andante/model';
+import type { Distributor } from '../distributor.js';
+
+const gunzipAsync = promisify(gunzip);
+
+/** The body limit when none is configured: the OTLP/HTTP receiver's default max_request_body_size. */
+export const ZIPKIN_MAX_BODY_BYTES = 20 * 1024 * 1024;
+
+export interface ZipkinReceiverConfig {
+  host: string;
+  port: number;
+  /** Limit on the (decompressed) body. */
+  maxRequestBodyBytes?: number;
+  multitenancyEnabled: boolean;
+}
+
+const KINDS: Record<string, number> = {
+  CLIENT: SpanKind.CLIENT,
+  SERVER: SpanKind.SERVER,
+  PRODUCER: SpanKind.PRODUCER,
+  CONSUMER: SpanKind.CONSUMER,
+};
+
+const STATUS_CODES: Record<string, number> = {
+  UNSET: StatusCode.UNSET,
+  OK: StatusCode.OK,
+  ERROR: StatusCode.ERROR,
+  STATUS_CODE_UNSET: StatusCode.UNSET,
+  STATUS_CODE_OK: StatusCode.OK,
+  STATUS_CODE_ERROR: StatusCode.ERROR,
+};
+
+const RESOURCE_PREFIXES = ['telemetry.sdk.', 'telemetry.distro.', 'service.', 'host.', 'process.', 'os.', 'container.', 'k8s.', 'cloud.', 'deployment.', 'faas.', 'device.', 'webengine.'];
+
+const HEX = /^[0-9a-fA-F]+$/;
+
+function hexId(value: unknown, bytes: 8 | 16, where: string): Uint8Array {
+  const ok = typeof value === 'string' && HEX.test(value) && (value.length === 16 || (bytes === 16 && value.length === 32));
+  if (!ok) throw new InvalidArgumentError(`${where}: expected ${bytes === 16 ? '16 or 32' : '16'} hex digits, got ${JSON.stringify(value)}`);
+  const out = Buffer.from((value as string).padStart(bytes * 2, '0'), 'hex');
+  if (out.every((b) => b === 0)) throw new InvalidArgumentError(`${where}: an all-zero ID is not valid`);
+  return new Uint8Array(out);
+}
+
+function micros(value: unknown, where: string): bigint {
+  if (value === undefined || value === null) return 0n;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(`${where}: expected a non-negative number of microseconds, got ${JSON.stringify(value)}`);
+  return BigInt(Math.trunc(value)) * 1000n;
+}
+
+const str = (key: string, value: string): KeyValue => ({ key, value: { stringValue: value } });
+const int = (key: string, value: number): KeyValue => ({ key, value: { intValue: BigInt(value) } });
+
+interface Endpoint {
+  serviceName?: unknown;
+  ipv4?: unknown;
+  ipv6?: unknown;
+  port?: unknown;
+}
+
+function endpointOf(v: unknown, where: string): Endpoint | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidArgumentError(`${where}: expected an object`);
+  return v as Endpoint;
+}
+
+function endpointAttributes(ep: Endpoint | undefined, side: 'host' | 'peer', attrs: KeyValue[]): void {
+  if (!ep) return;
+  if (side === 'peer' && typeof ep.serviceName === 'string' && ep.serviceName !== '') attrs.push(str('peer.service', ep.serviceName));
+  const ip = typeof ep.ipv4 === 'string' && ep.ipv4 !== '' ? ep.ipv4 : typeof ep.ipv6 === 'string' && ep.ipv6 !== '' ? ep.ipv6 : undefined;
+  if (ip !== undefined) attrs.push(str(`net.${side}.ip`, ip));
+  if (typeof ep.port === 'number' && Number.isInteger(ep.port) && ep.port > 0) attrs.push(int(`net.${side}.port`, ep.port));
+}
+
+/**
+ * Translates a Zipkin JSON v2 span list (already parsed) to the OTLP model. Throws
+ * InvalidArgumentError naming the span index and field for malformed input.
+ */
+export function zipkinToTrace(body: unknown): Trace {
+  if (!Array.isArray(body)) throw new InvalidArgumentError('expected a JSON array of Zipkin v2 spans');
+  const resources = new Map<string, { rs: ResourceSpans; scopes: Map<string, ScopeSpans> }>();
+  body.forEach((raw: unknown, i) => {
+    const at = `span ${i}`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidArgumentError(`${at}: expected an object`);
+    const z = raw as Record<string, unknown>;
+    const traceId = hexId(z.traceId, 16, `${at}: traceId`);
+    const spanId = hexId(z.id, 8, `${at}: id`);
+    const parentSpanId = z.parentId === undefined || z.parentId === null || z.parentId === '' ? new Uint8Array(0) : hexId(z.parentId, 8, `${at}: parentId`);
+    if (z.name !== undefined && z.name !== null && typeof z.name !== 'string') throw new InvalidArgumentError(`${at}: name: expected a string`);
+    if (z.kind !== undefined && z.kind !== null && (typeof z.kind !== 'string' || !(z.kind in KINDS))) {
+      throw new InvalidArgumentError(`${at}: kind: expected CLIENT, SERVER, PRODUCER or CONSUMER, got ${JSON.stringify(z.kind)}`);
+    }
+    const start = micros(z.timestamp, `${at}: timestamp`);
+    const duration = micros(z.duration, `${at}: duration`);
+    const local = endpointOf(z.localEndpoint, `${at}: localEndpoint`);
+    const remote = endpointOf(z.remoteEndpoint, `${at}: remoteEndpoint`);
+
+    const tags = new Map<string, string>();
+    if (z.tags !== undefined && z.tags !== null) {
+      if (typeof z.tags !== 'object' || Array.isArray(z.tags)) throw new InvalidArgumentError(`${at}: tags: expected an object of strings`);
+      for (const [k, v] of Object.entries(z.tags as Record<string, unknown>)) {
+        if (typeof v === 'string') tags.set(k, v);
+        else if (typeof v === 'number' || typeof v === 'boolean') tags.set(k, String(v));
+        else throw new InvalidArgumentError(`${at}: tags.${k}: expected a string`);
+      }
+    }
+
+    // Kind.
+    let kind: number = typeof z.kind === 'string' ? KINDS[z.kind]! : SpanKind.UNSPECIFIED;
+    if (typeof z.kind !== 'string' && tags.has('span.kind')) {
+      if (tags.get('span.kind') === 'internal') kind = SpanKind.INTERNAL;
+      tags.delete('span.kind');
+    }
+
+    // Status.
+    const status = { code: StatusCode.UNSET as number, message: '' };
+    const code = tags.get('otel.status_code');
+    if (code !== undefined) {
+      status.code = STATUS_CODES[code.toUpperCase()] ?? StatusCode.UNSET;
+      tags.delete('otel.status_code');
+      const description = tags.get('otel.status_description');
+      if (description !== undefined) {
+        status.message = description;
+        tags.delete('otel.status_description');
+      }
+    }
+    const error = tags.get('error');
+    if (error !== undefined) {
+      status.code = StatusCode.ERROR;
+      if (error === 'true') tags.delete('error');
+      else if (status.message === '' && error !== '') status.message = error;
+    }
+
+    // Scope.
+    const scopeName = tags.get('otel.scope.name') ?? tags.get('otel.library.name') ?? '';
+    const scopeVersion = tags.get('otel.scope.version') ?? tags.get('otel.library.version') ?? '';
+    for (const k of ['otel.scope.name', 'otel.scope.version', 'otel.library.name', 'otel.library.version']) tags.delete(k);
+
+    const traceState = tags.get('w3c.tracestate') ?? '';
+    tags.delete('w3c.tracestate');
+
+    // Resource.
+    const resourceAttrs: KeyValue[] = [];
+    const serviceName = typeof local?.serviceName === 'string' ? local.serviceName : '';
+    if (serviceName !== '') resourceAttrs.push(str('service.name', serviceName));
+    for (const [k, v] of [...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (k !== 'service.name' && RESOURCE_PREFIXES.some((p) => k.startsWith(p))) {
+        resourceAttrs.push(str(k, v));
+        tags.delete(k);
+      }
+    }
+    if (serviceName !== '') tags.delete('service.name');
+
+    const attributes: KeyValue[] = [...tags].map(([k, v]) => str(k, v));
+    endpointAttributes(local, 'host', attributes);
+    endpointAttributes(remote, 'peer', attributes);
+
+    const events = [];
+    if (z.annotations !== undefined && z.annotations !== null) {
+      if (!Array.isArray(z.annotations)) throw new InvalidArgumentError(`${at}: annotations: expected an array`);
+      for (const [j, a] of (z.annotations as unknown[]).entries()) {
+        const ann = a as { timestamp?: unknown; value?: unknown } | null;
+        if (typeof ann !== 'object' || ann === null || typeof ann.value !== 'string') throw new InvalidArgumentError(`${at}: annotations[${j}]: expected {timestamp, value}`);
+        events.push({ timeUnixNano: micros(ann.timestamp, `${at}: annotations[${j}].timestamp`), name: ann.value, attributes: [], droppedAttributesCount: 0 });
+      }
+    }
+
+    const span: Span = {
+      traceId,
+      spanId,
+      traceState,
+      parentSpanId,
+      flags: 0,
+      name: typeof z.name === 'string' ? z.name : '',
+      kind,
+      startTimeUnixNano: start,
+      endTimeUnixNano: start + duration,
+      attributes,
+      droppedAttributesCount: 0,
+      events,
+      droppedEventsCount: 0,
+      links: [],
+      droppedLinksCount: 0,
+      status,
+    };
+
+    const resourceKey = JSON.stringify(resourceAttrs.map((kv) => [kv.key, (kv.value as { stringValue: string }).stringValue]));
+    let group = resources.get(resourceKey);
+    if (!group) {
+      group = { rs: { resource: { attributes: resourceAttrs, droppedAttributesCount: 0 }, scopeSpans: [], schemaUrl: '' }, scopes: new Map() };
+      resources.set(resourceKey, group);
+    }
+    const scopeKey = JSON.stringify([scopeName, scopeVersion]);
+    let scope = group.scopes.get(scopeKey);
+    if (!scope) {
+      scope = { scope: { name: scopeName, version: scopeVersion, attributes: [], droppedAttributesCount: 0 }, spans: [], schemaUrl: '' };
+      group.scopes.set(scopeKey, scope);
+      group.rs.scopeSpans.push(scope);
+    }
+    scope.spans.push(span);
+  });
+  return { resourceSpans: [...resources.values()].map((g) => g.rs) };
+}
+
+function isJson(contentType: string | undefined): 'json' | 'other' | 'none' {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === '') return 'none';
+  return type === 'application/json' ? 'json' : 'other';
+}
+
+export function createZipkinReceiver(distributor: Distributor, cfg: ZipkinReceiverConfig, logger: Logger): FastifyInstance {
+  const limit = cfg.maxRequestBodyBytes ?? ZIPKIN_MAX_BODY_BYTES;
+  const app = Fastify({ bodyLimit: limit, logger: false });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  const labels = { receiver: 'zipkin', transport: 'http' };
+
+  app.post('/api/v2/spans', async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      // Zipkin's own server takes a body with no content type as JSON; so does this.
+      if (isJson(req.headers['content-type']) === 'other') {
+        throw new UnsupportedMediaTypeError(
+          `unsupported content type ${JSON.stringify(req.headers['content-type'])}: only Zipkin JSON v2 (application/json) is accepted`,
+        );
+      }
+      const tenantId = resolveTenant(req.headers['x-scope-orgid'], cfg.multitenancyEnabled);
+      const raw = await decompress(req.body as Buffer | undefined, req.headers['content-encoding'], limit);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch (err) {
+        throw new InvalidArgumentError(`malformed JSON: ${(err as Error).message}`);
+      }
+      let trace: Trace;
+      try {
+        trace = zipkinToTrace(parsed);
+      } catch (err) {
+        distributor.metrics.receiverRefused.inc(labels, Array.isArray(parsed) ? parsed.length : 0);
+        throw err;
+      }
+      if (trace.resourceSpans.length === 0) return reply.code(202).send();
+      const result = await distributor.pushOtlp(tenantId, encodeTrace(trace));
+      distributor.metrics.receiverAccepted.inc(labels, result.acceptedSpans);
+      distributor.metrics.receiverRefused.inc(labels, result.rejectedSpans);
+      return reply.code(202).send();
+    } catch (err) {
+      return sendError(reply, err, logger);
+    }
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    if (err.statusCode === 413) return sendError(reply, new PayloadTooLargeError(`request body exceeds ${limit} bytes`), logger);
+    return sendError(reply, err, logger);
+  });
+  return app;
+}
+
+async function decompress(body: Buffer | undefined, encoding: string | undefined, limit: number): Promise<Buffer> {
+  const buf = body ?? Buffer.alloc(0);
+  const enc = (encoding ?? '').trim().toLowerCase();
+  if (enc === '' || enc === 'identity') return buf;
+  if (enc !== 'gzip') throw new UnsupportedMediaTypeError(`unsupported content encoding ${JSON.stringify(encoding)}: use gzip or none`);
+  try {
+    return await gunzipAsync(buf, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || (err as Error) instanceof RangeError) {
+      throw new PayloadTooLargeError(`decompressed body exceeds ${limit} bytes`);
+    }
+    throw new InvalidArgumentError(`invalid gzip body: ${(err as Error).message}`);
+  }
+}
+
+function sendError(reply: FastifyReply, err: unknown, logger: Logger): FastifyReply {
+  let status = 500;
+  let message = 'internal error';
+  if (err instanceof AndanteError) {
+    status = err.httpStatus;
+    message = err.message;
+    if (err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
+  } else if (typeof (err as { statusCode?: unknown }).statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
+    status = (err as { statusCode: number }).statusCode;
+    message = (err as Error).message;
+  } else {
+    logger.error('zipkin receiver: push failed', { err });
+  }
+  return reply.code(status).type('text/plain; charset=utf-8').send(message);
+}
