@@ -23,6 +23,8 @@ export interface Ports {
   http: number;
   otlpGrpc: number | null;
   otlpHttp: number | null;
+  /** Set when distributor.receivers.zipkin is configured (absent from older log lines). */
+  zipkin?: number | null;
 }
 
 // ---------------------------------------------------------------------------------------------
