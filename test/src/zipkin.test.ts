@@ -117,11 +117,11 @@ describe('Zipkin (OpenTelemetry ZipkinExporter) → Andante’s Zipkin receiver 
 
   it('finds it by TraceQL: { resource.service.name = "…" && status = error }', async () => {
     const q = `{ resource.service.name = "${SERVICE}" && status = error }`;
-    const found = await waitFor(async () => {
+    const found = (await waitFor(async () => {
       const res = await fetch(`http://127.0.0.1:${app.ports.http}/api/search?${new URLSearchParams({ q, limit: '20' })}`);
       const body = (await res.json()) as { traces?: { traceID: string; rootServiceName?: string; rootTraceName?: string; spanSets?: { spans: { spanID: string }[] }[] }[] };
       return body.traces?.find((t) => t.traceID.padStart(32, '0') === traceId);
-    }, 15_000, 'the trace in search results');
+    }, 15_000, 'the trace in search results'))!;
     expect(found.rootServiceName).toBe(SERVICE);
     expect(found.rootTraceName).toBe('GET /checkout');
     const matched = (found.spanSets ?? []).flatMap((s) => s.spans.map((x) => x.spanID));
