@@ -67,7 +67,7 @@ const BATCH = [
     tags: { 'otel.status_code': 'OK', 'otel.library.name': 'my-lib', 'otel.library.version': '1.2.3', 'telemetry.sdk.language': 'nodejs' },
   },
   { traceId: TRACE128, id: 'a000000000000005', name: 'internal', timestamp: 1_700_000_000_003_000, duration: 1, tags: { 'span.kind': 'internal', error: 'true' } },
-  { traceId: TRACE128, id: 'a000000000000006', name: 'no kind', timestamp: 1_700_000_000_003_000, localEndpoint: { serviceName: 'backend' } },
+  { traceId: TRACE128, id: 'a000000000000006', parentId: 'a000000000000006', name: 'no kind', timestamp: 1_700_000_000_003_000, localEndpoint: { serviceName: 'backend' } },
 ];
 
 const value = (v: AnyValue): unknown => Object.values(v)[0];
@@ -106,6 +106,8 @@ describe('zipkinToTrace (Zipkin JSON v2 -> OTLP, the Collector’s translation)'
     expect(server.parentSpanId.length).toBe(0);
     expect(bytesToHex(byName('select').span.parentSpanId)).toBe('0000000000000001');
     expect(bytesToHex(byName('publish').span.traceId)).toBe(TRACE128);
+    // A parentId equal to the span's own id is no parent (the Collector's rule).
+    expect(byName('no kind').span.parentSpanId.length).toBe(0);
   });
 
   it('maps kinds: the four Zipkin kinds, span.kind=internal, and none as UNSPECIFIED', () => {

@@ -3,33 +3,45 @@
 // Only JSON v2 is taken: protobuf (application/x-protobuf) and thrift bodies answer 415.
 //
 // The spans are translated to the OTLP model and pushed exactly like an OTLP/JSON export. The
-// translation follows the OpenTelemetry Collector's zipkin v2 receiver (zipkinv2 to-translator):
+// translation follows the OpenTelemetry Collector's zipkin v2 receiver (contrib's
+// pkg/translator/zipkin/zipkinv2 to_translator; read for its behaviour, not copied), with the
+// deviations marked "(here)":
 //
 // - traceId: 16 or 32 hex digits -> 16 bytes (a 64-bit ID is left-padded with zeros); id and
-//   parentId: 16 hex digits -> 8 bytes. Anything else (or an all-zero ID) is refused (400) naming
-//   the span's index and field.
+//   parentId: 16 hex digits -> 8 bytes; a parentId equal to the span's id means no parent. Anything
+//   else, or an all-zero ID, is refused (400) naming the span's index and field.
 // - kind: CLIENT/SERVER/PRODUCER/CONSUMER -> OTLP 3/2/4/5. Without a kind, a `span.kind` tag of
 //   `internal` gives INTERNAL (1) and any other value or no tag UNSPECIFIED (0); the `span.kind`
-//   tag is then dropped. (The OpenTelemetry JS exporter sends INTERNAL spans with no kind.)
-// - timestamp / duration (µs) -> startTimeUnixNano and endTimeUnixNano = start + duration (ns).
-// - localEndpoint.serviceName -> resource `service.name`. Tags that are resource attributes in
-//   OpenTelemetry's semantic conventions (the JS/Java exporters copy the resource into the tags:
+//   tag is dropped either way. (The OpenTelemetry JS exporter sends INTERNAL spans with no kind,
+//   so they arrive UNSPECIFIED, as through the Collector.)
+// - timestamp / duration (µs) -> startTimeUnixNano and endTimeUnixNano = start + duration (ns). A
+//   span without a timestamp starts at 0 (the Collector also adds an "absent" marker attribute;
+//   not here).
+// - localEndpoint.serviceName -> resource `service.name`. Tags that are OpenTelemetry resource
+//   conventions (the OTel exporters copy the resource into the tags) move to the resource:
 //   `telemetry.sdk.*`, `service.*`, `host.*`, `process.*`, `os.*`, `container.*`, `k8s.*`,
-//   `cloud.*`, `deployment.*`, `faas.*`, `device.*`, `webengine.*`) move to the resource, as the
-//   Collector does with its list of resource conventions (here matched by prefix). Spans with the
-//   same resource share one ResourceSpans.
-// - localEndpoint ipv4/ipv6 -> `net.host.ip`, port -> `net.host.port` (int); remoteEndpoint
-//   serviceName -> `peer.service`, ipv4/ipv6 -> `net.peer.ip`, port -> `net.peer.port` (int).
-// - tags -> string attributes (the Collector's default, parse_string_tags: false), except:
-//   `otel.status_code` (OK / ERROR / UNSET, or STATUS_CODE_*) and `otel.status_description` become
-//   the span status and are dropped; an `error` tag sets status ERROR: `error: "true"` is dropped,
-//   any other value is kept as the `error` attribute (the Collector keeps it) and, when the status
-//   has no description, becomes the status message. `otel.scope.name` / `otel.scope.version` (and
-//   the older `otel.library.name` / `otel.library.version`) become the instrumentation scope;
-//   `w3c.tracestate` becomes the span's traceState.
-// - annotations -> span events (name = value, time = timestamp µs -> ns).
-// - shared, debug: ignored (a shared server span keeps the client's span ID, which Andante's trace
-//   model already handles: docs/block-format.md).
+//   `cloud.*`, `deployment.*`, `faas.*`, `device.*`, `webengine.*`. The Collector uses the exact
+//   name list of semconv 1.6.1 (here: matched by prefix). Spans with the same resource share one
+//   ResourceSpans (the Collector groups by service name).
+// - localEndpoint ipv4/ipv6 -> `net.host.ip` (ipv6 wins when both are set, as in the Collector),
+//   port -> `net.host.port` (int); remoteEndpoint serviceName -> `peer.service`, ipv4/ipv6 ->
+//   `net.peer.ip`, port -> `net.peer.port` (int).
+// - tags -> string attributes (the Collector's default, parse_string_tags: false).
+// - status: `otel.status_code` sets the code and `otel.status_description` the message; both are
+//   dropped. The Collector maps only STATUS_CODE_UNSET/OK/ERROR (anything else: UNSET); here OK,
+//   ERROR and UNSET (what the OpenTelemetry JS/Java Zipkin exporters send) are read too, so an
+//   exported error stays an error. An `error` tag: `"true"` sets ERROR and is dropped (the
+//   Collector); any other value (here) also sets ERROR, is kept as the `error` attribute, and
+//   becomes the status message when there is no description: Zipkin's own convention (an `error`
+//   tag holding the message) and what the OTel exporters send for an error status's message.
+// - scope: `otel.library.name` / `otel.library.version` (the Collector), and (here) the newer
+//   `otel.scope.name` / `otel.scope.version`, become the instrumentation scope and are dropped.
+// - `w3c.tracestate` -> the span's traceState (dropped as a tag).
+// - annotations -> span events (name = value, time = timestamp µs -> ns). The Collector also
+//   parses the `name|{json attributes}|dropped` form its own exporter writes, and `otlp.link.N`
+//   tags into links; neither is done here (they stay an event name / string attributes).
+// - shared, debug: ignored, as in the Collector (a shared server span keeps the client's span ID,
+//   which Andante's trace model handles: docs/block-format.md).
 
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -118,7 +130,7 @@ function endpointOf(v: unknown, where: string): Endpoint | undefined {
 function endpointAttributes(ep: Endpoint | undefined, side: 'host' | 'peer', attrs: KeyValue[]): void {
   if (!ep) return;
   if (side === 'peer' && typeof ep.serviceName === 'string' && ep.serviceName !== '') attrs.push(str('peer.service', ep.serviceName));
-  const ip = typeof ep.ipv4 === 'string' && ep.ipv4 !== '' ? ep.ipv4 : typeof ep.ipv6 === 'string' && ep.ipv6 !== '' ? ep.ipv6 : undefined;
+  const ip = typeof ep.ipv6 === 'string' && ep.ipv6 !== '' ? ep.ipv6 : typeof ep.ipv4 === 'string' && ep.ipv4 !== '' ? ep.ipv4 : undefined;
   if (ip !== undefined) attrs.push(str(`net.${side}.ip`, ip));
   if (typeof ep.port === 'number' && Number.isInteger(ep.port) && ep.port > 0) attrs.push(int(`net.${side}.port`, ep.port));
 }
@@ -136,7 +148,8 @@ export function zipkinToTrace(body: unknown): Trace {
     const z = raw as Record<string, unknown>;
     const traceId = hexId(z.traceId, 16, `${at}: traceId`);
     const spanId = hexId(z.id, 8, `${at}: id`);
-    const parentSpanId = z.parentId === undefined || z.parentId === null || z.parentId === '' ? new Uint8Array(0) : hexId(z.parentId, 8, `${at}: parentId`);
+    const parent = z.parentId === undefined || z.parentId === null || z.parentId === '' ? new Uint8Array(0) : hexId(z.parentId, 8, `${at}: parentId`);
+    const parentSpanId = Buffer.from(parent).equals(spanId) ? new Uint8Array(0) : parent;
     if (z.name !== undefined && z.name !== null && typeof z.name !== 'string') throw new InvalidArgumentError(`${at}: name: expected a string`);
     if (z.kind !== undefined && z.kind !== null && (typeof z.kind !== 'string' || !(z.kind in KINDS))) {
       throw new InvalidArgumentError(`${at}: kind: expected CLIENT, SERVER, PRODUCER or CONSUMER, got ${JSON.stringify(z.kind)}`);
