@@ -17,4 +17,5 @@ CI= npx vitest run packages \
   test/src/internal-grpc.test.ts test/src/receiver-tls.test.ts test/src/modules.test.ts \
   test/src/tempo-config.test.ts test/src/search-api.test.ts test/src/ready.test.ts \
   test/src/frontend-queue.test.ts test/src/traceql-metrics.test.ts test/src/metrics-generator.test.ts \
-  test/src/export-decoder.test.ts test/src/backpressure.test.ts test/src/partial-trace.test.ts
+  test/src/export-decoder.test.ts test/src/backpressure.test.ts test/src/partial-trace.test.ts \
+  test/src/zipkin.test.ts test/src/docs-production.test.ts

@@ -1,8 +1,6 @@
 // OTLP/HTTP receiver: POST /v1/traces with protobuf or JSON bodies, optionally gzip-compressed.
 // Errors answer with a google.rpc.Status in the request's encoding, as the OTLP spec asks.
 
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   AndanteError,
@@ -19,8 +17,7 @@ import { encodeExportTraceServiceResponse, exportResponseToJson } from '../expor
 import type { Distributor } from '../distributor.js';
 import type { ReceiverTls } from './tls.js';
 import { encodeRpcStatus } from './rpc-status.js';
-
-const gunzipAsync = promisify(gunzip);
+import { decompressBody } from './http-body.js';
 
 export interface OtlpHttpReceiverConfig {
   host: string;
@@ -59,7 +56,7 @@ export function createOtlpHttpReceiver(distributor: Distributor, cfg: OtlpHttpRe
         );
       }
       const tenantId = resolveTenant(req.headers['x-scope-orgid'], cfg.multitenancyEnabled);
-      const raw = await decompress(req.body as Buffer | undefined, req.headers['content-encoding'], cfg.maxRequestBodyBytes);
+      const raw = await decompressBody(req.body as Buffer | undefined, req.headers['content-encoding'], cfg.maxRequestBodyBytes, `max_request_body_size (${cfg.maxRequestBodyBytes} bytes)`);
       if (raw.length === 0) throw new InvalidArgumentError('empty request body: expected an ExportTraceServiceRequest');
       const protobuf = kind === 'json' ? encodeTrace(parseOtlpJson(raw.toString('utf8'))) : raw;
       const result = await distributor.pushOtlp(tenantId, protobuf);
@@ -88,20 +85,6 @@ export function createOtlpHttpReceiver(distributor: Distributor, cfg: OtlpHttpRe
   return app;
 }
 
-async function decompress(body: Buffer | undefined, encoding: string | undefined, limit: number): Promise<Buffer> {
-  const buf = body ?? Buffer.alloc(0);
-  const enc = (encoding ?? '').trim().toLowerCase();
-  if (enc === '' || enc === 'identity') return buf;
-  if (enc !== 'gzip') throw new UnsupportedMediaTypeError(`unsupported content encoding ${JSON.stringify(encoding)}: use gzip or none`);
-  try {
-    return await gunzipAsync(buf, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || (err as Error) instanceof RangeError) {
-      throw new PayloadTooLargeError(`decompressed body exceeds max_request_body_size (${limit} bytes)`);
-    }
-    throw new InvalidArgumentError(`invalid gzip body: ${(err as Error).message}`);
-  }
-}
 
 function sendError(reply: FastifyReply, kind: BodyKind, err: unknown, logger: Logger): FastifyReply {
   let status = 500;

@@ -43,8 +43,6 @@
 // - shared, debug: ignored, as in the Collector (a shared server span keeps the client's span ID,
 //   which Andante's trace model handles: docs/block-format.md).
 
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   AndanteError,
@@ -63,8 +61,7 @@ import {
   type Trace,
 } from '@andante/model';
 import type { Distributor } from '../distributor.js';
-
-const gunzipAsync = promisify(gunzip);
+import { decompressBody } from './http-body.js';
 
 /** The body limit when none is configured: the OTLP/HTTP receiver's default max_request_body_size. */
 export const ZIPKIN_MAX_BODY_BYTES = 20 * 1024 * 1024;
@@ -288,7 +285,7 @@ export function createZipkinReceiver(distributor: Distributor, cfg: ZipkinReceiv
         );
       }
       const tenantId = resolveTenant(req.headers['x-scope-orgid'], cfg.multitenancyEnabled);
-      const raw = await decompress(req.body as Buffer | undefined, req.headers['content-encoding'], limit);
+      const raw = await decompressBody(req.body as Buffer | undefined, req.headers['content-encoding'], limit, `${limit} bytes`);
       let parsed: unknown;
       try {
         parsed = JSON.parse(raw.toString('utf8'));
@@ -319,20 +316,6 @@ export function createZipkinReceiver(distributor: Distributor, cfg: ZipkinReceiv
   return app;
 }
 
-async function decompress(body: Buffer | undefined, encoding: string | undefined, limit: number): Promise<Buffer> {
-  const buf = body ?? Buffer.alloc(0);
-  const enc = (encoding ?? '').trim().toLowerCase();
-  if (enc === '' || enc === 'identity') return buf;
-  if (enc !== 'gzip') throw new UnsupportedMediaTypeError(`unsupported content encoding ${JSON.stringify(encoding)}: use gzip or none`);
-  try {
-    return await gunzipAsync(buf, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || (err as Error) instanceof RangeError) {
-      throw new PayloadTooLargeError(`decompressed body exceeds ${limit} bytes`);
-    }
-    throw new InvalidArgumentError(`invalid gzip body: ${(err as Error).message}`);
-  }
-}
 
 function sendError(reply: FastifyReply, err: unknown, logger: Logger): FastifyReply {
   let status = 500;
