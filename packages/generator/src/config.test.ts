@@ -35,6 +35,14 @@ describe('generator config', () => {
     expect(cfg.storage.remote_write[1]).toMatchObject({ name: 'mimir', authorization: { type: 'Bearer', credentials: 'tok' }, send_exemplars: false, tls_config: { ca_file: '/etc/ca.pem', server_name: 'mimir' } });
   });
 
+  it('parses write_relabel_configs with Prometheus defaults, and names the rule at fault', () => {
+    const cfg = parseGeneratorConfig({ storage: { remote_write: [{ url: 'http://p:9090/api/v1/write', write_relabel_configs: [{ regex: 'span_name', action: 'labeldrop' }] }] } });
+    expect(cfg.storage.remote_write[0]!.write_relabel_configs).toEqual([{ source_labels: [], separator: ';', regex: 'span_name', target_label: '', replacement: '$1', action: 'labeldrop' }]);
+    expect(() => parseGeneratorConfig({ storage: { remote_write: [{ url: 'http://p/api/v1/write', write_relabel_configs: [{ action: 'hashmod' }] }] } })).toThrow(
+      /metrics_generator\.storage\.remote_write\[0\]\.write_relabel_configs\[0\]\.action: hashmod is not supported/,
+    );
+  });
+
   it.each([
     ['unknown key', { processor: { span_metrics: { dimension: ['a'] } } }, 'unknown configuration key metrics_generator.processor.span_metrics.dimension'],
     ['unsorted buckets', { processor: { span_metrics: { histogram_buckets: [1, 0.5] } } }, 'strictly increasing'],

@@ -5,6 +5,7 @@
 
 import { defaultMetricsGeneratorLimits, parseDuration } from '@andante/model';
 import type { DimensionMappingConfig, FilterPolicyConfig, MetricsGeneratorLimits, PolicyMatchConfig } from '@andante/model';
+import { parseRelabelConfigs, type RelabelConfig } from './relabel.js';
 
 /** Every processor name Tempo 2.10 accepts in `metrics_generator.processors`. */
 export const PROCESSOR_NAMES = [
@@ -62,6 +63,8 @@ export interface RemoteWriteConfig {
   basic_auth: { username: string; password: string } | null;
   authorization: { type: string; credentials: string } | null;
   send_exemplars: boolean;
+  /** Prometheus's relabel rules, applied to each series before it is queued for this endpoint. */
+  write_relabel_configs: RelabelConfig[];
   /** Prometheus's tls_config: files or inline PEM, server_name, insecure_skip_verify. */
   tls_config: {
     ca_file: string;
@@ -163,6 +166,7 @@ export function defaultRemoteWriteConfig(): RemoteWriteConfig {
     basic_auth: null,
     authorization: null,
     send_exemplars: false,
+    write_relabel_configs: [],
     tls_config: { ca_file: '', cert_file: '', key_file: '', ca: '', cert: '', key: '', server_name: '', insecure_skip_verify: false },
     // Prometheus's queue_config defaults.
     queue_config: { capacity: 10_000, max_shards: 50, max_samples_per_send: 2_000, min_backoff: '30ms', max_backoff: '5s', retry_on_http_429: true },
@@ -338,7 +342,7 @@ function parseServiceGraphs(c: ServiceGraphsConfig, raw: unknown, path: string):
 function parseRemoteWrite(raw: unknown, path: string): RemoteWriteConfig {
   const c = defaultRemoteWriteConfig();
   const t = tree(raw, path);
-  checkKeys(t, ['url', 'name', 'remote_timeout', 'headers', 'basic_auth', 'authorization', 'send_exemplars', 'tls_config', 'queue_config'], path);
+  checkKeys(t, ['url', 'name', 'remote_timeout', 'headers', 'basic_auth', 'authorization', 'send_exemplars', 'write_relabel_configs', 'tls_config', 'queue_config'], path);
   c.url = str(t['url'], `${path}.url`);
   let url: URL;
   try {
@@ -362,6 +366,7 @@ function parseRemoteWrite(raw: unknown, path: string): RemoteWriteConfig {
   }
   if (c.basic_auth && c.authorization) throw new GeneratorConfigError(`${path}: at most one of basic_auth and authorization may be set`);
   if ('send_exemplars' in t) c.send_exemplars = bool(t['send_exemplars'], `${path}.send_exemplars`);
+  if ('write_relabel_configs' in t) c.write_relabel_configs = parseRelabelConfigs(t['write_relabel_configs'], `${path}.write_relabel_configs`);
   if ('tls_config' in t && t['tls_config'] != null) {
     const tp = `${path}.tls_config`;
     const tls = tree(t['tls_config'], tp);

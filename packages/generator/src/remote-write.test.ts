@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '@andante/model';
 import { defaultRemoteWriteConfig, type RemoteWriteConfig } from './config.js';
 import type { TimeSeries } from './registry.js';
+import { parseRelabelConfigs } from './relabel.js';
 import { RemoteWriteQueue, decodeWriteRequest, encodeWriteRequest, snappyCompress, snappyUncompress, type RemoteWriteMetrics } from './remote-write.js';
 
 interface Received {
@@ -138,6 +139,23 @@ describe('RemoteWriteQueue', () => {
     expect(log.retries).toBe(0);
     expect(log.dropped).toEqual({ http_4xx: 1 });
     expect(rx.received[0]!.series[0]!.labels[0]).toEqual(['__name__', 'good']);
+  });
+
+  it('applies write_relabel_configs before queueing: a dropped series is not sent, a rewritten label is', async () => {
+    const rx = await receiver();
+    const write_relabel_configs = parseRelabelConfigs(
+      [
+        { source_labels: ['__name__'], regex: 'debug_.*', action: 'drop' },
+        { source_labels: ['service'], target_label: 'team', replacement: 'team-${1}' },
+        { regex: 'service', action: 'labeldrop' },
+      ],
+      'remote_write[0].write_relabel_configs',
+    );
+    const { q } = queue(rx.url, { write_relabel_configs });
+    q.enqueue('t', [series('debug_calls', 1), series('calls', 2)]);
+    await until(() => rx.received.length === 1);
+    expect(rx.received[0]!.series.map((x) => x.labels)).toEqual([[['__name__', 'calls'], ['team', 'team-a']]]);
+    expect(q.pendingSamples).toBe(0);
   });
 
   it('holds at most capacity x max_shards samples, dropping the oldest, and delivers the rest once the receiver is back', async () => {

@@ -13,6 +13,7 @@ import snappy from 'snappyjs';
 import { parseDuration, type Logger } from '@andante/model';
 import { GeneratorConfigError, type RemoteWriteConfig } from './config.js';
 import type { TimeSeries } from './registry.js';
+import { compileRelabel, type Relabeler } from './relabel.js';
 
 /** prometheus.WriteRequest { repeated TimeSeries timeseries = 1; } */
 export function encodeWriteRequest(series: readonly TimeSeries[], withExemplars: boolean, traceIdLabel = 'traceID'): Uint8Array {
@@ -160,6 +161,16 @@ export interface RemoteWriteQueueOptions {
 }
 
 /** One remote_write endpoint's queue and its single sender loop. */
+/** Each series with its relabelled labels; those the rules drop are left out. */
+function relabelSeries(series: readonly TimeSeries[], relabel: Relabeler): TimeSeries[] {
+  const out: TimeSeries[] = [];
+  for (const s of series) {
+    const labels = relabel(s.labels);
+    if (labels) out.push({ ...s, labels });
+  }
+  return out;
+}
+
 export class RemoteWriteQueue {
   private readonly queue: Pending[] = [];
   private queuedSamples = 0;
@@ -179,10 +190,13 @@ export class RemoteWriteQueue {
   private readonly tls: RequestOptions;
 
   private walSeq = 0;
+  /** write_relabel_configs, or null when there are none. */
+  private readonly relabel: Relabeler | null;
 
   constructor(private readonly opts: RemoteWriteQueueOptions) {
     this.url = new URL(opts.cfg.url);
     this.tls = tlsOptions(opts.cfg);
+    this.relabel = compileRelabel(opts.cfg.write_relabel_configs);
     const q = opts.cfg.queue_config;
     this.maxSamples = q.capacity * q.max_shards;
     this.minBackoffMs = parseDuration(q.min_backoff);
@@ -258,7 +272,8 @@ export class RemoteWriteQueue {
   }
 
   /** Queues series for `tenant`, cut into requests of at most max_samples_per_send samples. */
-  enqueue(tenant: string, series: readonly TimeSeries[]): void {
+  enqueue(tenant: string, all: readonly TimeSeries[]): void {
+    const series = this.relabel ? relabelSeries(all, this.relabel) : all;
     if (this.stopped || series.length === 0) return;
     const per = this.opts.cfg.queue_config.max_samples_per_send;
     for (let i = 0; i < series.length; ) {
