@@ -105,10 +105,6 @@ function lowerBound(ids: Uint8Array[], id: Uint8Array, upper: boolean): number {
 /** Row groups a search keeps fetched while it reads candidate traces (they come in time order, not row order). */
 const SEARCH_CACHED_GROUPS = 4;
 
-/**
- * The last few row groups read whole (data and offset indexes, one request each), so reading many
- * traces of one group costs one fetch instead of two small reads per column per trace.
- */
 /** Rows between two wanted traces of one row group below which they are read as one run. */
 const RUN_GAP_ROWS = 512;
 
@@ -131,6 +127,10 @@ function coalesceRowRanges(ranges: readonly { rowStart: number; rowEnd: number }
   return runs;
 }
 
+/**
+ * The last few row groups read whole (data and offset indexes, one request each), so reading many
+ * traces of one group costs one fetch instead of two small reads per column per trace.
+ */
 class RowGroupCache {
   private readonly buffers = new Map<number, Promise<PrefetchedBuffer>>();
   private readonly starts: number[] = [];
