@@ -6,12 +6,12 @@ import { LocalBackend } from '@andante/backend';
 import { compareBytes, createLogger } from '@andante/model';
 import { Blocklist, Querier } from '@andante/querier';
 import { SearchService, defaultSearchLimits } from '@andante/query-frontend';
-import { newBlockId, writeBlock } from '@andante/storage';
+import { newBlockId, writeBlock, type BlockMeta } from '@andante/storage';
 import { searchCompiler } from '@andante/traceql';
 import { generateDataset } from '@andante/traceql/testing';
 import { makeTempDir } from './harness.js';
 
-async function service(): Promise<{ search: SearchService; window: { startSeconds: number; endSeconds: number } }> {
+async function service(): Promise<{ search: SearchService; querier: Querier; metas: BlockMeta[]; window: { startSeconds: number; endSeconds: number } }> {
   const backend = new LocalBackend(makeTempDir('search-cancel-'));
   const traces = generateDataset(120, 9)
     .map((trace) => ({ traceId: trace.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId, trace }))
@@ -25,7 +25,7 @@ async function service(): Promise<{ search: SearchService; window: { startSecond
   const search = new SearchService({ blocklist, querier, compile: searchCompiler, limits: defaultSearchLimits(), logger });
   const startSeconds = Math.min(...metas.map((m) => Math.floor(Date.parse(m.startTime) / 1000))) - 1;
   const endSeconds = Math.max(...metas.map((m) => Math.ceil(Date.parse(m.endTime) / 1000))) + 1;
-  return { search, window: { startSeconds, endSeconds } };
+  return { search, querier, metas, window: { startSeconds, endSeconds } };
 }
 
 describe('search cancellation', () => {
@@ -49,5 +49,18 @@ describe('search cancellation', () => {
     });
     await expect(cancelled).rejects.toThrow('client went away');
     expect(cancelledPartials).toBe(1);
+  });
+
+  it("stops a block's scan when the signal aborts, before it starts or once it has started (checked per row group and per batch of traces read), and rejects with its reason", async () => {
+    const { querier, metas, window } = await service();
+    const req = { query: '{ }', limit: 10_000, spss: 3, ...window };
+    const whole = await querier.searchBlock(metas[0]!, req);
+    expect(whole.traces.length).toBeGreaterThan(0);
+    await expect(querier.searchBlock(metas[0]!, req, AbortSignal.abort(new Error('nobody waits')))).rejects.toThrow('nobody waits');
+    // Aborted after the scan started (it is reading the block's footer): no row group is read.
+    const abort = new AbortController();
+    const scan = querier.searchBlock(metas[1]!, req, abort.signal);
+    queueMicrotask(() => abort.abort(new Error('gave up mid-scan')));
+    await expect(scan).rejects.toThrow('gave up mid-scan');
   });
 });

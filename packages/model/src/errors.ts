@@ -98,6 +98,14 @@ export class UnavailableError extends AndanteError {
   override readonly name = 'UnavailableError';
 }
 
+/** Work stopped because whoever wanted its answer gave up (499: the client closed the request). */
+export class CancelledError extends AndanteError {
+  readonly code = 'CANCELLED';
+  readonly httpStatus = 499;
+  readonly grpcCode = GrpcCode.CANCELLED;
+  override readonly name = 'CancelledError';
+}
+
 export function isAndanteError(err: unknown): err is AndanteError {
   return err instanceof AndanteError;
 }

@@ -4,7 +4,8 @@
 //
 //   querier -> frontend: hello { querierId }, ready { n } (n more jobs), result { id, ok, value | error },
 //                        stopping (no more jobs: it finishes and answers those it holds, then closes)
-//   frontend -> querier: job { id, method, args }
+//   frontend -> querier: job { id, method, args }, cancel { id } (its caller gave up: stop it; the
+//                        querier still answers it, with an error, and says ready as usual)
 //
 // Messages are V8's structured-clone serialization (node:v8), the format block jobs already cross
 // worker threads in: QuerierJobs' arguments and answers are plain data (bigints, typed arrays,
@@ -34,7 +35,7 @@ export type QuerierToFrontend =
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: WireError };
 
-export type FrontendToQuerier = { type: 'job'; id: number; method: QuerierJobMethod; args: unknown[] };
+export type FrontendToQuerier = { type: 'job'; id: number; method: QuerierJobMethod; args: unknown[] } | { type: 'cancel'; id: number };
 
 export function encodeFrontendMessage(m: QuerierToFrontend | FrontendToQuerier): Buffer {
   return serialize(m);
@@ -82,6 +83,7 @@ export function decodeFrontendMessage(bytes: Uint8Array): FrontendToQuerier {
   if (m.type === 'job' && isCount(m.id) && (QUERIER_JOB_METHODS as readonly unknown[]).includes(m.method) && Array.isArray(m.args)) {
     return { type: 'job', id: m.id, method: m.method as QuerierJobMethod, args: m.args };
   }
+  if (m.type === 'cancel' && isCount(m.id)) return { type: 'cancel', id: m.id };
   throw new InvalidArgumentError(`malformed frontend stream message of type ${JSON.stringify(m.type)}`);
 }
 

@@ -23,6 +23,7 @@ export {
   LimitExceededError,
   NotFoundError,
   UnavailableError,
+  CancelledError,
   isAndanteError,
 } from './errors.js';
 export type { GrpcCodeValue } from './errors.js';
@@ -57,7 +58,7 @@ export { mulberry32 } from './seeded-random.js';
 export { UNBOUNDED, overlapsWindow, mayHoldTraceId, BlockSet, newestFirst, blocksForRequest } from './block-selection.js';
 export type { TimeRange } from './block-selection.js';
 export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer, QuerierJobMethod } from './query-jobs.js';
-export { QUERIER_JOB_METHODS } from './query-jobs.js';
+export { QUERIER_JOB_METHODS, QUERIER_JOB_SIGNAL_ARG } from './query-jobs.js';
 export { attributesJson, anyValueJson, base64, doubleJson, jsonString } from './json.js';
 export { queryRangeResponseJson, queryInstantResponseJson } from './metrics-query.js';
 export type {

@@ -23,7 +23,8 @@ export interface BlockTagsAnswer {
 /**
  * Every job takes an optional `signal`: it aborts when the query is given up (the client went away,
  * a deadline passed, the search stopped early). A job queued at a frontend then leaves its queue;
- * one already running on a querier in another process is left to finish and its answer dropped.
+ * one already running on a querier in another process is told to stop (a `cancel` message), and
+ * its block reads stop at the next row-group batch.
  */
 export interface QuerierJobs {
   /** Block jobs this querier runs at once without queueing (its worker threads; 0 when it runs them inline). */
@@ -54,6 +55,22 @@ export interface QuerierJobs {
 /** The QuerierJobs methods, by name: what a job over the frontend's queue names. */
 export const QUERIER_JOB_METHODS = ['searchRecent', 'searchBlock', 'findTraceById', 'mayHoldElsewhere', 'tagNamesRecent', 'tagValuesRecent', 'blockTags', 'metricsRecent', 'metricsBlock'] as const;
 export type QuerierJobMethod = (typeof QUERIER_JOB_METHODS)[number];
+
+/**
+ * Where each method takes its `signal` (the arguments before it may be left out, as
+ * findTraceById's range is): a querier running a job from the wire puts its own signal there.
+ */
+export const QUERIER_JOB_SIGNAL_ARG: Readonly<Record<QuerierJobMethod, number>> = {
+  searchRecent: 2,
+  searchBlock: 2,
+  findTraceById: 3,
+  mayHoldElsewhere: 3,
+  tagNamesRecent: 2,
+  tagValuesRecent: 2,
+  blockTags: 3,
+  metricsRecent: 2,
+  metricsBlock: 2,
+};
 
 /** The blocks of a tenant the frontend shards a query over (the blocklist a poller keeps). */
 export interface BlockLister {

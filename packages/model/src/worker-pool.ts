@@ -25,6 +25,11 @@ export interface WorkerPoolOptions<J, R> {
   workerOptions?: () => WorkerOptions;
   /** Posts job `id` to a worker (with whatever transfer list suits it). */
   post(worker: Worker, id: number, job: J): void;
+  /**
+   * Tells a worker that nobody waits for job `id` any more (its caller's signal aborted), so it
+   * can stop early. The worker still ends the job with a message, which frees its slot.
+   */
+  cancel?(worker: Worker, id: number): void;
   /** The job's end if `msg` is one, else null (for messages `onOther` handles). */
   done(msg: unknown): JobDone<R> | null;
   /** Any other message from a worker. */
@@ -34,6 +39,13 @@ export interface WorkerPoolOptions<J, R> {
 interface PendingJob<R> {
   resolve: (r: R) => void;
   reject: (e: Error) => void;
+  /** Stops listening to the caller's signal. */
+  unwatch?: () => void;
+}
+
+interface QueuedJob<J, R> extends PendingJob<R> {
+  job: J;
+  signal?: AbortSignal;
 }
 
 interface PoolWorker<R> {
@@ -43,7 +55,7 @@ interface PoolWorker<R> {
 
 export class WorkerPool<J, R> {
   private readonly workers: PoolWorker<R>[] = [];
-  private readonly queue: { job: J; resolve: (r: R) => void; reject: (e: Error) => void }[] = [];
+  private readonly queue: QueuedJob<J, R>[] = [];
   private nextId = 0;
   private closed = false;
 
@@ -53,10 +65,27 @@ export class WorkerPool<J, R> {
     return this.opts.size;
   }
 
-  run(job: J): Promise<R> {
+  /**
+   * Runs `job` on a worker. When `signal` aborts, the caller is answered at once with its reason:
+   * a job still queued leaves the queue; a running one is cancelled on its worker (`cancel`), and
+   * its slot stays taken until the worker ends it.
+   */
+  run(job: J, signal?: AbortSignal): Promise<R> {
     if (this.closed) return Promise.reject(new Error(`${this.opts.name} pool is closed`));
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ job, resolve, reject });
+      const queued: QueuedJob<J, R> = { job, resolve, reject };
+      if (signal) {
+        queued.signal = signal;
+        const onAbort = (): void => {
+          const at = this.queue.indexOf(queued);
+          if (at >= 0) this.queue.splice(at, 1);
+          reject(signal.reason as Error);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        queued.unwatch = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.queue.push(queued);
       this.dispatch();
     });
   }
@@ -69,9 +98,20 @@ export class WorkerPool<J, R> {
       for (const x of this.workers) if (x.jobs.size < capacity && (!w || x.jobs.size < w.jobs.size)) w = x;
       if ((!w || w.jobs.size > 0) && this.workers.length < this.opts.size) w = this.spawn();
       if (!w) return;
-      const { job, resolve, reject } = this.queue.shift()!;
+      const { job, resolve, reject, unwatch, signal } = this.queue.shift()!;
       const id = this.nextId++;
-      w.jobs.set(id, { resolve, reject });
+      unwatch?.();
+      const pending: PendingJob<R> = { resolve, reject };
+      if (signal) {
+        // Answered by the abort already (the promise ignores the later outcome); the worker is told to stop.
+        const onAbort = (): void => {
+          reject(signal.reason as Error);
+          this.opts.cancel?.(w!.worker, id);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.unwatch = () => signal.removeEventListener('abort', onAbort);
+      }
+      w.jobs.set(id, pending);
       this.opts.post(w.worker, id, job);
     }
   }
@@ -87,6 +127,7 @@ export class WorkerPool<J, R> {
       }
       const job = w.jobs.get(done.id);
       w.jobs.delete(done.id);
+      job?.unwatch?.();
       if (job) {
         if (done.error) job.reject(done.error);
         else job.resolve(done.result as R);
@@ -94,7 +135,10 @@ export class WorkerPool<J, R> {
       this.dispatch();
     });
     const fail = (err: Error): void => {
-      for (const job of w.jobs.values()) job.reject(err);
+      for (const job of w.jobs.values()) {
+        job.unwatch?.();
+        job.reject(err);
+      }
       w.jobs.clear();
       const i = this.workers.indexOf(w);
       if (i >= 0) this.workers.splice(i, 1);

@@ -3,12 +3,17 @@
 // `/andante.Frontend/Process` stream to each, tells each how many jobs it can take, runs the jobs
 // with the querier's own QuerierJobs executor and sends the answers back. Names are resolved again
 // every dns_lookup_duration: frontends that appear are dialled, those gone are dropped. A stream
-// that fails is dialled again after a short backoff while its address still resolves.
+// that fails is dialled again after a short backoff while its address still resolves. A job the
+// frontend cancels (its caller gave up), or one whose stream died, has its signal aborted: its block
+// reads stop, and its answer (an error) tells the frontend the slot is free again.
 
 import { lookup } from 'node:dns/promises';
 import * as grpc from '@grpc/grpc-js';
+import { Counter, type Registry } from 'prom-client';
 import {
+  CancelledError,
   FRONTEND_PROCESS_METHOD,
+  QUERIER_JOB_SIGNAL_ARG,
   decodeFrontendMessage,
   encodeFrontendMessage,
   toWireError,
@@ -32,6 +37,9 @@ export interface FrontendWorkerConfig {
   maxSendMessageBytes: number;
 }
 
+/** Counts jobs that ended because they were cancelled (tempo_querier_jobs_cancelled_total). */
+export type CancelCounter = (why: 'frontend' | 'stream') => void;
+
 const identity = (b: Buffer): Buffer => b;
 
 /** Splits host:port; an IPv6 literal in brackets keeps its brackets off. */
@@ -47,8 +55,8 @@ class FrontendConnection {
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private backoffMs = 100;
-  /** Jobs running now, and who waits for them to finish (a graceful stop). */
-  private running = 0;
+  /** Jobs running now (by the frontend's job ID, with their signal), and who waits for them to finish (a graceful stop). */
+  private readonly running = new Map<number, AbortController>();
   private idle: (() => void)[] = [];
   private stopping = false;
 
@@ -58,6 +66,7 @@ class FrontendConnection {
     private readonly cfg: FrontendWorkerConfig,
     private readonly jobs: QuerierJobs,
     private readonly logger: Logger,
+    private readonly onCancelled: CancelCounter,
   ) {
     this.client = new grpc.Client(target, grpc.credentials.createInsecure(), {
       'grpc.max_send_message_length': cfg.maxSendMessageBytes,
@@ -80,19 +89,22 @@ class FrontendConnection {
         connected = true;
         this.backoffMs = 100;
       }
-      let job: FrontendToQuerier;
+      let m: FrontendToQuerier;
       try {
-        job = decodeFrontendMessage(bytes);
+        m = decodeFrontendMessage(bytes);
       } catch (err) {
         this.logger.warn('malformed message from the query-frontend; dropping the stream', { err });
         call.cancel();
         return;
       }
-      void this.run(call, job);
+      if (m.type === 'cancel') this.cancel(m.id, 'frontend', new CancelledError('the query-frontend cancelled the job: its caller gave up'));
+      else void this.run(call, m);
     });
     const again = (why: unknown): void => {
       if (this.call !== call) return;
       this.call = undefined;
+      // Nobody can receive these answers now (the frontend queues the jobs again): stop them.
+      for (const id of [...this.running.keys()]) this.cancel(id, 'stream', new CancelledError('the query-frontend stream ended'));
       if (this.closed) return;
       this.logger.debug('frontend stream ended; dialling again', { frontend: this.target, why: String(why) });
       this.retry = setTimeout(() => this.open(), this.backoffMs);
@@ -104,20 +116,33 @@ class FrontendConnection {
     call.write(encodeFrontendMessage({ type: 'ready', n: this.share() }));
   }
 
-  private async run(call: grpc.ClientDuplexStream<Buffer, Buffer>, job: FrontendToQuerier): Promise<void> {
-    this.running++;
+  private cancel(id: number, why: 'frontend' | 'stream', reason: Error): void {
+    const controller = this.running.get(id);
+    if (!controller || controller.signal.aborted) return;
+    controller.abort(reason);
+    this.onCancelled(why);
+  }
+
+  private async run(call: grpc.ClientDuplexStream<Buffer, Buffer>, job: Extract<FrontendToQuerier, { type: 'job' }>): Promise<void> {
+    const controller = new AbortController();
+    this.running.set(job.id, controller);
     try {
-      await this.answer(call, job);
+      await this.answer(call, job, controller.signal);
     } finally {
-      if (--this.running === 0) for (const wake of this.idle.splice(0)) wake();
+      this.running.delete(job.id);
+      if (this.running.size === 0) for (const wake of this.idle.splice(0)) wake();
     }
   }
 
-  private async answer(call: grpc.ClientDuplexStream<Buffer, Buffer>, job: FrontendToQuerier): Promise<void> {
+  private async answer(call: grpc.ClientDuplexStream<Buffer, Buffer>, job: Extract<FrontendToQuerier, { type: 'job' }>, signal: AbortSignal): Promise<void> {
     let message: Buffer;
     try {
       const method = this.jobs[job.method] as (...args: unknown[]) => Promise<unknown>;
-      const value = await method.apply(this.jobs, job.args);
+      // The signal goes where the method takes it (arguments left out before it stay undefined).
+      const at = QUERIER_JOB_SIGNAL_ARG[job.method];
+      const args = job.args.slice(0, at);
+      args[at] = signal;
+      const value = await method.apply(this.jobs, args);
       message = encodeFrontendMessage({ type: 'result', id: job.id, ok: true, value });
       if (message.length > this.cfg.maxSendMessageBytes) {
         const error = toWireError(new Error(`the answer to ${job.method} is ${message.length} bytes, over the largest gRPC message (${this.cfg.maxSendMessageBytes}); narrow the query`));
@@ -138,7 +163,7 @@ class FrontendConnection {
   async drain(timeoutMs: number): Promise<void> {
     this.stopping = true;
     const call = this.call;
-    if (call && this.running > 0) {
+    if (call && this.running.size > 0) {
       call.write(encodeFrontendMessage({ type: 'stopping' }));
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([new Promise<void>((resolve) => this.idle.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
@@ -152,6 +177,7 @@ class FrontendConnection {
     clearTimeout(this.retry);
     const call = this.call;
     this.call = undefined;
+    for (const id of [...this.running.keys()]) this.cancel(id, 'stream', new CancelledError('the querier stopped'));
     call?.end();
     call?.cancel();
     this.client.close();
@@ -162,12 +188,24 @@ export class FrontendWorker {
   private readonly connections = new Map<string, FrontendConnection>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly countCancelled: CancelCounter;
 
   constructor(
     private readonly cfg: FrontendWorkerConfig,
     private readonly jobs: QuerierJobs,
     private readonly logger: Logger,
-  ) {}
+    registry?: Registry,
+  ) {
+    const cancelled = registry
+      ? new Counter({
+          name: 'tempo_querier_jobs_cancelled_total',
+          help: 'Jobs from query-frontends stopped before they finished: cancelled by the frontend (its caller gave up) or their stream ended.',
+          labelNames: ['reason'],
+          registers: [registry],
+        })
+      : undefined;
+    this.countCancelled = (why) => cancelled?.inc({ reason: why });
+  }
 
   /** Frontends connected (or being dialled) now. */
   get frontends(): string[] {
@@ -209,7 +247,7 @@ export class FrontendWorker {
     for (const target of targets) {
       if (this.connections.has(target)) continue;
       this.logger.info('connecting to query-frontend', { frontend: target });
-      const conn = new FrontendConnection(target, () => this.share(), this.cfg, this.jobs, this.logger.child({ frontend: target }));
+      const conn = new FrontendConnection(target, () => this.share(), this.cfg, this.jobs, this.logger.child({ frontend: target }), this.countCancelled);
       this.connections.set(target, conn);
       added.push(conn);
     }

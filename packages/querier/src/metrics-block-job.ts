@@ -7,11 +7,16 @@
 import type { MetricsEngine, MetricsPartial, MetricsRequest } from '@andante/model';
 import type { BackendBlock } from '@andante/storage';
 
-export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, engine: MetricsEngine): Promise<MetricsPartial> {
+/** `signal` aborted (nobody waits for the answer) stops the job at its next batch of spans or trace. */
+export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, engine: MetricsEngine, signal?: AbortSignal): Promise<MetricsPartial> {
   const job = engine.job(req);
   const byTrace: number[] = [];
   for (const [leaf, plan] of job.columnPlans.entries()) {
-    const scanned = plan ? await block.scanSpanColumns(plan, async (batch) => void (await job.observeColumns(leaf, batch))) : null;
+    const visit = async (batch: Parameters<typeof job.observeColumns>[1]): Promise<void> => {
+      signal?.throwIfAborted();
+      await job.observeColumns(leaf, batch);
+    };
+    const scanned = plan ? await block.scanSpanColumns(plan, visit) : null;
     if (scanned) job.addInspected(0, scanned.inspectedSpans, scanned.inspectedBytes);
     else byTrace.push(leaf);
   }
@@ -19,6 +24,7 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
     let traces = 0;
     let spans = 0;
     for await (const { trace } of block.iterateTraces()) {
+      signal?.throwIfAborted();
       traces++;
       for (const rs of trace.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
       job.observeTrace(trace, byTrace);

@@ -5,6 +5,7 @@ import type { Backend } from '@andante/backend';
 import { hostname } from 'node:os';
 import { parseDuration, type IngesterQuerier, type Logger, type MetricsEngine, type QuerierJobs, type SearchCompiler } from '@andante/model';
 import type { Service } from '@andante/service';
+import type { Registry } from 'prom-client';
 import type { Blocklist } from './blocklist.js';
 import { Querier } from './querier.js';
 import { BlockSearchPool, type CompilerModule } from './search-pool.js';
@@ -46,6 +47,8 @@ export interface QuerierModuleDeps {
   /** TraceQL metrics for block jobs run inline. */
   metricsEngine?: MetricsEngine;
   logger: Logger;
+  /** Where the frontend worker's self-metrics go. */
+  registry?: Registry;
   /**
    * Pull jobs from query-frontends in other processes (frontend_worker.frontend_address), with
    * these message bounds. Absent: the frontend runs in this process and calls `jobs` directly.
@@ -93,6 +96,7 @@ export function createQuerier(config: QuerierModuleConfig, deps: QuerierModuleDe
         },
         querier,
         deps.logger.child({ component: 'frontend-worker' }),
+        deps.registry,
       )
     : undefined;
   return {

@@ -71,7 +71,7 @@ export class Querier implements QuerierJobs {
    * the blocklist's blocks (bloom filter first), reading each block once, and combines the parts
    * with duplicate spans removed.
    */
-  async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = UNBOUNDED): Promise<Trace | null> {
+  async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = UNBOUNDED, signal?: AbortSignal): Promise<Trace | null> {
     const blocks = new BlockSet();
     const candidate = (m: BlockMeta): boolean => overlapsWindow(m, range) && mayHoldTraceId(m, traceId);
     const reads: Promise<Settled<Trace | null>>[] = [];
@@ -80,13 +80,15 @@ export class Querier implements QuerierJobs {
     };
     // Listed blocks are read while the ingesters answer; blocks they flushed that no list holds yet, after.
     readBlocks(this.deps.blocklist.blocks(tenantId));
-    for (const answer of await Promise.all(this.deps.ingesters().map((i) => settle(i.findTraceById(tenantId, traceId))))) {
+    for (const answer of await Promise.all(this.deps.ingesters().map((i) => settle(i.findTraceById(tenantId, traceId, signal))))) {
       if (answer.ok) readBlocks(answer.value.flushedBlocks);
       reads.push(Promise.resolve(answer.ok ? { ok: true, value: answer.value.trace } : answer));
     }
     const parts: Trace[] = [];
     let failure: unknown;
-    for (const s of await Promise.all(reads)) {
+    const settled = await Promise.all(reads);
+    signal?.throwIfAborted();
+    for (const s of settled) {
       if (s.ok) {
         if (s.value) parts.push(s.value);
       } else if (!(s.reason instanceof NotFoundError)) {
@@ -108,8 +110,8 @@ export class Querier implements QuerierJobs {
    * Whether any source but block `exceptBlockId` may hold spans of the trace: ingesters are asked,
    * blocks answer from their ID ranges and bloom filters (no data read).
    */
-  async mayHoldElsewhere(tenantId: string, traceId: Uint8Array, exceptBlockId: string): Promise<boolean> {
-    const answers = await Promise.all(this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId)));
+  async mayHoldElsewhere(tenantId: string, traceId: Uint8Array, exceptBlockId: string, signal?: AbortSignal): Promise<boolean> {
+    const answers = await Promise.all(this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId, signal)));
     if (answers.some((a) => a.trace !== null)) return true;
     const blocks = new BlockSet();
     const other = (m: BlockMeta): boolean => m.blockID !== exceptBlockId && mayHoldTraceId(m, traceId);
@@ -149,9 +151,9 @@ export class Querier implements QuerierJobs {
   }
 
   /** Conditions are pushed down to the block's columns; the engine decides on candidate traces. */
-  async searchBlock(meta: BlockMeta, req: SearchRequest): Promise<SearchPartial> {
+  async searchBlock(meta: BlockMeta, req: SearchRequest, signal?: AbortSignal): Promise<SearchPartial> {
     const pool = this.deps.pool;
-    const result = pool?.threaded ? await pool.search(meta, req) : await searchBlockWith(this.openBlock(meta), req, this.compile()(req.query));
+    const result = pool?.threaded ? await pool.search(meta, req, signal) : await searchBlockWith(this.openBlock(meta), req, this.compile()(req.query), signal);
     const metrics = emptySearchMetrics();
     metrics.inspectedTraces = result.inspectedTraces;
     metrics.inspectedSpans = BigInt(result.inspectedSpans);
@@ -159,9 +161,9 @@ export class Querier implements QuerierJobs {
     return { traces: result.traces, metrics };
   }
 
-  blockTags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob): Promise<BlockTagsAnswer> {
+  blockTags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob, signal?: AbortSignal): Promise<BlockTagsAnswer> {
     const pool = this.deps.pool;
-    return pool?.threaded ? pool.tags(meta, req, job) : blockTags(new BackendBlock(this.deps.backend, meta), this.compile(), req, job);
+    return pool?.threaded ? pool.tags(meta, req, job, signal) : blockTags(new BackendBlock(this.deps.backend, meta), this.compile(), req, job);
   }
 
   metricsRecent(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial[]> {
@@ -169,12 +171,12 @@ export class Querier implements QuerierJobs {
   }
 
   /** On the search workers when they run threaded, else inline with this querier's cached blocks. */
-  metricsBlock(meta: BlockMeta, req: MetricsRequest): Promise<MetricsPartial> {
+  metricsBlock(meta: BlockMeta, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial> {
     const pool = this.deps.pool;
-    if (pool?.threaded) return pool.metrics(meta, req);
+    if (pool?.threaded) return pool.metrics(meta, req, signal);
     const engine = this.deps.metricsEngine;
     if (!engine) throw new Error('querier: metrics block jobs run inline need a metrics engine');
-    return metricsBlockJob(this.openBlock(meta), req, engine);
+    return metricsBlockJob(this.openBlock(meta), req, engine, signal);
   }
 
   /**

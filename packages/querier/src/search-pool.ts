@@ -16,8 +16,8 @@ export interface CompilerModule {
 }
 
 /** One block search, inline or on a worker. */
-export function searchBlockWith(block: BackendBlock, req: SearchRequest, query: CompiledSearch): Promise<BlockSearchResult> {
-  return block.search(query.fetch, req, (trace) => query.match(trace, req, req.spss));
+export function searchBlockWith(block: BackendBlock, req: SearchRequest, query: CompiledSearch, signal?: AbortSignal): Promise<BlockSearchResult> {
+  return block.search(query.fetch, signal ? { ...req, signal } : req, (trace) => query.match(trace, req, req.spss));
 }
 
 /** A block job: a search, a tag request's part, or a metrics query's part. */
@@ -29,7 +29,11 @@ export type BlockJob =
 type BlockAnswer = BlockSearchResult | BlockTagsAnswer | MetricsPartial;
 
 /** Messages between the pool and its workers. */
-export type ToWorker = (BlockJob & { id: number }) | { kind: 'read'; id: number; data?: Uint8Array; error?: SerializedError };
+export type ToWorker =
+  | (BlockJob & { id: number })
+  | { kind: 'read'; id: number; data?: Uint8Array; error?: SerializedError }
+  /** Nobody waits for job `id` any more: stop it at its next batch. */
+  | { kind: 'cancel'; id: number };
 export type FromWorker =
   | { kind: 'done'; id: number; result?: BlockAnswer; error?: SerializedError }
   /** A byte range, or the whole object when `length` is absent. */
@@ -69,22 +73,22 @@ export class BlockSearchPool {
     return WORKER_URL !== null && this.size > 0;
   }
 
-  search(meta: BlockMeta, req: SearchRequest): Promise<BlockSearchResult> {
-    return this.run({ kind: 'search', meta, req }) as Promise<BlockSearchResult>;
+  search(meta: BlockMeta, req: SearchRequest, signal?: AbortSignal): Promise<BlockSearchResult> {
+    return this.run({ kind: 'search', meta, req }, signal) as Promise<BlockSearchResult>;
   }
 
   /** A tag request's part from one block (tag names or values). */
-  tags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob): Promise<BlockTagsAnswer> {
+  tags(meta: BlockMeta, req: TagsRequest, job: BlockTagsJob, signal?: AbortSignal): Promise<BlockTagsAnswer> {
     // Only what the job reads crosses the thread boundary (not the v2/tag fields of a values request).
-    return this.run({ kind: 'tags', meta, req: { query: req.query, startSeconds: req.startSeconds, endSeconds: req.endSeconds }, job }) as Promise<BlockTagsAnswer>;
+    return this.run({ kind: 'tags', meta, req: { query: req.query, startSeconds: req.startSeconds, endSeconds: req.endSeconds }, job }, signal) as Promise<BlockTagsAnswer>;
   }
 
   /** A metrics query's part from one block (the worker imports the engine from the compiler's module, export `metricsEngine`). */
-  metrics(meta: BlockMeta, req: MetricsRequest): Promise<MetricsPartial> {
-    return this.run({ kind: 'metrics', meta, req }) as Promise<MetricsPartial>;
+  metrics(meta: BlockMeta, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial> {
+    return this.run({ kind: 'metrics', meta, req }, signal) as Promise<MetricsPartial>;
   }
 
-  private run(job: BlockJob): Promise<BlockAnswer> {
+  private run(job: BlockJob, signal?: AbortSignal): Promise<BlockAnswer> {
     if (this.closed) return Promise.reject(new Error('block search pool is closed'));
     this.pool ??= new WorkerPool({
       name: 'block search',
@@ -92,6 +96,7 @@ export class BlockSearchPool {
       size: this.size,
       workerOptions: () => ({ workerData: this.compiler() }),
       post: (worker, id, job) => worker.postMessage({ ...job, id } satisfies ToWorker),
+      cancel: (worker, id) => worker.postMessage({ kind: 'cancel', id } satisfies ToWorker),
       done: (msg) => {
         const m = msg as FromWorker;
         if (m.kind !== 'done') return null;
@@ -107,7 +112,7 @@ export class BlockSearchPool {
         );
       },
     });
-    return this.pool.run(job);
+    return this.pool.run(job, signal);
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Backend, KeyPath } from '@andante/backend';
-import type { CompiledSearch, MetricsEngine, SearchCompiler } from '@andante/model';
+import { CancelledError, type CompiledSearch, type MetricsEngine, type SearchCompiler } from '@andante/model';
 import { metricsBlockJob } from './metrics-block-job.js';
 import { BackendBlock, type BlockMeta } from '@andante/storage';
 import { blockTags } from './block-tags-job.js';
@@ -66,7 +66,14 @@ function openBlock(meta: BlockMeta): BackendBlock {
   return block;
 }
 
+/** Jobs running here, to stop when the pool cancels them. */
+const running = new Map<number, AbortController>();
+
 port.on('message', (msg: ToWorker) => {
+  if (msg.kind === 'cancel') {
+    running.get(msg.id)?.abort(new CancelledError('block job cancelled: nobody waits for its answer'));
+    return;
+  }
   if (msg.kind === 'read') {
     const r = reads.get(msg.id);
     reads.delete(msg.id);
@@ -75,11 +82,14 @@ port.on('message', (msg: ToWorker) => {
     return;
   }
   const { id, meta } = msg;
+  const controller = new AbortController();
+  running.set(id, controller);
+  const signal = controller.signal;
   let work: Promise<unknown>;
-  if (msg.kind === 'search') work = searchBlockWith(openBlock(meta), msg.req, compiledQuery(msg.req.query));
+  if (msg.kind === 'search') work = searchBlockWith(openBlock(meta), msg.req, compiledQuery(msg.req.query), signal);
   else if (msg.kind === 'tags') work = blockTags(openBlock(meta), compile, msg.req, msg.job);
-  else work = metricsEngine ? metricsBlockJob(openBlock(meta), msg.req, metricsEngine) : Promise.reject(new Error('the language module has no metricsEngine'));
-  work.then(
+  else work = metricsEngine ? metricsBlockJob(openBlock(meta), msg.req, metricsEngine, signal) : Promise.reject(new Error('the language module has no metricsEngine'));
+  work.finally(() => running.delete(id)).then(
     (result) => port.postMessage({ kind: 'done', id, result: result as Extract<FromWorker, { kind: 'done' }>['result'] } satisfies FromWorker),
     (err: unknown) => port.postMessage({ kind: 'done', id, error: serializeError(err) } satisfies FromWorker),
   );

@@ -341,6 +341,7 @@ export class Andante {
           compilerModule: () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }),
           metricsEngine,
           logger: logger('querier'),
+          registry: this.registry,
           // No frontend here: pull jobs from the frontends at querier.frontend_worker.frontend_address.
           // (The frontend is built after the querier: ask the selection, not what is built.)
           ...(this.selected.has('query-frontend')

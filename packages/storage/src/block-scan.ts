@@ -20,6 +20,8 @@ export interface BlockSearchOptions {
   /** Unix seconds; 0 = unbounded. */
   startSeconds: number;
   endSeconds: number;
+  /** Aborts when nobody waits for the answer: the scan stops at the next row group or batch. */
+  signal?: AbortSignal;
 }
 
 export interface BlockSearchResult {
@@ -367,6 +369,7 @@ export async function searchBlockColumns(
   let inspectedBytes = 0;
   let rowStart = 0;
   for (const rg of src.metadata.row_groups) {
+    opts.signal?.throwIfAborted();
     const rows = Number(rg.num_rows);
     const scan = new RowGroupScan(src, schema, rg, rowStart, rows);
     rowStart += rows;
@@ -413,6 +416,7 @@ export async function searchBlockColumns(
     return cand.start >= Number(found[opts.limit - 1]!.startTimeUnixNano) - NS_SLACK;
   };
   const evaluateBatch = async (batch: Candidate[]): Promise<void> => {
+    opts.signal?.throwIfAborted();
     const traces = await src.readTraces(batch.map((c) => ({ traceId: c.traceId, rowStart: c.rowStart, rowEnd: c.rowEnd, whole: c.edge })));
     for (let i = 0; i < batch.length; i++) {
       if (!mayStillRank(batch[i]!)) continue;

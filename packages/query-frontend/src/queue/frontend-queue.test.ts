@@ -46,9 +46,18 @@ class QuerierStream {
     this.wake?.();
   }
 
-  async jobs(n: number): Promise<FrontendToQuerier[]> {
-    while (this.received.length < n) await new Promise<void>((r) => this.waiters.push(r));
-    return this.received.slice(0, n);
+  private async first<T extends FrontendToQuerier['type']>(type: T, n: number): Promise<Extract<FrontendToQuerier, { type: T }>[]> {
+    const of = (): Extract<FrontendToQuerier, { type: T }>[] => this.received.filter((m): m is Extract<FrontendToQuerier, { type: T }> => m.type === type);
+    while (of().length < n) await new Promise<void>((r) => this.waiters.push(r));
+    return of().slice(0, n);
+  }
+
+  jobs(n: number): Promise<Extract<FrontendToQuerier, { type: 'job' }>[]> {
+    return this.first('job', n);
+  }
+
+  cancels(n: number): Promise<Extract<FrontendToQuerier, { type: 'cancel' }>[]> {
+    return this.first('cancel', n);
   }
 }
 
@@ -78,6 +87,33 @@ describe('FrontendQueue over a Process stream', () => {
     q.die();
     await serving;
     expect(fe.connectedClients).toBe(0);
+  });
+
+  it('tells the querier to cancel a job whose caller gave up, keeps its slot busy until the querier answers, and ignores that answer', async () => {
+    const fe = frontend();
+    const q = new QuerierStream();
+    const serving = fe.process(q.call);
+    q.send({ type: 'hello', querierId: 'q1' });
+    q.send({ type: 'ready', n: 1 });
+    const caller = new AbortController();
+    const answer = fe.jobs.searchBlock(meta('b1'), req, caller.signal);
+    const [job] = await q.jobs(1);
+    const other = fe.jobs.searchBlock(meta('b2'), req); // queued: the querier has no room
+    caller.abort(new Error('client went away'));
+    await expect(answer).rejects.toThrow('client went away');
+    const [cancel] = await q.cancels(1);
+    expect(cancel).toEqual({ type: 'cancel', id: job!.id });
+    await new Promise((r) => setImmediate(r));
+    expect(q.received.filter((m) => m.type === 'job')).toHaveLength(1); // the slot is still the cancelled job's
+    q.send({ type: 'result', id: job!.id, ok: false, error: { code: 'CANCELLED', message: 'cancelled', httpStatus: 499, grpcCode: 1 } });
+    q.send({ type: 'ready', n: 1 });
+    const [, second] = await q.jobs(2);
+    expect(second!.args[0]).toEqual(meta('b2'));
+    q.send({ type: 'result', id: second!.id, ok: true, value: 2 });
+    await expect(other).resolves.toBe(2);
+    expect(q.received.filter((m) => m.type === 'cancel')).toHaveLength(1); // answered jobs are never cancelled
+    q.die();
+    await serving;
   });
 
   it('rebuilds a querier refusal as the typed error (a block gone is NotFoundError; a bad query is 400)', async () => {

@@ -1,8 +1,9 @@
 // Queriers in other processes pull the frontend's jobs (Tempo's pull model): QueueJobs implements
 // QuerierJobs by queueing each call as a job in the per-tenant fair queue, and `process` serves one
 // querier's `/andante.Frontend/Process` stream: it sends as many jobs as the querier said it can
-// take, and settles each job with the answer it sends back. When the stream dies, the jobs it held
-// go back to the queue (once) for another querier.
+// take, and settles each job with the answer it sends back. A job whose caller gives up while a
+// querier holds it is cancelled there (a `cancel` message), so the querier stops reading blocks for
+// nobody. When the stream dies, the jobs it held go back to the queue (once) for another querier.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
@@ -51,7 +52,13 @@ interface Connection {
   credits: number;
   /** It said it is stopping: it gets no more jobs, and answers those it holds. */
   stopping: boolean;
-  inFlight: Map<number, QueuedJob<JobPayload>>;
+  inFlight: Map<number, InFlightJob>;
+}
+
+interface InFlightJob {
+  job: QueuedJob<JobPayload>;
+  /** Stops listening for the caller giving up (which would send the querier a cancel). */
+  unwatch: () => void;
 }
 
 export class FrontendQueue {
@@ -153,9 +160,19 @@ export class FrontendQueue {
           continue;
         }
         conn.credits--;
-        conn.inFlight.set(id, job);
+        // The job stays in flight until the querier answers (it says ready then): its slot is busy
+        // until the cancelled job has stopped.
+        let cancelSent = false;
+        const onGiveUp = (): void => {
+          if (cancelSent || !conn.inFlight.has(id)) return;
+          cancelSent = true;
+          void call.send(encodeFrontendMessage({ type: 'cancel', id })).catch(() => undefined);
+        };
+        job.signal?.addEventListener('abort', onGiveUp, { once: true });
+        conn.inFlight.set(id, { job, unwatch: () => job.signal?.removeEventListener('abort', onGiveUp) });
         this.inFlightGauge.inc({ querier: conn.querierId });
         await call.send(message).catch(() => undefined); // a dead stream is noticed by the reader
+        if (job.signal?.aborted) onGiveUp(); // gave up while the job was being sent
       }
     };
     const pumping = pump();
@@ -171,12 +188,14 @@ export class FrontendQueue {
           conn.stopping = true;
           conn.credits = 0;
         } else if (m.type === 'result') {
-          const job = conn.inFlight.get(m.id);
-          if (!job) continue; // answered after its caller gave up and it was dropped: nothing to do
+          const held = conn.inFlight.get(m.id);
+          if (!held) continue;
           conn.inFlight.delete(m.id);
+          held.unwatch();
           this.inFlightGauge.dec({ querier: conn.querierId });
-          if (m.ok) job.resolve(m.value);
-          else job.reject(fromWireError(m.error));
+          // A job whose caller gave up is settled already: its answer goes nowhere.
+          if (m.ok) held.job.resolve(m.value);
+          else held.job.reject(fromWireError(m.error));
         }
       }
     } catch (err) {
@@ -188,7 +207,8 @@ export class FrontendQueue {
       wake?.();
       await pumping;
       this.connections.delete(conn);
-      for (const job of conn.inFlight.values()) {
+      for (const { job, unwatch } of conn.inFlight.values()) {
+        unwatch();
         this.inFlightGauge.dec({ querier: conn.querierId });
         this.queue.requeue(job, `querier ${conn.querierId} went away`);
       }

@@ -3,7 +3,7 @@
 // tenant's queue is bounded (query_frontend.max_outstanding_per_tenant, 429 beyond it). Queriers
 // take jobs with `next()` (waiting when there are none). A job whose caller gives up (its signal
 // aborts) leaves the queue at once; one a querier holds is settled by the first of its answer,
-// the caller giving up, or the querier going away (then it is queued again, once, at the head of
+// the caller giving up (the querier is then told to cancel it), or the querier going away (then it is queued again, once, at the head of
 // its tenant's queue, and failed the second time).
 
 import { AndanteError, GrpcCode, UnavailableError } from '@andante/model';
@@ -27,6 +27,8 @@ export interface QueuedJob<P> {
   reject(err: unknown): void;
   /** Whether the caller has its answer (or gave up). */
   readonly settled: boolean;
+  /** The caller's signal: a querier holding the job is told to stop when it aborts. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RequestQueueOptions {
@@ -78,6 +80,7 @@ export class RequestQueue<P> {
       const job: Job<P> = {
         tenant,
         payload,
+        signal,
         attempts: 0,
         queued: false,
         done: false,
