@@ -55,6 +55,8 @@ import {
 } from './block-schema.js';
 import type { ColumnWrite } from './block-schema.js';
 import { TableBuilder, encodeResourceEntry, encodeScopeEntry } from './block-tables.js';
+import { ColumnFileWriter, leafSpecs } from './column-writer.js';
+import type { LeafChunk, LeafSpec, LeafValues, LeafWrite } from './column-writer.js';
 import { buildBloomShards } from './bloom.js';
 import type { TraceIdSet } from './bloom.js';
 import { assignNestedSet, isRootSpan } from './nested-set.js';
@@ -84,11 +86,21 @@ export interface EncodeTuning {
   codec: CompressionCodec;
   compressors: Partial<Record<CompressionCodec, Compressor>>;
   columns: Readonly<Record<string, ColumnWrite>>;
+  /**
+   * Which column writer: ours (ColumnFileWriter, leaves straight from the row-group buffer) or
+   * hyparquet-writer's generic one. Both write the same bytes for the same rows.
+   */
+  writer: ColumnWriterKind;
 }
 
-export function tuningFor(format: string): EncodeTuning {
-  if (format === FORMAT_V1) return { format, codec: 'SNAPPY', compressors: {}, columns: {} };
-  if (format === CURRENT_FORMAT) return { format, codec: BLOCK_CODEC, compressors: WRITE_COMPRESSORS, columns: COLUMN_WRITE };
+export type ColumnWriterKind = 'andante' | 'hyparquet-writer';
+
+/** The default column writer; ANDANTE_COLUMN_WRITER=hyparquet-writer picks the generic one (A/B runs). */
+export const DEFAULT_COLUMN_WRITER: ColumnWriterKind = process.env['ANDANTE_COLUMN_WRITER'] === 'hyparquet-writer' ? 'hyparquet-writer' : 'andante';
+
+export function tuningFor(format: string, writer: ColumnWriterKind = DEFAULT_COLUMN_WRITER): EncodeTuning {
+  if (format === FORMAT_V1) return { format, codec: 'SNAPPY', compressors: {}, columns: {}, writer };
+  if (format === CURRENT_FORMAT) return { format, codec: BLOCK_CODEC, compressors: WRITE_COMPRESSORS, columns: COLUMN_WRITE, writer };
   throw new InvalidArgumentError(`cannot write block format ${JSON.stringify(format)}`);
 }
 
@@ -140,6 +152,7 @@ class Interner<K, V> {
   }
 }
 
+const CREATED_BY = 'andante';
 const SPAN_KEYS = new Map(SPAN_DEDICATED.map((d, i) => [d.key, i]));
 const identity = (s: string): string => s;
 const orderBytes = (codes: string): Uint8Array => {
@@ -385,6 +398,296 @@ class RowGroupBuffer {
   }
 }
 
+/** A growable typed array of one leaf's slots. */
+class Grow<A extends Int32Array | BigInt64Array | Float64Array | Uint8Array> {
+  n = 0;
+  constructor(
+    public data: A,
+    private readonly make: (n: number) => A,
+  ) {}
+
+  ensure(extra: number): void {
+    if (this.n + extra <= this.data.length) return;
+    const next = this.make(Math.max(this.data.length * 2, this.n + extra));
+    (next as Uint8Array).set(this.data as Uint8Array);
+    this.data = next;
+  }
+
+  view(): A {
+    return this.data.subarray(0, this.n) as A;
+  }
+}
+
+/** The leaves of one attrs_* list: levels shared by key and value, then the values. */
+class ListLeaves {
+  readonly rep = new Grow(new Uint8Array(1024), (n) => new Uint8Array(n));
+  readonly def = new Grow(new Uint8Array(1024), (n) => new Uint8Array(n));
+  keys: (string | undefined)[] = [];
+  /** Elements of the current row so far. */
+  inRow = 0;
+
+  /** Starts an element (or the empty-list slot) and returns its slot. */
+  slot(present: boolean): number {
+    const i = this.rep.n;
+    this.rep.ensure(1);
+    this.def.ensure(1);
+    this.rep.data[i] = present && this.inRow > 0 ? 1 : 0;
+    this.def.data[i] = present ? 1 : 0;
+    this.rep.n++;
+    this.def.n++;
+    if (present) this.inRow++;
+    return i;
+  }
+
+  reset(): void {
+    this.rep.n = 0;
+    this.def.n = 0;
+    this.keys = [];
+    this.inRow = 0;
+  }
+}
+
+const LEAVES = leafSpecs(BLOCK_SCHEMA);
+
+/**
+ * One row group's leaf columns for our column writer (ColumnFileWriter): flat numeric columns in
+ * typed arrays allocated once, strings and byte strings in one array per leaf, the attribute
+ * lists as flat key/value leaves with their repetition and definition levels, built as spans are
+ * added. No per-span objects for attributes (the generic writer needed a {key, value} object per
+ * attribute and a Dremel pass over them).
+ */
+class ColumnarRowGroup {
+  length = 0;
+  private readonly i32: Record<string, Int32Array> = {};
+  private readonly i64: Record<string, BigInt64Array> = {};
+  private readonly defs: Record<string, Uint8Array> = {};
+  private arrays: Record<string, unknown[]> = {};
+  private readonly strList = new ListLeaves();
+  private strValues: (string | undefined)[] = [];
+  private readonly intList = new ListLeaves();
+  private readonly intValues = new Grow(new BigInt64Array(1024), (n) => new BigInt64Array(n));
+  private readonly dblList = new ListLeaves();
+  private readonly dblValues = new Grow(new Float64Array(1024), (n) => new Float64Array(n));
+  private readonly boolList = new ListLeaves();
+  private readonly boolValues = new Grow(new Uint8Array(1024), (n) => new Uint8Array(n));
+  private readonly keys = new Interner<string, string>(4096);
+  private readonly orders = new Interner<string, Uint8Array>(4096);
+  private traceStart = 0n;
+  private traceEnd = 0n;
+
+  constructor(readonly capacity: number) {
+    for (const leaf of LEAVES) {
+      if (leaf.path.length !== 1) continue;
+      const e = leaf.element;
+      if (e.type === 'INT32') this.i32[leaf.key] = new Int32Array(capacity);
+      else if (e.type === 'INT64') this.i64[leaf.key] = new BigInt64Array(capacity);
+      if (e.repetition_type === 'OPTIONAL') this.defs[leaf.key] = new Uint8Array(capacity);
+    }
+    this.reset();
+  }
+
+  reset(): void {
+    this.length = 0;
+    this.arrays = {};
+    for (const leaf of LEAVES) {
+      const e = leaf.element;
+      if (leaf.path.length === 1 && e.type !== 'INT32' && e.type !== 'INT64') this.arrays[leaf.key] = [];
+    }
+    for (const l of [this.strList, this.intList, this.dblList, this.boolList]) l.reset();
+    this.strValues = [];
+    this.intValues.n = 0;
+    this.dblValues.n = 0;
+    this.boolValues.n = 0;
+  }
+
+  startTrace(t: TraceRows): void {
+    this.traceStart = u64ToI64(t.start);
+    this.traceEnd = u64ToI64(t.end);
+  }
+
+  private optional(column: string, i: number, value: unknown): void {
+    const present = value !== null && value !== undefined;
+    this.defs[column]![i] = present ? 1 : 0;
+    this.arrays[column]!.push(present ? value : undefined);
+  }
+
+  push(traceId: Uint8Array, t: TraceRows, r: SpanRow): void {
+    const i = this.length++;
+    const a = this.arrays;
+    const i32 = this.i32;
+    const i64 = this.i64;
+    const s = r.span;
+    a['trace_id']!.push(traceId);
+    a['trace_root_service_name']!.push(t.rootServiceName);
+    a['trace_root_span_name']!.push(t.rootSpanName);
+    i64['trace_start_time_unix_nano']![i] = this.traceStart;
+    i64['trace_end_time_unix_nano']![i] = this.traceEnd;
+    i32['rs_index']![i] = r.rsIndex;
+    i32['ss_index']![i] = r.ssIndex;
+    i32['span_index']![i] = r.spanIndex;
+    i32['resource_ref']![i] = r.res.ref;
+    i32['scope_ref']![i] = r.scope.ref;
+    a['resource_service_name']!.push(r.res.dedicated[0] ?? '');
+    for (let d = 1; d < RESOURCE_DEDICATED.length; d++) this.optional(RESOURCE_DEDICATED[d]!.column, i, r.res.dedicated[d]);
+    a['scope_name']!.push(r.scope.name);
+    a['scope_version']!.push(r.scope.version);
+    a['span_id']!.push(s.spanId);
+    a['parent_span_id']!.push(s.parentSpanId.length === 0 ? EMPTY : s.parentSpanId);
+    i32['parent_id']![i] = r.parentId;
+    i32['nested_set_left']![i] = r.left;
+    i32['nested_set_right']![i] = r.right;
+    a['name']!.push(s.name);
+    i32['kind']![i] = s.kind | 0;
+    i64['start_time_unix_nano']![i] = u64ToI64(s.startTimeUnixNano);
+    i64['duration_nano']![i] = u64ToI64(s.endTimeUnixNano - s.startTimeUnixNano);
+    i32['status_code']![i] = s.status.code | 0;
+    a['status_message']!.push(s.status.message);
+    a['trace_state']!.push(s.traceState);
+    i32['flags']![i] = s.flags | 0;
+    this.pushAttributes(i, s.attributes);
+    i32['dropped_attributes_count']![i] = s.droppedAttributesCount | 0;
+    this.optional('events', i, s.events.length > 0 ? encodeEvents(s.events, s.startTimeUnixNano) : null);
+    i32['dropped_events_count']![i] = s.droppedEventsCount | 0;
+    this.optional('links', i, s.links.length > 0 ? encodeLinks(s.links) : null);
+    i32['dropped_links_count']![i] = s.droppedLinksCount | 0;
+  }
+
+  /** As RowGroupBuffer.pushAttributes, straight into the list leaves. */
+  private pushAttributes(row: number, kvs: readonly KeyValue[]): void {
+    const { strList, intList, dblList, boolList } = this;
+    strList.inRow = intList.inRow = dblList.inRow = boolList.inRow = 0;
+    let other: KeyValue[] | undefined;
+    let order = '';
+    let d0: string | bigint | null = null;
+    let d1: string | bigint | null = null;
+    let d2: string | bigint | null = null;
+    let d3: string | bigint | null = null;
+    let d4: string | bigint | null = null;
+    for (let k = 0; k < kvs.length; k++) {
+      const { key: rawKey, value: v } = kvs[k]!;
+      const d = SPAN_KEYS.get(rawKey);
+      if (d !== undefined && (d === 0 ? d0 : d === 1 ? d1 : d === 2 ? d2 : d === 3 ? d3 : d4) === null) {
+        const type = SPAN_DEDICATED[d]!.type;
+        if ((type === 'string' && 'stringValue' in v) || (type === 'int' && 'intValue' in v)) {
+          const x = 'stringValue' in v ? v.stringValue : (v as { intValue: bigint }).intValue;
+          if (d === 0) d0 = x;
+          else if (d === 1) d1 = x;
+          else if (d === 2) d2 = x;
+          else if (d === 3) d3 = x;
+          else d4 = x;
+          order += String.fromCharCode(AttrSlot.DEDICATED | d);
+          continue;
+        }
+      }
+      const key = this.keys.get(rawKey, identity);
+      if ('stringValue' in v) {
+        strList.slot(true);
+        strList.keys.push(key);
+        this.strValues.push(v.stringValue);
+        order += '\x01';
+      } else if ('intValue' in v) {
+        const j = intList.slot(true);
+        intList.keys.push(key);
+        this.intValues.ensure(1);
+        this.intValues.data[j] = v.intValue;
+        this.intValues.n = j + 1;
+        order += '\x02';
+      } else if ('doubleValue' in v && !Object.is(v.doubleValue, -0)) {
+        const j = dblList.slot(true);
+        dblList.keys.push(key);
+        this.dblValues.ensure(1);
+        this.dblValues.data[j] = v.doubleValue;
+        this.dblValues.n = j + 1;
+        order += '\x03';
+      } else if ('boolValue' in v) {
+        const j = boolList.slot(true);
+        boolList.keys.push(key);
+        this.boolValues.ensure(1);
+        this.boolValues.data[j] = v.boolValue ? 1 : 0;
+        this.boolValues.n = j + 1;
+        order += '\x04';
+      } else {
+        (other ??= []).push(kvs[k]!);
+        order += '\x05';
+      }
+    }
+    // An empty list is one slot with definition level 0.
+    if (strList.inRow === 0) {
+      strList.slot(false);
+      strList.keys.push(undefined);
+      this.strValues.push(undefined);
+    }
+    if (intList.inRow === 0) {
+      const j = intList.slot(false);
+      intList.keys.push(undefined);
+      this.intValues.ensure(1);
+      this.intValues.n = j + 1;
+    }
+    if (dblList.inRow === 0) {
+      const j = dblList.slot(false);
+      dblList.keys.push(undefined);
+      this.dblValues.ensure(1);
+      this.dblValues.n = j + 1;
+    }
+    if (boolList.inRow === 0) {
+      const j = boolList.slot(false);
+      boolList.keys.push(undefined);
+      this.boolValues.ensure(1);
+      this.boolValues.n = j + 1;
+    }
+    const ded = [d0, d1, d2, d3, d4];
+    for (let d = 0; d < SPAN_DEDICATED.length; d++) {
+      const c = SPAN_DEDICATED[d]!;
+      if (c.type === 'int') {
+        const x = ded[d] as bigint | null;
+        this.defs[c.column]![row] = x === null ? 0 : 1;
+        this.i64[c.column]![row] = x ?? 0n;
+      } else {
+        this.optional(c.column, row, ded[d]);
+      }
+    }
+    this.optional('attrs_other', row, other ? encodeKeyValues(other) : null);
+    this.arrays['attrs_order']!.push(this.orders.get(order, orderBytes));
+  }
+
+  /** Every leaf of the rows added since the last reset, in file order, for ColumnFileWriter. */
+  leaves(tuning: EncodeTuning): { leaf: LeafSpec; chunk: LeafChunk; write: LeafWrite }[] {
+    const n = this.length;
+    const lists: Record<string, [ListLeaves, LeafValues]> = {
+      attrs_str: [this.strList, { kind: 'str', data: this.strValues }],
+      attrs_int: [this.intList, { kind: 'i64', data: this.intValues.view() }],
+      attrs_dbl: [this.dblList, { kind: 'f64', data: this.dblValues.view() }],
+      attrs_bool: [this.boolList, { kind: 'bool', data: this.boolValues.view() }],
+    };
+    return LEAVES.map((leaf) => {
+      const top = leaf.path[0]!;
+      const w = tuning.columns[top];
+      const write: LeafWrite = { codec: w?.codec ?? tuning.codec, statistics: STATS_COLUMNS.has(top), ...(w?.encoding ? { encoding: w.encoding } : {}) };
+      const list = lists[top];
+      if (list) {
+        const [l, values] = list;
+        const isKey = leaf.path[leaf.path.length - 1] === 'key';
+        return {
+          leaf,
+          write,
+          chunk: { values: isKey ? { kind: 'str', data: l.keys } : values, n: l.rep.n, rep: l.rep.view(), def: l.def.view() },
+        };
+      }
+      const def = this.defs[top]?.subarray(0, n) ?? null;
+      const e = leaf.element;
+      const values: LeafValues =
+        e.type === 'INT32'
+          ? { kind: 'i32', data: this.i32[top]!.subarray(0, n) }
+          : e.type === 'INT64'
+            ? { kind: 'i64', data: this.i64[top]!.subarray(0, n) }
+            : e.converted_type === 'UTF8'
+              ? { kind: 'str', data: this.arrays[top] as string[] }
+              : { kind: 'bytes', data: this.arrays[top] as Uint8Array[] };
+      return { leaf, write, chunk: { values, n, def, rep: null } };
+    });
+  }
+}
+
 // The codes pushAttributes writes as characters must be AttrSlot's.
 if (AttrSlot.STRING !== 1 || AttrSlot.INT !== 2 || AttrSlot.DOUBLE !== 3 || AttrSlot.BOOL !== 4 || AttrSlot.OTHER !== 5) {
   throw new Error('AttrSlot codes changed; update pushAttributes');
@@ -499,11 +802,13 @@ export function encodeBlockWith(
 export class BlockWriter {
   private readonly config: BlockConfig;
   private readonly writer = new ChunkedWriter();
-  private readonly pq: ParquetWriter;
+  /** hyparquet-writer (tuning.writer 'hyparquet-writer') or ours. */
+  private readonly pq: ParquetWriter | null = null;
+  private readonly columns: ColumnFileWriter | null = null;
   private readonly tables = new BlockTables();
   private readonly traceIds = new TraceIdList();
   private readonly rowGroups: RowGroupIndex[] = [];
-  private readonly buffer: RowGroupBuffer;
+  private readonly buffer: RowGroupBuffer | ColumnarRowGroup;
   private groupMin: Uint8Array | undefined;
   private groupMax: Uint8Array | undefined;
   private totalRows = 0;
@@ -522,14 +827,19 @@ export class BlockWriter {
     validateTenantId(tenantId);
     if (!isBlockId(blockId)) throw new InvalidArgumentError(`block ID ${JSON.stringify(blockId)} is not a UUID`);
     this.config = resolveBlockConfig(cfg);
-    this.pq = new ParquetWriter({
-      writer: this.writer,
-      schema: BLOCK_SCHEMA,
-      codec: tuning.codec,
-      compressors: tuning.compressors,
-      createdBy: 'andante',
-    });
-    this.buffer = new RowGroupBuffer(this.config.rowGroupSpans);
+    if (tuning.writer === 'hyparquet-writer') {
+      this.pq = new ParquetWriter({
+        writer: this.writer,
+        schema: BLOCK_SCHEMA,
+        codec: tuning.codec,
+        compressors: tuning.compressors,
+        createdBy: CREATED_BY,
+      });
+      this.buffer = new RowGroupBuffer(this.config.rowGroupSpans);
+    } else {
+      this.columns = new ColumnFileWriter(this.writer, BLOCK_SCHEMA, tuning.compressors, CREATED_BY);
+      this.buffer = new ColumnarRowGroup(this.config.rowGroupSpans);
+    }
   }
 
   /** Parquet bytes written so far (complete row groups). */
@@ -569,7 +879,8 @@ export class BlockWriter {
   private flush(): void {
     const rows = this.buffer.length;
     if (rows === 0) return;
-    void this.pq.write({ columnData: this.buffer.columnData(this.tuning), rowGroupSize: rows, pageSize: this.config.pageSizeBytes });
+    if (this.buffer instanceof ColumnarRowGroup) this.columns!.writeRowGroup(this.buffer.leaves(this.tuning), rows, this.config.pageSizeBytes);
+    else void this.pq!.write({ columnData: this.buffer.columnData(this.tuning), rowGroupSize: rows, pageSize: this.config.pageSizeBytes });
     this.rowGroups.push({ minID: this.groupMin!, maxID: this.groupMax!, rowStart: this.totalRows, rowCount: rows });
     this.totalRows += rows;
     this.groupMin = this.groupMax = undefined;
@@ -583,12 +894,17 @@ export class BlockWriter {
     this.finished = true;
     const { tables, traceIds, rowGroups, totalRows, tuning, config, pq, writer } = this;
     if (totalRows === 0) throw new InvalidArgumentError('a block needs at least one span');
-    pq.kvMetadata = [
+    const kvMetadata = [
       { key: 'andante.format', value: tuning.format },
       { key: RESOURCE_TABLE_KEY, value: Buffer.from(tables.resources.encode()).toString('base64') },
       { key: SCOPE_TABLE_KEY, value: Buffer.from(tables.scopes.encode()).toString('base64') },
     ];
-    void pq.finish();
+    if (pq) {
+      pq.kvMetadata = kvMetadata;
+      void pq.finish();
+    } else {
+      this.columns!.finish(kvMetadata);
+    }
     const data = writer.getBytes();
     const footerSize = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(data.byteLength - 8, true);
 
