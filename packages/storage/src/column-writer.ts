@@ -246,8 +246,12 @@ interface Dictionary {
 
 const SAMPLE_REJECTION_RATIO = 0.9;
 
-/** hyparquet-writer's useDictionary: sample, then build, keep when it at least halves the plain bytes. */
-function buildDictionary(leaf: LeafSpec, chunk: LeafChunk, isNull: (i: number) => boolean): Dictionary | null {
+/**
+ * hyparquet-writer's useDictionary: sample, then build, keep when it at least halves the plain
+ * bytes. The indexes go to `scratch` (at least n long, reused: a fresh array per leaf per row
+ * group was young-generation garbage).
+ */
+function buildDictionary(leaf: LeafSpec, chunk: LeafChunk, isNull: (i: number) => boolean, scratch: Int32Array): Dictionary | null {
   const { values: v, n } = chunk;
   if (v.kind === 'bool') return null;
   const type = leaf.element.type;
@@ -273,7 +277,7 @@ function buildDictionary(leaf: LeafSpec, chunk: LeafChunk, isNull: (i: number) =
   if (!sampleTotal || sampleDict / sampleTotal > SAMPLE_REJECTION_RATIO) return null;
 
   const dictionary: Value[] = [];
-  const indexes = new Int32Array(n);
+  const indexes = scratch.subarray(0, n);
   let dictSize = 0;
   let totalSize = 0;
   let nonNull = 0;
@@ -312,9 +316,45 @@ function buildDictionary(leaf: LeafSpec, chunk: LeafChunk, isNull: (i: number) =
       }
       indexes[i] = index;
     }
+  } else if (v.kind === 'i64') {
+    // Keyed by the value's two 32-bit words (a number when exact, else a string), not a BigInt
+    // per slot; equal words are equal values, as hyparquet-writer's bigint keys. A run of equal
+    // values (trace columns repeat on every span of a trace) skips the lookup.
+    const words = new Int32Array(v.data.buffer, v.data.byteOffset, v.data.length * 2);
+    const byValue = new Map<number | string, number>();
+    let prevLo = 0;
+    let prevHi = 0;
+    let prevIndex = -1;
+    for (let i = 0; i < n; i++) {
+      if (isNull(i)) {
+        indexes[i] = -1;
+        continue;
+      }
+      nonNull++;
+      totalSize += 8;
+      const lo = words[2 * i]!;
+      const hi = words[2 * i + 1]!;
+      if (prevIndex >= 0 && lo === prevLo && hi === prevHi) {
+        indexes[i] = prevIndex;
+        continue;
+      }
+      const key = hi >= -0x200000 && hi < 0x200000 ? hi * 4294967296 + (lo >>> 0) : `${hi}:${lo}`;
+      let index = byValue.get(key);
+      if (index === undefined) {
+        dictSize += 8;
+        index = dictionary.length;
+        dictionary.push(v.data[i]!);
+        byValue.set(key, index);
+      }
+      indexes[i] = prevIndex = index;
+      prevLo = lo;
+      prevHi = hi;
+    }
   } else {
     const byValue = new Map<unknown, number>();
     const sizes: number[] = [];
+    let prev: Value | undefined;
+    let prevIndex = -1;
     for (let i = 0; i < n; i++) {
       const x = isNull(i) ? undefined : valueAt(v, i);
       if (x === undefined || x === null) {
@@ -322,7 +362,8 @@ function buildDictionary(leaf: LeafSpec, chunk: LeafChunk, isNull: (i: number) =
         continue;
       }
       nonNull++;
-      let index = byValue.get(x);
+      // A run of the same value (SameValueZero, as the Map) skips the lookup.
+      let index = prevIndex >= 0 && (x === prev || (x !== x && prev !== prev)) ? prevIndex : byValue.get(x);
       if (index === undefined) {
         const size = estimateSize(v, x, typeLength);
         totalSize += size;
@@ -334,7 +375,8 @@ function buildDictionary(leaf: LeafSpec, chunk: LeafChunk, isNull: (i: number) =
       } else {
         totalSize += sizes[index]!;
       }
-      indexes[i] = index;
+      indexes[i] = prevIndex = index;
+      prev = x;
     }
   }
   const bitWidth = Math.ceil(Math.log2(dictionary.length));
@@ -403,6 +445,27 @@ function statistics(v: LeafValues, candidates: Iterable<Value | undefined>, null
   if (max === 0) max = 0;
   void v;
   return { min_value: min, max_value: max, null_count: BigInt(nulls), nan_count: isFloat ? nan : undefined };
+}
+
+/** Min/max of INT64 slots compared as words (signed high, unsigned low): one BigInt per bound, not per slot. */
+function int64Statistics(data: BigInt64Array, n: number, isNull: (i: number) => boolean, nulls: number): Statistics {
+  const words = new Int32Array(data.buffer, data.byteOffset, data.length * 2);
+  let min = -1;
+  let max = -1;
+  for (let i = 0; i < n; i++) {
+    if (isNull(i)) continue;
+    const hi = words[2 * i + 1]!;
+    const lo = words[2 * i]! >>> 0;
+    if (min < 0) {
+      min = max = i;
+      continue;
+    }
+    const minHi = words[2 * min + 1]!;
+    if (hi < minHi || (hi === minHi && lo < words[2 * min]! >>> 0)) min = i;
+    const maxHi = words[2 * max + 1]!;
+    if (hi > maxHi || (hi === maxHi && lo > words[2 * max]! >>> 0)) max = i;
+  }
+  return { min_value: min < 0 ? undefined : data[min], max_value: max < 0 ? undefined : data[max], null_count: BigInt(nulls), nan_count: undefined };
 }
 
 function* slotValues(v: LeafValues, n: number, isNull: (i: number) => boolean): Iterable<Value | undefined> {
@@ -497,6 +560,7 @@ export class ColumnFileWriter {
   private readonly levels = new Bytes();
   private readonly page = new Bytes();
   private scratch = new Int32Array(1024);
+  private indexes = new Int32Array(1024);
 
   constructor(
     private readonly writer: ByteWriter & { flush?(): void },
@@ -563,9 +627,12 @@ export class ColumnFileWriter {
     let nulls = 0;
     if (def && maxDef > 0) for (let i = 0; i < n; i++) if (def[i]! < maxDef) nulls++;
 
-    const dict = write.encoding ? null : buildDictionary(leaf, chunk, isNull);
+    if (this.indexes.length < n) this.indexes = new Int32Array(Math.max(n, this.indexes.length * 2));
+    const dict = write.encoding ? null : buildDictionary(leaf, chunk, isNull, this.indexes);
     const stats = write.statistics
-      ? statistics(v, dict ? dict.values : slotValues(v, n, isNull), nulls, type === 'DOUBLE' || type === 'FLOAT')
+      ? v.kind === 'i64' && !dict
+        ? int64Statistics(v.data, n, isNull, nulls)
+        : statistics(v, dict ? dict.values : slotValues(v, n, isNull), nulls, type === 'DOUBLE' || type === 'FLOAT')
       : undefined;
 
     let dictionaryPageOffset: bigint | undefined;
@@ -599,8 +666,10 @@ export class ColumnFileWriter {
       const typeLength = type === 'FIXED_LEN_BYTE_ARRAY' ? element.type_length : undefined;
       let start = 0;
       let acc = 0;
+      // Fixed-size values without a per-slot value (no BigInt per INT64 slot).
+      const fixed = dict ? 4 : v.kind === 'i32' ? 4 : v.kind === 'i64' || v.kind === 'f64' ? 8 : v.kind === 'bool' ? 0.125 : -1;
       for (let i = 0; i < n; i++) {
-        const size = isNull(i) ? 0 : dict ? 4 : estimateSize(v, valueAt(v, i), typeLength);
+        const size = isNull(i) ? 0 : fixed >= 0 ? fixed : estimateSize(v, valueAt(v, i), typeLength);
         acc += size;
         if (acc >= pageSize && i > start && (!rep || rep[i] === 0)) {
           bounds.push(i);
