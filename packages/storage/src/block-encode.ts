@@ -8,6 +8,10 @@
 // (no whole-file buffer that doubles and copies), joined once at the end. What grows with the
 // block is only its bytes and 16 bytes per trace ID (the bloom filter is sized from the trace
 // count, known only at the end).
+//
+// Two column writers produce the same bytes: ours (ColumnarRowGroup's leaf arrays into
+// column-writer.ts, the default) and hyparquet-writer's generic one (RowGroupBuffer's row values,
+// kept for A/B runs and as the reference column-writer.test.ts compares with).
 
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';

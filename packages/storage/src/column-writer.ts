@@ -428,7 +428,7 @@ interface Statistics {
   nan_count: bigint | undefined;
 }
 
-function statistics(v: LeafValues, candidates: Iterable<Value | undefined>, nulls: number, isFloat: boolean): Statistics {
+function statistics(candidates: Iterable<Value | undefined>, nulls: number, isFloat: boolean): Statistics {
   let min: Value | undefined;
   let max: Value | undefined;
   let nan = 0n;
@@ -443,7 +443,6 @@ function statistics(v: LeafValues, candidates: Iterable<Value | undefined>, null
   }
   if (min === 0) min = -0;
   if (max === 0) max = 0;
-  void v;
   return { min_value: min, max_value: max, null_count: BigInt(nulls), nan_count: isFloat ? nan : undefined };
 }
 
@@ -550,7 +549,8 @@ function byteStreamSplit(out: Bytes, v: LeafValues, start: number, end: number, 
   }
 }
 
-const BSS_PLAIN_BYTES = new ByteWriter();
+/** Scratch for hyparquet-writer's DELTA_LENGTH_BYTE_ARRAY encoder (it writes to a ByteWriter). */
+const DELTA_SCRATCH = new ByteWriter();
 
 /** One Parquet file of fixed-schema row groups, written leaf by leaf into `writer`. */
 export class ColumnFileWriter {
@@ -632,7 +632,7 @@ export class ColumnFileWriter {
     const stats = write.statistics
       ? v.kind === 'i64' && !dict
         ? int64Statistics(v.data, n, isNull, nulls)
-        : statistics(v, dict ? dict.values : slotValues(v, n, isNull), nulls, type === 'DOUBLE' || type === 'FLOAT')
+        : statistics(dict ? dict.values : slotValues(v, n, isNull), nulls, type === 'DOUBLE' || type === 'FLOAT')
       : undefined;
 
     let dictionaryPageOffset: bigint | undefined;
@@ -739,7 +739,7 @@ export class ColumnFileWriter {
       } else if (encoding === 'BYTE_STREAM_SPLIT') {
         byteStreamSplit(page, v, start, end, isNull);
       } else if (encoding === 'DELTA_LENGTH_BYTE_ARRAY') {
-        const w = BSS_PLAIN_BYTES;
+        const w = DELTA_SCRATCH;
         w.index = 0;
         w.offset = 0;
         deltaLengthByteArray(w, presentBytes(v, start, end, isNull));
