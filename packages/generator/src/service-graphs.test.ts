@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SpanKind, StatusCode } from '@andante/model';
+import { SpanKind, StatusCode, bytesToHex } from '@andante/model';
 import { defaultGeneratorConfig, type ServiceGraphsConfig } from './config.js';
 import { TenantRegistry, type TimeSeries } from './registry.js';
-import { ServiceGraphsProcessor } from './service-graphs.js';
+import { EdgeStore, ServiceGraphsProcessor } from './service-graphs.js';
 import { batch, span } from './test-spans.fixture.js';
 
 const T = 'ab'.repeat(16);
@@ -112,5 +112,77 @@ describe('service-graphs', () => {
     }
     expect(edges(plain.reg)).toEqual(['web->api[,deployment_env=canary]=1']);
     expect(edges(prefixed.reg)).toEqual(['web->api[,client_deployment_env=prod,server_deployment_env=canary]=1']);
+  });
+});
+
+describe('EdgeStore', () => {
+  it('finds, pairs and expires edges exactly like a Map keyed by trace and span ID, through growth, deletions and odd ID lengths', () => {
+    // A deterministic random walk checked against a reference model: keys drawn from a small
+    // space (so lookups hit waiting edges) and from the 0-byte / odd-length paths.
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      // mulberry32: a linear congruential generator's low bits repeat too soon for `% n`.
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    const clock = { t: 0 };
+    const completed: string[] = [];
+    const expired: string[] = [];
+    const keyOf = (e: { traceId: string }): string => e.traceId;
+    const store = new EdgeStore(100, 5_000, (e) => completed.push(keyOf(e)), (e) => expired.push(keyOf(e)), () => clock.t);
+    const model = new Map<string, { side: 'client' | 'server'; expires: number }>();
+    const want = { completed: [] as string[], expired: [] as string[] };
+    const traces = Array.from({ length: 200 }, (_, i) => Uint8Array.from({ length: 16 }, (_, j) => (i * 31 + j * 7) & 255));
+    const oddTrace = Uint8Array.from([1, 2, 3]);
+    let maxSize = 0;
+    for (let step = 0; step < 60_000; step++) {
+      if (rnd(50) === 0) clock.t += rnd(30);
+      const odd = rnd(40) === 0;
+      const trace = odd ? oddTrace : traces[rnd(traces.length)]!;
+      const idLength = odd ? rnd(3) + 1 : rnd(30) === 0 ? 0 : 8;
+      const id = Uint8Array.from({ length: idLength }, (_, j) => (j === 0 || j === idLength - 1 ? rnd(6) : 0));
+      const key = `${bytesToHex(trace)}/${bytesToHex(id)}`;
+      const side = rnd(2) === 0 ? 'client' : 'server';
+      // Expire first, as a tick would.
+      if (rnd(20) === 0) {
+        store.expire();
+        for (const [k, v] of model) {
+          if (v.expires > clock.t) break;
+          model.delete(k);
+          want.expired.push(k);
+        }
+      }
+      // The ID bytes sit at an offset inside a larger buffer, as in a segment.
+      const buf = new Uint8Array(5 + trace.length + id.length);
+      buf.set(trace, 5);
+      buf.set(id, 5 + trace.length);
+      const e = store.edgeFor(buf, 5, trace.length, buf, 5 + trace.length, id.length, idLength === 0, clock.t);
+      const waiting = model.get(key);
+      expect(e.stored).toBe(waiting !== undefined);
+      e.traceId = key;
+      if (side === 'client') e.clientService = 'c';
+      else e.serverService = 's';
+      const result = store.settle(e);
+      if (waiting === undefined) {
+        expect(result).toBe('new');
+        model.set(key, { side, expires: clock.t + 100 });
+      } else if (waiting.side !== side) {
+        expect(result).toBe('updated');
+        model.delete(key);
+        want.completed.push(key);
+      } else expect(result).toBe('updated');
+      expect(store.size).toBe(model.size);
+      maxSize = Math.max(maxSize, store.size);
+    }
+    store.expireAll();
+    want.expired.push(...model.keys());
+    expect(completed).toEqual(want.completed);
+    expect(expired).toEqual(want.expired);
+    expect(store.size).toBe(0);
+    expect(maxSize).toBeGreaterThan(512); // the table (1,024 slots, at most half full) grew
+    expect(want.completed.length).toBeGreaterThan(1_000);
+    expect(want.expired.length).toBeGreaterThan(1_000);
   });
 });

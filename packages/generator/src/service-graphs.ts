@@ -4,7 +4,7 @@
 // `wait` expires, and becomes a virtual-node edge when the lone span says who the peer was.
 
 import { bytesToHex, type KeyValue } from '@andante/model';
-import type { GenBatch, GenSpan } from './span-view.js';
+import { SpanView, type GenBatch, type GenSpan } from './span-view.js';
 import { SpanKind, StatusCode, parseDuration } from '@andante/model';
 import type { ServiceGraphsConfig } from './config.js';
 import { LabelBuilder, sanitizeLabelName } from './labels.js';
@@ -21,8 +21,21 @@ export const SG_REQUEST_MESSAGING_SYSTEM_SECONDS = 'traces_service_graph_request
 export type ConnectionType = '' | 'messaging_system' | 'database' | 'virtual_node';
 
 export interface Edge {
-  key: string;
-  /** True when the key's second half (the parent span ID of a server span) is empty: a root span. */
+  /**
+   * The key: the trace ID and the client's span ID (a server span's parent span ID). IDs of the
+   * usual lengths (16 bytes; 8, or 0 for a root span) are held as 32-bit words, so finding an edge
+   * builds no string; other lengths as hex in `oddKey`.
+   */
+  k0: number;
+  k1: number;
+  k2: number;
+  k3: number;
+  k4: number;
+  k5: number;
+  idLength: number;
+  oddKey: string;
+  hash: number;
+  /** True when the key's span ID (the parent span ID of a server span) is empty: a root span. */
   rootServer: boolean;
   traceId: string;
   connectionType: ConnectionType;
@@ -40,6 +53,9 @@ export interface Edge {
   expiresAtMs: number;
   /** Waiting in the store. */
   stored: boolean;
+  /** Neighbours in the store's insertion order (oldest first), while stored. */
+  prev: Edge | undefined;
+  next: Edge | undefined;
 }
 
 interface EdgeHandles {
@@ -53,25 +69,6 @@ interface EdgeHandles {
 }
 const MAX_CACHED_EDGE_HANDLES = 50_000;
 
-/** An edge's key: the trace ID and the client's span ID (a server span's parent span ID), as one flat hex string. */
-const keyCodes: number[] = [];
-const HEX = [...'0123456789abcdef'].map((c) => c.charCodeAt(0));
-function edgeKey(traceId: Uint8Array, spanId: Uint8Array): string {
-  const n = traceId.length + spanId.length;
-  if (n > 64) return bytesToHex(traceId) + bytesToHex(spanId);
-  keyCodes.length = 2 * n;
-  let j = 0;
-  for (let i = 0; i < traceId.length; i++) {
-    keyCodes[j++] = HEX[traceId[i]! >> 4]!;
-    keyCodes[j++] = HEX[traceId[i]! & 15]!;
-  }
-  for (let i = 0; i < spanId.length; i++) {
-    keyCodes[j++] = HEX[spanId[i]! >> 4]!;
-    keyCodes[j++] = HEX[spanId[i]! & 15]!;
-  }
-  return String.fromCharCode.apply(null, keyCodes);
-}
-
 export interface ServiceGraphsCounters {
   /** tempo_metrics_generator_processor_service_graphs_edges */
   edges(n: number): void;
@@ -81,9 +78,26 @@ export interface ServiceGraphsCounters {
   droppedSpans(n: number): void;
 }
 
-/** Edges waiting for their other half, oldest first (a Map keeps insertion order). */
+/** A little-endian 32-bit word of `b` at `i` (as an int32: a small integer, never a heap number). */
+const word = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+/** Edge objects kept for reuse (an edge lives from its first span to its pair or expiry). */
+const MAX_POOLED_EDGES = 4_096;
+const MIN_SLOTS = 1_024;
+
+/**
+ * Edges waiting for their other half, found by trace ID + span ID and kept oldest first.
+ * Every client and server span looks its edge up here, so the table is an open-addressing one
+ * keyed by the IDs' 32-bit words (no hex string, no Map entry per span), with linear probing and
+ * backward-shift deletion; a doubly linked list keeps insertion order for expiry (wait is the same
+ * for every edge, so the oldest expires first). Completed and expired edges are reused.
+ */
 export class EdgeStore {
-  private readonly edges = new Map<string, Edge>();
+  private slots: (Edge | undefined)[] = new Array<Edge | undefined>(MIN_SLOTS).fill(undefined);
+  private mask = MIN_SLOTS - 1;
+  private count = 0;
+  private head: Edge | undefined;
+  private tail: Edge | undefined;
+  private readonly pool: Edge[] = [];
   constructor(
     private readonly waitMs: number,
     private readonly maxItems: number,
@@ -93,50 +107,185 @@ export class EdgeStore {
   ) {}
 
   get size(): number {
-    return this.edges.size;
+    return this.count;
   }
 
-  /** The edge waiting under `key`, or a new one (not stored yet): fill it, then settle() it. */
-  edgeFor(key: string, rootServer: boolean, nowMs: number): Edge {
-    return this.edges.get(key) ?? newEdge(key, rootServer, nowMs + this.waitMs);
+  /**
+   * The edge waiting under this key (trace ID bytes `traceBuf[traceAt, traceAt + traceLength)`,
+   * span ID bytes `idBuf[idAt, idAt + idLength)`), or a new one (not stored yet): fill it, then
+   * settle() it. The bytes are read here and not kept.
+   */
+  edgeFor(traceBuf: Uint8Array, traceAt: number, traceLength: number, idBuf: Uint8Array, idAt: number, idLength: number, rootServer: boolean, nowMs: number): Edge {
+    let k0 = 0;
+    let k1 = 0;
+    let k2 = 0;
+    let k3 = 0;
+    let k4 = 0;
+    let k5 = 0;
+    let oddKey = '';
+    let h: number;
+    if (traceLength === 16 && (idLength === 8 || idLength === 0)) {
+      k0 = word(traceBuf, traceAt);
+      k1 = word(traceBuf, traceAt + 4);
+      k2 = word(traceBuf, traceAt + 8);
+      k3 = word(traceBuf, traceAt + 12);
+      if (idLength === 8) {
+        k4 = word(idBuf, idAt);
+        k5 = word(idBuf, idAt + 4);
+      }
+      // Span IDs are random: their words, mixed with the trace's, spread well.
+      h = Math.imul(k4 ^ Math.imul(k5, 0x9e3779b1) ^ k0 ^ Math.imul(k3, 0x85ebca6b) ^ idLength, 0xc2b2ae35);
+    } else {
+      oddKey = bytesToHex(traceBuf.subarray(traceAt, traceAt + traceLength)) + ':' + bytesToHex(idBuf.subarray(idAt, idAt + idLength));
+      h = 0x811c9dc5;
+      for (let i = 0; i < oddKey.length; i++) h = Math.imul(h ^ oddKey.charCodeAt(i), 0x01000193);
+    }
+    h = (h ^ (h >>> 16)) | 0;
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = slots[i];
+      if (e === undefined) break;
+      if (e.hash === h && e.k4 === k4 && e.k5 === k5 && e.k0 === k0 && e.k1 === k1 && e.k2 === k2 && e.k3 === k3 && e.idLength === idLength && e.oddKey === oddKey) return e;
+    }
+    const e = this.pool.pop() ?? newEdge();
+    e.k0 = k0;
+    e.k1 = k1;
+    e.k2 = k2;
+    e.k3 = k3;
+    e.k4 = k4;
+    e.k5 = k5;
+    e.idLength = idLength;
+    e.oddKey = oddKey;
+    e.hash = h;
+    e.rootServer = rootServer;
+    e.expiresAtMs = nowMs + this.waitMs;
+    return e;
   }
 
   /** A complete edge is emitted (and removed if it was waiting); an incomplete new one waits, unless the store is full. Returns 'new', 'updated' or 'dropped'. */
   settle(e: Edge): 'new' | 'updated' | 'dropped' {
     const stored = e.stored;
     if (isComplete(e)) {
-      if (stored) this.edges.delete(e.key);
+      if (stored) this.remove(e);
       this.onComplete(e);
+      this.recycle(e);
       return stored ? 'updated' : 'new';
     }
     if (stored) return 'updated';
-    if (this.edges.size >= this.maxItems) return 'dropped';
-    e.stored = true;
-    this.edges.set(e.key, e);
+    if (this.count >= this.maxItems) {
+      this.recycle(e);
+      return 'dropped';
+    }
+    this.insert(e);
     return 'new';
   }
 
   /** Evicts expired edges from the front. */
   expire(): void {
     const now = this.now();
-    for (const [key, e] of this.edges) {
-      if (e.expiresAtMs > now) break;
-      this.edges.delete(key);
+    for (let e = this.head; e !== undefined && e.expiresAtMs <= now; e = this.head) {
+      this.remove(e);
       this.onExpire(e);
+      this.recycle(e);
     }
   }
 
   /** Expires everything (shutdown). */
   expireAll(): void {
-    for (const e of this.edges.values()) e.expiresAtMs = 0;
+    for (let e = this.head; e !== undefined; e = e.next) e.expiresAtMs = 0;
     this.expire();
+  }
+
+  private insert(e: Edge): void {
+    if ((this.count + 1) * 2 > this.slots.length) this.grow();
+    this.place(e);
+    this.count++;
+    e.stored = true;
+    e.prev = this.tail;
+    e.next = undefined;
+    if (this.tail) this.tail.next = e;
+    else this.head = e;
+    this.tail = e;
+  }
+
+  private place(e: Edge): void {
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = e.hash & mask;
+    while (slots[i] !== undefined) i = (i + 1) & mask;
+    slots[i] = e;
+  }
+
+  /** Twice the slots, every stored edge placed again (the table stays at most half full). */
+  private grow(): void {
+    const n = this.slots.length * 2;
+    this.slots = new Array<Edge | undefined>(n).fill(undefined);
+    this.mask = n - 1;
+    for (let e = this.head; e !== undefined; e = e.next) this.place(e);
+  }
+
+  private remove(e: Edge): void {
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = e.hash & mask;
+    while (slots[i] !== e) {
+      if (slots[i] === undefined) throw new Error('service-graphs edge store: stored edge not found');
+      i = (i + 1) & mask;
+    }
+    // Backward-shift deletion: move up every later entry of the probe run that may sit in the hole.
+    slots[i] = undefined;
+    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+      const m = slots[j];
+      if (m === undefined) break;
+      const home = m.hash & mask;
+      // m stays when its home lies cyclically in (i, j].
+      if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+      slots[i] = m;
+      slots[j] = undefined;
+      i = j;
+    }
+    this.count--;
+    e.stored = false;
+    if (e.prev) e.prev.next = e.next;
+    else this.head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else this.tail = e.prev;
+    e.prev = e.next = undefined;
+  }
+
+  /** A finished edge (emitted, expired or dropped) back to the pool: nothing keeps it. */
+  private recycle(e: Edge): void {
+    if (this.pool.length >= MAX_POOLED_EDGES) return;
+    e.traceId = '';
+    e.connectionType = '';
+    e.clientService = '';
+    e.serverService = '';
+    e.clientLatencySec = 0;
+    e.serverLatencySec = 0;
+    e.clientEndNano = 0n;
+    e.serverStartNano = 0n;
+    e.failed = false;
+    e.dimensions = undefined;
+    e.peerNode = '';
+    e.spanMultiplier = 1;
+    e.oddKey = '';
+    this.pool.push(e);
   }
 }
 
-function newEdge(key: string, rootServer: boolean, expiresAtMs: number): Edge {
+function newEdge(): Edge {
   return {
-    key,
-    rootServer,
+    k0: 0,
+    k1: 0,
+    k2: 0,
+    k3: 0,
+    k4: 0,
+    k5: 0,
+    idLength: 0,
+    oddKey: '',
+    hash: 0,
+    rootServer: false,
     traceId: '',
     connectionType: '',
     clientService: '',
@@ -149,8 +298,10 @@ function newEdge(key: string, rootServer: boolean, expiresAtMs: number): Edge {
     dimensions: undefined,
     peerNode: '',
     spanMultiplier: 1,
-    expiresAtMs,
+    expiresAtMs: 0,
     stored: false,
+    prev: undefined,
+    next: undefined,
   };
 }
 const isComplete = (e: Edge): boolean => e.clientService !== '' && e.serverService !== '';
@@ -222,7 +373,7 @@ export class ServiceGraphsProcessor implements Processor {
     const multiplier = multiplierKey ? spanMultiplier(multiplierKey, span, resource) : 1;
     let e: Edge;
     if (isClient) {
-      e = store.edgeFor(span.edgeKey !== undefined ? span.edgeKey(false) : edgeKey(span.traceId, span.spanId), false, now);
+      e = span instanceof SpanView ? store.edgeFor(span.buf, span.traceAt, span.traceEnd - span.traceAt, span.buf, span.spanAt, span.spanEnd - span.spanAt, false, now) : store.edgeFor(span.traceId, 0, span.traceId.length, span.spanId, 0, span.spanId.length, false, now);
       e.traceId = traceIdHexOf(span);
       e.connectionType = kind === SpanKind.PRODUCER ? 'messaging_system' : '';
       e.clientService = service;
@@ -236,8 +387,13 @@ export class ServiceGraphsProcessor implements Processor {
       // A database attribute on the span or its resource (looked for in the resource once per resource).
       if (span.attributes.length > 0 || this.resourceHasDb) this.upsertDatabaseRequest(e, resource, span);
     } else {
-      const parentLength = span.parentSpanIdLength ?? span.parentSpanId.length;
-      e = store.edgeFor(span.edgeKey !== undefined ? span.edgeKey(true) : edgeKey(span.traceId, span.parentSpanId), parentLength === 0, now);
+      if (span instanceof SpanView) {
+        const parentLength = span.parentEnd - span.parentAt;
+        e = store.edgeFor(span.buf, span.traceAt, span.traceEnd - span.traceAt, span.buf, span.parentAt, parentLength, parentLength === 0, now);
+      } else {
+        const parent = span.parentSpanId;
+        e = store.edgeFor(span.traceId, 0, span.traceId.length, parent, 0, parent.length, parent.length === 0, now);
+      }
       e.traceId = traceIdHexOf(span);
       e.connectionType = kind === SpanKind.CONSUMER ? 'messaging_system' : '';
       e.serverService = service;

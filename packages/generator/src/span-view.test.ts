@@ -92,8 +92,8 @@ describe('decodeForGenerator', () => {
     expect([va!.name, vb!.name]).toEqual(['a', 'b']);
     expect(va!.attributes).toEqual([{ key: 'peer.service', value: { stringValue: 'db' } }]);
     expect(va!.traceIdHex!()).toBe('aa'.repeat(16));
-    expect(va!.edgeKey!(false)).toBe('aa'.repeat(16) + bytesToHex(a.spanId));
-    expect(vb!.edgeKey!(true)).toBe('aa'.repeat(16) + bytesToHex(a.spanId));
+    expect(bytesToHex(va!.spanId)).toBe(bytesToHex(a.spanId));
+    expect(bytesToHex(vb!.parentSpanId)).toBe(bytesToHex(a.spanId));
     expect(vb!.parentSpanIdLength).toBe(8);
     expect(va!.resource.attributes).toEqual([{ key: 'service.name', value: { stringValue: 'web' } }]);
     dec.release();
@@ -110,5 +110,27 @@ describe('decodeForGenerator', () => {
 
     expect(() => dec.decodePush([{ bytes: first }, { bytes: first.subarray(0, first.length - 3) }])).toThrow();
     expect(va!.buf.length).toBe(0);
+  });
+
+  it('shares one KeyValue per wanted key and value bytes, skips keys that only match a wanted length, and still decodes long values', () => {
+    const dec = new SegmentDecoder(new Set(['peer.service', 'http.url']));
+    const long = 'x'.repeat(300);
+    const spans = [
+      span({ attrs: { 'peer.service': 'cart', 'peer.servicx': 'no', 'http.url': long } }),
+      span({ attrs: { 'peer.servicx': 'no', 'peer.service': 'cart', 'http.url': long } }),
+      span({ attrs: { 'peer.service': 'ads', 'peer.service2': 'no' } }),
+      span({ attrs: { 'peer.service': 7 } }),
+    ];
+    expect(dec.decodePush([{ bytes: encodeTrace({ resourceSpans: [batch({ 'service.name': 'web' }, spans)] }) }])).toBe(4);
+    const [a, b, c, d] = dec.views.slice(0, 4).map((v) => [...v.attributes]);
+    expect(a).toEqual([
+      { key: 'peer.service', value: { stringValue: 'cart' } },
+      { key: 'http.url', value: { stringValue: long } },
+    ]);
+    expect(b!.map((kv) => kv.key)).toEqual(['peer.service', 'http.url']);
+    expect(b![0]).toBe(a![0]); // the same object: found by its bytes
+    expect(c).toEqual([{ key: 'peer.service', value: { stringValue: 'ads' } }]);
+    expect(d).toEqual([{ key: 'peer.service', value: { intValue: 7n } }]);
+    dec.release();
   });
 });

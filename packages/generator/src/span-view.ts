@@ -31,9 +31,8 @@ export interface GenSpan {
   /** Set by the decoder, exact, so readers need no BigInt: duration in seconds (negative counts as 0), end in ms since the epoch. */
   readonly durationSeconds?: number;
   readonly endUnixMs?: number;
-  /** Set by the decoder's views: the trace ID as hex (cached across the spans of a trace), an edge key and the parent ID's length without a Uint8Array. */
+  /** Set by the decoder's views: the trace ID as hex (cached across the spans of a trace) and the parent ID's length without a Uint8Array. */
   traceIdHex?(): string;
-  edgeKey?(parent: boolean): string;
   readonly parentSpanIdLength?: number;
 }
 
@@ -42,8 +41,6 @@ export interface GenSpan {
 const nativeHex = (Buffer.prototype as unknown as { hexSlice?: (start: number, end: number) => string }).hexSlice;
 const hexOf = (buf: Uint8Array, start: number, end: number): string =>
   nativeHex !== undefined ? nativeHex.call(buf, start, end) : Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('hex');
-/** Trace ID and span ID bytes side by side, hexed at once (an edge key). */
-const keyScratch = new Uint8Array(64);
 
 /** Hex of the last trace ID seen, kept while the next spans carry the same bytes (a segment is one trace). */
 class TraceHex {
@@ -63,7 +60,7 @@ class TraceHex {
  * keeps a pool of these and refills them push after push, so decoding allocates nothing per span
  * once the pool is as large as a push (wanted attributes aside). Valid only during the push.
  * IDs are made into Uint8Arrays only when read through the GenSpan getters (tests, filters);
- * processors use traceIdHex() and edgeKey(), which read the segment bytes directly.
+ * processors use traceIdHex() and the offsets (service-graphs' edge store reads the ID bytes in place).
  */
 export class SpanView implements GenSpan {
   buf: Uint8Array = NO_BYTES;
@@ -105,17 +102,6 @@ export class SpanView implements GenSpan {
   traceIdHex(): string {
     if (this.hexOfTrace === '') this.hexOfTrace = this.hex.of(this.buf, this.traceAt, this.traceEnd);
     return this.hexOfTrace;
-  }
-  /** Service-graphs' edge key: trace ID and span ID (or, with `parent`, the parent span ID) as one flat hex string. */
-  edgeKey(parent: boolean): string {
-    const buf = this.buf;
-    const a = parent ? this.parentAt : this.spanAt;
-    const b = parent ? this.parentEnd : this.spanEnd;
-    const t = this.traceEnd - this.traceAt;
-    if (t + (b - a) > keyScratch.length) return hexOf(buf, this.traceAt, this.traceEnd) + hexOf(buf, a, b);
-    for (let i = 0; i < t; i++) keyScratch[i] = buf[this.traceAt + i]!;
-    for (let i = a; i < b; i++) keyScratch[t + i - a] = buf[i]!;
-    return hexOf(keyScratch, 0, t + (b - a));
   }
   get startTimeUnixNano(): bigint {
     return (BigInt(this.startHi) << 32n) | BigInt(this.startLo);
@@ -175,6 +161,15 @@ const MAX_POOLED_VIEWS = 20_000;
 /** Longest wanted attribute key, in bytes. */
 const MAX_WANTED_KEY_BYTES = 1024;
 const EMPTY_RESOURCE: { attributes: KeyValue[] } = { attributes: [] };
+/** Distinct short values remembered per wanted key (then that key's table starts over). */
+const MAX_VALUES_PER_KEY = 4_096;
+
+/** A wanted span attribute key: its bytes, its string and the KeyValues seen with it. */
+interface WantedKey {
+  bytes: Uint8Array;
+  key: string;
+  values: ByteTable<KeyValue>;
+}
 
 function fnv1a(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
@@ -328,10 +323,11 @@ class Wire {
  */
 export class SegmentDecoder {
   private readonly w = new Wire();
-  /** Wanted span attribute keys by their UTF-8 bytes -> the key string. */
-  private readonly wanted = new ByteTable<string>(Infinity);
-  /** wantedLength[n] is 1 when some wanted key is n bytes long (an index, not a Set lookup, per attribute). */
-  private readonly wantedLength = new Uint8Array(MAX_WANTED_KEY_BYTES + 1);
+  /**
+   * Wanted span attribute keys by their length in bytes (an index, not a hash, per attribute:
+   * most attributes are skipped on their key's length alone, the rest compared byte by byte).
+   */
+  private readonly wantedByLength: (WantedKey[] | undefined)[] = new Array<WantedKey[] | undefined>(MAX_WANTED_KEY_BYTES + 1).fill(undefined);
   private wantedCount = 0;
   private readonly strings = new ByteTable<string>(MAX_INTERNED);
   private readonly resources = new ByteTable<{ attributes: KeyValue[] }>(MAX_RESOURCES);
@@ -342,8 +338,7 @@ export class SegmentDecoder {
       const b = enc.encode(k);
       // Keys longer than this (none in practice) are not looked for.
       if (b.length > MAX_WANTED_KEY_BYTES) continue;
-      this.wanted.set(b, 0, b.length, fnv1a(b, 0, b.length), k);
-      this.wantedLength[b.length] = 1;
+      (this.wantedByLength[b.length] ??= []).push({ bytes: b, key: k, values: new ByteTable<KeyValue>(MAX_VALUES_PER_KEY) });
       this.wantedCount++;
     }
   }
@@ -381,8 +376,8 @@ export class SegmentDecoder {
       const v = this.pool[i]!;
       v.buf = NO_BYTES;
       v.resource = NO_RESOURCE;
+      // ownAttributes is left as it is (refilled by the next span): its KeyValues hold no push bytes.
       v.attributes = NO_ATTRIBUTES;
-      if (v.ownAttributes.length !== 0) v.ownAttributes.length = 0;
     }
     this.count = 0;
     // The pool is as large as the largest push; past this it is trimmed back.
@@ -593,18 +588,37 @@ export class SegmentDecoder {
     return { key, value };
   }
 
-  /** A KeyValue whose key is wanted, else undefined (skipped without decoding its key or value). */
+  /** The wanted key these bytes spell, if any. */
+  private wantedKey(buf: Uint8Array, start: number, end: number): WantedKey | undefined {
+    const n = end - start;
+    const list = n <= MAX_WANTED_KEY_BYTES ? this.wantedByLength[n] : undefined;
+    if (list === undefined) return undefined;
+    for (let k = 0; k < list.length; k++) {
+      const b = list[k]!.bytes;
+      // From the end: wanted keys share prefixes (db., network.peer.).
+      let i = n - 1;
+      while (i >= 0 && b[i] === buf[start + i]) i--;
+      if (i < 0) return list[k];
+    }
+    return undefined;
+  }
+
+  /**
+   * A KeyValue whose key is wanted, else undefined (skipped without decoding its key or value).
+   * Short values are found again by their bytes, per key: the same attribute (peer.service=cart)
+   * is one shared, read-only KeyValue, not two objects per span.
+   */
   private wantedKeyValue(end: number): KeyValue | undefined {
     const w = this.w;
-    let key: string | undefined;
+    const buf = w.buf;
+    let key: WantedKey | undefined;
     let valueAt = -1;
     let valueEnd = -1;
     while (w.pos < end) {
       const tag = w.varint();
       if (tag === 0x0a) {
         const e = w.lengthEnd(end);
-        const n = e - w.pos;
-        key = n <= MAX_WANTED_KEY_BYTES && this.wantedLength[n] === 1 ? this.wanted.get(w.buf, w.pos, e, fnv1a(w.buf, w.pos, e)) : undefined;
+        key = this.wantedKey(buf, w.pos, e);
         if (key === undefined) return undefined;
         w.pos = e;
       } else if (tag === 0x12) {
@@ -615,13 +629,18 @@ export class SegmentDecoder {
       } else w.skip(tag & 7, end);
     }
     if (key === undefined) return undefined;
-    let value: AnyValue = {};
-    if (valueAt >= 0) {
-      w.pos = valueAt;
-      value = this.anyValue(valueEnd, 0);
-      w.pos = end;
+    if (valueAt < 0) return { key: key.key, value: {} };
+    const short = valueEnd - valueAt <= MAX_INTERNED_BYTES;
+    const hash = short ? fnv1a(buf, valueAt, valueEnd) : 0;
+    if (short) {
+      const hit = key.values.get(buf, valueAt, valueEnd, hash);
+      if (hit !== undefined) return hit;
     }
-    return { key, value };
+    w.pos = valueAt;
+    const kv = { key: key.key, value: this.anyValue(valueEnd, 0) };
+    w.pos = end;
+    if (short) key.values.set(buf, valueAt, valueEnd, hash, kv);
+    return kv;
   }
 
   /** Fills `v` from the span message ending at `end`. */
@@ -632,7 +651,8 @@ export class SegmentDecoder {
     v.kind = 0;
     v.startLo = v.startHi = v.endLo = v.endHi = 0;
     v.attributes = NO_ATTRIBUTES;
-    if (v.ownAttributes.length !== 0) v.ownAttributes.length = 0;
+    const own = v.ownAttributes;
+    let owned = 0;
     v.status.code = 0;
     v.status.message = '';
     v.hexOfTrace = '';
@@ -673,10 +693,16 @@ export class SegmentDecoder {
         case 0x4a: {
           const e = w.lengthEnd(end);
           if (anyWanted) {
-            const kv = this.wantedKeyValue(e);
-            if (kv) {
-              v.ownAttributes.push(kv);
-              v.attributes = v.ownAttributes;
+            // Every encoder writes the key first; a key under 128 bytes has its length in one
+            // byte, so an attribute whose key length no wanted key has is skipped right here.
+            const p = w.pos;
+            const buf = w.buf;
+            if (p + 1 >= e || buf[p] !== 0x0a || buf[p + 1]! >= 0x80 || this.wantedByLength[buf[p + 1]!] !== undefined) {
+              const kv = this.wantedKeyValue(e);
+              if (kv) {
+                own[owned++] = kv;
+                v.attributes = own;
+              }
             }
           }
           w.pos = e;
@@ -697,6 +723,7 @@ export class SegmentDecoder {
           w.skip(tag & 7, end);
       }
     }
+    if (own.length !== owned) own.length = owned;
     if (w.pos !== end) throw new RangeError('Span overruns its length');
   }
 }
