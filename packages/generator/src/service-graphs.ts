@@ -19,6 +19,7 @@ export const SG_REQUEST_CLIENT_SECONDS = 'traces_service_graph_request_client_se
 export const SG_REQUEST_MESSAGING_SYSTEM_SECONDS = 'traces_service_graph_request_messaging_system_seconds';
 
 export type ConnectionType = '' | 'messaging_system' | 'database' | 'virtual_node';
+const CONNECTION_TYPES: readonly ConnectionType[] = ['', 'messaging_system', 'database', 'virtual_node'];
 
 export interface Edge {
   /**
@@ -317,6 +318,9 @@ export class ServiceGraphsProcessor implements Processor {
   private readonly dimensions: string[];
   private readonly labelNames = new Map<string, string>();
   private readonly handleCache = new Map<string, EdgeHandles>();
+  /** Edges without dimensions (most): client -> server -> handles per connection type; service names are interned strings, so no key is built. */
+  private readonly plainHandles = new Map<string, Map<string, (EdgeHandles | undefined)[]>>();
+  private cachedHandles = 0;
   private epoch = -1;
 
   constructor(
@@ -356,9 +360,16 @@ export class ServiceGraphsProcessor implements Processor {
 
   resource(resource: GenBatch['resource']): void {
     this.resourceAttrs = resource.attributes;
-    this.service = findAttributeString('service.name', resource.attributes);
-    this.resourceHasDb = this.cfg.database_name_attributes.some((a) => findAttributeString(a, resource.attributes) !== undefined);
+    // Resources are shared objects (the decoder's cache): what an edge needs of one is worked out once.
+    let r = this.resources.get(resource);
+    if (r === undefined) {
+      r = { service: findAttributeString('service.name', resource.attributes), hasDb: this.cfg.database_name_attributes.some((a) => findAttributeString(a, resource.attributes) !== undefined) };
+      this.resources.set(resource, r);
+    }
+    this.service = r.service;
+    this.resourceHasDb = r.hasDb;
   }
+  private readonly resources = new WeakMap<object, { service: string | undefined; hasDb: boolean }>();
 
   span(span: GenSpan): void {
     const service = this.service;
@@ -442,8 +453,11 @@ export class ServiceGraphsProcessor implements Processor {
   /** A client span with a database attribute is a call to a database, named by peer.service, server.address, network.peer.address[:port] or the db attribute. */
   private upsertDatabaseRequest(e: Edge, resource: KeyValue[], span: GenSpan): void {
     let dbName: string | undefined;
+    // The resource was searched once (resourceHasDb); without a database attribute there, only the span's are looked at.
+    const first = this.resourceHasDb ? resource : span.attributes;
+    const second = this.resourceHasDb ? span.attributes : undefined;
     for (const attr of this.cfg.database_name_attributes) {
-      dbName = findAttributeString(attr, resource, span.attributes);
+      dbName = findAttributeString(attr, first, second);
       if (dbName !== undefined) break;
     }
     if (dbName === undefined) return;
@@ -485,13 +499,27 @@ export class ServiceGraphsProcessor implements Processor {
 
   /** The series an edge updates, cached by its label values (see SpanMetricsProcessor.pushSpans). */
   private handles(e: Edge): EdgeHandles {
-    if (this.registry.epoch !== this.epoch || this.handleCache.size > MAX_CACHED_EDGE_HANDLES) {
+    if (this.registry.epoch !== this.epoch || this.cachedHandles > MAX_CACHED_EDGE_HANDLES) {
       this.handleCache.clear();
+      this.plainHandles.clear();
+      this.cachedHandles = 0;
       this.epoch = this.registry.epoch;
     }
-    let key = e.clientService + '\xfe' + e.serverService + '\xfe' + e.connectionType;
-    if (e.dimensions) for (const [k, v] of e.dimensions) key += '\xfe' + k + '\xff' + v;
-    let h = this.handleCache.get(key);
+    let byType: (EdgeHandles | undefined)[] | undefined;
+    let key = '';
+    let h: EdgeHandles | undefined;
+    const type = CONNECTION_TYPES.indexOf(e.connectionType);
+    if (e.dimensions === undefined) {
+      let byServer = this.plainHandles.get(e.clientService);
+      if (byServer === undefined) this.plainHandles.set(e.clientService, (byServer = new Map()));
+      byType = byServer.get(e.serverService);
+      if (byType === undefined) byServer.set(e.serverService, (byType = [undefined, undefined, undefined, undefined]));
+      h = byType[type];
+    } else {
+      key = e.clientService + '\xfe' + e.serverService + '\xfe' + e.connectionType;
+      for (const [k, v] of e.dimensions) key += '\xfe' + k + '\xff' + v;
+      h = this.handleCache.get(key);
+    }
     if (h) return h;
     const lb = this.labels(e);
     const now = this.now();
@@ -505,7 +533,11 @@ export class ServiceGraphsProcessor implements Processor {
       messaging: undefined,
     };
     // A refused series (max_active_series) is asked for again next time.
-    if (h.total && h.server && h.client) this.handleCache.set(key, h);
+    if (h.total && h.server && h.client) {
+      if (byType !== undefined) byType[type] = h;
+      else this.handleCache.set(key, h);
+      this.cachedHandles++;
+    }
     return h;
   }
 

@@ -44,11 +44,20 @@ const hexOf = (buf: Uint8Array, start: number, end: number): string =>
 
 /** Hex of the last trace ID seen, kept while the next spans carry the same bytes (a segment is one trace). */
 class TraceHex {
-  private bytes: Uint8Array = new Uint8Array(0);
+  /** The last trace ID's bytes, copied into a reused array (no allocation per trace). */
+  private bytes = new Uint8Array(32);
+  private length = -1;
   private hex = '';
   of(buf: Uint8Array, start: number, end: number): string {
-    if (!sameBytes(this.bytes, buf, start, end)) {
-      this.bytes = Uint8Array.prototype.slice.call(buf, start, end);
+    const n = end - start;
+    let same = n === this.length;
+    const bytes = this.bytes;
+    for (let i = 0; same && i < n; i++) same = bytes[i] === buf[start + i];
+    if (!same) {
+      if (n > this.bytes.length) this.bytes = new Uint8Array(n);
+      const to = this.bytes;
+      for (let i = 0; i < n; i++) to[i] = buf[start + i]!;
+      this.length = n;
       this.hex = hexOf(buf, start, end);
     }
     return this.hex;
