@@ -180,21 +180,23 @@ interface WantedKey {
   values: ByteTable<KeyValue>;
 }
 
+// Hashes are int32 (`| 0`), not uint32 (`>>> 0`): a Map key above 2^31 - 1 is a heap number,
+// allocated per lookup and hashed as a double; an int32 is a small integer.
 function fnv1a(buf: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
+  let h = 0x811c9dc5 | 0;
   for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  return h >>> 0;
+  return h;
 }
 
 /** FNV-1a over at most 32 bytes (long ranges are sampled: resources are hundreds of bytes); equality is checked on every hit anyway. */
 function sampledHash(buf: Uint8Array, start: number, end: number): number {
   const n = end - start;
   if (n <= 32) return fnv1a(buf, start, end);
-  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
+  let h = Math.imul((0x811c9dc5 | 0) ^ n, 0x01000193);
   const step = Math.floor(n / 24);
   for (let i = start; i < end; i += step) h = Math.imul(h ^ buf[i]!, 0x01000193);
   for (let i = end - 8; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
-  return h >>> 0;
+  return h;
 }
 
 const bufferCompare = Buffer.prototype.compare;
