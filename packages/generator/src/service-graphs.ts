@@ -94,6 +94,8 @@ const MIN_SLOTS = 1_024;
  */
 export class EdgeStore {
   private slots: (Edge | undefined)[] = new Array<Edge | undefined>(MIN_SLOTS).fill(undefined);
+  /** Each slot's edge hash (0: empty; a hash of 0 is stored as 1), so a probe past other edges reads only this array. */
+  private hashes = new Int32Array(MIN_SLOTS);
   private mask = MIN_SLOTS - 1;
   private count = 0;
   private head: Edge | undefined;
@@ -141,13 +143,15 @@ export class EdgeStore {
       h = 0x811c9dc5;
       for (let i = 0; i < oddKey.length; i++) h = Math.imul(h ^ oddKey.charCodeAt(i), 0x01000193);
     }
-    h = (h ^ (h >>> 16)) | 0;
-    const slots = this.slots;
+    h = (h ^ (h >>> 16)) | 0 || 1;
+    const hashes = this.hashes;
     const mask = this.mask;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const e = slots[i];
-      if (e === undefined) break;
-      if (e.hash === h && e.k4 === k4 && e.k5 === k5 && e.k0 === k0 && e.k1 === k1 && e.k2 === k2 && e.k3 === k3 && e.idLength === idLength && e.oddKey === oddKey) return e;
+      const hi = hashes[i]!;
+      if (hi === 0) break;
+      if (hi !== h) continue;
+      const e = this.slots[i]!;
+      if (e.k4 === k4 && e.k5 === k5 && e.k0 === k0 && e.k1 === k1 && e.k2 === k2 && e.k3 === k3 && e.idLength === idLength && e.oddKey === oddKey) return e;
     }
     const e = this.pool.pop() ?? newEdge();
     e.k0 = k0;
@@ -211,39 +215,45 @@ export class EdgeStore {
   }
 
   private place(e: Edge): void {
-    const slots = this.slots;
+    const hashes = this.hashes;
     const mask = this.mask;
     let i = e.hash & mask;
-    while (slots[i] !== undefined) i = (i + 1) & mask;
-    slots[i] = e;
+    while (hashes[i] !== 0) i = (i + 1) & mask;
+    this.slots[i] = e;
+    hashes[i] = e.hash;
   }
 
   /** Twice the slots, every stored edge placed again (the table stays at most half full). */
   private grow(): void {
     const n = this.slots.length * 2;
     this.slots = new Array<Edge | undefined>(n).fill(undefined);
+    this.hashes = new Int32Array(n);
     this.mask = n - 1;
     for (let e = this.head; e !== undefined; e = e.next) this.place(e);
   }
 
   private remove(e: Edge): void {
     const slots = this.slots;
+    const hashes = this.hashes;
     const mask = this.mask;
     let i = e.hash & mask;
     while (slots[i] !== e) {
-      if (slots[i] === undefined) throw new Error('service-graphs edge store: stored edge not found');
+      if (hashes[i] === 0) throw new Error('service-graphs edge store: stored edge not found');
       i = (i + 1) & mask;
     }
     // Backward-shift deletion: move up every later entry of the probe run that may sit in the hole.
     slots[i] = undefined;
+    hashes[i] = 0;
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-      const m = slots[j];
-      if (m === undefined) break;
-      const home = m.hash & mask;
-      // m stays when its home lies cyclically in (i, j].
+      const hj = hashes[j]!;
+      if (hj === 0) break;
+      const home = hj & mask;
+      // The entry at j stays when its home lies cyclically in (i, j].
       if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
-      slots[i] = m;
+      slots[i] = slots[j];
+      hashes[i] = hj;
       slots[j] = undefined;
+      hashes[j] = 0;
       i = j;
     }
     this.count--;

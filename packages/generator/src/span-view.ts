@@ -160,8 +160,8 @@ const MAX_DEPTH = 32;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const TWO_32 = 4294967296;
 
-/** Bounds of the caches: beyond them a cache is emptied and refilled (memory bounded by configuration, never by the traffic). */
-const MAX_INTERNED = 10_000;
+/** Bounds of the caches (memory bounded by configuration, never by the traffic): interned strings are direct-mapped (a colliding string replaces an entry), resources start over when full. */
+const MAX_INTERNED_SLOTS = 16_384;
 const MAX_RESOURCES = 5_000;
 /** Strings longer than this are decoded, not interned (URLs, statements: rarely repeated). */
 const MAX_INTERNED_BYTES = 128;
@@ -170,14 +170,14 @@ const MAX_POOLED_VIEWS = 20_000;
 /** Longest wanted attribute key, in bytes. */
 const MAX_WANTED_KEY_BYTES = 1024;
 const EMPTY_RESOURCE: { attributes: KeyValue[] } = { attributes: [] };
-/** Distinct short values remembered per wanted key (then that key's table starts over). */
+/** Slots for the values of one wanted key at most. */
 const MAX_VALUES_PER_KEY = 4_096;
 
 /** A wanted span attribute key: its bytes, its string and the KeyValues seen with it. */
 interface WantedKey {
   bytes: Uint8Array;
   key: string;
-  values: ByteTable<KeyValue>;
+  values: ByteCache<KeyValue>;
 }
 
 // Hashes are int32 (`| 0`), not uint32 (`>>> 0`): a Map key above 2^31 - 1 is a heap number,
@@ -231,6 +231,62 @@ class ByteTable<V> {
     if (list === undefined) this.map.set(hash, [entry]);
     else list.push(entry);
     this.count++;
+  }
+}
+
+/**
+ * Values found again by their bytes, direct-mapped: one entry per slot, chosen by the hash; a
+ * value hashing to a taken slot replaces its entry. A lookup is an index and a byte compare (no
+ * Map), memory is bounded by the slots, and a table that keeps replacing grows (up to `maxSlots`)
+ * so the distinct values of ordinary traffic each keep a slot.
+ */
+class ByteCache<V> {
+  private hashes: Int32Array;
+  private keys: (Uint8Array | undefined)[];
+  private values: (V | undefined)[];
+  private mask: number;
+  private replaced = 0;
+  constructor(
+    slots: number,
+    private readonly maxSlots: number,
+  ) {
+    this.hashes = new Int32Array(slots);
+    this.keys = new Array<Uint8Array | undefined>(slots).fill(undefined);
+    this.values = new Array<V | undefined>(slots).fill(undefined);
+    this.mask = slots - 1;
+  }
+  get(buf: Uint8Array, start: number, end: number, hash: number): V | undefined {
+    const i = hash & this.mask;
+    if (this.hashes[i] !== hash) return undefined;
+    const k = this.keys[i];
+    return k !== undefined && sameBytes(k, buf, start, end) ? this.values[i] : undefined;
+  }
+  set(buf: Uint8Array, start: number, end: number, hash: number, value: V): void {
+    let i = hash & this.mask;
+    if (this.keys[i] !== undefined && ++this.replaced > this.keys.length >> 1 && this.keys.length < this.maxSlots) {
+      this.grow();
+      i = hash & this.mask;
+    }
+    this.hashes[i] = hash;
+    // A copy: Buffer#slice is a view, which would pin the whole export buffer the segment lives in.
+    this.keys[i] = Uint8Array.prototype.slice.call(buf, start, end);
+    this.values[i] = value;
+  }
+  private grow(): void {
+    const { hashes, keys, values } = this;
+    const n = keys.length * 2;
+    this.hashes = new Int32Array(n);
+    this.keys = new Array<Uint8Array | undefined>(n).fill(undefined);
+    this.values = new Array<V | undefined>(n).fill(undefined);
+    this.mask = n - 1;
+    this.replaced = 0;
+    for (let j = 0; j < keys.length; j++) {
+      if (keys[j] === undefined) continue;
+      const i = hashes[j]! & this.mask;
+      this.hashes[i] = hashes[j]!;
+      this.keys[i] = keys[j];
+      this.values[i] = values[j];
+    }
   }
 }
 
@@ -340,7 +396,7 @@ export class SegmentDecoder {
    */
   private readonly wantedByLength: (WantedKey[] | undefined)[] = new Array<WantedKey[] | undefined>(MAX_WANTED_KEY_BYTES + 1).fill(undefined);
   private wantedCount = 0;
-  private readonly strings = new ByteTable<string>(MAX_INTERNED);
+  private readonly strings = new ByteCache<string>(256, MAX_INTERNED_SLOTS);
   private readonly resources = new ByteTable<{ attributes: KeyValue[] }>(MAX_RESOURCES);
 
   constructor(readonly wantedKeys: ReadonlySet<string>) {
@@ -349,7 +405,7 @@ export class SegmentDecoder {
       const b = enc.encode(k);
       // Keys longer than this (none in practice) are not looked for.
       if (b.length > MAX_WANTED_KEY_BYTES) continue;
-      (this.wantedByLength[b.length] ??= []).push({ bytes: b, key: k, values: new ByteTable<KeyValue>(MAX_VALUES_PER_KEY) });
+      (this.wantedByLength[b.length] ??= []).push({ bytes: b, key: k, values: new ByteCache<KeyValue>(16, MAX_VALUES_PER_KEY) });
       this.wantedCount++;
     }
   }
