@@ -58,6 +58,7 @@ export class SpanMetricsProcessor implements Processor {
   private cachedHandles = 0;
   private epoch = -1;
   private readonly hasDimensions: boolean;
+  private readonly hasFilter: boolean;
 
   constructor(
     private readonly cfg: SpanMetricsConfig,
@@ -70,6 +71,7 @@ export class SpanMetricsProcessor implements Processor {
     if (parts.size) this.size = registry.counter(SPAN_METRICS_SIZE);
     if (cfg.enable_target_info) this.targetInfo = registry.gauge(TARGET_INFO);
     this.filter = new SpanFilter(cfg.filter_policies);
+    this.hasFilter = cfg.filter_policies.length > 0;
     this.dimensionLabels = cfg.dimensions.map((d) => sanitizeWithCollisions(d, INTRINSICS));
     this.mappingLabels = cfg.dimension_mappings.map((m) => sanitizeWithCollisions(m.name, INTRINSICS));
     this.hasDimensions = cfg.dimensions.length > 0 || cfg.dimension_mappings.length > 0 || cfg.intrinsic_dimensions.status_message;
@@ -160,7 +162,7 @@ export class SpanMetricsProcessor implements Processor {
   span(span: GenSpan): void {
     const resource = this.resourceAttrs;
     const ctx = this.ctx!;
-    if (!this.filter.keep(span, resource)) {
+    if (this.hasFilter && !this.filter.keep(span, resource)) {
       this.filtered++;
       return;
     }
@@ -186,8 +188,9 @@ export class SpanMetricsProcessor implements Processor {
       }
     }
     // Exemplars carry the trace ID: the decoder's view converts it once per trace.
-    if (h.calls) Counter.add(h.calls, multiplier, traceIdHexOf(span), now);
-    if (h.latency) this.latency!.observeSeries(h.latency, spanDurationSeconds(span), traceIdHexOf(span), multiplier, now);
+    const traceId = traceIdHexOf(span);
+    if (h.calls) Counter.add(h.calls, multiplier, traceId, now);
+    if (h.latency) this.latency!.observeSeries(h.latency, spanDurationSeconds(span), traceId, multiplier, now);
     if (h.size) Counter.add(h.size, span.size, undefined, now);
   }
 
