@@ -188,7 +188,7 @@ export class SpanMetricsProcessor implements Processor {
       }
     }
     // Exemplars carry the trace ID: the decoder's view converts it once per trace.
-    const traceId = traceIdHexOf(span);
+    const traceId = h.calls || h.latency ? traceIdHexOf(span) : '';
     if (h.calls) Counter.add(h.calls, multiplier, traceId, now);
     if (h.latency) this.latency!.observeSeries(h.latency, spanDurationSeconds(span), traceId, multiplier, now);
     if (h.size) Counter.add(h.size, span.size, undefined, now);
