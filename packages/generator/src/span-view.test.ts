@@ -133,4 +133,17 @@ describe('decodeForGenerator', () => {
     expect(d).toEqual([{ key: 'peer.service', value: { intValue: 7n } }]);
     dec.release();
   });
+
+  it('decodes every name exactly while the string cache grows and entries collide (more distinct names than its slots)', () => {
+    const dec = new SegmentDecoder(new Set(['peer.service']));
+    // 20k distinct names (the cache holds at most 16k slots), then the first ones again.
+    const names = Array.from({ length: 20_000 }, (_, i) => `GET /api/v1/item${i}`);
+    for (const chunk of [names.slice(0, 10_000), names.slice(10_000), names.slice(0, 5_000)]) {
+      const spans = chunk.map((name, i) => span({ name, attrs: { 'peer.service': `svc-${i % 300}` } }));
+      expect(dec.decodePush([{ bytes: encodeTrace({ resourceSpans: [batch({ 'service.name': 'web' }, spans)] }) }])).toBe(chunk.length);
+      expect(dec.views.slice(0, chunk.length).map((v) => v.name)).toEqual(chunk);
+      expect(dec.views.slice(0, chunk.length).map((v) => v.attributes[0]!.value)).toEqual(chunk.map((_, i) => ({ stringValue: `svc-${i % 300}` })));
+      dec.release();
+    }
+  });
 });
