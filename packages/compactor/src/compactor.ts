@@ -38,7 +38,7 @@ import { DEFAULT_ORPHANED_BLOCK_GRACE_PERIOD_MS, DEFAULT_OUTPUT_BLOCK_BUFFER_BYT
 import { mergeBlocks } from './merge.js';
 import { ownAllJobs, type JobOwnership } from './ownership.js';
 import { createCompactorMetrics, type CompactorMetrics } from './metrics.js';
-import { compactionJobId, type CompactedOutputMeta } from './output-meta.js';
+import { compactionJobId, outputReplicationFactor, type CompactedOutputMeta } from './output-meta.js';
 import { selectCompactionJobs, windowJobKey, type CompactionJob } from './selector.js';
 import { FirstSightings } from './sightings.js';
 
@@ -87,6 +87,8 @@ interface ResumeOutcome {
 interface OutputPlan {
   level: number;
   compactedFrom: string[];
+  /** The inputs' common replication factor (outputReplicationFactor), or none: replicated. */
+  replicationFactor: number | undefined;
   /** The job's time range: every output gets it, so all outputs stay in the job's window. */
   startTime: string;
   endTime: string;
@@ -292,6 +294,7 @@ export class Compactor {
     const plan: OutputPlan = {
       level: Math.max(...job.inputs.map((m) => m.compactionLevel)) + 1,
       compactedFrom: job.inputs.map((m) => m.blockID),
+      replicationFactor: outputReplicationFactor(job.inputs),
       startTime: byStart[0]!.startTime,
       endTime: byEnd[byEnd.length - 1]!.endTime,
     };
@@ -353,6 +356,8 @@ export class Compactor {
       compactedFrom: plan.compactedFrom,
       ...(more ? { cutAtBufferBudget: true } : {}),
     };
+    if (plan.replicationFactor !== undefined) meta.replicationFactor = plan.replicationFactor;
+    else delete meta.replicationFactor;
     encoded.objects[encoded.objects.length - 1] = { name: META_NAME, data: encodeBlockMeta(meta) };
     await writeEncodedBlock(this.deps.backend, { meta, objects: encoded.objects });
     return meta;

@@ -14,7 +14,8 @@ export function windowJobKey(tenantId: string, startTime: string, cfg: Compactor
 }
 
 /**
- * Picks blocks to merge: blocks whose start falls in the same compaction_window, smallest first,
+ * Picks blocks to merge: blocks whose start falls in the same compaction_window and which record
+ * the same replication factor, smallest first,
  * 2..maxInputBlocks of them within max_compaction_objects and max_block_bytes. Oldest windows go
  * first. Repeating this bounds the blocks per window, whatever the cut rate. Left out: blocks in
  * `exclude` (those of an interrupted compaction) and blocks cut at the output buffer budget,
@@ -26,17 +27,21 @@ export function selectCompactionJobs(
   cfg: CompactorConfig,
   exclude: ReadonlySet<string> = new Set(),
 ): CompactionJob[] {
-  const windows = new Map<string, BlockMeta[]>();
+  // Grouped by window and replication factor, as Tempo's selector does: a block whose spans are
+  // held once (factor 1) is not merged with replicated ones, so its output keeps factor 1 and
+  // TraceQL metrics keep reading it block by block. The ownership key stays the window's.
+  const groups = new Map<string, { key: string; blocks: BlockMeta[] }>();
   for (const m of metas as CompactedOutputMeta[]) {
     if (exclude.has(m.blockID) || m.cutAtBufferBudget) continue;
     const key = windowJobKey(tenantId, m.startTime, cfg);
-    const list = windows.get(key) ?? [];
-    list.push(m);
-    windows.set(key, list);
+    const group = `${key}/${m.replicationFactor ?? 0}`;
+    const entry = groups.get(group) ?? { key, blocks: [] };
+    entry.blocks.push(m);
+    groups.set(group, entry);
   }
   const jobs: CompactionJob[] = [];
   const windowStart = (blocks: BlockMeta[]): number => Date.parse(blocks[0]!.startTime);
-  for (const [key, blocks] of [...windows].sort((a, b) => windowStart(a[1]) - windowStart(b[1]))) {
+  for (const { key, blocks } of [...groups.values()].sort((a, b) => windowStart(a.blocks) - windowStart(b.blocks))) {
     if (blocks.length < cfg.minInputBlocks) continue;
     const bySize = [...blocks].sort((a, b) => a.size - b.size || a.blockID.localeCompare(b.blockID));
     const inputs: BlockMeta[] = [];

@@ -51,6 +51,11 @@ export interface IngesterDeps {
   minSplitPartBytes?: number;
   /** Told about every block written, so an in-process blocklist lists it before its next poll. */
   onBlockFlushed?: (meta: BlockMeta) => void;
+  /**
+   * ingester.lifecycler.ring.replication_factor, recorded in every block's meta
+   * (`replicationFactor`): how many copies of each trace the flushed blocks hold. Default 1.
+   */
+  replicationFactor?: number;
 }
 
 /**
@@ -126,6 +131,7 @@ export class Ingester implements IngesterClient {
         limits: () => this.deps.limits.forTenant(tenantId),
         unflushed: this.unflushed,
         onBlockFlushed: this.deps.onBlockFlushed,
+        replicationFactor: this.deps.replicationFactor ?? 1,
       });
       this.instances.set(tenantId, inst);
     }

@@ -43,6 +43,7 @@ import type { Backend } from '@andante/backend';
 import {
   newBlockId,
   writeEncodedBlock,
+  withReplicationFactor,
   type BlockConfig,
   type BlockEncoderPool,
   splitTraces,
@@ -127,6 +128,8 @@ export interface InstanceDeps {
   /** Shared by every tenant of the ingester. */
   unflushed: UnflushedBytes;
   onBlockFlushed?: ((meta: BlockMeta) => void) | undefined;
+  /** Written into every block's meta: readers of replicated blocks (not 1) count each span once. */
+  replicationFactor: number;
 }
 
 /** A block this ingester wrote; readers are told of it until complete_block_timeout has passed. */
@@ -329,7 +332,7 @@ export class TenantInstance {
       metas = await Promise.all(
         parts.map(async (traces, i) => {
           const encoded = await encoder.encode({ tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0 });
-          return writeEncodedBlock(this.deps.backend, encoded);
+          return writeEncodedBlock(this.deps.backend, withReplicationFactor(encoded, this.deps.replicationFactor));
         }),
       );
     } catch (err) {

@@ -75,6 +75,8 @@ export interface IngesterModuleDeps {
   metricsEngine?: MetricsEngine;
   /** An in-process blocklist learns of each flushed block at once. */
   onBlockFlushed?: (meta: BlockMeta) => void;
+  /** ingester.lifecycler.ring.replication_factor: recorded in every block's meta (default 1). */
+  replicationFactor?: number;
 }
 
 export interface IngesterService extends Service {
@@ -122,6 +124,7 @@ export function createIngester(config: IngesterModuleConfig, deps: IngesterModul
     compileSearch: deps.compileSearch,
     ...(deps.metricsEngine ? { metricsEngine: deps.metricsEngine } : {}),
     ...(deps.onBlockFlushed ? { onBlockFlushed: deps.onBlockFlushed } : {}),
+    ...(deps.replicationFactor !== undefined ? { replicationFactor: deps.replicationFactor } : {}),
   });
   let started = false;
   return {

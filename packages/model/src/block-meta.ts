@@ -24,5 +24,19 @@ export interface BlockMeta {
   /** Smallest and largest trace ID, base64 (Go's []byte JSON form). */
   minID: string;
   maxID: string;
+  /**
+   * Tempo's `replicationFactor` (int, omitted when 0): how many copies of each trace the blocks
+   * of its kind hold. 1: this block's spans are held once (Andante ingesters at RF 1, Tempo's
+   * generator and live-store blocks); absent or 0: a replicated ingester block (Tempo's default,
+   * and every Andante block written before the field); Andante ingesters at RF 3 write 3.
+   */
   replicationFactor?: number;
+}
+
+/**
+ * Whether a block may share spans with other blocks of the same replication: every block whose
+ * factor is not 1 (absent and 0 included). TraceQL metrics read such blocks deduplicated.
+ */
+export function isReplicatedBlock(meta: Pick<BlockMeta, 'replicationFactor'>): boolean {
+  return meta.replicationFactor !== 1;
 }

@@ -28,6 +28,7 @@ export {
 } from './errors.js';
 export type { GrpcCodeValue } from './errors.js';
 export type { BlockMeta } from './block-meta.js';
+export { isReplicatedBlock } from './block-meta.js';
 export { SINGLE_TENANT, validateTenantId, resolveTenant } from './tenant.js';
 export {
   TRACE_ID_BYTES,
@@ -57,7 +58,7 @@ export type { JobDone, WorkerPoolOptions } from './worker-pool.js';
 export { mulberry32 } from './seeded-random.js';
 export { UNBOUNDED, overlapsWindow, mayHoldTraceId, BlockSet, newestFirst, blocksForRequest } from './block-selection.js';
 export type { TimeRange } from './block-selection.js';
-export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer, QuerierJobMethod } from './query-jobs.js';
+export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer, QuerierJobMethod, TraceIdShard } from './query-jobs.js';
 export { QUERIER_JOB_METHODS, QUERIER_JOB_SIGNAL_ARG } from './query-jobs.js';
 export { attributesJson, anyValueJson, base64, doubleJson, jsonString } from './json.js';
 export { queryRangeResponseJson, queryInstantResponseJson } from './metrics-query.js';

@@ -14,6 +14,15 @@ import type { Trace } from './trace.js';
 /** What one block's tag job collects: names (per scope) or the values of one tag. */
 export type BlockTagsJob = { what: 'names' } | { what: 'values'; ref: TagRef };
 
+/**
+ * A slice of the trace-ID space, as lowercase hex: IDs from `from` (inclusive) up to `to`
+ * (exclusive; '' = to the end), compared as bytes.
+ */
+export interface TraceIdShard {
+  from: string;
+  to: string;
+}
+
 /** Plain data, so it crosses a worker or process boundary as is. */
 export interface BlockTagsAnswer {
   names: [TagScope, string[]][];
@@ -50,10 +59,17 @@ export interface QuerierJobs {
   metricsRecent(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial[]>;
   /** One backend block's part of a metrics query (its window in req). Rejects with NotFoundError when the block is gone. */
   metricsBlock(meta: BlockMeta, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial>;
+  /**
+   * One trace-ID shard of a metrics query over replicated blocks (replication factor not 1): the
+   * traces of the shard are read from every block, their copies merged by trace ID and each span
+   * (trace ID, span ID, kind) counted once. A block gone since it was listed (compacted, retention)
+   * is left out; the job rejects with NotFoundError only when every block is gone.
+   */
+  metricsReplicatedBlocks(metas: BlockMeta[], req: MetricsRequest, shard: TraceIdShard, signal?: AbortSignal): Promise<MetricsPartial>;
 }
 
 /** The QuerierJobs methods, by name: what a job over the frontend's queue names. */
-export const QUERIER_JOB_METHODS = ['searchRecent', 'searchBlock', 'findTraceById', 'mayHoldElsewhere', 'tagNamesRecent', 'tagValuesRecent', 'blockTags', 'metricsRecent', 'metricsBlock'] as const;
+export const QUERIER_JOB_METHODS = ['searchRecent', 'searchBlock', 'findTraceById', 'mayHoldElsewhere', 'tagNamesRecent', 'tagValuesRecent', 'blockTags', 'metricsRecent', 'metricsBlock', 'metricsReplicatedBlocks'] as const;
 export type QuerierJobMethod = (typeof QUERIER_JOB_METHODS)[number];
 
 /**
@@ -70,6 +86,7 @@ export const QUERIER_JOB_SIGNAL_ARG: Readonly<Record<QuerierJobMethod, number>> 
   blockTags: 3,
   metricsRecent: 2,
   metricsBlock: 2,
+  metricsReplicatedBlocks: 3,
 };
 
 /** The blocks of a tenant the frontend shards a query over (the blocklist a poller keeps). */

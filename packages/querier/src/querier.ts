@@ -27,12 +27,14 @@ import {
   type TagValuesRequest,
   type TimeRange,
   type Trace,
+  type TraceIdShard,
 } from '@andante/model';
 import type { Backend } from '@andante/backend';
 import { BackendBlock } from '@andante/storage';
 import type { Blocklist } from './blocklist.js';
 import { blockTags } from './block-tags-job.js';
 import { metricsBlockJob } from './metrics-block-job.js';
+import { metricsReplicatedJob } from './metrics-replicated-job.js';
 import { searchBlockWith, type BlockSearchPool } from './search-pool.js';
 
 export interface QuerierDeps {
@@ -177,6 +179,15 @@ export class Querier implements QuerierJobs {
     const engine = this.deps.metricsEngine;
     if (!engine) throw new Error('querier: metrics block jobs run inline need a metrics engine');
     return metricsBlockJob(this.openBlock(meta), req, engine, signal);
+  }
+
+  /** A trace-ID shard over replicated blocks, copies merged: on the search workers when they run threaded, else inline. */
+  metricsReplicatedBlocks(metas: BlockMeta[], req: MetricsRequest, shard: TraceIdShard, signal?: AbortSignal): Promise<MetricsPartial> {
+    const pool = this.deps.pool;
+    if (pool?.threaded) return pool.metricsReplicated(metas, req, shard, signal);
+    const engine = this.deps.metricsEngine;
+    if (!engine) throw new Error('querier: metrics block jobs run inline need a metrics engine');
+    return metricsReplicatedJob(metas.map((m) => this.openBlock(m)), req, shard, engine, signal);
   }
 
   /**

@@ -6,7 +6,7 @@
 
 import { availableParallelism } from 'node:os';
 import type { Backend } from '@andante/backend';
-import { NotFoundError, WorkerPool, type BlockTagsAnswer, type BlockTagsJob, type CompiledSearch, type MetricsPartial, type MetricsRequest, type SearchRequest, type TagsRequest } from '@andante/model';
+import { NotFoundError, WorkerPool, type BlockTagsAnswer, type BlockTagsJob, type CompiledSearch, type MetricsPartial, type MetricsRequest, type SearchRequest, type TagsRequest, type TraceIdShard } from '@andante/model';
 import { BackendBlock, type BlockMeta, type BlockSearchResult } from '@andante/storage';
 
 /** Where a worker finds the search compiler: a module URL and the name of its SearchCompiler export. */
@@ -20,11 +20,12 @@ export function searchBlockWith(block: BackendBlock, req: SearchRequest, query: 
   return block.search(query.fetch, signal ? { ...req, signal } : req, (trace) => query.match(trace, req, req.spss));
 }
 
-/** A block job: a search, a tag request's part, or a metrics query's part. */
+/** A block job: a search, a tag request's part, a metrics query's part, or a trace-ID shard of one over replicated blocks. */
 export type BlockJob =
   | { kind: 'search'; meta: BlockMeta; req: SearchRequest }
   | { kind: 'tags'; meta: BlockMeta; req: TagsRequest; job: BlockTagsJob }
-  | { kind: 'metrics'; meta: BlockMeta; req: MetricsRequest };
+  | { kind: 'metrics'; meta: BlockMeta; req: MetricsRequest }
+  | { kind: 'metricsReplicated'; metas: BlockMeta[]; req: MetricsRequest; shard: TraceIdShard };
 
 type BlockAnswer = BlockSearchResult | BlockTagsAnswer | MetricsPartial;
 
@@ -86,6 +87,11 @@ export class BlockSearchPool {
   /** A metrics query's part from one block (the worker imports the engine from the compiler's module, export `metricsEngine`). */
   metrics(meta: BlockMeta, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial> {
     return this.run({ kind: 'metrics', meta, req }, signal) as Promise<MetricsPartial>;
+  }
+
+  /** A trace-ID shard of a metrics query over replicated blocks, copies merged (metrics-replicated-job.ts). */
+  metricsReplicated(metas: BlockMeta[], req: MetricsRequest, shard: TraceIdShard, signal?: AbortSignal): Promise<MetricsPartial> {
+    return this.run({ kind: 'metricsReplicated', metas, req, shard }, signal) as Promise<MetricsPartial>;
   }
 
   private run(job: BlockJob, signal?: AbortSignal): Promise<BlockAnswer> {

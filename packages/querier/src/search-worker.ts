@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Backend, KeyPath } from '@andante/backend';
 import { CancelledError, type CompiledSearch, type MetricsEngine, type SearchCompiler } from '@andante/model';
 import { metricsBlockJob } from './metrics-block-job.js';
+import { metricsReplicatedJob } from './metrics-replicated-job.js';
 import { BackendBlock, type BlockMeta } from '@andante/storage';
 import { blockTags } from './block-tags-job.js';
 import { deserializeError, searchBlockWith, serializeError, type CompilerModule, type FromWorker, type ToWorker } from './search-pool.js';
@@ -81,14 +82,16 @@ port.on('message', (msg: ToWorker) => {
     else r?.reject(deserializeError(msg.error ?? { name: 'Error', message: 'read failed' }));
     return;
   }
-  const { id, meta } = msg;
+  const { id } = msg;
   const controller = new AbortController();
   running.set(id, controller);
   const signal = controller.signal;
   let work: Promise<unknown>;
-  if (msg.kind === 'search') work = searchBlockWith(openBlock(meta), msg.req, compiledQuery(msg.req.query), signal);
-  else if (msg.kind === 'tags') work = blockTags(openBlock(meta), compile, msg.req, msg.job);
-  else work = metricsEngine ? metricsBlockJob(openBlock(meta), msg.req, metricsEngine, signal) : Promise.reject(new Error('the language module has no metricsEngine'));
+  const noEngine = (): Promise<never> => Promise.reject(new Error('the language module has no metricsEngine'));
+  if (msg.kind === 'search') work = searchBlockWith(openBlock(msg.meta), msg.req, compiledQuery(msg.req.query), signal);
+  else if (msg.kind === 'tags') work = blockTags(openBlock(msg.meta), compile, msg.req, msg.job);
+  else if (msg.kind === 'metrics') work = metricsEngine ? metricsBlockJob(openBlock(msg.meta), msg.req, metricsEngine, signal) : noEngine();
+  else work = metricsEngine ? metricsReplicatedJob(msg.metas.map(openBlock), msg.req, msg.shard, metricsEngine, signal) : noEngine();
   work.finally(() => running.delete(id)).then(
     (result) => port.postMessage({ kind: 'done', id, result: result as Extract<FromWorker, { kind: 'done' }>['result'] } satisfies FromWorker),
     (err: unknown) => port.postMessage({ kind: 'done', id, error: serializeError(err) } satisfies FromWorker),

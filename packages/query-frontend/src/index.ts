@@ -16,7 +16,7 @@ export { streamingQuerierMethods, encodeSearchMessages, STREAMING_QUERIER_SERVIC
 export type { StreamingQuerierOptions } from './routes/streaming.js';
 export { encodeTraceByIdResponse, traceToTempoJson } from './trace-response.js';
 export type { PartialStatus, TraceByIdResponse, TraceJsonExtra } from './trace-response.js';
-export { MetricsFrontend, defaultMetricsLimits, splitMetricsJobs } from './metrics-frontend.js';
+export { MetricsFrontend, defaultMetricsLimits, splitMetricsJobs, splitReplicatedJobs, shardJobs, traceIdShards, REPLICATED_SPANS_PER_SHARD } from './metrics-frontend.js';
 export type { MetricsLimits, MetricsFrontendDeps, MetricsAnswer, MetricsQueryInput, MetricsProgress } from './metrics-frontend.js';
 export { registerMetricsRoutes, metricsStreamingMethods, parseTimestampNs } from './routes/metrics.js';
 export type { MetricsRoutesOptions } from './routes/metrics.js';

@@ -4,6 +4,11 @@
 // queriers through QuerierJobs like search's, and the combine (partials merged exactly as jobs
 // finish; the series recomputed for streaming).
 //
+// Replicated blocks (replication factor not 1: RF 3 ingesters' copies, their compacted outputs,
+// blocks written before the factor was recorded) are not read block by block, which would count
+// every copy: their jobs are trace-ID shards over all of them (splitReplicatedJobs), and each
+// shard merges the copies by trace ID on the querier, counting each span once.
+//
 // Exactness across sources: the blocklist is read before the ingesters are asked, and an
 // ingester answers its memory, the blocks it flushed recently and the blocks it is writing right
 // now, all at one instant (memory and flushed blocks never hold the same span). Blocks it is
@@ -22,7 +27,9 @@ import {
   type MetricsSeries,
   type QuerierJobs,
   type SearchMetrics,
+  type TraceIdShard,
   BlockSet,
+  isReplicatedBlock,
   newestFirst,
   overlapsWindow,
 } from '@andante/model';
@@ -103,6 +110,49 @@ export function splitMetricsJobs(req: MetricsRequest, blocks: readonly BlockMeta
   });
 }
 
+/**
+ * Spans (all copies counted) a replicated shard job reads at most, about: a shard's merge holds a
+ * slice of one row group per block, so this bounds a job's memory and sets the parallelism.
+ */
+export const REPLICATED_SPANS_PER_SHARD = 300_000;
+const MAX_SHARDS = 1024;
+/** Bytes per span for blocks that do not record totalSpans (older metas). */
+const BYTES_PER_SPAN_GUESS = 50;
+
+/** `n` equal slices of the trace-ID space, by the first four bytes of the ID (IDs are random). */
+export function traceIdShards(n: number): TraceIdShard[] {
+  const bound = (i: number): string => (Math.floor((i * 0x1_0000_0000) / n).toString(16).padStart(8, '0') + '0'.repeat(24));
+  return Array.from({ length: n }, (_, i) => ({ from: i === 0 ? '' : bound(i), to: i === n - 1 ? '' : bound(i + 1) }));
+}
+
+const hexOfBase64 = (b64: string): string => Buffer.from(b64, 'base64').toString('hex');
+
+/**
+ * The jobs over replicated blocks: one per trace-ID shard, each over every block whose ID range
+ * meets the shard (a trace's copies sit in several blocks, so a shard must see all of them), so
+ * that enough shards run at once (`minShards`) and none reads much more than
+ * REPLICATED_SPANS_PER_SHARD. The window is the request's: the blocks' time ranges differ.
+ */
+export function splitReplicatedJobs(req: MetricsRequest, blocks: readonly BlockMeta[], minShards = 1): { metas: BlockMeta[]; shard: TraceIdShard; req: MetricsRequest }[] {
+  if (blocks.length === 0) return [];
+  const spans = blocks.reduce((n, b) => n + (b.totalSpans > 0 ? b.totalSpans : Math.ceil(b.size / BYTES_PER_SPAN_GUESS)), 0);
+  // Parallelism is worth a shard only while shards stay at least a row group (10k spans) each.
+  const n = Math.min(MAX_SHARDS, Math.max(1, Math.min(minShards, Math.ceil(spans / 10_000)), Math.ceil(spans / REPLICATED_SPANS_PER_SHARD)));
+  return shardJobs(req, blocks, traceIdShards(n));
+}
+
+/** One job per shard, over the blocks whose trace-ID range meets it (shards without blocks left out). */
+export function shardJobs(req: MetricsRequest, blocks: readonly BlockMeta[], shards: readonly TraceIdShard[]): { metas: BlockMeta[]; shard: TraceIdShard; req: MetricsRequest }[] {
+  const ranges = blocks.map((m) => ({ m, min: hexOfBase64(m.minID), max: hexOfBase64(m.maxID) }));
+  const jobs: { metas: BlockMeta[]; shard: TraceIdShard; req: MetricsRequest }[] = [];
+  for (const shard of shards) {
+    // Hex of equal-length IDs orders as the bytes do; the shard bounds are 16 bytes.
+    const metas = ranges.filter((r) => r.max >= shard.from && (shard.to === '' || r.min < shard.to)).map((r) => r.m);
+    if (metas.length > 0) jobs.push({ metas, shard, req });
+  }
+  return jobs;
+}
+
 export class MetricsFrontend {
   constructor(private readonly deps: MetricsFrontendDeps) {}
 
@@ -164,7 +214,14 @@ export class MetricsFrontend {
     const set = new BlockSet();
     const keep = (m: BlockMeta): boolean => !covered.has(m.blockID) && overlapsWindow(m, window);
     const blocks = newestFirst([...set.add(listed, keep), ...partials.flatMap((p) => set.add(p.flushedBlocks, keep))]);
-    const jobs = splitMetricsJobs(req, blocks);
+    // Queriers' workers busy, or concurrent_jobs at once (whichever is more).
+    const parallel = Math.max(1, this.deps.querier.parallelism, this.deps.limits.concurrentJobs);
+    const querier = this.deps.querier;
+    // Factor 1: each span is in one block, read block by block (columns where the query allows).
+    const jobs: (() => Promise<MetricsPartial>)[] = [
+      ...splitReplicatedJobs(req, blocks.filter(isReplicatedBlock), parallel).map((j) => () => querier.metricsReplicatedBlocks(j.metas, j.req, j.shard, signal)),
+      ...splitMetricsJobs(req, blocks.filter((b) => !isReplicatedBlock(b))).map((j) => () => querier.metricsBlock(j.meta, j.req, signal)),
+    ];
     metrics.totalJobs += jobs.length;
     metrics.totalBlocks = blocks.length;
     metrics.totalBlockBytes = blocks.reduce((n, b) => n + BigInt(b.size), 0n);
@@ -175,7 +232,7 @@ export class MetricsFrontend {
         if (progress.signal?.aborted) return;
         const job = jobs[next++]!;
         try {
-          take(await this.deps.querier.metricsBlock(job.meta, job.req, signal));
+          take(await job());
         } catch (err) {
           // Compacted away or deleted by retention since the blocklist was read: its spans are in the compacted output.
           if (!(err instanceof NotFoundError)) throw err;
@@ -183,9 +240,7 @@ export class MetricsFrontend {
         }
       }
     };
-    // Queriers' workers busy, or concurrent_jobs at once (whichever is more).
-    const parallel = Math.max(this.deps.querier.parallelism, this.deps.limits.concurrentJobs);
-    await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+    await Promise.all(Array.from({ length: parallel }, worker));
     progress.signal?.throwIfAborted();
     return answer();
   }

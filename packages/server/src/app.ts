@@ -299,6 +299,8 @@ export class Andante {
           logger: logger('ingester'),
           compileSearch: searchCompiler,
           metricsEngine,
+          // Recorded in each block's meta: TraceQL metrics count the spans of replicated blocks once.
+          replicationFactor: cfg.ingester.lifecycler.ring.replication_factor,
           // An in-process blocklist lists a flushed block at once, before its next poll.
           ...(this.has('blocklist') ? { onBlockFlushed: (meta) => blocklist().add(meta) } : {}),
         });

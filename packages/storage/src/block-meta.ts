@@ -49,6 +49,18 @@ export function encodeBlockMeta(meta: BlockMeta): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(meta));
 }
 
+/**
+ * The encoded block with `replicationFactor` recorded in its meta (and its meta.json, the last
+ * object). 0 leaves the key out, as Tempo's omitempty does.
+ */
+export function withReplicationFactor<B extends { meta: BlockMeta; objects: { name: string; data: Uint8Array }[] }>(block: B, replicationFactor: number): B {
+  const meta: BlockMeta = { ...block.meta };
+  if (replicationFactor > 0) meta.replicationFactor = replicationFactor;
+  else delete meta.replicationFactor;
+  const objects = block.objects.map((o) => (o.name === META_NAME ? { name: META_NAME, data: encodeBlockMeta(meta) } : o));
+  return { ...block, meta, objects };
+}
+
 function isMeta(v: unknown): v is BlockMeta {
   if (typeof v !== 'object' || v === null) return false;
   const m = v as Record<string, unknown>;
@@ -106,6 +118,8 @@ export function decodeBlockMeta(data: Uint8Array, where: string, expected?: { te
   }
   // Blocks written before totalSpans existed (or by other writers) still load.
   if (typeof parsed.totalSpans !== 'number') parsed.totalSpans = 0;
+  // Not a positive integer (absent, 0, anything else): a replicated block, read deduplicated.
+  if (parsed.replicationFactor !== undefined && !(Number.isInteger(parsed.replicationFactor) && parsed.replicationFactor > 0)) delete parsed.replicationFactor;
   return parsed;
 }
 

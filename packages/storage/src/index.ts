@@ -14,11 +14,13 @@ export {
   readBlockMeta,
   listTenants,
   UnreadableBlockMetaError,
+  withReplicationFactor,
 } from './block-meta.js';
 export type { BlockMeta, BlockMetaProblem } from './block-meta.js';
 export { encodeBlock, BlockWriter } from './block-encode.js';
 export type { EncodedBlock, BlockObject, TraceEntry } from './block-encode.js';
 export { BackendBlock, writeBlock, writeEncodedBlock, newBlockId, supportedBlockFormats } from './backend-block.js';
+export type { TraceIdRange } from './parquet-v1-reader.js';
 export { BlockEncoderPool, encodeSegmentBlock, splitTraces } from './block-encoder-pool.js';
 export type { SegmentTrace, EncodeJob, BlockEncodeStream, EncodeStreamHeader } from './block-encoder-pool.js';
 export { FORMAT_V1 } from './block-schema.js';

@@ -28,11 +28,21 @@ import { RESOURCE_TABLE_KEY, SCOPE_TABLE_KEY, TRACE_COLUMNS } from './block-sche
 import { decodeResourceTable, decodeScopeTable } from './block-tables.js';
 import { bloomShardFor, bloomShardTest } from './bloom.js';
 
+/**
+ * Trace IDs from `from` (inclusive) up to `to` (exclusive; absent: to the end), compared as bytes.
+ * `onBytes` hears the bytes of each row group read for the range.
+ */
+export interface TraceIdRange {
+  from: Uint8Array;
+  to?: Uint8Array;
+  onBytes?: (bytes: number) => void;
+}
+
 export interface BlockReader {
   findTraceById(traceId: Uint8Array): Promise<Trace | null>;
   /** False when the block surely lacks the trace (ID range, bloom filter); no data is read. */
   mayContain(traceId: Uint8Array): Promise<boolean>;
-  iterateTraces(): AsyncIterable<TraceEntry>;
+  iterateTraces(range?: TraceIdRange): AsyncIterable<TraceEntry>;
   search(
     fetch: FetchSpansRequest | undefined,
     opts: BlockSearchOptions,
@@ -254,7 +264,11 @@ export class ParquetV1Reader implements BlockReader {
     return rowsToTrace(traceId, rows, tables);
   }
 
-  async *iterateTraces(): AsyncIterable<TraceEntry> {
+  async *iterateTraces(range?: TraceIdRange): AsyncIterable<TraceEntry> {
+    if (range) {
+      yield* this.iterateRange(range);
+      return;
+    }
     const { metadata, tables } = await this.loadFooter();
     const inner = await this.dataFile();
     let pendingId: Uint8Array | undefined;
@@ -285,6 +299,59 @@ export class ParquetV1Reader implements BlockReader {
         pending.push(row);
       }
       rowStart = rowEnd;
+    }
+    if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
+  }
+
+  /**
+   * The traces whose IDs fall in the range, in ID order: the index skips row groups wholly
+   * outside it; a group wholly inside is read whole, a group the range cuts has its trace_id
+   * column read and only the pages holding the range's rows decoded.
+   */
+  private async *iterateRange(range: TraceIdRange): AsyncIterable<TraceEntry> {
+    const [index, { metadata, tables }] = await Promise.all([this.loadIndex(), this.loadFooter()]);
+    const inner = await this.dataFile();
+    const inRange = (id: Uint8Array): boolean => compareBytes(id, range.from) >= 0 && (!range.to || compareBytes(id, range.to) < 0);
+    const byStart = new Map(index.map((g) => [g.rowStart, g]));
+    let pendingId: Uint8Array | undefined;
+    let pending: SpanRowData[] = [];
+    let rowStart = 0;
+    for (const rg of metadata.row_groups) {
+      const groupStart = rowStart;
+      const rowEnd = rowStart + Number(rg.num_rows);
+      rowStart = rowEnd;
+      const g = byStart.get(groupStart);
+      // Without an index entry for the group (an index of another layout), it is read and filtered.
+      if (g && (compareBytes(g.maxID, range.from) < 0 || (range.to && compareBytes(g.minID, range.to) >= 0))) continue;
+      const whole = g !== undefined && inRange(g.minID) && inRange(g.maxID);
+      const file = new PrefetchedBuffer(inner);
+      const bytes = rowGroupRange(rg);
+      await file.prefetch(bytes.start, bytes.end);
+      range.onBytes?.(bytes.end - bytes.start);
+      let rows: SpanRowData[];
+      if (whole) {
+        rows = (await parquetReadObjects({ file, metadata, columns: [...TRACE_COLUMNS], rowStart: groupStart, rowEnd, utf8: false, compressors: READ_DECOMPRESSORS })) as SpanRowData[];
+      } else {
+        const ids = await readTraceIds(file, metadata, groupStart, rowEnd);
+        const lo = lowerBound(ids, range.from, false);
+        const hi = range.to ? lowerBound(ids, range.to, false) : ids.length;
+        if (hi <= lo) continue;
+        const offsetIndexes = await this.loadOffsetIndexes(metadata);
+        if (offsetIndexes) file.add(offsetIndexes.start, offsetIndexes.bytes);
+        rows = offsetIndexes
+          ? await readRowsByPages(file, metadata, rg, groupStart, TRACE_COLUMNS, groupStart + lo, groupStart + hi)
+          : ((await parquetReadObjects({ file, metadata, columns: [...TRACE_COLUMNS], rowStart: groupStart + lo, rowEnd: groupStart + hi, utf8: false, compressors: READ_DECOMPRESSORS })) as SpanRowData[]);
+      }
+      for (const row of rows) {
+        const id = row['trace_id'] as Uint8Array;
+        if (!inRange(id)) continue;
+        if (pendingId && !bytesEqual(pendingId, id)) {
+          yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
+          pending = [];
+        }
+        if (pending.length === 0) pendingId = id.slice();
+        pending.push(row);
+      }
     }
     if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
   }

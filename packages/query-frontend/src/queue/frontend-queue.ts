@@ -20,6 +20,7 @@ import {
   type MetricsRequest,
   type QuerierJobMethod,
   type QuerierJobs,
+  type TraceIdShard,
   type SearchPartial,
   type SearchRequest,
   type TagsPartial,
@@ -239,5 +240,7 @@ function createQueueJobs(q: FrontendQueue): QuerierJobs {
     blockTags: (meta: BlockMeta, req: TagsRequest, job: BlockTagsJob, signal?: AbortSignal) => q.enqueue<BlockTagsAnswer>(meta.tenantID, 'blockTags', [meta, req, job], signal),
     metricsRecent: (tenantId: string, req: MetricsRequest, signal?: AbortSignal) => q.enqueue<MetricsPartial[]>(tenantId, 'metricsRecent', [tenantId, req], signal),
     metricsBlock: (meta: BlockMeta, req: MetricsRequest, signal?: AbortSignal) => q.enqueue<MetricsPartial>(meta.tenantID, 'metricsBlock', [meta, req], signal),
+    metricsReplicatedBlocks: (metas: BlockMeta[], req: MetricsRequest, shard: TraceIdShard, signal?: AbortSignal) =>
+      q.enqueue<MetricsPartial>(metas[0]?.tenantID ?? '', 'metricsReplicatedBlocks', [metas, req, shard], signal),
   };
 }
