@@ -7,6 +7,7 @@ import { LocalBackend } from '@andante/backend';
 import { BlockEncoderPool, encodeBlockMeta, listTenantBlocks, META_NAME, type BlockMeta } from '@andante/storage';
 import type { CompactorConfig } from './config.js';
 import { HashJobOwnership } from './ownership.js';
+import { outputReplicationFactor } from './output-meta.js';
 import { HOUR_NS as HOUR, T0_NS as T0, cut, readTrace, spanNames, testCompactor } from './test-blocks.js';
 
 const encoder = new BlockEncoderPool();
@@ -64,6 +65,33 @@ describe('Compactor', () => {
     const one = replicas[0]!.size;
     expect(metas[0]!.size).toBeLessThan(one * 1.1);
     expect(replicas.reduce((n, m) => n + m.size, 0)).toBeGreaterThan(metas[0]!.size * 2.7);
+  });
+
+  it('outputs keep the replication factor of their inputs, and blocks of different factors are never merged', async () => {
+    const { backend, compactor } = await setup();
+    const traces: [number, number[]][] = Array.from({ length: 20 }, (_, i) => [i + 1, [1, 2]]);
+    // One window: two factor-1 blocks, three RF 3 replicas, two blocks that record none (Tempo's ingester blocks).
+    for (let r = 0; r < 2; r++) await cut(backend, 't', traces, T0, 1);
+    for (let r = 0; r < 3; r++) await cut(backend, 't', traces, T0, 3);
+    for (let r = 0; r < 2; r++) await cut(backend, 't', traces, T0, 0);
+    const result = await compactor.runCycle();
+    expect(result.compactions).toBe(3);
+    const { metas } = await listTenantBlocks(backend, 't');
+    expect(metas.map((m) => m.replicationFactor ?? 0).sort()).toEqual([0, 1, 3]);
+    expect(metas.every((m) => m.compactionLevel === 1 && m.totalObjects === 20)).toBe(true);
+    // Written as Tempo writes it: the key left out for a replicated (0) block.
+    const raw = await Promise.all(metas.map(async (m) => JSON.parse(Buffer.from(await backend.read(['t', m.blockID], META_NAME)).toString()) as Record<string, unknown>));
+    expect(raw.map((j) => j['replicationFactor'] ?? 'absent').sort()).toEqual([1, 3, 'absent']);
+  });
+
+  it('an output claims factor 1 only when every input holds each span once', () => {
+    const m = (replicationFactor?: number): BlockMeta => ({ ...({} as BlockMeta), ...(replicationFactor === undefined ? {} : { replicationFactor }) });
+    expect(outputReplicationFactor([m(1), m(1)])).toBe(1);
+    expect(outputReplicationFactor([m(3), m(3), m(3)])).toBe(3);
+    expect(outputReplicationFactor([m(1), m(3)])).toBeUndefined();
+    expect(outputReplicationFactor([m(3), m(1)])).toBeUndefined();
+    expect(outputReplicationFactor([m(1), m()])).toBeUndefined();
+    expect(outputReplicationFactor([m(), m()])).toBeUndefined();
   });
 
   it('keeps blocks of different windows apart', async () => {

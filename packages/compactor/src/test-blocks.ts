@@ -4,7 +4,7 @@
 import { Registry } from 'prom-client';
 import type { Backend } from '@andante/backend';
 import { combineTraces, defaultTenantLimits, silentLogger, staticLimits, type Span, type Trace } from '@andante/model';
-import { BackendBlock, listTenantBlocks, newBlockId, writeBlock, type BlockEncoderPool, type BlockMeta } from '@andante/storage';
+import { BackendBlock, encodeBlock, listTenantBlocks, newBlockId, withReplicationFactor, writeBlock, writeEncodedBlock, type BlockEncoderPool, type BlockMeta } from '@andante/storage';
 import { Compactor } from './compactor.js';
 import { defaultCompactorConfig, type CompactorConfig } from './config.js';
 import type { JobOwnership } from './ownership.js';
@@ -52,9 +52,13 @@ export function blockEntries(traces: [number, number[]][], startNs: bigint): { t
     .sort((a, b) => Buffer.compare(Buffer.from(a.traceId), Buffer.from(b.traceId)));
 }
 
-/** Writes one block holding the given traces (IDs and span numbers), starting at startNs. */
-export function cut(backend: Backend, tenant: string, traces: [number, number[]][], startNs: bigint): Promise<BlockMeta> {
-  return writeBlock(backend, tenant, newBlockId(), blockEntries(traces, startNs));
+/**
+ * Writes one block holding the given traces (IDs and span numbers), starting at startNs; with
+ * `replicationFactor`, its meta records it as an ingester's flush does (0: the key left out).
+ */
+export function cut(backend: Backend, tenant: string, traces: [number, number[]][], startNs: bigint, replicationFactor?: number): Promise<BlockMeta> {
+  if (replicationFactor === undefined) return writeBlock(backend, tenant, newBlockId(), blockEntries(traces, startNs));
+  return writeEncodedBlock(backend, withReplicationFactor(encodeBlock(tenant, newBlockId(), blockEntries(traces, startNs)), replicationFactor));
 }
 
 /** What a reader sees for a trace across every visible block. */

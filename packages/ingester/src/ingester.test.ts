@@ -75,6 +75,7 @@ async function makeIngester(
   dir: string,
   cfg: Partial<IngesterConfig> = {},
   limits: Partial<TenantLimits> = {},
+  replicationFactor?: number,
 ): Promise<{ ing: Ingester; backend: LocalBackend; registry: Registry }> {
   const backend = new LocalBackend(join(dir, 'traces'));
   const registry = new Registry();
@@ -85,6 +86,7 @@ async function makeIngester(
     limits: staticLimits({ ...defaultTenantLimits(), ...limits }),
     registry,
     logger: silentLogger,
+    ...(replicationFactor !== undefined ? { replicationFactor } : {}),
   });
   await ing.start();
   running.push(ing);
@@ -120,6 +122,18 @@ describe('Ingester', () => {
     expect(metas[0]!.totalObjects).toBe(2);
     expect(await walFiles(dir)).toEqual([expect.stringMatching(/\.wal$/)]); // only the new, empty head
     expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-2', 'op-3']);
+  });
+
+  it('records its ring\'s replication factor in every block it flushes (1 by default), in meta.json and in the metas it names', async () => {
+    for (const [rf, want] of [[undefined, 1], [3, 3]] as const) {
+      const dir = await mkdtemp(join(tmpdir(), 'ing-rf-'));
+      const { ing, backend } = await makeIngester(dir, {}, {}, rf);
+      await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1, 2])] });
+      await ing.flushAll();
+      const metas = await listBlockMetas(backend, 't1');
+      expect(metas.map((m) => m.replicationFactor)).toEqual([want]);
+      expect((await ing.findTraceById('t1', traceId(1))).flushedBlocks?.map((m) => m.replicationFactor)).toEqual([want]);
+    }
   });
 
   it('a stop flushes the pushes it already accepted and refuses new ones with UNAVAILABLE (the distributor retries elsewhere)', async () => {
