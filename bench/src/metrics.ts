@@ -5,8 +5,11 @@
 //   - latency: the block jobs on the search worker pool (one worker per core), merged as the
 //     query-frontend merges them, wall time.
 // Runs alternate the queries (A B A B ...) and report medians, so a loaded machine skews both alike.
+// With --replicas N (N > 1) every block is stored N times more under other block IDs with
+// `replicationFactor: N`, as N ingesters at RF N flush it, and the queries run as the frontend runs
+// them over replicated blocks: trace-ID shards with the copies merged (spans/s count each span once).
 //
-//   pnpm bench:metrics [--spans 2000000 --blocks 8 --runs 5 --data DIR]
+//   pnpm bench:metrics [--spans 2000000 --blocks 8 --runs 5 --data DIR] [--replicas 3]
 
 import { mkdtemp } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -14,8 +17,9 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalBackend } from '@andante/backend';
 import { mulberry32, type KeyValue, type MetricsPartial, type MetricsRequest, type Span, type Trace } from '@andante/model';
-import { BackendBlock, listBlockMetas, newBlockId, writeBlock, type BlockMeta, type TraceEntry } from '@andante/storage';
-import { BlockSearchPool, metricsBlockJob } from '@andante/querier';
+import { BackendBlock, DATA_NAME, INDEX_NAME, META_NAME, bloomName, encodeBlockMeta, listBlockMetas, newBlockId, writeBlock, type BlockMeta, type TraceEntry } from '@andante/storage';
+import { BlockSearchPool, metricsBlockJob, metricsReplicatedJob } from '@andante/querier';
+import { splitReplicatedJobs } from '@andante/query-frontend';
 import { metricsEngine } from '@andante/traceql';
 
 interface Options {
@@ -25,10 +29,12 @@ interface Options {
   data: string;
   /** Only this query (index in QUERIES); -1: all. */
   query: number;
+  /** > 1: the blocks as replicated copies, read deduplicated. */
+  replicas: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { spans: 2_000_000, blocks: 8, runs: 5, data: '', query: -1 };
+  const o: Options = { spans: 2_000_000, blocks: 8, runs: 5, data: '', query: -1, replicas: 1 };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]!.replace(/^--/, '') as keyof Options;
     const value = argv[i + 1];
@@ -98,6 +104,17 @@ async function load(backend: LocalBackend, o: Options): Promise<BlockMeta[]> {
   return metas;
 }
 
+/** The block's objects again under a new ID, its meta saying `replicas` copies exist: what another replica flushed. */
+let backendInUse: LocalBackend | undefined;
+
+async function copyBlock(backend: LocalBackend, meta: BlockMeta, replicas: number): Promise<BlockMeta> {
+  const copy: BlockMeta = { ...meta, blockID: newBlockId(), replicationFactor: replicas };
+  const names = [DATA_NAME, INDEX_NAME, ...Array.from({ length: meta.bloomShards }, (_, i) => bloomName(i))];
+  for (const name of names) await backend.write([TENANT, copy.blockID], name, await backend.read([TENANT, meta.blockID], name));
+  await backend.write([TENANT, copy.blockID], META_NAME, encodeBlockMeta(copy));
+  return copy;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const QUERIES = [
@@ -110,15 +127,40 @@ async function main(): Promise<void> {
   const data = o.data || (await mkdtemp(join(tmpdir(), 'andante-metrics-')));
   const backend = new LocalBackend(join(data, 'traces'));
   console.log(`store ${data}${existsSync(join(data, 'traces', TENANT)) ? ' (reused)' : ''}`);
-  const metas = await load(backend, o);
-  const spans = metas.reduce((n, m) => n + m.totalSpans, 0);
+  const originals = await load(backend, o);
+  const spans = originals.reduce((n, m) => n + m.totalSpans, 0);
+  let metas = originals;
+  if (o.replicas > 1) {
+    // Copies live beside the originals in a store of their own, so a kept store stays reusable.
+    const copies = new LocalBackend(join(data, `replicas-${o.replicas}`));
+    const kept = await listBlockMetas(copies, TENANT).catch(() => []);
+    if (kept.length === originals.length * o.replicas) metas = kept;
+    else {
+      metas = [];
+      for (const m of originals) {
+        const names = [DATA_NAME, INDEX_NAME, ...Array.from({ length: m.bloomShards }, (_, i) => bloomName(i))];
+        for (const name of names) await copies.write([TENANT, m.blockID], name, await backend.read([TENANT, m.blockID], name));
+        const first: BlockMeta = { ...m, replicationFactor: o.replicas };
+        await copies.write([TENANT, m.blockID], META_NAME, encodeBlockMeta(first));
+        metas.push(first);
+        for (let r = 1; r < o.replicas; r++) metas.push(await copyBlock(copies, first, o.replicas));
+      }
+    }
+    backendInUse = copies;
+    console.log(`${metas.length} blocks: each of the ${originals.length} stored ${o.replicas} times, replicationFactor ${o.replicas}`);
+  }
   console.log(`${spans.toLocaleString('en-US')} spans in ${metas.length} blocks over 1 h; ${availableParallelism()} cores; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const req = (q: string): MetricsRequest => {
     const r = metricsEngine.alignRange({ startNs: T0, endNs: T0 + HOUR, stepNs: metricsEngine.defaultStepNs(T0, T0 + HOUR), instant: false });
     return { query: q, ...r, exemplars: 100 };
   };
-  const blocks = metas.map((m) => new BackendBlock(backend, m));
-  const pool = new BlockSearchPool(backend, () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }));
+  const store = backendInUse ?? backend;
+  const blocks = metas.map((m) => new BackendBlock(store, m));
+  const pool = new BlockSearchPool(store, () => ({ url: import.meta.resolve('@andante/traceql'), exportName: 'searchCompiler' }));
+  // As the frontend splits them: per block for factor 1, trace-ID shards over replicated blocks (at least one per worker).
+  const byId = new Map(blocks.map((b) => [b.meta.blockID, b]));
+  const pooledJobs = (r: MetricsRequest): Promise<MetricsPartial>[] =>
+    o.replicas > 1 ? splitReplicatedJobs(r, metas, pool.size).map((j) => pool.metricsReplicated(j.metas, j.req, j.shard)) : metas.map((m) => pool.metrics(m, r));
   const cpu = new Map<string, number[]>();
   const wall = new Map<string, number[]>();
   const answers = new Map<string, number>();
@@ -127,18 +169,26 @@ async function main(): Promise<void> {
       // Per core: inline, CPU time.
       const c0 = process.cpuUsage();
       const combiner = metricsEngine.combiner(req(q));
-      for (const b of blocks) combiner.add(await metricsBlockJob(b, req(q), metricsEngine));
+      // One job at a time (the pool is for latency).
+      if (o.replicas > 1) for (const j of splitReplicatedJobs(req(q), metas, pool.size)) combiner.add(await metricsReplicatedJob(j.metas.map((m) => byId.get(m.blockID)!), j.req, j.shard, metricsEngine));
+      else for (const b of blocks) combiner.add(await metricsBlockJob(b, req(q), metricsEngine));
       const series = combiner.series();
       const c = process.cpuUsage(c0);
       // Latency: on the worker pool, merged as the frontend merges.
       const w0 = performance.now();
       const merged = metricsEngine.combiner(req(q));
-      const parts: MetricsPartial[] = await Promise.all(metas.map((m) => pool.metrics(m, req(q))));
+      const parts: MetricsPartial[] = await Promise.all(pooledJobs(req(q)));
       for (const p of parts) merged.add(p);
       const pooled = merged.series();
       const ms = performance.now() - w0;
       if (run === 0) {
         answers.set(q, series.length);
+        if (o.replicas > 1) {
+          // Deduplicated copies answer what the originals answer block by block.
+          const once = metricsEngine.combiner(req(q));
+          for (const m of originals) once.add(await metricsBlockJob(new BackendBlock(backend, m), req(q), metricsEngine));
+          if (JSON.stringify(once.series().map((s) => s.samples.map((x) => x.value))) !== JSON.stringify(series.map((s) => s.samples.map((x) => x.value)))) throw new Error('replicated answer differs from the single copy');
+        }
         if (JSON.stringify(pooled.map((s) => s.samples.map((x) => x.value))) !== JSON.stringify(series.map((s) => s.samples.map((x) => x.value)))) throw new Error('pool and inline answers differ');
         continue; // warm-up
       }

@@ -6,6 +6,7 @@ export type { CompilerModule } from './search-pool.js';
 export { createQuerier, defaultQuerierModuleConfig } from './module.js';
 export type { QuerierModuleConfig, QuerierModuleDeps, QuerierService } from './module.js';
 export { metricsBlockJob } from './metrics-block-job.js';
+export { metricsReplicatedJob } from './metrics-replicated-job.js';
 export { RingIngesterQuerier } from './ring-ingester-querier.js';
 export type { RingIngesterQuerierDeps } from './ring-ingester-querier.js';
 export { FrontendWorker, splitHostPort } from './frontend-worker.js';
