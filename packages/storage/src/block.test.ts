@@ -242,6 +242,28 @@ describe('block round trip', () => {
     expect(got).toEqual(traces);
   });
 
+  it('iterates a trace-ID range: only its traces, whole, in order, reading only the row groups it meets', async () => {
+    const backend = await newBackend();
+    // IDs spread over the first byte; one trace spans several row groups.
+    const traces = Array.from({ length: 60 }, (_, i) => ({ traceId: traceId(i, 1 + i * 4), trace: simpleTrace(traceId(i, 1 + i * 4), i === 30 ? 40 : 1 + (i % 5)) }));
+    const block = await write(backend, 't', traces, { rowGroupSpans: 12, pageSizeBytes: 1024 });
+    expect(block.meta.totalRecords).toBeGreaterThan(8);
+    const cuts = [0x01, 0x21, 0x40, 0x77, 0x79, 0x7a, 0xff].map((b) => Uint8Array.from([b, ...new Array<number>(15).fill(0)]));
+    const seen: Uint8Array[] = [];
+    for (let k = 0; k <= cuts.length; k++) {
+      const from = k === 0 ? new Uint8Array(0) : cuts[k - 1]!;
+      const to = cuts[k];
+      let bytes = 0;
+      const got = [];
+      for await (const t of block.iterateTraces({ from, ...(to ? { to } : {}), onBytes: (n) => void (bytes += n) })) got.push(t);
+      const want = traces.filter((t) => Buffer.compare(t.traceId, from) >= 0 && (!to || Buffer.compare(t.traceId, to) < 0));
+      expect(got).toEqual(want);
+      if (want.length > 0 && want.length < 20) expect(bytes).toBeLessThan(block.meta.size / 2);
+      seen.push(...got.map((t) => t.traceId));
+    }
+    expect(seen).toEqual(traces.map((t) => t.traceId));
+  });
+
   it('keeps span and parent IDs of any length (delta-length encoded)', async () => {
     const backend = await newBackend();
     const odd = (tid: Uint8Array, lengths: number[]): Trace => {
