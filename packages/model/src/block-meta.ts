@@ -27,8 +27,8 @@ export interface BlockMeta {
   /**
    * Tempo's `replicationFactor` (int, omitted when 0): how many copies of each trace the blocks
    * of its kind hold. 1: this block's spans are held once (Andante ingesters at RF 1, Tempo's
-   * generator and live-store blocks); absent or 0: a replicated ingester block (Tempo's default,
-   * and every Andante block written before the field); Andante ingesters at RF 3 write 3.
+   * generator and live-store blocks); absent or 0: a replicated ingester block (Tempo's default);
+   * Andante ingesters write their ring's factor (3 at RF 3) over the 1 the encoder puts in.
    */
   replicationFactor?: number;
 }

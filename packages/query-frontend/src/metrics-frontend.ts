@@ -5,7 +5,7 @@
 // finish; the series recomputed for streaming).
 //
 // Replicated blocks (replication factor not 1: RF 3 ingesters' copies, their compacted outputs,
-// blocks written before the factor was recorded) are not read block by block, which would count
+// blocks that record none, as Tempo's ingester blocks) are not read block by block, which would count
 // every copy: their jobs are trace-ID shards over all of them (splitReplicatedJobs), and each
 // shard merges the copies by trace ID on the querier, counting each span once.
 //
