@@ -106,11 +106,14 @@ const svc = { key: 'resource.service.name', of: (s: PlainSpan) => s.service };
 const COUNT = '{ } | count_over_time()';
 const BY_SERVICE = '{ } | count_over_time() by (resource.service.name)';
 const MEDIAN = '{ } | quantile_over_time(duration, .5)';
+const ROUTE = '{ span.http.route = "/r/1" } | count_over_time() by (resource.service.name)';
 const CASES: [string, RefQuery, number][] = [
   [COUNT, { filter: () => true, fn: 'count_over_time' }, 0],
   [BY_SERVICE, { filter: () => true, fn: 'count_over_time', by: [svc] }, 0],
   [MEDIAN, { filter: () => true, fn: 'quantile_over_time', quantile: 0.5 }, 0.01],
   ['{ resource.service.name = "checkout" } | rate()', { filter: (s) => s.service === 'checkout', fn: 'rate' }, 1e-12],
+  // Not decidable on columns (a span attribute): the copies are merged as whole traces.
+  [ROUTE, { filter: (s) => s.route === '/r/1', fn: 'count_over_time', by: [svc] }, 0],
 ];
 
 describe('TraceQL metrics over replicated blocks count each span once', () => {
@@ -149,6 +152,15 @@ describe('TraceQL metrics over replicated blocks count each span once', () => {
     expectReference(one, ref, relErr);
     // Same spans, same sketches: equal, not merely close.
     expect(await run(rf3, q)).toEqual(one);
+  });
+
+  it('copies are deduplicated on columns when the query allows it, as whole traces otherwise', async () => {
+    const { frontend } = stack(rf3);
+    const cols = await frontend.query(TENANT, request(frontend, COUNT));
+    expect(cols.metrics.inspectedTraces).toBe(0);
+    expect(Number(cols.metrics.inspectedSpans)).toBe(COPIES.reduce((n, c) => n + c.length, 0));
+    const traces = await frontend.query(TENANT, request(frontend, ROUTE));
+    expect(traces.metrics.inspectedTraces).toBe(new Set(SPANS.map((s) => s.traceId)).size);
   });
 
   it('read block by block, the same copies overcount (what factor 1 on replicated blocks would do)', async () => {

@@ -4,8 +4,9 @@
 // traces are read from all blocks at once in a k-way merge (each block reads only the row groups
 // of the shard), the copies of a trace are combined with duplicate spans dropped (span ID and
 // kind, as every read combines), and the engine sees each trace once: a span held by one, two or
-// three copies counts once, and a span one replica missed still counts. Whole traces, not
-// columns: the columnar scan cannot tell copies apart without trace and span IDs.
+// three copies counts once, and a span one replica missed still counts. Leaves the columnar scan
+// answers are read from columns instead, block after block over the shard's rows, with trace ID,
+// span ID and kind read beside them: a row counts the first time its span is seen in the shard.
 
 import { NotFoundError, combineTraces, compareBytes, countSpans, hexToBytes, type MetricsEngine, type MetricsPartial, type MetricsRequest, type Trace, type TraceIdShard } from '@andante/model';
 import type { BackendBlock, TraceEntry } from '@andante/storage';
@@ -27,6 +28,17 @@ async function advance(c: Cursor): Promise<void> {
 }
 
 /** `signal` aborted (nobody waits for the answer) stops the job at its next trace. */
+/** The block's answer, or `gone` when it was deleted since it was listed (compacted, retention). */
+async function unlessGone<T>(p: Promise<T>): Promise<T | typeof GONE> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof NotFoundError) return GONE;
+    throw err;
+  }
+}
+const GONE = Symbol('gone');
+
 export async function metricsReplicatedJob(blocks: readonly BackendBlock[], req: MetricsRequest, shard: TraceIdShard, engine: MetricsEngine, signal?: AbortSignal): Promise<MetricsPartial> {
   const job = engine.job(req);
   let bytes = 0;
@@ -36,6 +48,31 @@ export async function metricsReplicatedJob(blocks: readonly BackendBlock[], req:
     ...(shard.to ? { to: hexToBytes(shard.to, 'shard end') } : {}),
     onBytes: (n: number) => void (bytes += n),
   };
+  // Leaves every block can answer from columns: each block's scan of the shard's rows, a span
+  // counted the first time its (trace ID, span ID, kind) is seen in the shard (one set per leaf).
+  const byTrace: number[] = [];
+  const goneBlocks = new Set<BackendBlock>();
+  for (const [leaf, plan] of job.columnPlans.entries()) {
+    const able = plan ? await Promise.all(blocks.map((b) => unlessGone(b.canScanColumns(plan)))) : [];
+    able.forEach((a, i) => void (a === GONE && goneBlocks.add(blocks[i]!)));
+    if (!plan || able.some((a) => a === false)) {
+      byTrace.push(leaf);
+      continue;
+    }
+    const dedup = { from: range.from, ...(range.to ? { to: range.to } : {}), seen: new Set<string>() };
+    const visit = async (batch: Parameters<typeof job.observeColumns>[1]): Promise<void> => {
+      signal?.throwIfAborted();
+      await job.observeColumns(leaf, batch);
+    };
+    for (const b of blocks) {
+      if (goneBlocks.has(b)) continue;
+      const scanned = await unlessGone(b.scanSpanColumns(plan, visit, dedup));
+      if (scanned === GONE) goneBlocks.add(b);
+      else if (scanned) job.addInspected(0, scanned.inspectedSpans, scanned.inspectedBytes);
+    }
+  }
+  if (blocks.length > 0 && goneBlocks.size === blocks.length) throw new NotFoundError(`every block of the shard is gone (${blocks.map((b) => b.meta.blockID).join(', ')})`);
+  if (byTrace.length === 0) return job.partial();
   const cursors: Cursor[] = blocks.map((b) => ({ iter: b.iterateTraces(range)[Symbol.asyncIterator](), head: null }));
   await Promise.all(
     cursors.map(async (c) => {
@@ -65,7 +102,7 @@ export async function metricsReplicatedJob(blocks: readonly BackendBlock[], req:
     }
     for (const p of parts) spans += countSpans(p);
     traces++;
-    job.observeTrace(parts.length === 1 ? parts[0]! : combineTraces(parts));
+    job.observeTrace(parts.length === 1 ? parts[0]! : combineTraces(parts), byTrace);
     await Promise.all(moved);
   }
   job.addInspected(traces, spans, bytes);

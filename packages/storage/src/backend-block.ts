@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Backend } from '@andante/backend';
 import { InvalidArgumentError } from '@andante/model';
 import type { FetchSpansRequest, SpanColumnBatch, SpanColumnsRequest, TagRef, TagScope, TagValue, Trace, TraceSearchMetadata } from '@andante/model';
-import type { SpanColumnsResult } from './block-metrics-scan.js';
+import type { ScanDedup, SpanColumnsResult } from './block-metrics-scan.js';
 import type { BlockSearchOptions, BlockSearchResult } from './block-scan.js';
 import type { BlockConfig } from './block-config.js';
 import { encodeBlock } from './block-encode.js';
@@ -110,8 +110,13 @@ export class BackendBlock {
    * A TraceQL metrics leaf answered from columns (no trace assembled), or null, with nothing
    * read, when some condition cannot be decided exactly on columns.
    */
-  scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>): Promise<SpanColumnsResult | null> {
-    return this.reader.scanSpanColumns(req, visit);
+  scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>, dedup?: ScanDedup): Promise<SpanColumnsResult | null> {
+    return this.reader.scanSpanColumns(req, visit, dedup);
+  }
+
+  /** Whether scanSpanColumns can answer `req` exactly on this block (reads the footer, no data). */
+  canScanColumns(req: SpanColumnsRequest): Promise<boolean> {
+    return this.reader.canScanColumns(req);
   }
 
   /**

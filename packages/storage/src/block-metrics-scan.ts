@@ -8,7 +8,8 @@
 // it refuse up front (null): the caller then reads whole traces and lets the engine decide.
 
 import type { AnyValue, FetchCondition, SpanColumnBatch, SpanColumnRef, SpanColumnsRequest } from '@andante/model';
-import { fetchConditionTest } from '@andante/model';
+import { bytesToHex, compareBytes, fetchConditionTest } from '@andante/model';
+import type { RowGroupIndex } from './block-index.js';
 import type { BlockTables } from './block-decode.js';
 import { RowGroupScan, anyToScan, statsAllow, type ScanSource } from './block-scan.js';
 import type { DecodedChunk } from './column-chunk.js';
@@ -16,6 +17,17 @@ import type { DecodedChunk } from './column-chunk.js';
 export interface SpanColumnsResult {
   inspectedSpans: number;
   inspectedBytes: number;
+}
+
+/**
+ * A columnar scan over one of several copies of the same spans (replicated blocks): only rows whose
+ * trace ID is in [from, to) are seen, and a row is counted only the first time its (trace ID, span
+ * ID, kind) appears in `seen`, which the caller shares over every block of the shard.
+ */
+export interface ScanDedup {
+  from: Uint8Array;
+  to?: Uint8Array;
+  seen: Set<string>;
 }
 
 const INTRINSIC_COLUMN: Readonly<Record<string, string>> = { name: 'name', status: 'status_code', kind: 'kind', duration: 'duration_nano' };
@@ -59,14 +71,25 @@ function columnOf(ref: SpanColumnRef): string {
   return ref.scope === 'intrinsic' ? INTRINSIC_COLUMN[ref.name]! : 'resource_ref';
 }
 
-/** Scans a block's columns for a metrics leaf; null (nothing read) when it cannot answer exactly. */
+/** Whether the columnar scan can answer `req` exactly on this block (nothing is read). */
+export function canScanColumns(tables: BlockTables, req: SpanColumnsRequest): boolean {
+  return plan(tables, req) !== null;
+}
+
+/**
+ * Scans a block's columns for a metrics leaf; null (nothing read) when it cannot answer exactly.
+ * With `dedup` (and the block's row-group index, to skip groups outside the trace-ID range), only
+ * the range's spans not seen before count.
+ */
 export async function scanSpanColumns(
   src: Pick<ScanSource, 'metadata' | 'tables' | 'readRange'>,
   req: SpanColumnsRequest,
   visit: (batch: SpanColumnBatch) => Promise<void>,
+  dedup?: ScanDedup & { index: RowGroupIndex[] },
 ): Promise<SpanColumnsResult | null> {
   const tests = plan(src.tables, req);
   if (tests === null) return null;
+  const byStart = dedup ? new Map(dedup.index.map((g) => [g.rowStart, g])) : null;
   const groupValues = req.groups.map((g) => (g.scope === 'resource' ? resourceValues(src.tables, g.name) : null));
   const schema = src.metadata.schema;
   const result: SpanColumnsResult = { inspectedSpans: 0, inspectedBytes: 0 };
@@ -75,7 +98,9 @@ export async function scanSpanColumns(
   for (const rg of src.metadata.row_groups) {
     const rows = Number(rg.num_rows);
     const scan = new RowGroupScan(src, schema, rg, rowStart, rows);
+    const g = byStart?.get(rowStart);
     rowStart += rows;
+    if (dedup && g && (compareBytes(g.maxID, dedup.from) < 0 || (dedup.to && compareBytes(g.minID, dedup.to) >= 0))) continue;
     // Row groups entirely outside the time range, or ruled out by a condition's statistics.
     if (req.endNs > 0 && !statsAllow(timeCond('<=', req.endNs + NS_SLACK), rg, 'start_time_unix_nano')) continue;
     if (req.startNs > 0 && !statsAllow(timeCond('>=', req.startNs - NS_SLACK), rg, 'start_time_unix_nano')) continue;
@@ -86,6 +111,7 @@ export async function scanSpanColumns(
       ['start_time_unix_nano'],
       ...(req.value ? [[columnOf(req.value)]] : []),
       ...req.groups.map((g) => [columnOf(g)]),
+      ...(dedup ? [['trace_id'], ['span_id'], ['kind']] : []),
     ];
     scan.prefetch(needed);
     let mask: Uint8Array | null = null;
@@ -99,6 +125,25 @@ export async function scanSpanColumns(
         empty = true;
         break;
       }
+    }
+    if (!empty && dedup) {
+      // Rows outside the shard, or a copy of a span already counted, are masked out.
+      const [tid, sid, kind] = await Promise.all([scan.column(['trace_id']), scan.column(['span_id']), scan.column(['kind'])]);
+      if (!tid || !sid || !kind) throw new Error('block lacks the trace_id, span_id or kind column');
+      const m = mask ?? new Uint8Array(rows).fill(1);
+      for (let r = 0; r < rows; r++) {
+        if (m[r] === 0) continue;
+        const t = tid.values[tid.codes[r]!] as Uint8Array;
+        if (compareBytes(t, dedup.from) < 0 || (dedup.to && compareBytes(t, dedup.to) >= 0)) {
+          m[r] = 0;
+          continue;
+        }
+        const key = `${bytesToHex(t)}${bytesToHex(sid.values[sid.codes[r]!] as Uint8Array)}/${String(kind.values[kind.codes[r]!])}`;
+        if (dedup.seen.has(key)) m[r] = 0;
+        else dedup.seen.add(key);
+      }
+      mask = m;
+      empty = !mask.includes(1);
     }
     if (empty) {
       result.inspectedBytes += scan.bytesRead;

@@ -21,6 +21,7 @@ export { encodeBlock, BlockWriter } from './block-encode.js';
 export type { EncodedBlock, BlockObject, TraceEntry } from './block-encode.js';
 export { BackendBlock, writeBlock, writeEncodedBlock, newBlockId, supportedBlockFormats } from './backend-block.js';
 export type { TraceIdRange } from './parquet-v1-reader.js';
+export type { ScanDedup } from './block-metrics-scan.js';
 export { BlockEncoderPool, encodeSegmentBlock, splitTraces } from './block-encoder-pool.js';
 export type { SegmentTrace, EncodeJob, BlockEncodeStream, EncodeStreamHeader } from './block-encoder-pool.js';
 export { FORMAT_V1 } from './block-schema.js';

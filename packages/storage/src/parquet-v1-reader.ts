@@ -12,7 +12,7 @@ import { bytesEqual, compareBytes } from '@andante/model';
 import type { SpanColumnBatch, SpanColumnsRequest, FetchSpansRequest, TagRef, TagScope, TagValue, Trace, TraceSearchMetadata } from '@andante/model';
 import { blockTagNames, blockTagValues, type TagSource } from './block-tags.js';
 import { searchBlockColumns } from './block-scan.js';
-import { scanSpanColumns, type SpanColumnsResult } from './block-metrics-scan.js';
+import { canScanColumns, scanSpanColumns, type ScanDedup, type SpanColumnsResult } from './block-metrics-scan.js';
 import type { BlockSearchOptions, BlockSearchResult, TraceRows } from './block-scan.js';
 import { PrefetchedBuffer, backendAsyncBuffer } from './async-buffer.js';
 import { READ_DECOMPRESSORS } from './block-codecs.js';
@@ -50,7 +50,8 @@ export interface BlockReader {
   ): Promise<BlockSearchResult>;
   tagNames(into: Map<TagScope, Set<string>>): Promise<void>;
   tagValues(ref: TagRef, into: Map<string, TagValue>): Promise<boolean>;
-  scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>): Promise<SpanColumnsResult | null>;
+  scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>, dedup?: ScanDedup): Promise<SpanColumnsResult | null>;
+  canScanColumns(req: SpanColumnsRequest): Promise<boolean>;
 }
 
 interface Footer {
@@ -376,8 +377,13 @@ export class ParquetV1Reader implements BlockReader {
     );
   }
 
-  async scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>): Promise<SpanColumnsResult | null> {
-    return scanSpanColumns(await this.tagSource(), req, visit);
+  async scanSpanColumns(req: SpanColumnsRequest, visit: (batch: SpanColumnBatch) => Promise<void>, dedup?: ScanDedup): Promise<SpanColumnsResult | null> {
+    const src = await this.tagSource();
+    return scanSpanColumns(src, req, visit, dedup ? { ...dedup, index: await this.loadIndex() } : undefined);
+  }
+
+  async canScanColumns(req: SpanColumnsRequest): Promise<boolean> {
+    return canScanColumns((await this.loadFooter()).tables, req);
   }
 
   async tagNames(into: Map<TagScope, Set<string>>): Promise<void> {
