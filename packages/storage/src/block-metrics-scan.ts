@@ -131,14 +131,21 @@ export async function scanSpanColumns(
       const [tid, sid, kind] = await Promise.all([scan.column(['trace_id']), scan.column(['span_id']), scan.column(['kind'])]);
       if (!tid || !sid || !kind) throw new Error('block lacks the trace_id, span_id or kind column');
       const m = mask ?? new Uint8Array(rows).fill(1);
+      // A trace's rows share one decoded value: its range test and hex are worked out once.
+      const traceKey: (string | null | undefined)[] = new Array(tid.values.length);
       for (let r = 0; r < rows; r++) {
         if (m[r] === 0) continue;
-        const t = tid.values[tid.codes[r]!] as Uint8Array;
-        if (compareBytes(t, dedup.from) < 0 || (dedup.to && compareBytes(t, dedup.to) >= 0)) {
+        const code = tid.codes[r]!;
+        let tk = traceKey[code];
+        if (tk === undefined) {
+          const t = tid.values[code] as Uint8Array;
+          tk = traceKey[code] = compareBytes(t, dedup.from) < 0 || (dedup.to && compareBytes(t, dedup.to) >= 0) ? null : bytesToHex(t);
+        }
+        if (tk === null) {
           m[r] = 0;
           continue;
         }
-        const key = `${bytesToHex(t)}${bytesToHex(sid.values[sid.codes[r]!] as Uint8Array)}/${String(kind.values[kind.codes[r]!])}`;
+        const key = `${tk}/${bytesToHex(sid.values[sid.codes[r]!] as Uint8Array)}/${String(kind.values[kind.codes[r]!])}`;
         if (dedup.seen.has(key)) m[r] = 0;
         else dedup.seen.add(key);
       }
