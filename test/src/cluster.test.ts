@@ -35,9 +35,10 @@ const ingesters = (): ClusterNode[] => ['ingester-1', 'ingester-2', 'ingester-3'
 const ALL_INGESTERS_ACTIVE = { 'ingester-1': 'ACTIVE', 'ingester-2': 'ACTIVE', 'ingester-3': 'ACTIVE' };
 
 /**
- * Steady load through both distributors (OTLP/gRPC and OTLP/HTTP). The default rate (about 14
- * traces/s) keeps a case's acknowledged traces readable by ID through the frontend within its
- * timeout: reads by ID over S3 (moto) run at about 15 traces/s on this machine.
+ * Steady load through both distributors (OTLP/gRPC and OTLP/HTTP), about 6 traces/s by default:
+ * enough that every hand-over of a case happens with exports in flight. The case's final read of
+ * every acknowledged trace by ID (over S3 on moto, 3 copies of each block until compaction) runs
+ * at 3-15 traces/s here by the machine's load, so the rate sets most of a case's time.
  */
 function newTraffic(opts: { tenant?: string; pauseMs?: number; concurrency?: number; tracesPerExport?: number } = {}): SdkTraffic {
   return new SdkTraffic(
@@ -45,7 +46,7 @@ function newTraffic(opts: { tenant?: string; pauseMs?: number; concurrency?: num
       { port: cluster.node('distributor-1').otlpGrpc, protocol: 'grpc' },
       { port: cluster.node('distributor-2').otlpHttp, protocol: 'http' },
     ],
-    { tenant: opts.tenant ?? TENANT, concurrency: opts.concurrency ?? 1, tracesPerExport: opts.tracesPerExport ?? 2, spansPerTrace: 3, pauseMs: opts.pauseMs ?? 250 },
+    { tenant: opts.tenant ?? TENANT, concurrency: opts.concurrency ?? 1, tracesPerExport: opts.tracesPerExport ?? 2, spansPerTrace: 3, pauseMs: opts.pauseMs ?? 600 },
   );
 }
 
