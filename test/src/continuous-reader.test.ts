@@ -6,7 +6,7 @@
 // must answer the trace, whole: no 404, no missing span, no 5xx.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_S3_SERVER_KINDS, startTestS3Server, type S3ServerKind, type TestS3Server } from '@andante/backend/testing';
+import { startTestS3Server, type S3ServerKind, type TestS3Server } from '@andante/backend/testing';
 import { bytesToHex } from '@andante/model';
 import {
   OtlpGrpcClient,
@@ -48,11 +48,15 @@ interface BackendUnderTest {
   env(): Record<string, string | undefined>;
 }
 
-// Each S3-protocol server used as it is (s3rver, moto_server), started once for the file.
+// The S3-protocol server used as it is: s3rver, whose root listing with delimiter `/` names no
+// tenant prefix (issue 9's blinded blocklist), so block listing hand-overs meet a real quirk.
+// moto_server runs the S3 suites (s3-e2e, s3-backend); this file's minute or more of churn per
+// server runs on one of them, to keep the suite within CI's 30 minutes.
+const CONTINUOUS_S3_SERVERS: readonly S3ServerKind[] = ['s3rver'];
 const s3Servers = new Map<S3ServerKind, TestS3Server>();
 
 beforeAll(async () => {
-  for (const kind of TEST_S3_SERVER_KINDS) s3Servers.set(kind, await startTestS3Server(kind, { bucket: 'andante-continuous' }));
+  for (const kind of CONTINUOUS_S3_SERVERS) s3Servers.set(kind, await startTestS3Server(kind, { bucket: 'andante-continuous' }));
 });
 
 afterAll(async () => {
@@ -63,7 +67,7 @@ afterAll(async () => {
 
 const backends: BackendUnderTest[] = [
   { name: 'local', config: () => ({}), env: () => ({}) },
-  ...TEST_S3_SERVER_KINDS.map((kind) => ({
+  ...CONTINUOUS_S3_SERVERS.map((kind) => ({
     name: kind,
     config: (dir: string) => s3StorageConfig(s3Servers.get(kind)!.port, s3Servers.get(kind)!.bucket, dir.split('/').pop()!),
     env: () => s3rverEnv(s3Servers.get(kind)!.accessKey, s3Servers.get(kind)!.secretKey),
@@ -191,7 +195,7 @@ describe.each(backends)('continuous reader on $name', (backend) => {
     };
 
     // Phase 1: load and reads through at least 12 flushes, then kill -9 mid-stream.
-    await runUntil(server, 12, 150);
+    await runUntil(server, 12, 100);
     const first = server;
     const flushedBefore = await flushes(first);
     const compactedBefore = await getMetric(first.ports.http, 'tempodb_compaction_blocks_total');
@@ -204,20 +208,25 @@ describe.each(backends)('continuous reader on $name', (backend) => {
     const second = await startProcess(dir, cfg, 30_000, env);
     expect(await getReady(second.ports.http)).toBe(200);
     server = second;
-    await runUntil(second, 12, 150);
+    await runUntil(second, 12, 100);
     stop = true;
     await writer;
     await readers;
     const flushedAfter = await flushes(second);
     const compactedAfter = await getMetric(second.ports.http, 'tempodb_compaction_blocks_total');
 
-    // A last full pass: every acknowledged trace, whole.
+    // A last full pass: every acknowledged trace, whole (8 reads at a time, as Grafana's panels would).
     let finalMissing = 0;
-    for (const t of acked) {
-      const res = await fetchTraceProto(second.ports.http, t.hex, 'v2');
-      const got = new Set(res.trace?.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((sp) => bytesToHex(sp.spanId)))) ?? []);
-      if (res.status !== 200 || t.spanIds.some((id) => !got.has(id))) finalMissing++;
-    }
+    let nextFinal = 0;
+    const finalReader = async (): Promise<void> => {
+      while (nextFinal < acked.length) {
+        const t = acked[nextFinal++]!;
+        const res = await fetchTraceProto(second.ports.http, t.hex, 'v2');
+        const got = new Set(res.trace?.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((sp) => bytesToHex(sp.spanId)))) ?? []);
+        if (res.status !== 200 || t.spanIds.some((id) => !got.has(id))) finalMissing++;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, finalReader));
 
     console.log(
       `continuous reader on ${backend.name}: ${acked.length} traces acknowledged (${ackedAtKill} before the kill), ` +
@@ -227,8 +236,8 @@ describe.each(backends)('continuous reader on $name', (backend) => {
     );
     expect(stats.failures.slice(0, 10), `${stats.failures.length} reads did not answer the whole trace`).toEqual([]);
     expect(finalMissing).toBe(0);
-    expect(ackedAtKill).toBeGreaterThanOrEqual(150);
-    expect(acked.length - ackedAtKill).toBeGreaterThanOrEqual(150);
+    expect(ackedAtKill).toBeGreaterThanOrEqual(100);
+    expect(acked.length - ackedAtKill).toBeGreaterThanOrEqual(100);
     expect(exportErrors.slice(0, 5)).toEqual([]);
     // Reads went on all the time (how many depends on the server: moto answers slowest); the final pass read each once more.
     expect(stats.byId).toBeGreaterThan(150);
