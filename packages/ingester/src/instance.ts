@@ -43,7 +43,6 @@ import type { Backend } from '@andante/backend';
 import {
   newBlockId,
   writeEncodedBlock,
-  withReplicationFactor,
   type BlockConfig,
   type BlockEncoderPool,
   splitTraces,
@@ -331,8 +330,9 @@ export class TenantInstance {
       // Every part is written before the WAL goes: a failed part retries the whole block.
       metas = await Promise.all(
         parts.map(async (traces, i) => {
-          const encoded = await encoder.encode({ tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0 });
-          return writeEncodedBlock(this.deps.backend, withReplicationFactor(encoded, this.deps.replicationFactor));
+          // The ring's factor goes into the meta as it is encoded: no RF 3 block ever claims 1.
+          const job = { tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0, replicationFactor: this.deps.replicationFactor };
+          return writeEncodedBlock(this.deps.backend, await encoder.encode(job));
         }),
       );
     } catch (err) {
