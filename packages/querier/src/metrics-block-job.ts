@@ -3,15 +3,22 @@
 // assembled); for the others every trace of the block is read, a row group at a time, and the
 // engine decides on each whole trace. (The search's candidate reads decode only the pages of each
 // candidate: right for a top 20, ~10x slower than whole row groups when most traces are wanted.)
+// With `req.tokenRanges` (a replica's share of a block it flushed, see RingIngesterQuerier) only
+// the traces whose ring token is in the ranges count: such blocks are read as traces.
 
-import type { MetricsEngine, MetricsPartial, MetricsRequest } from '@andante/model';
+import { tokenForTraceId, type MetricsEngine, type MetricsPartial, type MetricsRequest } from '@andante/model';
 import type { BackendBlock } from '@andante/storage';
 
 /** `signal` aborted (nobody waits for the answer) stops the job at its next batch of spans or trace. */
 export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, engine: MetricsEngine, signal?: AbortSignal): Promise<MetricsPartial> {
   const job = engine.job(req);
   const byTrace: number[] = [];
+  const ranges = req.tokenRanges;
   for (const [leaf, plan] of job.columnPlans.entries()) {
+    if (ranges) {
+      byTrace.push(leaf);
+      continue;
+    }
     const visit = async (batch: Parameters<typeof job.observeColumns>[1]): Promise<void> => {
       signal?.throwIfAborted();
       await job.observeColumns(leaf, batch);
@@ -23,8 +30,9 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
   if (byTrace.length > 0) {
     let traces = 0;
     let spans = 0;
-    for await (const { trace } of block.iterateTraces()) {
+    for await (const { traceId, trace } of block.iterateTraces()) {
       signal?.throwIfAborted();
+      if (ranges && !inRanges(ranges, tokenForTraceId(traceId))) continue;
       traces++;
       for (const rs of trace.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
       job.observeTrace(trace, byTrace);
@@ -32,4 +40,16 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
     job.addInspected(traces, spans, block.meta.size);
   }
   return job.partial();
+}
+
+/** Whether `token` is in one of the sorted inclusive [start, end] pairs. */
+function inRanges(ranges: readonly number[], token: number): boolean {
+  let lo = 0;
+  let hi = ranges.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ranges[mid * 2 + 1]! < token) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ranges.length / 2 && ranges[lo * 2]! <= token;
 }
