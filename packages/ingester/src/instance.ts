@@ -461,12 +461,12 @@ export class TenantInstance {
    * caller) and the blocks being written now (the caller must not read them from the blocklist:
    * their spans are counted here), all taken at one instant.
    */
-  async metricsQueryRange(job: MetricsJob, tokenRanges?: readonly number[], signal?: AbortSignal): Promise<MetricsPartial> {
+  async metricsQueryRange(job: MetricsJob, tokenRanges?: readonly number[], signal?: AbortSignal, skipMemory = false): Promise<MetricsPartial> {
     const flushedBlocks = this.flushedBlocks();
     const coveredBlocks = this.completing.flatMap((b) => [b.id, ...(b.partIds ?? [])]);
     // At RF > 1 the querier gives each replica its share of the ring, so a trace is counted once.
     const keep = tokenRanges ? (key: string) => inTokenRanges(tokenRanges, tokenForTraceId(Buffer.from(key, 'hex'))) : undefined;
-    await this.forEachTraceSegments(observeSegments(job), signal, keep);
+    if (!skipMemory) await this.forEachTraceSegments(observeSegments(job), signal, keep);
     return { ...job.partial(), flushedBlocks, coveredBlocks };
   }
 

@@ -201,11 +201,9 @@ export class RingIngesterQuerier implements IngesterQuerier {
    */
   async metricsQueryRange(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial> {
     const split = this.deps.replicationFactor > 1 ? req.recentAfterNs : undefined;
-    if (split !== undefined && split >= req.endNs) {
-      // Nothing of the range is recent: the blocks answer all of it.
-      return { leaves: [], inspectedTraces: 0, inspectedSpans: 0, inspectedBytes: 0, flushedBlocks: [], recentAfterNs: split, ownBlocks: [] };
-    }
-    const recentReq: MetricsRequest = split === undefined ? req : { ...req, windowStartNs: split, windowEndNs: req.endNs };
+    // A range ending before the split leaves the ingesters an empty window: they skip their memory
+    // but still name the blocks they flushed (maybe not in a blocklist yet) for the block part.
+    const recentReq: MetricsRequest = split === undefined ? req : { ...req, windowStartNs: split < req.endNs ? split : req.endNs, windowEndNs: req.endNs };
     const answers = await this.metricsPartials(tenantId, recentReq, signal);
     const parts = answers.map((a) => a.part);
     const out: MetricsPartial = { leaves: [], inspectedTraces: 0, inspectedSpans: 0, inspectedBytes: 0, flushedBlocks: unionBlocks(parts), coveredBlocks: [...new Set(parts.flatMap((p) => p.coveredBlocks ?? []))] };
