@@ -69,7 +69,7 @@ function span(traceId: Uint8Array, startNs: bigint, name: string): Span {
   return {
     traceId, spanId: randomBytes(8), traceState: '', parentSpanId: new Uint8Array(0), flags: 0, name, kind: 2,
     startTimeUnixNano: startNs, endTimeUnixNano: startNs + 1_000_000n,
-    attributes: [], droppedAttributesCount: 0, events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { code: 0, message: '' },
+    attributes: [{ key: 'n', value: { intValue: 1n } }], droppedAttributesCount: 0, events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { code: 0, message: '' },
   };
 }
 
@@ -116,15 +116,20 @@ function frontendOver(backend: LocalBackend, ingesters: () => IngesterQuerier[])
 
 const labelOf = (labels: { key: string; value: unknown }[]): string => ((labels.find((l) => l.key === 'resource.service.name')?.value as { stringValue?: string } | undefined)?.stringValue ?? '');
 
-/** count_over_time over the last hour (both sides of the split), per service and in all. */
-async function counts(frontend: MetricsFrontend): Promise<{ total: number; byService: Map<string, number>; instant: number }> {
+/**
+ * count_over_time over the last hour (both sides of the split), per service and in all; and in all
+ * on a span attribute, which blocks answer from whole traces, not columns.
+ */
+async function counts(frontend: MetricsFrontend): Promise<{ total: number; byService: Map<string, number>; instant: number; byTraces: number }> {
   const range = { startNs: NOW - 3600n * S, endNs: NOW + 60n * S, stepNs: 60n * S, exemplars: 0, instant: false };
   const all = await frontend.query(TENANT, frontend.normalize({ query: '{ } | count_over_time()', ...range }));
   const total = all.series.reduce((n, s) => n + s.samples.reduce((m, x) => m + x.value, 0), 0);
   const by = await frontend.query(TENANT, frontend.normalize({ query: '{ } | count_over_time() by (resource.service.name)', ...range }));
   const byService = new Map(by.series.map((s) => [labelOf(s.labels), s.samples.reduce((m, x) => m + x.value, 0)]));
   const inst = await frontend.query(TENANT, frontend.normalize({ query: '{ } | count_over_time()', ...range, instant: true }));
-  return { total, byService, instant: inst.series.reduce((n, s) => n + (s.samples.at(-1)?.value ?? 0), 0) };
+  const attr = await frontend.query(TENANT, frontend.normalize({ query: '{ span.n = 1 } | count_over_time()', ...range }));
+  const byTraces = attr.series.reduce((n, s) => n + s.samples.reduce((m, x) => m + x.value, 0), 0);
+  return { total, byService, instant: inst.series.reduce((n, s) => n + (s.samples.at(-1)?.value ?? 0), 0), byTraces };
 }
 
 /** count_over_time of the `edge` spans with a 1 ns step around the split: one sample per span, each 1. */
@@ -161,6 +166,7 @@ describe('TraceQL metrics across the ingester/backend hand-over', () => {
     expect(got.total).toBe(older.total + boundary.total + recent.total);
     expect(got.byService).toEqual(merged(older, boundary, recent));
     expect(got.instant).toBe(older.total + boundary.total + recent.total);
+    expect(got.byTraces).toBe(older.total + boundary.total + recent.total);
     expect(await edgeSamples(frontend)).toEqual([
       { t: SPLIT - 1n, v: 1 },
       { t: SPLIT, v: 1 },
@@ -181,6 +187,7 @@ describe('TraceQL metrics across the ingester/backend hand-over', () => {
     const after = await counts(frontend);
     expect(after.total).toBe(older.total + boundary.total + recent.total);
     expect(after.byService).toEqual(merged(older, boundary, recent));
+    expect(after.byTraces).toBe(older.total + boundary.total + recent.total);
   }, 120_000);
 
   it('at RF 1 (-target=all wiring) the same window, partly flushed, partly in memory, is exact', async () => {
@@ -197,6 +204,7 @@ describe('TraceQL metrics across the ingester/backend hand-over', () => {
     expect(got.total).toBe(older.total + boundary.total + recent.total);
     expect(got.byService).toEqual(merged(older, boundary, recent));
     expect(got.instant).toBe(older.total + boundary.total + recent.total);
+    expect(got.byTraces).toBe(older.total + boundary.total + recent.total);
     expect(await edgeSamples(frontend)).toEqual([
       { t: SPLIT - 1n, v: 1 },
       { t: SPLIT, v: 1 },

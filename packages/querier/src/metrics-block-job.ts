@@ -4,7 +4,8 @@
 // engine decides on each whole trace. (The search's candidate reads decode only the pages of each
 // candidate: right for a top 20, ~10x slower than whole row groups when most traces are wanted.)
 // With `req.tokenRanges` (a replica's share of a block it flushed, see RingIngesterQuerier) only
-// the traces whose ring token is in the ranges count: such blocks are read as traces.
+// the traces whose ring token is in the ranges count: the columnar scan reads the trace_id column
+// beside the others and masks the other traces' rows; the trace path skips them.
 
 import { tokenForTraceId, type MetricsEngine, type MetricsPartial, type MetricsRequest } from '@andante/model';
 import type { BackendBlock } from '@andante/storage';
@@ -14,16 +15,13 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
   const job = engine.job(req);
   const byTrace: number[] = [];
   const ranges = req.tokenRanges;
+  const share = ranges ? { from: new Uint8Array(0), keepTrace: (id: Uint8Array) => inRanges(ranges, tokenForTraceId(id)) } : undefined;
   for (const [leaf, plan] of job.columnPlans.entries()) {
-    if (ranges) {
-      byTrace.push(leaf);
-      continue;
-    }
     const visit = async (batch: Parameters<typeof job.observeColumns>[1]): Promise<void> => {
       signal?.throwIfAborted();
       await job.observeColumns(leaf, batch);
     };
-    const scanned = plan ? await block.scanSpanColumns(plan, visit) : null;
+    const scanned = plan ? await block.scanSpanColumns(plan, visit, share) : null;
     if (scanned) job.addInspected(0, scanned.inspectedSpans, scanned.inspectedBytes);
     else byTrace.push(leaf);
   }

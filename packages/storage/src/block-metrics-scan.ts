@@ -21,13 +21,16 @@ export interface SpanColumnsResult {
 
 /**
  * A columnar scan over one of several copies of the same spans (replicated blocks): only rows whose
- * trace ID is in [from, to) are seen, and a row is counted only the first time its (trace ID, span
- * ID, kind) appears in `seen`, which the caller shares over every block of the shard.
+ * trace ID is in [from, to) (and passes `keepTrace`, when given) are seen, and a row is counted only
+ * the first time its (trace ID, span ID, kind) appears in `seen`, which the caller shares over every
+ * block of the shard. Without `seen` every row of a kept trace counts (one replica's share of its
+ * own block, by ring token).
  */
 export interface ScanDedup {
   from: Uint8Array;
   to?: Uint8Array;
-  seen: Set<string>;
+  seen?: Set<string>;
+  keepTrace?: (traceId: Uint8Array) => boolean;
 }
 
 const INTRINSIC_COLUMN: Readonly<Record<string, string>> = { name: 'name', status: 'status_code', kind: 'kind', duration: 'duration_nano' };
@@ -139,12 +142,14 @@ export async function scanSpanColumns(
         let tk = traceKey[code];
         if (tk === undefined) {
           const t = tid.values[code] as Uint8Array;
-          tk = traceKey[code] = compareBytes(t, dedup.from) < 0 || (dedup.to && compareBytes(t, dedup.to) >= 0) ? null : bytesToHex(t);
+          const out = compareBytes(t, dedup.from) < 0 || (dedup.to && compareBytes(t, dedup.to) >= 0) || (dedup.keepTrace && !dedup.keepTrace(t));
+          tk = traceKey[code] = out ? null : dedup.seen ? bytesToHex(t) : '';
         }
         if (tk === null) {
           m[r] = 0;
           continue;
         }
+        if (!dedup.seen) continue;
         const key = `${tk}/${bytesToHex(sid.values[sid.codes[r]!] as Uint8Array)}/${String(kind.values[kind.codes[r]!])}`;
         if (dedup.seen.has(key)) m[r] = 0;
         else dedup.seen.add(key);
