@@ -114,7 +114,7 @@ export async function scanSpanColumns(
       ['start_time_unix_nano'],
       ...(req.value ? [[columnOf(req.value)]] : []),
       ...req.groups.map((g) => [columnOf(g)]),
-      ...(dedup ? [['trace_id'], ['span_id'], ['kind']] : []),
+      ...(dedup ? [['trace_id'], ...(dedup.seen ? [['span_id'], ['kind']] : [])] : []),
     ];
     scan.prefetch(needed);
     let mask: Uint8Array | null = null;
@@ -131,8 +131,9 @@ export async function scanSpanColumns(
     }
     if (!empty && dedup) {
       // Rows outside the shard, or a copy of a span already counted, are masked out.
-      const [tid, sid, kind] = await Promise.all([scan.column(['trace_id']), scan.column(['span_id']), scan.column(['kind'])]);
-      if (!tid || !sid || !kind) throw new Error('block lacks the trace_id, span_id or kind column');
+      // Span ID and kind only to recognise copies (`seen`); a token share needs the trace ID only.
+      const [tid, sid, kind] = await Promise.all([scan.column(['trace_id']), dedup.seen ? scan.column(['span_id']) : null, dedup.seen ? scan.column(['kind']) : null]);
+      if (!tid || (dedup.seen && (!sid || !kind))) throw new Error('block lacks the trace_id, span_id or kind column');
       const m = mask ?? new Uint8Array(rows).fill(1);
       // A trace's rows share one decoded value: its range test and hex are worked out once.
       const traceKey: (string | null | undefined)[] = new Array(tid.values.length);
@@ -149,7 +150,7 @@ export async function scanSpanColumns(
           m[r] = 0;
           continue;
         }
-        if (!dedup.seen) continue;
+        if (!dedup.seen || !sid || !kind) continue;
         const key = `${tk}/${bytesToHex(sid.values[sid.codes[r]!] as Uint8Array)}/${String(kind.values[kind.codes[r]!])}`;
         if (dedup.seen.has(key)) m[r] = 0;
         else dedup.seen.add(key);
