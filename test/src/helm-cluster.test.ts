@@ -27,7 +27,7 @@ const NAMESPACE = 'tracing';
 // Deployment has no replicas field, the HPA owns it; Kubernetes creates 1 pod and the HPA, not
 // simulated here, would scale it to its minReplicas 3). The generator's 15s collection_interval and
 // the 5m blocklist_poll stay: both fit the test's time (ingesters answer for their flushed blocks for
-// complete_block_timeout, 15m).
+// complete_block_timeout, 40m).
 const LOOPBACK_OVERRIDES: [key: string, value: string, why: string][] = [
   // The querier finds frontends through the headless Service <release>-query-frontend-discovery: one
   // name, every frontend pod's IP, one port. Pods sharing 127.0.0.1 with a port each cannot be one

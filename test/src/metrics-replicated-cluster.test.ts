@@ -3,7 +3,11 @@
 // pulling its jobs over gRPC (block jobs on its worker threads), rings in a real etcd, one shared
 // local backend. Spans are sent, every replica's copy is flushed (three blocks holding each span),
 // and `{ } | count_over_time()` through the frontend's /api/metrics/query_range must equal the
-// number of spans sent, exactly: each span once, not once per copy.
+// number of spans sent, exactly: each span once, not once per copy. Then the hand-over: more spans
+// (some started hours ago, some now) flushed by one replica only while the two others still hold
+// them in memory, counted exactly too (the query split at now - query_backend_after: older spans
+// from blocks only, recent ones from the ingesters only, each replica its token share of its
+// memory and of the blocks it flushed itself).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,10 +41,10 @@ interface RangeJson {
   metrics: Record<string, string | number>;
 }
 
-async function queryRange(q: string): Promise<RangeJson> {
+async function queryRange(q: string, startNs = fromNs): Promise<RangeJson> {
   const url = new URL(`http://127.0.0.1:${frontend.ports.http}/api/metrics/query_range`);
   url.searchParams.set('q', q);
-  url.searchParams.set('start', String(fromNs));
+  url.searchParams.set('start', String(startNs));
   url.searchParams.set('end', String(BigInt(Date.now() + 60_000) * 1_000_000n));
   url.searchParams.set('step', '60s');
   const res = await fetch(url);
@@ -128,5 +132,37 @@ describe('TraceQL metrics at replication factor 3', () => {
     // The frontend runs no querier: the jobs (the trace-ID shards included) ran on the remote one.
     expect(await getMetric(frontend.ports.http, 'tempo_query_frontend_connected_clients')).toBe(1);
     expect(await getReady(querier.ports.http)).toBe(200);
+  });
+
+  it('spans flushed by one replica and still in memory on the two others are counted once, old and recent, per service too', async () => {
+    const blocksBefore = listFilesRecursive(backendDir).filter((f) => f.endsWith('meta.json')).length;
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    const mine = new Map<string, number>();
+    let mineTotal = 0;
+    // Hours old (before the split at now - 35m: counted from blocks), 40 minutes old (just before
+    // it) and now (after it: counted by the ingesters).
+    const ages = [{ service: 'handover-old', ageNs: 2n * 3600n * 1_000_000_000n }, { service: 'handover-near', ageNs: 40n * 60n * 1_000_000_000n }, { service: 'handover-new', ageNs: 0n }];
+    for (let i = 0; i < 60; i++) {
+      const { service, ageNs } = ages[i % ages.length]!;
+      const traceId = randomTraceId();
+      const spans = Array.from({ length: 1 + (i % 4) }, (_, k) => makeSpan(traceId, undefined, { startNs: nowNs - ageNs + BigInt(i * 1000 + k) }));
+      const res = await postOtlpHttp(distributor.ports.otlpHttp!, encodeRequest(makeTrace(spans, service)));
+      expect(res.status, res.text()).toBe(200);
+      mine.set(service, (mine.get(service) ?? 0) + spans.length);
+      mineTotal += spans.length;
+    }
+    await waitFor(async () => (await getMetric(distributor.ports.http, 'andante_distributor_ingester_background_pushes')) === 0, 60_000, 'background replica pushes to finish');
+    // Only the first replica flushes; the two others keep these spans in memory (max_block_duration 30m).
+    await flush(ingesters[0]!.ports.http);
+    await waitFor(() => listFilesRecursive(backendDir).filter((f) => f.endsWith('meta.json')).length > blocksBefore, 60_000, 'the first replica flushed its copy');
+
+    const startNs = nowNs - 3n * 3600n * 1_000_000_000n;
+    const all = await queryRange('{ } | count_over_time()', startNs);
+    expect(all.series ?? []).toHaveLength(1);
+    // The first test's spans (every copy flushed) and these: each once.
+    expect(sum(all.series![0]!)).toBe(sentTotal + mineTotal);
+    const by = await queryRange('{ } | count_over_time() by (resource.service.name)', startNs);
+    const got = new Map((by.series ?? []).map((s) => [s.labels?.find((l) => l.key === 'resource.service.name')?.value.stringValue ?? '', sum(s)]));
+    expect(got).toEqual(new Map([...sent, ...mine]));
   });
 });

@@ -189,7 +189,9 @@ export class Ingester implements IngesterClient {
     const job = this.deps.metricsEngine.job(req); // a bad query fails before any work
     const inst = this.instances.get(tenantId);
     if (!inst) return job.partial();
-    return (await inst).metricsQueryRange(job, req.tokenRanges, signal);
+    // An empty window (a split query whose range is all before the split): only the blocks it names matter.
+    const empty = req.windowStartNs !== undefined && req.windowEndNs !== undefined && req.windowStartNs >= req.windowEndNs;
+    return (await inst).metricsQueryRange(job, req.tokenRanges, signal, empty);
   }
 
   private compiler(): SearchCompiler {

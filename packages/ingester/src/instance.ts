@@ -43,7 +43,6 @@ import type { Backend } from '@andante/backend';
 import {
   newBlockId,
   writeEncodedBlock,
-  withReplicationFactor,
   type BlockConfig,
   type BlockEncoderPool,
   splitTraces,
@@ -331,8 +330,9 @@ export class TenantInstance {
       // Every part is written before the WAL goes: a failed part retries the whole block.
       metas = await Promise.all(
         parts.map(async (traces, i) => {
-          const encoded = await encoder.encode({ tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0 });
-          return writeEncodedBlock(this.deps.backend, withReplicationFactor(encoded, this.deps.replicationFactor));
+          // The ring's factor goes into the meta as it is encoded: no RF 3 block ever claims 1.
+          const job = { tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0, replicationFactor: this.deps.replicationFactor };
+          return writeEncodedBlock(this.deps.backend, await encoder.encode(job));
         }),
       );
     } catch (err) {
@@ -461,12 +461,12 @@ export class TenantInstance {
    * caller) and the blocks being written now (the caller must not read them from the blocklist:
    * their spans are counted here), all taken at one instant.
    */
-  async metricsQueryRange(job: MetricsJob, tokenRanges?: readonly number[], signal?: AbortSignal): Promise<MetricsPartial> {
+  async metricsQueryRange(job: MetricsJob, tokenRanges?: readonly number[], signal?: AbortSignal, skipMemory = false): Promise<MetricsPartial> {
     const flushedBlocks = this.flushedBlocks();
     const coveredBlocks = this.completing.flatMap((b) => [b.id, ...(b.partIds ?? [])]);
     // At RF > 1 the querier gives each replica its share of the ring, so a trace is counted once.
     const keep = tokenRanges ? (key: string) => inTokenRanges(tokenRanges, tokenForTraceId(Buffer.from(key, 'hex'))) : undefined;
-    await this.forEachTraceSegments(observeSegments(job), signal, keep);
+    if (!skipMemory) await this.forEachTraceSegments(observeSegments(job), signal, keep);
     return { ...job.partial(), flushedBlocks, coveredBlocks };
   }
 

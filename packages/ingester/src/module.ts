@@ -51,7 +51,10 @@ export function defaultIngesterModuleConfig(): IngesterModuleConfig {
     max_block_bytes: d.maxBlockBytes,
     max_unflushed_bytes: d.maxUnflushedBytes,
     flush_check_period: '10s',
-    complete_block_timeout: '15m',
+    // Tempo: 15m. At replication factor > 1 the ingesters answer TraceQL metrics for the last
+    // query_frontend.metrics.query_backend_after (35m) from memory and the blocks they flushed, so
+    // they must name those blocks at least that long (docs/design.md "TraceQL metrics").
+    complete_block_timeout: '40m',
     concurrent_flushes: d.concurrentFlushes,
     flush_all_on_shutdown: d.flushAllOnShutdown,
   };

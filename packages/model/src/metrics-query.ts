@@ -7,6 +7,7 @@ import { searchMetricsJson } from './search.js';
 import { attributesJson, doubleJson, jsonString } from './json.js';
 import type { Trace } from './trace.js';
 import type { RecentBlocks } from './ingest.js';
+import type { BlockMeta } from './block-meta.js';
 import type { KeyValue } from './trace.js';
 
 /** A metrics query over a time range (Tempo's QueryRangeRequest, times in unix ns). */
@@ -28,6 +29,14 @@ export interface MetricsRequest {
    * is counted once. Absent: every trace.
    */
   tokenRanges?: number[];
+  /**
+   * The split between the query's sources (query_frontend.metrics.query_backend_after before
+   * now): where ingesters answer for their token shares (replication factor > 1), they count only
+   * spans starting after it, and backend blocks only spans up to it, so a span one replica has
+   * flushed while another still holds it is counted by one source. Ignored at replication factor 1,
+   * where memory and blocks never hold the same span.
+   */
+  recentAfterNs?: bigint;
 }
 
 export interface ExemplarPartial {
@@ -63,6 +72,18 @@ export interface MetricsPartial extends RecentBlocks {
   inspectedBytes: number;
   /** Block IDs whose spans this partial already holds (an ingester's blocks being flushed): readers skip them. */
   coveredBlocks?: string[];
+  /**
+   * Set when this recent answer counted only spans starting after the split (MetricsRequest.
+   * recentAfterNs): the reader then counts blocks for spans up to it only, and reads `ownBlocks`
+   * for the spans after it.
+   */
+  recentAfterNs?: bigint;
+  /**
+   * Blocks a replica flushed recently (named for complete_block_timeout), each to be read for the
+   * spans after the split of the traces in that replica's token ranges only: its share of what it
+   * no longer holds in memory.
+   */
+  ownBlocks?: { meta: BlockMeta; tokenRanges: number[] }[];
 }
 
 /**

@@ -192,10 +192,28 @@ export class RingIngesterQuerier implements IngesterQuerier {
    * one replica (the first readable one of its replica set), and each ingester counts only traces
    * in its ranges, so a span held by three replicas is counted once. The partials are joined
    * series list to series list: the engine's combiner merges series by key.
+   *
+   * At RF > 1 with a split (`req.recentAfterNs`, the frontend's query_backend_after), the replicas
+   * count only spans starting after it, and each names the blocks it flushed recently as its own
+   * (`ownBlocks`, with its token ranges): replicas flush their copies at different moments, so a
+   * trace may sit in one replica's block and another's memory; read by each owner for its share,
+   * it counts once. The blocks count the spans up to the split.
    */
   async metricsQueryRange(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial> {
-    const parts = await this.metricsPartials(tenantId, req, signal);
+    const split = this.deps.replicationFactor > 1 ? req.recentAfterNs : undefined;
+    // A range ending before the split leaves the ingesters an empty window: they skip their memory
+    // but still name the blocks they flushed (maybe not in a blocklist yet) for the block part.
+    const recentReq: MetricsRequest = split === undefined ? req : { ...req, windowStartNs: split < req.endNs ? split : req.endNs, windowEndNs: req.endNs };
+    const answers = await this.metricsPartials(tenantId, recentReq, signal);
+    const parts = answers.map((a) => a.part);
     const out: MetricsPartial = { leaves: [], inspectedTraces: 0, inspectedSpans: 0, inspectedBytes: 0, flushedBlocks: unionBlocks(parts), coveredBlocks: [...new Set(parts.flatMap((p) => p.coveredBlocks ?? []))] };
+    if (split !== undefined) {
+      out.recentAfterNs = split;
+      out.ownBlocks = answers.flatMap((a) => (a.part.flushedBlocks ?? []).map((meta) => ({ meta, tokenRanges: a.tokenRanges ?? [] })));
+      // Blocks being written are in their writer's memory, which counts only after the split:
+      // before it they are read like any block.
+      out.coveredBlocks = [];
+    }
     for (const p of parts) {
       out.inspectedTraces += p.inspectedTraces;
       out.inspectedSpans += p.inspectedSpans;
@@ -205,10 +223,11 @@ export class RingIngesterQuerier implements IngesterQuerier {
     return out;
   }
 
-  private async metricsPartials(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<MetricsPartial[]> {
+  /** Each answer with the token ranges it was asked for (none at RF 1: all it holds). */
+  private async metricsPartials(tenantId: string, req: MetricsRequest, signal?: AbortSignal): Promise<{ part: MetricsPartial; tokenRanges?: number[] }[]> {
     const ring = this.deps.ring();
     const { targets, lost } = this.everyone(ring);
-    if (this.deps.replicationFactor <= 1) return this.ask('metrics', targets, lost, (q) => q.metricsQueryRange(tenantId, req, signal), signal);
+    if (this.deps.replicationFactor <= 1) return (await this.ask('metrics', targets, lost, (q) => q.metricsQueryRange(tenantId, req, signal), signal)).map((part) => ({ part }));
     const { tokens, sets } = this.replicaSets(ring);
     // Range i holds traces with tokens in (token i-1, token i]; the first wraps around.
     const rangeOf = (i: number, into: number[]): void => {
@@ -217,7 +236,7 @@ export class RingIngesterQuerier implements IngesterQuerier {
         addRange(into, 0, tokens[0]!);
       } else addRange(into, tokens[i - 1]! + 1, tokens[i]!);
     };
-    const parts: MetricsPartial[] = [];
+    const parts: { part: MetricsPartial; tokenRanges: number[] }[] = [];
     const failed = new Map<string, string>();
     let pending = Array.from(tokens, (_, i) => i);
     // Each round gives every pending range to its first readable replica not failed yet; a failed
@@ -234,15 +253,18 @@ export class RingIngesterQuerier implements IngesterQuerier {
         if (!entry) share.set(reader.id, (entry = { member: reader, ranges: [], indexes: [] }));
         entry.indexes.push(i);
       }
-      for (const e of share.values()) for (const i of e.indexes) rangeOf(i, e.ranges);
+      for (const e of share.values()) {
+        for (const i of e.indexes) rangeOf(i, e.ranges);
+        e.ranges = sortRanges(e.ranges);
+      }
       const entries = [...share.values()];
-      const settled = await Promise.allSettled(entries.map((e) => this.deps.client(e.member).metricsQueryRange(tenantId, { ...req, tokenRanges: sortRanges(e.ranges) }, signal)));
+      const settled = await Promise.allSettled(entries.map((e) => this.deps.client(e.member).metricsQueryRange(tenantId, { ...req, tokenRanges: e.ranges }, signal)));
       signal?.throwIfAborted();
       throwRequestError(settled);
       pending = [];
       settled.forEach((r, k) => {
         const e = entries[k]!;
-        if (r.status === 'fulfilled') parts.push(r.value);
+        if (r.status === 'fulfilled') parts.push({ part: r.value, tokenRanges: e.ranges });
         else {
           failed.set(e.member.id, (r.reason as Error)?.message ?? String(r.reason));
           pending.push(...e.indexes);

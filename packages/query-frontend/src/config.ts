@@ -51,7 +51,10 @@ export function defaultQueryFrontendConfig(): QueryFrontendConfig {
       max_response_series: 0,
       concurrent_jobs: 1,
       target_bytes_per_job: 100 * 1024 ** 2,
-      query_backend_after: '30m',
+      // Tempo: 30m (its recent metrics come from generators holding an hour). Here the ingesters
+      // answer the recent part at RF > 1, so it must exceed max_block_duration (30m) plus
+      // flush_check_period and stay within complete_block_timeout (docs/design.md).
+      query_backend_after: '35m',
       interval: '5m',
       streaming_shards: 1,
       duration_slo: '0s',

@@ -13,6 +13,13 @@
 // ingester answers its memory, the blocks it flushed recently and the blocks it is writing right
 // now, all at one instant (memory and flushed blocks never hold the same span). Blocks it is
 // writing are not read from the blocklist (their spans are in its memory), flushed ones once.
+//
+// At replication factor > 1 that is not enough: replicas flush their copies at different moments,
+// so a trace may be in one replica's block and in another's memory. There the query is split at
+// now - query_backend_after (Tempo's key): spans starting after it are counted by the ingesters
+// only (each replica its token share, from its memory and from the blocks it flushed itself),
+// spans up to it by the backend blocks only. The ingester fan-out says whether it split
+// (MetricsPartial.recentAfterNs); at RF 1 nothing is split.
 
 import {
   InvalidArgumentError,
@@ -48,6 +55,13 @@ export interface MetricsLimits {
   maxResponseSeries: number;
   /** concurrent_jobs run at once on the main thread (with worker threads: one per worker). */
   concurrentJobs: number;
+  /**
+   * query_backend_after, ns: at replication factor > 1, spans that started within this of now are
+   * counted by the ingesters only, older ones by the backend blocks only. It must not exceed
+   * ingester.complete_block_timeout (an ingester answers for its own flushed blocks that long)
+   * and should exceed max_block_duration + flush_check_period (older spans must be in a block).
+   */
+  queryBackendAfterNs: bigint;
 }
 
 /**
@@ -56,7 +70,7 @@ export interface MetricsLimits {
  * view then works instead of answering 400.
  */
 export function defaultMetricsLimits(): MetricsLimits {
-  return { maxDurationSeconds: 24 * 3600, maxExemplars: 100, maxIntervals: 10_000, maxResponseSeries: 0, concurrentJobs: 1 };
+  return { maxDurationSeconds: 24 * 3600, maxExemplars: 100, maxIntervals: 10_000, maxResponseSeries: 0, concurrentJobs: 1, queryBackendAfterNs: 35n * 60n * NS };
 }
 
 /** A metrics request as the API received it, times already in unix ns. */
@@ -91,6 +105,8 @@ export interface MetricsFrontendDeps {
   engine: MetricsEngine;
   limits: MetricsLimits;
   logger: Logger;
+  /** The current time, unix ns (tests pin it: the split is now - query_backend_after). */
+  now?: () => bigint;
 }
 
 const seconds = (ns: bigint): string => `${Number(ns) / 1e9}s`;
@@ -104,10 +120,13 @@ export function splitMetricsJobs(req: MetricsRequest, blocks: readonly BlockMeta
     const step = req.stepNs;
     const from = blockStart - (blockStart % step);
     const to = blockEnd % step === 0n ? blockEnd : blockEnd + (step - (blockEnd % step));
-    const windowStartNs = from > req.startNs ? from : req.startNs;
-    const windowEndNs = to < req.endNs ? to : req.endNs;
+    // Within the request's own window when it has one (a part of a split query).
+    const lo = req.windowStartNs ?? req.startNs;
+    const hi = req.windowEndNs ?? req.endNs;
+    const windowStartNs = from > lo ? from : lo;
+    const windowEndNs = to < hi ? to : hi;
     return { meta, req: { ...req, windowStartNs, windowEndNs } };
-  });
+  }).filter((j) => j.req.instant || j.req.windowStartNs! < j.req.windowEndNs!);
 }
 
 /**
@@ -205,23 +224,43 @@ export class MetricsFrontend {
     // The blocklist first, then the ingesters: a block listed now left their memory before.
     const listed = this.deps.blocklist.blocks(tenantId);
     const signal = progress.signal;
-    const partials = await this.deps.querier.metricsRecent(tenantId, req, signal);
+    const now = this.deps.now ?? (() => BigInt(Date.now()) * 1_000_000n);
+    const partials = await this.deps.querier.metricsRecent(tenantId, { ...req, recentAfterNs: now() - this.deps.limits.queryBackendAfterNs }, signal);
     metrics.totalJobs = partials.length;
     const covered = new Set(partials.flatMap((p) => p.coveredBlocks ?? []));
     for (const p of partials) take(p);
+    const split = splitOf(partials);
 
     const window = { startSeconds: Number(req.startNs / NS), endSeconds: Number((req.endNs + NS - 1n) / NS) };
     const set = new BlockSet();
     const keep = (m: BlockMeta): boolean => !covered.has(m.blockID) && overlapsWindow(m, window);
-    const blocks = newestFirst([...set.add(listed, keep), ...partials.flatMap((p) => set.add(p.flushedBlocks, keep))]);
+    let blocks = newestFirst([...set.add(listed, keep), ...partials.flatMap((p) => set.add(p.flushedBlocks, keep))]);
+    // Split (RF > 1): blocks count the spans up to the split; a range query's intervals are
+    // (start, end], an instant query's [start, end], hence one ns before its start.
+    let blockReq = req;
+    if (split !== undefined) {
+      const from = req.instant ? req.startNs - 1n : req.startNs;
+      const to = split < req.endNs ? split : req.endNs;
+      blockReq = { ...req, windowStartNs: from, windowEndNs: to };
+      blocks = to > from ? blocks.filter((b) => blockStartNs(b) <= to) : [];
+    }
     // Queriers' workers busy, or concurrent_jobs at once (whichever is more).
     const parallel = Math.max(1, this.deps.querier.parallelism, this.deps.limits.concurrentJobs);
     const querier = this.deps.querier;
     // Factor 1: each span is in one block, read block by block (columns where the query allows).
     const jobs: (() => Promise<MetricsPartial>)[] = [
-      ...splitReplicatedJobs(req, blocks.filter(isReplicatedBlock), parallel).map((j) => () => querier.metricsReplicatedBlocks(j.metas, j.req, j.shard, signal)),
-      ...splitMetricsJobs(req, blocks.filter((b) => !isReplicatedBlock(b))).map((j) => () => querier.metricsBlock(j.meta, j.req, signal)),
+      ...splitReplicatedJobs(blockReq, blocks.filter(isReplicatedBlock), parallel).map((j) => () => querier.metricsReplicatedBlocks(j.metas, j.req, j.shard, signal)),
+      ...splitMetricsJobs(blockReq, blocks.filter((b) => !isReplicatedBlock(b))).map((j) => () => querier.metricsBlock(j.meta, j.req, signal)),
     ];
+    if (split !== undefined) {
+      // Each replica's share of the blocks it flushed itself, for the spans after the split.
+      const recentReq: MetricsRequest = { ...req, windowStartNs: split, windowEndNs: req.endNs };
+      const own = partials.flatMap((p) => p.ownBlocks ?? []).filter((o) => o.tokenRanges.length > 0 && blockEndNs(o.meta) > split);
+      for (const o of own) {
+        for (const j of splitMetricsJobs(recentReq, [o.meta])) jobs.push(() => querier.metricsBlock(j.meta, { ...j.req, tokenRanges: o.tokenRanges }, signal));
+      }
+      blocks = [...blocks, ...own.map((o) => o.meta).filter((m) => !blocks.includes(m))];
+    }
     metrics.totalJobs += jobs.length;
     metrics.totalBlocks = blocks.length;
     metrics.totalBlockBytes = blocks.reduce((n, b) => n + BigInt(b.size), 0n);
@@ -245,3 +284,14 @@ export class MetricsFrontend {
     return answer();
   }
 }
+
+/** Where the ingesters' answer split the query (all split alike: one ring), or undefined. */
+function splitOf(partials: readonly MetricsPartial[]): bigint | undefined {
+  const splits = new Set(partials.map((p) => p.recentAfterNs));
+  if (splits.size > 1) throw new Error(`metrics: the recent answers disagree on the split (${[...splits].join(', ')})`);
+  return partials[0]?.recentAfterNs;
+}
+
+const blockStartNs = (m: BlockMeta): bigint => BigInt(Date.parse(m.startTime)) * 1_000_000n - 1n;
+/** A block's end second counts whole (its endTime is rounded down). */
+const blockEndNs = (m: BlockMeta): bigint => BigInt(Date.parse(m.endTime)) * 1_000_000n + NS;

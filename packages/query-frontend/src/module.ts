@@ -89,6 +89,7 @@ export function createQueryFrontend(config: QueryFrontendConfig, deps: QueryFron
       maxIntervals: mfe.max_intervals,
       maxResponseSeries: mfe.max_response_series,
       concurrentJobs: mfe.concurrent_jobs,
+      queryBackendAfterNs: BigInt(parseDuration(mfe.query_backend_after)) * 1_000_000n,
     },
     logger: deps.logger,
   });

@@ -26,6 +26,22 @@ export function configWarnings(cfg: AndanteConfig): string[] {
     );
   }
   const ring = cfg.ingester.lifecycler.ring;
+  if (ring.replication_factor > 1) {
+    // TraceQL metrics at RF > 1 split at now - query_backend_after (docs/design.md "TraceQL metrics").
+    const after = cfg.query_frontend.metrics.query_backend_after;
+    const afterMs = durationMs(after);
+    const ing = cfg.ingester;
+    if (afterMs > completeTimeout) {
+      out.push(
+        `query_frontend.metrics.query_backend_after (${after}) should not exceed ingester.complete_block_timeout (${ing.complete_block_timeout}) at replication_factor ${ring.replication_factor}: TraceQL metrics count spans newer than query_backend_after from the ingesters only, which answer for the blocks they flushed for complete_block_timeout, so spans flushed longer ago than that and newer than query_backend_after are counted by nobody; raise complete_block_timeout or lower query_backend_after`,
+      );
+    }
+    if (afterMs <= durationMs(ing.max_block_duration) + durationMs(ing.flush_check_period)) {
+      out.push(
+        `query_frontend.metrics.query_backend_after (${after}) should exceed ingester.max_block_duration (${ing.max_block_duration}) + ingester.flush_check_period (${ing.flush_check_period}) at replication_factor ${ring.replication_factor}: TraceQL metrics count spans older than query_backend_after from blocks only, and a span can stay in every replica's memory about that long before one flushes it; until then it is not counted`,
+      );
+    }
+  }
   if (ring.replication_factor > 1 && ring.kvstore.store === 'inmemory') {
     out.push(
       `ingester.lifecycler.ring.replication_factor is ${ring.replication_factor} but ingester.lifecycler.ring.kvstore.store is inmemory: this process's ring holds at most its own ingester, fewer than the write quorum of ${Math.floor(ring.replication_factor / 2) + 1}, so every push is refused with 503; use replication_factor 1, or an etcd kvstore shared by ${ring.replication_factor} ingesters`,

@@ -183,7 +183,21 @@ describe('configWarnings', () => {
     const warnings = configWarnings(cfg);
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(/compacted_block_retention \(2s\) should exceed storage\.trace\.blocklist_poll \(5s\)/);
-    expect(warnings[1]).toMatch(/should exceed ingester\.complete_block_timeout \(15m\)/);
+    expect(warnings[1]).toMatch(/should exceed ingester\.complete_block_timeout \(40m\)/);
+  });
+
+  it('warns at replication factor > 1 when the metrics split leaves spans to nobody, and not with the defaults', () => {
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'ingester: { lifecycler: { ring: { replication_factor: 3, kvstore: { store: etcd } } } }\n');
+    expect(configWarnings(cfg)).toEqual([]);
+    applyYaml(cfg, 'ingester: { complete_block_timeout: 15m }\nquery_frontend: { metrics: { query_backend_after: 30m } }\n');
+    const warnings = configWarnings(cfg);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/^query_frontend\.metrics\.query_backend_after \(30m\) should not exceed ingester\.complete_block_timeout \(15m\) at replication_factor 3/);
+    expect(warnings[1]).toMatch(/^query_frontend\.metrics\.query_backend_after \(30m\) should exceed ingester\.max_block_duration \(30m\) \+ ingester\.flush_check_period \(10s\)/);
+    // At replication factor 1 nothing is split: no warning.
+    applyYaml(cfg, 'ingester: { lifecycler: { ring: { replication_factor: 1 } } }\n');
+    expect(configWarnings(cfg)).toEqual([]);
   });
 
   it('warns that replication_factor 3 over an in-memory ring cannot reach the write quorum; not over etcd', () => {

@@ -779,8 +779,11 @@ export function encodeBlock(
   traces: Iterable<TraceEntry>,
   cfg: Partial<BlockConfig> = {},
   compactionLevel = 0,
+  replicationFactor = 1,
 ): EncodedBlock {
-  return encodeBlockWith(tenantId, blockId, traces, cfg, compactionLevel, tuningFor(CURRENT_FORMAT));
+  const w = new BlockWriter(tenantId, blockId, cfg, compactionLevel, tuningFor(CURRENT_FORMAT), replicationFactor);
+  for (const { traceId, trace } of traces) w.add(traceId, trace);
+  return w.finish();
 }
 
 /** encodeBlock with explicit Parquet settings (tests and benchmarks). */
@@ -827,6 +830,8 @@ export class BlockWriter {
     cfg: Partial<BlockConfig> = {},
     private readonly compactionLevel = 0,
     private readonly tuning: EncodeTuning = tuningFor(CURRENT_FORMAT),
+    /** Tempo's meta field: copies of each trace across blocks (an RF 3 ingester's flush: 3); 0 leaves it out. */
+    private readonly replicationFactor = 1,
   ) {
     validateTenantId(tenantId);
     if (!isBlockId(blockId)) throw new InvalidArgumentError(`block ID ${JSON.stringify(blockId)} is not a UUID`);
@@ -928,7 +933,7 @@ export class BlockWriter {
       footerSize,
       minID: bytesToBase64(traceIds.at(0)),
       maxID: bytesToBase64(traceIds.at(traceIds.count - 1)),
-      replicationFactor: 1,
+      ...(this.replicationFactor > 0 ? { replicationFactor: this.replicationFactor } : {}),
     };
     return {
       meta,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeSegmentBlock, packChunks, packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
+import { decodeBlockMeta } from './block-meta.js';
 import type { SegmentTrace } from './block-encoder-pool.js';
 import { compareBytes, encodeTrace, mulberry32, type Trace } from '@andante/model';
 
@@ -118,5 +119,14 @@ describe('encodeSegmentBlock', () => {
     expect(traces).not.toEqual(sorted);
     expect(a.objects.map((o) => o.name)).toEqual(b.objects.map((o) => o.name));
     for (let i = 0; i < a.objects.length; i++) expect(Buffer.compare(a.objects[i]!.data, b.objects[i]!.data), a.objects[i]!.name).toBe(0);
+
+    // The replication factor is the encoder's argument, written into the meta and its meta.json
+    // as the block is made (1 when not given; 0 leaves the key out, Tempo's omitempty).
+    const metaJson = (blk: typeof a) => decodeBlockMeta(blk.objects.find((o) => o.name === 'meta.json')!.data, 'test');
+    expect([a.meta.replicationFactor, metaJson(a).replicationFactor]).toEqual([1, 1]);
+    const rf3 = encodeSegmentBlock({ ...job(traces), replicationFactor: 3 });
+    expect([rf3.meta.replicationFactor, metaJson(rf3).replicationFactor]).toEqual([3, 3]);
+    const none = encodeSegmentBlock({ ...job(traces), replicationFactor: 0 });
+    expect('replicationFactor' in none.meta || 'replicationFactor' in metaJson(none)).toBe(false);
   });
 });

@@ -22,6 +22,8 @@ export interface EncodeJob {
   traces: SegmentTrace[];
   cfg: Partial<BlockConfig>;
   compactionLevel: number;
+  /** Written into the block's meta (copies of each trace across blocks; 0: left out). Default 1. */
+  replicationFactor?: number;
 }
 
 function* combinedTraces(traces: readonly SegmentTrace[]): Iterable<TraceEntry> {
@@ -41,7 +43,7 @@ export class SegmentBlockWriter {
   private readonly combineKeys = new WeakMap<object, string>();
 
   constructor(header: EncodeStreamHeader) {
-    this.writer = new BlockWriter(header.tenantId, header.blockId, header.cfg, header.compactionLevel);
+    this.writer = new BlockWriter(header.tenantId, header.blockId, header.cfg, header.compactionLevel, undefined, header.replicationFactor);
   }
 
   /** Segment bytes of the traces in the row group being filled (not yet encoded). */
@@ -74,7 +76,7 @@ function sortedById(traces: SegmentTrace[]): SegmentTrace[] {
 
 /** The encoding itself; runs in a worker, or inline when no worker is available. */
 export function encodeSegmentBlock(job: EncodeJob): EncodedBlock {
-  return encodeBlock(job.tenantId, job.blockId, combinedTraces(sortedById(job.traces)), job.cfg, job.compactionLevel);
+  return encodeBlock(job.tenantId, job.blockId, combinedTraces(sortedById(job.traces)), job.cfg, job.compactionLevel, job.replicationFactor);
 }
 
 /**

@@ -51,7 +51,8 @@ export function encodeBlockMeta(meta: BlockMeta): Uint8Array {
 
 /**
  * The encoded block with `replicationFactor` recorded in its meta (and its meta.json, the last
- * object). 0 leaves the key out, as Tempo's omitempty does.
+ * object). 0 leaves the key out, as Tempo's omitempty does. Writers pass the factor to the encoder
+ * (EncodeJob.replicationFactor); this is for blocks made without it (test fixtures).
  */
 export function withReplicationFactor<B extends { meta: BlockMeta; objects: { name: string; data: Uint8Array }[] }>(block: B, replicationFactor: number): B {
   const meta: BlockMeta = { ...block.meta };

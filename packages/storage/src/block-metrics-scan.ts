@@ -21,13 +21,16 @@ export interface SpanColumnsResult {
 
 /**
  * A columnar scan over one of several copies of the same spans (replicated blocks): only rows whose
- * trace ID is in [from, to) are seen, and a row is counted only the first time its (trace ID, span
- * ID, kind) appears in `seen`, which the caller shares over every block of the shard.
+ * trace ID is in [from, to) (and passes `keepTrace`, when given) are seen, and a row is counted only
+ * the first time its (trace ID, span ID, kind) appears in `seen`, which the caller shares over every
+ * block of the shard. Without `seen` every row of a kept trace counts (one replica's share of its
+ * own block, by ring token).
  */
 export interface ScanDedup {
   from: Uint8Array;
   to?: Uint8Array;
-  seen: Set<string>;
+  seen?: Set<string>;
+  keepTrace?: (traceId: Uint8Array) => boolean;
 }
 
 const INTRINSIC_COLUMN: Readonly<Record<string, string>> = { name: 'name', status: 'status_code', kind: 'kind', duration: 'duration_nano' };
@@ -111,7 +114,7 @@ export async function scanSpanColumns(
       ['start_time_unix_nano'],
       ...(req.value ? [[columnOf(req.value)]] : []),
       ...req.groups.map((g) => [columnOf(g)]),
-      ...(dedup ? [['trace_id'], ['span_id'], ['kind']] : []),
+      ...(dedup ? [['trace_id'], ...(dedup.seen ? [['span_id'], ['kind']] : [])] : []),
     ];
     scan.prefetch(needed);
     let mask: Uint8Array | null = null;
@@ -128,8 +131,9 @@ export async function scanSpanColumns(
     }
     if (!empty && dedup) {
       // Rows outside the shard, or a copy of a span already counted, are masked out.
-      const [tid, sid, kind] = await Promise.all([scan.column(['trace_id']), scan.column(['span_id']), scan.column(['kind'])]);
-      if (!tid || !sid || !kind) throw new Error('block lacks the trace_id, span_id or kind column');
+      // Span ID and kind only to recognise copies (`seen`); a token share needs the trace ID only.
+      const [tid, sid, kind] = await Promise.all([scan.column(['trace_id']), dedup.seen ? scan.column(['span_id']) : null, dedup.seen ? scan.column(['kind']) : null]);
+      if (!tid || (dedup.seen && (!sid || !kind))) throw new Error('block lacks the trace_id, span_id or kind column');
       const m = mask ?? new Uint8Array(rows).fill(1);
       // A trace's rows share one decoded value: its range test and hex are worked out once.
       const traceKey: (string | null | undefined)[] = new Array(tid.values.length);
@@ -139,12 +143,14 @@ export async function scanSpanColumns(
         let tk = traceKey[code];
         if (tk === undefined) {
           const t = tid.values[code] as Uint8Array;
-          tk = traceKey[code] = compareBytes(t, dedup.from) < 0 || (dedup.to && compareBytes(t, dedup.to) >= 0) ? null : bytesToHex(t);
+          const out = compareBytes(t, dedup.from) < 0 || (dedup.to && compareBytes(t, dedup.to) >= 0) || (dedup.keepTrace && !dedup.keepTrace(t));
+          tk = traceKey[code] = out ? null : dedup.seen ? bytesToHex(t) : '';
         }
         if (tk === null) {
           m[r] = 0;
           continue;
         }
+        if (!dedup.seen || !sid || !kind) continue;
         const key = `${tk}/${bytesToHex(sid.values[sid.codes[r]!] as Uint8Array)}/${String(kind.values[kind.codes[r]!])}`;
         if (dedup.seen.has(key)) m[r] = 0;
         else dedup.seen.add(key);
