@@ -503,6 +503,8 @@ interface GeneratorRunResult {
   spansPerSec: number;
   p99Ms: number;
   serverCpuSeconds: number;
+  /** Of serverCpuSeconds, the main thread's (the event loop: distributor, ingester, the tap and the generator). */
+  mainThreadCpuSeconds: number;
   /** With the generator: spans it processed / spans acknowledged (1 = it kept up), and pushes the tap dropped. */
   generatorSpansShare: number;
   tapDroppedPushes: number;
@@ -514,6 +516,12 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
+/** CPU seconds of the server's main thread alone (its task ID is the process ID). */
+function mainThreadCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function runGeneratorOnce(o: Options, payloads: Payload[], withGenerator: boolean): Promise<GeneratorRunResult> {
   const dir = await mkdtemp(join(tmpdir(), 'andante-bench-'));
   const server = await startServer(dir, o, withGenerator);
@@ -522,8 +530,10 @@ async function runGeneratorOnce(o: Options, payloads: Payload[], withGenerator: 
     const { warm, timed } = splitWarmup(payloads, o);
     const w = await sendAll(exporter, warm, o);
     const cpu0 = processCpuSeconds(server.proc.pid!);
+    const main0 = mainThreadCpuSeconds(server.proc.pid!);
     const r = await sendAll(exporter, timed, o);
     const cpu = processCpuSeconds(server.proc.pid!) - cpu0;
+    const mainCpu = mainThreadCpuSeconds(server.proc.pid!) - main0;
     let share = 0;
     let dropped = 0;
     if (withGenerator) {
@@ -538,7 +548,7 @@ async function runGeneratorOnce(o: Options, payloads: Payload[], withGenerator: 
       share = (received - outside) / all;
       dropped = await metricValue(server.http, 'tempo_distributor_queue_pushes_failures_total');
     }
-    return { spansPerSec: r.spans / r.seconds, p99Ms: percentile(r.latencies, 99), serverCpuSeconds: cpu, generatorSpansShare: share, tapDroppedPushes: dropped };
+    return { spansPerSec: r.spans / r.seconds, p99Ms: percentile(r.latencies, 99), serverCpuSeconds: cpu, mainThreadCpuSeconds: mainCpu, generatorSpansShare: share, tapDroppedPushes: dropped };
   } finally {
     exporter.close();
     await killServer(server.proc);
@@ -555,7 +565,7 @@ async function mainGenerator(o: Options, payloads: Payload[]): Promise<void> {
   const on: GeneratorRunResult[] = [];
   const show = (label: string, r: GeneratorRunResult): void =>
     console.log(
-      `${label}: ${r.spansPerSec.toFixed(0)} spans/s, p99 ${r.p99Ms.toFixed(0)} ms, server ${(r.serverCpuSeconds).toFixed(1)} CPU-s` +
+      `${label}: ${r.spansPerSec.toFixed(0)} spans/s, p99 ${r.p99Ms.toFixed(0)} ms, server ${r.serverCpuSeconds.toFixed(2)} CPU-s (main thread ${r.mainThreadCpuSeconds.toFixed(2)})` +
         (label === 'with   ' ? `, generator processed ${(r.generatorSpansShare * 100).toFixed(1)} % of spans, tap dropped ${r.tapDroppedPushes} pushes` : ''),
     );
   for (let i = 0; i < o.runs; i++) {
@@ -570,8 +580,11 @@ async function mainGenerator(o: Options, payloads: Payload[]): Promise<void> {
   const ratio = med(on, 'spansPerSec') / med(off, 'spansPerSec');
   const timed = o.spans * (1 - o.warmup);
   console.log('\nmedians:');
-  console.log(`  without      ${med(off, 'spansPerSec').toFixed(0)} spans/s, ${((med(off, 'serverCpuSeconds') / timed) * 1e6).toFixed(2)} server CPU-us per span`);
-  console.log(`  with         ${med(on, 'spansPerSec').toFixed(0)} spans/s, ${((med(on, 'serverCpuSeconds') / timed) * 1e6).toFixed(2)} server CPU-us per span; generator processed ${(med(on, 'generatorSpansShare') * 100).toFixed(1)} %, tap dropped ${med(on, 'tapDroppedPushes')} pushes`);
+  const us = (rs: GeneratorRunResult[], k: 'serverCpuSeconds' | 'mainThreadCpuSeconds'): string => ((med(rs, k) / timed) * 1e6).toFixed(2);
+  console.log(`  without      ${med(off, 'spansPerSec').toFixed(0)} spans/s, ${us(off, 'serverCpuSeconds')} server CPU-us per span (main thread ${us(off, 'mainThreadCpuSeconds')})`);
+  console.log(`  with         ${med(on, 'spansPerSec').toFixed(0)} spans/s, ${us(on, 'serverCpuSeconds')} server CPU-us per span (main thread ${us(on, 'mainThreadCpuSeconds')}); generator processed ${(med(on, 'generatorSpansShare') * 100).toFixed(1)} %, tap dropped ${med(on, 'tapDroppedPushes')} pushes`);
+  const added = (k: 'serverCpuSeconds' | 'mainThreadCpuSeconds'): string => (((med(on, k) - med(off, k)) / timed) * 1e6).toFixed(2);
+  console.log(`  added        ${added('serverCpuSeconds')} server CPU-us per span (main thread ${added('mainThreadCpuSeconds')})`);
   console.log(`  ratio        with / without = ${(ratio * 100).toFixed(1)} % (the generator costs ${((1 - ratio) * 100).toFixed(1)} % of ingest throughput; target <= 20 %)`);
 }
 
