@@ -384,6 +384,19 @@ class Wire {
   }
 }
 
+/** The key of `list` (wanted keys of one length) that the bytes [start, end) spell, if any. */
+function matchWantedKey(list: readonly WantedKey[], buf: Uint8Array, start: number, end: number): WantedKey | undefined {
+  const n = end - start;
+  for (let k = 0; k < list.length; k++) {
+    const b = list[k]!.bytes;
+    // From the end: wanted keys share prefixes (db., network.peer.).
+    let i = n - 1;
+    while (i >= 0 && b[i] === buf[start + i]) i--;
+    if (i < 0) return list[k];
+  }
+  return undefined;
+}
+
 /**
  * Decodes segments for one tenant's processors. Holds the wanted keys (as bytes) and the caches;
  * one per tenant instance, rebuilt when the wanted keys change.
@@ -659,15 +672,7 @@ export class SegmentDecoder {
   private wantedKey(buf: Uint8Array, start: number, end: number): WantedKey | undefined {
     const n = end - start;
     const list = n <= MAX_WANTED_KEY_BYTES ? this.wantedByLength[n] : undefined;
-    if (list === undefined) return undefined;
-    for (let k = 0; k < list.length; k++) {
-      const b = list[k]!.bytes;
-      // From the end: wanted keys share prefixes (db., network.peer.).
-      let i = n - 1;
-      while (i >= 0 && b[i] === buf[start + i]) i--;
-      if (i < 0) return list[k];
-    }
-    return undefined;
+    return list === undefined ? undefined : matchWantedKey(list, buf, start, end);
   }
 
   /**
@@ -696,6 +701,37 @@ export class SegmentDecoder {
       } else w.skip(tag & 7, end);
     }
     if (key === undefined) return undefined;
+    return this.wantedValue(key, valueAt, valueEnd, end);
+  }
+
+  /**
+   * The attribute whose key is known to be `key`, the rest of its message (from w.pos) holding the
+   * value: the fast path of wantedKeyValue for the canonical encoding (key first), taken from the
+   * span loop once the key's bytes matched in place. Another key field (legal: the last one wins)
+   * hands the whole attribute back to wantedKeyValue.
+   */
+  private wantedAfterKey(key: WantedKey, start: number, end: number): KeyValue | undefined {
+    const w = this.w;
+    let valueAt = -1;
+    let valueEnd = -1;
+    while (w.pos < end) {
+      const tag = w.varint();
+      if (tag === 0x12) {
+        valueEnd = w.lengthEnd(end);
+        valueAt = w.pos;
+        w.pos = valueEnd;
+      } else if (tag === 0x0a) {
+        w.pos = start;
+        return this.wantedKeyValue(end);
+      } else w.skip(tag & 7, end);
+    }
+    return this.wantedValue(key, valueAt, valueEnd, end);
+  }
+
+  /** The shared KeyValue of a wanted key and the value bytes [valueAt, valueEnd) (-1: no value). */
+  private wantedValue(key: WantedKey, valueAt: number, valueEnd: number, end: number): KeyValue {
+    const w = this.w;
+    const buf = w.buf;
     if (valueAt < 0) return { key: key.key, value: {} };
     const short = valueEnd - valueAt <= MAX_INTERNED_BYTES;
     const hash = short ? fnv1a(buf, valueAt, valueEnd) : 0;
@@ -762,14 +798,26 @@ export class SegmentDecoder {
           if (anyWanted) {
             // Every encoder writes the key first; a key under 128 bytes has its length in one
             // byte, so an attribute whose key length no wanted key has is skipped right here.
+            // Those of a wanted length are compared in place, and only a match is read further.
             const p = w.pos;
             const buf = w.buf;
-            if (p + 1 >= e || buf[p] !== 0x0a || buf[p + 1]! >= 0x80 || this.wantedByLength[buf[p + 1]!] !== undefined) {
-              const kv = this.wantedKeyValue(e);
-              if (kv) {
-                own[owned++] = kv;
-                v.attributes = own;
+            let kv: KeyValue | undefined;
+            if (p + 1 < e && buf[p] === 0x0a && buf[p + 1]! < 0x80) {
+              const list = this.wantedByLength[buf[p + 1]!];
+              const keyEnd = p + 2 + buf[p + 1]!;
+              if (list === undefined) kv = undefined;
+              else if (keyEnd > e) kv = this.wantedKeyValue(e); // malformed: throws there
+              else {
+                const key = matchWantedKey(list, buf, p + 2, keyEnd);
+                if (key !== undefined) {
+                  w.pos = keyEnd;
+                  kv = this.wantedAfterKey(key, p, e);
+                }
               }
+            } else kv = this.wantedKeyValue(e);
+            if (kv) {
+              own[owned++] = kv;
+              v.attributes = own;
             }
           }
           w.pos = e;
