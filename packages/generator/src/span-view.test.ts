@@ -55,6 +55,26 @@ describe('decodeForGenerator', () => {
     expect(decodeForGenerator(edited, new Set(['k']))[0]!.scopeSpans[0]!.spans[0]!.attributes).toEqual([{ key: 'k', value: { stringValue: 'v' } }]);
   });
 
+  it('takes the last of two key fields in an attribute, and throws on a key running past its attribute', () => {
+    const bytes = encodeTrace({ resourceSpans: [batch({ 'service.name': 'a' }, [span({ attrs: { abcd: 'vw' } })])] });
+    // KeyValue { key = "abcd", value = "vw" } -> { key = "ab", key = "c", value = "v" }: same length, the last key wins.
+    const kv = Buffer.from([0x0a, 0x04, 0x61, 0x62, 0x63, 0x64, 0x12, 0x04, 0x0a, 0x02, 0x76, 0x77]);
+    const twoKeys = Buffer.from([0x0a, 0x02, 0x61, 0x62, 0x0a, 0x01, 0x63, 0x12, 0x03, 0x0a, 0x01, 0x76]);
+    const at = Buffer.from(bytes).indexOf(kv);
+    expect(at).toBeGreaterThan(0);
+    const edited = Buffer.from(bytes);
+    twoKeys.copy(edited, at);
+    const attrs = (wanted: string[]): unknown => decodeForGenerator(edited, new Set(wanted))[0]!.scopeSpans[0]!.spans[0]!.attributes;
+    expect(attrs(['ab'])).toEqual([]);
+    expect(attrs(['ab', 'c'])).toEqual([{ key: 'c', value: { stringValue: 'v' } }]);
+    expect(attrs(['abcd'])).toEqual([]);
+    // The key's length says 11 bytes; the attribute holds 10 after it.
+    const overrun = Buffer.from(bytes);
+    overrun[at + 1] = 0x0b;
+    expect(() => decodeForGenerator(overrun, new Set(['abcdefghijk']))).toThrow(RangeError);
+    expect(decodeForGenerator(bytes, new Set(['abcd']))[0]!.scopeSpans[0]!.spans[0]!.attributes).toEqual([{ key: 'abcd', value: { stringValue: 'vw' } }]);
+  });
+
   it('reads concatenated segments of one trace as one', () => {
     const a = encodeTrace({ resourceSpans: [batch({ 'service.name': 'a' }, [span({})])] });
     const b = encodeTrace({ resourceSpans: [batch({ 'service.name': 'b' }, [span({}), span({})])] });
