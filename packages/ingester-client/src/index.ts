@@ -21,4 +21,4 @@ export {
   decodeSearchTagValuesRecentResponse,
 } from './recent-codec.js';
 export type { TenantRequest } from './recent-codec.js';
-export { METRICS_QUERY_RANGE_METHOD, encodeMetricsRequest, decodeMetricsRequest, encodeMetricsPartial, decodeMetricsPartial, inTokenRanges } from './metrics-codec.js';
+export { METRICS_QUERY_RANGE_METHOD, encodeMetricsRequest, decodeMetricsRequest, encodeMetricsPartial, decodeMetricsPartial } from './metrics-codec.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, type MetricsPartial, type MetricsRequest } from '@andante/model';
-import { decodeMetricsPartial, decodeMetricsRequest, encodeMetricsPartial, encodeMetricsRequest, inTokenRanges } from './metrics-codec.js';
+import { decodeMetricsPartial, decodeMetricsRequest, encodeMetricsPartial, encodeMetricsRequest } from './metrics-codec.js';
 
 const req: MetricsRequest = {
   query: '{ } | rate() by (resource.service.name)',
@@ -70,11 +70,5 @@ describe('ingester metrics codec', () => {
     expect(at).toBeGreaterThan(0);
     cut[at + 1] = 15;
     expect(() => decodeMetricsPartial(cut)).toThrow(InvalidArgumentError);
-  });
-
-  it('finds a token in sorted inclusive ranges', () => {
-    const ranges = [0, 99, 1000, 2000, 0xffff_0000, 0xffff_ffff];
-    expect([0, 99, 100, 999, 1000, 1500, 2000, 2001, 0xffff_0000, 0xffff_ffff].map((t) => inTokenRanges(ranges, t))).toEqual([true, true, false, false, true, true, true, false, true, true]);
-    expect(inTokenRanges([], 5)).toBe(false);
   });
 });

@@ -32,7 +32,6 @@ export const METRICS_QUERY_RANGE_METHOD = '/andante.Ingester/MetricsQueryRange';
 if (endianness() !== 'LE') throw new Error('the metrics codec writes doubles as little-endian memory: big-endian hosts are not supported');
 
 const varintTag = (field: number): number => (field << 3) | VARINT;
-const MAX_TOKEN = 0xffff_ffff;
 
 export function encodeMetricsRequest({ tenantId, req }: TenantRequest<MetricsRequest>): Uint8Array {
   const w = protobuf.Writer.create();
@@ -269,16 +268,4 @@ export function decodeMetricsPartial(buf: Uint8Array): MetricsPartial {
     }
     return { ...out, flushedBlocks, coveredBlocks };
   });
-}
-
-/** Whether `token` falls in one of the inclusive [start, end] pairs (sorted, as the querier sends them). */
-export function inTokenRanges(ranges: readonly number[], token: number): boolean {
-  let lo = 0;
-  let hi = ranges.length / 2;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ranges[mid * 2 + 1]! < token) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < ranges.length / 2 && ranges[lo * 2]! <= token && token <= MAX_TOKEN;
 }

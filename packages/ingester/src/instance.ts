@@ -34,11 +34,11 @@ import {
   type TraceSegment,
   type MetricsJob,
   type MetricsPartial,
+  inTokenRanges,
   tokenForTraceId,
 } from '@andante/model';
 import { MAY_MATCH, compileSegmentFilter } from './segment-filter.js';
 import { observeSegments } from './metrics-query.js';
-import { inTokenRanges } from '@andante/ingester-client';
 import type { Backend } from '@andante/backend';
 import {
   newBlockId,

@@ -81,3 +81,18 @@ export function tokenForTraceId(traceId: Uint8Array): number {
   }
   return h >>> 0;
 }
+
+/**
+ * Whether a ring token falls in one of the inclusive [start, end] pairs of `ranges` (sorted, as
+ * the querier hands a replica its share of the ring).
+ */
+export function inTokenRanges(ranges: readonly number[], token: number): boolean {
+  let lo = 0;
+  let hi = ranges.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ranges[mid * 2 + 1]! < token) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ranges.length / 2 && ranges[lo * 2]! <= token && token <= 0xffff_ffff;
+}

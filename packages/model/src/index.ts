@@ -40,6 +40,7 @@ export {
   bytesEqual,
   compareBytes,
   tokenForTraceId,
+  inTokenRanges,
 } from './ids.js';
 export type { TraceSegment, GeneratorPushRequest, GeneratorPusher, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, IngesterTrace, RecentBlocks, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
 export { defaultTenantLimits, defaultMetricsGeneratorLimits, staticLimits } from './limits.js';

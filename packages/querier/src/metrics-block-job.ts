@@ -7,7 +7,7 @@
 // the traces whose ring token is in the ranges count: the columnar scan reads the trace_id column
 // beside the others and masks the other traces' rows; the trace path skips them.
 
-import { tokenForTraceId, type MetricsEngine, type MetricsPartial, type MetricsRequest } from '@andante/model';
+import { inTokenRanges, tokenForTraceId, type MetricsEngine, type MetricsPartial, type MetricsRequest } from '@andante/model';
 import type { BackendBlock } from '@andante/storage';
 
 /** `signal` aborted (nobody waits for the answer) stops the job at its next batch of spans or trace. */
@@ -15,7 +15,7 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
   const job = engine.job(req);
   const byTrace: number[] = [];
   const ranges = req.tokenRanges;
-  const share = ranges ? { from: new Uint8Array(0), keepTrace: (id: Uint8Array) => inRanges(ranges, tokenForTraceId(id)) } : undefined;
+  const share = ranges ? { from: new Uint8Array(0), keepTrace: (id: Uint8Array) => inTokenRanges(ranges, tokenForTraceId(id)) } : undefined;
   for (const [leaf, plan] of job.columnPlans.entries()) {
     const visit = async (batch: Parameters<typeof job.observeColumns>[1]): Promise<void> => {
       signal?.throwIfAborted();
@@ -30,7 +30,7 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
     let spans = 0;
     for await (const { traceId, trace } of block.iterateTraces()) {
       signal?.throwIfAborted();
-      if (ranges && !inRanges(ranges, tokenForTraceId(traceId))) continue;
+      if (ranges && !inTokenRanges(ranges, tokenForTraceId(traceId))) continue;
       traces++;
       for (const rs of trace.resourceSpans) for (const ss of rs.scopeSpans) spans += ss.spans.length;
       job.observeTrace(trace, byTrace);
@@ -40,14 +40,3 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
   return job.partial();
 }
 
-/** Whether `token` is in one of the sorted inclusive [start, end] pairs. */
-function inRanges(ranges: readonly number[], token: number): boolean {
-  let lo = 0;
-  let hi = ranges.length / 2;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ranges[mid * 2 + 1]! < token) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < ranges.length / 2 && ranges[lo * 2]! <= token;
-}
