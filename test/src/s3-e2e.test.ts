@@ -295,8 +295,24 @@ describe.each(TEST_S3_SERVER_KINDS)('on %s', (kind: S3ServerKind) => {
         const outside = keys.filter((k) => !k.startsWith(`${prefix}/`));
         expect(outside, 'objects outside the prefix').toEqual([]);
         expect(keys).toContain(`${prefix}/${TENANT}/index.json.gz`);
-        const gz = await backend.read([TENANT], 'index.json.gz');
-        expect(JSON.parse(gunzipSync(gz).toString('utf8'))).toHaveProperty('meta');
+        // s3rver writes an object in place, so a read racing the compactor's next index write can
+        // see it half written (KNOWN_S3_SERVER_BUGS.nonAtomicWrites; Andante's own reader skips such
+        // an index and lists instead): read until whole there, once elsewhere.
+        const indexJson = await waitFor(
+          async () => {
+            const gz = await backend.read([TENANT], 'index.json.gz');
+            try {
+              return JSON.parse(gunzipSync(gz).toString('utf8')) as unknown;
+            } catch (err) {
+              if (s3.bugs.nonAtomicWrites) return null;
+              throw err;
+            }
+          },
+          10_000,
+          'a whole index.json.gz',
+          100,
+        );
+        expect(indexJson).toHaveProperty('meta');
         const blocks = blockObjects(keys, prefix);
         const stray = keys.filter((k) => k.slice(prefix.length + 1).split('/').length === 2 && !k.endsWith('/index.json.gz'));
         expect(stray, 'tenant-level objects other than index.json.gz').toEqual([]);
