@@ -16,7 +16,9 @@ import { RingJobOwnership, jobToken } from './ownership.js';
 import { windowJobKey } from './selector.js';
 import { HOUR_NS, T0_MS, T0_NS, cut, readTrace, spanNames, testCompactor } from './test-blocks.js';
 
-const HEARTBEAT_TIMEOUT_MS = 3_000;
+// Long enough that a loaded machine's slow etcd fsyncs never expire a live member's lease mid-test
+// (CI saw a 3 s timeout lapse while blocks were being written, and one member owned every job).
+const HEARTBEAT_TIMEOUT_MS = 8_000;
 const encoder = new BlockEncoderPool();
 let etcd: TestEtcd;
 const cleanup: (() => Promise<void>)[] = [];
@@ -79,6 +81,7 @@ describe('compactor ring', () => {
       }
     };
     await writeRound(1);
+    for (const c of [c0!, c1!]) await waitFor(`${c.id} still sees both`, () => c.ring.snapshot().healthyInstances().length === 2);
     for (const w of windows) {
       const owners = [c0!, c1!].filter((c) => c.ownership.owns(jobKey(w)));
       expect(owners).toHaveLength(1);
