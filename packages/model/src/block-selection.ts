@@ -49,12 +49,20 @@ export function newestFirst(metas: BlockMeta[]): BlockMeta[] {
 /**
  * The blocks a search or tag request reads, newest first: with a window, the listed blocks in it;
  * always, the blocks ingesters flushed recently (in the window, if any), since Tempo's ingesters
- * answer for their complete blocks until complete_block_timeout.
+ * answer for their complete blocks until complete_block_timeout, except those `compacted` names
+ * (with a window, their output is read instead).
  */
-export function blocksForRequest(listed: readonly BlockMeta[], flushed: readonly (readonly BlockMeta[] | undefined)[], range: TimeRange): BlockMeta[] {
+export function blocksForRequest(
+  listed: readonly BlockMeta[],
+  flushed: readonly (readonly BlockMeta[] | undefined)[],
+  range: TimeRange,
+  compacted: (blockId: string) => boolean = () => false,
+): BlockMeta[] {
   const set = new BlockSet();
   const inWindow = (m: BlockMeta): boolean => overlapsWindow(m, range);
-  const out = range.startSeconds && range.endSeconds ? set.add(listed, inWindow) : [];
-  for (const list of flushed) out.push(...set.add(list, inWindow));
+  const windowed = Boolean(range.startSeconds && range.endSeconds);
+  const out = windowed ? set.add(listed, inWindow) : [];
+  const flushedInWindow = (m: BlockMeta): boolean => inWindow(m) && !(windowed && compacted(m.blockID));
+  for (const list of flushed) out.push(...set.add(list, flushedInWindow));
   return newestFirst(out);
 }

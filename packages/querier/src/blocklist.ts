@@ -30,6 +30,11 @@ function createBlocklistMetrics(registry: Registry): BlocklistMetrics {
 
 export class Blocklist {
   private metas = new Map<string, BlockMeta[]>();
+  /**
+   * Blocks the tenant index names compacted, by tenant: their spans are in a listed output block.
+   * Compaction is final, so an index too old to list from still says so truthfully.
+   */
+  private compacted = new Map<string, ReadonlySet<string>>();
   /** Blocks announced by an in-process ingester, by tenant and block ID, until a poll lists them. */
   private readonly announced = new Map<string, Map<string, BlockMeta>>();
   /** Tenants this process wrote to or polled before: polled even when no listing shows them. */
@@ -117,6 +122,7 @@ export class Blocklist {
     // An index the compactor stopped refreshing (compaction disabled, compactor down) would hide
     // blocks: past two poll intervals, list instead. The first poll after a start always lists:
     // blocks flushed at the last shutdown may postdate the index.
+    if (index) this.compacted.set(tenantId, new Set(index.compacted.map((c) => c.blockID)));
     let listed: BlockMeta[];
     if (index && this.version > 0 && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) {
       listed = index.metas;
@@ -195,5 +201,15 @@ export class Blocklist {
 
   blocks(tenantId: string): readonly BlockMeta[] {
     return this.metas.get(tenantId) ?? [];
+  }
+
+  /**
+   * Whether the last tenant index read names the block compacted. Its spans are then in an output
+   * block the list holds (the compactor writes the output's meta.json before marking its inputs),
+   * so a reader that finds the block elsewhere (an ingester names the blocks it flushed for
+   * complete_block_timeout) need not read it as well.
+   */
+  isCompacted(tenantId: string, blockId: string): boolean {
+    return this.compacted.get(tenantId)?.has(blockId) ?? false;
   }
 }

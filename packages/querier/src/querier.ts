@@ -63,7 +63,7 @@ function settle<T>(p: Promise<T>): Promise<Settled<T>> {
 
 /** Executes the frontend's jobs: ingester fan-out for recent data, block jobs on the worker pool. */
 export class Querier implements QuerierJobs {
-  private readonly blockCache = new Map<string, BackendBlock>();
+  private readonly blockCache = new Map<string, { block: BackendBlock; openedAtVersion: number }>();
   private cacheVersion = -1;
 
   constructor(private readonly deps: QuerierDeps) {}
@@ -75,7 +75,7 @@ export class Querier implements QuerierJobs {
    */
   async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = UNBOUNDED, signal?: AbortSignal): Promise<Trace | null> {
     const blocks = new BlockSet();
-    const candidate = (m: BlockMeta): boolean => overlapsWindow(m, range) && mayHoldTraceId(m, traceId);
+    const candidate = (m: BlockMeta): boolean => overlapsWindow(m, range) && mayHoldTraceId(m, traceId) && !this.deps.blocklist.isCompacted(tenantId, m.blockID);
     const reads: Promise<Settled<Trace | null>>[] = [];
     const readBlocks = (metas: readonly BlockMeta[] | undefined): void => {
       for (const meta of blocks.add(metas, candidate)) reads.push(settle(this.openBlock(meta).findTraceById(traceId)));
@@ -116,7 +116,7 @@ export class Querier implements QuerierJobs {
     const answers = await Promise.all(this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId, signal)));
     if (answers.some((a) => a.trace !== null)) return true;
     const blocks = new BlockSet();
-    const other = (m: BlockMeta): boolean => m.blockID !== exceptBlockId && mayHoldTraceId(m, traceId);
+    const other = (m: BlockMeta): boolean => m.blockID !== exceptBlockId && mayHoldTraceId(m, traceId) && !this.deps.blocklist.isCompacted(tenantId, m.blockID);
     const others = [...blocks.add(this.deps.blocklist.blocks(tenantId), other), ...answers.flatMap((a) => blocks.add(a.flushedBlocks, other))];
     // A block compacted away and deleted since it was listed holds nothing now.
     const mayContain = (m: BlockMeta): Promise<boolean> => this.openBlock(m).mayContain(traceId).catch((err: unknown) => (err instanceof NotFoundError ? false : Promise.reject(err)));
@@ -191,26 +191,32 @@ export class Querier implements QuerierJobs {
   }
 
   /**
-   * The block, opened once while it is in the blocklist (its footer, index and bloom shards are
-   * kept); a block only an ingester named is opened again after the blocklist changes.
+   * The block, opened once while it is in the blocklist or still read (its footer, index and bloom
+   * shards are kept): a block only an ingester names stays open while queries keep reading it.
    */
   openBlock(meta: BlockMeta): BackendBlock {
     this.pruneCache();
     const key = `${meta.tenantID}/${meta.blockID}`;
-    let block = this.blockCache.get(key);
-    if (!block) {
-      block = new BackendBlock(this.deps.backend, meta);
-      this.blockCache.set(key, block);
+    let entry = this.blockCache.get(key);
+    if (!entry) {
+      entry = { block: new BackendBlock(this.deps.backend, meta), openedAtVersion: 0 };
+      this.blockCache.set(key, entry);
     }
-    return block;
+    entry.openedAtVersion = this.deps.blocklist.version;
+    return entry.block;
   }
 
-  /** Forgets opened blocks (and their cached footers and blooms) that compaction or retention removed. */
+  /**
+   * Forgets opened blocks (and their cached footers and blooms) that left the blocklist (compaction,
+   * retention) and that no query opened since the poll before the last: re-reading the bloom filter
+   * of every block an ingester names after each poll cost a trace lookup several requests.
+   */
   private pruneCache(): void {
-    if (this.cacheVersion === this.deps.blocklist.version) return;
-    this.cacheVersion = this.deps.blocklist.version;
-    const tenants = new Set([...this.blockCache.values()].map((b) => b.meta.tenantID));
+    const version = this.deps.blocklist.version;
+    if (this.cacheVersion === version) return;
+    this.cacheVersion = version;
+    const tenants = new Set([...this.blockCache.values()].map((e) => e.block.meta.tenantID));
     const live = new Set([...tenants].flatMap((t) => this.deps.blocklist.blocks(t).map((m) => `${m.tenantID}/${m.blockID}`)));
-    for (const key of this.blockCache.keys()) if (!live.has(key)) this.blockCache.delete(key);
+    for (const [key, entry] of this.blockCache) if (!live.has(key) && entry.openedAtVersion < version - 1) this.blockCache.delete(key);
   }
 }

@@ -69,7 +69,7 @@ export class TagsService {
     take: (part: BlockTagsAnswer) => void,
     signal: AbortSignal | undefined,
   ): Promise<bigint> {
-    const metas = blocksForRequest(this.deps.blocklist.blocks(tenantId), flushed.map((f) => f.flushedBlocks), req);
+    const metas = blocksForRequest(this.deps.blocklist.blocks(tenantId), flushed.map((f) => f.flushedBlocks), req, (id) => this.deps.blocklist.isCompacted(tenantId, id));
     await Promise.all(
       metas.map(async (meta) => {
         try {
