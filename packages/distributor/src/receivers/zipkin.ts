@@ -144,7 +144,7 @@ function endpointOf(v: unknown, where: string): Endpoint | undefined {
 }
 
 /** An IP as Go prints it (the Collector's form): IPv6 compressed and lower-case, IPv4-mapped as IPv4; undefined when not an IP. */
-export function canonicalIp(value: unknown): string | undefined {
+function canonicalIp(value: unknown): string | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
   const family = isIP(value);
   if (family === 4) return value;
