@@ -17,32 +17,42 @@
 // - timestamp / duration (µs) -> startTimeUnixNano and endTimeUnixNano = start + duration (ns). A
 //   span without a timestamp starts at 0 (the Collector also adds an "absent" marker attribute;
 //   not here).
-// - localEndpoint.serviceName -> resource `service.name`. Tags that are OpenTelemetry resource
-//   conventions (the OTel exporters copy the resource into the tags) move to the resource:
-//   `telemetry.sdk.*`, `service.*`, `host.*`, `process.*`, `os.*`, `container.*`, `k8s.*`,
-//   `cloud.*`, `deployment.*`, `faas.*`, `device.*`, `webengine.*`. The Collector uses the exact
-//   name list of semconv 1.6.1 (here: matched by prefix). Spans with the same resource share one
-//   ResourceSpans (the Collector groups by service name).
-// - localEndpoint ipv4/ipv6 -> `net.host.ip` (ipv6 wins when both are set, as in the Collector),
-//   port -> `net.host.port` (int); remoteEndpoint serviceName -> `peer.service`, ipv4/ipv6 ->
-//   `net.peer.ip`, port -> `net.peer.port` (int).
+// - localEndpoint.serviceName -> resource `service.name` (or, when the `otlp.service.name.source` tag
+//   names another key such as `faas.name`, that key: the Collector's exporter writes it when the
+//   resource had no service.name). Tags that are OpenTelemetry resource conventions (the OTel
+//   exporters copy the resource into the tags) move to the resource: `telemetry.sdk.*`,
+//   `service.*`, `host.*`, `process.*`, `os.*`, `container.*`, `k8s.*`, `cloud.*`, `deployment.*`,
+//   `device.*`, `webengine.*`, `aws.ecs|eks|log.*`, the resource `faas.*` keys and the
+//   `opencensus.*` ones. The Collector uses an exact name list (here: matched by prefix, so newer
+//   conventions move too). Spans with the same resource share one ResourceSpans (the Collector
+//   groups by service name and drops the resource tags of a span without one; here they are kept).
+// - localEndpoint ipv4/ipv6 -> `network.local.address` and `net.host.ip` (ipv6 wins when both are
+//   set, as in the Collector; printed as Go prints it: compressed, lower case), port ->
+//   `net.host.port` (int); remoteEndpoint serviceName -> `service.peer.name` and `peer.service`,
+//   ipv4/ipv6 -> `network.peer.address` and `net.peer.ip`, port -> `net.peer.port` (int). The
+//   Collector now writes only the newer names by default; both are written here (its transitional
+//   gate setting) because service graphs and existing queries use `peer.service`. An address that
+//   is not an IP, or a port over 65535, is left out (the Collector refuses the request).
 // - tags -> string attributes (the Collector's default, parse_string_tags: false).
 // - status: `otel.status_code` sets the code and `otel.status_description` the message; both are
 //   dropped. The Collector maps only STATUS_CODE_UNSET/OK/ERROR (anything else: UNSET); here OK,
 //   ERROR and UNSET (what the OpenTelemetry JS/Java Zipkin exporters send) are read too, so an
-//   exported error stays an error. An `error` tag: `"true"` sets ERROR and is dropped (the
-//   Collector); any other value (here) also sets ERROR, is kept as the `error` attribute, and
-//   becomes the status message when there is no description: Zipkin's own convention (an `error`
-//   tag holding the message) and what the OTel exporters send for an error status's message.
-// - scope: `otel.library.name` / `otel.library.version` (the Collector), and (here) the newer
-//   `otel.scope.name` / `otel.scope.version`, become the instrumentation scope and are dropped.
+//   exported error stays an error. An `error` tag sets ERROR; `"true"` is dropped, any other
+//   value kept as the `error` attribute (both as in the Collector) and (here) also made the status
+//   message when there is no description: Zipkin's own convention (an `error` tag holding the
+//   message) and what the OTel exporters send for an error status's message.
+// - scope: `otel.library.name` / `otel.library.version` and the newer `otel.scope.name` /
+//   `otel.scope.version` (which win, as in the Collector) become the instrumentation scope and are
+//   dropped.
 // - `w3c.tracestate` -> the span's traceState (dropped as a tag).
-// - annotations -> span events (name = value, time = timestamp µs -> ns). The Collector also
-//   parses the `name|{json attributes}|dropped` form its own exporter writes, and `otlp.link.N`
-//   tags into links; neither is done here (they stay an event name / string attributes).
+// - annotations -> span events (time = timestamp µs -> ns); the `name|{json attributes}|dropped`
+//   form the Collector's exporter writes becomes an event with typed attributes and a dropped
+//   count, and `otlp.link.N` tags become links (zipkin-annotations.ts: the format and where a
+//   malformed one differs from the Collector, which refuses the whole request).
 // - shared, debug: ignored, as in the Collector (a shared server span keeps the client's span ID,
 //   which Andante's trace model handles: docs/block-format.md).
 
+import { isIP } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   AndanteError,
@@ -58,10 +68,12 @@ import {
   type ResourceSpans,
   type ScopeSpans,
   type Span,
+  type SpanEvent,
   type Trace,
 } from '@andante/model';
 import type { Distributor } from '../distributor.js';
 import { decompressBody } from './http-body.js';
+import { annotationToEvent, takeLinks } from './zipkin-annotations.js';
 
 /** The body limit when none is configured: the OTLP/HTTP receiver's default max_request_body_size. */
 export const ZIPKIN_MAX_BODY_BYTES = 20 * 1024 * 1024;
@@ -90,7 +102,14 @@ const STATUS_CODES: Record<string, number> = {
   STATUS_CODE_ERROR: StatusCode.ERROR,
 };
 
-const RESOURCE_PREFIXES = ['telemetry.sdk.', 'telemetry.distro.', 'service.', 'host.', 'process.', 'os.', 'container.', 'k8s.', 'cloud.', 'deployment.', 'faas.', 'device.', 'webengine.'];
+// Resource conventions by prefix; `faas.*` is mostly span attributes (faas.trigger, faas.coldstart),
+// so only its resource keys, as in the Collector's list.
+const RESOURCE_PREFIXES = ['telemetry.sdk.', 'telemetry.distro.', 'service.', 'host.', 'process.', 'os.', 'container.', 'k8s.', 'cloud.', 'deployment.', 'device.', 'webengine.', 'aws.ecs.', 'aws.eks.', 'aws.log.'];
+const RESOURCE_KEYS = new Set(['faas.name', 'faas.id', 'faas.version', 'faas.instance', 'faas.max_memory', 'telemetry.auto.version', 'opencensus.starttime', 'opencensus.exporterversion', 'opencensus.resourcetype']);
+const isResourceKey = (k: string): boolean => RESOURCE_KEYS.has(k) || RESOURCE_PREFIXES.some((p) => k.startsWith(p));
+
+/** Where the Collector's exporter took the Zipkin service name from when the resource had no service.name. */
+const SERVICE_NAME_SOURCE = 'otlp.service.name.source';
 
 const HEX = /^[0-9a-fA-F]+$/;
 
@@ -124,12 +143,42 @@ function endpointOf(v: unknown, where: string): Endpoint | undefined {
   return v as Endpoint;
 }
 
+/** An IP as Go prints it (the Collector's form): IPv6 compressed and lower-case, IPv4-mapped as IPv4; undefined when not an IP. */
+function canonicalIp(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const family = isIP(value);
+  if (family === 4) return value;
+  if (family !== 6) return undefined;
+  let host: string;
+  try {
+    host = new URL(`http://[${value}]`).hostname.slice(1, -1);
+  } catch {
+    return undefined; // a zone (fe80::1%eth0) or similar, which Go does not parse either
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (!mapped) return host;
+  const hi = parseInt(mapped[1]!, 16);
+  const lo = parseInt(mapped[2]!, 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+// Both the Collector's current names (network.*, service.peer.name: its default since the
+// EmitV1NetworkConventions gate went beta) and the older ones (net.*.ip, peer.service) that
+// Tempo's service graphs and existing queries use: the Collector's transitional setting.
+const ENDPOINT_KEYS = {
+  host: { ip: ['net.host.ip', 'network.local.address'], port: 'net.host.port', service: [] as string[] },
+  peer: { ip: ['net.peer.ip', 'network.peer.address'], port: 'net.peer.port', service: ['peer.service', 'service.peer.name'] },
+};
+
 function endpointAttributes(ep: Endpoint | undefined, side: 'host' | 'peer', attrs: KeyValue[]): void {
   if (!ep) return;
-  if (side === 'peer' && typeof ep.serviceName === 'string' && ep.serviceName !== '') attrs.push(str('peer.service', ep.serviceName));
-  const ip = typeof ep.ipv6 === 'string' && ep.ipv6 !== '' ? ep.ipv6 : typeof ep.ipv4 === 'string' && ep.ipv4 !== '' ? ep.ipv4 : undefined;
-  if (ip !== undefined) attrs.push(str(`net.${side}.ip`, ip));
-  if (typeof ep.port === 'number' && Number.isInteger(ep.port) && ep.port > 0) attrs.push(int(`net.${side}.port`, ep.port));
+  const keys = ENDPOINT_KEYS[side];
+  if (typeof ep.serviceName === 'string' && ep.serviceName !== '') for (const k of keys.service) attrs.push(str(k, ep.serviceName));
+  // ipv6 wins when both are set, as in the Collector. An address that is not an IP is left out (Zipkin's
+  // own server does the same; the Collector refuses the request).
+  const ip = canonicalIp(ep.ipv6) ?? canonicalIp(ep.ipv4);
+  if (ip !== undefined) for (const k of keys.ip) attrs.push(str(k, ip));
+  if (typeof ep.port === 'number' && Number.isInteger(ep.port) && ep.port > 0 && ep.port <= 65535) attrs.push(int(keys.port, ep.port));
 }
 
 /**
@@ -203,26 +252,34 @@ export function zipkinToTrace(body: unknown): Trace {
     // Resource.
     const resourceAttrs: KeyValue[] = [];
     const serviceName = typeof local?.serviceName === 'string' ? local.serviceName : '';
-    if (serviceName !== '') resourceAttrs.push(str('service.name', serviceName));
+    // The exporter names the service from faas.name (or k8s.deployment.name, ...) when the resource had
+    // no service.name, and says so in this tag: the name goes back under that key.
+    const serviceKey = tags.get(SERVICE_NAME_SOURCE) || 'service.name';
+    tags.delete(SERVICE_NAME_SOURCE);
+    if (serviceName !== '') {
+      resourceAttrs.push(str(serviceKey, serviceName));
+      tags.delete(serviceKey);
+    }
     for (const [k, v] of [...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (k !== 'service.name' && RESOURCE_PREFIXES.some((p) => k.startsWith(p))) {
+      if (k !== 'service.name' && isResourceKey(k)) {
         resourceAttrs.push(str(k, v));
         tags.delete(k);
       }
     }
     if (serviceName !== '') tags.delete('service.name');
 
+    const links = takeLinks(tags);
     const attributes: KeyValue[] = [...tags].map(([k, v]) => str(k, v));
     endpointAttributes(local, 'host', attributes);
     endpointAttributes(remote, 'peer', attributes);
 
-    const events = [];
+    const events: SpanEvent[] = [];
     if (z.annotations !== undefined && z.annotations !== null) {
       if (!Array.isArray(z.annotations)) throw new InvalidArgumentError(`${at}: annotations: expected an array`);
       for (const [j, a] of (z.annotations as unknown[]).entries()) {
         const ann = a as { timestamp?: unknown; value?: unknown } | null;
         if (typeof ann !== 'object' || ann === null || typeof ann.value !== 'string') throw new InvalidArgumentError(`${at}: annotations[${j}]: expected {timestamp, value}`);
-        events.push({ timeUnixNano: micros(ann.timestamp, `${at}: annotations[${j}].timestamp`), name: ann.value, attributes: [], droppedAttributesCount: 0 });
+        events.push(annotationToEvent(ann.value, micros(ann.timestamp, `${at}: annotations[${j}].timestamp`)));
       }
     }
 
@@ -240,7 +297,7 @@ export function zipkinToTrace(body: unknown): Trace {
       droppedAttributesCount: 0,
       events,
       droppedEventsCount: 0,
-      links: [],
+      links,
       droppedLinksCount: 0,
       status,
     };
