@@ -31,6 +31,17 @@ export interface BlockMeta {
    * Andante ingesters write their ring's factor (3 at RF 3) over the 1 the encoder puts in.
    */
   replicationFactor?: number;
+  /**
+   * A compaction output: the job's inputs, the same list on every output of the job (an
+   * interrupted job is found by it; a reader knows whose spans the output holds).
+   */
+  compactedFrom?: string[];
+  /**
+   * Set on every output of a compaction job but its last: the output was cut at
+   * output_block_buffer_bytes and the job went on into another. A job whose visible outputs all
+   * carry it was interrupted before its last output.
+   */
+  cutAtBufferBudget?: boolean;
 }
 
 /**

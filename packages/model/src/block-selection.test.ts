@@ -11,7 +11,7 @@ describe('blocksForRequest', () => {
   const output = meta('out', 100, 200);
   const input = meta('in', 100, 150);
   const fresh = meta('fresh', 190, 210);
-  const compacted = (id: string): boolean => id === 'in';
+  const compacted = new Set(['in']);
 
   it('with a window: listed blocks in it and flushed ones, but not a compacted input (its output is listed)', () => {
     const ids = blocksForRequest([output, meta('old', 0, 50)], [[input, fresh]], { startSeconds: 120, endSeconds: 300 }, compacted).map((m) => m.blockID);

@@ -41,6 +41,23 @@ export class BlockSet {
   }
 }
 
+/**
+ * Blocks whose spans are all in blocks of `listed`: inputs of a compaction whose last output is
+ * listed (a job writes its outputs one after another, each visible before the next starts, and
+ * marks its inputs only after the last), that are not listed themselves (marked compacted). One
+ * list decides, so a list taken mid-compaction never hides spans: an input whose outputs are not
+ * all in it does not count.
+ */
+export function blocksCoveredByOutputs(listed: readonly BlockMeta[]): Set<string> {
+  const ids = new Set(listed.map((m) => m.blockID));
+  const covered = new Set<string>();
+  for (const m of listed) {
+    if (!m.compactedFrom || m.cutAtBufferBudget) continue;
+    for (const input of m.compactedFrom) if (!ids.has(input)) covered.add(input);
+  }
+  return covered;
+}
+
 /** Newest first (by end time), block ID breaking ties: searches stop early on older blocks. */
 export function newestFirst(metas: BlockMeta[]): BlockMeta[] {
   return metas.sort((a, b) => Date.parse(b.endTime) - Date.parse(a.endTime) || a.blockID.localeCompare(b.blockID));
@@ -56,13 +73,13 @@ export function blocksForRequest(
   listed: readonly BlockMeta[],
   flushed: readonly (readonly BlockMeta[] | undefined)[],
   range: TimeRange,
-  compacted: (blockId: string) => boolean = () => false,
+  compacted: ReadonlySet<string> = new Set(),
 ): BlockMeta[] {
   const set = new BlockSet();
   const inWindow = (m: BlockMeta): boolean => overlapsWindow(m, range);
   const windowed = Boolean(range.startSeconds && range.endSeconds);
   const out = windowed ? set.add(listed, inWindow) : [];
-  const flushedInWindow = (m: BlockMeta): boolean => inWindow(m) && !(windowed && compacted(m.blockID));
+  const flushedInWindow = (m: BlockMeta): boolean => inWindow(m) && !(windowed && compacted.has(m.blockID));
   for (const list of flushed) out.push(...set.add(list, flushedInWindow));
   return newestFirst(out);
 }

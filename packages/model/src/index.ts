@@ -57,7 +57,7 @@ export { parseDuration } from './duration.js';
 export { WorkerPool } from './worker-pool.js';
 export type { JobDone, WorkerPoolOptions } from './worker-pool.js';
 export { mulberry32 } from './seeded-random.js';
-export { UNBOUNDED, overlapsWindow, mayHoldTraceId, BlockSet, newestFirst, blocksForRequest } from './block-selection.js';
+export { UNBOUNDED, overlapsWindow, mayHoldTraceId, BlockSet, newestFirst, blocksForRequest, blocksCoveredByOutputs } from './block-selection.js';
 export type { TimeRange } from './block-selection.js';
 export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer, QuerierJobMethod, TraceIdShard } from './query-jobs.js';
 export { QUERIER_JOB_METHODS, QUERIER_JOB_SIGNAL_ARG } from './query-jobs.js';

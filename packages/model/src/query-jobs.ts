@@ -92,6 +92,9 @@ export const QUERIER_JOB_SIGNAL_ARG: Readonly<Record<QuerierJobMethod, number>> 
 /** The blocks of a tenant the frontend shards a query over (the blocklist a poller keeps). */
 export interface BlockLister {
   blocks(tenantId: string): readonly BlockMeta[];
-  /** The block was compacted: its spans are in a block `blocks` lists, so reading it adds nothing. */
-  isCompacted(tenantId: string, blockId: string): boolean;
+  /**
+   * Compacted blocks whose spans are all in blocks `blocks` lists, so reading them adds nothing.
+   * Take it together with `blocks` (same tick): both change at each poll.
+   */
+  compactedBlocks(tenantId: string): ReadonlySet<string>;
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalBackend, type Backend, type KeyPath } from '@andante/backend';
 import { createLogger, type Trace } from '@andante/model';
 import { encodeBlock, markBlockCompacted, newBlockId, writeBlock, writeTenantIndex, type BlockMeta } from '@andante/storage';
-import { TRUNCATED_META, tempoVParquet4Meta } from '@andante/storage/testing';
+import { TRUNCATED_META, tempoVParquet4Meta, writeCompactionOutput } from '@andante/storage/testing';
 import { Blocklist } from './blocklist.js';
 
 const POLL_MS = 60_000; // polls are called by the test
@@ -35,6 +35,24 @@ class RootListingMisses extends LocalBackend {
   }
   override async scanKeys(): Promise<string[]> {
     return [];
+  }
+}
+
+/** A local backend whose meta.json reads wait at a gate while `held` (a slow listing poll). */
+class GatedMetaReads extends LocalBackend {
+  held = false;
+  reached = false;
+  private waiting: (() => void)[] = [];
+  override async read(keypath: KeyPath, name: string): Promise<Uint8Array> {
+    if (this.held && name === 'meta.json') {
+      this.reached = true;
+      await new Promise<void>((r) => this.waiting.push(r));
+    }
+    return super.read(keypath, name);
+  }
+  release(): void {
+    this.held = false;
+    for (const r of this.waiting.splice(0)) r();
   }
 }
 
@@ -126,5 +144,28 @@ describe('Blocklist', () => {
     const skipped = logs.map((l) => JSON.parse(l) as { msg: string; path?: string; reason?: string }).filter((l) => l.msg.startsWith('skipping a block'));
     expect(skipped.map((l) => [l.path, l.reason]).sort()).toEqual([[`mixed/${tempo}/meta.json`, 'missing_fields'], [`mixed/${truncated}/meta.json`, 'invalid_json']].sort());
     expect(blocklist.pollsCompleted).toBe(3);
+  });
+
+  it('names a block compacted only together with the list that holds its output, not while the poll still lists', async () => {
+    const { backend, blocklist } = await setup((root) => new GatedMetaReads(root));
+    const gated = backend as GatedMetaReads;
+    const input = await writeBlock(backend, 't', newBlockId(), [entry(1)]);
+    await blocklist.start();
+    blocklist.stop();
+    // Compaction: the output first, then the input marked; an index too old to list from (the poll
+    // lists, reading each meta.json) but already naming the input compacted.
+    const output = await writeCompactionOutput(backend, 't', newBlockId(), [entry(1)], [input]);
+    const marked = await markBlockCompacted(backend, input, Date.now());
+    await writeTenantIndex(backend, 't', { metas: [output], compacted: [marked] }, Date.now() - 10 * POLL_MS);
+    gated.held = true;
+    const polling = blocklist.poll();
+    while (!gated.reached) await new Promise((r) => setTimeout(r, 5));
+    // Mid-poll: the old list (input, no output) goes with the old compacted set.
+    expect(ids(blocklist.blocks('t'))).toEqual([input.blockID]);
+    expect(blocklist.compactedBlocks('t').has(input.blockID)).toBe(false);
+    gated.release();
+    await polling;
+    expect(ids(blocklist.blocks('t'))).toEqual([output.blockID]);
+    expect(blocklist.compactedBlocks('t').has(input.blockID)).toBe(true);
   });
 });

@@ -5,7 +5,7 @@
 // polled even when a store's root listing misses it.
 
 import { Counter, type Registry } from 'prom-client';
-import { NotFoundError, validateTenantId, type Logger } from '@andante/model';
+import { NotFoundError, blocksCoveredByOutputs, validateTenantId, type Logger } from '@andante/model';
 import type { Backend } from '@andante/backend';
 import { META_NAME, listTenants, listVisibleBlocks, readTenantIndex, type BlockMeta, type SkippedBlock } from '@andante/storage';
 
@@ -30,11 +30,8 @@ function createBlocklistMetrics(registry: Registry): BlocklistMetrics {
 
 export class Blocklist {
   private metas = new Map<string, BlockMeta[]>();
-  /**
-   * Blocks the tenant index names compacted, by tenant: their spans are in a listed output block.
-   * Compaction is final, so an index too old to list from still says so truthfully.
-   */
-  private compacted = new Map<string, ReadonlySet<string>>();
+  /** blocksCoveredByOutputs of each list `blocks` returned (lists are replaced, never changed). */
+  private readonly covered = new WeakMap<readonly BlockMeta[], ReadonlySet<string>>();
   /** Blocks announced by an in-process ingester, by tenant and block ID, until a poll lists them. */
   private readonly announced = new Map<string, Map<string, BlockMeta>>();
   /** Tenants this process wrote to or polled before: polled even when no listing shows them. */
@@ -122,7 +119,6 @@ export class Blocklist {
     // An index the compactor stopped refreshing (compaction disabled, compactor down) would hide
     // blocks: past two poll intervals, list instead. The first poll after a start always lists:
     // blocks flushed at the last shutdown may postdate the index.
-    if (index) this.compacted.set(tenantId, new Set(index.compacted.map((c) => c.blockID)));
     let listed: BlockMeta[];
     if (index && this.version > 0 && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) {
       listed = index.metas;
@@ -204,12 +200,18 @@ export class Blocklist {
   }
 
   /**
-   * Whether the last tenant index read names the block compacted. Its spans are then in an output
-   * block the list holds (the compactor writes the output's meta.json before marking its inputs),
-   * so a reader that finds the block elsewhere (an ingester names the blocks it flushed for
-   * complete_block_timeout) need not read it as well.
+   * Compacted blocks whose spans are all in blocks of the current list (blocksCoveredByOutputs), so
+   * a reader that finds one elsewhere (an ingester names the blocks it flushed for
+   * complete_block_timeout) need not read it as well. Derived from the list `blocks` returns in
+   * the same tick, so the two always agree.
    */
-  isCompacted(tenantId: string, blockId: string): boolean {
-    return this.compacted.get(tenantId)?.has(blockId) ?? false;
+  compactedBlocks(tenantId: string): ReadonlySet<string> {
+    const list = this.blocks(tenantId);
+    let covered = this.covered.get(list);
+    if (!covered) {
+      covered = blocksCoveredByOutputs(list);
+      this.covered.set(list, covered);
+    }
+    return covered;
   }
 }

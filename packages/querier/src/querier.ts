@@ -75,13 +75,16 @@ export class Querier implements QuerierJobs {
    */
   async findTraceById(tenantId: string, traceId: Uint8Array, range: TimeRange = UNBOUNDED, signal?: AbortSignal): Promise<Trace | null> {
     const blocks = new BlockSet();
-    const candidate = (m: BlockMeta): boolean => overlapsWindow(m, range) && mayHoldTraceId(m, traceId) && !this.deps.blocklist.isCompacted(tenantId, m.blockID);
+    // The list and the compacted set of one poll: a compacted block's output is in that list.
+    const listed = this.deps.blocklist.blocks(tenantId);
+    const compacted = this.deps.blocklist.compactedBlocks(tenantId);
+    const candidate = (m: BlockMeta): boolean => overlapsWindow(m, range) && mayHoldTraceId(m, traceId) && !compacted.has(m.blockID);
     const reads: Promise<Settled<Trace | null>>[] = [];
     const readBlocks = (metas: readonly BlockMeta[] | undefined): void => {
       for (const meta of blocks.add(metas, candidate)) reads.push(settle(this.openBlock(meta).findTraceById(traceId)));
     };
     // Listed blocks are read while the ingesters answer; blocks they flushed that no list holds yet, after.
-    readBlocks(this.deps.blocklist.blocks(tenantId));
+    readBlocks(listed);
     for (const answer of await Promise.all(this.deps.ingesters().map((i) => settle(i.findTraceById(tenantId, traceId, signal))))) {
       if (answer.ok) readBlocks(answer.value.flushedBlocks);
       reads.push(Promise.resolve(answer.ok ? { ok: true, value: answer.value.trace } : answer));
@@ -116,7 +119,8 @@ export class Querier implements QuerierJobs {
     const answers = await Promise.all(this.deps.ingesters().map((i) => i.findTraceById(tenantId, traceId, signal)));
     if (answers.some((a) => a.trace !== null)) return true;
     const blocks = new BlockSet();
-    const other = (m: BlockMeta): boolean => m.blockID !== exceptBlockId && mayHoldTraceId(m, traceId) && !this.deps.blocklist.isCompacted(tenantId, m.blockID);
+    const compacted = this.deps.blocklist.compactedBlocks(tenantId);
+    const other = (m: BlockMeta): boolean => m.blockID !== exceptBlockId && mayHoldTraceId(m, traceId) && !compacted.has(m.blockID);
     const others = [...blocks.add(this.deps.blocklist.blocks(tenantId), other), ...answers.flatMap((a) => blocks.add(a.flushedBlocks, other))];
     // A block compacted away and deleted since it was listed holds nothing now.
     const mayContain = (m: BlockMeta): Promise<boolean> => this.openBlock(m).mayContain(traceId).catch((err: unknown) => (err instanceof NotFoundError ? false : Promise.reject(err)));

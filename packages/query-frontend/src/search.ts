@@ -113,7 +113,7 @@ export class SearchService {
     }
     // Tempo searches only recent data when no window is given (ingesters, with the blocks they
     // flushed recently); with one, the listed blocks in it too.
-    const blocks = blocksForRequest(this.deps.blocklist.blocks(tenantId), partials.map((p) => p.flushedBlocks), req, (id) => this.deps.blocklist.isCompacted(tenantId, id));
+    const blocks = blocksForRequest(this.deps.blocklist.blocks(tenantId), partials.map((p) => p.flushedBlocks), req, this.deps.blocklist.compactedBlocks(tenantId));
     metrics.totalJobs += blocks.length;
     metrics.totalBlocks = blocks.length;
     metrics.totalBlockBytes = blocks.reduce((n, b) => n + BigInt(b.size), 0n);

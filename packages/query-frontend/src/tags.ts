@@ -69,7 +69,7 @@ export class TagsService {
     take: (part: BlockTagsAnswer) => void,
     signal: AbortSignal | undefined,
   ): Promise<bigint> {
-    const metas = blocksForRequest(this.deps.blocklist.blocks(tenantId), flushed.map((f) => f.flushedBlocks), req, (id) => this.deps.blocklist.isCompacted(tenantId, id));
+    const metas = blocksForRequest(this.deps.blocklist.blocks(tenantId), flushed.map((f) => f.flushedBlocks), req, this.deps.blocklist.compactedBlocks(tenantId));
     await Promise.all(
       metas.map(async (meta) => {
         try {

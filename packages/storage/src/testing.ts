@@ -5,7 +5,11 @@
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { compareBytes, mulberry32 } from '@andante/model';
-import type { AnyValue, KeyValue, ResourceSpans, Span, Trace } from '@andante/model';
+import type { AnyValue, BlockMeta, KeyValue, ResourceSpans, Span, Trace } from '@andante/model';
+import type { Backend } from '@andante/backend';
+import { writeEncodedBlock } from './backend-block.js';
+import { encodeBlock } from './block-encode.js';
+import { encodeBlockMeta } from './block-meta.js';
 import { READ_DECOMPRESSORS } from './block-codecs.js';
 import { encodeBlockWith, tuningFor } from './block-encode.js';
 import type { EncodedBlock, TraceEntry } from './block-encode.js';
@@ -279,4 +283,22 @@ function columnsOf(rows: readonly Record<string, unknown>[], names: readonly str
     });
   }
   return columns;
+}
+
+/**
+ * A compaction output as the compactor writes it: meta.json names the job's inputs
+ * (`compactedFrom`), and `cutAtBufferBudget` marks an output that is not the job's last.
+ */
+export async function writeCompactionOutput(
+  backend: Backend,
+  tenantId: string,
+  blockId: string,
+  traces: Iterable<TraceEntry>,
+  inputs: readonly BlockMeta[],
+  opts: { cutAtBufferBudget?: boolean } = {},
+): Promise<BlockMeta> {
+  const block = encodeBlock(tenantId, blockId, traces, {}, 1);
+  const meta: BlockMeta = { ...block.meta, compactedFrom: inputs.map((m) => m.blockID), ...(opts.cutAtBufferBudget ? { cutAtBufferBudget: true } : {}) };
+  const objects = block.objects.map((o) => (o.name === 'meta.json' ? { name: o.name, data: encodeBlockMeta(meta) } : o));
+  return writeEncodedBlock(backend, { ...block, meta, objects });
 }
