@@ -42,20 +42,34 @@ export class BlockSet {
 }
 
 /**
- * Blocks whose spans are all in blocks of `listed`: inputs of a compaction whose last output is
- * listed (a job writes its outputs one after another, each visible before the next starts, and
- * marks its inputs only after the last), that are not listed themselves (marked compacted). One
- * list decides, so a list taken mid-compaction never hides spans: an input whose outputs are not
- * all in it does not count.
+ * Blocks whose spans are all in blocks of `listed`, so a reader that finds one elsewhere need not
+ * read it. A block is covered when it is not listed itself (marked compacted) and its compaction
+ * job's outputs, known from `listed` and `compacted` (the compacted metas of the same listing,
+ * e.g. one tenant index), include the job's last one and are each listed or covered in turn. A job
+ * writes its outputs one after another, each visible before the next starts, and marks its inputs
+ * only after the last, so a listing that shows the last output shows the others too. One snapshot
+ * decides: a list taken mid-compaction never hides spans, since an input whose last output it does
+ * not show is not covered.
  */
-export function blocksCoveredByOutputs(listed: readonly BlockMeta[]): Set<string> {
-  const ids = new Set(listed.map((m) => m.blockID));
-  const covered = new Set<string>();
-  for (const m of listed) {
-    if (!m.compactedFrom || m.cutAtBufferBudget) continue;
-    for (const input of m.compactedFrom) if (!ids.has(input)) covered.add(input);
+export function blocksCoveredByOutputs(listed: readonly BlockMeta[], compacted: readonly BlockMeta[] = []): Set<string> {
+  const listedIds = new Set(listed.map((m) => m.blockID));
+  const outputsOf = new Map<string, BlockMeta[]>();
+  for (const m of [...listed, ...compacted]) {
+    for (const input of m.compactedFrom ?? []) outputsOf.set(input, [...(outputsOf.get(input) ?? []), m]);
   }
-  return covered;
+  const memo = new Map<string, boolean>();
+  const covered = (id: string, depth: number): boolean => {
+    if (listedIds.has(id)) return false;
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    memo.set(id, false); // IDs never repeat, but a malformed chain must not recurse forever
+    const outputs = outputsOf.get(id) ?? [];
+    const whole =
+      depth < 64 && outputs.some((o) => !o.cutAtBufferBudget) && outputs.every((o) => listedIds.has(o.blockID) || covered(o.blockID, depth + 1));
+    memo.set(id, whole);
+    return whole;
+  };
+  return new Set([...outputsOf.keys()].filter((id) => covered(id, 0)));
 }
 
 /** Newest first (by end time), block ID breaking ties: searches stop early on older blocks. */

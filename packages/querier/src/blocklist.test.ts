@@ -168,4 +168,23 @@ describe('Blocklist', () => {
     expect(ids(blocklist.blocks('t'))).toEqual([output.blockID]);
     expect(blocklist.compactedBlocks('t').has(input.blockID)).toBe(true);
   });
+
+  it('follows a compaction chain through the compacted metas of the index its list came from, and only then', async () => {
+    const { backend, blocklist } = await setup();
+    const x = await writeBlock(backend, 't', newBlockId(), [entry(1)]);
+    await blocklist.start();
+    blocklist.stop();
+    const y = await writeCompactionOutput(backend, 't', newBlockId(), [entry(1)], [x]);
+    const z = await writeCompactionOutput(backend, 't', newBlockId(), [entry(1)], [y]);
+    const compacted = [await markBlockCompacted(backend, x, Date.now()), await markBlockCompacted(backend, y, Date.now())];
+    // A stale index: the poll lists, and the listing alone does not say where x's spans went.
+    await writeTenantIndex(backend, 't', { metas: [z], compacted }, Date.now() - 10 * POLL_MS);
+    await blocklist.poll();
+    expect(ids(blocklist.blocks('t'))).toEqual([z.blockID]);
+    expect([...blocklist.compactedBlocks('t')]).toEqual([y.blockID]);
+    // A fresh index: its list and its compacted metas together cover x through y.
+    await writeTenantIndex(backend, 't', { metas: [z], compacted }, Date.now());
+    await blocklist.poll();
+    expect([...blocklist.compactedBlocks('t')].sort()).toEqual([x.blockID, y.blockID].sort());
+  });
 });

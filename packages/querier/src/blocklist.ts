@@ -30,6 +30,8 @@ function createBlocklistMetrics(registry: Registry): BlocklistMetrics {
 
 export class Blocklist {
   private metas = new Map<string, BlockMeta[]>();
+  /** Per tenant, the compacted metas of the tenant index the current list came from (else none). */
+  private compactedMetas = new Map<string, readonly BlockMeta[]>();
   /** blocksCoveredByOutputs of each list `blocks` returned (lists are replaced, never changed). */
   private readonly covered = new WeakMap<readonly BlockMeta[], ReadonlySet<string>>();
   /** Blocks announced by an in-process ingester, by tenant and block ID, until a poll lists them. */
@@ -90,20 +92,26 @@ export class Blocklist {
         return;
       }
       const next = new Map<string, BlockMeta[]>();
+      // Swapped in with the lists: the compacted metas of the index a list came from, if it did.
+      const nextCompacted = new Map<string, readonly BlockMeta[]>();
       for (const tenant of tenants) {
         this.knownTenants.add(tenant);
         try {
-          next.set(tenant, await this.tenantBlocks(tenant));
+          const { listed, compacted } = await this.tenantBlocks(tenant);
+          next.set(tenant, listed);
+          nextCompacted.set(tenant, compacted);
         } catch (err) {
           // One tenant's failure keeps that tenant's previous list; the others are refreshed.
           this.metrics?.pollErrors.inc({ tenant });
           this.logger.error('blocklist poll failed for tenant; keeping its previous list', { tenant, err });
           next.set(tenant, this.withAnnounced(tenant, this.metas.get(tenant) ?? []));
+          nextCompacted.set(tenant, this.compactedMetas.get(tenant) ?? []);
         }
       }
       // Blocks announced while this poll ran.
       for (const tenant of this.announced.keys()) next.set(tenant, this.withAnnounced(tenant, next.get(tenant) ?? []));
       this.metas = next;
+      this.compactedMetas = nextCompacted;
       this.version++;
     } finally {
       this.pollsCompleted++;
@@ -113,22 +121,25 @@ export class Blocklist {
   /**
    * One read of the tenant index the compactor writes, when there is one; a LIST plus a GET per
    * block otherwise. Announced blocks the result does not show are kept (see `withAnnounced`).
+   * `compacted`: the index's compacted metas when the list is the index's (one listing made both).
    */
-  private async tenantBlocks(tenantId: string): Promise<BlockMeta[]> {
+  private async tenantBlocks(tenantId: string): Promise<{ listed: BlockMeta[]; compacted: readonly BlockMeta[] }> {
     const index = await readTenantIndex(this.backend, tenantId);
     // An index the compactor stopped refreshing (compaction disabled, compactor down) would hide
     // blocks: past two poll intervals, list instead. The first poll after a start always lists:
     // blocks flushed at the last shutdown may postdate the index.
     let listed: BlockMeta[];
+    let compacted: readonly BlockMeta[] = [];
     if (index && this.version > 0 && Date.now() - index.createdAtMs <= 2 * this.pollIntervalMs) {
       listed = index.metas;
+      compacted = index.compacted;
       for (const c of index.compacted) this.announced.get(tenantId)?.delete(c.blockID);
     } else {
       const { metas, skipped } = await listVisibleBlocks(this.backend, tenantId);
       this.reportSkipped(tenantId, skipped);
       listed = metas;
     }
-    return this.withAnnouncedChecked(tenantId, listed);
+    return { listed: await this.withAnnouncedChecked(tenantId, listed), compacted };
   }
 
   /**
@@ -200,16 +211,16 @@ export class Blocklist {
   }
 
   /**
-   * Compacted blocks whose spans are all in blocks of the current list (blocksCoveredByOutputs), so
-   * a reader that finds one elsewhere (an ingester names the blocks it flushed for
-   * complete_block_timeout) need not read it as well. Derived from the list `blocks` returns in
-   * the same tick, so the two always agree.
+   * Compacted blocks whose spans are all in blocks of the current list (blocksCoveredByOutputs, with
+   * the compacted metas of the same index), so a reader that finds one elsewhere (an ingester names
+   * the blocks it flushed for complete_block_timeout) need not read it as well. Derived from the
+   * list `blocks` returns in the same tick, so the two always agree.
    */
   compactedBlocks(tenantId: string): ReadonlySet<string> {
     const list = this.blocks(tenantId);
     let covered = this.covered.get(list);
     if (!covered) {
-      covered = blocksCoveredByOutputs(list);
+      covered = blocksCoveredByOutputs(list, this.compactedMetas.get(tenantId));
       this.covered.set(list, covered);
     }
     return covered;
