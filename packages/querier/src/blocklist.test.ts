@@ -8,25 +8,14 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend, type Backend, type KeyPath } from '@andante/backend';
-import { createLogger, type Trace } from '@andante/model';
+import { createLogger } from '@andante/model';
 import { encodeBlock, markBlockCompacted, newBlockId, writeBlock, writeTenantIndex, type BlockMeta } from '@andante/storage';
-import { TRUNCATED_META, tempoVParquet4Meta, writeCompactionOutput } from '@andante/storage/testing';
+import { TRUNCATED_META, oneSpanTrace, tempoVParquet4Meta, writeCompactionOutput } from '@andante/storage/testing';
 import { Blocklist } from './blocklist.js';
 
 const POLL_MS = 60_000; // polls are called by the test
 
-function entry(n: number): { traceId: Uint8Array; trace: Trace } {
-  const traceId = new Uint8Array(16).fill(n);
-  const span = {
-    traceId, spanId: new Uint8Array(8).fill(n), parentSpanId: new Uint8Array(0), traceState: '', name: 'op', kind: 2,
-    startTimeUnixNano: 1_700_000_000_000_000_000n, endTimeUnixNano: 1_700_000_000_100_000_000n, attributes: [], droppedAttributesCount: 0,
-    events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { code: 0, message: '' }, flags: 0,
-  };
-  return {
-    traceId,
-    trace: { resourceSpans: [{ resource: { attributes: [], droppedAttributesCount: 0 }, scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, spans: [span], schemaUrl: '' }], schemaUrl: '' }] },
-  };
-}
+const entry = oneSpanTrace;
 
 /** A local backend whose delimiter listing of the root answers nothing, as a store with a listing bug. */
 class RootListingMisses extends LocalBackend {

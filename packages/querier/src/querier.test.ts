@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend, type KeyPath } from '@andante/backend';
-import { bytesToHex, countSpans, silentLogger, type IngesterQuerier, type Trace } from '@andante/model';
+import { bytesToHex, countSpans, silentLogger, type IngesterQuerier } from '@andante/model';
 import { markBlockCompacted, newBlockId, writeBlock, writeTenantIndex, type BlockMeta } from '@andante/storage';
-import { writeCompactionOutput } from '@andante/storage/testing';
+import { oneSpanTrace, writeCompactionOutput } from '@andante/storage/testing';
 import { Blocklist } from './blocklist.js';
 import { Querier } from './querier.js';
 
@@ -29,18 +29,7 @@ class CountingBackend extends LocalBackend {
   }
 }
 
-function entry(n: number, spanByte = n): { traceId: Uint8Array; trace: Trace } {
-  const traceId = new Uint8Array(16).fill(n);
-  const span = {
-    traceId, spanId: new Uint8Array(8).fill(spanByte), parentSpanId: new Uint8Array(0), traceState: '', name: 'op', kind: 2,
-    startTimeUnixNano: 1_700_000_000_000_000_000n, endTimeUnixNano: 1_700_000_000_100_000_000n, attributes: [], droppedAttributesCount: 0,
-    events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { code: 0, message: '' }, flags: 0,
-  };
-  return {
-    traceId,
-    trace: { resourceSpans: [{ resource: { attributes: [], droppedAttributesCount: 0 }, scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, spans: [span], schemaUrl: '' }], schemaUrl: '' }] },
-  };
-}
+const entry = oneSpanTrace;
 
 /** An ingester with nothing in memory that names the blocks it flushed, as ingesters do for complete_block_timeout. */
 function namingIngester(flushed: () => BlockMeta[]): IngesterQuerier {

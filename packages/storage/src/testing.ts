@@ -302,3 +302,17 @@ export async function writeCompactionOutput(
   const objects = block.objects.map((o) => (o.name === 'meta.json' ? { name: o.name, data: encodeBlockMeta(meta) } : o));
   return writeEncodedBlock(backend, { ...block, meta, objects });
 }
+
+/** A trace of one span: trace ID 16 x `traceByte`, span ID 8 x `spanByte`. */
+export function oneSpanTrace(traceByte: number, spanByte = traceByte): TraceEntry {
+  const traceId = new Uint8Array(16).fill(traceByte);
+  const span: Span = {
+    traceId, spanId: new Uint8Array(8).fill(spanByte), parentSpanId: new Uint8Array(0), traceState: '', name: 'op', kind: 2,
+    startTimeUnixNano: 1_700_000_000_000_000_000n, endTimeUnixNano: 1_700_000_000_100_000_000n, attributes: [], droppedAttributesCount: 0,
+    events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { code: 0, message: '' }, flags: 0,
+  };
+  return {
+    traceId,
+    trace: { resourceSpans: [{ resource: { attributes: [], droppedAttributesCount: 0 }, scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, spans: [span], schemaUrl: '' }], schemaUrl: '' }] },
+  };
+}
