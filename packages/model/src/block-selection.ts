@@ -55,7 +55,11 @@ export function blocksCoveredByOutputs(listed: readonly BlockMeta[], compacted: 
   const listedIds = new Set(listed.map((m) => m.blockID));
   const outputsOf = new Map<string, BlockMeta[]>();
   for (const m of [...listed, ...compacted]) {
-    for (const input of m.compactedFrom ?? []) outputsOf.set(input, [...(outputsOf.get(input) ?? []), m]);
+    for (const input of m.compactedFrom ?? []) {
+      const outputs = outputsOf.get(input);
+      if (outputs) outputs.push(m);
+      else outputsOf.set(input, [m]);
+    }
   }
   const memo = new Map<string, boolean>();
   const covered = (id: string, depth: number): boolean => {
