@@ -52,6 +52,22 @@ describe('combineTraces', () => {
     expect(names(c)).toEqual([[['s2']], [['s1', 's3'], ['s4']], [['s5']]]);
   });
 
+  it('with a key cache, groups shared resource objects by schema URL as without one', () => {
+    const shared = resource('api');
+    const withUrl = (spans: Span[], schemaUrl: string): Trace => {
+      const t = part('api', 'http', spans, schemaUrl);
+      return { resourceSpans: t.resourceSpans.map((rs) => ({ ...rs, resource: shared })) };
+    };
+    const parts = [withUrl([span(1, 10n)], ''), withUrl([span(2, 20n)], 'https://a'), withUrl([span(3, 30n)], ''), withUrl([span(4, 40n)], 'https://a')];
+    const cache = new WeakMap<object, string>();
+    const first = combineTraces(parts, cache);
+    expect(names(first)).toEqual([[['s1', 's3']], [['s2', 's4']]]);
+    expect(first.resourceSpans.map((rs) => rs.schemaUrl)).toEqual(['', 'https://a']);
+    // Again with the cache warm, and without a cache: the same groups.
+    expect(combineTraces(parts, cache)).toEqual(first);
+    expect(combineTraces(parts)).toEqual(first);
+  });
+
   it('sorts spans by start time then span ID, and groups by their first span', () => {
     const c = combineTraces([part('a', 'x', [span(9, 30n), span(2, 10n), span(1, 10n)]), part('b', 'y', [span(4, 5n)])]);
     expect(names(c)).toEqual([[['s4']], [['s1', 's2', 's9']]]);

@@ -33,14 +33,14 @@ export function combineTraces(traces: readonly Trace[], keyCache?: WeakMap<objec
   const groups = new Map<string, ResourceGroup>();
   for (const t of traces) {
     for (const rs of t.resourceSpans) {
-      const rkey = `${messageKey(rs.resource, encodeResourceMessage, keyCache)}\u0000${rs.schemaUrl}`;
+      const rkey = groupKey(rs.resource, rs.schemaUrl, encodeResourceMessage, keyCache);
       let group = groups.get(rkey);
       if (!group) {
         group = { resource: rs.resource, schemaUrl: rs.schemaUrl, scopes: new Map() };
         groups.set(rkey, group);
       }
       for (const ss of rs.scopeSpans) {
-        const skey = `${messageKey(ss.scope, encodeScopeMessage, keyCache)}\u0000${ss.schemaUrl}`;
+        const skey = groupKey(ss.scope, ss.schemaUrl, encodeScopeMessage, keyCache);
         let sg = group.scopes.get(skey);
         if (!sg) {
           sg = { scope: ss.scope, schemaUrl: ss.schemaUrl, spans: [] };
@@ -77,6 +77,25 @@ function compareSpans(a: Span, b: Span): number {
   if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
   const d = compareBytes(a.spanId, b.spanId);
   return d !== 0 ? d : a.kind - b.kind;
+}
+
+/**
+ * Group keys (message key and schema URL) by message object, for callers with a key cache: a key
+ * built anew per trace is a fresh string of the whole encoded resource, copied and hashed again at
+ * every lookup. Keyed weakly by the same read-only objects the key cache holds.
+ */
+const groupKeys = new WeakMap<object, Map<string, string>>();
+
+function groupKey<T extends object>(message: T, schemaUrl: string, encode: (m: T) => Uint8Array, cache: WeakMap<object, string> | undefined): string {
+  if (!cache) return `${messageKey(message, encode, undefined)}\u0000${schemaUrl}`;
+  let byUrl = groupKeys.get(message);
+  if (!byUrl) groupKeys.set(message, (byUrl = new Map()));
+  let key = byUrl.get(schemaUrl);
+  if (key === undefined) {
+    key = `${messageKey(message, encode, cache)}\u0000${schemaUrl}`;
+    byUrl.set(schemaUrl, key);
+  }
+  return key;
 }
 
 function messageKey<T extends object>(message: T, encode: (m: T) => Uint8Array, cache: WeakMap<object, string> | undefined): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from './errors.js';
-import { TraceDecodeCache, decodeTrace, encodeTrace } from './trace-codec.js';
+import { StringTable, TraceDecodeCache, decodeTrace, encodeTrace } from './trace-codec.js';
 import { emptySpan, oracleDecode, oracleEncode, randomTrace, richTrace, rng, TracesDataType } from './test-fixtures.js';
 import type { Trace } from './trace.js';
 
@@ -191,6 +191,50 @@ describe('decodeTrace with a TraceDecodeCache', () => {
     expect(merged.attributes.map((kv) => kv.key)).toEqual(['service.name', 'pod']);
     expect(shared.attributes.map((kv) => kv.key)).toEqual(['service.name']);
     expect(decodeTrace(once, cache).resourceSpans[0]!.resource).toBe(shared);
+  });
+});
+
+describe('StringTable', () => {
+  const decodeAll = (table: StringTable, values: Buffer[]): string[] => values.map((b) => table.decode(b, 0, b.length));
+
+  it('decodes exactly as the UTF-8 decoder, for every kind of string', () => {
+    const values = [
+      Buffer.from('GET'),
+      Buffer.from('héllo wörld'),
+      Buffer.from('日本語のスパン名'),
+      Buffer.from([0x61, 0xff, 0x62]), // invalid UTF-8: a replacement character, as toString gives
+      Buffer.from([0xf0, 0x9f, 0x98]), // a truncated sequence
+      Buffer.from('x'.repeat(64)),
+      Buffer.from('y'.repeat(65)), // longer than what is shared
+      Buffer.from([0x00, 0x7f, 0x41]),
+    ];
+    const table = new StringTable();
+    for (let round = 0; round < 2; round++) expect(decodeAll(table, values)).toEqual(values.map((b) => b.toString('utf8')));
+  });
+
+  it('returns the same string object for the same short ASCII bytes, wherever they are', () => {
+    const table = new StringTable();
+    const buf = Buffer.from('..http.method..http.method');
+    const a = table.decode(buf, 2, 13);
+    expect(a).toBe('http.method');
+    expect(table.decode(buf, 15, 26)).toBe(a);
+    // Same hash slot, different text: never confused.
+    expect(table.decode(Buffer.from('http.methoe'), 0, 11)).toBe('http.methoe');
+  });
+
+  it('stays exact when slots are overwritten (a table of two slots)', () => {
+    const table = new StringTable(1);
+    const r = rng(11);
+    const words = Array.from({ length: 50 }, (_, i) => Buffer.from(`w${i}-${Math.floor(r() * 1000)}`));
+    const picks = Array.from({ length: 2000 }, () => words[Math.floor(r() * words.length)]!);
+    expect(decodeAll(table, picks)).toEqual(picks.map((b) => b.toString('utf8')));
+  });
+
+  it('leaves decodeTrace without a cache unaffected by one used before', () => {
+    const t = richTrace();
+    const bytes = encodeTrace(t);
+    decodeTrace(bytes, new TraceDecodeCache());
+    expect(decodeTrace(bytes)).toEqual(decodeTrace(bytes, new TraceDecodeCache()));
   });
 });
 

@@ -61,9 +61,64 @@ import {
 export class TraceDecodeCache {
   readonly resources = new Map<string, Resource>();
   readonly scopes = new Map<string, InstrumentationScope>();
+  /** Short strings (span names, attribute keys and values) shared by their bytes. */
+  readonly strings = new StringTable();
   /** Bounds the maps: a stream of distinct resources costs no more than not caching. */
   constructor(readonly limit = 4096) {}
 }
+
+/** Longest string StringTable shares; longer ones (URLs, messages) are rarely repeated. */
+const MAX_SHARED_STRING_BYTES = 64;
+
+/**
+ * A direct-mapped table of decoded ASCII strings keyed by their bytes. A block repeats the same
+ * span names, attribute keys and values on many spans; decoding each to the one string object
+ * already made means every later Map lookup of it (dedicated-key checks, column dictionaries)
+ * finds the hash V8 cached on that object and compares by identity, instead of hashing and
+ * comparing a fresh copy, and a repeat costs no native call or allocation. A slot holds the last
+ * string that hashed to it, so memory stays fixed whatever the data.
+ */
+export class StringTable {
+  private readonly strings: (string | undefined)[];
+  private readonly hashes: Int32Array;
+  private readonly mask: number;
+
+  constructor(slotBits = 12) {
+    this.strings = new Array<string | undefined>(1 << slotBits).fill(undefined);
+    this.hashes = new Int32Array(1 << slotBits);
+    this.mask = (1 << slotBits) - 1;
+  }
+
+  /** The UTF-8 string of buf[pos, end), shared when it is short ASCII. */
+  decode(buf: Buffer, pos: number, end: number): string {
+    const length = end - pos;
+    if (length > MAX_SHARED_STRING_BYTES) return buf.toString('utf8', pos, end);
+    let h = 0x811c9dc5 ^ length;
+    let bits = 0;
+    for (let i = pos; i < end; i++) {
+      const b = buf[i]!;
+      bits |= b;
+      h = Math.imul(h ^ b, 0x01000193);
+    }
+    // Non-ASCII bytes go through the UTF-8 decoder (replacement characters included).
+    if (bits & 0x80) return buf.toString('utf8', pos, end);
+    const slot = (h ^ (h >>> 15)) & this.mask;
+    const found = this.strings[slot];
+    if (found !== undefined && this.hashes[slot] === h && found.length === length) {
+      let i = 0;
+      while (i < length && found.charCodeAt(i) === buf[pos + i]) i++;
+      if (i === length) return found;
+    }
+    // ASCII: latin1 gives the same characters as UTF-8, without validation.
+    const s = buf.toString('latin1', pos, end);
+    this.strings[slot] = s;
+    this.hashes[slot] = h;
+    return s;
+  }
+}
+
+/** The table decodeTrace's strings go through while it runs (decoding is synchronous). */
+let sharedStrings: StringTable | undefined;
 
 /**
  * Decodes tempopb.Trace / TracesData / ExportTraceServiceRequest bytes. With a cache, resources
@@ -74,6 +129,8 @@ export function decodeTrace(buf: Uint8Array, cache?: TraceDecodeCache): Trace {
   const r = new Reader(buf instanceof Buffer ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
   const end = buf.length;
   const resourceSpans: ResourceSpans[] = [];
+  const outerStrings = sharedStrings;
+  sharedStrings = cache?.strings;
   try {
     while (r.pos < end) {
       const tag = r.tag();
@@ -86,6 +143,8 @@ export function decodeTrace(buf: Uint8Array, cache?: TraceDecodeCache): Trace {
     }
   } catch (err) {
     throw asInvalidArgument(err, 'trace');
+  } finally {
+    sharedStrings = outerStrings;
   }
   return { resourceSpans };
 }
@@ -94,7 +153,7 @@ export function decodeTrace(buf: Uint8Array, cache?: TraceDecodeCache): Trace {
 export function str(r: Reader, end: number, what: string): string {
   const e = lenEnd(r, end, what);
   // r.buf is always a Buffer here (see decodeTrace); invalid UTF-8 becomes U+FFFD, as in TextDecoder.
-  const s = e === r.pos ? '' : (r.buf as Buffer).toString('utf8', r.pos, e);
+  const s = e === r.pos ? '' : sharedStrings ? sharedStrings.decode(r.buf as Buffer, r.pos, e) : (r.buf as Buffer).toString('utf8', r.pos, e);
   r.pos = e;
   return s;
 }
