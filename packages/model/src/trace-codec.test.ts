@@ -179,6 +179,24 @@ describe('decodeTrace with a TraceDecodeCache', () => {
     });
   });
 
+  it('shares one copy of a trace ID and of a parent span ID repeated by consecutive spans', () => {
+    const t = richTrace();
+    const spans = (tr: Trace) => tr.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    const parent = new Uint8Array(8).fill(7);
+    const traceId = new Uint8Array(16).fill(9);
+    const input: Trace = { resourceSpans: [{ ...t.resourceSpans[0]!, scopeSpans: [{ ...t.resourceSpans[0]!.scopeSpans[0]!, spans: [1, 2, 3].map((i) => emptySpan({ traceId, parentSpanId: parent, spanId: new Uint8Array(8).fill(i) })) }] }] };
+    const bytes = encodeTrace(input);
+    const cached = spans(decodeTrace(bytes, new TraceDecodeCache()));
+    expect(cached.map((s) => hex(s.traceId))).toEqual(Array(3).fill(hex(traceId)));
+    expect(cached[1]!.traceId).toBe(cached[0]!.traceId);
+    expect(cached[2]!.parentSpanId).toBe(cached[0]!.parentSpanId);
+    expect(cached[1]!.spanId).not.toBe(cached[0]!.spanId);
+    // Not aliasing the input, and without a cache every span has its own copies.
+    expect(cached[0]!.traceId.buffer).not.toBe(bytes.buffer);
+    const plain = spans(decodeTrace(bytes));
+    expect(plain[1]!.traceId).not.toBe(plain[0]!.traceId);
+  });
+
   it('merges a repeated resource field into a copy, never into the shared object', () => {
     const msg = (field: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([field]), varint(body.length), body]);
     const attr = (k: string, v: string): Buffer => msg(0x0a, Buffer.concat([msg(0x0a, Buffer.from(k)), msg(0x12, msg(0x0a, Buffer.from(v)))]));

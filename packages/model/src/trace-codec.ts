@@ -119,6 +119,13 @@ export class StringTable {
 
 /** The table decodeTrace's strings go through while it runs (decoding is synchronous). */
 let sharedStrings: StringTable | undefined;
+/**
+ * With a cache, the last trace ID and parent span ID decoded in this call: the spans of a trace
+ * repeat them, and sharing one read-only copy saves two allocations per span and lets column
+ * dictionaries match by identity.
+ */
+let lastTraceId: Uint8Array | undefined;
+let lastParentId: Uint8Array | undefined;
 
 /**
  * Decodes tempopb.Trace / TracesData / ExportTraceServiceRequest bytes. With a cache, resources
@@ -130,7 +137,9 @@ export function decodeTrace(buf: Uint8Array, cache?: TraceDecodeCache): Trace {
   const end = buf.length;
   const resourceSpans: ResourceSpans[] = [];
   const outerStrings = sharedStrings;
+  const outerIds = [lastTraceId, lastParentId] as const;
   sharedStrings = cache?.strings;
+  lastTraceId = lastParentId = undefined;
   try {
     while (r.pos < end) {
       const tag = r.tag();
@@ -145,6 +154,7 @@ export function decodeTrace(buf: Uint8Array, cache?: TraceDecodeCache): Trace {
     throw asInvalidArgument(err, 'trace');
   } finally {
     sharedStrings = outerStrings;
+    [lastTraceId, lastParentId] = outerIds;
   }
   return { resourceSpans };
 }
@@ -164,6 +174,19 @@ function bytes(r: Reader, end: number, what: string): Uint8Array {
   const out = new Uint8Array(r.buf.subarray(r.pos, e));
   r.pos = e;
   return out;
+}
+
+/** bytes(), but the previous result when the bytes are equal to it (only while a cache is in use). */
+function repeatedBytes(r: Reader, end: number, what: string, previous: Uint8Array | undefined): Uint8Array {
+  if (!sharedStrings || !previous) return bytes(r, end, what);
+  const e = lenEnd(r, end, what);
+  const src = r.buf;
+  const at = r.pos;
+  const n = e - at;
+  let i = 0;
+  if (n === previous.length) while (i < n && src[at + i] === previous[i]) i++;
+  r.pos = e;
+  return i === n && n === previous.length ? previous : new Uint8Array(src.subarray(at, e));
 }
 
 /** The message bytes [pos, end) as a Map key (one char per byte). */
@@ -332,7 +355,7 @@ function decodeSpan(r: Reader, end: number): Span {
     const tag = r.tag();
     switch (tag) {
       case 0x0a:
-        span.traceId = bytes(r, end, 'Span.trace_id');
+        span.traceId = lastTraceId = repeatedBytes(r, end, 'Span.trace_id', lastTraceId);
         break;
       case 0x12:
         span.spanId = bytes(r, end, 'Span.span_id');
@@ -341,7 +364,7 @@ function decodeSpan(r: Reader, end: number): Span {
         span.traceState = str(r, end, 'Span.trace_state');
         break;
       case 0x22:
-        span.parentSpanId = bytes(r, end, 'Span.parent_span_id');
+        span.parentSpanId = lastParentId = repeatedBytes(r, end, 'Span.parent_span_id', lastParentId);
         break;
       case 0x2a:
         span.name = str(r, end, 'Span.name');

@@ -28,6 +28,15 @@ export class BinaryWriter {
   private view = new DataView(this.buf.buffer);
   private len = 0;
 
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /** Empties the writer for reuse (its buffer stays). */
+  reset(): void {
+    this.len = 0;
+  }
+
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
@@ -70,6 +79,21 @@ export class BinaryWriter {
   }
 
   string(s: string): void {
+    // Short ASCII (most keys, names and values) is copied by code unit: no TextEncoder allocation.
+    const n = s.length;
+    if (n < 0x80) {
+      let i = 0;
+      while (i < n && s.charCodeAt(i) < 0x80) i++;
+      if (i === n) {
+        this.ensure(n + 1);
+        const buf = this.buf;
+        let at = this.len;
+        buf[at++] = n; // the varint length: one byte below 0x80
+        for (let k = 0; k < n; k++) buf[at++] = s.charCodeAt(k);
+        this.len = at;
+        return;
+      }
+    }
     this.bytes(encoder.encode(s));
   }
 
@@ -215,8 +239,22 @@ export class BinaryReader {
   }
 }
 
+/**
+ * The writer of the one-shot encoders below, reused: each call resets it and returns a copy, and
+ * none calls out while writing, so calls never interleave. A writer per span was a 256-byte
+ * buffer and a DataView of garbage for every span with events, links or unusual attributes.
+ */
+let scratch = new BinaryWriter();
+
+function scratchWriter(): BinaryWriter {
+  // One very large record does not pin its buffer for the life of the process.
+  if (scratch.capacity > 1 << 20) scratch = new BinaryWriter();
+  scratch.reset();
+  return scratch;
+}
+
 export function encodeKeyValues(kvs: readonly KeyValue[]): Uint8Array {
-  const w = new BinaryWriter();
+  const w = scratchWriter();
   w.keyValues(kvs);
   return w.finish();
 }
@@ -227,7 +265,7 @@ export function decodeKeyValues(data: Uint8Array): KeyValue[] {
 
 /** Events of one span: varint count, then per event int64 time since span start, name, attributes, varint dropped. */
 export function encodeEvents(events: readonly SpanEvent[], spanStart: bigint): Uint8Array {
-  const w = new BinaryWriter();
+  const w = scratchWriter();
   w.varint(events.length);
   for (const e of events) {
     w.int64(e.timeUnixNano - spanStart);
@@ -253,7 +291,7 @@ export function decodeEvents(data: Uint8Array, spanStart: bigint): SpanEvent[] {
 
 /** Links of one span: varint count, then per link trace ID, span ID, trace state, attributes, varint dropped, varint flags. */
 export function encodeLinks(links: readonly SpanLink[]): Uint8Array {
-  const w = new BinaryWriter();
+  const w = scratchWriter();
   w.varint(links.length);
   for (const l of links) {
     w.bytes(l.traceId);

@@ -6,6 +6,7 @@
 // bytes are the same as the previous encoder's for the same rows (block-columns.test.ts checks
 // that); page headers, page indexes and the footer reuse hyparquet-writer's thrift helpers.
 
+import { endianness } from 'node:os';
 import { ByteWriter } from 'hyparquet-writer';
 import type { ColumnChunk, CompressionCodec, Encoding, FileMetaData, KeyValue, OffsetIndex, RowGroup, SchemaElement } from 'hyparquet';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
@@ -70,6 +71,8 @@ export interface LeafWrite {
   codec: CompressionCodec;
   statistics: boolean;
 }
+
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** A growable byte buffer on a Buffer (fast UTF-8 writes), reused across pages. */
 class Bytes {
@@ -485,9 +488,23 @@ function writePlain(out: Bytes, leaf: LeafSpec, v: LeafValues, start: number, en
     case 'i32':
       for (let i = start; i < end; i++) if (!isNull(i)) out.i32(v.data[i]!);
       return;
-    case 'i64':
-      for (let i = start; i < end; i++) if (!isNull(i)) out.i64(v.data[i]!);
+    case 'i64': {
+      // The slots' own bytes (Parquet is little-endian, as the typed array is on such a host): no BigInt per value.
+      if (!LITTLE_ENDIAN) {
+        for (let i = start; i < end; i++) if (!isNull(i)) out.i64(v.data[i]!);
+        return;
+      }
+      const bytes = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
+      out.ensure((end - start) * 8);
+      const buf = out.buf;
+      let at = out.n;
+      for (let i = start; i < end; i++) {
+        if (isNull(i)) continue;
+        for (let b = i * 8, e = b + 8; b < e; b++) buf[at++] = bytes[b]!;
+      }
+      out.n = at;
       return;
+    }
     case 'f64':
       for (let i = start; i < end; i++) if (!isNull(i)) out.f64(v.data[i]!);
       return;
@@ -662,12 +679,16 @@ export class ColumnFileWriter {
 
     // Page cuts by estimated size, only at row starts (hyparquet-writer's getPageBoundaries).
     const bounds: number[] = [0];
-    if (pageSize) {
+    // Fixed-size values without a per-slot value (no BigInt per INT64 slot).
+    const fixed = dict ? 4 : v.kind === 'i32' ? 4 : v.kind === 'i64' || v.kind === 'f64' ? 8 : v.kind === 'bool' ? 0.125 : -1;
+    if (pageSize && fixed > 0 && nulls === 0 && !rep) {
+      // Every slot the same size: the loop below would cut pages of this many slots.
+      const perPage = Math.max(1, Math.ceil(pageSize / fixed) - 1);
+      for (let i = perPage; i < n; i += perPage) bounds.push(i);
+    } else if (pageSize) {
       const typeLength = type === 'FIXED_LEN_BYTE_ARRAY' ? element.type_length : undefined;
       let start = 0;
       let acc = 0;
-      // Fixed-size values without a per-slot value (no BigInt per INT64 slot).
-      const fixed = dict ? 4 : v.kind === 'i32' ? 4 : v.kind === 'i64' || v.kind === 'f64' ? 8 : v.kind === 'bool' ? 0.125 : -1;
       for (let i = 0; i < n; i++) {
         const size = isNull(i) ? 0 : fixed >= 0 ? fixed : estimateSize(v, valueAt(v, i), typeLength);
         acc += size;
