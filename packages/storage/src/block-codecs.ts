@@ -38,6 +38,15 @@ export function brotliCompressor(quality = BROTLI_QUALITY): Compressor {
     });
 }
 
+const brotliByQuality = new Map<number, Compressor>();
+
+/** One shared compressor per Brotli quality (per-column qualities, block-schema's COLUMN_WRITE). */
+export function brotliCompressorAt(quality: number): Compressor {
+  let c = brotliByQuality.get(quality);
+  if (!c) brotliByQuality.set(quality, (c = brotliCompressor(quality)));
+  return c;
+}
+
 export function gzipCompressor(level = GZIP_LEVEL): Compressor {
   return (input) => zlib.gzipSync(input, { level });
 }

@@ -25,7 +25,7 @@ import {
 } from '@andante/model';
 import type { KeyValue, ResourceSpans, ScopeSpans, Span, Trace } from '@andante/model';
 import { encodeEvents, encodeKeyValues, encodeLinks } from './binary-codec.js';
-import { WRITE_COMPRESSORS } from './block-codecs.js';
+import { WRITE_COMPRESSORS, brotliCompressorAt } from './block-codecs.js';
 import type { Compressor } from './block-codecs.js';
 import { resolveBlockConfig } from './block-config.js';
 import type { BlockConfig } from './block-config.js';
@@ -95,6 +95,11 @@ export interface EncodeTuning {
    * hyparquet-writer's generic one. Both write the same bytes for the same rows.
    */
   writer: ColumnWriterKind;
+  /**
+   * Whether BROTLI pages take their column's `brotliQuality` (our writer only; hyparquet-writer has
+   * one compressor per codec, so comparing the two writers turns this off).
+   */
+  columnQualities: boolean;
 }
 
 export type ColumnWriterKind = 'andante' | 'hyparquet-writer';
@@ -102,9 +107,9 @@ export type ColumnWriterKind = 'andante' | 'hyparquet-writer';
 /** The default column writer; ANDANTE_COLUMN_WRITER=hyparquet-writer picks the generic one (A/B runs). */
 export const DEFAULT_COLUMN_WRITER: ColumnWriterKind = process.env['ANDANTE_COLUMN_WRITER'] === 'hyparquet-writer' ? 'hyparquet-writer' : 'andante';
 
-export function tuningFor(format: string, writer: ColumnWriterKind = DEFAULT_COLUMN_WRITER): EncodeTuning {
-  if (format === FORMAT_V1) return { format, codec: 'SNAPPY', compressors: {}, columns: {}, writer };
-  if (format === CURRENT_FORMAT) return { format, codec: BLOCK_CODEC, compressors: WRITE_COMPRESSORS, columns: COLUMN_WRITE, writer };
+export function tuningFor(format: string, writer: ColumnWriterKind = DEFAULT_COLUMN_WRITER, columnQualities = writer === 'andante'): EncodeTuning {
+  if (format === FORMAT_V1) return { format, codec: 'SNAPPY', compressors: {}, columns: {}, writer, columnQualities: false };
+  if (format === CURRENT_FORMAT) return { format, codec: BLOCK_CODEC, compressors: WRITE_COMPRESSORS, columns: COLUMN_WRITE, writer, columnQualities };
   throw new InvalidArgumentError(`cannot write block format ${JSON.stringify(format)}`);
 }
 
@@ -666,7 +671,14 @@ class ColumnarRowGroup {
     return LEAVES.map((leaf) => {
       const top = leaf.path[0]!;
       const w = tuning.columns[top];
-      const write: LeafWrite = { codec: w?.codec ?? tuning.codec, statistics: STATS_COLUMNS.has(top), ...(w?.encoding ? { encoding: w.encoding } : {}) };
+      const codec = w?.codec ?? tuning.codec;
+      const quality = tuning.columnQualities && codec === 'BROTLI' ? (tuning.columns[leaf.key]?.brotliQuality ?? w?.brotliQuality) : undefined;
+      const write: LeafWrite = {
+        codec,
+        statistics: STATS_COLUMNS.has(top),
+        ...(w?.encoding ? { encoding: w.encoding } : {}),
+        ...(quality !== undefined ? { compressor: brotliCompressorAt(quality) } : {}),
+      };
       const list = lists[top];
       if (list) {
         const [l, values] = list;

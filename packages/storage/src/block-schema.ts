@@ -24,22 +24,37 @@ export interface ColumnWrite {
   /** Parquet encoding of the column's leaves; unset: dictionary when it at least halves the chunk, else PLAIN. */
   encoding?: Encoding;
   codec?: CompressionCodec;
+  /**
+   * Brotli quality of the column's BROTLI pages (unset: BROTLI_QUALITY). Any quality is the same
+   * codec to a reader; only our column writer applies it (hyparquet-writer has one compressor per codec).
+   */
+  brotliQuality?: number;
 }
 
 /**
  * vAndante2's per-column encodings, chosen by measurement on realistic spans
- * (docs/block-format.md). Every other column: automatic dictionary and BLOCK_CODEC.
+ * (docs/block-format.md). Every other column: automatic dictionary and BLOCK_CODEC. Keys are
+ * top-level columns; a leaf's dotted path may set `brotliQuality` for that leaf alone.
  */
 export const COLUMN_WRITE: Readonly<Record<string, ColumnWrite>> = {
   // Random 8 bytes: no 4-byte length prefix per ID (the lengths delta-pack to ~nothing), and no
   // codec can shrink the rest, so the cheapest one.
   span_id: { encoding: 'DELTA_LENGTH_BYTE_ARRAY', codec: 'SNAPPY' },
   // Byte planes: the high bytes of times and durations are nearly constant and compress away.
-  start_time_unix_nano: { encoding: 'BYTE_STREAM_SPLIT' },
-  duration_nano: { encoding: 'BYTE_STREAM_SPLIT' },
-  nested_set_left: { encoding: 'BYTE_STREAM_SPLIT' },
-  nested_set_right: { encoding: 'BYTE_STREAM_SPLIT' },
+  start_time_unix_nano: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 4 },
+  duration_nano: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 4 },
+  nested_set_left: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 3 },
+  nested_set_right: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 3 },
   span_index: { encoding: 'BYTE_STREAM_SPLIT' },
+  // Brotli quality per column (issue 14; docs/block-format.md, "Brotli quality per column"): page
+  // compression was a fifth of a block encode's CPU. The string attribute values are smaller at
+  // quality 3 than at 5 and three times cheaper; that pays for http_url at 4. The rest take the
+  // cheapest quality within 1 % of quality 5's bytes.
+  'attrs_str.list.element.value': { brotliQuality: 3 },
+  http_url: { brotliQuality: 4 },
+  trace_id: { brotliQuality: 4 },
+  trace_start_time_unix_nano: { brotliQuality: 4 },
+  trace_end_time_unix_nano: { brotliQuality: 4 },
 };
 
 /**

@@ -4,9 +4,11 @@
 // size. The independent reader check (test/src/parquet-independent-reader.test.ts) and the round
 // trips (block-roundtrip.test.ts) cover what the bytes mean.
 
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
+import { READ_DECOMPRESSORS } from './block-codecs.js';
 import { encodeBlockWith, tuningFor } from './block-encode.js';
-import { FORMAT_V1, FORMAT_V2 } from './block-schema.js';
+import { COLUMN_WRITE, FORMAT_V1, FORMAT_V2 } from './block-schema.js';
 import { newBlockId } from './backend-block.js';
 import { leafSpecs } from './column-writer.js';
 import { BLOCK_SCHEMA } from './block-schema.js';
@@ -28,6 +30,26 @@ describe('column writer', () => {
     expect(leaves.find((l) => l.key === 'trace_id')).toMatchObject({ maxDef: 0, maxRep: 0 });
   });
 
+  it('gives the columns COLUMN_WRITE names their own Brotli quality: other page bytes, the same values', async () => {
+    expect(Object.values(COLUMN_WRITE).some((w) => w.brotliQuality !== undefined)).toBe(true);
+    const traces = randomTraces(4, 60);
+    const id = newBlockId();
+    const cfg = { rowGroupSpans: 500, pageSizeBytes: 4096 };
+    const data = (columnQualities: boolean): ArrayBuffer => {
+      const bytes = encodeBlockWith('t', id, traces, cfg, 0, tuningFor(FORMAT_V2, 'andante', columnQualities)).objects[0]!.data;
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    };
+    const uniform = data(false);
+    const perColumn = data(true);
+    expect(Buffer.from(perColumn).equals(Buffer.from(uniform))).toBe(false);
+    // Only compressed sizes differ: the same chunks with the same values, codec and encodings.
+    const shape = (file: ArrayBuffer) =>
+      parquetMetadata(file).row_groups.map((g) => g.columns.map((c) => ({ path: c.meta_data!.path_in_schema, codec: c.meta_data!.codec, encodings: c.meta_data!.encodings, values: c.meta_data!.num_values })));
+    expect(shape(perColumn)).toEqual(shape(uniform));
+    const rows = (file: ArrayBuffer) => parquetReadObjects({ file, utf8: false, compressors: READ_DECOMPRESSORS });
+    expect(await rows(perColumn)).toEqual(await rows(uniform));
+  });
+
   it.each(
     [FORMAT_V2, FORMAT_V1].flatMap((format) => CONFIGS.flatMap((cfg) => [1, 2, 3].map((seed) => [format, cfg.rowGroupSpans, cfg.pageSizeBytes, seed] as const))),
   )('%s, %i-span row groups, %i-byte pages, seed %i: the same bytes as hyparquet-writer', (format, rowGroupSpans, pageSizeBytes, seed) => {
@@ -36,7 +58,8 @@ describe('column writer', () => {
     const traces = randomTraces(seed, rowGroupSpans === 1 ? 10 : 40);
     const id = newBlockId();
     const cfg = { rowGroupSpans, pageSizeBytes };
-    const ours = encodeBlockWith('t', id, traces, cfg, 0, tuningFor(format, 'andante'));
+    // Per-column Brotli qualities are ours alone: the comparison is of everything else.
+    const ours = encodeBlockWith('t', id, traces, cfg, 0, tuningFor(format, 'andante', false));
     const theirs = encodeBlockWith('t', id, traces, cfg, 0, tuningFor(format, 'hyparquet-writer'));
     expect(ours.meta).toEqual(theirs.meta);
     expect(ours.objects.map((o) => o.name)).toEqual(theirs.objects.map((o) => o.name));

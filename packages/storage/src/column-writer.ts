@@ -69,6 +69,8 @@ export interface LeafWrite {
   /** An explicit encoding (no dictionary); unset: dictionary when it pays, else PLAIN. */
   encoding?: Encoding;
   codec: CompressionCodec;
+  /** This leaf's compressor for `codec` (a Brotli quality of its own); unset: the file's for the codec. */
+  compressor?: Compressor;
   statistics: boolean;
 }
 
@@ -624,8 +626,9 @@ export class ColumnFileWriter {
     this.writer.appendUint32(0x31524150);
   }
 
-  private compress(codec: CompressionCodec, bytes: Uint8Array): Uint8Array {
+  private compress(codec: CompressionCodec, bytes: Uint8Array, own?: Compressor): Uint8Array {
     if (codec === 'UNCOMPRESSED') return bytes;
+    if (own) return own(bytes);
     if (codec === 'SNAPPY' && !this.compressors.SNAPPY) return snappyCompress(bytes);
     const c = this.compressors[codec];
     if (!c) throw new Error(`parquet no compressor for codec ${codec}`);
@@ -661,7 +664,7 @@ export class ColumnFileWriter {
       page.reset();
       writePlainValues(page, leaf, dict.values);
       const plain = page.view();
-      const compressed = this.compress(write.codec, plain);
+      const compressed = this.compress(write.codec, plain, write.compressor);
       const headerStart = writer.offset;
       writePageHeader(writer, {
         type: 'DICTIONARY_PAGE',
@@ -770,7 +773,7 @@ export class ColumnFileWriter {
       }
 
       const body = page.view();
-      const compressed = this.compress(write.codec, body);
+      const compressed = this.compress(write.codec, body, write.compressor);
       const headerStart = writer.offset;
       writePageHeader(writer, {
         type: 'DATA_PAGE_V2',
