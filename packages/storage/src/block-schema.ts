@@ -43,18 +43,16 @@ export const COLUMN_WRITE: Readonly<Record<string, ColumnWrite>> = {
   // Byte planes: the high bytes of times and durations are nearly constant and compress away.
   start_time_unix_nano: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 4 },
   duration_nano: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 4 },
-  nested_set_left: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 3 },
-  nested_set_right: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 3 },
+  nested_set_left: { encoding: 'BYTE_STREAM_SPLIT' },
+  nested_set_right: { encoding: 'BYTE_STREAM_SPLIT' },
   span_index: { encoding: 'BYTE_STREAM_SPLIT' },
   // Brotli quality per column (issue 14; docs/block-format.md, "Brotli quality per column"): page
-  // compression was a fifth of a block encode's CPU. The string attribute values are smaller at
-  // quality 3 than at 5 and three times cheaper; that pays for http_url at 4. The rest take the
-  // cheapest quality within 1 % of quality 5's bytes.
+  // compression was a fifth of a block encode's CPU, and the string attribute values a third of
+  // that. Those are smaller at quality 3 than at 5 (mixed keys' values: the cheaper matcher finds
+  // the same repeats) and three times cheaper. Start times, durations and trace IDs are as small
+  // at 4. Every other column stays at 5: at 3 or 4 each costs bytes (http_url ~0.45 per span).
   'attrs_str.list.element.value': { brotliQuality: 3 },
-  http_url: { brotliQuality: 4 },
   trace_id: { brotliQuality: 4 },
-  trace_start_time_unix_nano: { brotliQuality: 4 },
-  trace_end_time_unix_nano: { brotliQuality: 4 },
 };
 
 /**
