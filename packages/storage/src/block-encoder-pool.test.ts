@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSegmentBlock, packChunks, packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
+import { BlockEncoderPool, encodeSegmentBlock, packChunks, packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
 import { decodeBlockMeta } from './block-meta.js';
 import type { SegmentTrace } from './block-encoder-pool.js';
 import { compareBytes, encodeTrace, mulberry32, type Trace } from '@andante/model';
@@ -84,10 +84,9 @@ describe('splitTraces', () => {
   });
 });
 
-describe('encodeSegmentBlock', () => {
-  it('writes the same block whatever the order of its traces', () => {
-    const random = mulberry32(3);
-    const traces: SegmentTrace[] = Array.from({ length: 50 }, (_, i) => {
+function randomSegmentTraces(seed: number, count: number): SegmentTrace[] {
+  const random = mulberry32(seed);
+  return Array.from({ length: count }, (_, i) => {
       const traceId = Uint8Array.from({ length: 16 }, () => 1 + Math.floor(random() * 255));
       const trace: Trace = {
         resourceSpans: [
@@ -112,6 +111,11 @@ describe('encodeSegmentBlock', () => {
       };
       return { traceId, segments: [encodeTrace(trace)] };
     });
+}
+
+describe('encodeSegmentBlock', () => {
+  it('writes the same block whatever the order of its traces', () => {
+    const traces = randomSegmentTraces(3, 50);
     const sorted = [...traces].sort((a, b) => compareBytes(a.traceId, b.traceId));
     const job = (ts: SegmentTrace[]) => ({ tenantId: 't', blockId: '00000000-0000-4000-8000-000000000001', traces: ts, cfg: {}, compactionLevel: 0 });
     const a = encodeSegmentBlock(job(traces));
@@ -128,5 +132,28 @@ describe('encodeSegmentBlock', () => {
     expect([rf3.meta.replicationFactor, metaJson(rf3).replicationFactor]).toEqual([3, 3]);
     const none = encodeSegmentBlock({ ...job(traces), replicationFactor: 0 });
     expect('replicationFactor' in none.meta || 'replicationFactor' in metaJson(none)).toBe(false);
+  });
+});
+
+describe('BlockEncoderPool.encodeStreamed', () => {
+  it('writes the same block as a whole encode, from traces in any order', async () => {
+    const traces = randomSegmentTraces(5, 300);
+    const job = { tenantId: 't', blockId: '00000000-0000-4000-8000-000000000002', traces, cfg: { rowGroupSpans: 40 }, compactionLevel: 0, replicationFactor: 3 };
+    const pool = new BlockEncoderPool();
+    try {
+      const streamed = await pool.encodeStreamed(job);
+      const whole = encodeSegmentBlock(job);
+      expect(streamed.meta).toEqual(whole.meta);
+      expect(streamed.objects.map((o) => o.name)).toEqual(whole.objects.map((o) => o.name));
+      for (let i = 0; i < whole.objects.length; i++) expect(Buffer.compare(streamed.objects[i]!.data, whole.objects[i]!.data), whole.objects[i]!.name).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects once the pool is closed', async () => {
+    const pool = new BlockEncoderPool();
+    await pool.close();
+    await expect(pool.encodeStreamed({ tenantId: 't', blockId: '00000000-0000-4000-8000-000000000003', traces: randomSegmentTraces(1, 2), cfg: {}, compactionLevel: 0 })).rejects.toThrow(/closed/);
   });
 });

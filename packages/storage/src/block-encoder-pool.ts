@@ -7,6 +7,7 @@ import { TraceDecodeCache, combineTraces, compareBytes, decodeTrace } from '@and
 import type { BlockConfig } from './block-config.js';
 import { BlockWriter, encodeBlock, type EncodedBlock, type TraceEntry } from './block-encode.js';
 import { WorkerPool } from '@andante/model';
+import { sortedByIdInTurns } from './trace-order.js';
 import type { Worker } from 'node:worker_threads';
 
 /** One trace as an ingester holds it: tempopb.Trace segments, concatenable. */
@@ -442,13 +443,11 @@ export function splitTraces(traces: readonly SegmentTrace[], parts: number, minP
 export class BlockEncoderPool {
   private readonly pool: WorkerPool<EncodeJob, EncodedBlock> | null;
   /**
-   * Streams (compactions) run on workers of their own, started on first use: a stream holds its
-   * worker for as long as its producer takes to merge, mostly waiting, and must not keep a flush
-   * from a worker meanwhile. Their CPU competes with flushes for the cores as an encode did.
+   * Streams run on workers of their own, started on first use, one set per use: a compaction's
+   * stream holds its worker for as long as its producer takes to merge, mostly waiting, and must
+   * not keep a flush from a worker meanwhile. Their CPU competes for the cores as an encode did.
    */
-  private streamPool: WorkerPool<WorkerEncodeStream, EncodedBlock> | null = null;
-  /** Streams on a worker, by job ID, for their acknowledgements. */
-  private readonly streams = new Map<number, WorkerEncodeStream>();
+  private readonly streamPools = new Map<StreamUse, WorkerPool<WorkerEncodeStream, EncodedBlock>>();
   private closed = false;
 
   /**
@@ -493,40 +492,71 @@ export class BlockEncoderPool {
   }
 
   /**
-   * Opens a block that is written trace by trace in ascending ID order (a compaction's merge) and
-   * encoded while it is written: memory stays one row group plus the Parquet bytes so far.
+   * encode(job), but handed to the encoder as a stream (a flush): the traces are sorted on this
+   * thread a run per turn of the event loop and sent a chunk at a time as the encoder takes them,
+   * so the worker never holds a copy of the whole block (a 500 MB block cost 500 MB more RSS
+   * while it was encoded).
    */
-  openStream(header: EncodeStreamHeader): BlockEncodeStream {
+  async encodeStreamed(job: EncodeJob): Promise<EncodedBlock> {
+    const { traces, ...header } = job;
+    const stream = this.openStream(header, 'flush');
+    try {
+      for (const t of await sortedByIdInTurns(traces)) {
+        const wait = stream.write(t);
+        if (wait) await wait;
+      }
+      return await stream.finish();
+    } catch (err) {
+      stream.abort();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a block that is written trace by trace in ascending ID order (a compaction's merge, or a
+   * flush handing its traces over sorted) and encoded while it is written: memory stays one row
+   * group, the chunks in flight and the Parquet bytes so far, never a copy of the block's traces.
+   */
+  openStream(header: EncodeStreamHeader, use: StreamUse = 'compaction'): BlockEncodeStream {
     if (this.closed) throw new Error('block encoder pool is closed');
     if (!this.pool || WORKER_URL === null) return new InlineEncodeStream(header);
-    const url = WORKER_URL;
-    this.streamPool ??= new WorkerPool<WorkerEncodeStream, EncodedBlock>({
-      name: 'block encoder (streams)',
-      url,
-      size: this.size,
-      workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
-      post: (worker, id, stream) => {
-        this.streams.set(id, stream);
-        stream.attach(worker, id);
-      },
-      done: (msg) => {
-        const done = blockDone(msg);
-        if (done) this.streams.delete(done.id);
-        return done;
-      },
-      onOther: (_worker, msg) => {
-        const ack = msg as EncodeStreamAck;
-        this.streams.get(ack.ack)?.onAck(ack);
-      },
-    });
-    const pool = this.streamPool;
-    return new WorkerEncodeStream(header, (stream) => pool.run(stream), PACK_CHUNK_BYTES);
+    let pool = this.streamPools.get(use);
+    if (!pool) this.streamPools.set(use, (pool = newStreamPool(WORKER_URL, `block encoder (${use} streams)`, this.size)));
+    const streamPool = pool;
+    return new WorkerEncodeStream(header, (stream) => streamPool.run(stream), PACK_CHUNK_BYTES);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([this.pool?.close(), this.streamPool?.close()]);
+    await Promise.all([this.pool?.close(), ...[...this.streamPools.values()].map((p) => p.close())]);
   }
+}
+
+/** What a stream is for; each use has workers of its own (BlockEncoderPool.openStream). */
+export type StreamUse = 'compaction' | 'flush';
+
+function newStreamPool(url: URL, name: string, size: number): WorkerPool<WorkerEncodeStream, EncodedBlock> {
+  /** Streams on a worker, by job ID, for their acknowledgements. */
+  const streams = new Map<number, WorkerEncodeStream>();
+  return new WorkerPool<WorkerEncodeStream, EncodedBlock>({
+    name,
+    url,
+    size,
+    workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
+    post: (worker, id, stream) => {
+      streams.set(id, stream);
+      stream.attach(worker, id);
+    },
+    done: (msg) => {
+      const done = blockDone(msg);
+      if (done) streams.delete(done.id);
+      return done;
+    },
+    onOther: (_worker, msg) => {
+      const ack = msg as EncodeStreamAck;
+      streams.get(ack.ack)?.onAck(ack);
+    },
+  });
 }
 
 /** A worker's final message of a job (its block or its error); null for a stream's acknowledgement. */
