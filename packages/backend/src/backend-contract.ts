@@ -176,7 +176,10 @@ export function runBackendContract(name: string, makeBackend: BackendFactory, bu
       );
       const isWhole = (d: Uint8Array): boolean =>
         d.length === 256 * 1024 && d.every((x) => x === d[0]) && d[0]! >= 1 && d[0]! <= 16;
-      for (const r of await Promise.all(reads)) if (r) expect(isWhole(r)).toBe(true);
+      const raced = await Promise.all(reads);
+      // A server that writes objects in place (s3rver: nonAtomicWrites) can answer a read that races
+      // a write with a torn object: its bug, stated here and checked on the servers that write as S3.
+      if (!bugs.nonAtomicWrites) for (const r of raced) if (r) expect(isWhole(r)).toBe(true);
       expect(isWhole(await b.read(['t', 'b'], 'contended'))).toBe(true);
       expect(await b.list(['t', 'b'])).toEqual(['contended']);
     });
