@@ -332,7 +332,7 @@ export class TenantInstance {
         parts.map(async (traces, i) => {
           // The ring's factor goes into the meta as it is encoded: no RF 3 block ever claims 1.
           const job = { tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0, replicationFactor: this.deps.replicationFactor };
-          return writeEncodedBlock(this.deps.backend, await encoder.encodeStreamed(job));
+          return writeEncodedBlock(this.deps.backend, await encoder.encode(job));
         }),
       );
     } catch (err) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlockEncoderPool, encodeSegmentBlock, packChunks, packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
+import { BlockEncoderPool, encodeSegmentBlock, packTraces, splitTraces, unpackTraces } from './block-encoder-pool.js';
 import { decodeBlockMeta } from './block-meta.js';
 import type { SegmentTrace } from './block-encoder-pool.js';
 import { compareBytes, encodeTrace, mulberry32, type Trace } from '@andante/model';
@@ -17,25 +17,14 @@ describe('packTraces', () => {
     );
     expect(unpackTraces(packTraces([]))).toEqual([]);
   });
-});
 
-describe('packChunks', () => {
-  const trace = (i: number, n: number): SegmentTrace => ({ traceId: new Uint8Array(16).fill(i), segments: [new Uint8Array(n).fill(i)] });
-  const plainTraces = (ts: SegmentTrace[]): unknown => ts.map((t) => ({ traceId: [...t.traceId], segments: t.segments.map((s) => [...s]) }));
-
-  it('cuts a job into runs of about a chunk, in order, never cutting a trace', () => {
-    const traces = [trace(1, 300), trace(2, 300), trace(3, 5000), trace(4, 100), trace(5, 100), trace(6, 700)];
-    const runs = [...packChunks(traces, 1000)];
-    // 300+300 (+24 each) is under 1000, the large trace closes the run it joins, a run of 100s waits for 700.
-    expect(runs).toEqual([[0, 3], [3, 6]]);
-    const back = runs.flatMap(([a, b]) => unpackTraces(packTraces(traces, a, b)));
-    expect(plainTraces(back)).toEqual(plainTraces(traces));
-  });
-
-  it('gives one run for a small job and one empty run for no traces', () => {
-    expect([...packChunks([trace(1, 10), trace(2, 10)], 1 << 20)]).toEqual([[0, 2]]);
-    expect([...packChunks([], 1000)]).toEqual([[0, 0]]);
-    expect(unpackTraces(packTraces([], 0, 0))).toEqual([]);
+  it('packs a range of a job, and an empty one', () => {
+    const trace = (i: number, n: number): SegmentTrace => ({ traceId: new Uint8Array(16).fill(i), segments: [new Uint8Array(n).fill(i)] });
+    const plain = (ts: SegmentTrace[]): unknown => ts.map((t) => ({ traceId: [...t.traceId], segments: t.segments.map((x) => [...x]) }));
+    const traces = [trace(1, 300), trace(2, 300), trace(3, 5000), trace(4, 100)];
+    const back = [[0, 3], [3, 4]].flatMap(([a, b]) => unpackTraces(packTraces(traces, a, b)));
+    expect(plain(back)).toEqual(plain(traces));
+    expect(unpackTraces(packTraces(traces, 2, 2))).toEqual([]);
   });
 });
 
@@ -135,13 +124,13 @@ describe('encodeSegmentBlock', () => {
   });
 });
 
-describe('BlockEncoderPool.encodeStreamed', () => {
+describe('BlockEncoderPool.encode', () => {
   it('writes the same block as a whole encode, from traces in any order', async () => {
     const traces = randomSegmentTraces(5, 300);
     const job = { tenantId: 't', blockId: '00000000-0000-4000-8000-000000000002', traces, cfg: { rowGroupSpans: 40 }, compactionLevel: 0, replicationFactor: 3 };
     const pool = new BlockEncoderPool();
     try {
-      const streamed = await pool.encodeStreamed(job);
+      const streamed = await pool.encode(job);
       const whole = encodeSegmentBlock(job);
       expect(streamed.meta).toEqual(whole.meta);
       expect(streamed.objects.map((o) => o.name)).toEqual(whole.objects.map((o) => o.name));
@@ -154,6 +143,6 @@ describe('BlockEncoderPool.encodeStreamed', () => {
   it('rejects once the pool is closed', async () => {
     const pool = new BlockEncoderPool();
     await pool.close();
-    await expect(pool.encodeStreamed({ tenantId: 't', blockId: '00000000-0000-4000-8000-000000000003', traces: randomSegmentTraces(1, 2), cfg: {}, compactionLevel: 0 })).rejects.toThrow(/closed/);
+    await expect(pool.encode({ tenantId: 't', blockId: '00000000-0000-4000-8000-000000000003', traces: randomSegmentTraces(1, 2), cfg: {}, compactionLevel: 0 })).rejects.toThrow(/closed/);
   });
 });

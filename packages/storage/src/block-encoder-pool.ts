@@ -118,37 +118,16 @@ function packedSize(t: SegmentTrace): number {
 }
 
 /**
- * Bytes of segments copied per event-loop turn when a job is sent to a worker. Packing a 50 MB
- * block in one go held the event loop 100-350 ms, 200 MB 2.8 s (measured, docs/design.md); a
- * MiB costs ~0.8 ms of CPU, and each chunk is transferred as soon as it is packed.
+ * Bytes of segments packed per message to a worker. Packing a 50 MB block in one go held the
+ * event loop 100-350 ms, 200 MB 2.8 s (measured, docs/design.md); a MiB costs ~0.8 ms of CPU,
+ * and each chunk is transferred as soon as it is packed.
  */
 export const PACK_CHUNK_BYTES = 1024 * 1024;
-
-/**
- * The [start, end) runs of `traces` packed per message, found as they are sent (no pass over the
- * whole block in one turn): about `chunkBytes` each, a trace never cut (one larger than a chunk
- * is a chunk of its own), at least one run (possibly empty).
- */
-export function* packChunks(traces: readonly SegmentTrace[], chunkBytes: number): Generator<[number, number]> {
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i < traces.length; i++) {
-    bytes += packedSize(traces[i]!);
-    if (bytes >= chunkBytes) {
-      yield [start, i + 1];
-      start = i + 1;
-      bytes = 0;
-    }
-  }
-  if (start < traces.length || traces.length === 0) yield [start, traces.length];
-}
 
 /** One message of a job to an encoder worker; the job's other fields ride on the first. */
 export interface EncodeJobMessage {
   id: number;
   job?: Omit<EncodeJob, 'traces'>;
-  /** Set on the first message of a stream: each chunk is encoded as it comes and acknowledged. */
-  stream?: boolean;
   packed: ArrayBuffer;
   last: boolean;
 }
@@ -319,7 +298,6 @@ class WorkerEncodeStream implements BlockEncodeStream {
       const msg: EncodeJobMessage = { id: this.id, packed: c.buf, last: c.last };
       if (this.first) {
         msg.job = this.header;
-        msg.stream = true;
         this.first = false;
       }
       this.worker.postMessage(msg, [c.buf]);
@@ -335,27 +313,6 @@ class WorkerEncodeStream implements BlockEncodeStream {
   }
 }
 
-
-/**
- * Sends a job to a worker in chunks of packed traces, yielding to the event loop between
- * chunks so pushes and reads are served while a large block is handed over.
- */
-async function postInChunks(worker: Worker, id: number, job: EncodeJob, chunkBytes: number): Promise<void> {
-  const { traces, ...rest } = job;
-  let first = true;
-  // One run ahead, so the last message says it is the last.
-  const runs = packChunks(traces, chunkBytes);
-  for (let next = runs.next(); !next.done; ) {
-    const run = next.value;
-    next = runs.next();
-    const packed = packTraces(traces, run[0], run[1]);
-    const msg: EncodeJobMessage = { id, packed, last: next.done === true };
-    if (first) msg.job = rest;
-    first = false;
-    worker.postMessage(msg, [packed]);
-    if (!next.done) await new Promise((r) => setImmediate(r));
-  }
-}
 
 /** The inverse of packTraces: views into the buffer, no copies. */
 export function unpackTraces(buf: ArrayBuffer): SegmentTrace[] {
@@ -441,37 +398,23 @@ export function splitTraces(traces: readonly SegmentTrace[], parts: number, minP
 }
 
 export class BlockEncoderPool {
-  private readonly pool: WorkerPool<EncodeJob, EncodedBlock> | null;
   /**
-   * Streams run on workers of their own, started on first use, one set per use: a compaction's
-   * stream holds its worker for as long as its producer takes to merge, mostly waiting, and must
-   * not keep a flush from a worker meanwhile. Their CPU competes for the cores as an encode did.
+   * Workers, started on first use, one set per use: a compaction's stream holds its worker for as
+   * long as its producer takes to merge, mostly waiting, and must not keep a flush from a worker
+   * meanwhile. Their CPU competes for the cores.
    */
   private readonly streamPools = new Map<StreamUse, WorkerPool<WorkerEncodeStream, EncodedBlock>>();
   private closed = false;
 
   /**
-   * One worker per core: while encoders run, the event loop mostly waits on the WAL's fsync and
-   * the network, and with fewer workers than cores a large block leaves a core idle.
+   * One worker per core (per use): while encoders run, the event loop mostly waits on the WAL's
+   * fsync and the network, and with fewer workers than cores a large block leaves a core idle.
    */
-  constructor(private readonly size: number = availableParallelism()) {
-    this.pool =
-      WORKER_URL === null || size <= 0
-        ? null
-        : new WorkerPool<EncodeJob, EncodedBlock>({
-            name: 'block encoder',
-            url: WORKER_URL,
-            size,
-            workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: ENCODER_YOUNG_GENERATION_MB } }),
-            // A worker that dies mid-job fails it through the pool; later chunks go nowhere.
-            post: (worker, id, job) => void postInChunks(worker, id, job, PACK_CHUNK_BYTES),
-            done: blockDone,
-          });
-  }
+  constructor(private readonly size: number = availableParallelism()) {}
 
   /** True when jobs run on worker threads (false from TypeScript sources). */
   get threaded(): boolean {
-    return this.pool !== null;
+    return WORKER_URL !== null && this.size > 0;
   }
 
   /** How many jobs run at once: a caller may split a large block into this many parts. */
@@ -479,25 +422,13 @@ export class BlockEncoderPool {
     return this.threaded ? this.size : 1;
   }
 
-  encode(job: EncodeJob): Promise<EncodedBlock> {
-    if (this.closed) return Promise.reject(new Error('block encoder pool is closed'));
-    if (!this.pool) {
-      try {
-        return Promise.resolve(encodeSegmentBlock(job));
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    }
-    return this.pool.run(job);
-  }
-
   /**
-   * encode(job), but handed to the encoder as a stream (a flush): the traces are sorted on this
-   * thread a run per turn of the event loop and sent a chunk at a time as the encoder takes them,
-   * so the worker never holds a copy of the whole block (it held its part whole to sort it: at
+   * Encodes a flush's traces (any order) as a stream on the flush workers: sorted on this thread
+   * a run per turn of the event loop and sent a chunk at a time as the encoder takes them, so the
+   * worker never holds a copy of the whole block (it used to hold its part whole to sort it: at
    * Tempo's 500 MB blocks the peak RSS was 100-300 MiB higher).
    */
-  async encodeStreamed(job: EncodeJob): Promise<EncodedBlock> {
+  async encode(job: EncodeJob): Promise<EncodedBlock> {
     const { traces, ...header } = job;
     const stream = this.openStream(header, 'flush');
     try {
@@ -519,16 +450,16 @@ export class BlockEncoderPool {
    */
   openStream(header: EncodeStreamHeader, use: StreamUse = 'compaction'): BlockEncodeStream {
     if (this.closed) throw new Error('block encoder pool is closed');
-    if (!this.pool || WORKER_URL === null) return new InlineEncodeStream(header);
+    if (!this.threaded) return new InlineEncodeStream(header);
     let pool = this.streamPools.get(use);
-    if (!pool) this.streamPools.set(use, (pool = newStreamPool(WORKER_URL, `block encoder (${use} streams)`, this.size)));
+    if (!pool) this.streamPools.set(use, (pool = newStreamPool(WORKER_URL!, `block encoder (${use} streams)`, this.size)));
     const streamPool = pool;
     return new WorkerEncodeStream(header, (stream) => streamPool.run(stream), PACK_CHUNK_BYTES);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([this.pool?.close(), ...[...this.streamPools.values()].map((p) => p.close())]);
+    await Promise.all([...this.streamPools.values()].map((p) => p.close()));
   }
 }
 

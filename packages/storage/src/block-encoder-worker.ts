@@ -1,43 +1,29 @@
-// Worker-thread entry of BlockEncoderPool. A job comes as chunks of packed traces: a whole block
-// (a flush: traces in any order) is encoded once the last chunk has come; a stream (a compaction:
-// traces in ID order) is encoded chunk by chunk as it comes, each chunk acknowledged so the
-// producer sends the next. Object bytes go back without copying (transferred ArrayBuffers).
+// Worker-thread entry of BlockEncoderPool. A job comes as chunks of packed traces in ascending ID
+// order (a flush sorts them first; a compaction merges in order) and is encoded chunk by chunk as
+// it comes, each chunk but the last acknowledged so the producer sends the next. Object bytes go
+// back without copying (transferred ArrayBuffers).
 
 import { parentPort } from 'node:worker_threads';
-import {
-  SegmentBlockWriter,
-  encodeSegmentBlock,
-  unpackTraces,
-  type EncodeJob,
-  type EncodeJobMessage,
-  type EncodeStreamAck,
-  type SegmentTrace,
-} from './block-encoder-pool.js';
+import { SegmentBlockWriter, unpackTraces, type EncodeJobMessage, type EncodeStreamAck } from './block-encoder-pool.js';
 
-type Pending = { job: Omit<EncodeJob, 'traces'>; traces: SegmentTrace[] } | { stream: SegmentBlockWriter };
-const receiving = new Map<number, Pending>();
+const receiving = new Map<number, SegmentBlockWriter>();
 
-parentPort!.on('message', ({ id, job, stream, packed, last }: EncodeJobMessage) => {
+parentPort!.on('message', ({ id, job, packed, last }: EncodeJobMessage) => {
   try {
-    let pending = receiving.get(id);
-    if (!pending) {
+    let writer = receiving.get(id);
+    if (!writer) {
       if (!job) throw new Error(`block encoder: first message of job ${id} carries no job`);
-      pending = stream ? { stream: new SegmentBlockWriter(job) } : { job, traces: [] };
-      receiving.set(id, pending);
+      writer = new SegmentBlockWriter(job);
+      receiving.set(id, writer);
     }
-    if ('stream' in pending) {
-      for (const t of unpackTraces(packed)) pending.stream.add(t);
-      if (!last) {
-        const ack: EncodeStreamAck = { ack: id, encodedBytes: pending.stream.encodedBytes, openBytes: pending.stream.openBytes };
-        parentPort!.postMessage(ack);
-        return;
-      }
-    } else {
-      for (const t of unpackTraces(packed)) pending.traces.push(t);
-      if (!last) return;
+    for (const t of unpackTraces(packed)) writer.add(t);
+    if (!last) {
+      const ack: EncodeStreamAck = { ack: id, encodedBytes: writer.encodedBytes, openBytes: writer.openBytes };
+      parentPort!.postMessage(ack);
+      return;
     }
     receiving.delete(id);
-    const block = 'stream' in pending ? pending.stream.finish() : encodeSegmentBlock({ ...pending.job, traces: pending.traces });
+    const block = writer.finish();
     const transfer = [...new Set(block.objects.map((o) => o.data.buffer as ArrayBuffer))];
     parentPort!.postMessage({ id, block }, transfer);
   } catch (err) {
