@@ -45,7 +45,8 @@ export function spanMultiplier(key: string, span: { attributes: readonly KeyValu
 
 /** Span duration in seconds; a negative duration counts as 0. */
 export function spanDurationSeconds(span: { startTimeUnixNano: bigint; endTimeUnixNano: bigint; durationSeconds?: number }): number {
-  if (span.durationSeconds !== undefined) return span.durationSeconds;
+  const seconds = span.durationSeconds;
+  if (seconds !== undefined) return seconds;
   const d = span.endTimeUnixNano - span.startTimeUnixNano;
   return d > 0n ? Number(d) / 1e9 : 0;
 }

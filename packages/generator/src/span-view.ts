@@ -118,14 +118,9 @@ export class SpanView implements GenSpan {
   get endTimeUnixNano(): bigint {
     return (BigInt(this.endHi) << 32n) | BigInt(this.endLo);
   }
-  get durationSeconds(): number {
-    // Exact while the duration is below 2^53 ns (104 days); the halves' difference needs no BigInt.
-    const d = (this.endHi - this.startHi) * TWO_32 + (this.endLo - this.startLo);
-    return d > 0 ? d / 1e9 : 0;
-  }
-  get endUnixMs(): number {
-    return (this.endHi * TWO_32 + this.endLo) / 1e6;
-  }
+  /** Set once per span by the decoder (every processor reads them, some twice): exact while the duration is below 2^53 ns (104 days), with no BigInt. */
+  durationSeconds = 0;
+  endUnixMs = 0;
 
   /** A copy that stays valid after the push (decodeForGenerator, tests). */
   detach(): GenSpan {
@@ -840,6 +835,10 @@ export class SegmentDecoder {
     }
     if (own.length !== owned) own.length = owned;
     if (w.pos !== end) throw new RangeError('Span overruns its length');
+    // The halves' difference needs no BigInt; a negative duration counts as 0.
+    const d = (v.endHi - v.startHi) * TWO_32 + (v.endLo - v.startLo);
+    v.durationSeconds = d > 0 ? d / 1e9 : 0;
+    v.endUnixMs = (v.endHi * TWO_32 + v.endLo) / 1e6;
   }
 }
 
