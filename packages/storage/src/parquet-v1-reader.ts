@@ -29,6 +29,17 @@ import { decodeResourceTable, decodeScopeTable } from './block-tables.js';
 import { bloomShardFor, bloomShardTest } from './bloom.js';
 
 /**
+ * A row group's row, let go by the array as it is taken: a whole-block iteration (compaction's merge)
+ * hands traces out one at a time, and the rows already turned into traces need not stay alive
+ * until the group's last one.
+ */
+function takeRow(rows: SpanRowData[], i: number): SpanRowData {
+  const row = rows[i]!;
+  (rows as (SpanRowData | undefined)[])[i] = undefined;
+  return row;
+}
+
+/**
  * Trace IDs from `from` (inclusive) up to `to` (exclusive; absent: to the end), compared as bytes.
  * `onBytes` hears the bytes of each row group read for the range.
  */
@@ -290,7 +301,8 @@ export class ParquetV1Reader implements BlockReader {
         utf8: false,
         compressors: READ_DECOMPRESSORS,
       })) as SpanRowData[];
-      for (const row of rows) {
+      for (let i = 0; i < rows.length; i++) {
+        const row = takeRow(rows, i);
         const id = row['trace_id'] as Uint8Array;
         if (pendingId && !bytesEqual(pendingId, id)) {
           yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
@@ -343,7 +355,8 @@ export class ParquetV1Reader implements BlockReader {
           ? await readRowsByPages(file, metadata, rg, groupStart, TRACE_COLUMNS, groupStart + lo, groupStart + hi)
           : ((await parquetReadObjects({ file, metadata, columns: [...TRACE_COLUMNS], rowStart: groupStart + lo, rowEnd: groupStart + hi, utf8: false, compressors: READ_DECOMPRESSORS })) as SpanRowData[]);
       }
-      for (const row of rows) {
+      for (let i = 0; i < rows.length; i++) {
+        const row = takeRow(rows, i);
         const id = row['trace_id'] as Uint8Array;
         if (!inRange(id)) continue;
         if (pendingId && !bytesEqual(pendingId, id)) {
