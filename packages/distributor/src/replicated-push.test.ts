@@ -3,6 +3,7 @@
 // background, a failed replica is retried on the next healthy ingester, and too few live replicas
 // answer 503.
 
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,15 +96,32 @@ function exportOf(traces: number, from = 1): { body: Uint8Array; ids: Uint8Array
   return { body, ids: [...new Map(spans.map((s) => [bytesToHex(s.traceId), s.traceId])).values()] };
 }
 
-function member(id: string, tokens: number[]): InstanceDesc {
-  const now = Date.now();
-  return { id, address: `${id}.ingester:9095`, state: 'ACTIVE', tokens, heartbeatMs: now, registeredMs: now, zone: '' };
+/** exportOf with random trace IDs, so the traces' ring tokens spread over the whole ring. */
+function exportOfRandomIds(traces: number): { body: Uint8Array; ids: Uint8Array[] } {
+  const spans: Span[] = [];
+  for (let t = 1; t <= traces; t++) {
+    const traceId = new Uint8Array(randomBytes(16));
+    for (const n of [1, 2]) spans.push({ ...span(t, n), traceId });
+  }
+  const body = encodeTrace({
+    resourceSpans: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }], droppedAttributesCount: 0 },
+      scopeSpans: [{ scope: { name: 'lib', version: '1', attributes: [], droppedAttributesCount: 0 }, spans, schemaUrl: '' }],
+      schemaUrl: '',
+    }],
+  });
+  return { body, ids: [...new Map(spans.map((s) => [bytesToHex(s.traceId), s.traceId])).values()] };
 }
 
-function distributorOver(members: InstanceDesc[], pushers: Map<string, IngesterPusher>, rf = 3, maxInflightPerIngester?: number) {
+function member(id: string, tokens: number[], zone = ''): InstanceDesc {
+  const now = Date.now();
+  return { id, address: `${id}.ingester:9095`, state: 'ACTIVE', tokens, heartbeatMs: now, registeredMs: now, zone };
+}
+
+function distributorOver(members: InstanceDesc[], pushers: Map<string, IngesterPusher>, rf = 3, maxInflightPerIngester?: number, zoneAwarenessEnabled = false) {
   const registry = new Registry();
   const distributor = new Distributor({
-    ring: () => new RingSnapshot(members, { replicationFactor: rf, heartbeatTimeoutMs: 60_000 }),
+    ring: () => new RingSnapshot(members, { replicationFactor: rf, heartbeatTimeoutMs: 60_000, zoneAwarenessEnabled }),
     ingester: (inst) => pushers.get(inst.id)!,
     limits: staticLimits(defaultTenantLimits()),
     registry,
@@ -188,6 +206,23 @@ describe('replicated push (RF 3)', () => {
     const retried = await metric(registry, 'andante_distributor_replica_retries_total');
     expect(retried).toBeGreaterThan(0);
     expect(await metric(registry, 'tempo_distributor_ingester_append_failures_total{ingester="d.ingester:9095"}')).toBe(1);
+  });
+
+  it('with zone awareness writes one copy per zone, and a failed replica is retried in its own zone', async () => {
+    const ings = await Promise.all(Array.from({ length: 6 }, () => realIngester()));
+    // b1 refuses pushes (UNAVAILABLE) while the ring still shows it healthy.
+    await ings[1]!.stop();
+    const zones = ['a', 'b', 'c', 'a', 'b', 'c'];
+    const members = zones.map((z, i) => member(`${z}${i < 3 ? 1 : 2}`, [(0x10 + i * 0x28) * 0x1000000], z));
+    const { distributor, registry } = distributorOver(members, new Map(members.map((m, i) => [m.id, ings[i]!])), 3, undefined, true);
+    const { body, ids } = exportOfRandomIds(60);
+    expect((await distributor.pushOtlp(TENANT, body)).acceptedSpans).toBe(120);
+    for (const id of ids) {
+      const holders = (await Promise.all(ings.map(async (ing, i) => (i !== 1 && (await spansOn(ing, id)) === 2 ? zones[i] : undefined)))).filter((z) => z !== undefined);
+      expect(holders.sort()).toEqual(['a', 'b', 'c']);
+    }
+    // A third of the tokens put b1 in their set: those copies went to b2.
+    expect(await metric(registry, 'andante_distributor_replica_retries_total')).toBeGreaterThan(0);
   });
 
   it('answers 503 when fewer replicas than the quorum take the write, and when the ring has too few healthy ingesters', async () => {

@@ -146,7 +146,7 @@ export class ReplicatedPusher {
             if (err instanceof LimitExceededError) limitError ??= err;
             // Retries are scheduled before this call's segments stop counting as pending, so the
             // quorum check sees them. A background failure is retried too: it keeps RF copies.
-            if (!isRetry && retryable(err)) this.retry(indexes, tokens, tried, send);
+            if (!isRetry && retryable(err)) this.retry(instance, indexes, tokens, tried, send);
             for (const k of indexes) pending[k]!--;
             check();
           },
@@ -158,14 +158,14 @@ export class ReplicatedPusher {
     });
   }
 
-  /** Re-sends each failed segment once to the next healthy ingester for its token, grouped by ingester. */
-  private retry(indexes: number[], tokens: Uint32Array, tried: (Set<string> | InstanceDesc[])[], send: (i: InstanceDesc, idx: number[], isRetry: boolean) => void): void {
+  /** Re-sends each segment `failed` did not take once to the next healthy ingester for its token, grouped by ingester. */
+  private retry(failed: InstanceDesc, indexes: number[], tokens: Uint32Array, tried: (Set<string> | InstanceDesc[])[], send: (i: InstanceDesc, idx: number[], isRetry: boolean) => void): void {
     const ring = this.deps.ring();
     const groups = new Map<string, { instance: InstanceDesc; indexes: number[] }>();
     for (const k of indexes) {
       const t = tried[k]!;
       const ids = t instanceof Set ? t : (tried[k] = new Set(t.map((i) => i.id)));
-      const next = ring.nextHealthy(tokens[k]!, ids);
+      const next = ring.nextHealthy(tokens[k]!, ids, failed.id);
       if (!next) continue;
       ids.add(next.id);
       let g = groups.get(next.id);

@@ -94,6 +94,29 @@ describe('RingSnapshot.get', () => {
     expect(ring.nextHealthy(5, new Set(['a1', 'b1']))?.id).toBe('a2');
   });
 
+  it('with zone awareness writes one replica per zone, keeps a dead owner\'s slot, and retries a failed replica in its own zone', () => {
+    // Clockwise from 5: a1 b1 c1 a2 b2 c2.
+    const members = [
+      inst('a1', [10], { zone: 'a' }), inst('b1', [20], { zone: 'b' }), inst('c1', [30], { zone: 'c' }),
+      inst('a2', [40], { zone: 'a' }), inst('b2', [50], { zone: 'b' }), inst('c2', [60], { zone: 'c' }),
+    ];
+    const zoned = { replicationFactor: 3, heartbeatTimeoutMs: 60_000, zoneAwarenessEnabled: true };
+    expect(new RingSnapshot(members, zoned).replicationSetFor(5).instances.map((i) => i.id)).toEqual(['a1', 'b1', 'c1']);
+    // Two owners in zone a come first: the second is skipped, the set still spans three zones.
+    const crowded = [inst('a1', [10], { zone: 'a' }), inst('a2', [15], { zone: 'a' }), ...members.slice(1, 3)];
+    expect(new RingSnapshot(crowded, zoned).replicationSetFor(5).instances.map((i) => i.id)).toEqual(['a1', 'b1', 'c1']);
+    // b1 dead: its slot is kept (not moved to b2), two live replicas are the quorum.
+    const dead = members.map((m) => (m.id === 'b1' ? { ...m, heartbeatMs: 0 } : m));
+    const set = new RingSnapshot(dead, zoned).replicationSetFor(5);
+    expect(set.instances.map((i) => i.id)).toEqual(['a1', 'c1']);
+    expect(set.minSuccess).toBe(2);
+    // b1 failed the write: the retry goes to b2, so each zone still holds one copy (c2 or a2 would double a zone).
+    const ring = new RingSnapshot(members, zoned);
+    expect(ring.nextHealthy(5, new Set(['a1', 'b1', 'c1']), 'b1')?.id).toBe('b2');
+    // Without a failed replica named, every tried zone counts as used: the first healthy one clockwise.
+    expect(ring.nextHealthy(5, new Set(['a1', 'b1', 'c1']))?.id).toBe('a2');
+  });
+
   it('skips LEAVING and JOINING members', () => {
     const ring = new RingSnapshot([inst('a', [10], { state: 'LEAVING' }), inst('b', [20], { state: 'JOINING' }), inst('c', [30])], { ...cfg, replicationFactor: 1 });
     expect(ring.get(5).instances.map((i) => i.id)).toEqual(['c']);

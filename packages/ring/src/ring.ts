@@ -94,10 +94,12 @@ export class RingSnapshot {
 
   /**
    * The next healthy instance for `token` not in `exclude` (the replicas already tried): where a
-   * distributor retries a write whose replica failed. Prefers a zone not yet used by `exclude`.
+   * distributor retries a write whose replica `failed` (one of `exclude`) did not take it. With zone
+   * awareness it prefers a zone no other tried replica is in (the failed replica's own zone first
+   * met clockwise, so the copies stay one per zone), else any healthy instance.
    */
-  nextHealthy(token: number, exclude: ReadonlySet<string>): InstanceDesc | undefined {
-    const usedZones = new Set(this.instances.filter((i) => exclude.has(i.id)).map((i) => i.zone));
+  nextHealthy(token: number, exclude: ReadonlySet<string>, failed?: string): InstanceDesc | undefined {
+    const usedZones = new Set(this.instances.filter((i) => exclude.has(i.id) && i.id !== failed).map((i) => i.zone));
     let fallback: InstanceDesc | undefined;
     for (const owner of this.clockwise(token)) {
       if (exclude.has(owner.id) || !this.isHealthy(owner)) continue;
