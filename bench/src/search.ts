@@ -576,7 +576,7 @@ interface StoreMeta {
   window: { start: number; end: number };
   load: { seconds: number; flushMs: number[]; otlpBytes: number; bytesAtRest: number };
   ingesterRun: SearchResult | null;
-  /** The checkout query's matches, oldest first; and how many of them came before the last chunk. */
+  /** The checkout query's matches, oldest first. */
   slowErrorIds: string[];
 }
 
