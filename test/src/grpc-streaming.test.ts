@@ -4,10 +4,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
+import { bytesToHex, encodeTrace, decodeSearchResponse } from '@andante/model';
 import {
-  bytesToHex,
-  encodeTrace,
-  decodeSearchResponse,
   decodeSearchTagValuesResponse,
   decodeSearchTagValuesV2Response,
   decodeSearchTagsResponse,
@@ -16,7 +14,7 @@ import {
   encodeSearchTagValuesRequest,
   encodeSearchTagsRequest,
   type TempoSearchRequest,
-} from '@andante/model';
+} from '@andante/query-frontend';
 import { flush, makeTempDir, postOtlpHttp, removeTempDirs, startInProcess, stopAllInProcess, sumMetric, type InProcessAndante } from './harness.js';
 import { makeSpan, makeTrace, randomTraceId, str } from './otlp.js';
 

@@ -6,7 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { encodeQueryInstantRequest, encodeQueryRangeRequest, encodeTrace, type Trace } from '@andante/model';
+import { encodeTrace, type Trace } from '@andante/model';
+import { encodeQueryInstantRequest, encodeQueryRangeRequest } from '@andante/query-frontend';
 import { generateSpans, referenceSeries, refIntervals, spansToTraces, validQueries, type PlainSpan, type RefQuery, type RefRange } from '@andante/traceql/testing';
 import { isMetricsQuery, parse, validate } from '@andante/traceql';
 import { flush, makeTempDir, postOtlpHttp, readProtoFields, removeTempDirs, startInProcess, stopAllInProcess, type InProcessAndante } from './harness.js';

@@ -82,26 +82,15 @@ function span(trace: number, n: number): Span {
   };
 }
 
-/** One OTLP export of `traces` traces with two spans each; returns the body and the trace IDs. */
-function exportOf(traces: number, from = 1): { body: Uint8Array; ids: Uint8Array[] } {
-  const spans = [];
-  for (let t = from; t < from + traces; t++) spans.push(span(t, 1), span(t, 2));
-  const body = encodeTrace({
-    resourceSpans: [{
-      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'svc' } }], droppedAttributesCount: 0 },
-      scopeSpans: [{ scope: { name: 'lib', version: '1', attributes: [], droppedAttributesCount: 0 }, spans, schemaUrl: '' }],
-      schemaUrl: '',
-    }],
-  });
-  return { body, ids: [...new Map(spans.map((s) => [bytesToHex(s.traceId), s.traceId])).values()] };
-}
-
-/** exportOf with random trace IDs, so the traces' ring tokens spread over the whole ring. */
-function exportOfRandomIds(traces: number): { body: Uint8Array; ids: Uint8Array[] } {
+/**
+ * One OTLP export of `traces` traces with two spans each; returns the body and the trace IDs.
+ * `randomIds`: random trace IDs, whose ring tokens spread over the whole ring (the numbered ones sit together).
+ */
+function exportOf(traces: number, from = 1, randomIds = false): { body: Uint8Array; ids: Uint8Array[] } {
   const spans: Span[] = [];
-  for (let t = 1; t <= traces; t++) {
-    const traceId = new Uint8Array(randomBytes(16));
-    for (const n of [1, 2]) spans.push({ ...span(t, n), traceId });
+  for (let t = from; t < from + traces; t++) {
+    const traceId = randomIds ? new Uint8Array(randomBytes(16)) : undefined;
+    for (const n of [1, 2]) spans.push(traceId ? { ...span(t, n), traceId } : span(t, n));
   }
   const body = encodeTrace({
     resourceSpans: [{
@@ -215,7 +204,7 @@ describe('replicated push (RF 3)', () => {
     const zones = ['a', 'b', 'c', 'a', 'b', 'c'];
     const members = zones.map((z, i) => member(`${z}${i < 3 ? 1 : 2}`, [(0x10 + i * 0x28) * 0x1000000], z));
     const { distributor, registry } = distributorOver(members, new Map(members.map((m, i) => [m.id, ings[i]!])), 3, undefined, true);
-    const { body, ids } = exportOfRandomIds(60);
+    const { body, ids } = exportOf(60, 1, true);
     expect((await distributor.pushOtlp(TENANT, body)).acceptedSpans).toBe(120);
     for (const id of ids) {
       const holders = (await Promise.all(ings.map(async (ing, i) => (i !== 1 && (await spansOn(ing, id)) === 2 ? zones[i] : undefined)))).filter((z) => z !== undefined);

@@ -79,43 +79,7 @@ export type {
   MetricsCombiner,
   MetricsEngine,
 } from './metrics-query.js';
-export {
-  decodeQueryRangeRequest,
-  decodeQueryInstantRequest,
-  encodeQueryRangeRequest,
-  encodeQueryInstantRequest,
-  encodeQueryRangeResponse,
-  encodeQueryInstantResponse,
-} from './tempo-search-proto.js';
-export type { TempoQueryRangeRequest } from './tempo-search-proto.js';
-export {
-  encodeSearchRequest,
-  decodeSearchRequest,
-  encodeSearchResponse,
-  decodeSearchResponse,
-  encodeSearchTagsRequest,
-  decodeSearchTagsRequest,
-  encodeSearchTagValuesRequest,
-  decodeSearchTagValuesRequest,
-  encodeSearchTagsResponse,
-  decodeSearchTagsResponse,
-  encodeSearchTagsV2Response,
-  decodeSearchTagsV2Response,
-  encodeSearchTagValuesResponse,
-  decodeSearchTagValuesResponse,
-  encodeSearchTagValuesV2Response,
-  decodeSearchTagValuesV2Response,
-} from './tempo-search-proto.js';
-export type {
-  TempoSearchRequest,
-  TempoSearchTagsRequest,
-  TempoSearchTagValuesRequest,
-  MetadataMetrics,
-  TempoSearchTagsResponse,
-  TempoSearchTagsV2Response,
-  TempoSearchTagValuesResponse,
-  TempoSearchTagValuesV2Response,
-} from './tempo-search-proto.js';
+export { encodeSearchResponse, decodeSearchResponse } from './tempo-search-proto.js';
 export {
   FRONTEND_PROCESS_METHOD,
   encodeFrontendMessage,

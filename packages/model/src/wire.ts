@@ -1,6 +1,6 @@
 // `@andante/model/wire`: protobuf wire-format primitives and the trace codec's building blocks,
 // for the packages that own a codec of their own (the distributor's OTLP decoders, the
-// query-frontend's Tempo API encoders, the ingester's segment filter). Not for general use: the
+// query-frontend's Tempo API codecs, the ingester's segment filter). Not for general use: the
 // package's main entry has the whole-message codecs.
 
 export {
@@ -36,3 +36,26 @@ export {
   STATUS_FIELDS,
 } from './proto-wire.js';
 export { newWriter, sizeTrace, writeTraceContent, decodeKeyValueMessage, encodeKeyValueMessage, str } from './trace-codec.js';
+export {
+  newMessageWriter,
+  lenTag,
+  varintTag,
+  putString,
+  putUint32,
+  putUint64,
+  putMessage,
+  putKeyValues,
+  finish,
+  putFlat,
+  SEARCH_METRICS,
+  fields,
+  readFields,
+  nested,
+  u64,
+  schemaFields,
+  readFlatField,
+  readFlat,
+  decodeMessage,
+  readStringPair,
+} from './tempo-search-proto.js';
+export type { MessageWriter, FlatSchema } from './tempo-search-proto.js';

@@ -24,3 +24,36 @@ export { FrontendQueue } from './queue/frontend-queue.js';
 export type { FrontendQueueOptions, JobPayload } from './queue/frontend-queue.js';
 export { RequestQueue, TooManyOutstandingError } from './queue/request-queue.js';
 export type { QueuedJob, RequestQueueOptions } from './queue/request-queue.js';
+export {
+  encodeSearchRequest,
+  decodeSearchRequest,
+  encodeSearchTagsRequest,
+  decodeSearchTagsRequest,
+  encodeSearchTagValuesRequest,
+  decodeSearchTagValuesRequest,
+  encodeSearchTagsResponse,
+  decodeSearchTagsResponse,
+  encodeSearchTagsV2Response,
+  decodeSearchTagsV2Response,
+  encodeSearchTagValuesResponse,
+  decodeSearchTagValuesResponse,
+  encodeSearchTagValuesV2Response,
+  decodeSearchTagValuesV2Response,
+  decodeQueryRangeRequest,
+  encodeQueryRangeRequest,
+  decodeQueryInstantRequest,
+  encodeQueryInstantRequest,
+  encodeQueryRangeResponse,
+  encodeQueryInstantResponse,
+} from './tempo-api-proto.js';
+export type {
+  TempoSearchRequest,
+  TempoSearchTagsRequest,
+  TempoSearchTagValuesRequest,
+  MetadataMetrics,
+  TempoSearchTagsResponse,
+  TempoSearchTagsV2Response,
+  TempoSearchTagValuesResponse,
+  TempoSearchTagValuesV2Response,
+  TempoQueryRangeRequest,
+} from './tempo-api-proto.js';

@@ -7,10 +7,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AndanteError,
   InvalidArgumentError,
-  decodeQueryInstantRequest,
-  decodeQueryRangeRequest,
-  encodeQueryInstantResponse,
-  encodeQueryRangeResponse,
   queryInstantResponseJson,
   queryRangeResponseJson,
   resolveTenant,
@@ -18,6 +14,7 @@ import {
   type MetricsSeries,
 } from '@andante/model';
 import type { MetricsAnswer, MetricsFrontend, MetricsQueryInput } from '../metrics-frontend.js';
+import { decodeQueryInstantRequest, decodeQueryRangeRequest, encodeQueryInstantResponse, encodeQueryRangeResponse } from '../tempo-api-proto.js';
 import type { ServerStreamCall, ServerStreamMethod } from '@andante/service';
 import { requestSignal } from './abort.js';
 

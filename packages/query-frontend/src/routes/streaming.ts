@@ -8,7 +8,17 @@ import {
   type SearchResponse,
   type TraceSearchMetadata,
 } from '@andante/model';
-import { decodeSearchRequest, decodeSearchTagValuesRequest, decodeSearchTagsRequest, encodeSearchResponse, encodeSearchTagValuesResponse, encodeSearchTagValuesV2Response, encodeSearchTagsResponse, encodeSearchTagsV2Response, type TempoSearchTagValuesRequest } from '@andante/model';
+import { encodeSearchResponse } from '@andante/model';
+import {
+  decodeSearchRequest,
+  decodeSearchTagValuesRequest,
+  decodeSearchTagsRequest,
+  encodeSearchTagValuesResponse,
+  encodeSearchTagValuesV2Response,
+  encodeSearchTagsResponse,
+  encodeSearchTagsV2Response,
+  type TempoSearchTagValuesRequest,
+} from '../tempo-api-proto.js';
 import type { ServerStreamCall, ServerStreamMethod } from '@andante/service';
 import type { SearchService } from '../search.js';
 import type { TagsService } from '../tags.js';
