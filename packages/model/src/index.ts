@@ -62,7 +62,6 @@ export type { TimeRange } from './block-selection.js';
 export type { QuerierJobs, BlockLister, BlockTagsJob, BlockTagsAnswer, QuerierJobMethod, TraceIdShard } from './query-jobs.js';
 export { QUERIER_JOB_METHODS, QUERIER_JOB_SIGNAL_ARG } from './query-jobs.js';
 export { attributesJson, anyValueJson, base64, doubleJson, jsonString } from './json.js';
-export { queryRangeResponseJson, queryInstantResponseJson } from './metrics-query.js';
 export type {
   MetricsRequest,
   MetricsPartial,

@@ -2,9 +2,7 @@
 // that needs no query language (the engine lives in @andante/traceql) and crosses worker-thread
 // and process boundaries as plain data (typed arrays, strings, bigints).
 
-import type { FetchCondition, FetchSpansRequest, SearchMetrics } from './search.js';
-import { searchMetricsJson } from './search.js';
-import { attributesJson, doubleJson, jsonString } from './json.js';
+import type { FetchCondition, FetchSpansRequest } from './search.js';
 import type { Trace } from './trace.js';
 import type { RecentBlocks } from './ingest.js';
 import type { BlockMeta } from './block-meta.js';
@@ -183,49 +181,4 @@ export interface MetricsEngine {
 export interface InstantSeries {
   labels: KeyValue[];
   value: number;
-}
-
-/** Tempo's QueryRangeResponse / QueryInstantResponse in the strict jsonpb style of search (zero values left out). */
-export function queryRangeResponseJson(series: readonly MetricsSeries[], metrics: SearchMetrics, partial?: { message: string }): string {
-  const s = series.map((x) => {
-    const f: string[] = [];
-    if (x.labels.length) f.push(`"labels":${attributesJson(x.labels)}`);
-    if (x.samples.length) f.push(`"samples":[${x.samples.map(sampleJson).join(',')}]`);
-    if (x.exemplars.length) f.push(`"exemplars":[${x.exemplars.map(exemplarJson).join(',')}]`);
-    return `{${f.join(',')}}`;
-  });
-  return envelope(s.length ? `"series":[${s.join(',')}]` : null, metrics, partial);
-}
-
-export function queryInstantResponseJson(series: readonly InstantSeries[], metrics: SearchMetrics, partial?: { message: string }): string {
-  const s = series.map((x) => {
-    const f: string[] = [];
-    if (x.labels.length) f.push(`"labels":${attributesJson(x.labels)}`);
-    if (x.value !== 0 || Object.is(x.value, -0)) f.push(`"value":${doubleJson(x.value)}`);
-    return `{${f.join(',')}}`;
-  });
-  return envelope(s.length ? `"series":[${s.join(',')}]` : null, metrics, partial);
-}
-
-function envelope(series: string | null, metrics: SearchMetrics, partial?: { message: string }): string {
-  const f: string[] = [];
-  if (series) f.push(series);
-  f.push(`"metrics":${searchMetricsJson(metrics)}`);
-  if (partial) f.push(`"status":"PARTIAL"`, `"message":${jsonString(partial.message)}`);
-  return `{${f.join(',')}}`;
-}
-
-function sampleJson(s: MetricsSample): string {
-  const f: string[] = [];
-  if (s.timestampMs !== 0n) f.push(`"timestampMs":"${s.timestampMs}"`);
-  if (s.value !== 0 || Object.is(s.value, -0)) f.push(`"value":${doubleJson(s.value)}`);
-  return `{${f.join(',')}}`;
-}
-
-function exemplarJson(e: MetricsExemplar): string {
-  const f: string[] = [];
-  if (e.labels.length) f.push(`"labels":${attributesJson(e.labels)}`);
-  if (e.value !== 0 || Object.is(e.value, -0)) f.push(`"value":${doubleJson(e.value)}`);
-  if (e.timestampMs !== 0n) f.push(`"timestampMs":"${e.timestampMs}"`);
-  return `{${f.join(',')}}`;
 }

@@ -7,14 +7,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AndanteError,
   InvalidArgumentError,
-  queryInstantResponseJson,
-  queryRangeResponseJson,
   resolveTenant,
   type InstantSeries,
   type MetricsSeries,
 } from '@andante/model';
 import type { MetricsAnswer, MetricsFrontend, MetricsQueryInput } from '../metrics-frontend.js';
 import { decodeQueryInstantRequest, decodeQueryRangeRequest, encodeQueryInstantResponse, encodeQueryRangeResponse } from '../tempo-api-proto.js';
+import { queryInstantResponseJson, queryRangeResponseJson } from '../metrics-json.js';
 import type { ServerStreamCall, ServerStreamMethod } from '@andante/service';
 import { requestSignal } from './abort.js';
 
