@@ -49,6 +49,9 @@ export function splitHostPort(address: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port: Number(m[3]) };
 }
 
+/** How long a drained stream waits for the frontend to end it before it is cancelled. */
+const DRAIN_CLOSE_MS = 5_000;
+
 class FrontendConnection {
   private readonly client: grpc.Client;
   private call: grpc.ClientDuplexStream<Buffer, Buffer> | undefined;
@@ -168,6 +171,19 @@ class FrontendConnection {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([new Promise<void>((resolve) => this.idle.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(timer);
+    }
+    if (call && this.call === call && this.running.size === 0) {
+      // Half-close and wait for the frontend to end the stream: cancelling at once would drop the
+      // answers just written (the frontend would queue those jobs again). No redial once it ends.
+      this.closed = true;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DRAIN_CLOSE_MS);
+        call.on('status', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        call.end();
+      });
     }
     this.close();
   }

@@ -17,6 +17,8 @@ const answer = (inspectedTraces: number): SearchPartial => ({ traces: [], metric
 class HangingJobs {
   readonly started: string[] = [];
   readonly aborted = new Map<string, unknown>();
+  /** Jobs of blocks named `gated-*` answer when their gate is opened. */
+  readonly gates = new Map<string, () => void>();
   private waiters: (() => void)[] = [];
 
   readonly jobs = {
@@ -25,6 +27,7 @@ class HangingJobs {
       this.started.push(m.blockID);
       for (const w of this.waiters.splice(0)) w();
       if (m.blockID.startsWith('quick')) return Promise.resolve(answer(1));
+      if (m.blockID.startsWith('gated')) return new Promise((resolve) => this.gates.set(m.blockID, () => resolve(answer(2))));
       return new Promise((_, reject) => {
         signal?.addEventListener('abort', () => {
           this.aborted.set(m.blockID, signal.reason);
@@ -47,12 +50,18 @@ async function until(check: () => boolean | Promise<boolean>, what: string): Pro
   }
 }
 
+function within<T>(p: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setUp(): Promise<{ fe: FrontendQueue; querier: HangingJobs; registry: Registry; server: GrpcInternalServer }> {
+async function setUp(): Promise<{ fe: FrontendQueue; querier: HangingJobs; registry: Registry; server: GrpcInternalServer; worker: FrontendWorker }> {
   const fe = new FrontendQueue({ maxOutstandingPerTenant: 100, maxSendMessageBytes: 1 << 20, registry: new Registry(), logger: silentLogger });
   const server = new GrpcInternalServer({ address: '127.0.0.1', maxRecvMessageBytes: 1 << 20, maxSendMessageBytes: 1 << 20 }, silentLogger);
   server.mount(new Map(), new Map(), new Map([[FRONTEND_PROCESS_METHOD, (call) => fe.process(call)]]));
@@ -68,7 +77,7 @@ async function setUp(): Promise<{ fe: FrontendQueue; querier: HangingJobs; regis
   await worker.start();
   cleanups.push(() => server.close(), () => fe.close(), () => worker.stop());
   await until(() => fe.connectedClients === 1 && fe.jobs.parallelism === 1, 'the querier connected with room for one job');
-  return { fe, querier, registry, server };
+  return { fe, querier, registry, server, worker };
 }
 
 async function cancelled(registry: Registry, reason: string): Promise<number> {
@@ -101,6 +110,25 @@ describe('job cancellation between a query-frontend and a querier over gRPC', ()
     await expect(fe.jobs.searchBlock(meta('quick-3'), req)).resolves.toEqual(answer(1));
     expect(querier.aborted.size).toBe(0);
     expect(await cancelled(registry, 'frontend')).toBe(0);
+  });
+
+  it('drains on a graceful stop (a querier taking SIGTERM): the job it holds is answered, not queued again, and it takes no other', async () => {
+    const { fe, querier, worker } = await setUp();
+    const held = fe.jobs.searchBlock(meta('gated-1'), req);
+    await querier.until(() => querier.gates.has('gated-1'));
+    const stopped = worker.stop(10_000);
+    // Queued while the querier stops: it must not reach this querier, whose only slot frees when gated-1 is answered.
+    const next = fe.jobs.searchBlock(meta('quick-5'), req).catch((err: unknown) => err);
+    querier.gates.get('gated-1')!();
+    // Bounded: a drain that loses the answer leaves the job queued with no querier, and this would hang.
+    await expect(within(held, 'the held job answered')).resolves.toEqual(answer(2));
+    await within(stopped, 'the worker stopped');
+    await until(() => fe.connectedClients === 0, 'the stream closed after the drain');
+    expect(querier.started).toEqual(['gated-1']);
+    expect(querier.aborted.size).toBe(0);
+    // Still queued for another querier; the frontend's stop fails it.
+    fe.close();
+    expect(await next).toBeInstanceOf(Error);
   });
 
   it('stops the jobs of a stream that ends (the frontend went away): nobody can take their answers', async () => {
