@@ -101,7 +101,8 @@ class FrontendConnection {
         return;
       }
       if (m.type === 'cancel') this.cancel(m.id, 'frontend', new CancelledError('the query-frontend cancelled the job: its caller gave up'));
-      else void this.run(call, m);
+      // After the half-close of a drain an answer could not be sent: the frontend queues the job again when the stream ends.
+      else if (!this.closed) void this.run(call, m);
     });
     const again = (why: unknown): void => {
       if (this.call !== call) return;
@@ -166,8 +167,9 @@ class FrontendConnection {
   async drain(timeoutMs: number): Promise<void> {
     this.stopping = true;
     const call = this.call;
+    // The frontend sends no more jobs once it reads this (one already on its way is still run).
+    call?.write(encodeFrontendMessage({ type: 'stopping' }));
     if (call && this.running.size > 0) {
-      call.write(encodeFrontendMessage({ type: 'stopping' }));
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([new Promise<void>((resolve) => this.idle.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
       clearTimeout(timer);
