@@ -12,7 +12,6 @@
 // kept; logTails() is what a failing test prints.
 
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExportResultCode } from '@opentelemetry/core';
@@ -26,17 +25,10 @@ import { startTestS3Server, type S3ServerKind, type TestS3Server } from '@andant
 import { startTestEtcd, type TestEtcd } from '@andante/ring/testing';
 import { bytesToHex, type Trace } from '@andante/model';
 import { fetchTraceProto, makeTempDir, mergeConfig, startProcess, waitFor, type AndanteProcess } from './harness.js';
+import { freeTcpPort } from './ports.js';
 
 type Tree = Record<string, unknown>;
 
-/** A port the OS hands out for port 0, released again for a process to bind. */
-export async function freeTcpPort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 export interface ClusterOptions {
   /** ingester.lifecycler.ring.replication_factor on every process (3 in the issue's topology). */

@@ -9,7 +9,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +28,7 @@ import {
   waitFor,
   type AndanteProcess,
 } from './harness.js';
+import { freeTcpPort } from './ports.js';
 import { spanIdsOf } from './otlp.js';
 
 /** Where scripts/install-test-peers.sh builds the Collector (keep the two in step). */
@@ -44,16 +44,6 @@ const SAMPLED_SHARE = 0.1;
 /** decision_wait: the seed's 10 s would only make the test slower; the policy logic is the same. */
 const DECISION_WAIT_S = 4;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface SentTrace {
   traceId: string;
@@ -73,8 +63,8 @@ describe('OpenTelemetry Collector with tail sampling in front of Andante', () =>
       throw new Error(`${OTELCOL_BIN} is missing: run scripts/install-test-peers.sh (it builds the Collector from tools/otelcol)`);
     }
     andante = await startProcess(makeTempDir('collector'));
-    const grpcPort = await freePort();
-    collectorHttpPort = await freePort();
+    const grpcPort = await freeTcpPort();
+    collectorHttpPort = await freeTcpPort();
     collector = spawn(OTELCOL_BIN, [`--config=${CONFIG}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {

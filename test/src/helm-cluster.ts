@@ -23,7 +23,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { freeTcpPort, type Cluster, type ClusterNode } from './cluster.js';
+import type { Cluster, ClusterNode } from './cluster.js';
+import { freeTcpPort } from './ports.js';
 import { BIN, ROOT, YAML, andanteContainer, component, ofKind, workloads, type Obj } from './helm.js';
 
 /** One change the loopback run makes to what the chart rendered, and why. */

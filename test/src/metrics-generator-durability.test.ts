@@ -14,7 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SpanKind, encodeTrace, type Span, type Trace } from '@andante/model';
 import { getMetric, makeTempDir, postOtlpHttp, removeTempDirs, startInProcess, stopAllInProcess, waitFor, type InProcessAndante } from './harness.js';
 import { makeSpan, randomSpanId, randomTraceId, str } from './otlp.js';
-import { freePort, startPrometheus, type PrometheusServer } from './prometheus.js';
+import { startPrometheus, type PrometheusServer } from './prometheus.js';
+import { freeTcpPort } from './ports.js';
 
 /** One export: a trace across `front` and `back` (names suffixed for a tenant when given). */
 function exportBody(suffix = ''): Uint8Array {
@@ -149,7 +150,7 @@ describe('metrics-generator remote_write while Prometheus is away', () => {
   it('drops the oldest samples past the queue bound, counted with reason queue_full, and never blocks an export', async () => {
     const dir = makeTempDir('generator-bound');
     // Nothing listens there: Prometheus is down for the whole test.
-    const url = `http://127.0.0.1:${await freePort()}/api/v1/write`;
+    const url = `http://127.0.0.1:${await freeTcpPort()}/api/v1/write`;
     const app = await startInProcess(join(dir, 'andante'), {
       metrics_generator: {
         registry: { collection_interval: '200ms' },

@@ -5,18 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeWriteRequest, snappyUncompress, type TimeSeries } from '@andante/generator';
+import { freeTcpPort } from './ports.js';
 import { waitFor } from './harness.js';
 
-export async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 export interface PromSample {
   metric: Record<string, string>;
@@ -36,7 +29,7 @@ export interface PrometheusServer {
 }
 
 export async function startPrometheus(dir: string): Promise<PrometheusServer> {
-  const port = await freePort();
+  const port = await freeTcpPort();
   const configFile = join(dir, 'prometheus.yml');
   // No scrape jobs until scrape() adds one: the generator's series arrive by remote_write.
   const baseConfig = 'global:\n  scrape_interval: 1h\nstorage:\n  exemplars:\n    max_exemplars: 100000\n';
