@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { freeTcpPort } from './ports.js';
 import { join } from 'node:path';
 
 export interface TestEtcd {
@@ -22,18 +22,7 @@ export interface TestEtcd {
   close(): Promise<void>;
 }
 
-/** A port the OS hands out for port 0, released again for etcd to bind. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freeTcpPort } from './ports.js';
 
 /** Serve clients over TLS with these PEM files; `clientCertAuth` also requires client certificates. */
 export interface TestEtcdTls {
@@ -81,8 +70,8 @@ export async function startTestEtcd(opts: { tls?: TestEtcdTls; binary?: string }
   const binary = opts.binary ?? process.env['ETCD_BIN'] ?? '/usr/bin/etcd';
   const tls = opts.tls;
   const dataDir = mkdtempSync(join(tmpdir(), 'andante-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+  const clientPort = await freeTcpPort();
+  const peerPort = await freeTcpPort();
   const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
   let proc: ChildProcess | undefined;
   let output = '';
