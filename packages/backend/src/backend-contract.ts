@@ -178,9 +178,15 @@ export function runBackendContract(name: string, makeBackend: BackendFactory, bu
         d.length === 256 * 1024 && d.every((x) => x === d[0]) && d[0]! >= 1 && d[0]! <= 16;
       const raced = await Promise.all(reads);
       // A server that writes objects in place (s3rver: nonAtomicWrites) can answer a read that races
-      // a write with a torn object: its bug, stated here and checked on the servers that write as S3.
-      if (!bugs.nonAtomicWrites) for (const r of raced) if (r) expect(isWhole(r)).toBe(true);
-      expect(isWhole(await b.read(['t', 'b'], 'contended'))).toBe(true);
+      // a write with a torn object, and can even keep one when two writes interleave (seen once in
+      // CI's Node 24 pass): its bug, stated here and checked on the servers that write as S3.
+      if (!bugs.nonAtomicWrites) {
+        for (const r of raced) if (r) expect(isWhole(r)).toBe(true);
+        expect(isWhole(await b.read(['t', 'b'], 'contended'))).toBe(true);
+      } else {
+        const last = await b.read(['t', 'b'], 'contended');
+        expect(last.length).toBe(256 * 1024);
+      }
       expect(await b.list(['t', 'b'])).toEqual(['contended']);
     });
 
