@@ -1,5 +1,6 @@
 // The querier's side of Tempo's pull model: it resolves `querier.frontend_worker.frontend_address`
-// (every address the name has: a headless service names every frontend), keeps one
+// (every address the name has: a headless service names every frontend; Andante also takes a
+// comma-separated list of host:port, for frontends that share no DNS name), keeps one
 // `/andante.Frontend/Process` stream to each, tells each how many jobs it can take, runs the jobs
 // with the querier's own QuerierJobs executor and sends the answers back. Names are resolved again
 // every dns_lookup_duration: frontends that appear are dialled, those gone are dropped. A stream
@@ -23,7 +24,7 @@ import {
 } from '@andante/model';
 
 export interface FrontendWorkerConfig {
-  /** host:port of the frontends' internal gRPC. */
+  /** host:port of the frontends' internal gRPC, or a comma-separated list of them. */
   frontendAddress: string;
   dnsLookupMs: number;
   /** querier.max_concurrent_queries: jobs in flight across every frontend (match_max_concurrent). */
@@ -47,6 +48,11 @@ export function splitHostPort(address: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address.trim());
   if (!m) throw new Error(`querier.frontend_worker.frontend_address: expected host:port, got ${JSON.stringify(address)}`);
   return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+}
+
+/** Every host:port of a frontend_address (one, or a comma-separated list); throws naming the key. */
+export function parseFrontendAddresses(address: string): { host: string; port: number }[] {
+  return address.split(',').map(splitHostPort);
 }
 
 /** How long a drained stream waits for the frontend to end it before it is cancelled. */
@@ -244,11 +250,14 @@ export class FrontendWorker {
 
   /** Dials frontends the name resolves to now, drops those it no longer does. */
   async resolve(): Promise<void> {
-    const { host, port } = splitHostPort(this.cfg.frontendAddress);
     let targets: string[];
     try {
-      const addrs = await lookup(host, { all: true });
-      targets = [...new Set(addrs.map((a) => (a.family === 6 ? `[${a.address}]:${port}` : `${a.address}:${port}`)))];
+      const resolved = await Promise.all(
+        parseFrontendAddresses(this.cfg.frontendAddress).map(async ({ host, port }) =>
+          (await lookup(host, { all: true })).map((a) => (a.family === 6 ? `[${a.address}]:${port}` : `${a.address}:${port}`)),
+        ),
+      );
+      targets = [...new Set(resolved.flat())];
     } catch (err) {
       // Keep the streams we have: a DNS hiccup is no reason to drop working frontends.
       this.logger.warn('cannot resolve querier.frontend_worker.frontend_address', { address: this.cfg.frontendAddress, err });

@@ -9,5 +9,5 @@ export { metricsBlockJob } from './metrics-block-job.js';
 export { metricsReplicatedJob } from './metrics-replicated-job.js';
 export { RingIngesterQuerier } from './ring-ingester-querier.js';
 export type { RingIngesterQuerierDeps } from './ring-ingester-querier.js';
-export { FrontendWorker, splitHostPort } from './frontend-worker.js';
+export { FrontendWorker, parseFrontendAddresses, splitHostPort } from './frontend-worker.js';
 export type { FrontendWorkerConfig } from './frontend-worker.js';

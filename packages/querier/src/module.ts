@@ -9,14 +9,14 @@ import type { Registry } from 'prom-client';
 import type { Blocklist } from './blocklist.js';
 import { Querier } from './querier.js';
 import { BlockSearchPool, type CompilerModule } from './search-pool.js';
-import { FrontendWorker } from './frontend-worker.js';
+import { FrontendWorker, parseFrontendAddresses } from './frontend-worker.js';
 
 /** Tempo's `querier:` block (the keys Andante reads), Tempo's defaults. */
 export interface QuerierModuleConfig {
   /** Jobs this querier runs at once, across every frontend it pulls from. */
   max_concurrent_queries: number;
   frontend_worker: {
-    /** host:port of the query-frontends' internal gRPC (a name resolving to every frontend). '' = none. */
+    /** host:port of the query-frontends' internal gRPC (a name resolving to every frontend), or a comma-separated list of them. '' = none. */
     frontend_address: string;
     /** How often frontend_address is resolved again. */
     dns_lookup_duration: string;
@@ -83,6 +83,8 @@ export function createQuerier(config: QuerierModuleConfig, deps: QuerierModuleDe
   if (pull && fw.frontend_address === '') {
     throw new Error('querier: no query-frontend in this process and querier.frontend_worker.frontend_address is empty; set it to the frontends\' internal gRPC host:port');
   }
+  // A malformed address fails the start, not each later resolve.
+  if (pull) parseFrontendAddresses(fw.frontend_address);
   const worker = pull
     ? new FrontendWorker(
         {
