@@ -63,4 +63,33 @@ describe('/ready', () => {
     expect(answers.filter((s) => s !== 200), 'traces not answered right after /ready').toEqual([]);
     expect(await second.stop(), second.stderr().slice(-2000)).toBe(0);
   }, 90_000);
+
+  it('answers 503 from SIGTERM on while everything is still served for shutdown_delay (connections not kept alive), then stops', async () => {
+    const dir = makeTempDir('ready-delay');
+    const proc = await startProcess(dir, { shutdown_delay: '5s' }, 30_000);
+    expect(await getReady(proc.ports.http)).toBe(200);
+    const keptAlive = await fetch(`http://127.0.0.1:${proc.ports.http}/api/echo`);
+    expect(keptAlive.headers.get('connection')).not.toBe('close');
+    const t0 = Date.now();
+    proc.child.kill('SIGTERM');
+    const deadline = Date.now() + 2_000;
+    let ready = 200;
+    while (ready === 200 && Date.now() < deadline) {
+      ready = (await fetch(`http://127.0.0.1:${proc.ports.http}/ready`)).status;
+      if (ready === 200) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(ready, '/ready after SIGTERM').toBe(503);
+    // Still served inside the delay: an export is acknowledged and found; API answers close their connection.
+    const [id] = await send(proc.ports.otlpHttp!, 1);
+    const found = await fetchTraceProto(proc.ports.http, id!);
+    expect(found.status).toBe(200);
+    const echo = await fetch(`http://127.0.0.1:${proc.ports.http}/api/echo`);
+    expect(echo.status).toBe(200);
+    expect(echo.headers.get('connection')).toBe('close');
+    expect(Date.now() - t0, 'the delay had not ended when the checks ran').toBeLessThan(5_000);
+    const { code } = await proc.exited;
+    expect(code, proc.stderr().slice(-2000)).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(5_000);
+    expect(proc.stderr()).toContain('shutdown delayed');
+  }, 60_000);
 });

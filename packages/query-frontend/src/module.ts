@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { FRONTEND_PROCESS_METHOD, SINGLE_TENANT, parseDuration, resolveTenant, type BlockLister, type LimitsProvider, type Logger, type MetricsEngine, type QuerierJobs, type SearchCompiler } from '@andante/model';
+import { FRONTEND_PROCESS_METHOD, SINGLE_TENANT, UnavailableError, parseDuration, resolveTenant, type BlockLister, type LimitsProvider, type Logger, type MetricsEngine, type QuerierJobs, type SearchCompiler } from '@andante/model';
 import type { GrpcServing, Service, ServerStreamMethod } from '@andante/service';
 import { FrontendQueue } from './queue/frontend-queue.js';
 import { searchLimitsOf, type QueryFrontendConfig } from './config.js';
@@ -38,6 +38,8 @@ export interface QueryFrontendDeps {
   prefix: string;
   /** Serve StreamingQuerier on the HTTP port (stream_over_http_enabled). */
   streamOverHttp: boolean;
+  /** How long a stop waits for the queries in flight to be answered (server.graceful_shutdown_timeout). */
+  drainTimeoutMs?: number;
 }
 
 export interface QueryFrontendService extends Service {
@@ -56,6 +58,48 @@ function opOfRoute(url: string, prefix: string): QueryOp | undefined {
   if (path.startsWith('/api/search/tag') || path.startsWith('/api/v2/search/tag')) return 'metadata';
   if (path.startsWith('/api/metrics/')) return 'metrics';
   return undefined;
+}
+
+/**
+ * The queries a frontend is answering. On stop it refuses new ones (503 / UNAVAILABLE, so the caller
+ * or its load balancer tries another frontend) and waits for these before closing its job queue:
+ * a frontend taken away under load (a rollout, a scale-down) fails none of the queries it took.
+ */
+class InFlightQueries {
+  private count = 0;
+  private draining = false;
+  private idle: (() => void)[] = [];
+
+  get refusing(): boolean {
+    return this.draining;
+  }
+
+  begin(): () => void {
+    this.count++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.count === 0) for (const wake of this.idle.splice(0)) wake();
+    };
+  }
+
+  /** Refuses new queries; resolves when those in flight ended, or after timeoutMs (false then). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    if (this.count === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      new Promise<true>((resolve) => this.idle.push(() => resolve(true))),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return ended;
+  }
+
+  get inFlight(): number {
+    return this.count;
+  }
 }
 
 const GRPC_OPS: Record<string, QueryOp> = { MetricsQueryRange: 'metrics', MetricsQueryInstant: 'metrics', Search: 'search', SearchTags: 'metadata', SearchTagsV2: 'metadata', SearchTagValues: 'metadata', SearchTagValuesV2: 'metadata' };
@@ -103,15 +147,23 @@ export function createQueryFrontend(config: QueryFrontendConfig, deps: QueryFron
     }
   };
 
+  const inFlight = new InFlightQueries();
   // Each method counted with the HTTP status its gRPC outcome maps to.
   const counted = (op: QueryOp, method: ServerStreamMethod): ServerStreamMethod => async (call) => {
     const tenant = tenantOf(call.metadata['x-scope-orgid']);
+    if (inFlight.refusing) {
+      count(tenant, op, 503);
+      throw new UnavailableError('query-frontend stopping');
+    }
+    const end = inFlight.begin();
     try {
       await method(call);
       count(tenant, op, 200);
     } catch (err) {
       count(tenant, op, (err as { httpStatus?: number }).httpStatus ?? 500);
       throw err;
+    } finally {
+      end();
     }
   };
   const methods = new Map(
@@ -132,10 +184,24 @@ export function createQueryFrontend(config: QueryFrontendConfig, deps: QueryFron
     metrics,
     queue,
     start: async () => undefined,
-    stop: async () => queue?.close(),
+    async stop() {
+      const drainMs = deps.drainTimeoutMs ?? 30_000;
+      if (!(await inFlight.drain(drainMs))) deps.logger.warn('query-frontend stopping with queries unanswered', { queries: inFlight.inFlight, waitedMs: drainMs });
+      queue?.close();
+    },
     // Tempo's: a frontend whose queue no querier takes from cannot answer.
     notReady: () => (queue && queue.connectedClients === 0 ? 'number of queriers connected to query-frontend is 0' : undefined),
     registerHttp(http: FastifyInstance): void {
+      http.addHook('onRequest', async (req, reply) => {
+        if (!opOfRoute(req.routeOptions.url ?? '', deps.prefix)) return;
+        if (inFlight.refusing) {
+          // Connection: close, so a pooled connection does not bring the next query here again.
+          return reply.code(503).header('connection', 'close').send('query-frontend stopping');
+        }
+        const end = inFlight.begin();
+        // 'close' comes after the response was sent, or when the caller went away first.
+        reply.raw.once('close', end);
+      });
       http.addHook('onResponse', async (req, reply) => {
         const op = req.is404 ? undefined : opOfRoute(req.routeOptions.url ?? '', deps.prefix);
         if (op) count(tenantOf(req.headers['x-scope-orgid']), op, reply.statusCode);

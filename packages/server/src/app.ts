@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { createLogger, type GeneratorPusher, type IngesterClient, type IngesterPusher, type IngesterQuerier, type Logger } from '@andante/model';
+import { createLogger, parseDuration, type GeneratorPusher, type IngesterClient, type IngesterPusher, type IngesterQuerier, type Logger } from '@andante/model';
 import { IngesterClientPool } from '@andante/ingester-client';
 import { GeneratorClientPool } from '@andante/generator-client';
 import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
@@ -84,6 +84,8 @@ export class Andante {
   private readonly eventLoopLag: EventLoopLagSampler;
   private started: AnyModuleName[] = [];
   private listening = false;
+  /** Set by a signal: not ready, no keep-alive; served as before until shutdown_delay ends. */
+  private shuttingDown = false;
   private stopping: Promise<void> | undefined;
 
   private resolveStopped: () => void = () => undefined;
@@ -120,6 +122,11 @@ export class Andante {
     this.api = Fastify({ logger: false });
     const requestDuration = (this.requestDuration = createRequestDuration(this.registry));
     instrumentRequests(this.api, requestDuration);
+    // Shutting down: each connection closes after its answer, so the next request opens one to a
+    // member the load balancer still sends to.
+    this.api.addHook('onSend', async (_req, reply) => {
+      if (this.shuttingDown || this.stopping) reply.header('connection', 'close');
+    });
     registerStatusRoutes(this.api, {
       prefix: cfg.http_api_prefix,
       version: VERSION,
@@ -366,6 +373,7 @@ export class Andante {
           multitenancyEnabled: cfg.multitenancy_enabled,
           prefix: cfg.http_api_prefix,
           streamOverHttp: cfg.stream_over_http_enabled,
+          drainTimeoutMs: parseDuration(cfg.server.graceful_shutdown_timeout),
         });
       }
       case 'compactor': {
@@ -434,6 +442,7 @@ export class Andante {
   /** One line per module not ready (Tempo's "Ingester not ready: ..."); empty when every one is. */
   notReady(): string[] {
     if (this.stopping) return ['Andante not ready: stopping'];
+    if (this.shuttingDown) return ['Andante not ready: shutting down'];
     const out: string[] = [];
     for (const [name, s] of this.services) {
       const why = s.notReady();
@@ -459,6 +468,20 @@ export class Andante {
     const ports = { http: portOf(this.api), ...receivers, grpc: this.internalPort };
     this.logger.info('andante started', { version: VERSION, target: this.cfg.target, modules: this.modules.filter((m) => !MODULES[m].internal), ports });
     return ports;
+  }
+
+  /**
+   * A signal's stop (Tempo's shutdown_delay): /ready answers 503 at once and connections are not
+   * kept alive, while every module keeps serving for `shutdown_delay`; then stop().
+   */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const delayMs = parseDuration(this.cfg.shutdown_delay);
+    if (delayMs > 0 && !this.stopping) {
+      this.logger.info('shutdown delayed: /ready answers 503 while still serving', { shutdown_delay: this.cfg.shutdown_delay });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+    await this.stop();
   }
 
   /**

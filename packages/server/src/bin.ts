@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   }
   const shutdown = (signal: string): void => {
     app.logger.info('shutting down', { signal });
-    app.stop().then(
+    app.shutdown().then(
       () => process.exit(0),
       (err: unknown) => {
         app.logger.error('shutdown failed', { err });

@@ -81,6 +81,11 @@ export interface AndanteConfig {
   http_api_prefix: string;
   /** Serve the StreamingQuerier gRPC service (h2c) on the HTTP port, as Grafana's streaming search needs. */
   stream_over_http_enabled: boolean;
+  /**
+   * Tempo's: after SIGTERM, /ready answers 503 and connections are not kept alive for this long,
+   * while everything is still served, so load balancers stop sending work before the stop begins.
+   */
+  shutdown_delay: string;
   server: {
     http_listen_address: string;
     http_listen_port: number;
@@ -150,6 +155,7 @@ export function defaultConfig(): AndanteConfig {
     // Tempo: false. On here so Grafana's streaming search works with no extra setting; HTTP/1.1
     // clients of the port see no difference (docs/design.md).
     stream_over_http_enabled: true,
+    shutdown_delay: '0s',
     server: {
       http_listen_address: '0.0.0.0',
       http_listen_port: 3200,
@@ -225,6 +231,7 @@ const DURATION_KEYS = new Set([
   'distributor.ring.heartbeat_period',
   'ingester.lifecycler.heartbeat_timeout',
   'server.graceful_shutdown_timeout',
+  'shutdown_delay',
   'ingester_client.remote_timeout',
   'querier.search.query_timeout',
   'querier.trace_by_id.query_timeout',
