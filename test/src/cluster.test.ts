@@ -369,6 +369,116 @@ describe('a multi-process cluster: 2 distributors, 3 ingesters (RF 3), 2 querier
     await cluster.waitRing('/compactor/ring', { 'compactor-1': 'ACTIVE', 'compactor-2': 'ACTIVE' }, 60_000, cluster.node('compactor-2'));
   }, 420_000);
 
+  it('distributors, queriers and query-frontends come and go under load: none of their exports or queries fails, nothing acknowledged is lost', async () => {
+    const fe1 = frontend();
+    const d1 = cluster.node('distributor-1');
+    // Three clients, one per distributor: the one whose distributor goes away may fail after its
+    // SIGTERM (a load balancer's client would try another); the others must never fail.
+    const leaving = new SdkTraffic([{ port: d1.otlpGrpc, protocol: 'grpc' }], { tenant: TENANT, concurrency: 2, tracesPerExport: 2, spansPerTrace: 3, pauseMs: 300, service: 'churn-leaving' });
+    const steady = new SdkTraffic([{ port: cluster.node('distributor-2').otlpHttp, protocol: 'http' }], { tenant: TENANT, concurrency: 1, tracesPerExport: 2, spansPerTrace: 3, pauseMs: 600, service: 'churn-steady' });
+    // Lookups rotate over the frontends a load balancer would send to; one is taken off the list
+    // at the moment it gets SIGTERM, so the lookups it holds then must still be answered.
+    const live: ClusterNode[] = [fe1];
+    let turn = 0;
+    const reader = new ContinuousReader(() => live[turn++ % live.length]!.http, steady, { tenant: TENANT, batch: 4 });
+    const fe2 = await cluster.define({ name: 'query-frontend-2', target: 'query-frontend' });
+    let joining: SdkTraffic | undefined;
+    const d3 = await cluster.define({ name: 'distributor-3', target: 'distributor' });
+    leaving.start();
+    steady.start();
+    try {
+      await steady.waitAcked(5);
+      reader.start();
+
+      // Queriers: a rolling restart under lookups, each coming back with a second frontend in its list.
+      const both = `127.0.0.1:${fe1.grpcPort},127.0.0.1:${fe2.grpcPort}`;
+      for (const q of [cluster.node('querier-1'), cluster.node('querier-2')]) {
+        const before = reader.seen.reads;
+        q.reconfigure({ querier: { frontend_worker: { frontend_address: both } } });
+        step(`${q.name} SIGTERM`);
+        expect(await q.terminate(), `${q.name} exit code`).toBe(0);
+        await q.start();
+        step(`${q.name} back`);
+        await waitFor(() => reader.seen.reads >= before + 8, 60_000, 'lookups go on after the querier restart');
+      }
+
+      // A frontend comes: ready once both queriers connected to it, then it takes lookups too.
+      await fe2.start();
+      step('query-frontend-2 ready');
+      await waitFor(async () => (await getMetric(fe2.http, 'tempo_query_frontend_connected_clients')) === 2, 30_000, 'both queriers connected to query-frontend-2');
+      live.push(fe2);
+      let before = reader.seen.reads;
+      await waitFor(() => reader.seen.reads >= before + 16, 60_000, 'lookups through both frontends');
+
+      // A frontend goes: off the list and SIGTERM at once, while a burst of lookups is in flight
+      // on it; it answers every one it took, then exits.
+      live.splice(live.indexOf(fe1), 1);
+      const order = steady.ackedOrder;
+      const burstIds = Array.from({ length: 60 }, (_, i) => order[i % order.length]!);
+      let answered = 0;
+      const burst = Promise.all(
+        burstIds.map(async (id) => {
+          const res = await fetchTraceProto(fe1.http, id, 'v2', { 'X-Scope-OrgID': TENANT });
+          answered++;
+          return `${id} ${res.status}`;
+        }),
+      );
+      await waitFor(() => answered > 0, 30_000, 'the first lookup of the burst answered');
+      const pendingAtSigterm = burstIds.length - answered;
+      step(`query-frontend SIGTERM with ${pendingAtSigterm} lookups in flight on it`);
+      const exited = fe1.terminate();
+      const burstAnswers = await burst;
+      expect(pendingAtSigterm, 'lookups in flight when the frontend got SIGTERM').toBeGreaterThan(0);
+      expect(burstAnswers.filter((a) => !a.endsWith(' 200')), 'lookups the stopping frontend did not answer 200').toEqual([]);
+      expect(await exited, 'query-frontend exit code').toBe(0);
+      before = reader.seen.reads;
+      await waitFor(() => reader.seen.reads >= before + 8, 60_000, 'lookups through query-frontend-2 alone');
+      // ... and comes back on its address: the queriers dial it again by themselves.
+      await fe1.start();
+      step('query-frontend back');
+      live.push(fe1);
+
+      // A distributor comes: ACTIVE on /distributor/ring, and its exports are acknowledged.
+      await d3.start();
+      await cluster.waitRing('/distributor/ring', { 'distributor-1': 'ACTIVE', 'distributor-2': 'ACTIVE', 'distributor-3': 'ACTIVE' });
+      joining = new SdkTraffic([{ port: d3.otlpGrpc, protocol: 'grpc' }], { tenant: TENANT, concurrency: 1, tracesPerExport: 2, spansPerTrace: 3, pauseMs: 300, service: 'churn-joining' });
+      joining.start();
+      await joining.waitAcked(5);
+      // A distributor goes, with its client's exports in flight: it leaves the ring and exits 0.
+      await leaving.waitAcked(3);
+      step('distributor-1 SIGTERM');
+      expect(await d1.terminate(), 'distributor-1 exit code').toBe(0);
+      await leaving.stop();
+      step(`distributor-1 exited; its client saw ${leaving.stats.failed} failed exports after the SIGTERM`);
+      await cluster.waitRing('/distributor/ring', { 'distributor-2': 'ACTIVE', 'distributor-3': 'ACTIVE' }, 60_000, cluster.node('distributor-2'));
+      await joining.waitAcked(5);
+      await steady.waitAcked(5);
+    } finally {
+      await reader.stop();
+      step(`reader stopped after ${reader.seen.reads} reads`);
+      await Promise.all([leaving.stop(), steady.stop(), joining?.stop()]);
+    }
+    expect(steady.stats.failed, steady.stats.errors.join('\n')).toBe(0);
+    const joined = joining!;
+    expect(joined.stats.failed, joined.stats.errors.join('\n')).toBe(0);
+    expect(leaving.stats.acked).toBeGreaterThan(0);
+    expect(reader.seen.errors, 'lookups that failed while members came and went').toEqual([]);
+    expect(reader.seen.notFound).toEqual([]);
+    expect(reader.seen.incomplete).toEqual([]);
+    for (const t of [leaving, steady, joined]) await expectAllFound(t);
+    // Searches through either frontend see the traces acknowledged by the distributor that left.
+    for (const fe of [fe1, fe2]) {
+      const res = await fetch(fe.url(`/api/search?q=${encodeURIComponent('{ resource.service.name = "churn-leaving" }')}&limit=5&start=${Math.floor(Date.now() / 1000) - 3600}&end=${Math.floor(Date.now() / 1000) + 60}`), { headers: { 'X-Scope-OrgID': TENANT } });
+      expect(res.status, fe.name).toBe(200);
+      expect(((await res.json()) as { traces: unknown[] }).traces.length, fe.name).toBeGreaterThan(0);
+    }
+    // Back to the cluster the other cases expect: distributor-1 up, distributor-3 gone.
+    await d1.start();
+    expect(await d3.terminate(), 'distributor-3 exit code').toBe(0);
+    await cluster.waitRing('/distributor/ring', { 'distributor-1': 'ACTIVE', 'distributor-2': 'ACTIVE' });
+    await Promise.all([leaving.shutdown(), steady.shutdown(), joined.shutdown()]);
+  }, 600_000);
+
   it('a malformed internal gRPC message to each internal service gets an error, not a crash', async () => {
     const bad = [Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.from([0x0a, 0x05, 0x01])];
     const methods: [ClusterNode, string][] = [

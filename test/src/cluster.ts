@@ -149,6 +149,11 @@ export class ClusterNode {
     await waitFor(async () => (await fetch(this.url('/ready'))).status === 200, timeoutMs, () => `${this.name} /ready 200; log tail:\n${this.tail(15)}`, 200);
   }
 
+  /** Config merged last from the next start on: a rollout with a changed setting. */
+  reconfigure(extra: Tree): void {
+    this.spec.extra = extra;
+  }
+
   /** SIGKILL, then waits for the exit. */
   async kill9(): Promise<void> {
     await this.proc?.kill9();
