@@ -6,10 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { applyYaml, configTree, defaultConfig, expandEnv, loadConfig, parseFlags } from './config.js';
-import { parseDuration, silentLogger } from '@andante/model';
+import { Secret, parseDuration, silentLogger } from '@andante/model';
 import { Overrides } from './overrides.js';
 import { configWarnings } from './config-warnings.js';
-import { Secret } from './secret.js';
 
 describe('config', () => {
   it('has Tempo defaults', () => {

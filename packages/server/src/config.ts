@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
-import { defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
+import { Secret, defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
 import { defaultDistributorConfig, readReceiverTls, splitEndpoint, DEFAULT_ZIPKIN_ENDPOINT, type DistributorConfig } from '@andante/distributor';
 import { defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
 import { defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
@@ -22,7 +22,6 @@ import {
   type GeneratorConfig,
 } from '@andante/generator';
 import { defaultInstanceId, defaultKVStoreConfig, validateKVStoreConfig, type KVStoreConfig } from '@andante/ring';
-import { Secret } from './secret.js';
 import { redactSecrets } from './redact.js';
 import { normalizeTempoDoc } from './config-tempo.js';
 
