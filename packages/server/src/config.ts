@@ -16,6 +16,7 @@ import { defaultQuerierModuleConfig, type QuerierModuleConfig } from '@andante/q
 import {
   GeneratorConfigError,
   defaultGeneratorConfig,
+  defaultGeneratorRingConfig,
   parseGeneratorConfig,
   parseGeneratorOverrides,
   validateGeneratorConfig,
@@ -24,7 +25,6 @@ import {
 import {
   BASIC_RING_DURATION_KEYS,
   INGESTER_LIFECYCLER_DURATION_KEYS,
-  defaultBasicRingConfig,
   defaultIngesterLifecyclerConfig,
   validateBasicRingConfig,
   validateIngesterLifecyclerConfig,
@@ -81,7 +81,7 @@ export interface AndanteConfig {
     log_level: 'debug' | 'info' | 'warn' | 'error';
     graceful_shutdown_timeout: string;
   };
-  distributor: DistributorConfig & { ring: BasicRingConfig };
+  distributor: DistributorConfig;
   /** Tempo's ingester_client: how distributors call ingesters in other processes. */
   ingester_client: { remote_timeout: string };
   /**
@@ -95,7 +95,7 @@ export interface AndanteConfig {
   /** The ingester's keys, and its ring member's (`lifecycler`, @andante/ring: the lifecycler lives there). */
   ingester: IngesterModuleConfig & { lifecycler: IngesterLifecyclerConfig };
   query_frontend: QueryFrontendConfig;
-  compactor: CompactorModuleConfig & { ring: BasicRingConfig };
+  compactor: CompactorModuleConfig;
   storage: {
     trace: {
       backend: 'local' | 's3';
@@ -134,13 +134,13 @@ export function defaultConfig(): AndanteConfig {
       log_level: 'info',
       graceful_shutdown_timeout: '30s',
     },
-    distributor: { ...defaultDistributorConfig(), ring: defaultBasicRingConfig('5m') },
+    distributor: defaultDistributorConfig(),
     ingester_client: { remote_timeout: '5s' },
     querier: { ...defaultQuerierModuleConfig(), search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false },
     metrics_generator_client: { remote_timeout: '5s' },
     ingester: { ...defaultIngesterModuleConfig(), lifecycler: defaultIngesterLifecyclerConfig() },
     query_frontend: defaultQueryFrontendConfig(),
-    compactor: { ...defaultCompactorModuleConfig(), ring: defaultBasicRingConfig('1m') },
+    compactor: defaultCompactorModuleConfig(),
     storage: {
       trace: {
         backend: 'local',
@@ -156,7 +156,7 @@ export function defaultConfig(): AndanteConfig {
         },
       },
     },
-    metrics_generator: { ...defaultGeneratorConfig(), ring: defaultBasicRingConfig('1m') },
+    metrics_generator: { ...defaultGeneratorConfig(), ring: defaultGeneratorRingConfig() },
     overrides: {
       defaults: {
         ingestion: { rate_limit_bytes: 15_000_000, burst_size_bytes: 20_000_000, max_traces_per_user: 10_000 },
