@@ -9,10 +9,10 @@ import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backe
 import { defaultBlockConfig } from '@andante/storage';
 import { Secret, defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
 import { defaultDistributorConfig, readReceiverTls, splitEndpoint, DEFAULT_ZIPKIN_ENDPOINT, type DistributorConfig } from '@andante/distributor';
-import { defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
-import { defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
+import { INGESTER_DURATION_KEYS, defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
+import { COMPACTION_DURATION_KEYS, defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
 import { defaultQueryFrontendConfig, type QueryFrontendConfig } from '@andante/query-frontend';
-import { defaultQuerierModuleConfig, type QuerierModuleConfig } from '@andante/querier';
+import { QUERIER_DURATION_KEYS, defaultQuerierModuleConfig, validateQuerierModuleConfig, type QuerierModuleConfig } from '@andante/querier';
 import {
   GeneratorConfigError,
   defaultGeneratorConfig,
@@ -85,11 +85,10 @@ export interface AndanteConfig {
   /** Tempo's ingester_client: how distributors call ingesters in other processes. */
   ingester_client: { remote_timeout: string };
   /**
-   * Tempo's querier: deadlines of its calls to ingesters in other processes (search, tags and
-   * metrics; trace by ID), and whether trace by ID asks only the trace's replicas
-   * (query_relevant_ingesters) instead of every ingester.
+   * Tempo's querier (the querier package's keys), with the deadlines of its calls to ingesters in
+   * other processes and query_relevant_ingesters.
    */
-  querier: QuerierModuleConfig & { search: { query_timeout: string }; trace_by_id: { query_timeout: string }; query_relevant_ingesters: boolean };
+  querier: QuerierModuleConfig;
   /** Tempo's metrics_generator_client: how distributors call metrics-generators in other processes. */
   metrics_generator_client: { remote_timeout: string };
   /** The ingester's keys, and its ring member's (`lifecycler`, @andante/ring: the lifecycler lives there). */
@@ -136,7 +135,7 @@ export function defaultConfig(): AndanteConfig {
     },
     distributor: defaultDistributorConfig(),
     ingester_client: { remote_timeout: '5s' },
-    querier: { ...defaultQuerierModuleConfig(), search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false },
+    querier: defaultQuerierModuleConfig(),
     metrics_generator_client: { remote_timeout: '5s' },
     ingester: { ...defaultIngesterModuleConfig(), lifecycler: defaultIngesterLifecyclerConfig() },
     query_frontend: defaultQueryFrontendConfig(),
@@ -185,23 +184,14 @@ const DURATION_KEYS = new Set([
   'server.graceful_shutdown_timeout',
   'shutdown_delay',
   'ingester_client.remote_timeout',
-  'querier.search.query_timeout',
-  'querier.trace_by_id.query_timeout',
+  ...QUERIER_DURATION_KEYS.map((k) => `querier.${k}`),
   'metrics_generator_client.remote_timeout',
-  'ingester.trace_idle_period',
-  'ingester.max_block_duration',
-  'ingester.flush_check_period',
-  'ingester.complete_block_timeout',
+  ...INGESTER_DURATION_KEYS.map((k) => `ingester.${k}`),
   'storage.trace.blocklist_poll',
   'overrides.per_tenant_override_period',
   'overrides.defaults.compaction.block_retention',
   'query_frontend.search.max_duration',
-  'querier.frontend_worker.dns_lookup_duration',
-  'compactor.compaction.block_retention',
-  'compactor.compaction.compacted_block_retention',
-  'compactor.compaction.compaction_window',
-  'compactor.compaction.compaction_cycle',
-  'compactor.compaction.orphaned_block_grace_period',
+  ...COMPACTION_DURATION_KEYS.map((k) => `compactor.compaction.${k}`),
   'storage.trace.s3.retry_backoff_initial',
   'storage.trace.s3.retry_backoff_max',
 ]);
@@ -338,11 +328,7 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
   asConfigErrorOf(() => validateIngesterLifecyclerConfig(cfg.ingester.lifecycler, 'ingester.lifecycler'));
   const basicRings = { 'metrics_generator.ring': cfg.metrics_generator.ring, 'compactor.ring': cfg.compactor.ring, 'distributor.ring': cfg.distributor.ring };
   for (const [path, ring] of Object.entries(basicRings)) asConfigErrorOf(() => validateBasicRingConfig(ring, path));
-  const positive = (path: string, n: number): void => {
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${path}: expected a positive integer, got ${n}`);
-  };
-  positive('querier.max_concurrent_queries', cfg.querier.max_concurrent_queries);
-  positive('querier.frontend_worker.parallelism', cfg.querier.frontend_worker.parallelism);
+  asConfigErrorOf(() => validateQuerierModuleConfig(cfg.querier, 'querier'));
   const outstanding = cfg.query_frontend.max_outstanding_per_tenant;
   if (!Number.isInteger(outstanding) || outstanding < 0) throw new ConfigError(`query_frontend.max_outstanding_per_tenant: expected a non-negative integer (0: unbounded), got ${outstanding}`);
   asConfigError(() => validateGeneratorConfig(cfg.metrics_generator));
