@@ -50,6 +50,15 @@ describe('config', () => {
     expect(() => loadConfig(['-distributor.ring.kvstore.etcd.endpointz=x'])).toThrow('unknown flag -distributor.ring.kvstore.etcd.endpointz');
   });
 
+  it("takes instance_zone on the compactor and distributor rings too (the generator ring's key; Tempo has none there), from YAML or a flag, default empty", () => {
+    const d = defaultConfig();
+    expect([d.metrics_generator.ring.instance_zone, d.compactor.ring.instance_zone, d.distributor.ring.instance_zone]).toEqual(['', '', '']);
+    const cfg = loadConfig(['-compactor.ring.instance_zone=zone-c', '-distributor.ring.instance_zone=zone-d', '-metrics_generator.ring.instance_zone=zone-g']);
+    expect([cfg.metrics_generator.ring.instance_zone, cfg.compactor.ring.instance_zone, cfg.distributor.ring.instance_zone]).toEqual(['zone-g', 'zone-c', 'zone-d']);
+    applyYaml(cfg, 'compactor:\n  ring:\n    instance_zone: zone-e\n');
+    expect(cfg.compactor.ring.instance_zone).toBe('zone-e');
+  });
+
   it("reads the internal clients' deadlines with Tempo's keys and defaults", () => {
     expect(defaultConfig().metrics_generator_client.remote_timeout).toBe('5s');
     const cfg = defaultConfig();
