@@ -10,7 +10,7 @@ import { startTestEtcd } from '@andante/ring/testing';
 
 const HEARTBEAT_TIMEOUT_MS = 3_000;
 const etcd = await startTestEtcd();
-const base = defaultKVStoreConfig({ reveal: () => '' });
+const base = defaultKVStoreConfig();
 const kv = { ...base, store: 'etcd', etcd: { ...base.etcd, endpoints: [etcd.endpoint] } };
 const ring = async (): Promise<RingClient> => {
   const r = createRingStore(kv, { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS }, silentLogger);

@@ -122,7 +122,7 @@ describe('rings in etcd across processes', () => {
 
     // SIGTERM: b leaves every ring (no UNHEALTHY leftover), read here from etcd directly.
     expect(await b.stop()).toBe(0);
-    const view = createRingStore({ ...defaultKVStoreConfig({ reveal: () => '' }), store: 'etcd', prefix, etcd: { ...defaultKVStoreConfig({ reveal: () => '' }).etcd, endpoints: [etcd.endpoint] } }, { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 3_000 }, silentLogger);
+    const view = createRingStore({ ...defaultKVStoreConfig(), store: 'etcd', prefix, etcd: { ...defaultKVStoreConfig().etcd, endpoints: [etcd.endpoint] } }, { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 3_000 }, silentLogger);
     try {
       await view.start();
       expect((await view.list()).map((i) => i.id)).toEqual(['ingester-a']);

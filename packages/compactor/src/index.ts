@@ -7,5 +7,5 @@ export { ownAllJobs, HashJobOwnership, RingJobOwnership, jobToken } from './owne
 export type { JobOwnership, JobOwnerLookup } from './ownership.js';
 export { selectCompactionJobs, windowJobKey } from './selector.js';
 export type { CompactionJob } from './selector.js';
-export { createCompactor, defaultCompactorModuleConfig, COMPACTION_DURATION_KEYS } from './module.js';
+export { createCompactor, defaultCompactorModuleConfig, defaultCompactorRingConfig, COMPACTION_DURATION_KEYS } from './module.js';
 export type { CompactorModuleConfig, CompactorModuleDeps, CompactorService } from './module.js';

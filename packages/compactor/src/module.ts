@@ -3,6 +3,7 @@
 // bucket or directory.
 
 import { parseDuration } from '@andante/model';
+import { defaultBasicRingConfig, type BasicRingConfig } from '@andante/ring';
 import type { Service } from '@andante/service';
 import { Compactor, type CompactorDeps } from './compactor.js';
 import { defaultCompactorConfig } from './config.js';
@@ -22,6 +23,8 @@ export interface CompactorModuleConfig {
     /** Andante: encoded bytes buffered for one compaction output; larger jobs are cut into several blocks. */
     output_block_buffer_bytes: number;
   };
+  /** Tempo's `compactor.ring`: the compactors' ring, over which they share the jobs (the server builds it). */
+  ring: BasicRingConfig;
 }
 
 export function defaultCompactorModuleConfig(): CompactorModuleConfig {
@@ -38,7 +41,13 @@ export function defaultCompactorModuleConfig(): CompactorModuleConfig {
       orphaned_block_grace_period: '1h',
       output_block_buffer_bytes: d.outputBlockBufferBytes,
     },
+    ring: defaultCompactorRingConfig(),
   };
+}
+
+/** Tempo's `compactor.ring` defaults: heartbeat_timeout 1m (Tempo's for compactors), heartbeat_period 5s. */
+export function defaultCompactorRingConfig(): BasicRingConfig {
+  return defaultBasicRingConfig('1m');
 }
 
 /** Durations in `compactor.compaction` that must parse (checked when the config loads). */

@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 async function compactorMember(id: string, backend: LocalBackend, clock: { now: number }) {
-  const base = defaultKVStoreConfig({ reveal: () => '' });
+  const base = defaultKVStoreConfig();
   const kv = { ...base, store: 'etcd', etcd: { ...base.etcd, endpoints: [etcd.endpoint], dial_timeout: '2s' } };
   const ring: RingClient = createRingStore(kv, { key: 'compactor', replicationFactor: 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS }, silentLogger);
   await ring.start();

@@ -16,7 +16,7 @@ export { GeneratorForwarder } from './generator-forwarder.js';
 export type { GeneratorForwarderOptions } from './generator-forwarder.js';
 export { GeneratorRingPusher } from './generator-ring-pusher.js';
 export type { GeneratorRingPusherDeps } from './generator-ring-pusher.js';
-export { createDistributor, defaultDistributorConfig, splitEndpoint, DEFAULT_ZIPKIN_ENDPOINT } from './module.js';
+export { createDistributor, defaultDistributorConfig, defaultDistributorRingConfig, splitEndpoint, DEFAULT_ZIPKIN_ENDPOINT } from './module.js';
 export type { DistributorConfig, DistributorModuleDeps, DistributorService, OtlpGrpcProtocolConfig, OtlpHttpProtocolConfig, ZipkinReceiverConfigBlock } from './module.js';
 export { decodeExportRequest } from './otlp-decode.js';
 export type { DecodedBatch, ResourceRef, ScopeRef, SpanRef } from './otlp-decode.js';

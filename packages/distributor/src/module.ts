@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { GeneratorPusher, IngesterPusher, LimitsProvider, Logger } from '@andante/model';
-import type { InstanceDesc, RingSnapshot } from '@andante/ring';
+import { defaultBasicRingConfig, type BasicRingConfig, type InstanceDesc, type RingSnapshot } from '@andante/ring';
 import type { Service } from '@andante/service';
 import { ExportDecoderPool } from './decoder-pool.js';
 import { Distributor } from './distributor.js';
@@ -40,6 +40,8 @@ export interface DistributorConfig {
     /** Zipkin JSON v2 on POST /api/v2/spans; null (the default) unless the receivers block lists it. */
     zipkin: ZipkinReceiverConfigBlock | null;
   };
+  /** Tempo's `distributor.ring`: the distributors' own ring (its member joins with this module; the server builds it). */
+  ring: BasicRingConfig;
 }
 
 /** `distributor.receivers.zipkin` (the Collector's zipkin receiver keys Andante reads). */
@@ -63,7 +65,13 @@ export function defaultDistributorConfig(): DistributorConfig {
       },
       zipkin: null,
     },
+    ring: defaultDistributorRingConfig(),
   };
+}
+
+/** Tempo's `distributor.ring` defaults: heartbeat_timeout 5m (Tempo's for distributors), heartbeat_period 5s. */
+export function defaultDistributorRingConfig(): BasicRingConfig {
+  return defaultBasicRingConfig('5m');
 }
 
 export interface DistributorModuleDeps {

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { hostname } from 'node:os';
 import { defaultMetricsGeneratorLimits } from '@andante/model';
+import { defaultKVStoreConfig } from '@andante/ring';
 import {
   DEFAULT_SERVICE_GRAPHS_BUCKETS,
   DEFAULT_SPAN_METRICS_BUCKETS,
   defaultGeneratorConfig,
+  defaultGeneratorRingConfig,
   effectiveProcessorConfig,
   parseGeneratorConfig,
   parseGeneratorOverrides,
@@ -19,6 +22,12 @@ describe('generator config', () => {
     expect(cfg.processor.span_metrics.intrinsic_dimensions).toEqual({ service: true, span_name: true, span_kind: true, status_code: true, status_message: false });
     expect(cfg.storage.remote_write_add_org_id_header).toBe(true);
     expect(cfg.metrics_ingestion_time_range_slack).toBe('30s');
+  });
+
+  it("metrics_generator.ring has Tempo's defaults (pkg/ring.Config): heartbeat_period 5s, heartbeat_timeout 1m, the hostname as instance_id, no instance_zone", () => {
+    const ring = defaultGeneratorRingConfig();
+    expect(ring).toMatchObject({ heartbeat_period: '5s', heartbeat_timeout: '1m', instance_id: hostname(), instance_addr: '', instance_port: 0, instance_zone: '' });
+    expect(ring.kvstore).toEqual(defaultKVStoreConfig());
   });
 
   it('parses remote_write entries with auth, headers and queue settings', () => {

@@ -5,6 +5,7 @@
 
 import { defaultMetricsGeneratorLimits, parseDuration } from '@andante/model';
 import type { DimensionMappingConfig, FilterPolicyConfig, MetricsGeneratorLimits, PolicyMatchConfig } from '@andante/model';
+import { defaultBasicRingConfig, type BasicRingConfig } from '@andante/ring';
 import { parseRelabelConfigs, type RelabelConfig } from './relabel.js';
 
 /** Every processor name Tempo 2.10 accepts in `metrics_generator.processors`. */
@@ -88,6 +89,11 @@ export interface RemoteWriteConfig {
 }
 
 export interface GeneratorConfig {
+  /**
+   * What the generator itself reads of its ring block (instance_id, the instance label). The full
+   * `metrics_generator.ring` block is @andante/ring's BasicRingConfig, defaults from
+   * defaultGeneratorRingConfig(); the server merges it and builds the ring.
+   */
   ring: {
     kvstore: { store: string };
     heartbeat_period: string;
@@ -155,6 +161,11 @@ export function defaultGeneratorConfig(): GeneratorConfig {
     storage: { path: '', remote_write: [], remote_write_add_org_id_header: true, remote_write_flush_deadline: '1m' },
     metrics_ingestion_time_range_slack: '30s',
   };
+}
+
+/** Tempo's `metrics_generator.ring` defaults (pkg/ring.Config): heartbeat_timeout 1m, heartbeat_period 5s. */
+export function defaultGeneratorRingConfig(): BasicRingConfig {
+  return defaultBasicRingConfig('1m');
 }
 
 export function defaultRemoteWriteConfig(): RemoteWriteConfig {

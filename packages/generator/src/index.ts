@@ -5,6 +5,7 @@ export {
   DEFAULT_SERVICE_GRAPHS_BUCKETS,
   GeneratorConfigError,
   defaultGeneratorConfig,
+  defaultGeneratorRingConfig,
   defaultRemoteWriteConfig,
   parseGeneratorConfig,
   parseGeneratorOverrides,

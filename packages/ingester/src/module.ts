@@ -1,5 +1,5 @@
-// The ingester module: Tempo's `ingester:` keys (the lifecycler's ring keys are the ring's, kept
-// by the server), and the factory the module table calls.
+// The ingester module: Tempo's `ingester:` keys (the `lifecycler` block is @andante/ring's
+// IngesterLifecyclerConfig, where the lifecycler lives), and the factory the module table calls.
 
 import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';

@@ -54,6 +54,7 @@ export type { SearchSpan, SearchSpanSet, ServiceStats, TraceSearchMetadata, Sear
 export { TAG_SCOPES, INTRINSIC_TAGS, collectTagNames, parseTagRef, collectTagValues, tagValueOf } from './tags.js';
 export type { TagScope, TagValue, TagValueType, TagRef } from './tags.js';
 export { parseDuration } from './duration.js';
+export { Secret, SECRET_MASK } from './secret.js';
 export { WorkerPool } from './worker-pool.js';
 export type { JobDone, WorkerPoolOptions } from './worker-pool.js';
 export { mulberry32 } from './seeded-random.js';

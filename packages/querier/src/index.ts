@@ -3,7 +3,7 @@ export type { QuerierDeps } from './querier.js';
 export { Blocklist } from './blocklist.js';
 export { BlockSearchPool } from './search-pool.js';
 export type { CompilerModule } from './search-pool.js';
-export { createQuerier, defaultQuerierModuleConfig } from './module.js';
+export { createQuerier, defaultQuerierModuleConfig, validateQuerierModuleConfig, QUERIER_DURATION_KEYS } from './module.js';
 export type { QuerierModuleConfig, QuerierModuleDeps, QuerierService } from './module.js';
 export { metricsBlockJob } from './metrics-block-job.js';
 export { metricsReplicatedJob } from './metrics-replicated-job.js';

@@ -27,13 +27,34 @@ export interface QuerierModuleConfig {
     /** Sent to frontends to name this querier (Tempo: the hostname). */
     id: string;
   };
+  /** Deadline of the querier's search, tags and metrics calls to ingesters in other processes (Tempo: 30s). */
+  search: { query_timeout: string };
+  /** Deadline of its trace-by-ID calls to ingesters in other processes (Tempo: 10s). */
+  trace_by_id: { query_timeout: string };
+  /** Trace by ID asks only the trace's replicas instead of every ingester (Tempo: false). */
+  query_relevant_ingesters: boolean;
 }
 
 export function defaultQuerierModuleConfig(): QuerierModuleConfig {
   return {
     max_concurrent_queries: 20,
     frontend_worker: { frontend_address: '', dns_lookup_duration: '10s', parallelism: 2, match_max_concurrent: true, id: hostname() },
+    search: { query_timeout: '30s' },
+    trace_by_id: { query_timeout: '10s' },
+    query_relevant_ingesters: false,
   };
+}
+
+/** Keys of the `querier` block (relative to it) whose values are Go durations (checked when the config loads). */
+export const QUERIER_DURATION_KEYS = ['frontend_worker.dns_lookup_duration', 'search.query_timeout', 'trace_by_id.query_timeout'] as const;
+
+/** Checks the values of a `querier` block; `path` names it in the error (querier). */
+export function validateQuerierModuleConfig(config: QuerierModuleConfig, path: string): void {
+  const positive = (key: string, n: number): void => {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${path}.${key}: expected a positive integer, got ${n}`);
+  };
+  positive('max_concurrent_queries', config.max_concurrent_queries);
+  positive('frontend_worker.parallelism', config.frontend_worker.parallelism);
 }
 
 export interface QuerierModuleDeps {

@@ -3,15 +3,15 @@
 // Tempo), `metrics-generator`, `compactor`, `distributor`.
 
 import { hostname, networkInterfaces } from 'node:os';
-import { parseDuration, type Logger } from '@andante/model';
-import { EtcdRingKV, type SecretValue } from './etcd-kv.js';
+import { Secret, parseDuration, type Logger } from '@andante/model';
+import { EtcdRingKV } from './etcd-kv.js';
 import { MemoryRingKV, type RingKV } from './kv.js';
 import { RingClient } from './ring-client.js';
 import type { RingConfig } from './ring.js';
 
 export const KV_STORES = ['inmemory', 'etcd'] as const;
 
-/** Tempo's `<component>.ring.kvstore` block (the consul, multi and memberlist stores are not offered). */
+/** Tempo's `<component>.ring.kvstore` block (the consul, multi and memberlist stores are not offered); the etcd password is a Secret. */
 export interface KVStoreConfig {
   store: string;
   prefix: string;
@@ -24,12 +24,12 @@ export interface KVStoreConfig {
     tls_key_path: string;
     tls_ca_path: string;
     username: string;
-    password: SecretValue;
+    password: Secret;
   };
 }
 
 /** Tempo's defaults, except `store`: Tempo defaults to memberlist, which Andante does not offer. */
-export function defaultKVStoreConfig(password: SecretValue): KVStoreConfig {
+export function defaultKVStoreConfig(): KVStoreConfig {
   return {
     store: 'inmemory',
     prefix: 'collectors/',
@@ -42,7 +42,7 @@ export function defaultKVStoreConfig(password: SecretValue): KVStoreConfig {
       tls_key_path: '',
       tls_ca_path: '',
       username: '',
-      password,
+      password: new Secret(),
     },
   };
 }

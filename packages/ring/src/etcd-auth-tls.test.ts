@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
-import { createLogger } from '@andante/model';
+import { Secret, createLogger } from '@andante/model';
 import { createRingStore, defaultKVStoreConfig, type KVStoreConfig } from './create-ring-store.js';
 import { Lifecycler } from './lifecycler.js';
 import { startTestEtcd, type TestEtcd } from './testing/etcd-server.js';
@@ -26,7 +26,7 @@ async function etcdWith(opts: Parameters<typeof startTestEtcd>[0] = {}): Promise
 }
 
 function kv(endpoint: string, etcd: Partial<KVStoreConfig['etcd']>): KVStoreConfig {
-  const base = defaultKVStoreConfig({ reveal: () => '' });
+  const base = defaultKVStoreConfig();
   return { ...base, store: 'etcd', etcd: { ...base.etcd, endpoints: [endpoint], dial_timeout: '2s', max_retries: 1, ...etcd } };
 }
 
@@ -62,8 +62,8 @@ describe('etcd client settings', () => {
     // Without credentials etcd refuses.
     await expect(joinAndRead(kv(etcd.endpoint, {}))).rejects.toThrow(/user name is empty|permission denied|invalid auth token/i);
     const lines: string[] = [];
-    await expect(joinAndRead(kv(etcd.endpoint, { username: 'root', password: { reveal: () => 'wrong-pw-0000' } }), lines)).rejects.toThrow(/authentication failed/i);
-    expect(await joinAndRead(kv(etcd.endpoint, { username: 'root', password: { reveal: () => PASSWORD } }), lines)).toEqual(['m-1=ACTIVE']);
+    await expect(joinAndRead(kv(etcd.endpoint, { username: 'root', password: new Secret('wrong-pw-0000') }), lines)).rejects.toThrow(/authentication failed/i);
+    expect(await joinAndRead(kv(etcd.endpoint, { username: 'root', password: new Secret(PASSWORD) }), lines)).toEqual(['m-1=ACTIVE']);
     expect(lines.join('\n')).not.toContain(PASSWORD);
   });
 

@@ -10,7 +10,7 @@ import { ExponentialBackoff, handleWhen, noop, retry, type IBackoff } from 'cock
 import type { Logger } from '@andante/model';
 import { emptyRingDesc, type RingDesc, type RingKV, type RingState, type RingWatchListener } from './kv.js';
 
-/** Something that holds a secret without printing it (the server's Secret). */
+/** Something that holds a secret without printing it (@andante/model's Secret). */
 export interface SecretValue {
   reveal(): string;
 }

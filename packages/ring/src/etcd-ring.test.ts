@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 function kvConfig(): KVStoreConfig {
-  const kv = defaultKVStoreConfig({ reveal: () => '' });
+  const kv = defaultKVStoreConfig();
   return { ...kv, store: 'etcd', prefix: `t${Math.random().toString(36).slice(2)}/`, etcd: { ...kv.etcd, endpoints: [etcd.endpoint], dial_timeout: '1s', max_retries: 2 } };
 }
 

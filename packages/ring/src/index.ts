@@ -10,3 +10,13 @@ export { Lifecycler } from './lifecycler.js';
 export type { LifecyclerConfig, LifecyclerHooks } from './lifecycler.js';
 export { createRingStore, defaultKVStoreConfig, validateKVStoreConfig, defaultInstanceId, instanceAddress, KV_STORES } from './create-ring-store.js';
 export type { KVStoreConfig, RingStoreOptions } from './create-ring-store.js';
+export {
+  defaultBasicRingConfig,
+  validateBasicRingConfig,
+  defaultIngesterLifecyclerConfig,
+  validateIngesterLifecyclerConfig,
+  BASIC_RING_DURATION_KEYS,
+  BASIC_RING_NUM_TOKENS,
+  INGESTER_LIFECYCLER_DURATION_KEYS,
+} from './ring-config.js';
+export type { BasicRingConfig, IngesterRingConfig, IngesterLifecyclerConfig } from './ring-config.js';

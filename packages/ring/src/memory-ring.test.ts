@@ -5,7 +5,7 @@ import { Lifecycler } from './lifecycler.js';
 
 describe('ring in memory (kvstore.store: inmemory)', () => {
   it('runs the same lifecycle: join ACTIVE with tokens, forget, re-register on the next heartbeat, leave', async () => {
-    const ring = createRingStore(defaultKVStoreConfig({ reveal: () => '' }), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
+    const ring = createRingStore(defaultKVStoreConfig(), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
     await ring.start();
     const lc = new Lifecycler(ring, { id: 'i-1', address: 'h:9095', numTokens: 128, heartbeatPeriodMs: 20 });
     await lc.start();
@@ -25,7 +25,7 @@ describe('ring in memory (kvstore.store: inmemory)', () => {
   });
 
   it('rejects an unknown store', () => {
-    expect(() => createRingStore({ ...defaultKVStoreConfig({ reveal: () => '' }), store: 'consul' }, { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 1 }, silentLogger)).toThrow(
+    expect(() => createRingStore({ ...defaultKVStoreConfig(), store: 'consul' }, { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 1 }, silentLogger)).toThrow(
       'kvstore.store: unsupported store "consul"; supported: inmemory, etcd',
     );
   });
@@ -44,7 +44,7 @@ describe('instance identity', () => {
 
 describe('restart with the same instance ID', () => {
   it('keeps the tokens it had in the ring', async () => {
-    const ring = createRingStore(defaultKVStoreConfig({ reveal: () => '' }), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
+    const ring = createRingStore(defaultKVStoreConfig(), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
     await ring.start();
     const first = new Lifecycler(ring, { id: 'i-1', address: 'h:9095', numTokens: 16, heartbeatPeriodMs: 1_000 });
     await first.start();

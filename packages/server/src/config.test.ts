@@ -6,10 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { applyYaml, configTree, defaultConfig, expandEnv, loadConfig, parseFlags } from './config.js';
-import { parseDuration, silentLogger } from '@andante/model';
+import { Secret, parseDuration, silentLogger } from '@andante/model';
 import { Overrides } from './overrides.js';
 import { configWarnings } from './config-warnings.js';
-import { Secret } from './secret.js';
 
 describe('config', () => {
   it('has Tempo defaults', () => {
@@ -49,6 +48,15 @@ describe('config', () => {
     expect(() => loadConfig(['-compactor.ring.kvstore.store=etcd'])).toThrow('compactor.ring.kvstore.etcd.endpoints: required when compactor.ring.kvstore.store is etcd');
     expect(() => loadConfig(['-metrics_generator.ring.kvstore.etcd.dial_timeout=soon'])).toThrow('metrics_generator.ring.kvstore.etcd.dial_timeout');
     expect(() => loadConfig(['-distributor.ring.kvstore.etcd.endpointz=x'])).toThrow('unknown flag -distributor.ring.kvstore.etcd.endpointz');
+  });
+
+  it("takes instance_zone on the compactor and distributor rings too (the generator ring's key; Tempo has none there), from YAML or a flag, default empty", () => {
+    const d = defaultConfig();
+    expect([d.metrics_generator.ring.instance_zone, d.compactor.ring.instance_zone, d.distributor.ring.instance_zone]).toEqual(['', '', '']);
+    const cfg = loadConfig(['-compactor.ring.instance_zone=zone-c', '-distributor.ring.instance_zone=zone-d', '-metrics_generator.ring.instance_zone=zone-g']);
+    expect([cfg.metrics_generator.ring.instance_zone, cfg.compactor.ring.instance_zone, cfg.distributor.ring.instance_zone]).toEqual(['zone-g', 'zone-c', 'zone-d']);
+    applyYaml(cfg, 'compactor:\n  ring:\n    instance_zone: zone-e\n');
+    expect(cfg.compactor.ring.instance_zone).toBe('zone-e');
   });
 
   it("reads the internal clients' deadlines with Tempo's keys and defaults", () => {

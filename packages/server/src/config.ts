@@ -7,22 +7,30 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
-import { defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
+import { Secret, defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
 import { defaultDistributorConfig, readReceiverTls, splitEndpoint, DEFAULT_ZIPKIN_ENDPOINT, type DistributorConfig } from '@andante/distributor';
-import { defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
-import { defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
+import { INGESTER_DURATION_KEYS, defaultIngesterModuleConfig, type IngesterModuleConfig } from '@andante/ingester';
+import { COMPACTION_DURATION_KEYS, defaultCompactorModuleConfig, type CompactorModuleConfig } from '@andante/compactor';
 import { defaultQueryFrontendConfig, type QueryFrontendConfig } from '@andante/query-frontend';
-import { defaultQuerierModuleConfig, type QuerierModuleConfig } from '@andante/querier';
+import { QUERIER_DURATION_KEYS, defaultQuerierModuleConfig, validateQuerierModuleConfig, type QuerierModuleConfig } from '@andante/querier';
 import {
   GeneratorConfigError,
   defaultGeneratorConfig,
+  defaultGeneratorRingConfig,
   parseGeneratorConfig,
   parseGeneratorOverrides,
   validateGeneratorConfig,
   type GeneratorConfig,
 } from '@andante/generator';
-import { defaultInstanceId, defaultKVStoreConfig, validateKVStoreConfig, type KVStoreConfig } from '@andante/ring';
-import { Secret } from './secret.js';
+import {
+  BASIC_RING_DURATION_KEYS,
+  INGESTER_LIFECYCLER_DURATION_KEYS,
+  defaultIngesterLifecyclerConfig,
+  validateBasicRingConfig,
+  validateIngesterLifecyclerConfig,
+  type BasicRingConfig,
+  type IngesterLifecyclerConfig,
+} from '@andante/ring';
 import { redactSecrets } from './redact.js';
 import { normalizeTempoDoc } from './config-tempo.js';
 
@@ -38,33 +46,8 @@ export function s3BackendConfig(c: S3StorageConfig): S3Config {
   return { ...c, secret_key: c.secret_key.reveal(), session_token: c.session_token.reveal() };
 }
 
-/** Tempo's `<component>.ring.kvstore` block; the etcd password is a Secret. */
-export type RingKVStoreConfig = KVStoreConfig & { etcd: { password: Secret } };
-
-/** The ring block Tempo's distributor, compactor and metrics-generator share (dskit's BasicLifecycler). */
-export interface BasicRingConfig {
-  kvstore: RingKVStoreConfig;
-  heartbeat_period: string;
-  heartbeat_timeout: string;
-  /** Unique in the ring; the hostname by default, as in Tempo. */
-  instance_id: string;
-  /** What others dial; empty: this host's first non-loopback IPv4 address. */
-  instance_addr: string;
-  /** 0: server.grpc_listen_port. */
-  instance_port: number;
-}
-
-export function defaultRingKVStore(): RingKVStoreConfig {
-  const kv = defaultKVStoreConfig(new Secret());
-  return { ...kv, etcd: { ...kv.etcd, password: new Secret() } };
-}
-
-function defaultBasicRing(heartbeatTimeout: string): BasicRingConfig {
-  return { kvstore: defaultRingKVStore(), heartbeat_period: '5s', heartbeat_timeout: heartbeatTimeout, instance_id: defaultInstanceId(), instance_addr: '', instance_port: 0 };
-}
-
-/** The paths of every ring block (each has kvstore, heartbeat_period and heartbeat_timeout). */
-const RING_PATHS = ['ingester.lifecycler.ring', 'metrics_generator.ring', 'compactor.ring', 'distributor.ring'] as const;
+/** The basic ring blocks (@andante/ring's BasicRingConfig), by path. */
+const BASIC_RING_PATHS = ['metrics_generator.ring', 'compactor.ring', 'distributor.ring'] as const;
 
 export interface LimitsConfig {
   ingestion: { rate_limit_bytes: number; burst_size_bytes: number; max_traces_per_user: number };
@@ -98,36 +81,20 @@ export interface AndanteConfig {
     log_level: 'debug' | 'info' | 'warn' | 'error';
     graceful_shutdown_timeout: string;
   };
-  distributor: DistributorConfig & { ring: BasicRingConfig };
+  distributor: DistributorConfig;
   /** Tempo's ingester_client: how distributors call ingesters in other processes. */
   ingester_client: { remote_timeout: string };
   /**
-   * Tempo's querier: deadlines of its calls to ingesters in other processes (search, tags and
-   * metrics; trace by ID), and whether trace by ID asks only the trace's replicas
-   * (query_relevant_ingesters) instead of every ingester.
+   * Tempo's querier (the querier package's keys), with the deadlines of its calls to ingesters in
+   * other processes and query_relevant_ingesters.
    */
-  querier: QuerierModuleConfig & { search: { query_timeout: string }; trace_by_id: { query_timeout: string }; query_relevant_ingesters: boolean };
+  querier: QuerierModuleConfig;
   /** Tempo's metrics_generator_client: how distributors call metrics-generators in other processes. */
   metrics_generator_client: { remote_timeout: string };
-  ingester: IngesterModuleConfig & {
-    lifecycler: {
-      ring: { kvstore: RingKVStoreConfig; heartbeat_timeout: string; replication_factor: number; zone_awareness_enabled: boolean };
-      num_tokens: number;
-      heartbeat_period: string;
-      /** Tempo's lifecycler heartbeat_timeout (1m); the ring's own (5m) decides health. */
-      heartbeat_timeout: string;
-      availability_zone: string;
-      unregister_on_shutdown: boolean;
-      /** What others dial; empty: this host's first non-loopback IPv4 address. */
-      address: string;
-      /** 0: server.grpc_listen_port. */
-      port: number;
-      /** Unique in the ring; the hostname by default, as in Tempo. */
-      id: string;
-    };
-  };
+  /** The ingester's keys, and its ring member's (`lifecycler`, @andante/ring: the lifecycler lives there). */
+  ingester: IngesterModuleConfig & { lifecycler: IngesterLifecyclerConfig };
   query_frontend: QueryFrontendConfig;
-  compactor: CompactorModuleConfig & { ring: BasicRingConfig };
+  compactor: CompactorModuleConfig;
   storage: {
     trace: {
       backend: 'local' | 's3';
@@ -138,8 +105,8 @@ export interface AndanteConfig {
       block: { bloom_filter_false_positive: number; bloom_filter_shard_size_bytes: number; row_group_size_spans: number };
     };
   };
-  /** The generator package's config, with the ring block owned here (shared shape with the other rings). */
-  metrics_generator: GeneratorConfig & { ring: BasicRingConfig & { instance_zone: string } };
+  /** The generator package's config; its ring block has the shape every basic ring has (@andante/ring). */
+  metrics_generator: GeneratorConfig & { ring: BasicRingConfig };
   overrides: {
     defaults: LimitsConfig;
     per_tenant_override_config: string;
@@ -166,26 +133,13 @@ export function defaultConfig(): AndanteConfig {
       log_level: 'info',
       graceful_shutdown_timeout: '30s',
     },
-    distributor: { ...defaultDistributorConfig(), ring: defaultBasicRing('5m') },
+    distributor: defaultDistributorConfig(),
     ingester_client: { remote_timeout: '5s' },
-    querier: { ...defaultQuerierModuleConfig(), search: { query_timeout: '30s' }, trace_by_id: { query_timeout: '10s' }, query_relevant_ingesters: false },
+    querier: defaultQuerierModuleConfig(),
     metrics_generator_client: { remote_timeout: '5s' },
-    ingester: {
-      ...defaultIngesterModuleConfig(),
-      lifecycler: {
-        ring: { kvstore: defaultRingKVStore(), heartbeat_timeout: '5m', replication_factor: 1, zone_awareness_enabled: false },
-        num_tokens: 128,
-        heartbeat_period: '5s',
-        heartbeat_timeout: '1m',
-        availability_zone: '',
-        unregister_on_shutdown: true,
-        address: '',
-        port: 0,
-        id: defaultInstanceId(),
-      },
-    },
+    ingester: { ...defaultIngesterModuleConfig(), lifecycler: defaultIngesterLifecyclerConfig() },
     query_frontend: defaultQueryFrontendConfig(),
-    compactor: { ...defaultCompactorModuleConfig(), ring: defaultBasicRing('1m') },
+    compactor: defaultCompactorModuleConfig(),
     storage: {
       trace: {
         backend: 'local',
@@ -201,7 +155,7 @@ export function defaultConfig(): AndanteConfig {
         },
       },
     },
-    metrics_generator: { ...defaultGeneratorConfig(), ring: { ...defaultBasicRing('1m'), instance_zone: '' } },
+    metrics_generator: { ...defaultGeneratorConfig(), ring: defaultGeneratorRingConfig() },
     overrides: {
       defaults: {
         ingestion: { rate_limit_bytes: 15_000_000, burst_size_bytes: 20_000_000, max_traces_per_user: 10_000 },
@@ -225,33 +179,19 @@ const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null &&
 
 /** Keys whose values are durations (validated when loaded). */
 const DURATION_KEYS = new Set([
-  ...RING_PATHS.flatMap((p) => [`${p}.heartbeat_timeout`, `${p}.kvstore.etcd.dial_timeout`]),
-  'metrics_generator.ring.heartbeat_period',
-  'compactor.ring.heartbeat_period',
-  'distributor.ring.heartbeat_period',
-  'ingester.lifecycler.heartbeat_timeout',
+  ...BASIC_RING_PATHS.flatMap((p) => BASIC_RING_DURATION_KEYS.map((k) => `${p}.${k}`)),
+  ...INGESTER_LIFECYCLER_DURATION_KEYS.map((k) => `ingester.lifecycler.${k}`),
   'server.graceful_shutdown_timeout',
   'shutdown_delay',
   'ingester_client.remote_timeout',
-  'querier.search.query_timeout',
-  'querier.trace_by_id.query_timeout',
+  ...QUERIER_DURATION_KEYS.map((k) => `querier.${k}`),
   'metrics_generator_client.remote_timeout',
-  'ingester.trace_idle_period',
-  'ingester.max_block_duration',
-  'ingester.flush_check_period',
-  'ingester.complete_block_timeout',
-  'ingester.lifecycler.ring.heartbeat_timeout',
-  'ingester.lifecycler.heartbeat_period',
+  ...INGESTER_DURATION_KEYS.map((k) => `ingester.${k}`),
   'storage.trace.blocklist_poll',
   'overrides.per_tenant_override_period',
   'overrides.defaults.compaction.block_retention',
   'query_frontend.search.max_duration',
-  'querier.frontend_worker.dns_lookup_duration',
-  'compactor.compaction.block_retention',
-  'compactor.compaction.compacted_block_retention',
-  'compactor.compaction.compaction_window',
-  'compactor.compaction.compaction_cycle',
-  'compactor.compaction.orphaned_block_grace_period',
+  ...COMPACTION_DURATION_KEYS.map((k) => `compactor.compaction.${k}`),
   'storage.trace.s3.retry_backoff_initial',
   'storage.trace.s3.retry_backoff_max',
 ]);
@@ -385,23 +325,10 @@ export function validateConfig(cfg: AndanteConfig): AndanteConfig {
       throw new ConfigError(`storage.trace.s3: ${(err as Error).message}`);
     }
   }
-  const rings = { 'ingester.lifecycler.ring': cfg.ingester.lifecycler.ring, 'metrics_generator.ring': cfg.metrics_generator.ring, 'compactor.ring': cfg.compactor.ring, 'distributor.ring': cfg.distributor.ring };
-  for (const [path, ring] of Object.entries(rings)) {
-    try {
-      validateKVStoreConfig(ring.kvstore, `${path}.kvstore`);
-    } catch (err) {
-      throw new ConfigError((err as Error).message);
-    }
-  }
-  const tokens = cfg.ingester.lifecycler.num_tokens;
-  if (!Number.isInteger(tokens) || tokens < 1) throw new ConfigError('ingester.lifecycler.num_tokens: expected a positive integer');
-  const rf = cfg.ingester.lifecycler.ring.replication_factor;
-  if (!Number.isInteger(rf) || rf < 1) throw new ConfigError('ingester.lifecycler.ring.replication_factor: expected a positive integer');
-  const positive = (path: string, n: number): void => {
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${path}: expected a positive integer, got ${n}`);
-  };
-  positive('querier.max_concurrent_queries', cfg.querier.max_concurrent_queries);
-  positive('querier.frontend_worker.parallelism', cfg.querier.frontend_worker.parallelism);
+  asConfigErrorOf(() => validateIngesterLifecyclerConfig(cfg.ingester.lifecycler, 'ingester.lifecycler'));
+  const basicRings = { 'metrics_generator.ring': cfg.metrics_generator.ring, 'compactor.ring': cfg.compactor.ring, 'distributor.ring': cfg.distributor.ring };
+  for (const [path, ring] of Object.entries(basicRings)) asConfigErrorOf(() => validateBasicRingConfig(ring, path));
+  asConfigErrorOf(() => validateQuerierModuleConfig(cfg.querier, 'querier'));
   const outstanding = cfg.query_frontend.max_outstanding_per_tenant;
   if (!Number.isInteger(outstanding) || outstanding < 0) throw new ConfigError(`query_frontend.max_outstanding_per_tenant: expected a non-negative integer (0: unbounded), got ${outstanding}`);
   asConfigError(() => validateGeneratorConfig(cfg.metrics_generator));

@@ -2,7 +2,7 @@
 // headers, TLS keys) cannot be declared as Secrets in the defaults; they are masked by key name
 // when the config is printed, with the same mask as Secret.
 
-import { SECRET_MASK } from './secret.js';
+import { SECRET_MASK } from '@andante/model';
 
 /** Keys whose non-empty values are secrets (S3 credentials, remote_write auth and TLS keys). */
 const SECRET_KEYS = new Set(['secret_key', 'session_token', 'password', 'credentials', 'key']);

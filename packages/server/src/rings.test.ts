@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@andante/model';
 import { service } from '@andante/service';
 import { Andante } from './app.js';
-import { defaultConfig, type AndanteConfig } from './config.js';
+import { applyYaml, defaultConfig, validateConfig, type AndanteConfig } from './config.js';
 import { createRing, ringModule, withMembership } from './rings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'andante-rings-'));
@@ -55,6 +55,31 @@ describe('rings as modules', () => {
       const { http } = await app.start();
       expect(await shards(http, '/compactor/ring')).toEqual({ status: 200, members: [['compactor-compactor', 'ACTIVE']] });
       expect((await shards(http, '/ingester/ring')).status).toBe(404);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("compactor.ring.instance_zone and distributor.ring.instance_zone (the generator ring's key) put the member in that zone: the ring page shows it in JSON and HTML", async () => {
+    const cfg = config('zones', 'all');
+    applyYaml(cfg, ['compactor:', '  ring:', '    instance_zone: zone-c', 'distributor:', '  ring:', '    instance_zone: zone-d', 'metrics_generator:', '  ring:', '    instance_zone: zone-g'].join('\n'));
+    validateConfig(cfg);
+    const app = new Andante(cfg);
+    try {
+      const { http } = await app.start();
+      const zones = async (path: string): Promise<[string, string][]> => {
+        const body = (await (await fetch(`http://127.0.0.1:${http}${path}`)).json()) as { shards: { id: string; zone: string }[] };
+        return body.shards.map((s) => [s.id, s.zone]);
+      };
+      expect(await zones('/compactor/ring')).toEqual([['zones-compactor', 'zone-c']]);
+      expect(await zones('/distributor/ring')).toEqual([['zones-distributor', 'zone-d']]);
+      expect(await zones('/metrics-generator/ring')).toEqual([['zones-generator', 'zone-g']]);
+      expect(await zones('/ingester/ring')).toEqual([['zones-ingester', '']]);
+      for (const [path, id, zone] of [['/compactor/ring', 'zones-compactor', 'zone-c'], ['/distributor/ring', 'zones-distributor', 'zone-d']] as const) {
+        const html = await (await fetch(`http://127.0.0.1:${http}${path}`, { headers: { accept: 'text/html' } })).text();
+        expect(html).toContain(`<tr><td>${id}</td><td>ACTIVE</td>`);
+        expect(html).toMatch(new RegExp(`<tr><td>${id}</td><td>ACTIVE</td><td>[^<]*</td><td>${zone}</td>`));
+      }
     } finally {
       await app.stop();
     }

@@ -6,9 +6,9 @@
 // member joins after it started and leaves after it stopped (withMembership).
 
 import type { Logger } from '@andante/model';
-import { Lifecycler, createRingStore, instanceAddress, type LifecyclerConfig, type RingClient, type RingConfig } from '@andante/ring';
+import { BASIC_RING_NUM_TOKENS, Lifecycler, createRingStore, instanceAddress, type BasicRingConfig, type LifecyclerConfig, type RingClient, type RingConfig } from '@andante/ring';
 import { service, type Service } from '@andante/service';
-import { durationMs, type AndanteConfig, type BasicRingConfig } from './config.js';
+import { durationMs, type AndanteConfig } from './config.js';
 import { registerRingPage } from './routes/ring-page.js';
 
 export interface RingMember {
@@ -65,12 +65,12 @@ export function createRing(name: RingName, cfg: AndanteConfig, logger: Logger, b
     );
     return { store, lifecycler };
   }
-  const basic = (key: string, r: BasicRingConfig, zone = ''): RingMember => {
+  const basic = (key: string, r: BasicRingConfig): RingMember => {
     const store = createRingStore(r.kvstore, { key, replicationFactor: 1, heartbeatTimeoutMs: durationMs(r.heartbeat_timeout) }, log);
     const lifecycler = new Lifecycler(
       store,
       Object.defineProperties(
-        { id: r.instance_id, numTokens: 128, heartbeatPeriodMs: durationMs(r.heartbeat_period), zone },
+        { id: r.instance_id, numTokens: BASIC_RING_NUM_TOKENS, heartbeatPeriodMs: durationMs(r.heartbeat_period), zone: r.instance_zone },
         Object.getOwnPropertyDescriptors(memberAddress(r.instance_addr, r.instance_port)),
       ) as LifecyclerConfig,
       log,
@@ -79,7 +79,7 @@ export function createRing(name: RingName, cfg: AndanteConfig, logger: Logger, b
   };
   switch (name) {
     case 'metrics-generator':
-      return basic('metrics-generator', cfg.metrics_generator.ring, cfg.metrics_generator.ring.instance_zone);
+      return basic('metrics-generator', cfg.metrics_generator.ring);
     case 'compactor':
       return basic('compactor', cfg.compactor.ring);
     case 'distributor':

@@ -3,19 +3,18 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@andante/model';
-import { Lifecycler, createRingStore, type RingClient } from '@andante/ring';
+import { Lifecycler, createRingStore, defaultKVStoreConfig, type KVStoreConfig, type RingClient } from '@andante/ring';
 import { startTestEtcd, type TestEtcd } from '@andante/ring/testing';
-import { defaultRingKVStore, type RingKVStoreConfig } from '../config.js';
 import { registerRingPage } from './ring-page.js';
 
 let etcd: TestEtcd;
 let app: FastifyInstance;
-let kv: RingKVStoreConfig;
+let kv: KVStoreConfig;
 const cleanup: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   etcd = await startTestEtcd();
-  const base = defaultRingKVStore();
+  const base = defaultKVStoreConfig();
   kv = { ...base, store: 'etcd', etcd: { ...base.etcd, endpoints: [etcd.endpoint], dial_timeout: '2s' } };
 });
 afterAll(async () => {

@@ -6,8 +6,8 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { silentLogger } from '@andante/model';
-import { casRing, createRingStore } from '@andante/ring';
-import { defaultConfig, defaultRingKVStore, loadConfig, type AndanteConfig } from '../config.js';
+import { casRing, createRingStore, defaultKVStoreConfig } from '@andante/ring';
+import { defaultConfig, loadConfig, type AndanteConfig } from '../config.js';
 import { registerRingPage } from './ring-page.js';
 import { registerStatusRoutes } from './status.js';
 
@@ -17,7 +17,7 @@ const FLAG_SECRET = 'flag-token-5be21c40aa';
 let dir: string;
 let cfg: AndanteConfig;
 let app: FastifyInstance;
-const ringStore = createRingStore(defaultRingKVStore(), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
+const ringStore = createRingStore(defaultKVStoreConfig(), { key: 'ring', replicationFactor: 1, heartbeatTimeoutMs: 60_000 }, silentLogger);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'status-'));

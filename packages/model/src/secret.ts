@@ -1,7 +1,8 @@
 // A config value that must never be shown: Tempo's (dskit's) flagext.Secret. A key is made secret
-// by giving it a Secret default in the config schema (config.ts); from then on every way of printing
-// the config masks it (JSON and YAML through toJSON, util.inspect, template strings), and code that
-// needs the value asks for it with reveal().
+// by giving it a Secret default in its package's config (the ring's kvstore password, the server's
+// S3 credentials); from then on every way of printing the config masks it (JSON and YAML through
+// toJSON, util.inspect, template strings), and code that needs the value asks for it with reveal().
+// Here so every component package can type its own secret-holding config.
 
 import { inspect } from 'node:util';
 
