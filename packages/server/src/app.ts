@@ -11,7 +11,7 @@ import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createLogger, parseDuration, type GeneratorPusher, type IngesterClient, type IngesterPusher, type IngesterQuerier, type Logger } from '@andante/model';
 import { IngesterClientPool } from '@andante/ingester-client';
 import { GeneratorClientPool } from '@andante/generator-client';
-import { LocalBackend, S3Backend, type Backend } from '@andante/backend';
+import { LocalBackend, S3Backend, s3BackendConfig, type Backend } from '@andante/backend';
 import { RingJobOwnership, createCompactor, type CompactorService } from '@andante/compactor';
 import { BlockEncoderPool, type BlockConfig } from '@andante/storage';
 import type { InstanceDesc, RingSnapshot } from '@andante/ring';
@@ -22,7 +22,7 @@ import { Blocklist, RingIngesterQuerier, createQuerier, type QuerierService } fr
 import { createQueryFrontend } from '@andante/query-frontend';
 import { grpcServings, service, type GrpcBidiMethods, type GrpcMethods, type GrpcUnaryMethods, type ServerStreamMethod, type Service } from '@andante/service';
 import { metricsEngine, searchCompiler } from '@andante/traceql';
-import { durationMs, parseTarget, s3BackendConfig, type AndanteConfig } from './config.js';
+import { durationMs, parseTarget, type AndanteConfig } from './config.js';
 import { configWarnings } from './config-warnings.js';
 import { createRequestDuration, instrumentRequests, observeGrpc } from './request-metrics.js';
 import { GrpcOverHttp2 } from './grpc-over-http2.js';

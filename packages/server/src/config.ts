@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { defaultS3Config, validateS3Config, type S3Config } from '@andante/backend';
+import { defaultS3StorageConfig, s3BackendConfig, validateS3Config, type S3StorageConfig } from '@andante/backend';
 import { defaultBlockConfig } from '@andante/storage';
 import { Secret, defaultMetricsGeneratorLimits, parseDuration, type MetricsGeneratorLimits } from '@andante/model';
 import { defaultDistributorConfig, readReceiverTls, splitEndpoint, DEFAULT_ZIPKIN_ENDPOINT, type DistributorConfig } from '@andante/distributor';
@@ -37,14 +37,6 @@ import { normalizeTempoDoc } from './config-tempo.js';
 /** The user-selectable modules (Tempo's names); `-target` takes one, `all`, or a comma-separated list. */
 export const TARGETS = ['all', 'distributor', 'ingester', 'querier', 'query-frontend', 'compactor', 'metrics-generator'] as const;
 export type Target = (typeof TARGETS)[number];
-
-/** Tempo's s3 keys; the credentials are Secrets as in Tempo (access_key, an identifier, is not). */
-export type S3StorageConfig = Omit<S3Config, 'secret_key' | 'session_token'> & { secret_key: Secret; session_token: Secret };
-
-/** The S3 backend's settings, credentials revealed: for the backend only. */
-export function s3BackendConfig(c: S3StorageConfig): S3Config {
-  return { ...c, secret_key: c.secret_key.reveal(), session_token: c.session_token.reveal() };
-}
 
 /** The basic ring blocks (@andante/ring's BasicRingConfig), by path. */
 const BASIC_RING_PATHS = ['metrics_generator.ring', 'compactor.ring', 'distributor.ring'] as const;
@@ -144,7 +136,7 @@ export function defaultConfig(): AndanteConfig {
       trace: {
         backend: 'local',
         local: { path: './data/traces' },
-        s3: { ...defaultS3Config(), secret_key: new Secret(), session_token: new Secret() },
+        s3: defaultS3StorageConfig(),
         wal: { path: './data/wal' },
         blocklist_poll: '5m',
         block: {

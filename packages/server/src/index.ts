@@ -4,6 +4,5 @@ export { loadConfig, defaultConfig, applyYaml, validateConfig, parseFlags, parse
 export type { AndanteConfig, Target } from './config.js';
 export { MODULES, ALL_MODULES, ModuleError, selectModules, startOrder, stopWaves, checkSelection, servesRemoteCallers } from './modules.js';
 export type { ModuleName, InternalModuleName, AnyModuleName, ModuleDef, RemoteTransport, RemoteInterface } from './modules.js';
-export type { S3StorageConfig } from './config.js';
 export { Overrides } from './overrides.js';
 export { tempoKeyRules } from './config-tempo.js';
