@@ -337,7 +337,7 @@ export class Compactor {
       outputs: outputs.map((m) => m.blockID),
       traces: outputs.reduce((n, m) => n + m.totalObjects, 0),
       spans: outputs.reduce((n, m) => n + m.totalSpans, 0),
-      level: plan.level,
+      compaction_level: plan.level,
     });
     return outputs;
   }

@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
   LimitExceededError,
   PayloadTooLargeError,
+  RateLimitedLog,
   UnavailableError,
   tokenForTraceId,
   type IngesterPusher,
@@ -51,7 +52,7 @@ const LOG_EVERY_MS = 10_000;
 
 export class ReplicatedPusher {
   private readonly inflight = new Map<string, number>();
-  private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
+  private readonly failureLog = new RateLimitedLog(LOG_EVERY_MS);
 
   constructor(private readonly deps: ReplicatedPushDeps) {}
 
@@ -210,13 +211,8 @@ export class ReplicatedPusher {
    */
   private logFailure(instance: InstanceDesc, err: unknown): void {
     if (err instanceof LimitExceededError) return;
-    const now = Date.now();
-    const last = this.lastLogged.get(instance.id);
-    if (last && now - last.at < LOG_EVERY_MS) {
-      last.suppressed++;
-      return;
-    }
-    this.lastLogged.set(instance.id, { at: now, suppressed: 0 });
-    this.deps.logger.warn('push to ingester failed', { ingester: instance.id, address: instance.address, err, suppressed_since_last: last?.suppressed ?? 0 });
+    this.failureLog.log(instance.id, (suppressed) =>
+      this.deps.logger.warn('push to ingester failed', { ingester: instance.id, address: instance.address, err, suppressed_since_last: suppressed }),
+    );
   }
 }

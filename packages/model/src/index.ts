@@ -45,7 +45,7 @@ export {
 export type { TraceSegment, GeneratorPushRequest, GeneratorPusher, PushRequest, PushResult, IngesterPusher, IngesterQuerier, IngesterClient, IngesterTrace, RecentBlocks, SearchRequest, SearchPartial, TagsRequest, TagsPartial, TagValuesRequest, TagValuesPartial } from './ingest.js';
 export { defaultTenantLimits, defaultMetricsGeneratorLimits, staticLimits } from './limits.js';
 export type { TenantLimits, LimitsProvider, MetricsGeneratorLimits, FilterPolicyConfig, PolicyMatchConfig, DimensionMappingConfig } from './limits.js';
-export { createLogger, silentLogger } from './log.js';
+export { RateLimitedLog, createLogger, silentLogger } from './log.js';
 export type { Logger, LogLevel, LogFields } from './log.js';
 export { TraceDecodeCache, decodeTrace, encodeTrace, spanWireSize, encodedSpanSize, encodedResourceSize, encodedScopeSize } from './trace-codec.js';
 export { combineTraces, countSpans } from './combine.js';

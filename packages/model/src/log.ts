@@ -17,7 +17,12 @@ export function createLogger(level: LogLevel = 'info', base: LogFields = {}, wri
   const min = LEVELS[level];
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields): void => {
     if (LEVELS[lvl] < min) return;
-    const entry: LogFields = { ts: new Date().toISOString(), level: lvl, msg, ...base, ...fields };
+    const ts = new Date().toISOString();
+    const entry: LogFields = { ts, level: lvl, msg, ...base, ...fields };
+    // A field named like one of these must not hide the entry's own (a compaction's `level` did).
+    entry['ts'] = ts;
+    entry['level'] = lvl;
+    entry['msg'] = msg;
     if (entry['err'] instanceof Error) entry['err'] = (entry['err'] as Error).message;
     write(JSON.stringify(entry, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
   };
@@ -31,3 +36,25 @@ export function createLogger(level: LogLevel = 'info', base: LogFields = {}, wri
 }
 
 export const silentLogger: Logger = createLogger('error', {}, () => undefined);
+
+/**
+ * Logs at most one entry per key every `everyMs`, counting those left out in between
+ * (`suppressed_since_last`): a peer that fails every call must not flood the log.
+ */
+export class RateLimitedLog {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(private readonly everyMs = 10_000) {}
+
+  /** Calls `write` with the count left out since the last entry for `key`, or counts this one. */
+  log(key: string, write: (suppressedSinceLast: number) => void): void {
+    const now = Date.now();
+    const last = this.last.get(key);
+    if (last && now - last.at < this.everyMs) {
+      last.suppressed++;
+      return;
+    }
+    this.last.set(key, { at: now, suppressed: 0 });
+    write(last?.suppressed ?? 0);
+  }
+}

@@ -17,6 +17,7 @@ import {
   type BlockMeta,
   type IngesterQuerier,
   type IngesterTrace,
+  RateLimitedLog,
   type Logger,
   type MetricsPartial,
   type MetricsRequest,
@@ -53,7 +54,14 @@ export interface RingIngesterQuerierDeps {
 const MAX_TOKEN = 0xffff_ffff;
 
 export class RingIngesterQuerier implements IngesterQuerier {
+  /** While a member is down every read tolerates it: one line per kind of read every 10 s. */
+  private readonly toleratedLog = new RateLimitedLog();
+
   constructor(private readonly deps: RingIngesterQuerierDeps) {}
+
+  private logTolerated(what: string, failed: string[]): void {
+    this.toleratedLog.log(what, (suppressed) => this.deps.logger.info('ingester query tolerated failures', { what, failed, suppressed_since_last: suppressed }));
+  }
 
   private get maxErrors(): number {
     const rf = this.deps.replicationFactor;
@@ -117,7 +125,7 @@ export class RingIngesterQuerier implements IngesterQuerier {
       this.deps.logger.warn('ingester query failed', { what, failed });
       throw new UnavailableError(message);
     }
-    if (failed.length > 0) this.deps.logger.info('ingester query tolerated failures', { what, failed });
+    if (failed.length > 0) this.logTolerated(what, failed);
     return ok;
   }
 
@@ -275,7 +283,7 @@ export class RingIngesterQuerier implements IngesterQuerier {
         throw new UnavailableError(`metrics: ${failed.size} ingester(s) could not be read, at most ${this.maxErrors} may fail at replication factor ${this.deps.replicationFactor}: ${why}`);
       }
     }
-    if (failed.size > 0) this.deps.logger.info('ingester query tolerated failures', { what: 'metrics', failed: [...failed.keys()] });
+    if (failed.size > 0) this.logTolerated('metrics', [...failed.keys()]);
     return parts;
   }
 }
