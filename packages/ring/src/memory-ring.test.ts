@@ -64,3 +64,22 @@ describe('restart with the same instance ID', () => {
     await ring.stop();
   });
 });
+
+describe('ring client view', () => {
+  it('keeps the last heartbeat it saw for a member whose lease expired (the ring page shows it), not its registration', async () => {
+    const { MemoryRingKV } = await import('./kv.js');
+    const { RingClient } = await import('./ring-client.js');
+    const kv = new MemoryRingKV(100);
+    const client = new RingClient(kv, { replicationFactor: 1, heartbeatTimeoutMs: 100 }, silentLogger);
+    const registeredMs = Date.now() - 10_000;
+    await kv.compareAndSwap('0', { members: { 'i-1': { id: 'i-1', address: 'h:9095', state: 'ACTIVE', tokens: [1], registeredMs, zone: '' } } });
+    const beatMs = Date.now();
+    await kv.heartbeat('i-1', beatMs);
+    await client.refresh();
+    expect((await client.list())[0]).toMatchObject({ heartbeatMs: beatMs, expired: false });
+    await new Promise((r) => setTimeout(r, 150));
+    await client.refresh();
+    expect((await client.list())[0]).toMatchObject({ heartbeatMs: beatMs, expired: true });
+    expect(client.snapshot().displayState((await client.list())[0]!)).toBe('UNHEALTHY');
+  });
+});

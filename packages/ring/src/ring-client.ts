@@ -95,9 +95,12 @@ export class RingClient implements RingStore {
         this.dirty = false;
         try {
           const state = await this.kv.read();
+          // A member whose heartbeat expired keeps the last one this process saw (what the ring
+          // page shows as its last heartbeat), else its registration.
+          const lastSeen = new Map(this.members.map((m) => [m.id, m.heartbeatMs]));
           this.members = Object.values(state.desc.members).map((m) => {
             const hb = state.heartbeats.get(m.id);
-            return { ...m, heartbeatMs: hb ?? m.registeredMs, expired: hb === undefined };
+            return { ...m, heartbeatMs: hb ?? Math.max(lastSeen.get(m.id) ?? 0, m.registeredMs), expired: hb === undefined };
           });
           this.lastSyncMs = Date.now();
           if (!this.connected && this.syncs > 0) this.logger.info('ring store reachable again', { members: this.members.length });
