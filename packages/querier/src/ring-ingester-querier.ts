@@ -197,7 +197,7 @@ export class RingIngesterQuerier implements IngesterQuerier {
 
   /**
    * At RF 1 every ingester counts all it holds. At RF > 1 each token range of the ring is given to
-   * one replica (the first readable one of its replica set), and each ingester counts only traces
+   * one replica (readerOf: one serving without a break since before the window), and each ingester counts only traces
    * in its ranges, so a span held by three replicas is counted once. The partials are joined
    * series list to series list: the engine's combiner merges series by key.
    *
@@ -247,12 +247,16 @@ export class RingIngesterQuerier implements IngesterQuerier {
     const parts: { part: MetricsPartial; tokenRanges: number[] }[] = [];
     const failed = new Map<string, string>();
     let pending = Array.from(tokens, (_, i) => i);
-    // Each round gives every pending range to its first readable replica not failed yet; a failed
-    // reader's ranges go to the next replica in the following round (RF - quorum failures at most).
+    const windowStartMs = Number((req.windowStartNs !== undefined && req.windowStartNs > 0n ? req.windowStartNs : req.startNs) / 1_000_000n);
+    // Each round gives every pending range to a readable replica not failed yet (readerOf); a failed
+    // reader's ranges go to another replica in the following round (RF - quorum failures at most).
     while (pending.length > 0) {
       const share = new Map<string, { member: InstanceDesc; ranges: number[]; indexes: number[] }>();
       for (const i of pending) {
-        const reader = sets[i]!.find((m) => RingIngesterQuerier.readable(ring, m) && !failed.has(m.id));
+        const reader = readerOf(
+          sets[i]!.filter((m) => RingIngesterQuerier.readable(ring, m) && !failed.has(m.id)),
+          windowStartMs,
+        );
         if (!reader) {
           const why = [...failed].map(([id, e]) => `${id} (${e})`).join('; ');
           throw new UnavailableError(`metrics: no replica of a token range of the ingester ring can be read (every replica unhealthy or failed${why ? `: ${why}` : ''})`);
@@ -286,6 +290,22 @@ export class RingIngesterQuerier implements IngesterQuerier {
     if (failed.size > 0) this.logTolerated('metrics', [...failed.keys()]);
     return parts;
   }
+}
+
+/**
+ * The replica that counts a token range: the first, in ring order, that has taken writes without a
+ * break since before the window (servingSinceMs), so it holds every span written in it; else the
+ * one serving longest, which missed the least. A replica restarted or stalled during the window
+ * missed what was written meanwhile (the writes went to the others): counting its share undercounted.
+ */
+function readerOf(readers: readonly InstanceDesc[], windowStartMs: number): InstanceDesc | undefined {
+  let longest: InstanceDesc | undefined;
+  for (const m of readers) {
+    const since = m.servingSinceMs ?? 0;
+    if (since <= windowStartMs) return m;
+    if (!longest || since < (longest.servingSinceMs ?? 0)) longest = m;
+  }
+  return longest;
 }
 
 /**

@@ -14,6 +14,13 @@ export interface MemberDesc {
   tokens: number[];
   zone: string;
   registeredMs: number;
+  /**
+   * Since when (Unix ms) the member has taken writes without a break: its start, or the end of a
+   * stall its heartbeats show. A member restarted or stalled since may lack writes others have;
+   * readers that count each span once prefer members serving since before their window. Absent in
+   * entries written before it existed (read as 0).
+   */
+  servingSinceMs?: number;
 }
 
 export interface RingDesc {

@@ -17,6 +17,12 @@ export interface LifecyclerConfig {
   zone?: string;
   /** Tempo's unregister_on_shutdown: a clean stop removes the member (true) or leaves it in the ring. */
   unregisterOnShutdown?: boolean;
+  /**
+   * Heartbeats further apart than this mean the process stalled (SIGSTOP, a frozen VM, a blocked
+   * event loop) and writers may have gone elsewhere meanwhile: servingSinceMs moves to the end of
+   * the stall. Default three heartbeat periods.
+   */
+  stallMs?: number;
 }
 
 export interface LifecyclerHooks {
@@ -35,6 +41,8 @@ export class Lifecycler {
   private heartbeatFailures = 0;
   private heartbeats = 0;
   private lastBeatSentMs = 0;
+  /** A stall's end not yet in the descriptor (the store was down when it was seen). */
+  private servingSinceToWrite: number | undefined;
 
   constructor(
     store: RingKV | { readonly kv: RingKV },
@@ -77,7 +85,8 @@ export class Lifecycler {
   async start(): Promise<void> {
     const now = Date.now();
     // PENDING: registered, no tokens yet (a restarted member keeps the tokens it had).
-    await this.write('PENDING', (m) => ({ id: this.cfg.id, tokens: [], registeredMs: now, ...m, address: this.cfg.address, zone: this.cfg.zone ?? '', state: 'PENDING' }));
+    // A restarted member keeps its registration but serves anew: what was written while it was down is not here.
+    await this.write('PENDING', (m) => ({ id: this.cfg.id, tokens: [], registeredMs: now, ...m, address: this.cfg.address, zone: this.cfg.zone ?? '', state: 'PENDING', servingSinceMs: now }));
     const firstBeat = Date.now();
     await this.kv.heartbeat(this.cfg.id, firstBeat);
     this.lastBeatSentMs = firstBeat;
@@ -86,7 +95,7 @@ export class Lifecycler {
     await this.write('JOINING', (m, taken) => {
       const own = (m?.tokens ?? []).filter((t) => !taken.has(t));
       const tokens = own.length >= this.cfg.numTokens ? own.slice(0, this.cfg.numTokens) : [...own, ...generateTokens(this.cfg.numTokens - own.length, new Set([...taken, ...own]))];
-      return { ...(m ?? { id: this.cfg.id, registeredMs: now }), address: this.cfg.address, zone: this.cfg.zone ?? '', state: 'JOINING', tokens: tokens.sort((a, b) => a - b) };
+      return { ...(m ?? { id: this.cfg.id, registeredMs: now, servingSinceMs: now }), address: this.cfg.address, zone: this.cfg.zone ?? '', state: 'JOINING', tokens: tokens.sort((a, b) => a - b) };
     });
     await this.write('ACTIVE', (m) => m && { ...m, state: 'ACTIVE' });
     this.running = true;
@@ -95,8 +104,12 @@ export class Lifecycler {
 
   private schedule(): void {
     if (!this.running) return;
+    const dueMs = Date.now() + this.cfg.heartbeatPeriodMs;
     this.timer = setTimeout(() => {
-      this.beating = this.heartbeat().finally(() => {
+      // A timer this late means the process did not run meanwhile (a slow store does not count:
+      // the next beat is scheduled only once the last one ended).
+      const lateMs = Date.now() - dueMs;
+      this.beating = this.heartbeat(lateMs > (this.cfg.stallMs ?? 3 * this.cfg.heartbeatPeriodMs) ? lateMs : 0).finally(() => {
         this.beating = undefined;
         this.schedule();
       });
@@ -109,11 +122,20 @@ export class Lifecycler {
    * was alive, or a store restored without it), writes it back, as dskit's lifecycler does.
    * Failures are logged and retried next period; the member keeps serving meanwhile.
    */
-  private async heartbeat(): Promise<void> {
+  private async heartbeat(stalledMs = 0): Promise<void> {
+    if (stalledMs > 0) {
+      this.logger.warn('ring member stalled: its heartbeat ran late; serving anew from now', { late_ms: stalledMs });
+      this.servingSinceToWrite = Date.now();
+    }
     try {
       const sentAt = Date.now();
       await this.kv.heartbeat(this.cfg.id, sentAt);
       this.lastBeatSentMs = sentAt;
+      const since = this.servingSinceToWrite;
+      if (since !== undefined) {
+        await this.write(this.current ?? 'ACTIVE', (m) => m && { ...m, servingSinceMs: since });
+        this.servingSinceToWrite = undefined;
+      }
       const state = await this.kv.read();
       const me = state.desc.members[this.cfg.id];
       if (!me || me.state !== this.current) {
@@ -123,6 +145,8 @@ export class Lifecycler {
           address: this.cfg.address,
           zone: this.cfg.zone ?? '',
           registeredMs: m?.registeredMs ?? Date.now(),
+          // Lost from the descriptor while alive: whether writes reached it meanwhile is unknown.
+          servingSinceMs: Date.now(),
           state: this.current ?? 'ACTIVE',
           tokens: m?.tokens.length ? m.tokens : generateTokens(this.cfg.numTokens, taken),
         }));

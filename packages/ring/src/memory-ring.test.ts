@@ -83,3 +83,41 @@ describe('ring client view', () => {
     expect(client.snapshot().displayState((await client.list())[0]!)).toBe('UNHEALTHY');
   });
 });
+
+describe('serving since', () => {
+  it('is set when a member starts (a restart keeps its registration), and moves to the end of a stall its heartbeat timer shows', async () => {
+    const { MemoryRingKV } = await import('./kv.js');
+    const kv = new MemoryRingKV(60_000);
+    const member = async () => (await kv.read()).desc.members['i-1']!;
+    const first = new Lifecycler(kv, { id: 'i-1', address: 'h:9095', numTokens: 4, heartbeatPeriodMs: 20 });
+    const t0 = Date.now();
+    await first.start();
+    const started = await member();
+    expect(started.servingSinceMs).toBeGreaterThanOrEqual(t0);
+    await first.abandon(); // as a kill -9
+
+    await new Promise((r) => setTimeout(r, 30));
+    // A stall is a beat 500 ms late (well above a loaded test machine's timer lag).
+    const second = new Lifecycler(kv, { id: 'i-1', address: 'h:9095', numTokens: 4, heartbeatPeriodMs: 20, stallMs: 500 });
+    await second.start();
+    const restarted = await member();
+    expect(restarted.registeredMs).toBe(started.registeredMs);
+    expect(restarted.tokens).toEqual(started.tokens);
+    expect(restarted.servingSinceMs!).toBeGreaterThan(started.servingSinceMs!);
+
+    // Beats on time leave it alone.
+    const beats = second.heartbeatCount;
+    while (second.heartbeatCount < beats + 3) await new Promise((r) => setTimeout(r, 5));
+    expect((await member()).servingSinceMs).toBe(restarted.servingSinceMs);
+
+    // The event loop held for 800 ms (as SIGSTOP or a frozen VM would): the next beat is late.
+    const blockedUntil = Date.now() + 800;
+    while (Date.now() < blockedUntil) {
+      // busy
+    }
+    const after = second.heartbeatCount;
+    while (second.heartbeatCount < after + 2) await new Promise((r) => setTimeout(r, 5));
+    expect((await member()).servingSinceMs!).toBeGreaterThanOrEqual(blockedUntil);
+    await second.stop();
+  });
+});

@@ -13,6 +13,8 @@ export interface InstanceDesc {
   heartbeatMs: number;
   registeredMs: number;
   zone: string;
+  /** Since when it has taken writes without a break (MemberDesc.servingSinceMs; absent: 0). */
+  servingSinceMs?: number;
   /**
    * The member's liveness lease is gone (etcd expired it, or the in-memory TTL passed): it stopped
    * heartbeating, whatever its last timestamp says.
