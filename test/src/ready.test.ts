@@ -62,6 +62,9 @@ describe('/ready', () => {
     const answers = await Promise.all([...inBucket, ...inWal].map(async (id) => (await fetchTraceProto(second.ports.http, id)).status));
     expect(answers.filter((s) => s !== 200), 'traces not answered right after /ready').toEqual([]);
     expect(await second.stop(), second.stderr().slice(-2000)).toBe(0);
+    // Every stderr line is a JSON log entry, Node's own warnings included (the AWS SDK warns on Node 20).
+    const notJson = second.stderr().split('\n').filter((l) => l !== '' && !l.startsWith('{'));
+    expect(notJson, 'stderr lines that are not JSON log entries').toEqual([]);
   }, 90_000);
 
   it('answers 503 from SIGTERM on while everything is still served for shutdown_delay (connections not kept alive), then stops', async () => {

@@ -44,6 +44,10 @@ async function main(): Promise<void> {
     process.stderr.write(`andante: ${(err as Error).message}\n`);
     process.exit(err instanceof ConfigError ? 2 : 1);
   }
+  // Node's own warnings (a deprecation, the AWS SDK's notice about Node versions) become entries of
+  // the JSON log instead of raw lines on stderr that log collectors cannot parse.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => app.logger.warn('node warning', { name: w.name, warning: w.message }));
   const shutdown = (signal: string): void => {
     app.logger.info('shutting down', { signal });
     app.shutdown().then(

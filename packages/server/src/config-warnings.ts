@@ -2,7 +2,7 @@
 // trace is not found. Logged at start (Tempo warns about the same pairs) rather than refused, so a
 // test or a deliberate setup can still run them.
 
-import { durationMs, notesOf, type AndanteConfig } from './config.js';
+import { durationMs, notesOf, parseTarget, type AndanteConfig } from './config.js';
 
 export function configWarnings(cfg: AndanteConfig): string[] {
   // First what loading noted: Tempo keys accepted without effect or read under another name.
@@ -45,6 +45,14 @@ export function configWarnings(cfg: AndanteConfig): string[] {
   if (ring.replication_factor > 1 && ring.kvstore.store === 'inmemory') {
     out.push(
       `ingester.lifecycler.ring.replication_factor is ${ring.replication_factor} but ingester.lifecycler.ring.kvstore.store is inmemory: this process's ring holds at most its own ingester, fewer than the write quorum of ${Math.floor(ring.replication_factor / 2) + 1}, so every push is refused with 503; use replication_factor 1, or an etcd kvstore shared by ${ring.replication_factor} ingesters`,
+    );
+  }
+  const targets = parseTarget(cfg.target);
+  const generatorRuns = targets.includes('all') || targets.includes('metrics-generator');
+  const processors = cfg.overrides.defaults.metrics_generator.processors;
+  if (generatorRuns && processors.length > 0 && cfg.metrics_generator.storage.remote_write.length === 0) {
+    out.push(
+      `overrides.defaults.metrics_generator.processors turns on ${processors.join(', ')} but metrics_generator.storage.remote_write is empty: the metrics-generator computes the series and sends them nowhere; add a remote_write entry (a Prometheus-compatible /api/v1/write URL)`,
     );
   }
   return out;

@@ -208,6 +208,18 @@ describe('configWarnings', () => {
     expect(configWarnings(cfg)).toEqual([]);
   });
 
+  it('warns that generator processors with no remote_write send their series nowhere, where the generator runs', () => {
+    const cfg = defaultConfig();
+    applyYaml(cfg, 'overrides: { defaults: { metrics_generator: { processors: [span-metrics] } } }\n');
+    expect(configWarnings(cfg)).toEqual([
+      'overrides.defaults.metrics_generator.processors turns on span-metrics but metrics_generator.storage.remote_write is empty: the metrics-generator computes the series and sends them nowhere; add a remote_write entry (a Prometheus-compatible /api/v1/write URL)',
+    ]);
+    applyYaml(cfg, 'target: distributor\n');
+    expect(configWarnings(cfg)).toEqual([]);
+    applyYaml(cfg, 'target: metrics-generator\nmetrics_generator: { storage: { remote_write: [{ url: "http://prometheus:9090/api/v1/write" }] } }\n');
+    expect(configWarnings(cfg)).toEqual([]);
+  });
+
   it('warns that replication_factor 3 over an in-memory ring cannot reach the write quorum; not over etcd', () => {
     const cfg = defaultConfig();
     applyYaml(cfg, 'ingester: { lifecycler: { ring: { replication_factor: 3 } } }\n');
