@@ -18,9 +18,9 @@ export interface LifecyclerConfig {
   /** Tempo's unregister_on_shutdown: a clean stop removes the member (true) or leaves it in the ring. */
   unregisterOnShutdown?: boolean;
   /**
-   * Heartbeats further apart than this mean the process stalled (SIGSTOP, a frozen VM, a blocked
-   * event loop) and writers may have gone elsewhere meanwhile: servingSinceMs moves to the end of
-   * the stall. Default three heartbeat periods.
+   * A heartbeat timer firing later than this means the process stalled (SIGSTOP, a frozen VM, a
+   * blocked event loop) and writers may have gone elsewhere meanwhile: servingSinceMs moves to the
+   * end of the stall. Default three heartbeat periods.
    */
   stallMs?: number;
 }
