@@ -11,8 +11,6 @@ import type { SpanStreamTap } from './distributor.js';
 export interface GeneratorForwarderOptions {
   /** In-process generator under `all`; a ring-routing gRPC client in distributed mode. */
   pusher: GeneratorPusher;
-  /** The `metrics_generator` label of the push counters (the generator instance pushed to). */
-  pusherId: string;
   limits: LimitsProvider;
   registry: Registry;
   logger: Logger;
@@ -27,6 +25,20 @@ interface QueuedPush {
   bytes: number;
 }
 
+/**
+ * Tempo's push counters, by the generator pushed to (its ring ID): what a GeneratorRingPusher's
+ * `onPush` reports.
+ */
+export function generatorPushCounter(registry: Registry): (generatorId: string, failed: boolean) => void {
+  const registers = [registry];
+  const pushes = new Counter({ name: 'tempo_distributor_metrics_generator_pushes_total', help: 'Span pushes sent to metrics-generators.', labelNames: ['metrics_generator'], registers });
+  const failures = new Counter({ name: 'tempo_distributor_metrics_generator_pushes_failures_total', help: 'Failed span pushes sent to metrics-generators.', labelNames: ['metrics_generator'], registers });
+  return (generatorId, failed) => {
+    pushes.inc({ metrics_generator: generatorId });
+    if (failed) failures.inc({ metrics_generator: generatorId });
+  };
+}
+
 export class GeneratorForwarder implements SpanStreamTap {
   private readonly queues = new Map<string, QueuedPush[]>();
   private queuedBytes = 0;
@@ -36,8 +48,6 @@ export class GeneratorForwarder implements SpanStreamTap {
   private stopped = false;
   private readonly queuePushes: Counter<'tenant'>;
   private readonly queueFailures: Counter<'tenant'>;
-  private readonly pushes: Counter<'metrics_generator'>;
-  private readonly pushFailures: Counter<'metrics_generator'>;
   private readonly queueLength: Gauge;
   /** Failed pushes are logged at most once per 10 s (a dead generator fails every push), with a count of those left out. */
   private lastFailureLog = 0;
@@ -49,8 +59,6 @@ export class GeneratorForwarder implements SpanStreamTap {
     const registers = [opts.registry];
     this.queuePushes = new Counter({ name: 'tempo_distributor_queue_pushes_total', help: 'Pushes queued for the metrics-generator, per tenant.', labelNames: ['tenant'], registers });
     this.queueFailures = new Counter({ name: 'tempo_distributor_queue_pushes_failures_total', help: 'Pushes dropped because the metrics-generator queue was full, per tenant.', labelNames: ['tenant'], registers });
-    this.pushes = new Counter({ name: 'tempo_distributor_metrics_generator_pushes_total', help: 'Span pushes sent to metrics-generators.', labelNames: ['metrics_generator'], registers });
-    this.pushFailures = new Counter({ name: 'tempo_distributor_metrics_generator_pushes_failures_total', help: 'Failed span pushes sent to metrics-generators.', labelNames: ['metrics_generator'], registers });
     this.queueLength = new Gauge({ name: 'tempo_distributor_metrics_generator_queue_bytes', help: 'Segment bytes waiting for the metrics-generator.', registers });
   }
 
@@ -97,11 +105,9 @@ export class GeneratorForwarder implements SpanStreamTap {
         this.queuedBytes -= next.bytes;
         this.queueLength.set(this.queuedBytes);
         await new Promise<void>((resolve) => setImmediate(resolve));
-        this.pushes.inc({ metrics_generator: this.opts.pusherId });
         try {
           await this.opts.pusher.pushSpans({ tenantId, segments: [...next.segments] });
         } catch (err) {
-          this.pushFailures.inc({ metrics_generator: this.opts.pusherId });
           this.logFailure(tenantId, err);
         }
         if (this.stopped) return;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, tokenForTraceId, type GeneratorPushRequest, type GeneratorPusher, type TraceSegment } from '@andante/model';
 import { RingSnapshot, generateTokens, type InstanceDesc } from '@andante/ring';
+import { Registry } from 'prom-client';
 import { GeneratorRingPusher } from './generator-ring-pusher.js';
+import { generatorPushCounter } from './generator-forwarder.js';
 
 const instance = (id: string, state: InstanceDesc['state'] = 'ACTIVE'): InstanceDesc => ({ id, address: id, state, tokens: generateTokens(128), heartbeatMs: Date.now(), registeredMs: 0, zone: '' });
 const segment = (i: number): TraceSegment => {
@@ -81,5 +83,20 @@ describe('GeneratorRingPusher', () => {
     const leaving = new GeneratorRingPusher({ ring: () => new RingSnapshot([instance('gen-1', 'LEAVING')], { replicationFactor: 1, heartbeatTimeoutMs: 60_000 }), client: () => rec });
     await expect(leaving.pushSpans({ tenantId: 't', segments })).rejects.toThrow('no metrics-generator for the trace');
     expect(rec.got).toHaveLength(1);
+  });
+
+  it("counts pushes and failures by the generator pushed to (Tempo's metrics_generator label), and a push with no generator to choose", async () => {
+    const instances = [instance('gen-a'), instance('gen-b')];
+    const ring = new RingSnapshot(instances, { replicationFactor: 1, heartbeatTimeoutMs: 60_000 });
+    const clients = new Map([['gen-a', new Recorder()], ['gen-b', new Recorder(true)]]);
+    const registry = new Registry();
+    const pusher = new GeneratorRingPusher({ ring: () => ring, client: (i) => clients.get(i.id)!, onPush: generatorPushCounter(registry) });
+    await expect(pusher.pushSpans({ tenantId: 't', segments: Array.from({ length: 100 }, (_, i) => segment(i)) })).rejects.toThrow(/gen-b: down/);
+    const values = async (name: string) => Object.fromEntries((await registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels['metrics_generator'], v.value]));
+    expect(await values('tempo_distributor_metrics_generator_pushes_total')).toEqual({ 'gen-a': 1, 'gen-b': 1 });
+    expect(await values('tempo_distributor_metrics_generator_pushes_failures_total')).toEqual({ 'gen-b': 1 });
+
+    const empty = new GeneratorRingPusher({ ring: () => new RingSnapshot([], { replicationFactor: 1, heartbeatTimeoutMs: 60_000 }), client: () => new Recorder(), onPush: generatorPushCounter(new Registry()) });
+    await expect(empty.pushSpans({ tenantId: 't', segments: [segment(1)] })).rejects.toThrow(/no metrics-generator/);
   });
 });

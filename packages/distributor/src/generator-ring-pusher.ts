@@ -9,6 +9,8 @@ import type { InstanceDesc, RingSnapshot } from '@andante/ring';
 export interface GeneratorRingPusherDeps {
   ring: () => RingSnapshot;
   client: (instance: InstanceDesc) => GeneratorPusher;
+  /** Each push to one generator, by its ring ID ('' when no generator could be chosen), and whether it failed. */
+  onPush?: (generatorId: string, failed: boolean) => void;
 }
 
 export class GeneratorRingPusher implements GeneratorPusher {
@@ -36,8 +38,15 @@ export class GeneratorRingPusher implements GeneratorPusher {
   }
 
   async pushSpans(req: GeneratorPushRequest): Promise<void> {
-    const routes = [...this.route(req.segments)];
+    let routes: [InstanceDesc, TraceSegment[]][];
+    try {
+      routes = [...this.route(req.segments)];
+    } catch (err) {
+      this.deps.onPush?.('', true);
+      throw err;
+    }
     const results = await Promise.allSettled(routes.map(([instance, segments]) => this.deps.client(instance).pushSpans({ tenantId: req.tenantId, segments })));
+    results.forEach((r, i) => this.deps.onPush?.(routes[i]![0].id, r.status === 'rejected'));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${routes[i]![0].id}: ${(r.reason as Error)?.message ?? r.reason}`] : []));
     if (failed.length > 0) throw new UnavailableError(`push to metrics-generators failed: ${failed.join('; ')}`);
   }

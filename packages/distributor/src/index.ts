@@ -12,7 +12,7 @@ export type { ReceiverTls, ReceiverTlsConfig } from './receivers/tls.js';
 export { ExportDecoderPool, INLINE_BELOW_BYTES } from './decoder-pool.js';
 export { splitExportRequest } from './split-export.js';
 export type { SplitExport, InvalidSpans, InvalidReason } from './split-export.js';
-export { GeneratorForwarder } from './generator-forwarder.js';
+export { GeneratorForwarder, generatorPushCounter } from './generator-forwarder.js';
 export type { GeneratorForwarderOptions } from './generator-forwarder.js';
 export { GeneratorRingPusher } from './generator-ring-pusher.js';
 export type { GeneratorRingPusherDeps } from './generator-ring-pusher.js';

@@ -9,7 +9,7 @@ import { defaultBasicRingConfig, type BasicRingConfig, type InstanceDesc, type R
 import type { Service } from '@andante/service';
 import { ExportDecoderPool } from './decoder-pool.js';
 import { Distributor } from './distributor.js';
-import { GeneratorForwarder } from './generator-forwarder.js';
+import { GeneratorForwarder, generatorPushCounter } from './generator-forwarder.js';
 import { GeneratorRingPusher } from './generator-ring-pusher.js';
 import { OtlpGrpcReceiver } from './receivers/otlp-grpc.js';
 import { createOtlpHttpReceiver } from './receivers/otlp-http.js';
@@ -82,7 +82,7 @@ export interface DistributorModuleDeps {
    * The metrics-generator ring and a pusher for each member; absent when no generator is
    * reachable (spans are then not forwarded, as in Tempo with an empty generator ring).
    */
-  generator?: { ring: () => RingSnapshot; client: (instance: InstanceDesc) => GeneratorPusher; pusherId: string };
+  generator?: { ring: () => RingSnapshot; client: (instance: InstanceDesc) => GeneratorPusher };
   limits: LimitsProvider;
   registry: Registry;
   logger: Logger;
@@ -112,8 +112,7 @@ export function createDistributor(config: DistributorConfig, deps: DistributorMo
   const g = deps.generator;
   const tap = g
     ? new GeneratorForwarder({
-        pusher: new GeneratorRingPusher({ ring: g.ring, client: g.client }),
-        pusherId: g.pusherId,
+        pusher: new GeneratorRingPusher({ ring: g.ring, client: g.client, onPush: generatorPushCounter(deps.registry) }),
         limits: deps.limits,
         registry: deps.registry,
         logger: deps.logger,

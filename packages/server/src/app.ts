@@ -332,7 +332,7 @@ export class Andante {
           ring: () => ingesterRing.snapshot(),
           ingester,
           // The same routing distributed mode uses, to the in-process generator under `all`.
-          ...(generator ? { generator: { ring: () => generatorRing.snapshot(), client: generator, pusherId: cfg.metrics_generator.ring.instance_id } } : {}),
+          ...(generator ? { generator: { ring: () => generatorRing.snapshot(), client: generator } } : {}),
           limits: overrides(),
           registry: this.registry,
           logger: logger('distributor'),
