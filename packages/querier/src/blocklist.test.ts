@@ -135,6 +135,26 @@ describe('Blocklist', () => {
     expect(blocklist.pollsCompleted).toBe(3);
   });
 
+  it('does not ask for the meta.json of blocks a stale tenant index names compacted when it lists (each was a GET answered 404 every poll)', async () => {
+    const reads: string[] = [];
+    class CountingReads extends LocalBackend {
+      override async read(keypath: KeyPath, name: string): Promise<Uint8Array> {
+        reads.push(`${keypath.join('/')}/${name}`);
+        return super.read(keypath, name);
+      }
+    }
+    const { backend, blocklist } = await setup((root) => new CountingReads(root));
+    const input = await writeBlock(backend, 't', newBlockId(), [entry(1)]);
+    const output = await writeCompactionOutput(backend, 't', newBlockId(), [entry(1)], [input]);
+    const marked = await markBlockCompacted(backend, input, Date.now());
+    // Too old to list from: the poll lists the tenant, reading each meta.json but the compacted one's.
+    await writeTenantIndex(backend, 't', { metas: [output], compacted: [marked] }, Date.now() - 10 * POLL_MS);
+    await blocklist.poll();
+    expect(ids(blocklist.blocks('t'))).toEqual([output.blockID]);
+    expect(reads).toContain(`t/${output.blockID}/meta.json`);
+    expect(reads).not.toContain(`t/${input.blockID}/meta.json`);
+  });
+
   it('names a block compacted only together with the list that holds its output, not while the poll still lists', async () => {
     const { backend, blocklist } = await setup((root) => new GatedMetaReads(root));
     const gated = backend as GatedMetaReads;

@@ -135,7 +135,7 @@ export class Blocklist {
       compacted = index.compacted;
       for (const c of index.compacted) this.announced.get(tenantId)?.delete(c.blockID);
     } else {
-      const { metas, skipped } = await listVisibleBlocks(this.backend, tenantId);
+      const { metas, skipped } = await listVisibleBlocks(this.backend, tenantId, new Set(index?.compacted.map((c) => c.blockID)));
       this.reportSkipped(tenantId, skipped);
       listed = metas;
     }

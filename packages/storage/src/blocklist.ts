@@ -103,10 +103,14 @@ export async function listTenantBlocks(backend: Backend, tenantId: string): Prom
   return out;
 }
 
-/** The tenant's visible blocks (a meta.json Andante reads) and the folders skipped, in block ID order. */
-export async function listVisibleBlocks(backend: Backend, tenantId: string): Promise<{ metas: BlockMeta[]; skipped: SkippedBlock[] }> {
+/**
+ * The tenant's visible blocks (a meta.json Andante reads) and the folders skipped, in block ID order.
+ * `knownCompacted`: blocks known to be compacted (a tenant index said so; a compacted block never
+ * becomes visible again), whose meta.json is not asked for: each would be a GET answered 404.
+ */
+export async function listVisibleBlocks(backend: Backend, tenantId: string, knownCompacted: ReadonlySet<string> = new Set()): Promise<{ metas: BlockMeta[]; skipped: SkippedBlock[] }> {
   validateTenantId(tenantId);
-  const ids = (await backend.list([tenantId])).filter(isBlockId);
+  const ids = (await backend.list([tenantId])).filter((id) => isBlockId(id) && !knownCompacted.has(id));
   const skipped: SkippedBlock[] = [];
   const metas = await mapLimit(ids, 32, async (id) => {
     const data = await readOptional(backend, [tenantId, id], META_NAME);
