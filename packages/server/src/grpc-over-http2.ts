@@ -5,6 +5,7 @@
 // call that fails before its first message). Requests may be gzip-compressed (grpc-encoding);
 // responses are sent uncompressed.
 
+import { setMaxListeners } from 'node:events';
 import http2 from 'node:http2';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
@@ -126,6 +127,8 @@ export class GrpcOverHttp2 {
     }
 
     const controller = new AbortController();
+    // The call's jobs all listen on it (see the query-frontend's requestSignal).
+    setMaxListeners(0, controller.signal);
     const started = process.hrtime.bigint();
     let finished = false;
     let headersSent = false;
