@@ -131,6 +131,7 @@ describe('docs/distributed.md: the shared config and the start commands', () => 
     unique(of('ingester').map((c) => c.ingester.lifecycler.id), 'ingester IDs');
     unique(of('ingester').map((c) => c.storage.trace.wal.path), 'ingester WAL dirs');
     unique(of('distributor').map((c) => c.distributor.ring.instance_id), 'distributor IDs');
+    unique(of('querier').map((c) => c.querier.frontend_worker.id), 'querier IDs');
     const otlpPorts = of('distributor').flatMap((c) => [c.distributor.receivers.otlp.protocols.grpc?.endpoint, c.distributor.receivers.otlp.protocols.http?.endpoint].map((e) => e?.split(':').pop()));
     unique(otlpPorts, 'OTLP ports');
     for (const p of otlpPorts) unique([p, ...loaded.flatMap((c) => [String(c.server.http_listen_port), String(c.server.grpc_listen_port)])], `OTLP port ${p} against the server ports`);
