@@ -97,8 +97,8 @@ describe('serving since', () => {
     await first.abandon(); // as a kill -9
 
     await new Promise((r) => setTimeout(r, 30));
-    // A stall is a beat 500 ms late (well above a loaded test machine's timer lag).
-    const second = new Lifecycler(kv, { id: 'i-1', address: 'h:9095', numTokens: 4, heartbeatPeriodMs: 20, stallMs: 500 });
+    // A stall is a beat 1.5 s late (well above a loaded test machine's timer lag).
+    const second = new Lifecycler(kv, { id: 'i-1', address: 'h:9095', numTokens: 4, heartbeatPeriodMs: 20, stallMs: 1_500 });
     await second.start();
     const restarted = await member();
     expect(restarted.registeredMs).toBe(started.registeredMs);
@@ -110,8 +110,8 @@ describe('serving since', () => {
     while (second.heartbeatCount < beats + 3) await new Promise((r) => setTimeout(r, 5));
     expect((await member()).servingSinceMs).toBe(restarted.servingSinceMs);
 
-    // The event loop held for 800 ms (as SIGSTOP or a frozen VM would): the next beat is late.
-    const blockedUntil = Date.now() + 800;
+    // The event loop held for 2 s (as SIGSTOP or a frozen VM would): the next beat is late.
+    const blockedUntil = Date.now() + 2_000;
     while (Date.now() < blockedUntil) {
       // busy
     }
