@@ -5,7 +5,7 @@
 // forwarded (checked on every push, so an overrides reload takes effect at once).
 
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { GeneratorPusher, LimitsProvider, Logger, TraceSegment } from '@andante/model';
+import { RateLimitedLog, type GeneratorPusher, type LimitsProvider, type Logger, type TraceSegment } from '@andante/model';
 import type { SpanStreamTap } from './distributor.js';
 
 export interface GeneratorForwarderOptions {
@@ -50,8 +50,7 @@ export class GeneratorForwarder implements SpanStreamTap {
   private readonly queueFailures: Counter<'tenant'>;
   private readonly queueLength: Gauge;
   /** Failed pushes are logged at most once per 10 s (a dead generator fails every push), with a count of those left out. */
-  private lastFailureLog = 0;
-  private failuresNotLogged = 0;
+  private readonly failureLog = new RateLimitedLog();
 
   constructor(private readonly opts: GeneratorForwarderOptions) {
     this.queueSize = opts.queueSize ?? 100;
@@ -116,15 +115,9 @@ export class GeneratorForwarder implements SpanStreamTap {
   }
 
   private logFailure(tenantId: string, err: unknown): void {
-    const now = Date.now();
-    if (now - this.lastFailureLog < 10_000) {
-      this.failuresNotLogged++;
-      return;
-    }
-    this.lastFailureLog = now;
-    const notLogged = this.failuresNotLogged;
-    this.failuresNotLogged = 0;
-    this.opts.logger.warn('push to metrics-generator failed', { tenant: tenantId, err, ...(notLogged > 0 ? { failures_not_logged: notLogged } : {}) });
+    this.failureLog.log('push', (notLogged) =>
+      this.opts.logger.warn('push to metrics-generator failed', { tenant: tenantId, err, ...(notLogged > 0 ? { failures_not_logged: notLogged } : {}) }),
+    );
   }
 
   /** Resolves when everything queued so far has been pushed (tests, shutdown). */

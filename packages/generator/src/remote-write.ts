@@ -10,7 +10,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import protobuf from 'protobufjs/minimal.js';
 import snappy from 'snappyjs';
-import { parseDuration, type Logger } from '@andante/model';
+import { RateLimitedLog, parseDuration, type Logger } from '@andante/model';
 import { GeneratorConfigError, type RemoteWriteConfig } from './config.js';
 import type { TimeSeries } from './registry.js';
 import { compileRelabel, type Relabeler } from './relabel.js';
@@ -183,7 +183,8 @@ export class RemoteWriteQueue {
   private readonly sleepers = new Set<() => void>();
   private abort = new AbortController();
   private stopped = false;
-  private readonly logState = { retry: { nextMs: 0, suppressed: 0 }, refusal: { nextMs: 0, suppressed: 0 } };
+  /** One line per kind (retry, refusal) per 10 s at most: a receiver that is down or refusing every request would flood the log. */
+  private readonly limitedLog = new RateLimitedLog();
 
   private readonly url: URL;
   /** TLS options for https endpoints (files read once, at start). */
@@ -403,17 +404,8 @@ export class RemoteWriteQueue {
     });
   }
 
-  /** One line per endpoint and kind per 10 s at most: a receiver that is down or refusing every request would flood the log. */
   private logLimited(kind: 'retry' | 'refusal', level: 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
-    const now = Date.now();
-    const state = this.logState[kind];
-    if (now < state.nextMs) {
-      state.suppressed++;
-      return;
-    }
-    this.opts.logger[level](msg, { remote: this.name, ...fields, suppressed_since_last: state.suppressed });
-    state.suppressed = 0;
-    state.nextMs = now + 10_000;
+    this.limitedLog.log(kind, (suppressed) => this.opts.logger[level](msg, { remote: this.name, ...fields, suppressed_since_last: suppressed }));
   }
 
   /** Tries to send what is queued for up to `deadlineMs`, then drops the rest (counted). */

@@ -26,7 +26,6 @@ import { decodeKeyValueMessage, encodeKeyValueMessage, str } from './trace-codec
 export type MessageWriter = protobuf.Writer;
 type Writer = MessageWriter;
 export const newMessageWriter = (): Writer => protobuf.Writer.create();
-const newWriter = newMessageWriter;
 export const lenTag = (field: number): number => (field << 3) | LEN;
 export const varintTag = (field: number): number => (field << 3) | VARINT;
 
@@ -116,7 +115,7 @@ function putTrace(w: Writer, t: TraceSearchMetadata): void {
 }
 
 export function encodeSearchResponse(r: SearchResponse): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   for (const t of r.traces) putMessage(w, 1, (x) => putTrace(x, t));
   // Always present (possibly empty), as Tempo's frontend always sets it.
   putMessage(w, 2, (x) => putFlat(x, SEARCH_METRICS, r.metrics));

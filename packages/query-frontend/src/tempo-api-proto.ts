@@ -42,7 +42,6 @@ import {
 } from '@andante/model/wire';
 
 type Writer = MessageWriter;
-const newWriter = newMessageWriter;
 
 /** tempopb.SearchRequest. `start`/`end` are unix seconds (0 = unset); 0 for limit/spss means the default. */
 export interface TempoSearchRequest {
@@ -127,7 +126,7 @@ const SEARCH_TAG_VALUES_REQUEST: FlatSchema<TempoSearchTagValuesRequest> = [
 const METADATA_METRICS: FlatSchema<MetadataMetrics> = [[1, 'inspectedBytes', 'uint64']];
 
 export function encodeSearchRequest(req: TempoSearchRequest): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   for (const [key, value] of Object.entries(req.tags)) {
     putMessage(w, 1, (e) => {
       putString(e, 1, key);
@@ -139,7 +138,7 @@ export function encodeSearchRequest(req: TempoSearchRequest): Uint8Array {
 }
 
 function encodeFlat<T>(schema: FlatSchema<T>, value: T): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   putFlat(w, schema, value);
   return finish(w);
 }
@@ -152,14 +151,14 @@ function putMetadataMetrics(w: Writer, m: MetadataMetrics): void {
 }
 
 export function encodeSearchTagsResponse(r: TempoSearchTagsResponse): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   for (const name of r.tagNames) w.uint32(lenTag(1)).string(name);
   putMetadataMetrics(w, r.metrics);
   return finish(w);
 }
 
 export function encodeSearchTagsV2Response(r: TempoSearchTagsV2Response): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   for (const scope of r.scopes) {
     putMessage(w, 1, (x) => {
       putString(x, 1, scope.name);
@@ -171,14 +170,14 @@ export function encodeSearchTagsV2Response(r: TempoSearchTagsV2Response): Uint8A
 }
 
 export function encodeSearchTagValuesResponse(r: TempoSearchTagValuesResponse): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   for (const value of r.tagValues) w.uint32(lenTag(1)).string(value);
   putMetadataMetrics(w, r.metrics);
   return finish(w);
 }
 
 export function encodeSearchTagValuesV2Response(r: TempoSearchTagValuesV2Response): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   for (const v of r.tagValues) {
     putMessage(w, 1, (x) => {
       putString(x, 1, v.type);
@@ -307,7 +306,7 @@ export function decodeQueryRangeRequest(buf: Uint8Array): TempoQueryRangeRequest
 }
 
 export function encodeQueryRangeRequest(req: TempoQueryRangeRequest): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   putFlat(w, QUERY_RANGE_SCALARS, req);
   if (req.instant !== undefined) w.uint32(varintTag(18)).bool(req.instant);
   return finish(w);
@@ -320,7 +319,7 @@ export function decodeQueryInstantRequest(buf: Uint8Array): Pick<TempoQueryRange
 }
 
 export function encodeQueryInstantRequest(req: Pick<TempoQueryRangeRequest, 'query' | 'start' | 'end'>): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   putFlat(w, QUERY_RANGE_SCALARS.slice(0, 3) as FlatSchema<Pick<TempoQueryRangeRequest, 'query' | 'start' | 'end'>>, req);
   return finish(w);
 }
@@ -346,7 +345,7 @@ function putMetricsEnvelope(w: Writer, metrics: SearchMetrics, partial?: { messa
 }
 
 export function encodeQueryRangeResponse(series: readonly MetricsSeries[], metrics: SearchMetrics, partial?: { message: string }): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   for (const s of series) {
     putMessage(w, 1, (t) => {
       putKeyValues(t, 1, s.labels);
@@ -370,7 +369,7 @@ export function encodeQueryRangeResponse(series: readonly MetricsSeries[], metri
 }
 
 export function encodeQueryInstantResponse(series: readonly InstantSeries[], metrics: SearchMetrics, partial?: { message: string }): Uint8Array {
-  const w = newWriter();
+  const w = newMessageWriter();
   for (const s of series) {
     putMessage(w, 1, (t) => {
       putKeyValues(t, 1, s.labels);

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { freeTcpPort } from './ports.js';
 import { join } from 'node:path';
+import { freeTcpPort } from './ports.js';
 
 export interface TestEtcd {
   /** The client URL, `http://127.0.0.1:<port>`. */
@@ -22,6 +22,7 @@ export interface TestEtcd {
   close(): Promise<void>;
 }
 
+// The package's testing entry: the port helper the top-level tests use too.
 export { freeTcpPort } from './ports.js';
 
 /** Serve clients over TLS with these PEM files; `clientCertAuth` also requires client certificates. */
