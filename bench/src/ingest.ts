@@ -38,7 +38,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { decodeExportRequest } from '@andante/distributor';
 import { splitExportRequest } from '@andante/distributor';
@@ -508,12 +508,30 @@ interface GeneratorRunResult {
   /** With the generator: spans it processed / spans acknowledged (1 = it kept up), and pushes the tap dropped. */
   generatorSpansShare: number;
   tapDroppedPushes: number;
+  /** Of serverCpuSeconds, by thread name (`/proc/PID/task/TID/comm`: node's workers, V8's GC helpers, libuv's pool). */
+  cpuByThread: Map<string, number>;
 }
 
 /** CPU seconds (user + system) the server process has used, from /proc (its worker threads included). */
 function processCpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+}
+
+/** CPU seconds of the server's threads, summed by thread name (the main thread as `main`). */
+function threadCpuSeconds(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.split(') ')[1]!.split(' ');
+      const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byName;
 }
 
 /** CPU seconds of the server's main thread alone (its task ID is the process ID). */
@@ -531,7 +549,10 @@ async function runGeneratorOnce(o: Options, payloads: Payload[], withGenerator: 
     const w = await sendAll(exporter, warm, o);
     const cpu0 = processCpuSeconds(server.proc.pid!);
     const main0 = mainThreadCpuSeconds(server.proc.pid!);
+    const threads0 = threadCpuSeconds(server.proc.pid!);
     const r = await sendAll(exporter, timed, o);
+    const cpuByThread = threadCpuSeconds(server.proc.pid!);
+    for (const [name, s] of cpuByThread) cpuByThread.set(name, s - (threads0.get(name) ?? 0));
     const cpu = processCpuSeconds(server.proc.pid!) - cpu0;
     const mainCpu = mainThreadCpuSeconds(server.proc.pid!) - main0;
     let share = 0;
@@ -548,7 +569,7 @@ async function runGeneratorOnce(o: Options, payloads: Payload[], withGenerator: 
       share = (received - outside) / all;
       dropped = await metricValue(server.http, 'tempo_distributor_queue_pushes_failures_total');
     }
-    return { spansPerSec: r.spans / r.seconds, p99Ms: percentile(r.latencies, 99), serverCpuSeconds: cpu, mainThreadCpuSeconds: mainCpu, generatorSpansShare: share, tapDroppedPushes: dropped };
+    return { spansPerSec: r.spans / r.seconds, p99Ms: percentile(r.latencies, 99), serverCpuSeconds: cpu, mainThreadCpuSeconds: mainCpu, generatorSpansShare: share, tapDroppedPushes: dropped, cpuByThread };
   } finally {
     exporter.close();
     await killServer(server.proc);
@@ -576,7 +597,7 @@ async function mainGenerator(o: Options, payloads: Payload[]): Promise<void> {
       show(g ? 'with   ' : 'without', r);
     }
   }
-  const med = (rs: GeneratorRunResult[], k: keyof GeneratorRunResult): number => median(rs.map((r) => r[k]));
+  const med = (rs: GeneratorRunResult[], k: Exclude<keyof GeneratorRunResult, 'cpuByThread'>): number => median(rs.map((r) => r[k]));
   const ratio = med(on, 'spansPerSec') / med(off, 'spansPerSec');
   const timed = o.spans * (1 - o.warmup);
   console.log('\nmedians:');
@@ -585,6 +606,9 @@ async function mainGenerator(o: Options, payloads: Payload[]): Promise<void> {
   console.log(`  with         ${med(on, 'spansPerSec').toFixed(0)} spans/s, ${us(on, 'serverCpuSeconds')} server CPU-us per span (main thread ${us(on, 'mainThreadCpuSeconds')}); generator processed ${(med(on, 'generatorSpansShare') * 100).toFixed(1)} %, tap dropped ${med(on, 'tapDroppedPushes')} pushes`);
   const added = (k: 'serverCpuSeconds' | 'mainThreadCpuSeconds'): string => (((med(on, k) - med(off, k)) / timed) * 1e6).toFixed(2);
   console.log(`  added        ${added('serverCpuSeconds')} server CPU-us per span (main thread ${added('mainThreadCpuSeconds')})`);
+  const names = [...new Set([...off, ...on].flatMap((r) => [...r.cpuByThread.keys()]))].sort();
+  const perSpan = (rs: GeneratorRunResult[], name: string): number => (median(rs.map((r) => r.cpuByThread.get(name) ?? 0)) / timed) * 1e6;
+  console.log(`  by thread    CPU-us per span without -> with: ${names.map((n) => `${n} ${perSpan(off, n).toFixed(2)} -> ${perSpan(on, n).toFixed(2)}`).join(', ')}`);
   console.log(`  ratio        with / without = ${(ratio * 100).toFixed(1)} % (the generator costs ${((1 - ratio) * 100).toFixed(1)} % of ingest throughput; target <= 20 %)`);
 }
 
