@@ -82,6 +82,49 @@ describe('ring client view', () => {
     expect((await client.list())[0]).toMatchObject({ heartbeatMs: beatMs, expired: true });
     expect(client.snapshot().displayState((await client.list())[0]!)).toBe('UNHEALTHY');
   });
+
+  it('after a store outage, gives members one heartbeat_timeout to beat again before judging them by the beats the store kept', async () => {
+    const { MemoryRingKV } = await import('./kv.js');
+    const { RingClient } = await import('./ring-client.js');
+    /** A store that can be made unreachable (reads fail, as etcd's do while it is down). */
+    class OutageKV extends MemoryRingKV {
+      down = false;
+      override async read() {
+        if (this.down) throw new Error('14 UNAVAILABLE: connect ECONNREFUSED');
+        return super.read();
+      }
+    }
+    const kv = new OutageKV(60_000);
+    const timeoutMs = 300;
+    const client = new RingClient(kv, { replicationFactor: 1, heartbeatTimeoutMs: timeoutMs }, silentLogger);
+    await kv.compareAndSwap('0', { members: { 'i-1': { id: 'i-1', address: 'h:9095', state: 'ACTIVE', tokens: [1], registeredMs: Date.now(), zone: '' } } });
+    await kv.heartbeat('i-1', Date.now());
+    await client.refresh();
+    const healthy = async (): Promise<boolean> => {
+      await client.refresh(); // a fresh snapshot (it is otherwise cached up to a second)
+      return client.snapshot().healthyInstances().length === 1;
+    };
+    expect(await healthy()).toBe(true);
+
+    kv.down = true;
+    await client.refresh();
+    expect(client.isConnected).toBe(false);
+    await new Promise((r) => setTimeout(r, 2 * timeoutMs));
+    // Judged as of the last contact while the store is down.
+    expect(client.snapshot().healthyInstances()).toHaveLength(1);
+
+    // Back, with the member's last beat older than heartbeat_timeout: it still counts as alive...
+    kv.down = false;
+    expect(await healthy()).toBe(true);
+    expect(client.isConnected).toBe(true);
+    // ...until a heartbeat_timeout has passed without a beat since the store came back.
+    await new Promise((r) => setTimeout(r, timeoutMs + 50));
+    expect(await healthy()).toBe(false);
+    // A beat makes it healthy again, judged as usual.
+    await kv.heartbeat('i-1', Date.now());
+    expect(await healthy()).toBe(true);
+    await client.stop();
+  });
 });
 
 describe('serving since', () => {

@@ -1,7 +1,10 @@
 // A process's view of one ring: read once, then kept current by the store's watch (no polling).
 // When the store cannot be reached the view keeps the last ring it saw and judges heartbeats as of
 // that moment, so an etcd outage does not make every member look dead at once; it retries with
-// backoff and converges when the store is back.
+// backoff and converges when the store is back. Once back, the outage is left out of heartbeat
+// ages for one heartbeat_timeout: the store holds the beats from before it went down until each
+// member's next beat lands, and a view that reconnects before its members do must not judge them
+// dead for the store's absence.
 
 import type { Logger } from '@andante/model';
 import { casRing, type RingKV } from './kv.js';
@@ -28,6 +31,9 @@ export class RingClient implements RingStore {
   /** When the view last matched the store; health is judged as of this while disconnected. */
   private lastSyncMs = 0;
   private connected = false;
+  /** How long the last outage lasted, left out of heartbeat ages until graceUntilMs. */
+  private outageMs = 0;
+  private graceUntilMs = 0;
   private refreshing: Promise<void> | undefined;
   private dirty = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -102,8 +108,13 @@ export class RingClient implements RingStore {
             const hb = state.heartbeats.get(m.id);
             return { ...m, heartbeatMs: hb ?? Math.max(lastSeen.get(m.id) ?? 0, m.registeredMs), expired: hb === undefined };
           });
-          this.lastSyncMs = Date.now();
-          if (!this.connected && this.syncs > 0) this.logger.info('ring store reachable again', { members: this.members.length });
+          const now = Date.now();
+          if (!this.connected && this.syncs > 0) {
+            this.outageMs = now - this.lastSyncMs;
+            this.graceUntilMs = now + this.config.heartbeatTimeoutMs;
+            this.logger.info('ring store reachable again', { members: this.members.length, outage_ms: this.outageMs });
+          }
+          this.lastSyncMs = now;
           this.connected = true;
           this.syncs++;
           this.cached = undefined;
@@ -153,15 +164,22 @@ export class RingClient implements RingStore {
 
   /**
    * The ring for placement questions. Rebuilt when the view changes, and at least once a second so
-   * heartbeat ages stay current; frozen at the last sync while the store is unreachable.
+   * heartbeat ages stay current; frozen at the last sync while the store is unreachable, and judged
+   * without the outage for a heartbeat_timeout after it.
    */
   snapshot(): RingSnapshot {
     const now = Date.now();
     if (!this.cached || now - this.cachedAtMs >= 1_000) {
-      this.cached = new RingSnapshot(this.members, this.config, this.connected ? now : this.lastSyncMs);
+      this.cached = new RingSnapshot(this.members, this.config, this.judgedAtMs(now));
       this.cachedAtMs = now;
     }
     return this.cached;
+  }
+
+  private judgedAtMs(now: number): number {
+    if (!this.connected) return this.lastSyncMs;
+    if (now < this.graceUntilMs) return now - this.outageMs;
+    return now;
   }
 
   async list(): Promise<InstanceDesc[]> {
