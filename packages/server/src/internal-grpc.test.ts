@@ -12,12 +12,13 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function serve(handler: UnaryMethod, maxRecv = 1 << 20): Promise<IngesterGrpcClient> {
+/** remote_timeout: short only where the deadline is what is tested (a loaded machine can take longer to connect). */
+async function serve(handler: UnaryMethod, maxRecv = 1 << 20, remoteTimeoutMs = 10_000): Promise<IngesterGrpcClient> {
   const s = new GrpcInternalServer({ address: '127.0.0.1', maxRecvMessageBytes: maxRecv, maxSendMessageBytes: 1 << 20 }, silentLogger);
   servers.push(s);
   s.mount(new Map(), new Map([[PUSH_METHOD, handler]]));
   const port = await s.listen(0);
-  const c = new IngesterGrpcClient(`127.0.0.1:${port}`, { remoteTimeoutMs: 300, maxSendMessageBytes: 4 << 20, maxRecvMessageBytes: 1 << 20 });
+  const c = new IngesterGrpcClient(`127.0.0.1:${port}`, { remoteTimeoutMs, maxSendMessageBytes: 4 << 20, maxRecvMessageBytes: 1 << 20 });
   clients.push(c);
   return c;
 }
@@ -62,7 +63,7 @@ describe('internal gRPC server and the ingester push client', () => {
     const c = await serve(({ signal }) => {
       aborted = new Promise((r) => signal.addEventListener('abort', () => r()));
       return new Promise(() => undefined);
-    });
+    }, 1 << 20, 300);
     const err = await c.push(req()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnavailableError);
     expect((err as Error).message).toMatch(/DEADLINE_EXCEEDED/);
