@@ -15,8 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { decodeExportRequest, encodeTraceSegment } from '@andante/distributor';
-import { encodeBatches } from './payloads.js';
+import { segmentTraces, type SegmentTrace } from './segment-traces.js';
 
 interface Options {
   spans: number;
@@ -41,34 +40,9 @@ function parseOptions(argv: string[]): Options {
   return o;
 }
 
-interface SegmentTrace {
-  traceId: Uint8Array;
-  segments: Uint8Array[];
-}
-
 /** Export requests -> per-trace segments, as the ingester holds them (unsorted: the encoder sorts). */
 function buildInput(o: Options): { traces: SegmentTrace[]; spans: number; otlpBytes: number } {
-  const batches = encodeBatches(Math.ceil(o.spans / o.batch), o.batch, o.spansPerTrace);
-  const otlpBytes = batches.reduce((n, b) => n + b.byteLength, 0);
-  const byTrace = new Map<string, SegmentTrace>();
-  let spans = 0;
-  for (const buf of batches) {
-    const batch = decodeExportRequest(buf);
-    const groups = new Map<string, number[]>();
-    batch.spans.forEach((s, i) => {
-      const key = Buffer.from(s.traceId).toString('hex');
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = []));
-      g.push(i);
-    });
-    for (const [key, idx] of groups) {
-      spans += idx.length;
-      let e = byTrace.get(key);
-      if (!e) byTrace.set(key, (e = { traceId: new Uint8Array(Buffer.from(key, 'hex')), segments: [] }));
-      e.segments.push(encodeTraceSegment(batch, idx));
-    }
-  }
-  return { traces: [...byTrace.values()], spans, otlpBytes };
+  return segmentTraces(o.spans, o.batch, o.spansPerTrace);
 }
 
 async function peakRssMiB(): Promise<number> {

@@ -25,7 +25,7 @@ import {
 } from '@andante/model';
 import type { KeyValue, ResourceSpans, ScopeSpans, Span, Trace } from '@andante/model';
 import { encodeEvents, encodeKeyValues, encodeLinks } from './binary-codec.js';
-import { WRITE_COMPRESSORS, brotliCompressorAt } from './block-codecs.js';
+import { WRITE_COMPRESSORS, ZSTD_AVAILABLE, brotliCompressorAt, zstdCompressorAt } from './block-codecs.js';
 import type { Compressor } from './block-codecs.js';
 import { resolveBlockConfig } from './block-config.js';
 import type { BlockConfig } from './block-config.js';
@@ -49,6 +49,7 @@ import {
   COLUMN_KINDS,
   COLUMN_NAMES,
   COLUMN_WRITE,
+  BLOCK_ZSTD_LEVEL,
   CURRENT_FORMAT,
   FORMAT_V1,
   RESOURCE_DEDICATED,
@@ -96,20 +97,26 @@ export interface EncodeTuning {
    */
   writer: ColumnWriterKind;
   /**
-   * Whether BROTLI pages take their column's `brotliQuality` (our writer only; hyparquet-writer has
-   * one compressor per codec, so comparing the two writers turns this off).
+   * Whether BROTLI pages take their column's `brotliQuality`, or its ZSTD level where `zstd` (our
+   * writer only; hyparquet-writer has one compressor per codec, so comparing the two writers turns
+   * this off).
    */
   columnQualities: boolean;
+  /** Whether columns are written as ZSTD where COLUMN_WRITE allows: this Node has it (>= 22.15). */
+  zstd: boolean;
 }
 
 export type ColumnWriterKind = 'andante' | 'hyparquet-writer';
+
+/** ZSTD columns where this Node has zstd; ANDANTE_BLOCK_ZSTD=0 keeps every column BROTLI (A/B runs). */
+const WRITE_ZSTD = ZSTD_AVAILABLE && process.env['ANDANTE_BLOCK_ZSTD'] !== '0';
 
 /** The default column writer; ANDANTE_COLUMN_WRITER=hyparquet-writer picks the generic one (A/B runs). */
 export const DEFAULT_COLUMN_WRITER: ColumnWriterKind = process.env['ANDANTE_COLUMN_WRITER'] === 'hyparquet-writer' ? 'hyparquet-writer' : 'andante';
 
 export function tuningFor(format: string, writer: ColumnWriterKind = DEFAULT_COLUMN_WRITER, columnQualities = writer === 'andante'): EncodeTuning {
-  if (format === FORMAT_V1) return { format, codec: 'SNAPPY', compressors: {}, columns: {}, writer, columnQualities: false };
-  if (format === CURRENT_FORMAT) return { format, codec: BLOCK_CODEC, compressors: WRITE_COMPRESSORS, columns: COLUMN_WRITE, writer, columnQualities };
+  if (format === FORMAT_V1) return { format, codec: 'SNAPPY', compressors: {}, columns: {}, writer, columnQualities: false, zstd: false };
+  if (format === CURRENT_FORMAT) return { format, codec: BLOCK_CODEC, compressors: WRITE_COMPRESSORS, columns: COLUMN_WRITE, writer, columnQualities, zstd: columnQualities && WRITE_ZSTD };
   throw new InvalidArgumentError(`cannot write block format ${JSON.stringify(format)}`);
 }
 
@@ -671,13 +678,22 @@ class ColumnarRowGroup {
     return LEAVES.map((leaf) => {
       const top = leaf.path[0]!;
       const w = tuning.columns[top];
-      const codec = w?.codec ?? tuning.codec;
-      const quality = tuning.columnQualities && codec === 'BROTLI' ? (tuning.columns[leaf.key]?.brotliQuality ?? w?.brotliQuality) : undefined;
+      const own = tuning.columns[leaf.key];
+      let codec = w?.codec ?? tuning.codec;
+      let compressor: Compressor | undefined;
+      const zstdLevel = tuning.zstd && codec === 'BROTLI' ? (own?.zstd ?? w?.zstd ?? BLOCK_ZSTD_LEVEL) : false;
+      if (zstdLevel !== false) {
+        codec = 'ZSTD';
+        compressor = zstdCompressorAt(zstdLevel);
+      } else {
+        const quality = tuning.columnQualities && codec === 'BROTLI' ? (own?.brotliQuality ?? w?.brotliQuality) : undefined;
+        if (quality !== undefined) compressor = brotliCompressorAt(quality);
+      }
       const write: LeafWrite = {
         codec,
         statistics: STATS_COLUMNS.has(top),
         ...(w?.encoding ? { encoding: w.encoding } : {}),
-        ...(quality !== undefined ? { compressor: brotliCompressorAt(quality) } : {}),
+        ...(compressor ? { compressor } : {}),
       };
       const list = lists[top];
       if (list) {

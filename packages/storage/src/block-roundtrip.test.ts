@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parquetMetadata } from 'hyparquet';
+import { ZSTD_AVAILABLE } from './block-codecs.js';
 import { LocalBackend } from '@andante/backend';
 import { combineTraces, decodeTrace, encodeTrace } from '@andante/model';
 import { BackendBlock, newBlockId, writeEncodedBlock } from './backend-block.js';
@@ -86,7 +88,33 @@ describe('block round trip of random traces', () => {
 const FIXTURE = fileURLToPath(new URL('../fixtures/vandante2-seed7', import.meta.url));
 const FIXTURE_BLOCK_ID = '5f0c1a52-7d2e-4b8e-9a51-3c7d1f00e2a7';
 
+// The same traces written by a Node with zstd (24, the image's runtime): most columns are ZSTD.
+// Every supported Node reads it (Node 20 through fzstd), so blocks move between runtimes.
+// REGENERATE_BLOCK_FIXTURE=1 on a Node with zstd rewrites it.
+const ZSTD_FIXTURE = fileURLToPath(new URL('../fixtures/vandante2-zstd-seed7', import.meta.url));
+
 describe('blocks written by earlier encoders', () => {
+  it('reads the vAndante2 fixture block written with ZSTD columns exactly, on any Node', async () => {
+    const traces = randomTraces(7, 25);
+    if (process.env['REGENERATE_BLOCK_FIXTURE'] === '1' && ZSTD_AVAILABLE) {
+      const encoded = encodeBlock('fixture', FIXTURE_BLOCK_ID, traces, { rowGroupSpans: 200, pageSizeBytes: 1024 });
+      await mkdir(ZSTD_FIXTURE, { recursive: true });
+      for (const o of encoded.objects) await writeFile(join(ZSTD_FIXTURE, o.name), o.data);
+    }
+    const data = await readFile(join(ZSTD_FIXTURE, 'data.parquet'));
+    const codecs = parquetMetadata(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer).row_groups.flatMap((g) => g.columns.map((c) => c.meta_data!.codec));
+    expect(codecs.filter((c) => c === 'ZSTD').length).toBeGreaterThan(codecs.length / 2);
+    const backend = await newBackend();
+    for (const name of await readdir(ZSTD_FIXTURE)) await backend.write(['fixture', FIXTURE_BLOCK_ID], name, await readFile(join(ZSTD_FIXTURE, name)));
+    const meta = (await readBlockMeta(backend, 'fixture', FIXTURE_BLOCK_ID))!;
+    expect(meta.format).toBe('vAndante2');
+    await readBack(
+      new BackendBlock(backend, meta),
+      traces.map((t) => ({ traceId: t.traceId, trace: normalise(t.trace) })),
+    );
+  });
+
+
   it('reads the vAndante2 fixture block exactly', async () => {
     const traces = randomTraces(7, 25);
     if (process.env['REGENERATE_BLOCK_FIXTURE'] === '1') {

@@ -7,7 +7,7 @@ import type { Backend } from '@andante/backend';
 import { SpanKind, StatusCode, bytesToHex, tokenForTraceId } from '@andante/model';
 import type { AnyValue, KeyValue, Span, Trace } from '@andante/model';
 import { BackendBlock, newBlockId, writeBlock } from './backend-block.js';
-import { READ_DECOMPRESSORS } from './block-codecs.js';
+import { READ_DECOMPRESSORS, ZSTD_AVAILABLE } from './block-codecs.js';
 import { encodeBlock, encodeBlockWith, tuningFor } from './block-encode.js';
 import {
   DATA_NAME,
@@ -322,7 +322,7 @@ describe('block round trip', () => {
 });
 
 describe('vAndante2 pages', () => {
-  it('writes BROTLI pages and the chosen column encodings', async () => {
+  it('writes the chosen page codecs (ZSTD where this Node has it, else BROTLI) and column encodings', async () => {
     const traces = Array.from({ length: 30 }, (_, i) => ({ traceId: traceId(i), trace: richTrace(traceId(i)) }));
     const { objects, meta } = encodeBlock('t', newBlockId(), traces);
     expect(meta.format).toBe('vAndante2');
@@ -334,8 +334,12 @@ describe('vAndante2 pages', () => {
     expect(chunk('span_id')).toMatchObject({ codec: 'SNAPPY', encodings: ['DELTA_LENGTH_BYTE_ARRAY'] });
     expect(chunk('start_time_unix_nano')).toMatchObject({ codec: 'BROTLI', encodings: ['BYTE_STREAM_SPLIT'] });
     expect(chunk('duration_nano').encodings).toEqual(['BYTE_STREAM_SPLIT']);
-    expect(chunk('http_url').codec).toBe('BROTLI');
-    expect(chunk('attrs_str.list.element.value').codec).toBe('BROTLI');
+    // Columns COLUMN_WRITE keeps BROTLI (smaller at quality 4 than any ZSTD level) and the rest.
+    expect(chunk('trace_id').codec).toBe('BROTLI');
+    const rest = ZSTD_AVAILABLE ? 'ZSTD' : 'BROTLI';
+    expect(chunk('http_url').codec).toBe(rest);
+    expect(chunk('attrs_str.list.element.value').codec).toBe(rest);
+    expect(chunk('name').codec).toBe(rest);
   });
 });
 

@@ -6,7 +6,7 @@
 
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { READ_DECOMPRESSORS } from './block-codecs.js';
+import { READ_DECOMPRESSORS, ZSTD_AVAILABLE, zstdCompressorAt, zstdDecompressJs } from './block-codecs.js';
 import { encodeBlockWith, tuningFor } from './block-encode.js';
 import { COLUMN_WRITE, FORMAT_V1, FORMAT_V2 } from './block-schema.js';
 import { newBlockId } from './backend-block.js';
@@ -35,8 +35,9 @@ describe('column writer', () => {
     const traces = randomTraces(4, 60);
     const id = newBlockId();
     const cfg = { rowGroupSpans: 500, pageSizeBytes: 4096 };
+    // BROTLI qualities alone (ZSTD columns: the next case).
     const data = (columnQualities: boolean): ArrayBuffer => {
-      const bytes = encodeBlockWith('t', id, traces, cfg, 0, tuningFor(FORMAT_V2, 'andante', columnQualities)).objects[0]!.data;
+      const bytes = encodeBlockWith('t', id, traces, cfg, 0, { ...tuningFor(FORMAT_V2, 'andante', columnQualities), zstd: false }).objects[0]!.data;
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     };
     const uniform = data(false);
@@ -48,6 +49,39 @@ describe('column writer', () => {
     expect(shape(perColumn)).toEqual(shape(uniform));
     const rows = (file: ArrayBuffer) => parquetReadObjects({ file, utf8: false, compressors: READ_DECOMPRESSORS });
     expect(await rows(perColumn)).toEqual(await rows(uniform));
+  });
+
+  it('writes ZSTD columns where this Node has zstd, as COLUMN_WRITE says: the same values, only codecs and page bytes differ', async () => {
+    const tuning = tuningFor(FORMAT_V2, 'andante');
+    // A Node without zstd in node:zlib (20) writes BROTLI only; the blocks of one with it read everywhere (fzstd).
+    expect(tuning.zstd).toBe(ZSTD_AVAILABLE);
+    if (!ZSTD_AVAILABLE) {
+      expect(() => zstdCompressorAt(1)).toThrow(/no zstd/);
+      return;
+    }
+    const traces = randomTraces(5, 60);
+    const id = newBlockId();
+    const cfg = { rowGroupSpans: 500, pageSizeBytes: 4096 };
+    const file = (zstd: boolean): ArrayBuffer => {
+      const bytes = encodeBlockWith('t', id, traces, cfg, 0, { ...tuning, zstd }).objects[0]!.data;
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    };
+    const withZstd = file(true);
+    const brotliOnly = file(false);
+    const codecs = (f: ArrayBuffer) => new Map(parquetMetadata(f).row_groups[0]!.columns.map((c) => [c.meta_data!.path_in_schema.join('.'), c.meta_data!.codec]));
+    const z = codecs(withZstd);
+    const b = codecs(brotliOnly);
+    for (const [path, codec] of b) {
+      const top = path.split('.')[0]!;
+      const stays = codec !== 'BROTLI' || (COLUMN_WRITE[path]?.zstd ?? COLUMN_WRITE[top]?.zstd) === false;
+      expect(z.get(path), path).toBe(stays ? codec : 'ZSTD');
+    }
+    expect([...z.values()].filter((c) => c === 'ZSTD').length).toBeGreaterThan(20);
+    const rows = (f: ArrayBuffer, compressors = READ_DECOMPRESSORS) => parquetReadObjects({ file: f, utf8: false, compressors });
+    const expected = await rows(brotliOnly);
+    expect(await rows(withZstd)).toEqual(expected);
+    // The pure-JS decoder a Node without zstd reads them with gives the same rows.
+    expect(await rows(withZstd, { ...READ_DECOMPRESSORS, ZSTD: zstdDecompressJs })).toEqual(expected);
   });
 
   it.each(
