@@ -10,14 +10,9 @@
 //   node bench/dist/page-codecs.js [--spans 204800 --reps 3]
 
 import zlib from 'node:zlib';
-import { encodeSegmentBlock, newBlockId } from '@andante/storage';
+import { combineTraces, decodeTrace } from '@andante/model';
+import { encodeCapturingPages, type CapturedPage as Page } from '@andante/storage/testing';
 import { segmentTraces } from './segment-traces.js';
-
-interface Page {
-  bytes: Uint8Array;
-  /** The Brotli quality the column writes it with. */
-  quality: number;
-}
 
 type Codec = { name: string; compress: (page: Page) => Uint8Array; decompress: (data: Uint8Array, length: number) => Uint8Array };
 
@@ -34,20 +29,13 @@ function option(argv: string[], name: string, fallback: number): number {
 
 function capturePages(spans: number): { pages: Page[]; spans: number; fileBytes: number } {
   const input = segmentTraces(spans, 512, 20);
+  // The traces a flush of these segments holds (the same block bytes as encodeSegmentBlock).
+  const traces = input.traces
+    .map((t) => ({ traceId: t.traceId, trace: combineTraces([decodeTrace(Buffer.concat(t.segments))]) }))
+    .sort((a, b) => Buffer.compare(a.traceId, b.traceId));
   const pages: Page[] = [];
-  const original = zlib.brotliCompressSync;
-  const capture = (buf: zlib.InputType, options?: zlib.BrotliOptions): Buffer => {
-    const quality = options?.params?.[zlib.constants.BROTLI_PARAM_QUALITY] ?? zlib.constants.BROTLI_DEFAULT_QUALITY;
-    pages.push({ bytes: Uint8Array.prototype.slice.call(buf as Uint8Array), quality: Number(quality) });
-    return original(buf, options);
-  };
-  (zlib as { brotliCompressSync: typeof capture }).brotliCompressSync = capture;
-  try {
-    const block = encodeSegmentBlock({ tenantId: 'bench', blockId: newBlockId(), traces: input.traces, cfg: {}, compactionLevel: 0 });
-    return { pages, spans: input.spans, fileBytes: block.objects.reduce((n, o) => n + o.data.byteLength, 0) };
-  } finally {
-    (zlib as { brotliCompressSync: typeof original }).brotliCompressSync = original;
-  }
+  const block = encodeCapturingPages(traces, (p) => pages.push(p));
+  return { pages, spans: input.spans, fileBytes: block.objects.reduce((n, o) => n + o.data.byteLength, 0) };
 }
 
 function brotli(quality: (page: Page) => number, name: string): Codec {
@@ -66,13 +54,15 @@ function candidates(): Codec[] {
     brotli((p) => p.quality, 'BROTLI, per-column quality (today)'),
     brotli(() => 1, 'BROTLI 1'),
     brotli(() => 3, 'BROTLI 3'),
+    brotli(() => 4, 'BROTLI 4'),
+    brotli(() => 5, 'BROTLI 5'),
     { name: 'GZIP 1', compress: (p) => zlib.gzipSync(p.bytes, { level: 1 }), decompress: (d) => zlib.gunzipSync(d) },
     { name: 'GZIP 6', compress: (p) => zlib.gzipSync(p.bytes, { level: 6 }), decompress: (d) => zlib.gunzipSync(d) },
   ];
   const z = zlib as unknown as ZstdZlib;
   if (typeof z.zstdCompressSync === 'function' && typeof z.zstdDecompressSync === 'function') {
     const level = z.constants['ZSTD_c_compressionLevel']!;
-    for (const l of [-3, -1, 1, 2, 3, 4, 5, 6, 9, 15]) {
+    for (const l of [1, 2, 3, 4, 5, 6, 7, 9]) {
       list.push({
         name: `ZSTD ${l}`,
         compress: (p) => z.zstdCompressSync!(p.bytes, { params: { [level]: l } }),
@@ -103,29 +93,61 @@ function main(): void {
     `node ${process.version}: ${spans} spans, one block of ${(fileBytes / spans).toFixed(2)} bytes/span; ${pages.length} Brotli pages, ` +
       `${(plain / spans).toFixed(2)} bytes/span before compression${typeof (zlib as unknown as ZstdZlib).zstdCompressSync === 'function' ? '' : ' (no zstd in this Node: run with Node >= 22.15)'}`,
   );
+  const leaves = [...new Set(pages.map((p) => p.leaf))];
+  const qualityOf = new Map(pages.map((p) => [p.leaf, p.quality]));
   const qualities = [...new Set(pages.map((p) => p.quality))].sort();
   console.log(`| codec | bytes/span of these pages | ${qualities.map((q) => `quality-${q} columns: bytes/span, compress µs/span`).join(' | ')} | compress CPU-µs/span | decompress CPU-µs/span |`);
   console.log(`|---|---|${qualities.map(() => '---|').join('')}---|---|`);
+  /** Per codec and leaf: bytes per span and compression CPU-µs per span. */
+  const perLeaf = new Map<string, Map<string, { bytes: number; us: number }>>();
   for (const codec of candidates()) {
     const out = pages.map((p) => codec.compress(p));
     for (let i = 0; i < pages.length; i++) {
       const back = codec.decompress(out[i]!, pages[i]!.bytes.byteLength);
       if (Buffer.compare(back, pages[i]!.bytes) !== 0) throw new Error(`${codec.name}: page ${i} does not round-trip`);
     }
-    const bytes = out.reduce((n, o) => n + o.byteLength, 0);
-    const byQuality = qualities.map((q) => out.reduce((n, o, i) => n + (pages[i]!.quality === q ? o.byteLength : 0), 0));
-    const compressOf = (q: number): number =>
-      cpuUs(() => {
-        for (const p of pages) if (p.quality === q) codec.compress(p);
+    const leafFigures = new Map<string, { bytes: number; us: number }>();
+    for (const leaf of leaves) {
+      const own = pages.filter((p) => p.leaf === leaf);
+      const bytes = out.reduce((n, o, i) => n + (pages[i]!.leaf === leaf ? o.byteLength : 0), 0);
+      const us = cpuUs(() => {
+        for (const p of own) codec.compress(p);
       }, reps);
-    const compressByQuality = qualities.map(compressOf);
-    const compress = compressByQuality.reduce((a, b) => a + b, 0);
+      leafFigures.set(leaf, { bytes: bytes / spans, us: us / spans });
+    }
+    perLeaf.set(codec.name, leafFigures);
+    const sum = (q: number | undefined, k: 'bytes' | 'us'): number => leaves.reduce((n, l) => n + (q === undefined || qualityOf.get(l) === q ? leafFigures.get(l)![k] : 0), 0);
     const decompress = cpuUs(() => {
       for (let i = 0; i < pages.length; i++) codec.decompress(out[i]!, pages[i]!.bytes.byteLength);
     }, reps);
     console.log(
-      `| ${codec.name} | ${(bytes / spans).toFixed(2)} | ${byQuality.map((b, i) => `${(b / spans).toFixed(2)}, ${(compressByQuality[i]! / spans).toFixed(2)}`).join(' | ')} | ${(compress / spans).toFixed(2)} | ${(decompress / spans).toFixed(2)} |`,
+      `| ${codec.name} | ${sum(undefined, 'bytes').toFixed(2)} | ${qualities.map((q) => `${sum(q, 'bytes').toFixed(2)}, ${sum(q, 'us').toFixed(2)}`).join(' | ')} | ${sum(undefined, 'us').toFixed(2)} | ${(decompress / spans).toFixed(2)} |`,
     );
+  }
+  // Per leaf, the choice that minimises CPU + price x bytes, for a few prices of a byte per span in CPU-µs per span.
+  const choices = [...perLeaf.keys()].filter((n) => !n.startsWith('GZIP') && !n.startsWith('BROTLI,'));
+  console.log('\nper leaf, cheapest of BROTLI 1/3/4/5 and ZSTD levels at a price of one byte per span in CPU-µs per span:');
+  for (const price of [0.25, 0.5, 1, 2, 4]) {
+    let bytes = 0;
+    let us = 0;
+    const picks: string[] = [];
+    for (const leaf of leaves) {
+      let best = '';
+      let bestCost = Infinity;
+      for (const name of choices) {
+        const f = perLeaf.get(name)!.get(leaf)!;
+        const cost = f.us + price * f.bytes;
+        if (cost < bestCost) {
+          bestCost = cost;
+          best = name;
+        }
+      }
+      const f = perLeaf.get(best)!.get(leaf)!;
+      bytes += f.bytes;
+      us += f.us;
+      if (f.bytes > 0.05) picks.push(`${leaf} ${best}`);
+    }
+    console.log(`  price ${price}: ${bytes.toFixed(2)} bytes/span, ${us.toFixed(2)} µs/span; ${picks.join(', ')}`);
   }
 }
 

@@ -4,15 +4,14 @@
 // - BROTLI: Parquet's BROTLI codec is a raw brotli stream (RFC 7932), which is what
 //   zlib.brotliCompressSync writes and brotliDecompressSync reads (no framing on either side).
 // - GZIP: Parquet's GZIP codec is the gzip format (RFC 1952), zlib.gzipSync / gunzipSync.
-// - ZSTD: node:zlib has zstd from Node 22.15. Such a Node writes most columns as ZSTD (block-schema's
-//   COLUMN_WRITE, `zstd`); an older one keeps writing BROTLI. Every Node reads both: without zstd in
+// - ZSTD: node:zlib has zstd from Node 22.15. Such a Node writes each leaf as block-schema's
+//   ZSTD_LEAF_CODECS says (ZSTD for most); an older one keeps writing BROTLI. Every Node reads both: without zstd in
 //   node:zlib, pages are decompressed by fzstd (a pure-JS decoder), so a block written by a Node 24
 //   ingester reads on a Node 20 querier.
 //
 // Measured choices (docs/block-format.md): BROTLI quality 5 gives 5-15% smaller pages than GZIP
 // level 6 at about the same write and read speed; quality 9+ gains <1% and writes 10x slower.
-// ZSTD 6 writes pages 0.2 bytes per span larger than BROTLI 5 for 40 % less CPU; ZSTD 1 writes the
-// string attribute values smaller than BROTLI 3 for a quarter of its CPU ("Page codecs").
+// Chosen per leaf with ZSTD, the pages are 3 % smaller for 40 % less compression CPU ("Page codecs").
 
 import zlib from 'node:zlib';
 import { decompress as fzstdDecompress } from 'fzstd';

@@ -50,6 +50,7 @@ import {
   COLUMN_NAMES,
   COLUMN_WRITE,
   BLOCK_ZSTD_LEVEL,
+  ZSTD_LEAF_CODECS,
   CURRENT_FORMAT,
   FORMAT_V1,
   RESOURCE_DEDICATED,
@@ -97,12 +98,12 @@ export interface EncodeTuning {
    */
   writer: ColumnWriterKind;
   /**
-   * Whether BROTLI pages take their column's `brotliQuality`, or its ZSTD level where `zstd` (our
-   * writer only; hyparquet-writer has one compressor per codec, so comparing the two writers turns
-   * this off).
+   * Whether BROTLI pages take their column's `brotliQuality`, or ZSTD_LEAF_CODECS where `zstd`
+   * (our writer only; hyparquet-writer has one compressor per codec, so comparing the two writers
+   * turns this off).
    */
   columnQualities: boolean;
-  /** Whether columns are written as ZSTD where COLUMN_WRITE allows: this Node has it (>= 22.15). */
+  /** Whether leaves take ZSTD_LEAF_CODECS (ZSTD for most): this Node has zstd (>= 22.15). */
   zstd: boolean;
 }
 
@@ -681,13 +682,16 @@ class ColumnarRowGroup {
       const own = tuning.columns[leaf.key];
       let codec = w?.codec ?? tuning.codec;
       let compressor: Compressor | undefined;
-      const zstdLevel = tuning.zstd && codec === 'BROTLI' ? (own?.zstd ?? w?.zstd ?? BLOCK_ZSTD_LEVEL) : false;
-      if (zstdLevel !== false) {
+      const pick = tuning.zstd && codec === 'BROTLI' ? (ZSTD_LEAF_CODECS[leaf.key] ?? { codec: 'ZSTD', level: BLOCK_ZSTD_LEVEL }) : undefined;
+      if (pick?.codec === 'ZSTD') {
         codec = 'ZSTD';
-        compressor = zstdCompressorAt(zstdLevel);
+        compressor = zstdCompressorAt(pick.level);
+      } else if (pick) {
+        compressor = brotliCompressorAt(pick.quality);
       } else {
         const quality = tuning.columnQualities && codec === 'BROTLI' ? (own?.brotliQuality ?? w?.brotliQuality) : undefined;
         if (quality !== undefined) compressor = brotliCompressorAt(quality);
+        if (codec === 'BROTLI' && own?.compressor) compressor = own.compressor;
       }
       const write: LeafWrite = {
         codec,

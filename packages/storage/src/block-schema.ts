@@ -7,6 +7,7 @@
 // split evenly and a lookup decodes only the pages of its rows); rare shapes are blobs.
 
 import type { CompressionCodec, Encoding, SchemaElement } from 'hyparquet';
+import type { Compressor } from './block-codecs.js';
 
 /** SNAPPY pages, hyparquet-writer's default encodings. Still read. */
 export const FORMAT_V1 = 'vAndante1';
@@ -20,11 +21,52 @@ export const PARQUET_FORMATS: readonly string[] = [FORMAT_V1, FORMAT_V2];
 /** Page codec of every vAndante2 column that COLUMN_WRITE does not name otherwise. */
 export const BLOCK_CODEC: CompressionCodec = 'BROTLI';
 /**
- * Where node:zlib has zstd (Node >= 22.15), BROTLI columns are written as ZSTD at this level
- * unless COLUMN_WRITE says otherwise: 0.2 bytes per span more than BROTLI 5 for 40 % less CPU
- * (docs/block-format.md, "Page codecs").
+ * Where node:zlib has zstd (Node >= 22.15), each BROTLI leaf is written as ZSTD_LEAF_CODECS says,
+ * and a leaf it does not name as ZSTD at this level.
  */
 export const BLOCK_ZSTD_LEVEL = 6;
+
+export type LeafCodec = { codec: 'ZSTD'; level: number } | { codec: 'BROTLI'; quality: number };
+const zstdAt = (level: number): LeafCodec => ({ codec: 'ZSTD', level });
+const brotliAt = (quality: number): LeafCodec => ({ codec: 'BROTLI', quality });
+
+/**
+ * Each leaf's page codec where ZSTD can be written, chosen per leaf by `node bench/dist/page-codecs.js`
+ * on Node 24 (docs/block-format.md, "Page codecs"): the cheapest of BROTLI 1/3/4/5 and ZSTD 1-9 when
+ * one byte per span at rest is worth one CPU-µs per span. Leaves under 0.05 bytes per span are left
+ * to BLOCK_ZSTD_LEVEL. A Node without zstd writes COLUMN_WRITE's BROTLI qualities instead.
+ */
+export const ZSTD_LEAF_CODECS: Readonly<Record<string, LeafCodec>> = {
+  trace_id: brotliAt(3),
+  trace_start_time_unix_nano: zstdAt(2),
+  trace_end_time_unix_nano: zstdAt(2),
+  rs_index: brotliAt(3),
+  span_index: zstdAt(1),
+  resource_ref: brotliAt(3),
+  resource_service_name: brotliAt(3),
+  resource_k8s_pod_name: brotliAt(3),
+  parent_span_id: zstdAt(2),
+  parent_id: brotliAt(3),
+  nested_set_left: zstdAt(2),
+  nested_set_right: zstdAt(2),
+  name: brotliAt(3),
+  kind: brotliAt(1),
+  start_time_unix_nano: zstdAt(5),
+  duration_nano: brotliAt(4),
+  status_code: brotliAt(3),
+  status_message: brotliAt(3),
+  http_method: brotliAt(1),
+  http_url: zstdAt(9),
+  http_route: brotliAt(1),
+  http_status_code: brotliAt(3),
+  'attrs_str.list.element.key': zstdAt(4),
+  'attrs_str.list.element.value': zstdAt(1),
+  'attrs_int.list.element.key': brotliAt(3),
+  'attrs_int.list.element.value': zstdAt(1),
+  'attrs_dbl.list.element.value': brotliAt(3),
+  attrs_order: brotliAt(3),
+  events: zstdAt(1),
+};
 
 export interface ColumnWrite {
   /** Parquet encoding of the column's leaves; unset: dictionary when it at least halves the chunk, else PLAIN. */
@@ -35,11 +77,8 @@ export interface ColumnWrite {
    * codec to a reader; only our column writer applies it (hyparquet-writer has one compressor per codec).
    */
   brotliQuality?: number;
-  /**
-   * Where ZSTD can be written (Node >= 22.15), the column's BROTLI pages are ZSTD at this level
-   * (unset: BLOCK_ZSTD_LEVEL), or stay BROTLI (false). Our column writer only, like brotliQuality.
-   */
-  zstd?: number | false;
+  /** Compresses the leaf's BROTLI pages instead (measurements: bench/src/page-codecs.ts captures pages per leaf so). */
+  compressor?: Compressor;
 }
 
 /**
@@ -52,9 +91,8 @@ export const COLUMN_WRITE: Readonly<Record<string, ColumnWrite>> = {
   // codec can shrink the rest, so the cheapest one.
   span_id: { encoding: 'DELTA_LENGTH_BYTE_ARRAY', codec: 'SNAPPY' },
   // Byte planes: the high bytes of times and durations are nearly constant and compress away.
-  // BROTLI 4 leaves them 0.16 bytes per span smaller than any ZSTD level, for 0.07 µs.
-  start_time_unix_nano: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 4, zstd: false },
-  duration_nano: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 4, zstd: false },
+  start_time_unix_nano: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 4 },
+  duration_nano: { encoding: 'BYTE_STREAM_SPLIT', brotliQuality: 4 },
   nested_set_left: { encoding: 'BYTE_STREAM_SPLIT' },
   nested_set_right: { encoding: 'BYTE_STREAM_SPLIT' },
   span_index: { encoding: 'BYTE_STREAM_SPLIT' },
@@ -63,10 +101,8 @@ export const COLUMN_WRITE: Readonly<Record<string, ColumnWrite>> = {
   // that. Those are smaller at quality 3 than at 5 (mixed keys' values: the cheaper matcher finds
   // the same repeats) and three times cheaper. Start times, durations and trace IDs are as small
   // at 4. Every other column stays at 5: at 3 or 4 each costs bytes (http_url ~0.45 per span).
-  // Where ZSTD can be written, level 1 makes those values smaller still (13.95 against 14.69 bytes
-  // per span) for a quarter of BROTLI 3's CPU.
-  'attrs_str.list.element.value': { brotliQuality: 3, zstd: 1 },
-  trace_id: { brotliQuality: 4, zstd: false },
+  'attrs_str.list.element.value': { brotliQuality: 3 },
+  trace_id: { brotliQuality: 4 },
 };
 
 /**

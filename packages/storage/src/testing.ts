@@ -7,14 +7,14 @@ import type { AsyncBuffer, FileMetaData } from 'hyparquet';
 import { compareBytes, mulberry32 } from '@andante/model';
 import type { AnyValue, BlockMeta, KeyValue, ResourceSpans, Span, Trace } from '@andante/model';
 import type { Backend } from '@andante/backend';
-import { writeEncodedBlock } from './backend-block.js';
-import { encodeBlock } from './block-encode.js';
+import { newBlockId, writeEncodedBlock } from './backend-block.js';
+import { encodeBlock, encodeBlockWith, tuningFor } from './block-encode.js';
 import { encodeBlockMeta } from './block-meta.js';
-import { READ_DECOMPRESSORS } from './block-codecs.js';
-import { encodeBlockWith, tuningFor } from './block-encode.js';
+import { BROTLI_QUALITY, READ_DECOMPRESSORS, brotliCompressorAt } from './block-codecs.js';
 import type { EncodedBlock, TraceEntry } from './block-encode.js';
 import type { BlockConfig } from './block-config.js';
-import { FORMAT_V1, STATS_COLUMNS } from './block-schema.js';
+import { BLOCK_SCHEMA, COLUMN_WRITE, CURRENT_FORMAT, FORMAT_V1, STATS_COLUMNS, type ColumnWrite } from './block-schema.js';
+import { leafSpecs } from './column-writer.js';
 import { readRowsByPages } from './row-pages.js';
 
 /** A Tempo 2.x vParquet4 meta.json (fields of tempodb/backend/v1/v1.proto, shared/reference/tempo-api.md 4.2). */
@@ -315,4 +315,34 @@ export function oneSpanTrace(traceByte: number, spanByte = traceByte): TraceEntr
     traceId,
     trace: { resourceSpans: [{ resource: { attributes: [], droppedAttributesCount: 0 }, scopeSpans: [{ scope: { name: 's', version: '', attributes: [], droppedAttributesCount: 0 }, spans: [span], schemaUrl: '' }], schemaUrl: '' }] },
   };
+}
+
+/** One page a block encode compressed, with its leaf and the Brotli quality it had. */
+export interface CapturedPage {
+  leaf: string;
+  quality: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Encodes `traces` as the current format does with BROTLI pages only (no ZSTD), handing every page
+ * to `onPage` with its leaf before compressing it as usual (bench/src/page-codecs.ts).
+ */
+export function encodeCapturingPages(traces: Iterable<TraceEntry>, onPage: (page: CapturedPage) => void): EncodedBlock {
+  const columns: Record<string, ColumnWrite> = { ...COLUMN_WRITE };
+  for (const leaf of leafSpecs(BLOCK_SCHEMA)) {
+    const top = leaf.path[0]!;
+    if (COLUMN_WRITE[top]?.codec !== undefined && COLUMN_WRITE[top]?.codec !== 'BROTLI') continue;
+    const quality = COLUMN_WRITE[leaf.key]?.brotliQuality ?? COLUMN_WRITE[top]?.brotliQuality ?? BROTLI_QUALITY;
+    const brotli = brotliCompressorAt(quality);
+    const base = leaf.key === top ? COLUMN_WRITE[top] : COLUMN_WRITE[leaf.key];
+    columns[leaf.key] = {
+      ...base,
+      compressor: (input) => {
+        onPage({ leaf: leaf.key, quality, bytes: Uint8Array.prototype.slice.call(input) });
+        return brotli(input);
+      },
+    };
+  }
+  return encodeBlockWith('bench', newBlockId(), traces, {}, 0, { ...tuningFor(CURRENT_FORMAT, 'andante', true), zstd: false, columns });
 }
