@@ -1,11 +1,13 @@
 // Page codecs compared on the pages a flush really compresses (issue 14: "compare Brotli levels,
 // gzip ... and zstd; pick by bytes at rest and CPU per span together"). One block of realistic
-// segments is encoded exactly as a flush does (encodeSegmentBlock) while every page handed to
-// Brotli is captured with the quality its column uses; then every captured page is compressed and
+// segments is encoded as a flush does, BROTLI only, while every page is captured with its leaf and
+// its column's quality (encodeCapturingPages); then every captured page is compressed and
 // decompressed again with each candidate. Reported per candidate: bytes per span of those pages
-// (the rest of the file, SNAPPY span IDs, dictionaries' framing and the footer, is the same for
-// all), and compression and decompression CPU-µs per span, best of --reps. zstd needs a Node whose
-// node:zlib has it (>= 22.15): run this with Node 24 to see it.
+// (the SNAPPY span IDs, the dictionaries' framing and the footer are the same for all) and
+// compression and decompression CPU-µs per span, best of --reps; then, per leaf, the cheapest
+// candidate for a few prices of one byte per span in CPU-µs per span (how ZSTD_LEAF_CODECS in
+// packages/storage/src/block-schema.ts was chosen). zstd needs a Node whose node:zlib has it
+// (>= 22.15): run this with Node 24 to see it.
 //
 //   node bench/dist/page-codecs.js [--spans 204800 --reps 3]
 
