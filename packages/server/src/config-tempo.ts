@@ -39,7 +39,7 @@ const NO_CACHE = 'Andante runs no external cache (memcached/redis); blocks are r
 const RING_LOCAL = 'the ring address is instance_addr / the first non-loopback IPv4 address';
 const INTERNAL_TLS = 'internal gRPC is plaintext here: run it on a private network or behind a service mesh that adds mTLS';
 const OWN_BLOCKS = 'Andante writes its own block format (docs/block-format.md), so Tempo’s block and WAL encodings do not apply';
-const NOT_OTLP = 'Andante receives OTLP only: put an OpenTelemetry Collector with this receiver and the otlp exporter in front';
+const NOT_RECEIVED = 'Andante receives OTLP and Zipkin only: put an OpenTelemetry Collector with this receiver and the otlp exporter in front';
 
 /** Tempo 2.x keys Andante does not hold. `*` matches one path segment; a rule covers the key's sub-tree. */
 const RULES: Record<string, Rule> = {
@@ -128,9 +128,9 @@ const RULES: Record<string, Rule> = {
   'distributor.log_received_spans': { why: 'spans are counted in tempo_distributor_spans_received_total, not logged' },
   'distributor.log_discarded_spans': { why: 'discarded spans are counted in tempo_discarded_spans_total, not logged' },
   'distributor.metric_received_spans': { why: 'tempo_distributor_spans_received_total is always produced' },
-  'distributor.receivers.jaeger': { why: 'no Jaeger receiver', use: NOT_OTLP },
-  'distributor.receivers.opencensus': { why: 'no OpenCensus receiver', use: NOT_OTLP },
-  'distributor.receivers.kafka': { why: 'no Kafka receiver', use: NOT_OTLP },
+  'distributor.receivers.jaeger': { why: 'no Jaeger receiver', use: NOT_RECEIVED },
+  'distributor.receivers.opencensus': { why: 'no OpenCensus receiver', use: NOT_RECEIVED },
+  'distributor.receivers.kafka': { why: 'no Kafka receiver', use: NOT_RECEIVED },
   'distributor.receivers.otlp.protocols.*.tls.min_version': { why: 'Node’s TLS defaults apply (TLS 1.2 minimum)' },
   'distributor.receivers.otlp.protocols.*.tls.max_version': { why: 'Node’s TLS defaults apply' },
   'distributor.receivers.otlp.protocols.*.tls.cipher_suites': { why: 'Node’s TLS defaults apply' },
