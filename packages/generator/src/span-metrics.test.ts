@@ -9,7 +9,7 @@ function setup(over: Partial<SpanMetricsConfig> = {}): { proc: SpanMetricsProces
   const reg = new TenantRegistry({ tenant: 't', staleDurationMs: 900_000, externalLabels: {}, injectTenantIdAs: '', maxLabelNameLength: 1024, maxLabelValueLength: 2048, maxActiveSeries: () => 0 });
   const filtered = { n: 0 };
   const cfg = { ...defaultGeneratorConfig().processor.span_metrics, ...over };
-  return { proc: new SpanMetricsProcessor(cfg, { count: true, latency: true, size: true }, reg, (n) => (filtered.n += n)), reg, filtered };
+  return { proc: new SpanMetricsProcessor(cfg, { count: true, latency: true, size: true }, reg, { spansFiltered: (n) => (filtered.n += n) }), reg, filtered };
 }
 const labelsOf = (s: TimeSeries): Record<string, string> => Object.fromEntries(s.labels);
 function calls(reg: TenantRegistry): [Record<string, string>, number][] {

@@ -44,6 +44,12 @@ export interface SpanMetricsParts {
   size: boolean;
 }
 
+/** Self-metrics span-metrics updates (an object with methods: see generator.ts, TenantCounters). */
+export interface SpanMetricsCounters {
+  /** tempo_metrics_generator_spans_discarded_total{reason="span_metrics_filtered"} */
+  spansFiltered(n: number): void;
+}
+
 export class SpanMetricsProcessor implements Processor {
   readonly name = 'span-metrics';
   private readonly calls: Counter | undefined;
@@ -64,7 +70,7 @@ export class SpanMetricsProcessor implements Processor {
     private readonly cfg: SpanMetricsConfig,
     parts: SpanMetricsParts,
     private readonly registry: TenantRegistry,
-    private readonly onFiltered: (spans: number) => void,
+    private readonly counters: SpanMetricsCounters,
   ) {
     if (parts.count) this.calls = registry.counter(SPAN_METRICS_CALLS);
     if (parts.latency) this.latency = registry.histogram(SPAN_METRICS_LATENCY, cfg.histogram_buckets);
@@ -195,7 +201,7 @@ export class SpanMetricsProcessor implements Processor {
   }
 
   endPush(): void {
-    if (this.filtered > 0) this.onFiltered(this.filtered);
+    if (this.filtered > 0) this.counters.spansFiltered(this.filtered);
     this.filtered = 0;
   }
 
