@@ -15,7 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { segmentTraces, type SegmentTrace } from './segment-traces.js';
+import type { SegmentTrace } from '@andante/storage';
+import { segmentTraces } from './segment-traces.js';
 
 interface Options {
   spans: number;

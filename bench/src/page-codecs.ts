@@ -13,16 +13,10 @@
 
 import zlib from 'node:zlib';
 import { combineTraces, decodeTrace } from '@andante/model';
-import { encodeCapturingPages, type CapturedPage as Page } from '@andante/storage/testing';
+import { READ_DECOMPRESSORS, ZSTD_AVAILABLE, brotliCompressorAt, encodeCapturingPages, zstdCompressorAt, type CapturedPage as Page } from '@andante/storage/testing';
 import { segmentTraces } from './segment-traces.js';
 
 type Codec = { name: string; compress: (page: Page) => Uint8Array; decompress: (data: Uint8Array, length: number) => Uint8Array };
-
-type ZstdZlib = {
-  zstdCompressSync?: (input: Uint8Array, options?: object) => Buffer;
-  zstdDecompressSync?: (input: Uint8Array, options?: object) => Buffer;
-  constants: Record<string, number>;
-};
 
 function option(argv: string[], name: string, fallback: number): number {
   const i = argv.indexOf(`--${name}`);
@@ -40,38 +34,20 @@ function capturePages(spans: number): { pages: Page[]; spans: number; fileBytes:
   return { pages, spans: input.spans, fileBytes: block.objects.reduce((n, o) => n + o.data.byteLength, 0) };
 }
 
-function brotli(quality: (page: Page) => number, name: string): Codec {
-  return {
-    name,
-    compress: (page) =>
-      zlib.brotliCompressSync(page.bytes, {
-        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: quality(page), [zlib.constants.BROTLI_PARAM_SIZE_HINT]: page.bytes.byteLength },
-      }),
-    decompress: (data) => zlib.brotliDecompressSync(data),
-  };
+/** The compressors blocks are written with (Brotli's window fitted to the page), read back as blocks are. */
+function candidate(name: string, compressorOf: (page: Page) => (input: Uint8Array) => Uint8Array, parquetCodec: 'BROTLI' | 'GZIP' | 'ZSTD'): Codec {
+  const decompress = READ_DECOMPRESSORS[parquetCodec]!;
+  return { name, compress: (page) => compressorOf(page)(page.bytes), decompress };
 }
 
 function candidates(): Codec[] {
+  const gzip = (level: number) => (input: Uint8Array) => zlib.gzipSync(input, { level });
   const list: Codec[] = [
-    brotli((p) => p.quality, 'BROTLI, per-column quality (today)'),
-    brotli(() => 1, 'BROTLI 1'),
-    brotli(() => 3, 'BROTLI 3'),
-    brotli(() => 4, 'BROTLI 4'),
-    brotli(() => 5, 'BROTLI 5'),
-    { name: 'GZIP 1', compress: (p) => zlib.gzipSync(p.bytes, { level: 1 }), decompress: (d) => zlib.gunzipSync(d) },
-    { name: 'GZIP 6', compress: (p) => zlib.gzipSync(p.bytes, { level: 6 }), decompress: (d) => zlib.gunzipSync(d) },
+    candidate('BROTLI, per-column quality (today)', (p) => brotliCompressorAt(p.quality), 'BROTLI'),
+    ...[1, 3, 4, 5].map((q) => candidate(`BROTLI ${q}`, () => brotliCompressorAt(q), 'BROTLI')),
+    ...[1, 6].map((l) => candidate(`GZIP ${l}`, () => gzip(l), 'GZIP')),
   ];
-  const z = zlib as unknown as ZstdZlib;
-  if (typeof z.zstdCompressSync === 'function' && typeof z.zstdDecompressSync === 'function') {
-    const level = z.constants['ZSTD_c_compressionLevel']!;
-    for (const l of [1, 2, 3, 4, 5, 6, 7, 9]) {
-      list.push({
-        name: `ZSTD ${l}`,
-        compress: (p) => z.zstdCompressSync!(p.bytes, { params: { [level]: l } }),
-        decompress: (d) => z.zstdDecompressSync!(d),
-      });
-    }
-  }
+  if (ZSTD_AVAILABLE) for (const l of [1, 2, 3, 4, 5, 6, 7, 9]) list.push(candidate(`ZSTD ${l}`, () => zstdCompressorAt(l), 'ZSTD'));
   return list;
 }
 
@@ -93,7 +69,7 @@ function main(): void {
   const plain = pages.reduce((n, p) => n + p.bytes.byteLength, 0);
   console.log(
     `node ${process.version}: ${spans} spans, one block of ${(fileBytes / spans).toFixed(2)} bytes/span; ${pages.length} Brotli pages, ` +
-      `${(plain / spans).toFixed(2)} bytes/span before compression${typeof (zlib as unknown as ZstdZlib).zstdCompressSync === 'function' ? '' : ' (no zstd in this Node: run with Node >= 22.15)'}`,
+      `${(plain / spans).toFixed(2)} bytes/span before compression${ZSTD_AVAILABLE ? '' : ' (no zstd in this Node: run with Node >= 22.15)'}`,
   );
   const leaves = [...new Set(pages.map((p) => p.leaf))];
   const qualityOf = new Map(pages.map((p) => [p.leaf, p.quality]));

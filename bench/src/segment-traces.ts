@@ -2,12 +2,8 @@
 // payloads.ts, cut per trace by the distributor's own encodeTraceSegment.
 
 import { decodeExportRequest, encodeTraceSegment } from '@andante/distributor';
+import type { SegmentTrace } from '@andante/storage';
 import { encodeBatches } from './payloads.js';
-
-export interface SegmentTrace {
-  traceId: Uint8Array;
-  segments: Uint8Array[];
-}
 
 /** About `spans` spans in exports of `batch`, `spansPerTrace` per trace; traces unsorted (the encoder sorts). */
 export function segmentTraces(spans: number, batch: number, spansPerTrace: number): { traces: SegmentTrace[]; spans: number; otlpBytes: number } {

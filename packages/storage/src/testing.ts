@@ -317,6 +317,9 @@ export function oneSpanTrace(traceByte: number, spanByte = traceByte): TraceEntr
   };
 }
 
+// The page codecs blocks are written and read with, for benchmarks that compare them (bench/src/page-codecs.ts).
+export { READ_DECOMPRESSORS, ZSTD_AVAILABLE, brotliCompressorAt, zstdCompressorAt } from './block-codecs.js';
+
 /** One page a block encode compressed, with its leaf and the Brotli quality it had. */
 export interface CapturedPage {
   leaf: string;
