@@ -2,11 +2,54 @@
 
 import type { AnyValue, KeyValue, ResourceSpans, ScopeSpans, Span, Trace } from '@andante/model';
 import { decodeEvents, decodeKeyValues, decodeLinks } from './binary-codec.js';
-import { AttrSlot, SPAN_DEDICATED } from './block-schema.js';
+import { AttrSlot, SPAN_DEDICATED, TRACE_COLUMNS } from './block-schema.js';
 import type { ResourceEntry, ScopeEntry } from './block-tables.js';
 
-/** One span row; fields are the top-level column names. */
-export type SpanRowData = Record<string, unknown>;
+/**
+ * One span row: the values of TRACE_COLUMNS, in that order (hyparquet's rowFormat 'array'). Not
+ * objects keyed by column: hyparquet adds their ~40 properties by computed keys, which leaves each
+ * row a dictionary-mode object (several KB, slow to read); a compaction reads every row of a block.
+ */
+export type SpanRowData = unknown[];
+
+/** The position of a TRACE_COLUMNS column in a SpanRowData. */
+export function traceColumn(name: string): number {
+  const i = TRACE_COLUMNS.indexOf(name);
+  if (i < 0) throw new Error(`${name} is not a trace column`);
+  return i;
+}
+
+const TRACE_ID = traceColumn('trace_id');
+const RS_INDEX = traceColumn('rs_index');
+const SS_INDEX = traceColumn('ss_index');
+const SPAN_INDEX = traceColumn('span_index');
+const RESOURCE_REF = traceColumn('resource_ref');
+const SCOPE_REF = traceColumn('scope_ref');
+const SPAN_ID = traceColumn('span_id');
+const PARENT_SPAN_ID = traceColumn('parent_span_id');
+const NAME = traceColumn('name');
+const KIND = traceColumn('kind');
+const START = traceColumn('start_time_unix_nano');
+const DURATION = traceColumn('duration_nano');
+const STATUS_CODE = traceColumn('status_code');
+const STATUS_MESSAGE = traceColumn('status_message');
+const TRACE_STATE = traceColumn('trace_state');
+const FLAGS = traceColumn('flags');
+const ATTRS_STR = traceColumn('attrs_str');
+const ATTRS_INT = traceColumn('attrs_int');
+const ATTRS_DBL = traceColumn('attrs_dbl');
+const ATTRS_BOOL = traceColumn('attrs_bool');
+const ATTRS_OTHER = traceColumn('attrs_other');
+const ATTRS_ORDER = traceColumn('attrs_order');
+const DROPPED_ATTRIBUTES = traceColumn('dropped_attributes_count');
+const EVENTS = traceColumn('events');
+const DROPPED_EVENTS = traceColumn('dropped_events_count');
+const LINKS = traceColumn('links');
+const DROPPED_LINKS = traceColumn('dropped_links_count');
+const DEDICATED = SPAN_DEDICATED.map((d) => traceColumn(d.column));
+
+/** A row's trace ID (a view into the page it was read from). */
+export const rowTraceId = (row: SpanRowData): Uint8Array => row[TRACE_ID] as Uint8Array;
 
 export interface BlockTables {
   resources: ResourceEntry[];
@@ -23,13 +66,13 @@ type Keyed<T> = { key: string; value: T }[];
 
 /** Puts the typed lists back in the original attribute order. */
 function decodeSpanAttrs(row: SpanRowData): KeyValue[] {
-  const order = row['attrs_order'] as Uint8Array;
+  const order = row[ATTRS_ORDER] as Uint8Array;
   if (order.length === 0) return [];
-  const strs = row['attrs_str'] as Keyed<string>;
-  const ints = row['attrs_int'] as Keyed<bigint>;
-  const dbls = row['attrs_dbl'] as Keyed<number>;
-  const bools = row['attrs_bool'] as Keyed<boolean>;
-  const other = row['attrs_other'] ? decodeKeyValues(row['attrs_other'] as Uint8Array) : [];
+  const strs = row[ATTRS_STR] as Keyed<string>;
+  const ints = row[ATTRS_INT] as Keyed<bigint>;
+  const dbls = row[ATTRS_DBL] as Keyed<number>;
+  const bools = row[ATTRS_BOOL] as Keyed<boolean>;
+  const other = row[ATTRS_OTHER] ? decodeKeyValues(row[ATTRS_OTHER] as Uint8Array) : [];
   let si = 0;
   let ii = 0;
   let di = 0;
@@ -56,7 +99,7 @@ function decodeSpanAttrs(row: SpanRowData): KeyValue[] {
     } else {
       const d = SPAN_DEDICATED[slot & ~AttrSlot.DEDICATED];
       if (!d) throw new Error(`unknown attribute slot ${slot}`);
-      const v = row[d.column];
+      const v = row[DEDICATED[slot & ~AttrSlot.DEDICATED]!];
       const value: AnyValue = typeof v === 'bigint' ? { intValue: v } : typeof v === 'string' ? { stringValue: v } : {};
       kv = { key: d.key, value };
     }
@@ -67,24 +110,24 @@ function decodeSpanAttrs(row: SpanRowData): KeyValue[] {
 }
 
 function decodeSpan(row: SpanRowData, traceId: Uint8Array): Span {
-  const start = BigInt.asUintN(64, i64(row['start_time_unix_nano']));
+  const start = BigInt.asUintN(64, i64(row[START]));
   return {
     traceId: traceId.slice(),
-    spanId: bytes(row['span_id']),
-    traceState: str(row['trace_state']),
-    parentSpanId: bytes(row['parent_span_id']),
-    flags: u32(row['flags']),
-    name: str(row['name']),
-    kind: i32(row['kind']),
+    spanId: bytes(row[SPAN_ID]),
+    traceState: str(row[TRACE_STATE]),
+    parentSpanId: bytes(row[PARENT_SPAN_ID]),
+    flags: u32(row[FLAGS]),
+    name: str(row[NAME]),
+    kind: i32(row[KIND]),
     startTimeUnixNano: start,
-    endTimeUnixNano: BigInt.asUintN(64, start + i64(row['duration_nano'])),
+    endTimeUnixNano: BigInt.asUintN(64, start + i64(row[DURATION])),
     attributes: decodeSpanAttrs(row),
-    droppedAttributesCount: u32(row['dropped_attributes_count']),
-    events: row['events'] ? decodeEvents(row['events'] as Uint8Array, start) : [],
-    droppedEventsCount: u32(row['dropped_events_count']),
-    links: row['links'] ? decodeLinks(row['links'] as Uint8Array) : [],
-    droppedLinksCount: u32(row['dropped_links_count']),
-    status: { message: str(row['status_message']), code: i32(row['status_code']) },
+    droppedAttributesCount: u32(row[DROPPED_ATTRIBUTES]),
+    events: row[EVENTS] ? decodeEvents(row[EVENTS] as Uint8Array, start) : [],
+    droppedEventsCount: u32(row[DROPPED_EVENTS]),
+    links: row[LINKS] ? decodeLinks(row[LINKS] as Uint8Array) : [],
+    droppedLinksCount: u32(row[DROPPED_LINKS]),
+    status: { message: str(row[STATUS_MESSAGE]), code: i32(row[STATUS_CODE]) },
   };
 }
 
@@ -96,18 +139,18 @@ function tableEntry<T>(table: T[], ref: unknown, what: string): T {
 
 /** Rebuilds a trace from all of its span rows (any order). */
 export function rowsToTrace(traceId: Uint8Array, rows: SpanRowData[], tables: BlockTables): Trace {
-  const ordered = rows.slice().sort((a, b) => i32(a['span_index']) - i32(b['span_index']));
+  const ordered = rows.slice().sort((a, b) => i32(a[SPAN_INDEX]) - i32(b[SPAN_INDEX]));
   const resourceSpans: ResourceSpans[] = [];
   let rs: ResourceSpans | undefined;
   let ss: ScopeSpans | undefined;
   let rsIndex = -1;
   let ssIndex = -1;
   for (const row of ordered) {
-    if (!rs || i32(row['rs_index']) !== rsIndex) {
-      rsIndex = i32(row['rs_index']);
+    if (!rs || i32(row[RS_INDEX]) !== rsIndex) {
+      rsIndex = i32(row[RS_INDEX]);
       ssIndex = -1;
       // Each ResourceSpans gets its own copy: callers may mutate what they get back.
-      const r = tableEntry(tables.resources, row['resource_ref'], 'resource');
+      const r = tableEntry(tables.resources, row[RESOURCE_REF], 'resource');
       rs = {
         resource: { attributes: structuredClone(r.attributes), droppedAttributesCount: r.droppedAttributesCount },
         scopeSpans: [],
@@ -115,9 +158,9 @@ export function rowsToTrace(traceId: Uint8Array, rows: SpanRowData[], tables: Bl
       };
       resourceSpans.push(rs);
     }
-    if (!ss || i32(row['ss_index']) !== ssIndex) {
-      ssIndex = i32(row['ss_index']);
-      const s = tableEntry(tables.scopes, row['scope_ref'], 'scope');
+    if (!ss || i32(row[SS_INDEX]) !== ssIndex) {
+      ssIndex = i32(row[SS_INDEX]);
+      const s = tableEntry(tables.scopes, row[SCOPE_REF], 'scope');
       ss = {
         scope: { name: s.name, version: s.version, attributes: structuredClone(s.attributes), droppedAttributesCount: s.droppedAttributesCount },
         spans: [],

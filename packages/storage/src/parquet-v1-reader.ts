@@ -5,7 +5,7 @@
 // prune on a binary trace ID (its statistics come back as strings), so the pruning is ours and
 // the read uses rowStart/rowEnd.
 
-import { parquetMetadata, parquetRead, parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetRead } from 'hyparquet';
 import type { AsyncBuffer, FileMetaData, RowGroup } from 'hyparquet';
 import type { Backend, KeyPath } from '@andante/backend';
 import { bytesEqual, compareBytes } from '@andante/model';
@@ -16,7 +16,7 @@ import { canScanColumns, scanSpanColumns, type ScanDedup, type SpanColumnsResult
 import type { BlockSearchOptions, BlockSearchResult, TraceRows } from './block-scan.js';
 import { PrefetchedBuffer, backendAsyncBuffer } from './async-buffer.js';
 import { READ_DECOMPRESSORS } from './block-codecs.js';
-import { rowsToTrace } from './block-decode.js';
+import { rowTraceId, rowsToTrace } from './block-decode.js';
 import { readRowsByPages } from './row-pages.js';
 import type { BlockTables, SpanRowData } from './block-decode.js';
 import type { TraceEntry } from './block-encode.js';
@@ -27,6 +27,25 @@ import type { BlockMeta } from './block-meta.js';
 import { RESOURCE_TABLE_KEY, SCOPE_TABLE_KEY, TRACE_COLUMNS } from './block-schema.js';
 import { decodeResourceTable, decodeScopeTable } from './block-tables.js';
 import { bloomShardFor, bloomShardTest } from './bloom.js';
+
+/** Rows [rowStart, rowEnd) of a block as SpanRowData (TRACE_COLUMNS' values, in that order). */
+async function readSpanRows(file: AsyncBuffer, metadata: FileMetaData, rowStart: number, rowEnd: number): Promise<SpanRowData[]> {
+  let rows: SpanRowData[] = [];
+  await parquetRead({
+    file,
+    metadata,
+    columns: [...TRACE_COLUMNS],
+    rowStart,
+    rowEnd,
+    rowFormat: 'array',
+    utf8: false,
+    compressors: READ_DECOMPRESSORS,
+    onComplete: (r) => {
+      rows = r as SpanRowData[];
+    },
+  });
+  return rows;
+}
 
 /**
  * A row group's row, let go by the array as it is taken: a whole-block iteration (compaction's merge)
@@ -292,18 +311,10 @@ export class ParquetV1Reader implements BlockReader {
       const file = new PrefetchedBuffer(inner);
       const range = rowGroupRange(rg);
       await file.prefetch(range.start, range.end);
-      const rows = (await parquetReadObjects({
-        file,
-        metadata,
-        columns: [...TRACE_COLUMNS],
-        rowStart,
-        rowEnd,
-        utf8: false,
-        compressors: READ_DECOMPRESSORS,
-      })) as SpanRowData[];
+      const rows = await readSpanRows(file, metadata, rowStart, rowEnd);
       for (let i = 0; i < rows.length; i++) {
         const row = takeRow(rows, i);
-        const id = row['trace_id'] as Uint8Array;
+        const id = rowTraceId(row);
         if (pendingId && !bytesEqual(pendingId, id)) {
           yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
           pending = [];
@@ -343,7 +354,7 @@ export class ParquetV1Reader implements BlockReader {
       range.onBytes?.(bytes.end - bytes.start);
       let rows: SpanRowData[];
       if (whole) {
-        rows = (await parquetReadObjects({ file, metadata, columns: [...TRACE_COLUMNS], rowStart: groupStart, rowEnd, utf8: false, compressors: READ_DECOMPRESSORS })) as SpanRowData[];
+        rows = await readSpanRows(file, metadata, groupStart, rowEnd);
       } else {
         const ids = await readTraceIds(file, metadata, groupStart, rowEnd);
         const lo = lowerBound(ids, range.from, false);
@@ -353,11 +364,11 @@ export class ParquetV1Reader implements BlockReader {
         if (offsetIndexes) file.add(offsetIndexes.start, offsetIndexes.bytes);
         rows = offsetIndexes
           ? await readRowsByPages(file, metadata, rg, groupStart, TRACE_COLUMNS, groupStart + lo, groupStart + hi)
-          : ((await parquetReadObjects({ file, metadata, columns: [...TRACE_COLUMNS], rowStart: groupStart + lo, rowEnd: groupStart + hi, utf8: false, compressors: READ_DECOMPRESSORS })) as SpanRowData[]);
+          : await readSpanRows(file, metadata, groupStart + lo, groupStart + hi);
       }
       for (let i = 0; i < rows.length; i++) {
         const row = takeRow(rows, i);
-        const id = row['trace_id'] as Uint8Array;
+        const id = rowTraceId(row);
         if (!inRange(id)) continue;
         if (pendingId && !bytesEqual(pendingId, id)) {
           yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };

@@ -145,8 +145,9 @@ async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: Column
 }
 
 /**
- * Rows [rowStart, rowEnd) of the row group that starts at block row `groupStart`, as objects
- * keyed by top-level column, like hyparquet's rows: key/value lists become arrays of {key, value}.
+ * Rows [rowStart, rowEnd) of the row group that starts at block row `groupStart`, as hyparquet's
+ * array rows: each row holds the top-level `columns`' values in their order (TRACE_COLUMNS makes
+ * SpanRowData); key/value lists become arrays of {key, value}.
  * Needs the columns' offset indexes (every vAndante block has them).
  */
 export async function readRowsByPages(
@@ -163,27 +164,27 @@ export async function readRowsByPages(
   const wanted = new Set(columns);
   const leaves = rg.columns.filter((c) => wanted.has(c.meta_data!.path_in_schema[0]!));
   const values = await Promise.all(leaves.map((c) => leafRows(file, metadata, c, relStart, relEnd)));
-  const rows: SpanRowData[] = Array.from({ length: relEnd - relStart }, () => ({}));
-  const lists = new Map<string, { keys?: unknown[]; values?: unknown[] }>();
+  const rows: SpanRowData[] = Array.from({ length: relEnd - relStart }, () => new Array<unknown>(columns.length));
+  const lists = new Map<number, { keys?: unknown[]; values?: unknown[] }>();
   leaves.forEach((c, i) => {
     const path = c.meta_data!.path_in_schema;
-    const top = path[0]!;
+    const at = columns.indexOf(path[0]!);
     if (path.length === 1) {
       const v = values[i]!;
-      for (let r = 0; r < rows.length; r++) rows[r]![top] = v[r];
+      for (let r = 0; r < rows.length; r++) rows[r]![at] = v[r];
       return;
     }
     // A list of {key, value} structs: one leaf per field, zipped below.
-    const entry = lists.get(top) ?? {};
+    const entry = lists.get(at) ?? {};
     if (path[path.length - 1] === 'key') entry.keys = values[i];
     else entry.values = values[i];
-    lists.set(top, entry);
+    lists.set(at, entry);
   });
-  for (const [top, { keys, values: vals }] of lists) {
+  for (const [at, { keys, values: vals }] of lists) {
     for (let r = 0; r < rows.length; r++) {
       const k = (keys?.[r] ?? []) as unknown[];
       const v = (vals?.[r] ?? []) as unknown[];
-      rows[r]![top] = k.map((key, j) => ({ key, value: v[j] }));
+      rows[r]![at] = k.map((key, j) => ({ key, value: v[j] }));
     }
   }
   return rows;

@@ -254,7 +254,8 @@ export async function readParquetRowsCanonical(data: Uint8Array, rowGroup: numbe
   const int32 = new Set(metadata.schema.filter((e) => e.type === 'INT32').map((e) => e.name));
   const top = topLevelNames(metadata.schema);
   const rows = await readRowsByPages(file, metadata, metadata.row_groups[rowGroup]!, groupStart, top, groupStart + rowStart, groupStart + rowEnd);
-  return columnsOf(rows, names, int32);
+  // Array rows (values in `top`'s order) keyed by column, as parquetReadObjects gives them.
+  return columnsOf(rows.map((r) => Object.fromEntries(top.map((name, i) => [name, r[i]]))), names, int32);
 }
 
 /** Top-level column names of a flattened schema. */
