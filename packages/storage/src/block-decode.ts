@@ -7,13 +7,13 @@ import type { ResourceEntry, ScopeEntry } from './block-tables.js';
 
 /**
  * One span row: the values of TRACE_COLUMNS, in that order (hyparquet's rowFormat 'array'). Not
- * objects keyed by column: hyparquet adds their ~40 properties by computed keys, which leaves each
+ * objects keyed by column: hyparquet adds their 32 properties by computed keys, which leaves each
  * row a dictionary-mode object (several KB, slow to read); a compaction reads every row of a block.
  */
 export type SpanRowData = unknown[];
 
 /** The position of a TRACE_COLUMNS column in a SpanRowData. */
-export function traceColumn(name: string): number {
+function traceColumn(name: string): number {
   const i = TRACE_COLUMNS.indexOf(name);
   if (i < 0) throw new Error(`${name} is not a trace column`);
   return i;
