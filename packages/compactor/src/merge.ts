@@ -13,7 +13,8 @@ export interface MergedTrace {
  * with its parts from all inputs combined and duplicate spans removed.
  */
 export async function* mergeBlocks(blocks: readonly BackendBlock[]): AsyncIterable<MergedTrace> {
-  const iters = blocks.map((b) => b.iterateTraces()[Symbol.asyncIterator]());
+  // Each trace is combined and re-encoded at once, never kept or changed: no copies of its IDs and resources.
+  const iters = blocks.map((b) => b.iterateTraces(undefined, { shared: true })[Symbol.asyncIterator]());
   const heads = await Promise.all(iters.map((it) => it.next()));
   for (;;) {
     let min: Uint8Array | null = null;

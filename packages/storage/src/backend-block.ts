@@ -14,7 +14,7 @@ import { mapLimit } from './block-meta.js';
 import type { BlockMeta } from './block-meta.js';
 import { FORMAT_V1, FORMAT_V2 } from './block-schema.js';
 import { ParquetV1Reader } from './parquet-v1-reader.js';
-import type { BlockReader, TraceIdRange } from './parquet-v1-reader.js';
+import type { BlockReader, IterateOptions, TraceIdRange } from './parquet-v1-reader.js';
 
 const WRITE_CONCURRENCY = 16;
 
@@ -123,7 +123,7 @@ export class BackendBlock {
    * Every trace in ascending trace-ID order (for the compactor), or only those in `range` (row
    * groups outside it are not read: a trace-ID shard of a metrics query over replicated blocks).
    */
-  iterateTraces(range?: TraceIdRange): AsyncIterable<TraceEntry> {
-    return this.reader.iterateTraces(range);
+  iterateTraces(range?: TraceIdRange, opts?: IterateOptions): AsyncIterable<TraceEntry> {
+    return this.reader.iterateTraces(range, opts);
   }
 }

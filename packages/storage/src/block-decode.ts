@@ -60,7 +60,6 @@ const u32 = (v: unknown): number => (v as number) >>> 0;
 const i32 = (v: unknown): number => v as number;
 const str = (v: unknown): string => v as string;
 const i64 = (v: unknown): bigint => v as bigint;
-const bytes = (v: unknown): Uint8Array => (v as Uint8Array).slice();
 
 type Keyed<T> = { key: string; value: T }[];
 
@@ -109,13 +108,15 @@ function decodeSpanAttrs(row: SpanRowData): KeyValue[] {
   return out;
 }
 
-function decodeSpan(row: SpanRowData, traceId: Uint8Array): Span {
+function decodeSpan(row: SpanRowData, traceId: Uint8Array, shared: boolean): Span {
   const start = BigInt.asUintN(64, i64(row[START]));
+  const spanId = row[SPAN_ID] as Uint8Array;
+  const parentSpanId = row[PARENT_SPAN_ID] as Uint8Array;
   return {
-    traceId: traceId.slice(),
-    spanId: bytes(row[SPAN_ID]),
+    traceId: shared ? traceId : traceId.slice(),
+    spanId: shared ? spanId : spanId.slice(),
     traceState: str(row[TRACE_STATE]),
-    parentSpanId: bytes(row[PARENT_SPAN_ID]),
+    parentSpanId: shared ? parentSpanId : parentSpanId.slice(),
     flags: u32(row[FLAGS]),
     name: str(row[NAME]),
     kind: i32(row[KIND]),
@@ -137,8 +138,13 @@ function tableEntry<T>(table: T[], ref: unknown, what: string): T {
   return e;
 }
 
-/** Rebuilds a trace from all of its span rows (any order). */
-export function rowsToTrace(traceId: Uint8Array, rows: SpanRowData[], tables: BlockTables): Trace {
+/**
+ * Rebuilds a trace from all of its span rows (any order). The trace is the caller's to keep and
+ * modify, unless `shared`: then its IDs are views into the rows' pages and its resource and scope
+ * attributes are the block tables' own, for a reader that only reads the trace and lets it go
+ * (the compactor's merge: no copies to make and collect for every span).
+ */
+export function rowsToTrace(traceId: Uint8Array, rows: SpanRowData[], tables: BlockTables, shared = false): Trace {
   const ordered = rows.slice().sort((a, b) => i32(a[SPAN_INDEX]) - i32(b[SPAN_INDEX]));
   const resourceSpans: ResourceSpans[] = [];
   let rs: ResourceSpans | undefined;
@@ -149,10 +155,10 @@ export function rowsToTrace(traceId: Uint8Array, rows: SpanRowData[], tables: Bl
     if (!rs || i32(row[RS_INDEX]) !== rsIndex) {
       rsIndex = i32(row[RS_INDEX]);
       ssIndex = -1;
-      // Each ResourceSpans gets its own copy: callers may mutate what they get back.
+      // Each ResourceSpans gets its own copy (unless shared): callers may mutate what they get back.
       const r = tableEntry(tables.resources, row[RESOURCE_REF], 'resource');
       rs = {
-        resource: { attributes: structuredClone(r.attributes), droppedAttributesCount: r.droppedAttributesCount },
+        resource: { attributes: shared ? r.attributes : structuredClone(r.attributes), droppedAttributesCount: r.droppedAttributesCount },
         scopeSpans: [],
         schemaUrl: r.schemaUrl,
       };
@@ -162,13 +168,13 @@ export function rowsToTrace(traceId: Uint8Array, rows: SpanRowData[], tables: Bl
       ssIndex = i32(row[SS_INDEX]);
       const s = tableEntry(tables.scopes, row[SCOPE_REF], 'scope');
       ss = {
-        scope: { name: s.name, version: s.version, attributes: structuredClone(s.attributes), droppedAttributesCount: s.droppedAttributesCount },
+        scope: { name: s.name, version: s.version, attributes: shared ? s.attributes : structuredClone(s.attributes), droppedAttributesCount: s.droppedAttributesCount },
         spans: [],
         schemaUrl: s.schemaUrl,
       };
       rs.scopeSpans.push(ss);
     }
-    ss.spans.push(decodeSpan(row, traceId));
+    ss.spans.push(decodeSpan(row, traceId, shared));
   }
   return { resourceSpans };
 }

@@ -20,7 +20,7 @@ export type { BlockMeta, BlockMetaProblem } from './block-meta.js';
 export { encodeBlock, BlockWriter } from './block-encode.js';
 export type { EncodedBlock, BlockObject, TraceEntry } from './block-encode.js';
 export { BackendBlock, writeBlock, writeEncodedBlock, newBlockId, supportedBlockFormats } from './backend-block.js';
-export type { TraceIdRange } from './parquet-v1-reader.js';
+export type { IterateOptions, TraceIdRange } from './parquet-v1-reader.js';
 export type { ScanDedup } from './block-metrics-scan.js';
 export { BlockEncoderPool, encodeSegmentBlock, splitTraces } from './block-encoder-pool.js';
 export type { SegmentTrace, EncodeJob, BlockEncodeStream, EncodeStreamHeader } from './block-encoder-pool.js';

@@ -68,11 +68,21 @@ export interface TraceIdRange {
   onBytes?: (bytes: number) => void;
 }
 
+/** How iterateTraces hands traces out. */
+export interface IterateOptions {
+  /**
+   * The caller only reads each trace and lets it go (the compactor's merge): traces share their
+   * IDs' bytes with the block's pages and their resource and scope attributes with the block's
+   * tables (rowsToTrace's `shared`), and must not be modified.
+   */
+  shared?: boolean;
+}
+
 export interface BlockReader {
   findTraceById(traceId: Uint8Array): Promise<Trace | null>;
   /** False when the block surely lacks the trace (ID range, bloom filter); no data is read. */
   mayContain(traceId: Uint8Array): Promise<boolean>;
-  iterateTraces(range?: TraceIdRange): AsyncIterable<TraceEntry>;
+  iterateTraces(range?: TraceIdRange, opts?: IterateOptions): AsyncIterable<TraceEntry>;
   search(
     fetch: FetchSpansRequest | undefined,
     opts: BlockSearchOptions,
@@ -295,9 +305,10 @@ export class ParquetV1Reader implements BlockReader {
     return rowsToTrace(traceId, rows, tables);
   }
 
-  async *iterateTraces(range?: TraceIdRange): AsyncIterable<TraceEntry> {
+  async *iterateTraces(range?: TraceIdRange, opts: IterateOptions = {}): AsyncIterable<TraceEntry> {
+    const shared = opts.shared === true;
     if (range) {
-      yield* this.iterateRange(range);
+      yield* this.iterateRange(range, shared);
       return;
     }
     const { metadata, tables } = await this.loadFooter();
@@ -316,7 +327,7 @@ export class ParquetV1Reader implements BlockReader {
         const row = takeRow(rows, i);
         const id = rowTraceId(row);
         if (pendingId && !bytesEqual(pendingId, id)) {
-          yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
+          yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables, shared) };
           pending = [];
         }
         if (pending.length === 0) pendingId = id.slice();
@@ -324,7 +335,7 @@ export class ParquetV1Reader implements BlockReader {
       }
       rowStart = rowEnd;
     }
-    if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
+    if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables, shared) };
   }
 
   /**
@@ -332,7 +343,7 @@ export class ParquetV1Reader implements BlockReader {
    * outside it; a group wholly inside is read whole, a group the range cuts has its trace_id
    * column read and only the pages holding the range's rows decoded.
    */
-  private async *iterateRange(range: TraceIdRange): AsyncIterable<TraceEntry> {
+  private async *iterateRange(range: TraceIdRange, shared: boolean): AsyncIterable<TraceEntry> {
     const [index, { metadata, tables }] = await Promise.all([this.loadIndex(), this.loadFooter()]);
     const inner = await this.dataFile();
     const inRange = (id: Uint8Array): boolean => compareBytes(id, range.from) >= 0 && (!range.to || compareBytes(id, range.to) < 0);
@@ -371,14 +382,14 @@ export class ParquetV1Reader implements BlockReader {
         const id = rowTraceId(row);
         if (!inRange(id)) continue;
         if (pendingId && !bytesEqual(pendingId, id)) {
-          yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
+          yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables, shared) };
           pending = [];
         }
         if (pending.length === 0) pendingId = id.slice();
         pending.push(row);
       }
     }
-    if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables) };
+    if (pendingId && pending.length > 0) yield { traceId: pendingId, trace: rowsToTrace(pendingId, pending, tables, shared) };
   }
 
   async search(
