@@ -7,6 +7,8 @@
 //
 //   pnpm build && node bench/dist/compact-memory.js [--spans 1000000 --blocks 4 --data DIR]
 //     [--outputBufferBytes N]   the compactor's output block budget (0: the compactor's default)
+//     [--readLatencyMs N]       each ranged read of the compaction waits N ms first, as an object
+//                               store's first byte does (S3: tens of ms); the local disk otherwise
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { compareBytes, countSpans, defaultTenantLimits, silentLogger, staticLimits, type Trace } from '@andante/model';
-import { LocalBackend } from '@andante/backend';
+import { LocalBackend, type Backend, type KeyPath } from '@andante/backend';
 import { BlockEncoderPool, listTenantBlocks, newBlockId, writeBlock } from '@andante/storage';
 import { Compactor, defaultCompactorConfig, type CompactorDeps } from '@andante/compactor';
 import { makeBatch } from './payloads.js';
@@ -32,11 +34,12 @@ interface Options {
   blocks: number;
   data: string;
   outputBufferBytes: number;
+  readLatencyMs: number;
   child: string;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { spans: 1_000_000, blocks: 4, data: '', outputBufferBytes: 0, child: '' };
+  const o: Options = { spans: 1_000_000, blocks: 4, data: '', outputBufferBytes: 0, readLatencyMs: 0, child: '' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]!.replace(/^--/, '') as keyof Options;
     const value = argv[i + 1];
@@ -66,7 +69,17 @@ async function prepare(dir: string, o: Options): Promise<void> {
 
 /** Runs in the child: one compaction cycle over `dir`, then its figures as one JSON line. */
 async function compactOnce(dir: string, o: Options): Promise<void> {
-  const backend = new LocalBackend(dir);
+  const local = new LocalBackend(dir);
+  // --readLatencyMs: the local backend, each ranged read delayed (the rest delegated to it).
+  const backend: Backend =
+    o.readLatencyMs > 0
+      ? Object.assign(Object.create(local) as Backend, {
+          readRange: async (keypath: KeyPath, name: string, offset: number, length: number) => {
+            await new Promise((r) => setTimeout(r, o.readLatencyMs));
+            return local.readRange(keypath, name, offset, length);
+          },
+        })
+      : local;
   const encoder = new BlockEncoderPool();
   const cfg = { ...defaultCompactorConfig(), ...(o.outputBufferBytes > 0 ? { outputBlockBufferBytes: o.outputBufferBytes } : {}) };
   const compactor = new Compactor({ cfg, backend, encoder, limits: staticLimits(defaultTenantLimits()), registry: new Registry(), logger: silentLogger });
@@ -106,7 +119,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'andante-compact-run-'));
   try {
     await cp(data, work, { recursive: true });
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', work, '--outputBufferBytes', String(o.outputBufferBytes)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', work, '--outputBufferBytes', String(o.outputBufferBytes), '--readLatencyMs', String(o.readLatencyMs)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (child.status !== 0) throw new Error(`compaction child exited with ${child.status}`);
     const figures = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
     console.log(`${o.spans} spans in ${o.blocks} blocks -> ${figures.outputs} block(s), ${figures.spans} spans, ${figures.traces} traces; ` +

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '@andante/backend';
-import type { Backend } from '@andante/backend';
+import type { Backend, KeyPath } from '@andante/backend';
 import { SpanKind, StatusCode, bytesToHex, tokenForTraceId } from '@andante/model';
 import type { AnyValue, KeyValue, Span, Trace } from '@andante/model';
 import { BackendBlock, newBlockId, writeBlock } from './backend-block.js';
@@ -240,6 +240,45 @@ describe('block round trip', () => {
     for await (const t of block.iterateTraces()) got.push(t);
     expect(got.map((t) => bytesToHex(t.traceId))).toEqual(traces.map((t) => bytesToHex(t.traceId)));
     expect(got).toEqual(traces);
+  });
+
+  it('iterates shared (the compactor\'s merge): the same traces, their IDs views into the block\'s pages', async () => {
+    const backend = await newBackend();
+    const traces = [1, 2, 3].map((n) => ({ traceId: traceId(n), trace: richTrace(traceId(n)) }));
+    const block = await write(backend, 't', traces, { rowGroupSpans: 2 });
+    const got = [];
+    for await (const t of block.iterateTraces(undefined, { shared: true })) got.push(t);
+    expect(got).toEqual(traces);
+    const span = got[0]!.trace.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    // A view: its buffer holds more than the span ID (a copy would own exactly its 8 bytes).
+    expect(span.spanId.buffer.byteLength).toBeGreaterThan(span.spanId.byteLength);
+    const copied = [];
+    for await (const t of block.iterateTraces()) copied.push(t);
+    const own = copied[0]!.trace.resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+    expect(own.spanId.buffer.byteLength).toBe(own.spanId.byteLength);
+  });
+
+  it('asks for the next row group while the traces of the current one are handed out', async () => {
+    const backend = await newBackend();
+    const traces = Array.from({ length: 30 }, (_, i) => ({ traceId: traceId(i * 3), trace: simpleTrace(traceId(i * 3), 2) }));
+    const meta = await writeBlock(backend, 't', newBlockId(), traces, { rowGroupSpans: 10 });
+    expect(meta.totalRecords).toBeGreaterThanOrEqual(3);
+    let dataReads = 0;
+    // The real backend, its data-file range reads counted.
+    const counting: Backend = Object.assign(Object.create(backend) as Backend, {
+      readRange: (k: KeyPath, n: string, offset: number, length: number) => {
+        if (n === DATA_NAME) dataReads++;
+        return backend.readRange(k, n, offset, length);
+      },
+    });
+    const block = new BackendBlock(counting, meta);
+    for await (const _ of block.iterateTraces()) break; // the footer, read once per block
+    dataReads = 0;
+    const readsAt: number[] = [];
+    for await (const _ of block.iterateTraces()) readsAt.push(dataReads);
+    // By the first trace, group 0 was read and group 1 asked for; then one more per group.
+    expect(readsAt[0]).toBe(2);
+    expect(readsAt.at(-1)).toBe(meta.totalRecords);
   });
 
   it('iterates a trace-ID range: only its traces, whole, in order, reading only the row groups it meets', async () => {

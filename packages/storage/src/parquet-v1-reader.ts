@@ -316,12 +316,24 @@ export class ParquetV1Reader implements BlockReader {
     let pendingId: Uint8Array | undefined;
     let pending: SpanRowData[] = [];
     let rowStart = 0;
-    for (const rg of metadata.row_groups) {
-      const rowEnd = rowStart + Number(rg.num_rows);
-      // One request per row group; hyparquet's per-chunk slices are then served from memory.
+    // One request per row group; hyparquet's per-chunk slices are then served from memory. The
+    // next group's request goes out while this group's rows are decoded and handed out, so an
+    // object store's latency is not paid between groups (a compaction reads every group in turn).
+    const groups = metadata.row_groups;
+    const fetchGroup = (rg: RowGroup): Promise<PrefetchedBuffer> => {
       const file = new PrefetchedBuffer(inner);
       const range = rowGroupRange(rg);
-      await file.prefetch(range.start, range.end);
+      const fetched = file.prefetch(range.start, range.end).then(() => file);
+      // Awaited in its turn; a reader that stops early leaves it unawaited, never unhandled.
+      fetched.catch(() => undefined);
+      return fetched;
+    };
+    let next = groups.length > 0 ? fetchGroup(groups[0]!) : undefined;
+    for (let g = 0; g < groups.length; g++) {
+      const rg = groups[g]!;
+      const rowEnd = rowStart + Number(rg.num_rows);
+      const file = await next!;
+      next = g + 1 < groups.length ? fetchGroup(groups[g + 1]!) : undefined;
       const rows = await readSpanRows(file, metadata, rowStart, rowEnd);
       for (let i = 0; i < rows.length; i++) {
         const row = takeRow(rows, i);
