@@ -334,7 +334,7 @@ export class ParquetV1Reader implements BlockReader {
       const rowEnd = rowStart + Number(rg.num_rows);
       const file = await next!;
       next = g + 1 < groups.length ? fetchGroup(groups[g + 1]!) : undefined;
-      const rows = await readSpanRows(file, metadata, rowStart, rowEnd);
+      const rows = await this.groupRows(file, metadata, rg, rowStart, rowStart, rowEnd);
       for (let i = 0; i < rows.length; i++) {
         const row = takeRow(rows, i);
         const id = rowTraceId(row);
@@ -377,17 +377,13 @@ export class ParquetV1Reader implements BlockReader {
       range.onBytes?.(bytes.end - bytes.start);
       let rows: SpanRowData[];
       if (whole) {
-        rows = await readSpanRows(file, metadata, groupStart, rowEnd);
+        rows = await this.groupRows(file, metadata, rg, groupStart, groupStart, rowEnd);
       } else {
         const ids = await readTraceIds(file, metadata, groupStart, rowEnd);
         const lo = lowerBound(ids, range.from, false);
         const hi = range.to ? lowerBound(ids, range.to, false) : ids.length;
         if (hi <= lo) continue;
-        const offsetIndexes = await this.loadOffsetIndexes(metadata);
-        if (offsetIndexes) file.add(offsetIndexes.start, offsetIndexes.bytes);
-        rows = offsetIndexes
-          ? await readRowsByPages(file, metadata, rg, groupStart, TRACE_COLUMNS, groupStart + lo, groupStart + hi)
-          : await readSpanRows(file, metadata, groupStart + lo, groupStart + hi);
+        rows = await this.groupRows(file, metadata, rg, groupStart, groupStart + lo, groupStart + hi);
       }
       for (let i = 0; i < rows.length; i++) {
         const row = takeRow(rows, i);
@@ -527,6 +523,20 @@ export class ParquetV1Reader implements BlockReader {
   }
 
   /** Every row group's offset indexes, read once (null when the block has none). */
+  /**
+   * Block rows [from, to) of the row group `rg` (its first row is block row `groupStart`), from a
+   * file holding the group's bytes, for a reader that passes over each group once: decoded page by
+   * page through the offset indexes (every vAndante block has them; ~10 % less CPU per compacted
+   * span than hyparquet's assembly of the attribute lists), the chunks' layouts not kept, so memory
+   * does not grow with the block. Without offset indexes, through hyparquet.
+   */
+  private async groupRows(file: PrefetchedBuffer, metadata: FileMetaData, rg: RowGroup, groupStart: number, from: number, to: number): Promise<SpanRowData[]> {
+    const offsetIndexes = await this.loadOffsetIndexes(metadata);
+    if (!offsetIndexes) return readSpanRows(file, metadata, from, to);
+    file.add(offsetIndexes.start, offsetIndexes.bytes);
+    return readRowsByPages(file, metadata, rg, groupStart, TRACE_COLUMNS, from, to, false);
+  }
+
   private loadOffsetIndexes(metadata: FileMetaData): Promise<FetchedRegion | null> {
     this.offsetIndexes ??= (async () => {
       const { start, end } = offsetIndexRegion(metadata);

@@ -29,7 +29,7 @@ interface ChunkLayout {
 /** Per column chunk: its decoder, page locations and decoded dictionary, read once per metadata object. */
 const layouts = new WeakMap<ColumnChunk, Promise<ChunkLayout>>();
 
-function chunkLayout(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChunk): Promise<ChunkLayout> {
+function chunkLayout(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChunk, keep: boolean): Promise<ChunkLayout> {
   let pending = layouts.get(chunk);
   if (pending) return pending;
   pending = (async (): Promise<ChunkLayout> => {
@@ -63,15 +63,16 @@ function chunkLayout(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChu
     }
     return { decoder, pages, dictionary };
   })();
+  if (!keep) return pending;
   layouts.set(chunk, pending);
   pending.catch(() => layouts.delete(chunk));
   return pending;
 }
 
 /** The values of one leaf column for the group-relative rows [relStart, relEnd). */
-async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChunk, relStart: number, relEnd: number): Promise<unknown[]> {
+async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChunk, relStart: number, relEnd: number, keepLayout: boolean): Promise<unknown[]> {
   const meta = chunk.meta_data!;
-  const { decoder, pages, dictionary } = await chunkLayout(file, metadata, chunk);
+  const { decoder, pages, dictionary } = await chunkLayout(file, metadata, chunk, keepLayout);
   let bytes: Uint8Array;
   let base = 0;
   if (pages === null) {
@@ -158,12 +159,18 @@ export async function readRowsByPages(
   columns: readonly string[],
   rowStart: number,
   rowEnd: number,
+  /**
+   * Keep each column chunk's layout (page locations, decoded dictionary) for the next read of the
+   * same chunk, as lookups do; a reader that passes over each row group once (a whole-block
+   * iteration) does not, so its memory does not grow with the block.
+   */
+  keepLayouts = true,
 ): Promise<SpanRowData[]> {
   const relStart = rowStart - groupStart;
   const relEnd = rowEnd - groupStart;
   const wanted = new Set(columns);
   const leaves = rg.columns.filter((c) => wanted.has(c.meta_data!.path_in_schema[0]!));
-  const values = await Promise.all(leaves.map((c) => leafRows(file, metadata, c, relStart, relEnd)));
+  const values = await Promise.all(leaves.map((c) => leafRows(file, metadata, c, relStart, relEnd, keepLayouts)));
   const rows: SpanRowData[] = Array.from({ length: relEnd - relStart }, () => new Array<unknown>(columns.length));
   const lists = new Map<number, { keys?: unknown[]; values?: unknown[] }>();
   leaves.forEach((c, i) => {
