@@ -522,11 +522,10 @@ export class ParquetV1Reader implements BlockReader {
     return this.footer;
   }
 
-  /** Every row group's offset indexes, read once (null when the block has none). */
   /**
    * Block rows [from, to) of the row group `rg` (its first row is block row `groupStart`), from a
    * file holding the group's bytes, for a reader that passes over each group once: decoded page by
-   * page through the offset indexes (every vAndante block has them; ~10 % less CPU per compacted
+   * page through the offset indexes (every vAndante block has them; ~11 % less CPU per compacted
    * span than hyparquet's assembly of the attribute lists), the chunks' layouts not kept, so memory
    * does not grow with the block. Without offset indexes, through hyparquet.
    */
@@ -537,6 +536,7 @@ export class ParquetV1Reader implements BlockReader {
     return readRowsByPages(file, metadata, rg, groupStart, TRACE_COLUMNS, from, to, false);
   }
 
+  /** Every row group's offset indexes, read once (null when the block has none). */
   private loadOffsetIndexes(metadata: FileMetaData): Promise<FetchedRegion | null> {
     this.offsetIndexes ??= (async () => {
       const { start, end } = offsetIndexRegion(metadata);
