@@ -316,7 +316,7 @@ export class ParquetV1Reader implements BlockReader {
     let pendingId: Uint8Array | undefined;
     let pending: SpanRowData[] = [];
     let rowStart = 0;
-    // One request per row group; hyparquet's per-chunk slices are then served from memory. The
+    // One request per row group; the page reader's slices of it are then served from memory. The
     // next group's request goes out while this group's rows are decoded and handed out, so an
     // object store's latency is not paid between groups (a compaction reads every group in turn).
     const groups = metadata.row_groups;
