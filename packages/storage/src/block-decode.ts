@@ -1,4 +1,4 @@
-// vAndante1 span rows (as hyparquet returns them) -> the OTLP trace they came from.
+// vAndante1 span rows (as row-pages.ts reads them) -> the OTLP trace they came from.
 
 import type { AnyValue, KeyValue, ResourceSpans, ScopeSpans, Span, Trace } from '@andante/model';
 import { decodeEvents, decodeKeyValues, decodeLinks } from './binary-codec.js';
@@ -6,9 +6,9 @@ import { AttrSlot, SPAN_DEDICATED, TRACE_COLUMNS } from './block-schema.js';
 import type { ResourceEntry, ScopeEntry } from './block-tables.js';
 
 /**
- * One span row: the values of TRACE_COLUMNS, in that order (hyparquet's rowFormat 'array'). Not
- * objects keyed by column: hyparquet adds their 32 properties by computed keys, which leaves each
- * row a dictionary-mode object (several KB, slow to read); a compaction reads every row of a block.
+ * One span row: the values of TRACE_COLUMNS, in that order (readRowsByPages). Not objects keyed
+ * by column, as hyparquet's rows are: it adds their 32 properties by computed keys, which leaves
+ * each row a dictionary-mode object (several KB, slow to read); a compaction reads every row of a block.
  */
 export type SpanRowData = unknown[];
 

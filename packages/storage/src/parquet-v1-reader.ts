@@ -28,25 +28,6 @@ import { RESOURCE_TABLE_KEY, SCOPE_TABLE_KEY, TRACE_COLUMNS } from './block-sche
 import { decodeResourceTable, decodeScopeTable } from './block-tables.js';
 import { bloomShardFor, bloomShardTest } from './bloom.js';
 
-/** Rows [rowStart, rowEnd) of a block as SpanRowData (TRACE_COLUMNS' values, in that order). */
-async function readSpanRows(file: AsyncBuffer, metadata: FileMetaData, rowStart: number, rowEnd: number): Promise<SpanRowData[]> {
-  let rows: SpanRowData[] = [];
-  await parquetRead({
-    file,
-    metadata,
-    columns: [...TRACE_COLUMNS],
-    rowStart,
-    rowEnd,
-    rowFormat: 'array',
-    utf8: false,
-    compressors: READ_DECOMPRESSORS,
-    onComplete: (r) => {
-      rows = r as SpanRowData[];
-    },
-  });
-  return rows;
-}
-
 /**
  * A row group's row, let go by the array as it is taken: a whole-block iteration (compaction's merge)
  * hands traces out one at a time, and the rows already turned into traces need not stay alive
@@ -525,14 +506,12 @@ export class ParquetV1Reader implements BlockReader {
   /**
    * Block rows [from, to) of the row group `rg` (its first row is block row `groupStart`), from a
    * file holding the group's bytes, for a reader that passes over each group once: decoded page by
-   * page through the offset indexes (every vAndante block has them; ~11 % less CPU per compacted
-   * span than hyparquet's assembly of the attribute lists), the chunks' layouts not kept, so memory
-   * does not grow with the block. Without offset indexes, through hyparquet.
+   * page by our page reader (~11 % less CPU per compacted span than hyparquet's assembly of the
+   * attribute lists), the chunks' layouts not kept, so memory does not grow with the block.
    */
   private async groupRows(file: PrefetchedBuffer, metadata: FileMetaData, rg: RowGroup, groupStart: number, from: number, to: number): Promise<SpanRowData[]> {
     const offsetIndexes = await this.loadOffsetIndexes(metadata);
-    if (!offsetIndexes) return readSpanRows(file, metadata, from, to);
-    file.add(offsetIndexes.start, offsetIndexes.bytes);
+    if (offsetIndexes) file.add(offsetIndexes.start, offsetIndexes.bytes);
     return readRowsByPages(file, metadata, rg, groupStart, TRACE_COLUMNS, from, to, false);
   }
 
