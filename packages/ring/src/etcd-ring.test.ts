@@ -13,13 +13,26 @@ const HEARTBEAT_PERIOD_MS = 200;
 const HEARTBEAT_TIMEOUT_MS = 3_000;
 
 let etcd: TestEtcd;
+let etcdDown = false;
 const open: { stop(): Promise<void> }[] = [];
+
+async function killEtcd(): Promise<void> {
+  etcdDown = true;
+  await etcd.kill();
+}
+
+async function restartEtcd(): Promise<void> {
+  await etcd.restart();
+  etcdDown = false;
+}
 
 beforeAll(async () => {
   etcd = await startTestEtcd();
 });
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.stop().catch(() => undefined);
+  // A test that failed with etcd down must not fail the ones after it.
+  if (etcdDown) await restartEtcd();
 });
 afterAll(async () => {
   await etcd.close();
@@ -36,8 +49,12 @@ function capturingLogger(): { logger: Logger; lines: string[] } {
 }
 
 /** A ring view with its own etcd connection, as another process would have. */
-async function view(kv: KVStoreConfig, opts: { zoneAware?: boolean; rf?: number; logger?: Logger } = {}): Promise<RingClient> {
+async function view(
+  kv: KVStoreConfig,
+  opts: { zoneAware?: boolean; rf?: number; logger?: Logger; beforeStart?: (c: RingClient) => void } = {},
+): Promise<RingClient> {
   const client = createRingStore(kv, { key: 'ring', replicationFactor: opts.rf ?? 1, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, zoneAwarenessEnabled: opts.zoneAware ?? false }, opts.logger ?? createLogger('error'));
+  opts.beforeStart?.(client);
   await client.start();
   open.push({ stop: async () => { await client.stop(); await client.kv.close(); } });
   return client;
@@ -180,7 +197,7 @@ describe('ring on etcd', () => {
     const c = await view(kv, { rf: 2, logger: cLog.logger });
     await waitFor('both healthy', () => healthyIds(c).join() === 'a,b');
 
-    await etcd.kill();
+    await killEtcd();
     await waitFor('a heartbeat failure logged', () => aLog.lines.some((l) => l.includes('ring heartbeat failed')));
     await waitFor('the view notices', () => !c.isConnected);
     // Longer than heartbeat_timeout: the view still serves both members from its last known ring.
@@ -188,7 +205,7 @@ describe('ring on etcd', () => {
     expect(healthyIds(c)).toEqual(['a', 'b']);
     expect(c.snapshot().get(42, 2).instances).toHaveLength(2);
 
-    await etcd.restart();
+    await restartEtcd();
     const beatsAtRestart = a.lc.heartbeatCount;
     await waitFor('a heartbeats again', () => a.lc.heartbeatCount > beatsAtRestart + 2);
     await waitFor('the view reconnects', () => c.isConnected);
@@ -199,6 +216,47 @@ describe('ring on etcd', () => {
     const after = await c.kv.read();
     expect(Object.keys(after.desc.members).sort()).toEqual(['a', 'b']);
     expect(after.heartbeats.size).toBe(2);
+  });
+
+  it('notices etcd going away while its watch is still being created, and coming back', async () => {
+    // etcd3 reports a lost connection only to a watch that exists: the view must not wait for one.
+    const c = await view(kvConfig(), {
+      beforeStart: (client) => {
+        client.kv.watch = () => new Promise(() => undefined);
+      },
+    });
+    expect(c.isConnected).toBe(true);
+    await killEtcd();
+    await waitFor('the view notices', () => !c.isConnected, 10_000);
+    await restartEtcd();
+    await waitFor('the view reconnects', () => c.isConnected, 10_000);
+  });
+
+  it('does not take a read sent before the watch lost etcd for proof that etcd is up', async () => {
+    const c = await view(kvConfig());
+    await waitFor('the watch is up', () => c.isConnected);
+    await new Promise((r) => setTimeout(r, 300));
+    // Hold one read's answer until after etcd is gone and the watch has said so.
+    const read = c.kv.read.bind(c.kv);
+    let answered = false;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    c.kv.read = async () => {
+      const state = await read();
+      answered = true;
+      await gate;
+      return state;
+    };
+    const refreshed = c.refresh();
+    await waitFor('the read answered', () => answered);
+    await killEtcd();
+    await waitFor('the watch reports the loss', () => !c.isConnected, 10_000);
+    release();
+    await refreshed;
+    expect(c.isConnected).toBe(false);
+    c.kv.read = read;
+    await restartEtcd();
+    await waitFor('the view reconnects', () => c.isConnected, 10_000);
   });
 
   it('zone-aware replica selection puts replicas in distinct zones', async () => {

@@ -1,4 +1,6 @@
-// A process's view of one ring: read once, then kept current by the store's watch (no polling).
+// A process's view of one ring: read once, then kept current by the store's watch. It re-reads on a
+// timer only while the watch is not up (being created, or lost): etcd3 tells a watcher of a lost
+// connection only once it exists, so polling is what notices a store that goes away meanwhile.
 // When the store cannot be reached the view keeps the last ring it saw and judges heartbeats as of
 // that moment, so an etcd outage does not make every member look dead at once; it retries with
 // backoff and converges when the store is back. Once back, the outage is left out of heartbeat
@@ -24,6 +26,9 @@ export interface RingStore {
   readonly config: RingConfig;
 }
 
+/** How often a view without a working watch re-reads the store. */
+const WATCHLESS_POLL_MS = 1_000;
+
 export class RingClient implements RingStore {
   private members: InstanceDesc[] = [];
   private cached: RingSnapshot | undefined;
@@ -41,6 +46,10 @@ export class RingClient implements RingStore {
   private unwatch: (() => void) | undefined;
   private watchPending: Promise<void> | undefined;
   private stopped = false;
+  /** Runs while the watch is not established. */
+  private pollTimer: NodeJS.Timeout | undefined;
+  /** Bumped when the watch reports a lost connection: a read begun before it proves nothing. */
+  private connectionEpoch = 0;
   private readonly listeners = new Set<() => void>();
   private syncs = 0;
 
@@ -63,13 +72,18 @@ export class RingClient implements RingStore {
 
   private subscribe(): void {
     if (this.unwatch || this.watchPending) return;
+    this.setWatchUp(false);
     this.watchPending = this.kv
       .watch({
         onChange: () => void this.refresh(),
         onConnection: (up, err) => {
+          this.setWatchUp(up);
           if (up) {
             void this.refresh();
-          } else if (this.connected) {
+            return;
+          }
+          this.connectionEpoch++;
+          if (this.connected) {
             this.connected = false;
             this.logger.warn('ring store watch disconnected; serving the last known ring', { error: err?.message });
           }
@@ -77,8 +91,12 @@ export class RingClient implements RingStore {
       })
       .then(
         (unwatch) => {
-          if (this.stopped) unwatch();
-          else this.unwatch = unwatch;
+          if (this.stopped) {
+            unwatch();
+            return;
+          }
+          this.unwatch = unwatch;
+          this.setWatchUp(true);
         },
         (err: Error) => {
           this.logger.warn('ring store watch failed; will retry', { error: err.message });
@@ -90,6 +108,16 @@ export class RingClient implements RingStore {
       });
   }
 
+  private setWatchUp(up: boolean): void {
+    if (up || this.stopped) {
+      if (this.pollTimer) clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
+    } else if (!this.pollTimer) {
+      this.pollTimer = setInterval(() => void this.refresh(), WATCHLESS_POLL_MS);
+      this.pollTimer.unref();
+    }
+  }
+
   /** Re-reads the ring (coalescing calls that arrive while a read is running). */
   refresh(): Promise<void> {
     if (this.refreshing) {
@@ -99,8 +127,11 @@ export class RingClient implements RingStore {
     this.refreshing = (async () => {
       do {
         this.dirty = false;
+        const epoch = this.connectionEpoch;
         try {
           const state = await this.kv.read();
+          // Sent before the watch lost the store: the next read (the poll's) tells.
+          if (epoch !== this.connectionEpoch) continue;
           // A member whose heartbeat expired keeps the last one this process saw (what the ring
           // page shows as its last heartbeat), else its registration.
           const lastSeen = new Map(this.members.map((m) => [m.id, m.heartbeatMs]));
@@ -199,6 +230,7 @@ export class RingClient implements RingStore {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.setWatchUp(false);
     this.unwatch?.();
     this.unwatch = undefined;
     await this.refreshing;
