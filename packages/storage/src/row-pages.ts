@@ -69,8 +69,24 @@ function chunkLayout(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChu
   return pending;
 }
 
+/**
+ * One leaf column's values for rows [relStart, relEnd) of a group: `values[r]` for a flat leaf; for
+ * a repeated leaf, row r's list is `values[starts[r] .. starts[r + 1])`, made into an array only
+ * when the row is taken. A whole group's lists built up front outlive young-generation collections
+ * while the group is handed out, and end as old-generation garbage (most of a compaction's).
+ */
+interface LeafValues {
+  values: unknown[];
+  starts: Int32Array | null;
+}
+
+function leafAt(leaf: LeafValues, r: number): unknown {
+  const starts = leaf.starts;
+  return starts === null ? leaf.values[r] : leaf.values.slice(starts[r]!, starts[r + 1]!);
+}
+
 /** The values of one leaf column for the group-relative rows [relStart, relEnd). */
-async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChunk, relStart: number, relEnd: number, keepLayout: boolean): Promise<unknown[]> {
+async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: ColumnChunk, relStart: number, relEnd: number, keepLayout: boolean): Promise<LeafValues> {
   const meta = chunk.meta_data!;
   const { decoder, pages, dictionary } = await chunkLayout(file, metadata, chunk, keepLayout);
   let bytes: Uint8Array;
@@ -94,7 +110,10 @@ async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: Column
   const repeated = getMaxRepetitionLevel(decoder.schemaPath) > 0;
   const selectStart = relStart - base;
   const selectEnd = relEnd - base;
-  const out: unknown[] = new Array(relEnd - relStart);
+  const rowCount = relEnd - relStart;
+  const out: unknown[] = repeated ? [] : new Array(rowCount);
+  // starts[r] = index in `out` of row r's first list element (rows not reached stay 0: fixed below).
+  const starts = repeated ? new Int32Array(rowCount + 1) : null;
   let row = -1;
   while (reader.offset < bytes.byteLength && row < selectEnd) {
     const header = parquetHeader(reader);
@@ -127,7 +146,7 @@ async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: Column
     for (let i = 0; i < levels; i++) {
       if (!repeated || reps[i] === 0) {
         row++;
-        if (repeated && row >= selectStart && row < selectEnd) out[row - selectStart] = [];
+        if (starts !== null && row >= selectStart && row < selectEnd) starts[row - selectStart] = out.length;
       }
       if (row >= selectEnd) break;
       const present = maxDef === 0 || defs[i] === maxDef;
@@ -136,13 +155,25 @@ async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: Column
         continue;
       }
       if (repeated) {
-        if (present) (out[row - selectStart] as unknown[]).push(valueAt(vi++));
+        if (present) out.push(valueAt(vi++));
       } else {
         out[row - selectStart] = present ? valueAt(vi++) : undefined;
       }
     }
   }
-  return out;
+  if (starts !== null) {
+    // Rows past the last level (none in a well-formed chunk) hold empty lists.
+    const reached = Math.min(Math.max(row - selectStart + 1, 0), rowCount);
+    starts.fill(out.length, reached);
+  }
+  return { values: out, starts };
+}
+
+/** Rows of a row group, each assembled when taken (see LeafValues). */
+export interface RowSource {
+  readonly length: number;
+  /** Row i (0-based within the source), a new array each call. */
+  row(i: number): SpanRowData;
 }
 
 /**
@@ -159,40 +190,68 @@ export async function readRowsByPages(
   columns: readonly string[],
   rowStart: number,
   rowEnd: number,
+): Promise<SpanRowData[]> {
+  const source = await readRowSource(file, metadata, rg, groupStart, columns, rowStart, rowEnd, true);
+  return Array.from({ length: source.length }, (_, i) => source.row(i));
+}
+
+/**
+ * The same rows as readRowsByPages, decoded column by column up front but each row assembled only
+ * when taken, so a reader handing rows out one trace at a time (a whole-block iteration) makes its
+ * rows young garbage.
+ */
+export async function readRowSource(
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  rg: RowGroup,
+  groupStart: number,
+  columns: readonly string[],
+  rowStart: number,
+  rowEnd: number,
   /**
    * Keep each column chunk's layout (page locations, decoded dictionary) for the next read of the
    * same chunk, as lookups do; a reader that passes over each row group once (a whole-block
    * iteration) does not, so its memory does not grow with the block.
    */
-  keepLayouts = true,
-): Promise<SpanRowData[]> {
+  keepLayouts: boolean,
+): Promise<RowSource> {
   const relStart = rowStart - groupStart;
   const relEnd = rowEnd - groupStart;
   const wanted = new Set(columns);
   const leaves = rg.columns.filter((c) => wanted.has(c.meta_data!.path_in_schema[0]!));
   const values = await Promise.all(leaves.map((c) => leafRows(file, metadata, c, relStart, relEnd, keepLayouts)));
-  const rows: SpanRowData[] = Array.from({ length: relEnd - relStart }, () => new Array<unknown>(columns.length));
-  const lists = new Map<number, { keys?: unknown[]; values?: unknown[] }>();
+  const flat: { at: number; leaf: LeafValues }[] = [];
+  const lists = new Map<number, { keys?: LeafValues; values?: LeafValues }>();
   leaves.forEach((c, i) => {
     const path = c.meta_data!.path_in_schema;
     const at = columns.indexOf(path[0]!);
     if (path.length === 1) {
-      const v = values[i]!;
-      for (let r = 0; r < rows.length; r++) rows[r]![at] = v[r];
+      flat.push({ at, leaf: values[i]! });
       return;
     }
-    // A list of {key, value} structs: one leaf per field, zipped below.
+    // A list of {key, value} structs: one leaf per field, zipped when a row is taken.
     const entry = lists.get(at) ?? {};
     if (path[path.length - 1] === 'key') entry.keys = values[i];
     else entry.values = values[i];
     lists.set(at, entry);
   });
-  for (const [at, { keys, values: vals }] of lists) {
-    for (let r = 0; r < rows.length; r++) {
-      const k = (keys?.[r] ?? []) as unknown[];
-      const v = (vals?.[r] ?? []) as unknown[];
-      rows[r]![at] = k.map((key, j) => ({ key, value: v[j] }));
-    }
-  }
-  return rows;
+  const keyed = [...lists].map(([at, { keys, values: vals }]) => ({ at, keys, vals }));
+  const width = columns.length;
+  return {
+    length: relEnd - relStart,
+    row(r: number): SpanRowData {
+      const row = new Array<unknown>(width);
+      for (let f = 0; f < flat.length; f++) row[flat[f]!.at] = leafAt(flat[f]!.leaf, r);
+      for (let k = 0; k < keyed.length; k++) {
+        const { at, keys, vals } = keyed[k]!;
+        const ks = (keys ? leafAt(keys, r) : undefined) as unknown[] | undefined;
+        const vs = (vals ? leafAt(vals, r) : undefined) as unknown[] | undefined;
+        const n = ks?.length ?? 0;
+        const pairs = new Array<{ key: unknown; value: unknown }>(n);
+        for (let j = 0; j < n; j++) pairs[j] = { key: ks![j], value: vs?.[j] };
+        row[at] = pairs;
+      }
+      return row;
+    },
+  };
 }
