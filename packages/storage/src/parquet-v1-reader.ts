@@ -387,7 +387,7 @@ export class ParquetV1Reader implements BlockReader {
         metadata,
         tables,
         readRange: (start, end) => this.backend.readRange(this.keypath, DATA_NAME, start, end - start),
-        readTraces: (wanted) => this.readTraceRows(wanted, metadata, tables, groups),
+        readTraces: (wanted, visit) => this.readTraceRows(wanted, metadata, tables, groups, visit),
       },
       fetch,
       opts,
@@ -422,13 +422,18 @@ export class ParquetV1Reader implements BlockReader {
    * ranges of one row group that lie close together are read as one run (a page holds thousands of
    * rows, so reading each trace of a full scan alone decoded every page once per trace in it).
    */
-  private async readTraceRows(wanted: readonly TraceRows[], metadata: FileMetaData, tables: BlockTables, groups: RowGroupCache): Promise<(Trace | null)[]> {
-    const out: (Trace | null)[] = new Array<Trace | null>(wanted.length).fill(null);
+  private async readTraceRows(
+    wanted: readonly TraceRows[],
+    metadata: FileMetaData,
+    tables: BlockTables,
+    groups: RowGroupCache,
+    visit: (index: number, trace: Trace | null) => void,
+  ): Promise<void> {
     const byGroup = new Map<number, number[]>();
-    const whole: Promise<void>[] = [];
+    const whole = new Map<number, Promise<Trace | null>>();
     wanted.forEach((w, i) => {
       if (w.whole) {
-        whole.push(this.findTraceById(w.traceId).then((t) => void (out[i] = t)));
+        whole.set(i, this.findTraceById(w.traceId));
         return;
       }
       const g = groups.groupOf(w.rowStart);
@@ -436,24 +441,33 @@ export class ParquetV1Reader implements BlockReader {
       list.push(i);
       byGroup.set(g, list);
     });
-    const runs: Promise<void>[] = [];
+    // Every run's pages are fetched and decoded at once (an object store's requests overlap); the
+    // traces are then built and visited one at a time, in the order asked (the search's pruning
+    // depends on it: most recent first).
+    const runOf: ({ lo: number; rows: Promise<RowSource> } | undefined)[] = new Array(wanted.length);
     for (const [g, indexes] of byGroup) {
       indexes.sort((a, b) => wanted[a]!.rowStart - wanted[b]!.rowStart);
       for (const run of coalesceRowRanges(indexes.map((i) => wanted[i]!), RUN_GAP_ROWS)) {
-        runs.push(
-          (async () => {
-            const lo = wanted[indexes[run.from]!]!.rowStart;
-            const rows = await readRowsByPages(await groups.bufferFor(lo), metadata, metadata.row_groups[g]!, groups.startOf(g), TRACE_COLUMNS, lo, run.end);
-            for (let k = run.from; k < run.to; k++) {
-              const w = wanted[indexes[k]!]!;
-              out[indexes[k]!] = rowsToTrace(w.traceId, rows.slice(w.rowStart - lo, w.rowEnd - lo), tables);
-            }
-          })(),
-        );
+        const lo = wanted[indexes[run.from]!]!.rowStart;
+        const rows = groups.bufferFor(lo).then((file) => readRowSource(file, metadata, metadata.row_groups[g]!, groups.startOf(g), TRACE_COLUMNS, lo, run.end, true));
+        // Awaited in turn below; one failing must not leave the others' rejections unhandled.
+        rows.catch(() => undefined);
+        for (let k = run.from; k < run.to; k++) runOf[indexes[k]!] = { lo, rows };
       }
     }
-    await Promise.all([...whole, ...runs]);
-    return out;
+    for (const p of whole.values()) p.catch(() => undefined);
+    for (let i = 0; i < wanted.length; i++) {
+      const found = whole.get(i);
+      if (found) {
+        visit(i, await found);
+        continue;
+      }
+      const run = runOf[i]!;
+      const rows = await run.rows;
+      const w = wanted[i]!;
+      const from = w.rowStart - run.lo;
+      visit(i, rowsToTrace(w.traceId, Array.from({ length: w.rowEnd - w.rowStart }, (_, j) => rows.row(from + j)), tables, true));
+    }
   }
 
   private async bloomMayContain(traceId: Uint8Array): Promise<boolean> {
