@@ -169,6 +169,9 @@ async function leafRows(file: AsyncBuffer, metadata: FileMetaData, chunk: Column
   return { values: out, starts };
 }
 
+/** Block rows [rowStart, rowEnd) of the row group `rg`, which starts at block row `groupStart`, with the top-level `columns` in that order. */
+type RowRange = [file: AsyncBuffer, metadata: FileMetaData, rg: RowGroup, groupStart: number, columns: readonly string[], rowStart: number, rowEnd: number];
+
 /** Rows of a row group, each assembled when taken (see LeafValues). */
 export interface RowSource {
   readonly length: number;
@@ -182,16 +185,8 @@ export interface RowSource {
  * SpanRowData); key/value lists become arrays of {key, value}.
  * Needs the columns' offset indexes (every vAndante block has them).
  */
-export async function readRowsByPages(
-  file: AsyncBuffer,
-  metadata: FileMetaData,
-  rg: RowGroup,
-  groupStart: number,
-  columns: readonly string[],
-  rowStart: number,
-  rowEnd: number,
-): Promise<SpanRowData[]> {
-  const source = await readRowSource(file, metadata, rg, groupStart, columns, rowStart, rowEnd, true);
+export async function readRowsByPages(...rows: RowRange): Promise<SpanRowData[]> {
+  const source = await readRowSource(...rows, true);
   return Array.from({ length: source.length }, (_, i) => source.row(i));
 }
 
@@ -201,19 +196,15 @@ export async function readRowsByPages(
  * rows young garbage.
  */
 export async function readRowSource(
-  file: AsyncBuffer,
-  metadata: FileMetaData,
-  rg: RowGroup,
-  groupStart: number,
-  columns: readonly string[],
-  rowStart: number,
-  rowEnd: number,
-  /**
-   * Keep each column chunk's layout (page locations, decoded dictionary) for the next read of the
-   * same chunk, as lookups do; a reader that passes over each row group once (a whole-block
-   * iteration) does not, so its memory does not grow with the block.
-   */
-  keepLayouts: boolean,
+  ...[file, metadata, rg, groupStart, columns, rowStart, rowEnd, keepLayouts]: [
+    ...RowRange,
+    /**
+     * Keep each column chunk's layout (page locations, decoded dictionary) for the next read of the
+     * same chunk, as lookups do; a reader that passes over each row group once (a whole-block
+     * iteration) does not, so its memory does not grow with the block.
+     */
+    keepLayouts: boolean,
+  ]
 ): Promise<RowSource> {
   const relStart = rowStart - groupStart;
   const relEnd = rowEnd - groupStart;
