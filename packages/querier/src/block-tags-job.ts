@@ -45,7 +45,8 @@ export async function blockTags(block: BackendBlock, compile: SearchCompiler, re
   const select = tagSelector(compile, req.query, req);
   const visit: (trace: Trace, sel: SpanSelection) => void =
     job.what === 'names' ? (trace, sel) => collectTagNames(trace, names, sel) : (trace, sel) => collectTagValues(trace, job.ref, values, sel);
-  for await (const { trace } of block.iterateTraces()) {
+  // Shared: the selector and the collectors only read each trace, and keep strings, not its objects.
+  for await (const { trace } of block.iterateTraces(undefined, { shared: true })) {
     const sel = select(trace);
     if (sel) visit(trace, sel);
   }

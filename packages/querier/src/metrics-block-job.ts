@@ -28,7 +28,8 @@ export async function metricsBlockJob(block: BackendBlock, req: MetricsRequest, 
   if (byTrace.length > 0) {
     let traces = 0;
     let spans = 0;
-    for await (const { traceId, trace } of block.iterateTraces()) {
+    // Shared: the engine only reads each trace (its exemplars keep hex IDs), so no copies are made.
+    for await (const { traceId, trace } of block.iterateTraces(undefined, { shared: true })) {
       signal?.throwIfAborted();
       if (ranges && !inTokenRanges(ranges, tokenForTraceId(traceId))) continue;
       traces++;
