@@ -111,6 +111,21 @@ describe('block search with pushed-down conditions', () => {
     expect(none.inspectedSpans).toBe(meta.totalSpans);
   });
 
+  it('does not read a trace with fewer spans than `| count() > N` needs', async () => {
+    const sizes = stored.map((t) => t.resourceSpans.reduce((n, rs) => n + rs.scopeSpans.reduce((m, ss) => m + ss.spans.length, 0), 0)).sort((a, b) => a - b);
+    // Half of the traces are too small.
+    const n = sizes[Math.floor(sizes.length / 2)]!;
+    const query = `{ } | count() > ${n}`;
+    const expected = fullScan(query, 1000, { startSeconds: 0, endSeconds: 0 });
+    expect(expected.length).toBeGreaterThan(0);
+    const got = await pushedDown(query, 1000, { startSeconds: 0, endSeconds: 0 });
+    expect(json(got.traces)).toBe(json(expected));
+    // Only traces across row groups (read whole, unjudged) may be read beyond those large enough.
+    const largeEnough = sizes.filter((s) => s > n).length;
+    expect(got.inspectedTraces).toBeLessThan(meta.totalObjects * 0.75);
+    expect(got.inspectedTraces).toBeGreaterThanOrEqual(largeEnough);
+  });
+
   it('finds a trace by an ID condition and by resource attributes from the tables', async () => {
     const target = stored[Math.floor(stored.length / 2)]!;
     const id = bytesToHex(target.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId);

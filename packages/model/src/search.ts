@@ -200,6 +200,11 @@ export interface FetchSpansRequest {
    * trace has a span satisfying at least one of them; `none`: nothing can be skipped by value.
    */
   readonly prune: 'all' | 'any' | 'none';
+  /**
+   * A matching trace has at least this many spans in the block searched (the query counts its
+   * spans: `| count() > N`), so a trace with fewer rows need not be read. Absent: no such bound.
+   */
+  readonly minSpans?: number;
 }
 
 export interface CompiledSearch {

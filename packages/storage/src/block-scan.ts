@@ -401,9 +401,12 @@ export async function searchBlockColumns(
   candidates.sort((a, b) => b.start - a.start || compareIds(a.traceId, b.traceId));
   const found: TraceSearchMetadata[] = [];
   const seenEdges = new Set<string>();
+  // `| count() > N`: a trace with fewer rows in the block has no spanset that large. (A trace
+  // across row groups has only part of its rows here: it is read whole, unjudged.)
+  const minSpans = fetch?.minSpans ?? 0;
   const queue = candidates.filter((cand) => {
     // A trace across row groups is a candidate in each; it is read whole once.
-    if (!cand.edge) return true;
+    if (!cand.edge) return cand.rowEnd - cand.rowStart >= minSpans;
     const key = Buffer.from(cand.traceId).toString('hex');
     if (seenEdges.has(key)) return false;
     seenEdges.add(key);

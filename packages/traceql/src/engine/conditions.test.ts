@@ -13,6 +13,26 @@ function prune(q: string): string {
 }
 
 describe('queryConditions', () => {
+  it.each([
+    ['{ } | count() > 1000', 1001],
+    ['{ .a = 1 } | count() >= 3', 3],
+    ['{ } | 2 < count()', 3],
+    ['{ } | 4 <= count()', 4],
+    ['{ } | count() = 4', 4],
+    ['{ } | count() > 2.5', 3],
+    ['{ } | count() > 2 | by(.x) | count() > 7', 8],
+    ['count() > 2', 3],
+    ['{ } | count() < 5', 0],
+    ['{ } | count() != 5', 0],
+    ['{ } | count() > 1', 2],
+    ['{ } | avg(duration) > 2', 0],
+    ['{ } | count() + 1 > 5', 0],
+    ['({ .a = 1 } | count() > 3) || { }', 0],
+    ['{ .a = 1 }', 0],
+  ])('needs %s to have at least %i spans in a block', (q, n) => {
+    expect(queryConditions(parse(q)).minSpans).toBe(n);
+  });
+
   it('lists the conditions of the checkout query, all required', () => {
     const q = '{ resource.service.name = "checkout" && duration > 2s && status = error }';
     expect(conds(q)).toEqual(['resource:service.name = "checkout"', 'intrinsic:duration > 2s', 'intrinsic:status = error']);

@@ -2,7 +2,7 @@
 // (Tempo's extractConditions / FetchSpansRequest). The engine still evaluates the full query on
 // whatever storage returns, so these only have to be safe, not exact.
 
-import type { AttributeRef, AttributeScope, FieldExpression, MetricsExpression, Pipeline, PipelineElement, RegexOperator, RootExpr, SpansetExpression, Static } from '../ast.js';
+import type { AttributeRef, AttributeScope, FieldExpression, MetricsExpression, Pipeline, PipelineElement, RegexOperator, RootExpr, ScalarExpression, SpansetExpression, Static, StaticNumber } from '../ast.js';
 import type { ComparisonOperator } from '../ast.js';
 import type { FetchCondition, FetchSpansRequest, FetchValue } from '@andante/model';
 import { compileRegex } from '../regex.js';
@@ -38,6 +38,12 @@ export interface QueryConditions {
   readonly prune: 'all' | 'any' | 'none';
   /** Whether structural operators need the nested-set columns. */
   readonly structural: boolean;
+  /**
+   * Spans a trace needs (in what storage evaluates, one block's part of it) to match: a search
+   * pipeline stage `count() > N` (or >=, =) passes only spansets of more than N spans, and every
+   * spanset is a subset of the trace's spans. 0 when the query says nothing of the kind.
+   */
+  readonly minSpans: number;
 }
 
 const COMPARISONS: ReadonlySet<string> = new Set(['=', '!=', '<', '<=', '>', '>=', '=~', '!~']);
@@ -199,7 +205,34 @@ export function queryConditions(root: RootExpr): QueryConditions {
     if (spansetStages.length > 0 && spansetStages.every((e) => e.kind === 'spansetFilter' && allSimple(e.expr))) prune = 'all';
     else if (guardedPipeline(p)) prune = 'any';
   } else if (pipelines.length > 1 && pipelines.every(guardedPipeline)) prune = 'any';
-  return { conditions: c.out, prune, structural: c.structural };
+  return { conditions: c.out, prune, structural: c.structural, minSpans: root.query.kind === 'pipeline' ? minSpansOf(root.query) : 0 };
+}
+
+/** The most spans any top-level `count() <op> <number>` stage of a search pipeline requires (0: none). */
+function minSpansOf(p: Pipeline): number {
+  let min = 0;
+  for (const el of p.elements) {
+    if (el.kind !== 'scalarFilter') continue;
+    const countLeft = isCount(el.lhs) && isNumber(el.rhs);
+    const countRight = isCount(el.rhs) && isNumber(el.lhs);
+    if (!countLeft && !countRight) continue;
+    const n = Number(((countLeft ? el.rhs : el.lhs) as StaticNumber).value);
+    const op = countLeft ? el.op : FLIP[el.op];
+    let need = 0;
+    if (op === '>') need = Math.floor(n) + 1;
+    else if (op === '>=') need = Math.ceil(n);
+    else if (op === '=' && Number.isInteger(n)) need = n;
+    if (Number.isSafeInteger(need) && need > min) min = need;
+  }
+  return min;
+}
+
+function isCount(e: ScalarExpression): boolean {
+  return e.kind === 'aggregate' && e.op === 'count';
+}
+
+function isNumber(e: ScalarExpression): e is StaticNumber {
+  return e.kind === 'static' && (e.type === 'int' || e.type === 'float');
 }
 
 const STATUS_CODES: Readonly<Record<string, number>> = { unset: 0, ok: 1, error: 2 };
@@ -238,5 +271,5 @@ export function fetchSpansRequest(qc: QueryConditions): FetchSpansRequest {
     }
     return { scope: c.scope, name: c.name, op: c.op, value };
   });
-  return { conditions, prune: qc.prune };
+  return qc.minSpans > 1 ? { conditions, prune: qc.prune, minSpans: qc.minSpans } : { conditions, prune: qc.prune };
 }
