@@ -29,11 +29,6 @@ import { decodeResourceTable, decodeScopeTable } from './block-tables.js';
 import { bloomShardFor, bloomShardTest } from './bloom.js';
 
 /**
- * A row group's row, let go by the array as it is taken: a whole-block iteration (compaction's merge)
- * hands traces out one at a time, and the rows already turned into traces need not stay alive
- * until the group's last one.
- */
-/**
  * Trace IDs from `from` (inclusive) up to `to` (exclusive; absent: to the end), compared as bytes.
  * `onBytes` hears the bytes of each row group read for the range.
  */
