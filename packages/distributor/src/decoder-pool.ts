@@ -41,6 +41,14 @@ interface WorkerAnswer {
   invalidArgument?: boolean;
 }
 
+/**
+ * Young generation of a decode worker: a decode's garbage dies within its export, so a small one
+ * is enough. Left to V8, it is 48 MiB on Node 20 and 192 MiB on Node 24 (semi-spaces scaled to the
+ * machine's memory), which the workers fill before collecting: peak RSS then grows by that much per
+ * worker, for no speed (docs/design.md, "Young generations").
+ */
+const DECODER_YOUNG_GENERATION_MB = 32;
+
 export class ExportDecoderPool {
   private readonly pool: WorkerPool<Uint8Array, SplitExport> | null;
 
@@ -54,6 +62,7 @@ export class ExportDecoderPool {
             url: WORKER_URL,
             size,
             jobsPerWorker: JOBS_PER_WORKER,
+            workerOptions: () => ({ resourceLimits: { maxYoungGenerationSizeMb: DECODER_YOUNG_GENERATION_MB } }),
             post: (worker, id, body) => {
               const transferable = ownsItsBuffer(body) ? body : new Uint8Array(body);
               worker.postMessage({ id, body: transferable }, [transferable.buffer as ArrayBuffer]);

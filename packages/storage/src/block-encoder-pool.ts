@@ -343,12 +343,12 @@ export function unpackTraces(buf: ArrayBuffer): SegmentTrace[] {
 const WORKER_URL = import.meta.url.endsWith('.ts') ? null : new URL('./block-encoder-worker.js', import.meta.url);
 
 /**
- * Young generation of an encoder worker. An encode allocates short-lived objects per span (decoded
- * spans, row values, hyparquet's level arrays); V8's default (16 MiB semi-spaces) scavenges them
- * several times per row group. 64 MiB semi-spaces (3 x 64 young) cut encode time ~10% (measured,
- * docs/block-format.md) for ~150 MiB more peak RSS per busy worker.
+ * Young generation of an encoder worker. 192 MiB (64 MiB semi-spaces) cut an encode's time ~10 %
+ * alone on a thread, but in the running server, with decode workers and the event loop on the same
+ * cores, 32 MiB writes blocks as fast or faster and peaks 200-300 MiB lower (docs/design.md, "Young
+ * generations").
  */
-const ENCODER_YOUNG_GENERATION_MB = 192;
+const ENCODER_YOUNG_GENERATION_MB = 32;
 
 /** Traces a split looks at to place its cuts: sorting them costs the event loop a few ms. */
 const SPLIT_SAMPLE = 4096;
