@@ -45,7 +45,7 @@ interface WorkerAnswer {
  * Young generation of a decode worker: a decode's garbage dies within its export, so a small one
  * is enough. Left to V8, it is 48 MiB on Node 20 and 192 MiB on Node 24 (semi-spaces scaled to the
  * machine's memory), which the workers fill before collecting: peak RSS then grows by that much per
- * worker, for no speed (docs/design.md, "Young generations").
+ * worker, and decoding gains nothing from it (docs/design.md, "Young generations").
  */
 const DECODER_YOUNG_GENERATION_MB = 32;
 
