@@ -19,7 +19,9 @@
 // state), refused exports (429 / RESOURCE_EXHAUSTED, retried after Retry-After as an OTLP exporter
 // does), the peak of andante_ingester_unflushed_bytes, and how long the final /flush took. The local
 // limit is skipped. --unflushedBytes sets ingester.max_unflushed_bytes (0: the server's default, key
-// not written, so builds without it run too); ANDANTE_BIN runs another build's server.
+// not written, so builds without it run too); ANDANTE_BIN runs another build's server, and
+// ANDANTE_SERVER_NODE_FLAGS gives its node extra flags (space-separated, e.g. V8's heap sizes), so
+// they apply to the server and not to the load generator.
 //
 //   node bench/dist/ingest.js --sustained 1 --spans 3000000 --runs 3 --concurrency 16
 //
@@ -137,7 +139,8 @@ async function startServer(dir: string, o: Options, withGenerator = false): Prom
   const bin = process.env['ANDANTE_BIN'] ?? join(dirname(fileURLToPath(import.meta.url)), '../../packages/server/dist/bin.js');
   // ANDANTE_CPU_PROF=<dir>: the server writes a V8 CPU profile there (it is then stopped with SIGTERM, not SIGKILL).
   const prof = process.env['ANDANTE_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['ANDANTE_CPU_PROF']}`] : [];
-  const proc = spawn(process.execPath, [...prof, bin, `-config.file=${cfg}`, '-server.log_level=info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const extra = (process.env['ANDANTE_SERVER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...extra, ...prof, bin, `-config.file=${cfg}`, '-server.log_level=info'], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let buf = '';
     proc.stderr!.on('data', (d: Buffer) => {
