@@ -1,4 +1,4 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -76,8 +76,8 @@ async function makeIngester(
   cfg: Partial<IngesterConfig> = {},
   limits: Partial<TenantLimits> = {},
   replicationFactor?: number,
+  backend = new LocalBackend(join(dir, 'traces')),
 ): Promise<{ ing: Ingester; backend: LocalBackend; registry: Registry }> {
-  const backend = new LocalBackend(join(dir, 'traces'));
   const registry = new Registry();
   const ing = new Ingester({
     cfg: { ...defaultIngesterConfig(), flushCheckPeriodMs: 60_000, flushAllOnShutdown: false, ...cfg },
@@ -278,6 +278,45 @@ describe('Ingester', () => {
     expect(metas.reduce((n, m) => n + m.totalObjects, 0)).toBe(10);
     expect(await walFiles(dir)).toHaveLength(1); // only the new, empty head
     for (const id of ids) expect(spanNames(await readTrace(ing, backend, 't1', id))).toEqual(['op-1', 'op-2', 'op-3']);
+  });
+
+  it('reads a sealed block from its WAL file, not from memory, for lookups and for its flush', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    // Writes fail until allowed: the cut block stays sealed and unflushed meanwhile.
+    let writable = false;
+    class HeldBackend extends LocalBackend {
+      override async write(...args: Parameters<LocalBackend['write']>): Promise<void> {
+        if (!writable) throw new Error('backend held by the test');
+        return super.write(...args);
+      }
+    }
+    const { ing, backend } = await makeIngester(dir, { flushRetryMs: 0 }, {}, undefined, new HeldBackend(join(dir, 'traces')));
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1, 2]), segment(traceId(2), [5])] });
+    await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [3])] });
+    const [walName] = await walFiles(dir);
+    await ing.flushAll(); // cuts and seals the head; its write fails and is kept for a retry
+    expect(await listBlockMetas(backend, 't1')).toEqual([]);
+    expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-2', 'op-3']);
+
+    // Rewrite a span name in the sealed WAL file (same length; the CRC is not read back): the
+    // answers change, so they come from the file.
+    const path = join(dir, 'wal', 't1', walName!);
+    const bytes = await readFile(path);
+    const at = bytes.indexOf(Buffer.from('op-2'));
+    expect(at).toBeGreaterThan(0);
+    bytes.set(Buffer.from('op-X'), at);
+    await writeFile(path, bytes);
+    expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-3', 'op-X']);
+    expect(spanNames(await readTrace(ing, backend, 't1', traceId(2)))).toEqual(['op-5']);
+
+    // The flush, retried, reads the file too; the block holds what the file holds.
+    writable = true;
+    await ing.flushAll();
+    const metas = await listBlockMetas(backend, 't1');
+    expect(metas.map((m) => m.totalObjects)).toEqual([2]);
+    expect(spanNames(await new BackendBlock(backend, metas[0]!).findTraceById(traceId(1)))).toEqual(['op-1', 'op-3', 'op-X']);
+    expect(spanNames(await readTrace(ing, backend, 't1', traceId(2)))).toEqual(['op-5']);
+    expect(await walFiles(dir)).toHaveLength(1); // the sealed block's file is gone; the new head's is left
   });
 
   it('cuts a head whole when live traces hold most of it, and they stop counting as live', async () => {

@@ -1,7 +1,7 @@
 // One tenant's data in one ingester: the head block (a WAL file plus an in-memory index of its
-// trace segments), blocks being completed (cut, waiting for their backend write, WAL kept) and
-// recently flushed blocks (named to every reader for complete_block_timeout, so none misses them
-// while blocklists catch up).
+// trace segments), blocks being completed (cut, waiting for their backend write, their segments
+// read back from their WAL files once sealed) and recently flushed blocks (named to every reader
+// for complete_block_timeout, so none misses them while blocklists catch up).
 //
 // A block changes hands head -> completing -> flushed; each hand-over makes the new place visible
 // in the same synchronous step in which the old one lets go, so a read never finds it in neither.
@@ -47,6 +47,7 @@ import {
   type BlockEncoderPool,
   splitTraces,
   type Wal,
+  WalReader,
   type WalFile,
 } from '@andante/storage';
 import type { IngesterConfig } from './config.js';
@@ -61,14 +62,20 @@ export const MIN_SPLIT_PART_BYTES = 32 * 1024 * 1024;
 
 interface TraceEntry {
   traceId: Uint8Array;
+  /** In memory; empty once the block is read from its WAL file (SegmentBlock.reader). */
   segments: Uint8Array[];
+  /** [offset, length] of each segment's bytes in the block's WAL file, in `segments`' order (none for a recovered block). */
+  ranges: number[];
   bytes: number;
   lastAppendMs: number;
   /** Still receiving spans: counts against max_traces_per_user and follows the head on rotation. */
   live: boolean;
 }
 
-/** Trace segments held in memory and in one WAL file until they are written as a block. */
+/**
+ * Trace segments in one WAL file until they are written as a block: held in memory while the block
+ * is the head (appended to), read back from the file once it is cut and sealed.
+ */
 class SegmentBlock {
   readonly traces = new Map<string, TraceEntry>();
   bytes = 0;
@@ -80,6 +87,11 @@ class SegmentBlock {
    */
   partIds: string[] | null = null;
   failedAtMs = 0;
+  /**
+   * Set when the block is sealed: its segments are read from its WAL file from then on (entries keep
+   * only their ranges). Retired once the block is flushed; reads already begun finish first.
+   */
+  reader: WalReader | null = null;
 
   constructor(
     readonly id: string,
@@ -96,7 +108,9 @@ class SegmentBlock {
     const key = bytesToHex(seg.traceId);
     let entry = this.traces.get(key);
     if (!entry) {
-      entry = { traceId: seg.traceId, segments: [], bytes: 0, lastAppendMs: nowMs, live: true };
+      // A copy: the pushed ID is a view into the export's buffer, which it would keep alive after the
+      // block's segments leave memory.
+      entry = { traceId: Uint8Array.prototype.slice.call(seg.traceId), segments: [], ranges: [], bytes: 0, lastAppendMs: nowMs, live: true };
       this.traces.set(key, entry);
     }
     entry.segments.push(seg.bytes);
@@ -107,6 +121,17 @@ class SegmentBlock {
     return entry;
   }
 }
+
+/** The entry's segments: in memory, or read with `reader` (acquired by the caller). */
+function segmentsOf(entry: TraceEntry, reader: WalReader | null): Uint8Array[] | Promise<Uint8Array[]> {
+  if (reader === null || entry.segments.length > 0) return entry.segments;
+  const reads: Promise<Uint8Array>[] = [];
+  for (let i = 0; i < entry.ranges.length; i += 2) reads.push(reader.read(entry.ranges[i]!, entry.ranges[i + 1]!));
+  return Promise.all(reads);
+}
+
+/** Traces whose reads are started together by a scan over memory and sealed blocks. */
+const READ_BATCH_TRACES = 16;
 
 function segmentsToTrace(segments: readonly Uint8Array[]): Trace {
   // Segments are tempopb.Trace messages: their concatenation is one valid message.
@@ -186,6 +211,7 @@ export class TenantInstance {
     const now = Date.now();
     const head = this.head;
     const accepted: TraceSegment[] = [];
+    const entries: TraceEntry[] = [];
     const result: PushResult = { rejected: [] };
     for (const seg of segments) {
       const entry = head.traces.get(bytesToHex(seg.traceId));
@@ -210,7 +236,7 @@ export class TenantInstance {
       }
       if (!entry) this.deps.metrics.tracesCreated.inc({ tenant: this.tenantId });
       if (isNewLive) this.liveCount++;
-      head.add(seg, now);
+      entries.push(head.add(seg, now));
       accepted.push(seg);
     }
     this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
@@ -218,7 +244,12 @@ export class TenantInstance {
       const bytes = accepted.reduce((n, s) => n + s.bytes.byteLength, 0);
       this.deps.unflushed.add(bytes);
       this.deps.metrics.bytesReceived.inc({ tenant: this.tenantId }, bytes);
-      await head.wal!.append(accepted);
+      // Where each segment lands in the file is known as the append is queued (in this same step as
+      // the index took it, so the two agree).
+      const offsets: number[] = [];
+      const durable = head.wal!.append(accepted, offsets);
+      accepted.forEach((seg, i) => entries[i]!.ranges.push(offsets[i]!, seg.bytes.byteLength));
+      await durable;
     }
     return result;
   }
@@ -275,17 +306,26 @@ export class TenantInstance {
     for (const entry of old.traces.values()) if (entry.live) liveBytes += entry.bytes;
     if (carryLive && liveBytes <= old.bytes / 2) {
       const carried: TraceSegment[] = [];
+      const carriedEntries: TraceEntry[] = [];
       for (const [key, entry] of old.traces) {
         if (!entry.live) continue;
         old.traces.delete(key);
         old.bytes -= entry.bytes;
         next.traces.set(key, entry);
         next.bytes += entry.bytes;
+        carriedEntries.push(entry);
         for (const bytes of entry.segments) {
           carried.push({ traceId: entry.traceId, bytes, spanCount: 0, startTimeUnixNano: 0n, endTimeUnixNano: 0n });
         }
       }
-      if (carried.length > 0) await next.wal!.append(carried);
+      if (carried.length > 0) {
+        // The carried segments' places in the new file, in the order they were queued.
+        const offsets: number[] = [];
+        const durable = next.wal!.append(carried, offsets);
+        let k = 0;
+        for (const entry of carriedEntries) entry.ranges = entry.segments.flatMap((b) => [offsets[k++]!, b.byteLength]);
+        await durable;
+      }
     } else {
       // Left in the cut block, they stop counting as live; a new span makes a trace live again in the new head.
       for (const entry of old.traces.values()) {
@@ -296,12 +336,43 @@ export class TenantInstance {
       this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
     }
     // Waits for appends already queued on the old WAL: the block must hold all of them.
-    await old.wal!.close();
-    old.wal = null;
+    const wal = old.wal!;
+    await wal.close();
     if (old.traces.size === 0) {
+      old.wal = null;
       this.completing.splice(this.completing.indexOf(old), 1);
       await this.deps.wal.removeFile(old.walPath);
+      return;
     }
+    await this.readFromWal(old, wal.intact);
+    // Sealed: flushable from here on (never while its segments change hands).
+    old.wal = null;
+  }
+
+  /**
+   * Lets a sealed block's segments go from memory: reads take them from its WAL file from now on.
+   * Readers that took the in-memory segments before this step keep them until they are done. A
+   * file a write failed on, or that cannot be opened, keeps the block in memory.
+   */
+  private async readFromWal(block: SegmentBlock, intact: boolean): Promise<void> {
+    if (!intact) return;
+    let reader: WalReader;
+    try {
+      reader = await WalReader.open(block.walPath);
+    } catch (err) {
+      this.deps.logger.warn('could not open a sealed WAL for reads; its block stays in memory', { tenant: this.tenantId, block: block.id, err });
+      return;
+    }
+    for (const entry of block.traces.values()) {
+      if (entry.ranges.length !== 2 * entry.segments.length) {
+        // Not expected: every segment of a head is indexed with its place in the file.
+        this.deps.logger.warn('a sealed block has segments without a place in its WAL; it stays in memory', { tenant: this.tenantId, block: block.id });
+        await reader.retire();
+        return;
+      }
+    }
+    block.reader = reader;
+    for (const entry of block.traces.values()) entry.segments = [];
   }
 
   /** Sealed blocks waiting for their backend write whose retry backoff has passed. */
@@ -324,6 +395,8 @@ export class TenantInstance {
     let metas: BlockMeta[];
     try {
       const encoder = this.deps.encoder;
+      // A sealed block's traces go to the encoder as ranges of its WAL file, which it reads itself.
+      const walPath = block.reader === null ? {} : { walPath: block.walPath };
       const parts = splitTraces([...block.traces.values()], encoder.parallelism, this.deps.minSplitPartBytes);
       if (block.partIds?.length !== parts.length) block.partIds = parts.map((_, i) => (i === 0 ? block.id : newBlockId()));
       const partIds = block.partIds;
@@ -331,7 +404,7 @@ export class TenantInstance {
       metas = await Promise.all(
         parts.map(async (traces, i) => {
           // The ring's factor goes into the meta as it is encoded: no RF 3 block ever claims 1.
-          const job = { tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0, replicationFactor: this.deps.replicationFactor };
+          const job = { tenantId: this.tenantId, blockId: partIds[i]!, traces, cfg: this.deps.blockConfig, compactionLevel: 0, replicationFactor: this.deps.replicationFactor, ...walPath };
           return writeEncodedBlock(this.deps.backend, await encoder.encode(job));
         }),
       );
@@ -347,6 +420,8 @@ export class TenantInstance {
     const flushed = metas.map((meta): FlushedBlock => ({ meta, flushedMs }));
     this.flushed.push(...flushed);
     this.completing.splice(this.completing.indexOf(block), 1);
+    // Reads that found the block before this step finish on the open file; no new one starts.
+    void block.reader?.retire();
     for (const meta of metas) this.deps.onBlockFlushed?.(meta);
     this.deps.unflushed.release(block.bytes);
     try {
@@ -389,15 +464,32 @@ export class TenantInstance {
     return this.completing.length;
   }
 
-  /** The trace's spans held in memory, and the blocks flushed recently (read by the caller). */
-  findTraceById(traceId: Uint8Array): IngesterTrace {
+  /**
+   * The trace's spans held by this ingester (in memory or in sealed blocks' WAL files), and the
+   * blocks flushed recently (read by the caller), as of one instant.
+   */
+  async findTraceById(traceId: Uint8Array): Promise<IngesterTrace> {
     const key = bytesToHex(traceId);
-    const segments: Uint8Array[] = [];
+    const parts: (Uint8Array[] | Promise<Uint8Array[]>)[] = [];
+    const readers: WalReader[] = [];
     for (const block of [...this.completing, this.head]) {
       const entry = block.traces.get(key);
-      if (entry) segments.push(...entry.segments);
+      if (!entry) continue;
+      const reader = block.reader;
+      if (reader !== null && entry.segments.length === 0) {
+        // Still in `completing` in this step, so not retired: the file stays open until release.
+        reader.acquire();
+        readers.push(reader);
+      }
+      parts.push(segmentsOf(entry, reader));
     }
-    return { trace: segments.length > 0 ? segmentsToTrace(segments) : null, flushedBlocks: this.flushedBlocks() };
+    const flushedBlocks = this.flushedBlocks();
+    try {
+      const segments = (await Promise.all(parts)).flat();
+      return { trace: segments.length > 0 ? segmentsToTrace(segments) : null, flushedBlocks };
+    } finally {
+      for (const r of readers) r.release();
+    }
   }
 
   /**
@@ -414,22 +506,37 @@ export class TenantInstance {
    */
   private async forEachTraceSegments(visit: (segments: Uint8Array[], bytes: number) => void, signal?: AbortSignal, keep?: (key: string) => boolean): Promise<void> {
     signal?.throwIfAborted();
-    const byTrace = new Map<string, Uint8Array[]>();
+    // Per trace: its segments in memory, and its entries in sealed blocks (read in batches below).
+    const byTrace = new Map<string, { segments: Uint8Array[]; onDisk: [TraceEntry, WalReader][] }>();
+    const readers: WalReader[] = [];
     for (const block of [...this.completing, this.head]) {
+      const reader = block.reader;
+      // Still in `completing` in this step, so not retired: the file stays open until release.
+      if (reader !== null) {
+        reader.acquire();
+        readers.push(reader);
+      }
       for (const [key, entry] of block.traces) {
         if (keep && !keep(key)) continue;
-        const list = byTrace.get(key);
-        if (list) list.push(...entry.segments);
-        else byTrace.set(key, [...entry.segments]);
+        let t = byTrace.get(key);
+        if (!t) byTrace.set(key, (t = { segments: [], onDisk: [] }));
+        if (reader !== null && entry.segments.length === 0) t.onDisk.push([entry, reader]);
+        else t.segments.push(...entry.segments);
       }
     }
-    let n = 0;
-    for (const segments of byTrace.values()) {
-      if (++n % 256 === 0) {
-        await new Promise((r) => setImmediate(r));
-        signal?.throwIfAborted();
+    try {
+      const traces = [...byTrace.values()];
+      for (let at = 0; at < traces.length; at += READ_BATCH_TRACES) {
+        if (at > 0 && at % 256 === 0) {
+          await new Promise((r) => setImmediate(r));
+          signal?.throwIfAborted();
+        }
+        const batch = traces.slice(at, at + READ_BATCH_TRACES);
+        const read = await Promise.all(batch.map((t) => (t.onDisk.length === 0 ? t.segments : Promise.all(t.onDisk.map(([e, r]) => segmentsOf(e, r))).then((lists) => [...lists.flat(), ...t.segments]))));
+        for (const segments of read) visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
       }
-      visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
+    } finally {
+      for (const r of readers) r.release();
     }
   }
 
@@ -494,5 +601,6 @@ export class TenantInstance {
 
   async close(): Promise<void> {
     await this.head.wal?.close();
+    await Promise.all(this.completing.map((b) => b.reader?.retire()));
   }
 }

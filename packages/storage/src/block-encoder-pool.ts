@@ -2,6 +2,7 @@
 // compaction. It runs on a pool of worker threads so the event loop keeps acknowledging pushes
 // and answering queries while a large block is written.
 
+import { closeSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { TraceDecodeCache, combineTraces, compareBytes, decodeTrace } from '@andante/model';
 import type { BlockConfig } from './block-config.js';
@@ -13,7 +14,12 @@ import type { Worker } from 'node:worker_threads';
 /** One trace as an ingester holds it: tempopb.Trace segments, concatenable. */
 export interface SegmentTrace {
   traceId: Uint8Array;
+  /** Empty when they are not in memory: `ranges` says where they are in the job's `walPath`. */
   segments: Uint8Array[];
+  /** [offset, length] of each segment in the job's WAL file, read by the encoder when `segments` is empty. */
+  ranges?: number[];
+  /** The segments' bytes, when `segments` is empty. */
+  bytes?: number;
 }
 
 export interface EncodeJob {
@@ -25,6 +31,8 @@ export interface EncodeJob {
   compactionLevel: number;
   /** Written into the block's meta (copies of each trace across blocks; 0: left out). Default 1. */
   replicationFactor?: number;
+  /** The WAL file of a sealed block whose traces come as `ranges`: the encoder reads them there, off the event loop. */
+  walPath?: string;
 }
 
 function* combinedTraces(traces: readonly SegmentTrace[]): Iterable<TraceEntry> {
@@ -43,7 +51,10 @@ export class SegmentBlockWriter {
   private readonly decodeCache = new TraceDecodeCache();
   private readonly combineKeys = new WeakMap<object, string>();
 
-  constructor(header: EncodeStreamHeader) {
+  /** The job's WAL file, opened at the first trace that comes as ranges (synchronous reads: this runs on a worker). */
+  private wal: number | null = null;
+
+  constructor(private readonly header: EncodeStreamHeader) {
     this.writer = new BlockWriter(header.tenantId, header.blockId, header.cfg, header.compactionLevel, undefined, header.replicationFactor);
   }
 
@@ -51,7 +62,7 @@ export class SegmentBlockWriter {
   openBytes = 0;
 
   add(t: SegmentTrace): void {
-    const bytes = t.segments.length === 1 ? t.segments[0]! : Buffer.concat(t.segments);
+    const bytes = t.segments.length === 0 && t.ranges !== undefined ? this.read(t.ranges) : t.segments.length === 1 ? t.segments[0]! : Buffer.concat(t.segments);
     const before = this.writer.encodedBytes;
     this.writer.add(t.traceId, combineTraces([decodeTrace(bytes, this.decodeCache)], this.combineKeys));
     // A row group was encoded during this add: the trace opens (or ends) the next one.
@@ -63,7 +74,35 @@ export class SegmentBlockWriter {
   }
 
   finish(): EncodedBlock {
+    this.close();
     return this.writer.finish();
+  }
+
+  /** Lets the WAL file go (a finished or failed job). */
+  close(): void {
+    if (this.wal !== null) closeSync(this.wal);
+    this.wal = null;
+  }
+
+  /** The trace's segments, concatenated, from the WAL file. */
+  private read(ranges: readonly number[]): Uint8Array {
+    if (this.header.walPath === undefined) throw new Error('a trace came as WAL ranges for a job without a WAL file');
+    this.wal ??= openSync(this.header.walPath, 'r');
+    let size = 0;
+    for (let i = 1; i < ranges.length; i += 2) size += ranges[i]!;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (let i = 0; i < ranges.length; i += 2) {
+      const length = ranges[i + 1]!;
+      let done = 0;
+      while (done < length) {
+        const n = readSync(this.wal, out, at + done, length - done, ranges[i]! + done);
+        if (n === 0) throw new Error(`WAL ${this.header.walPath}: ${length} bytes at ${ranges[i]} run past its end`);
+        done += n;
+      }
+      at += length;
+    }
+    return out;
   }
 }
 
@@ -105,16 +144,41 @@ export function packTraces(traces: readonly SegmentTrace[], start = 0, end = tra
   for (let i = start; i < end; i++) {
     const t = traces[i]!;
     raw(t.traceId);
+    if (comesAsRanges(t)) {
+      // Ranges instead of bytes: a count with the top bit set, then [f64 offset, u32 length] each.
+      u32((t.ranges.length / 2) | RANGES_FLAG);
+      for (let k = 0; k < t.ranges.length; k += 2) {
+        view.setFloat64(pos, t.ranges[k]!, true);
+        pos += 8;
+        u32(t.ranges[k + 1]!);
+      }
+      continue;
+    }
     u32(t.segments.length);
     for (const s of t.segments) raw(s);
   }
   return buf;
 }
 
+const RANGES_FLAG = 0x80000000;
+
+function comesAsRanges(t: SegmentTrace): t is SegmentTrace & { ranges: number[] } {
+  return t.segments.length === 0 && t.ranges !== undefined;
+}
+
 function packedSize(t: SegmentTrace): number {
   let size = 4 + t.traceId.byteLength + 4;
+  if (comesAsRanges(t)) return size + (t.ranges.length / 2) * 12;
   for (const s of t.segments) size += 4 + s.byteLength;
   return size;
+}
+
+/** Segment bytes a trace stands for, in memory or as ranges. */
+function segmentBytes(t: SegmentTrace): number {
+  if (comesAsRanges(t)) return t.bytes ?? 0;
+  let n = 0;
+  for (const s of t.segments) n += s.byteLength;
+  return n;
 }
 
 /**
@@ -244,7 +308,7 @@ class WorkerEncodeStream implements BlockEncodeStream {
     if (this.error) return Promise.reject(this.error);
     if (this.ended) return Promise.reject(new Error('block encode stream is finished'));
     this.pending.push(trace);
-    for (const s of trace.segments) this.pendingBytes += s.byteLength;
+    this.pendingBytes += segmentBytes(trace);
     if (this.pendingBytes < this.chunkBytes) return undefined;
     this.pack(false);
     this.send();
@@ -332,7 +396,17 @@ export function unpackTraces(buf: ArrayBuffer): SegmentTrace[] {
   const traces: SegmentTrace[] = new Array(u32());
   for (let i = 0; i < traces.length; i++) {
     const traceId = raw();
-    const segments: Uint8Array[] = new Array(u32());
+    const count = u32();
+    if (count & RANGES_FLAG) {
+      const ranges: number[] = [];
+      for (let k = 0; k < (count & ~RANGES_FLAG); k++) {
+        ranges.push(view.getFloat64(pos, true), view.getUint32(pos + 8, true));
+        pos += 12;
+      }
+      traces[i] = { traceId, segments: [], ranges };
+      continue;
+    }
+    const segments: Uint8Array[] = new Array(count);
     for (let j = 0; j < segments.length; j++) segments[j] = raw();
     traces[i] = { traceId, segments };
   }
@@ -362,11 +436,7 @@ const SPLIT_SAMPLE = 4096;
  * there); each part is sorted by its encoder. Parts keep the input's order.
  */
 export function splitTraces(traces: readonly SegmentTrace[], parts: number, minPartBytes: number): SegmentTrace[][] {
-  const traceBytes = (t: SegmentTrace): number => {
-    let n = 0;
-    for (const s of t.segments) n += s.byteLength;
-    return n;
-  };
+  const traceBytes = segmentBytes;
   let total = 0;
   for (const t of traces) total += traceBytes(t);
   const n = Math.max(1, Math.min(parts, Math.floor(total / Math.max(1, minPartBytes)), traces.length));

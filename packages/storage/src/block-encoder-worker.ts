@@ -27,6 +27,7 @@ parentPort!.on('message', ({ id, job, packed, last }: EncodeJobMessage) => {
     const transfer = [...new Set(block.objects.map((o) => o.data.buffer as ArrayBuffer))];
     parentPort!.postMessage({ id, block }, transfer);
   } catch (err) {
+    receiving.get(id)?.close();
     receiving.delete(id);
     parentPort!.postMessage({ id, error: (err as Error).message });
   }

@@ -1,9 +1,9 @@
-import { mkdtemp, appendFile, stat } from 'node:fs/promises';
+import { mkdtemp, appendFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TraceSegment } from '@andante/model';
-import { Wal, WalFile, replayWalFile } from './wal.js';
+import { Wal, WalFile, WalReader, replayWalFile } from './wal.js';
 
 function segment(n: number, size = 50): TraceSegment {
   const traceId = new Uint8Array(16);
@@ -19,6 +19,32 @@ function segment(n: number, size = 50): TraceSegment {
 }
 
 describe('WAL', () => {
+  it('says where each appended segment lies, and a WalReader reads them back while open, after the file is deleted too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wal-'));
+    const file = await new Wal(dir).create('tenant-a', 'block-1');
+    const segs = Array.from({ length: 40 }, (_, i) => segment(i, 10 + i));
+    const offsets: number[] = [];
+    // Concurrent appends: each reports its places as it is queued, in queue order.
+    await Promise.all([0, 10, 20, 30].map((at) => file.append(segs.slice(at, at + 10), offsets)));
+    expect(offsets).toHaveLength(40);
+    expect(file.intact).toBe(true);
+    await file.close();
+
+    const reader = await WalReader.open(file.path);
+    expect(reader.acquire()).toBe(true);
+    for (const [i, seg] of segs.entries()) expect(await reader.read(offsets[i]!, seg.bytes.byteLength)).toEqual(seg.bytes);
+    await expect(reader.read((await stat(file.path)).size - 4, 8)).rejects.toThrow(/past its end/);
+
+    // Retired while a read is allowed: no new reader, but the file stays open, even deleted.
+    await reader.retire();
+    expect(reader.acquire()).toBe(false);
+    await rm(file.path);
+    expect(await reader.read(offsets[39]!, segs[39]!.bytes.byteLength)).toEqual(segs[39]!.bytes);
+    reader.release();
+    await new Promise((r) => setImmediate(r));
+    await expect(reader.read(offsets[0]!, 1)).rejects.toThrow();
+  });
+
   it('replays exactly what was appended, across concurrent appends', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wal-'));
     const wal = new Wal(dir);

@@ -29,6 +29,7 @@ export class WalFile {
   private flushing = false;
   private closed = false;
   private bytes: number;
+  private failed = false;
 
   private constructor(
     readonly path: string,
@@ -50,13 +51,25 @@ export class WalFile {
     return this.bytes;
   }
 
-  /** Resolves once every record is on disk (fdatasync done). */
-  append(segments: readonly TraceSegment[]): Promise<void> {
+  /**
+   * True while every append has been written where `append` said it would be: a failed write may
+   * leave a partial record, after which offsets past it are not to be read back.
+   */
+  get intact(): boolean {
+    return !this.failed;
+  }
+
+  /**
+   * Resolves once every record is on disk (fdatasync done). With `offsets`, pushes there, as the
+   * call returns, where each segment's bytes will lie in the file (for a WalReader, once written).
+   */
+  append(segments: readonly TraceSegment[], offsets?: number[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`WAL ${this.path} is closed`));
     const buffers: Buffer[] = [];
     for (const seg of segments) {
       const header = encodeRecordHeader(seg);
       buffers.push(header, Buffer.from(seg.bytes.buffer, seg.bytes.byteOffset, seg.bytes.byteLength));
+      offsets?.push(this.bytes + header.length);
       this.bytes += header.length + seg.bytes.byteLength;
     }
     return new Promise<void>((resolve, reject) => {
@@ -76,6 +89,7 @@ export class WalFile {
         await this.fh.datasync();
         for (const p of batch) p.resolve();
       } catch (err) {
+        this.failed = true;
         for (const p of batch) p.reject(err as Error);
       }
     }
@@ -94,6 +108,61 @@ export class WalFile {
   async remove(): Promise<void> {
     await this.close();
     await rm(this.path, { force: true });
+  }
+}
+
+/**
+ * Reads segments back from a sealed WAL file by the offsets `WalFile.append` reported. Its
+ * descriptor stays open, so the file reads on after it is deleted, until the reader is retired and
+ * no read it let begin (acquire) is still going.
+ */
+export class WalReader {
+  private users = 0;
+  private retired = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+  ) {}
+
+  static async open(path: string): Promise<WalReader> {
+    return new WalReader(path, await open(path, 'r'));
+  }
+
+  /** Keeps the file open until the matching release(); false once retired (read nothing then). */
+  acquire(): boolean {
+    if (this.retired) return false;
+    this.users++;
+    return true;
+  }
+
+  release(): void {
+    this.users--;
+    if (this.retired && this.users === 0) void this.close();
+  }
+
+  /** No new readers; the file closes once the current ones release it. */
+  retire(): Promise<void> {
+    this.retired = true;
+    return this.users === 0 ? this.close() : Promise.resolve();
+  }
+
+  /** `length` bytes at `offset`; a short read (a file changed under it) throws. Call between acquire() and release(). */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0) throw new Error(`WAL ${this.path}: ${length} bytes at ${offset} run past its end`);
+      done += bytesRead;
+    }
+    return buf;
+  }
+
+  private close(): Promise<void> {
+    this.closing ??= this.fh.close();
+    return this.closing;
   }
 }
 
