@@ -470,52 +470,51 @@ export class TenantInstance {
    */
   async findTraceById(traceId: Uint8Array): Promise<IngesterTrace> {
     const key = bytesToHex(traceId);
+    const { blocks, release } = this.holdBlocks();
     const parts: (Uint8Array[] | Promise<Uint8Array[]>)[] = [];
-    const readers: WalReader[] = [];
-    for (const block of [...this.completing, this.head]) {
+    for (const block of blocks) {
       const entry = block.traces.get(key);
-      if (!entry) continue;
-      const reader = block.reader;
-      if (reader !== null && entry.segments.length === 0) {
-        // Still in `completing` in this step, so not retired: the file stays open until release.
-        reader.acquire();
-        readers.push(reader);
-      }
-      parts.push(segmentsOf(entry, reader));
+      if (entry) parts.push(segmentsOf(entry, block.reader));
     }
     const flushedBlocks = this.flushedBlocks();
     try {
       const segments = (await Promise.all(parts)).flat();
       return { trace: segments.length > 0 ? segmentsToTrace(segments) : null, flushedBlocks };
     } finally {
-      for (const r of readers) r.release();
+      release();
     }
   }
 
   /**
-   * Visits every trace held in memory (live, head and cut blocks), each whole; the traces are
-   * gathered before the first await. Yields to the event loop now and then: a head block can be large.
+   * The blocks holding traces now (cut ones, then the head), the readers of sealed ones acquired:
+   * in this step they are all still in `completing`, so none is retired, and their files stay open
+   * until `release` (once the caller's reads are done).
+   */
+  private holdBlocks(): { blocks: SegmentBlock[]; release: () => void } {
+    const blocks = [...this.completing, this.head];
+    const readers = blocks.flatMap((b) => (b.reader?.acquire() ? [b.reader] : []));
+    return { blocks, release: () => readers.forEach((r) => r.release()) };
+  }
+
+  /**
+   * Visits every trace this ingester holds (head and cut blocks, in memory or sealed), each whole;
+   * the traces are gathered before the first await. Yields to the event loop now and then: a head block can be large.
    */
   private async forEachTrace(visit: (trace: Trace, bytes: number) => void, signal?: AbortSignal): Promise<void> {
     await this.forEachTraceSegments((segments, bytes) => visit(segmentsToTrace(segments), bytes), signal);
   }
 
   /**
-   * Every trace held in memory as its segments (not decoded). Stops (rejects) when `signal` aborts:
+   * Every trace this ingester holds, as its segments (not decoded; a sealed block's read from its file). Stops (rejects) when `signal` aborts:
    * the caller went away. `keep` picks traces by ID (hex) before anything else is done with them.
    */
   private async forEachTraceSegments(visit: (segments: Uint8Array[], bytes: number) => void, signal?: AbortSignal, keep?: (key: string) => boolean): Promise<void> {
     signal?.throwIfAborted();
     // Per trace: its segments in memory, and its entries in sealed blocks (read in batches below).
     const byTrace = new Map<string, { segments: Uint8Array[]; onDisk: [TraceEntry, WalReader][] }>();
-    const readers: WalReader[] = [];
-    for (const block of [...this.completing, this.head]) {
+    const { blocks, release } = this.holdBlocks();
+    for (const block of blocks) {
       const reader = block.reader;
-      // Still in `completing` in this step, so not retired: the file stays open until release.
-      if (reader !== null) {
-        reader.acquire();
-        readers.push(reader);
-      }
       for (const [key, entry] of block.traces) {
         if (keep && !keep(key)) continue;
         let t = byTrace.get(key);
@@ -536,7 +535,7 @@ export class TenantInstance {
         for (const segments of read) visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
       }
     } finally {
-      for (const r of readers) r.release();
+      release();
     }
   }
 

@@ -28,7 +28,7 @@ describe('packTraces', () => {
   });
 
   it('packs a trace held in a WAL file as its ranges, beside traces in memory', () => {
-    const onDisk: SegmentTrace = { traceId: new Uint8Array(16).fill(5), segments: [], ranges: [2 ** 33 + 17, 6500, 40, 1], bytes: 6501 };
+    const onDisk: SegmentTrace = { traceId: new Uint8Array(16).fill(5), segments: [], ranges: [2 ** 33 + 17, 6500, 40, 1] };
     const inMemory: SegmentTrace = { traceId: new Uint8Array(16).fill(6), segments: [Uint8Array.of(1, 2)], ranges: [8, 2] };
     const [a, b] = unpackTraces(packTraces([onDisk, inMemory]));
     expect({ traceId: [...a!.traceId], segments: a!.segments, ranges: a!.ranges }).toEqual({ traceId: [...onDisk.traceId], segments: [], ranges: onDisk.ranges });

@@ -18,8 +18,6 @@ export interface SegmentTrace {
   segments: Uint8Array[];
   /** [offset, length] of each segment in the job's WAL file, read by the encoder when `segments` is empty. */
   ranges?: number[];
-  /** The segments' bytes, when `segments` is empty. */
-  bytes?: number;
 }
 
 export interface EncodeJob {
@@ -175,9 +173,9 @@ function packedSize(t: SegmentTrace): number {
 
 /** Segment bytes a trace stands for, in memory or as ranges. */
 function segmentBytes(t: SegmentTrace): number {
-  if (comesAsRanges(t)) return t.bytes ?? 0;
   let n = 0;
-  for (const s of t.segments) n += s.byteLength;
+  if (comesAsRanges(t)) for (let k = 1; k < t.ranges.length; k += 2) n += t.ranges[k]!;
+  else for (const s of t.segments) n += s.byteLength;
   return n;
 }
 
@@ -436,9 +434,8 @@ const SPLIT_SAMPLE = 4096;
  * there); each part is sorted by its encoder. Parts keep the input's order.
  */
 export function splitTraces(traces: readonly SegmentTrace[], parts: number, minPartBytes: number): SegmentTrace[][] {
-  const traceBytes = segmentBytes;
   let total = 0;
-  for (const t of traces) total += traceBytes(t);
+  for (const t of traces) total += segmentBytes(t);
   const n = Math.max(1, Math.min(parts, Math.floor(total / Math.max(1, minPartBytes)), traces.length));
   if (n === 1) return [traces.slice()];
   const step = Math.max(1, Math.floor(traces.length / SPLIT_SAMPLE));
@@ -446,13 +443,13 @@ export function splitTraces(traces: readonly SegmentTrace[], parts: number, minP
   for (let i = 0; i < traces.length; i += step) sample.push(traces[i]!);
   sample.sort((a, b) => compareBytes(a.traceId, b.traceId));
   let sampleTotal = 0;
-  for (const t of sample) sampleTotal += traceBytes(t);
+  for (const t of sample) sampleTotal += segmentBytes(t);
   // cuts[k]: the first trace ID of part k + 1; a part closes once it holds its share of what is left.
   const cuts: Uint8Array[] = [];
   let bytes = 0;
   let done = 0;
   for (let i = 0; i < sample.length - 1 && cuts.length < n - 1; i++) {
-    bytes += traceBytes(sample[i]!);
+    bytes += segmentBytes(sample[i]!);
     if (bytes - done >= (sampleTotal - done) / (n - cuts.length)) {
       cuts.push(sample[i + 1]!.traceId);
       done = bytes;
