@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Registry } from 'prom-client';
 import {
   LimitExceededError,
@@ -102,6 +102,27 @@ async function readTrace(ing: Ingester, backend: Backend, tenantId: string, id: 
   const fromBlocks = await Promise.all((answer.flushedBlocks ?? []).map((m) => new BackendBlock(backend, m).findTraceById(id)));
   const parts = [answer.trace, ...fromBlocks].filter((t): t is Trace => t !== null);
   return parts.length > 0 ? combineTraces(parts) : null;
+}
+
+/**
+ * Rewrites a span name inside a WAL file (same length; the CRC is not read back): answers that
+ * change with it came from the file, not from memory.
+ */
+async function rewriteInFile(path: string, from: string, to: string): Promise<void> {
+  const bytes = await readFile(path);
+  const at = bytes.indexOf(Buffer.from(from));
+  expect(at).toBeGreaterThan(0);
+  bytes.set(Buffer.from(to), at);
+  await writeFile(path, bytes);
+}
+
+/** Writes to the backend fail until `writable` is set: cut blocks stay sealed and unflushed meanwhile. */
+class HeldBackend extends LocalBackend {
+  writable = false;
+  override async write(...args: Parameters<LocalBackend['write']>): Promise<void> {
+    if (!this.writable) throw new Error('backend held by the test');
+    return super.write(...args);
+  }
 }
 
 const spanNames = (t: Trace | null): string[] =>
@@ -282,15 +303,8 @@ describe('Ingester', () => {
 
   it('reads a sealed block from its WAL file, not from memory, for lookups and for its flush', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ing-'));
-    // Writes fail until allowed: the cut block stays sealed and unflushed meanwhile.
-    let writable = false;
-    class HeldBackend extends LocalBackend {
-      override async write(...args: Parameters<LocalBackend['write']>): Promise<void> {
-        if (!writable) throw new Error('backend held by the test');
-        return super.write(...args);
-      }
-    }
-    const { ing, backend } = await makeIngester(dir, { flushRetryMs: 0 }, {}, undefined, new HeldBackend(join(dir, 'traces')));
+    const held = new HeldBackend(join(dir, 'traces'));
+    const { ing, backend } = await makeIngester(dir, { flushRetryMs: 0 }, {}, undefined, held);
     await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [1, 2]), segment(traceId(2), [5])] });
     await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [3])] });
     const [walName] = await walFiles(dir);
@@ -298,25 +312,69 @@ describe('Ingester', () => {
     expect(await listBlockMetas(backend, 't1')).toEqual([]);
     expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-2', 'op-3']);
 
-    // Rewrite a span name in the sealed WAL file (same length; the CRC is not read back): the
-    // answers change, so they come from the file.
-    const path = join(dir, 'wal', 't1', walName!);
-    const bytes = await readFile(path);
-    const at = bytes.indexOf(Buffer.from('op-2'));
-    expect(at).toBeGreaterThan(0);
-    bytes.set(Buffer.from('op-X'), at);
-    await writeFile(path, bytes);
+    await rewriteInFile(join(dir, 'wal', 't1', walName!), 'op-2', 'op-X');
     expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-3', 'op-X']);
     expect(spanNames(await readTrace(ing, backend, 't1', traceId(2)))).toEqual(['op-5']);
 
     // The flush, retried, reads the file too; the block holds what the file holds.
-    writable = true;
+    held.writable = true;
     await ing.flushAll();
     const metas = await listBlockMetas(backend, 't1');
     expect(metas.map((m) => m.totalObjects)).toEqual([2]);
     expect(spanNames(await new BackendBlock(backend, metas[0]!).findTraceById(traceId(1)))).toEqual(['op-1', 'op-3', 'op-X']);
     expect(spanNames(await readTrace(ing, backend, 't1', traceId(2)))).toEqual(['op-5']);
     expect(await walFiles(dir)).toHaveLength(1); // the sealed block's file is gone; the new head's is left
+  });
+
+  it("reads the head's acknowledged segments from its WAL file, and carries a live trace whole to the next head at a cut", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+      const { ing, backend } = await makeIngester(dir, { maxBlockDurationMs: 40_000, traceIdlePeriodMs: 40_000 });
+      await ing.push({ tenantId: 't1', segments: [segment(traceId(2), [10, 11, 12, 13, 14, 15, 16, 17]), segment(traceId(1), [1, 2])] });
+      const [firstWal] = await walFiles(dir);
+      await rewriteInFile(join(dir, 'wal', 't1', firstWal!), 'op-2', 'op-X');
+      expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-X']);
+
+      // Trace 1 stays live, trace 2 goes idle; the head is cut for its age and trace 1 moves on.
+      vi.setSystemTime(Date.now() + 30_000);
+      await ing.push({ tenantId: 't1', segments: [segment(traceId(1), [3])] });
+      vi.setSystemTime(Date.now() + 15_000);
+      await ing.sweep();
+      await waitFor(async () => (await listBlockMetas(backend, 't1')).length === 1);
+      const [cut] = await listBlockMetas(backend, 't1');
+      expect(cut!.totalObjects).toBe(1);
+      expect(spanNames(await new BackendBlock(backend, cut!).findTraceById(traceId(2)))).toHaveLength(8);
+      // Carried whole, its first segment read back from the old file: the next head's file holds it.
+      const [nextWal] = await walFiles(dir);
+      expect(nextWal).not.toBe(firstWal);
+      expect((await readFile(join(dir, 'wal', 't1', nextWal!))).includes('op-X')).toBe(true);
+      expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-3', 'op-X']);
+      await rewriteInFile(join(dir, 'wal', 't1', nextWal!), 'op-3', 'op-Y');
+      expect(spanNames(await readTrace(ing, backend, 't1', traceId(1)))).toEqual(['op-1', 'op-X', 'op-Y']);
+      await ing.flushAll();
+      const metas = await listBlockMetas(backend, 't1');
+      const last = metas.find((m) => m.blockID !== cut!.blockID)!;
+      expect(spanNames(await new BackendBlock(backend, last).findTraceById(traceId(1)))).toEqual(['op-1', 'op-X', 'op-Y']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('reads a block replayed from a WAL file from that file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const first = await makeIngester(dir);
+    await first.ing.push({ tenantId: 't1', segments: [segment(traceId(5), [1, 2, 3])] });
+    await first.ing.stop();
+    const [walName] = await walFiles(dir);
+    const held = new HeldBackend(join(dir, 'traces'));
+    const second = await makeIngester(dir, {}, {}, undefined, held);
+    await rewriteInFile(join(dir, 'wal', 't1', walName!), 'op-2', 'op-X');
+    expect(spanNames(await readTrace(second.ing, held, 't1', traceId(5)))).toEqual(['op-1', 'op-3', 'op-X']);
+    held.writable = true;
+    await second.ing.flushAll();
+    const [meta] = await listBlockMetas(held, 't1');
+    expect(spanNames(await new BackendBlock(held, meta!).findTraceById(traceId(5)))).toEqual(['op-1', 'op-3', 'op-X']);
   });
 
   it('cuts a head whole when live traces hold most of it, and they stop counting as live', async () => {

@@ -1,7 +1,8 @@
 // One tenant's data in one ingester: the head block (a WAL file plus an in-memory index of its
-// trace segments), blocks being completed (cut, waiting for their backend write, their segments
-// read back from their WAL files once sealed) and recently flushed blocks (named to every reader
-// for complete_block_timeout, so none misses them while blocklists catch up).
+// trace segments), blocks being completed (cut, waiting for their backend write) and recently
+// flushed blocks (named to every reader for complete_block_timeout, so none misses them while
+// blocklists catch up). A segment is held in memory only until its WAL write is done; from then on
+// it is read back from the file, in every block, the head included.
 //
 // A block changes hands head -> completing -> flushed; each hand-over makes the new place visible
 // in the same synchronous step in which the old one lets go, so a read never finds it in neither.
@@ -62,9 +63,14 @@ export const MIN_SPLIT_PART_BYTES = 32 * 1024 * 1024;
 
 interface TraceEntry {
   traceId: Uint8Array;
-  /** In memory; empty once the block is read from its WAL file (SegmentBlock.reader). */
+  /** The block whose WAL file `ranges` point into. */
+  home: SegmentBlock;
+  /**
+   * The last `segments.length` of the trace's segments, in memory: those whose WAL write is not
+   * done yet (all of them in a block without a reader). The ones before are read from the file.
+   */
   segments: Uint8Array[];
-  /** [offset, length] of each segment's bytes in the block's WAL file, in `segments`' order (none for a recovered block). */
+  /** [offset, length] of each of the trace's segments in its home's WAL file, in order. */
   ranges: number[];
   bytes: number;
   lastAppendMs: number;
@@ -73,8 +79,8 @@ interface TraceEntry {
 }
 
 /**
- * Trace segments in one WAL file until they are written as a block: held in memory while the block
- * is the head (appended to), read back from the file once it is cut and sealed.
+ * Trace segments in one WAL file until they are written as a block: each is held in memory until
+ * its append is written, then read back from the file.
  */
 class SegmentBlock {
   readonly traces = new Map<string, TraceEntry>();
@@ -88,10 +94,13 @@ class SegmentBlock {
   partIds: string[] | null = null;
   failedAtMs = 0;
   /**
-   * Set when the block is sealed: its segments are read from its WAL file from then on (entries keep
-   * only their ranges). Retired once the block is flushed; reads already begun finish first.
+   * Reads its WAL file: the segments whose writes are done, and every segment once the block is
+   * sealed. Null for a block held in memory (its file could not be opened, or a write to it failed).
+   * Retired once the block is flushed; reads already begun finish first.
    */
   reader: WalReader | null = null;
+  /** While set, segments stay in memory once written (a cut is reading its live traces to carry them). */
+  holdInMemory = false;
 
   constructor(
     readonly id: string,
@@ -110,7 +119,7 @@ class SegmentBlock {
     if (!entry) {
       // A copy: the pushed ID is a view into the export's buffer, which it would keep alive after the
       // block's segments leave memory.
-      entry = { traceId: Uint8Array.prototype.slice.call(seg.traceId), segments: [], ranges: [], bytes: 0, lastAppendMs: nowMs, live: true };
+      entry = { traceId: Uint8Array.prototype.slice.call(seg.traceId), home: this, segments: [], ranges: [], bytes: 0, lastAppendMs: nowMs, live: true };
       this.traces.set(key, entry);
     }
     entry.segments.push(seg.bytes);
@@ -122,16 +131,80 @@ class SegmentBlock {
   }
 }
 
-/** The entry's segments: in memory, or read with `reader` (acquired by the caller). */
-function segmentsOf(entry: TraceEntry, reader: WalReader | null): Uint8Array[] | Promise<Uint8Array[]> {
-  if (reader === null || entry.segments.length > 0) return entry.segments;
-  const reads: Promise<Uint8Array>[] = [];
-  for (let i = 0; i < entry.ranges.length; i += 2) reads.push(reader.read(entry.ranges[i]!, entry.ranges[i + 1]!));
-  return Promise.all(reads);
+/**
+ * An entry's segments as of one synchronous step: the ranges of those to read from its file with
+ * `reader` (acquired by the caller), then those in memory.
+ */
+interface TakenSegments {
+  reader: WalReader | null;
+  ranges: number[];
+  memory: Uint8Array[];
 }
 
-/** Traces whose reads are started together by a scan over memory and sealed blocks. */
-const READ_BATCH_TRACES = 16;
+function takeSegments(entry: TraceEntry): TakenSegments {
+  const reader = entry.home.reader;
+  const onDisk = entry.ranges.length / 2 - entry.segments.length;
+  return {
+    reader,
+    ranges: reader !== null && onDisk > 0 ? entry.ranges.slice(0, 2 * onDisk) : NO_RANGES,
+    // A copy: a later push appends to the entry's own array.
+    memory: entry.segments.length === 0 ? NO_SEGMENTS : entry.segments.slice(),
+  };
+}
+
+const NO_RANGES: number[] = [];
+const NO_SEGMENTS: Uint8Array[] = [];
+
+/**
+ * The segments of each trace's taken parts (one list per trace, read ones before those in memory
+ * within a part). The reads of all traces go to each file together, so close ones are coalesced.
+ */
+async function readTaken(traces: readonly (readonly TakenSegments[])[]): Promise<Uint8Array[][]> {
+  const byReader = new Map<WalReader, number[]>();
+  for (const parts of traces) {
+    for (const t of parts) {
+      if (t.ranges.length === 0) continue;
+      let list = byReader.get(t.reader!);
+      if (!list) byReader.set(t.reader!, (list = []));
+      for (const n of t.ranges) list.push(n);
+    }
+  }
+  const read = new Map<WalReader, { segments: Uint8Array[]; next: number }>();
+  await Promise.all([...byReader].map(async ([reader, ranges]) => read.set(reader, { segments: await reader.readMany(ranges), next: 0 })));
+  return traces.map((parts) => {
+    const out: Uint8Array[] = [];
+    for (const t of parts) {
+      if (t.ranges.length > 0) {
+        // Taken in the order they were listed above.
+        const r = read.get(t.reader!)!;
+        for (let k = 0; k < t.ranges.length / 2; k++) out.push(r.segments[r.next++]!);
+      }
+      for (const m of t.memory) out.push(m);
+    }
+    return out;
+  });
+}
+
+/**
+ * Lets go of an entry's segments whose WAL write is done (they are read from the file from now on),
+ * in one synchronous step: a reader that took the in-memory ones keeps its copy of the list.
+ */
+function releaseWritten(entry: TraceEntry): void {
+  const home = entry.home;
+  if (home.reader === null || home.holdInMemory || home.wal === null) return;
+  const written = home.wal.written;
+  const firstInMemory = entry.ranges.length / 2 - entry.segments.length;
+  let release = 0;
+  while (release < entry.segments.length) {
+    const at = 2 * (firstInMemory + release);
+    if (entry.ranges[at]! + entry.ranges[at + 1]! > written) break;
+    release++;
+  }
+  if (release > 0) entry.segments = entry.segments.slice(release);
+}
+
+/** Traces whose reads a scan over the blocks starts together (coalesced where they lie close in a file). */
+const READ_BATCH_TRACES = 256;
 
 function segmentsToTrace(segments: readonly Uint8Array[]): Trace {
   // Segments are tempopb.Trace messages: their concatenation is one valid message.
@@ -186,7 +259,18 @@ export class TenantInstance {
   private async newHead(): Promise<SegmentBlock> {
     const id = newBlockId();
     const wal = await this.deps.wal.create(this.deps.tenantId, id);
-    return new SegmentBlock(id, Date.now(), wal, wal.path);
+    const block = new SegmentBlock(id, Date.now(), wal, wal.path);
+    block.reader = await this.openReader(block);
+    return block;
+  }
+
+  private async openReader(block: SegmentBlock): Promise<WalReader | null> {
+    try {
+      return await WalReader.open(block.walPath);
+    } catch (err) {
+      this.deps.logger.warn('could not open a WAL file for reads; its block is held in memory', { tenant: this.tenantId, block: block.id, err });
+      return null;
+    }
   }
 
   /**
@@ -194,10 +278,17 @@ export class TenantInstance {
    * a new block ID: the previous run may have written (part of) it already, and a reader may hold
    * that block's footer, so its objects are never rewritten with other bytes.
    */
-  recover(walPath: string, segments: readonly TraceSegment[]): void {
+  async recover(walPath: string, segments: readonly TraceSegment[], offsets: readonly number[]): Promise<void> {
     const block = new SegmentBlock(newBlockId(), Date.now(), null, walPath);
     const now = Date.now();
-    for (const seg of segments) block.add(seg, now).live = false;
+    segments.forEach((seg, i) => {
+      const entry = block.add(seg, now);
+      entry.live = false;
+      entry.ranges.push(offsets[i]!, seg.bytes.byteLength);
+    });
+    // Read from the file from here on, as any sealed block.
+    block.reader = await this.openReader(block);
+    if (block.reader !== null) for (const entry of block.traces.values()) entry.segments = [];
     this.deps.unflushed.add(block.bytes);
     this.completing.push(block);
   }
@@ -250,6 +341,7 @@ export class TenantInstance {
       const durable = head.wal!.append(accepted, offsets);
       accepted.forEach((seg, i) => entries[i]!.ranges.push(offsets[i]!, seg.bytes.byteLength));
       await durable;
+      for (const entry of entries) releaseWritten(entry);
     }
     return result;
   }
@@ -298,81 +390,93 @@ export class TenantInstance {
     const old = this.head;
     if (old.traces.size === 0) return;
     const next = await this.newHead();
+    let liveBytes = 0;
+    for (const entry of old.traces.values()) if (entry.live) liveBytes += entry.bytes;
+    // Live traces' segments already written are read back first, while the old head still takes
+    // pushes; what it takes meanwhile stays in memory, so each carried trace is whole at the hand-over.
+    let carried: [string, TraceEntry][] = [];
+    let written: Uint8Array[][] = [];
+    if (carryLive && liveBytes <= old.bytes / 2) {
+      old.holdInMemory = true;
+      carried = [...old.traces].filter(([, entry]) => entry.live);
+      try {
+        written = await readTaken(carried.map(([, entry]) => [{ ...takeSegments(entry), memory: NO_SEGMENTS }]));
+      } catch (err) {
+        this.deps.logger.warn('could not read live traces back to carry them to the next head; they stay in the cut block', { tenant: this.tenantId, block: old.id, err });
+        carried = [];
+      }
+    }
     // The old head joins `completing` in the same step as it stops being the head: readers find it
     // there while its carried traces are re-appended and its WAL closes (it flushes once sealed).
     this.head = next;
     this.completing.push(old);
-    let liveBytes = 0;
-    for (const entry of old.traces.values()) if (entry.live) liveBytes += entry.bytes;
-    if (carryLive && liveBytes <= old.bytes / 2) {
-      const carried: TraceSegment[] = [];
-      const carriedEntries: TraceEntry[] = [];
-      for (const [key, entry] of old.traces) {
-        if (!entry.live) continue;
+    if (carried.length > 0) {
+      const segments: TraceSegment[] = [];
+      carried.forEach(([key, entry], i) => {
         old.traces.delete(key);
         old.bytes -= entry.bytes;
         next.traces.set(key, entry);
         next.bytes += entry.bytes;
-        carriedEntries.push(entry);
-        for (const bytes of entry.segments) {
-          carried.push({ traceId: entry.traceId, bytes, spanCount: 0, startTimeUnixNano: 0n, endTimeUnixNano: 0n });
-        }
-      }
-      if (carried.length > 0) {
-        // The carried segments' places in the new file, in the order they were queued.
-        const offsets: number[] = [];
-        const durable = next.wal!.append(carried, offsets);
-        let k = 0;
-        for (const entry of carriedEntries) entry.ranges = entry.segments.flatMap((b) => [offsets[k++]!, b.byteLength]);
-        await durable;
-      }
-    } else {
-      // Left in the cut block, they stop counting as live; a new span makes a trace live again in the new head.
-      for (const entry of old.traces.values()) {
-        if (!entry.live) continue;
-        entry.live = false;
-        this.liveCount--;
-      }
-      this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
+        entry.home = next;
+        // Nothing was let go since the read: the rest of its segments are in memory.
+        entry.segments = [...written[i]!, ...entry.segments];
+        for (const bytes of entry.segments) segments.push({ traceId: entry.traceId, bytes, spanCount: 0, startTimeUnixNano: 0n, endTimeUnixNano: 0n });
+      });
+      // The carried segments' places in the new file, in the order they were queued.
+      const offsets: number[] = [];
+      const durable = next.wal!.append(segments, offsets);
+      let k = 0;
+      for (const [, entry] of carried) entry.ranges = entry.segments.flatMap((b) => [offsets[k++]!, b.byteLength]);
+      await durable;
+      for (const [, entry] of carried) releaseWritten(entry);
     }
+    // Traces left in the cut block stop counting as live; a new span makes one live again in the new head.
+    for (const entry of old.traces.values()) {
+      if (!entry.live) continue;
+      entry.live = false;
+      this.liveCount--;
+    }
+    this.deps.metrics.liveTraces.set({ tenant: this.tenantId }, this.liveCount);
     // Waits for appends already queued on the old WAL: the block must hold all of them.
     const wal = old.wal!;
     await wal.close();
     if (old.traces.size === 0) {
       old.wal = null;
       this.completing.splice(this.completing.indexOf(old), 1);
+      void old.reader?.retire();
       await this.deps.wal.removeFile(old.walPath);
       return;
     }
-    await this.readFromWal(old, wal.intact);
+    if (!(await this.seal(old, wal.intact))) return;
     // Sealed: flushable from here on (never while its segments change hands).
     old.wal = null;
   }
 
   /**
-   * Lets a sealed block's segments go from memory: reads take them from its WAL file from now on.
-   * Readers that took the in-memory segments before this step keep them until they are done. A
-   * file a write failed on, or that cannot be opened, keeps the block in memory.
+   * Lets a cut block's segments go from memory once its WAL is closed: all of them are read from
+   * the file from now on. After a failed write the file past it cannot be trusted: the block is
+   * then held in memory whole, the segments already let go read back first. False if that read
+   * fails too: the block is left unflushed (its WAL is replayed at the next start).
    */
-  private async readFromWal(block: SegmentBlock, intact: boolean): Promise<void> {
-    if (!intact) return;
-    let reader: WalReader;
+  private async seal(block: SegmentBlock, intact: boolean): Promise<boolean> {
+    const reader = block.reader;
+    if (reader === null) return true;
+    if (intact) {
+      for (const entry of block.traces.values()) entry.segments = [];
+      return true;
+    }
+    const entries = [...block.traces.values()];
+    let segments: Uint8Array[][];
     try {
-      reader = await WalReader.open(block.walPath);
+      segments = await readTaken(entries.map((entry) => [takeSegments(entry)]));
     } catch (err) {
-      this.deps.logger.warn('could not open a sealed WAL for reads; its block stays in memory', { tenant: this.tenantId, block: block.id, err });
-      return;
+      this.deps.logger.error('a WAL write failed and its written segments cannot be read back; the block is left to the WAL replay at the next start', { tenant: this.tenantId, block: block.id, err });
+      return false;
     }
-    for (const entry of block.traces.values()) {
-      if (entry.ranges.length !== 2 * entry.segments.length) {
-        // Not expected: every segment of a head is indexed with its place in the file.
-        this.deps.logger.warn('a sealed block has segments without a place in its WAL; it stays in memory', { tenant: this.tenantId, block: block.id });
-        await reader.retire();
-        return;
-      }
-    }
-    block.reader = reader;
-    for (const entry of block.traces.values()) entry.segments = [];
+    entries.forEach((entry, i) => (entry.segments = segments[i]!));
+    block.reader = null;
+    void reader.retire();
+    return true;
   }
 
   /** Sealed blocks waiting for their backend write whose retry backoff has passed. */
@@ -471,14 +575,14 @@ export class TenantInstance {
   async findTraceById(traceId: Uint8Array): Promise<IngesterTrace> {
     const key = bytesToHex(traceId);
     const { blocks, release } = this.holdBlocks();
-    const parts: (Uint8Array[] | Promise<Uint8Array[]>)[] = [];
+    const parts: TakenSegments[] = [];
     for (const block of blocks) {
       const entry = block.traces.get(key);
-      if (entry) parts.push(segmentsOf(entry, block.reader));
+      if (entry) parts.push(takeSegments(entry));
     }
     const flushedBlocks = this.flushedBlocks();
     try {
-      const segments = (await Promise.all(parts)).flat();
+      const [segments] = await readTaken([parts]);
       return { trace: segments.length > 0 ? segmentsToTrace(segments) : null, flushedBlocks };
     } finally {
       release();
@@ -510,29 +614,25 @@ export class TenantInstance {
    */
   private async forEachTraceSegments(visit: (segments: Uint8Array[], bytes: number) => void, signal?: AbortSignal, keep?: (key: string) => boolean): Promise<void> {
     signal?.throwIfAborted();
-    // Per trace: its segments in memory, and its entries in sealed blocks (read in batches below).
-    const byTrace = new Map<string, { segments: Uint8Array[]; onDisk: [TraceEntry, WalReader][] }>();
+    // Per trace: its parts in each block, taken now (read in batches below).
+    const byTrace = new Map<string, TakenSegments[]>();
     const { blocks, release } = this.holdBlocks();
     for (const block of blocks) {
-      const reader = block.reader;
       for (const [key, entry] of block.traces) {
         if (keep && !keep(key)) continue;
-        let t = byTrace.get(key);
-        if (!t) byTrace.set(key, (t = { segments: [], onDisk: [] }));
-        if (reader !== null && entry.segments.length === 0) t.onDisk.push([entry, reader]);
-        else t.segments.push(...entry.segments);
+        const parts = byTrace.get(key);
+        if (parts) parts.push(takeSegments(entry));
+        else byTrace.set(key, [takeSegments(entry)]);
       }
     }
     try {
       const traces = [...byTrace.values()];
       for (let at = 0; at < traces.length; at += READ_BATCH_TRACES) {
-        if (at > 0 && at % 256 === 0) {
+        if (at > 0) {
           await new Promise((r) => setImmediate(r));
           signal?.throwIfAborted();
         }
-        const batch = traces.slice(at, at + READ_BATCH_TRACES);
-        const read = await Promise.all(batch.map((t) => (t.onDisk.length === 0 ? t.segments : Promise.all(t.onDisk.map(([e, r]) => segmentsOf(e, r))).then((lists) => [...lists.flat(), ...t.segments]))));
-        for (const segments of read) visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
+        for (const segments of await readTaken(traces.slice(at, at + READ_BATCH_TRACES))) visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
       }
     } finally {
       release();
@@ -600,6 +700,6 @@ export class TenantInstance {
 
   async close(): Promise<void> {
     await this.head.wal?.close();
-    await Promise.all(this.completing.map((b) => b.reader?.retire()));
+    await Promise.all([this.head, ...this.completing].map((b) => b.reader?.retire()));
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, appendFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { TraceSegment } from '@andante/model';
 import { Wal, WalFile, WalReader, replayWalFile } from './wal.js';
 
@@ -43,6 +43,36 @@ describe('WAL', () => {
     reader.release();
     await new Promise((r) => setImmediate(r));
     await expect(reader.read(offsets[0]!, 1)).rejects.toThrow();
+  });
+
+  it('reads many ranges back in their order, close ones with one read, and says how far the file is written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wal-'));
+    const file = await new Wal(dir).create('tenant-a', 'block-1');
+    expect(file.written).toBe(0);
+    const segs = Array.from({ length: 30 }, (_, i) => segment(i, 20 + 7 * i));
+    const offsets: number[] = [];
+    const first = file.append(segs.slice(0, 20), offsets);
+    expect(file.written).toBe(0); // queued, not written
+    await first;
+    const afterFirst = file.written;
+    expect(afterFirst).toBe(offsets[19]! + segs[19]!.bytes.byteLength);
+    // A segment past a large one that is not asked for: too far to share a read.
+    const big = segment(99, 5 * 1024 * 1024);
+    const far = segment(98, 30);
+    await file.append([...segs.slice(20), big, far], offsets);
+    expect(file.written).toBeGreaterThan(afterFirst);
+    const reader = await WalReader.open(file.path);
+    reader.acquire();
+    const reads = vi.spyOn(reader, 'read');
+    // Out of file order, with a repeat: answered in the order asked.
+    const order = [29, 3, 0, 31, 17, 3, 12];
+    const all = [...segs, big, far];
+    const got = await reader.readMany(order.flatMap((i) => [offsets[i]!, all[i]!.bytes.byteLength]));
+    expect(got).toEqual(order.map((i) => all[i]!.bytes));
+    expect(reads).toHaveBeenCalledTimes(2);
+    reader.release();
+    await reader.retire();
+    await file.close();
   });
 
   it('replays exactly what was appended, across concurrent appends', async () => {

@@ -20,6 +20,8 @@ const FLUSHED_SUFFIX = '.flushed.json';
 
 interface PendingWrite {
   buffers: Buffer[];
+  /** The file's size once this write is done. */
+  end: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -30,6 +32,7 @@ export class WalFile {
   private closed = false;
   private bytes: number;
   private failed = false;
+  private writtenBytes: number;
 
   private constructor(
     readonly path: string,
@@ -37,6 +40,7 @@ export class WalFile {
     initialBytes: number,
   ) {
     this.bytes = initialBytes;
+    this.writtenBytes = initialBytes;
   }
 
   /** Opens (creating if needed) a WAL file for appending. */
@@ -49,6 +53,14 @@ export class WalFile {
   /** Bytes written so far, including records still waiting for their fsync. */
   get size(): number {
     return this.bytes;
+  }
+
+  /**
+   * Every byte before this offset is written (and fsynced) where `append` said it would be, so a
+   * WalReader may read it. It stops moving at a failed write: offsets past one are not to be trusted.
+   */
+  get written(): number {
+    return this.writtenBytes;
   }
 
   /**
@@ -72,8 +84,9 @@ export class WalFile {
       offsets?.push(this.bytes + header.length);
       this.bytes += header.length + seg.bytes.byteLength;
     }
+    const end = this.bytes;
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ buffers, resolve, reject });
+      this.pending.push({ buffers, end, resolve, reject });
       if (!this.flushing) void this.flushLoop();
     });
   }
@@ -87,6 +100,7 @@ export class WalFile {
         const buffers = batch.flatMap((p) => p.buffers);
         await writeAll(this.fh, buffers);
         await this.fh.datasync();
+        if (!this.failed) this.writtenBytes = batch[batch.length - 1]!.end;
         for (const p of batch) p.resolve();
       } catch (err) {
         this.failed = true;
@@ -111,8 +125,13 @@ export class WalFile {
   }
 }
 
+/** Ranges read together by `WalReader.readMany` when no more than this lies between them. */
+const COALESCE_GAP_BYTES = 64 * 1024;
+/** The largest single read `readMany` makes of ranges lying close together. */
+const COALESCE_MAX_BYTES = 4 * 1024 * 1024;
+
 /**
- * Reads segments back from a sealed WAL file by the offsets `WalFile.append` reported. Its
+ * Reads segments back from a WAL file by the offsets `WalFile.append` reported (once written). Its
  * descriptor stays open, so the file reads on after it is deleted, until the reader is retired and
  * no read it let begin (acquire) is still going.
  */
@@ -158,6 +177,38 @@ export class WalReader {
       done += bytesRead;
     }
     return buf;
+  }
+
+  /**
+   * The bytes of every `[offset, length]` pair of `ranges`, in their order. Ranges lying close
+   * together in the file are read with one call (a scan's traces were mostly appended one after
+   * another); the results are views into that read's buffer. Call between acquire() and release().
+   */
+  async readMany(ranges: readonly number[]): Promise<Uint8Array[]> {
+    const count = ranges.length / 2;
+    const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => ranges[2 * a]! - ranges[2 * b]!);
+    const out = new Array<Uint8Array>(count);
+    const reads: Promise<void>[] = [];
+    for (let i = 0; i < count; ) {
+      const start = ranges[2 * order[i]!]!;
+      let end = start + ranges[2 * order[i]! + 1]!;
+      let j = i + 1;
+      for (; j < count; j++) {
+        const at = ranges[2 * order[j]!]!;
+        const to = Math.max(end, at + ranges[2 * order[j]! + 1]!);
+        if (at - end > COALESCE_GAP_BYTES || to - start > COALESCE_MAX_BYTES) break;
+        end = to;
+      }
+      const members = order.slice(i, j);
+      reads.push(
+        this.read(start, end - start).then((buf) => {
+          for (const k of members) out[k] = buf.subarray(ranges[2 * k]! - start, ranges[2 * k]! - start + ranges[2 * k + 1]!);
+        }),
+      );
+      i = j;
+    }
+    await Promise.all(reads);
+    return out;
   }
 
   private close(): Promise<void> {
@@ -208,6 +259,8 @@ function encodeRecordHeader(seg: TraceSegment): Buffer {
 
 export interface WalReplay {
   segments: TraceSegment[];
+  /** Where each segment's bytes lie in the file, as `WalFile.append` reports them. */
+  offsets: number[];
   /** Bytes of a torn tail that were dropped (never acknowledged). */
   truncatedBytes: number;
 }
@@ -216,6 +269,7 @@ export interface WalReplay {
 export async function replayWalFile(path: string): Promise<WalReplay> {
   const data = await readFile(path);
   const segments: TraceSegment[] = [];
+  const offsets: number[] = [];
   let pos = 0;
   while (pos + HEADER_BYTES <= data.length) {
     const payloadLength = data.readUInt32LE(pos);
@@ -232,11 +286,12 @@ export async function replayWalFile(path: string): Promise<WalReplay> {
       spanCount: payload.readUInt32LE(32),
       bytes: new Uint8Array(payload.subarray(FIXED_PAYLOAD_BYTES)),
     });
+    offsets.push(start + FIXED_PAYLOAD_BYTES);
     pos = end;
   }
   const truncatedBytes = data.length - pos;
   if (truncatedBytes > 0) await truncate(path, pos);
-  return { segments, truncatedBytes };
+  return { segments, offsets, truncatedBytes };
 }
 
 export interface WalEntry {
