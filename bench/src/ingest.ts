@@ -465,7 +465,7 @@ async function runSustainedOnce(o: Options, payloads: Payload[]): Promise<Sustai
   } finally {
     sampling = false;
     exporter.close();
-    server.proc.kill('SIGKILL');
+    await killServer(server.proc);
     await rm(dir, { recursive: true, force: true });
   }
 }
