@@ -625,16 +625,24 @@ export class TenantInstance {
         else byTrace.set(key, [takeSegments(entry)]);
       }
     }
+    const traces = [...byTrace.values()];
+    const readBatch = (at: number): Promise<Uint8Array[][]> | null => (at < traces.length ? readTaken(traces.slice(at, at + READ_BATCH_TRACES)) : null);
+    let next: Promise<Uint8Array[][]> | null = null;
     try {
-      const traces = [...byTrace.values()];
-      for (let at = 0; at < traces.length; at += READ_BATCH_TRACES) {
-        if (at > 0) {
+      next = readBatch(0);
+      for (let at = 0; next !== null; at += READ_BATCH_TRACES) {
+        const batch = await next;
+        // The next batch's reads go on while this one is visited.
+        next = readBatch(at + READ_BATCH_TRACES);
+        for (const segments of batch) visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
+        if (next !== null) {
           await new Promise((r) => setImmediate(r));
           signal?.throwIfAborted();
         }
-        for (const segments of await readTaken(traces.slice(at, at + READ_BATCH_TRACES))) visit(segments, segments.reduce((sum, s) => sum + s.byteLength, 0));
       }
     } finally {
+      // A read started ahead finishes before the files may close (a stop, a caller gone away).
+      await next?.catch(() => undefined);
       release();
     }
   }

@@ -1,7 +1,8 @@
-// The ingester's memory budget (max_unflushed_bytes): trace bytes held in memory and not yet in
-// the backend, over every tenant (head blocks and cut blocks waiting for their flush). Encoding
-// blocks is slower than acknowledging pushes, so without a bound a sustained load above the flush
-// rate grows this until the process runs out of memory.
+// The ingester's backlog budget (max_unflushed_bytes): trace bytes acknowledged and not yet in
+// the backend, over every tenant (head blocks and cut blocks waiting for their flush). They lie in
+// WAL files (in memory only until their append is written), but encoding blocks is slower than
+// acknowledging pushes, so without a bound a sustained load above the flush rate grows the WAL,
+// the time blocks lag behind and the final flush at a stop without end.
 
 export class UnflushedBytes {
   private held = 0;

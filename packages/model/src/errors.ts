@@ -64,7 +64,7 @@ export class UnsupportedMediaTypeError extends AndanteError {
 }
 
 /**
- * A limit refused the data (a per-tenant one, or the ingester's memory budget); retryable.
+ * A limit refused the data (a per-tenant one, or the ingester's budget of bytes not yet flushed); retryable.
  * `reason` is the tempo_discarded_spans_total label value.
  */
 export class LimitExceededError extends AndanteError {

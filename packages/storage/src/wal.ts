@@ -169,7 +169,9 @@ export class WalReader {
 
   /** `length` bytes at `offset`; a short read (a file changed under it) throws. Call between acquire() and release(). */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    const buf = new Uint8Array(length);
+    // Not zero-filled first: every byte is read into. A plain Uint8Array, as segments are elsewhere.
+    const unfilled = Buffer.allocUnsafe(length);
+    const buf = new Uint8Array(unfilled.buffer, unfilled.byteOffset, length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);
