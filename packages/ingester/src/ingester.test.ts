@@ -12,6 +12,7 @@ import {
   silentLogger,
   staticLimits,
   defaultTenantLimits,
+  type CompiledSearch,
   type Span,
   type Trace,
   type TraceSegment,
@@ -19,7 +20,7 @@ import {
 } from '@andante/model';
 import { LocalBackend, type Backend } from '@andante/backend';
 import { BackendBlock, BlockEncoderPool, listBlockMetas } from '@andante/storage';
-import { Ingester } from './ingester.js';
+import { Ingester, type IngesterDeps } from './ingester.js';
 import { defaultIngesterConfig, type IngesterConfig } from './config.js';
 
 function traceId(n: number): Uint8Array {
@@ -77,6 +78,7 @@ async function makeIngester(
   limits: Partial<TenantLimits> = {},
   replicationFactor?: number,
   backend = new LocalBackend(join(dir, 'traces')),
+  deps: Partial<IngesterDeps> = {},
 ): Promise<{ ing: Ingester; backend: LocalBackend; registry: Registry }> {
   const registry = new Registry();
   const ing = new Ingester({
@@ -87,6 +89,7 @@ async function makeIngester(
     registry,
     logger: silentLogger,
     ...(replicationFactor !== undefined ? { replicationFactor } : {}),
+    ...deps,
   });
   await ing.start();
   running.push(ing);
@@ -375,6 +378,41 @@ describe('Ingester', () => {
     await second.ing.flushAll();
     const [meta] = await listBlockMetas(held, 't1');
     expect(spanNames(await new BackendBlock(held, meta!).findTraceById(traceId(5)))).toEqual(['op-1', 'op-3', 'op-X']);
+  });
+
+  it('searches every trace over a sealed block and the head, whole, across many read batches', async () => {
+    // A stand-in for TraceQL (the ingester takes any compiler): the query names spans a trace must
+    // all have; no pushdown, so every trace is read and decoded.
+    const compileSearch = (query: string): CompiledSearch => ({
+      match(trace) {
+        const names = new Set(spanNames(trace));
+        if (!query.split(',').every((n) => names.has(n))) return null;
+        const id = trace.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+        return { traceID: Buffer.from(id).toString('hex'), rootServiceName: 'svc', rootTraceName: '', startTimeUnixNano: 0n, durationMs: 0, spanSets: [], serviceStats: {} };
+      },
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'ing-'));
+    const held = new HeldBackend(join(dir, 'traces'));
+    const { ing } = await makeIngester(dir, {}, {}, undefined, held, { compileSearch });
+    const id = (n: number): Uint8Array => {
+      const t = traceId(n % 256);
+      t[14] = n >> 8;
+      return t;
+    };
+    const push = (from: number, to: number, spans: (n: number) => number[]): Promise<unknown> =>
+      ing.push({ tenantId: 't1', segments: Array.from({ length: to - from }, (_, i) => segment(id(from + i), spans(from + i))) });
+    // 700 traces in the block to be sealed; the even ones continue in the next head.
+    await push(0, 700, (n) => [1, 2 + (n % 5)]);
+    await ing.flushAll(); // sealed, its write held: read from its file
+    await push(0, 700, (n) => (n % 2 === 0 ? [7] : []).concat(n % 3 === 0 ? [8] : []).filter((x) => x > 0));
+    const search = (query: string) => ing.search('t1', { query, startSeconds: 0, endSeconds: 0, limit: 10_000, spss: 0 });
+    const expected = (keep: (n: number) => boolean): string[] =>
+      Array.from({ length: 700 }, (_, n) => n).filter(keep).map((n) => Buffer.from(id(n)).toString('hex')).sort();
+    const both = await search('op-1,op-7,op-8');
+    expect(both.traces.map((t) => t.traceID).sort()).toEqual(expected((n) => n % 6 === 0));
+    expect(both.metrics.inspectedTraces).toBe(700);
+    const inBlock = await search('op-4');
+    expect(inBlock.traces.map((t) => t.traceID).sort()).toEqual(expected((n) => n % 5 === 2));
   });
 
   it('cuts a head whole when live traces hold most of it, and they stop counting as live', async () => {

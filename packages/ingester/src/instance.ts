@@ -48,6 +48,7 @@ import {
   type BlockEncoderPool,
   splitTraces,
   type Wal,
+  ReadArena,
   WalReader,
   type WalFile,
 } from '@andante/storage';
@@ -159,7 +160,7 @@ const NO_SEGMENTS: Uint8Array[] = [];
  * The segments of each trace's taken parts (one list per trace, read ones before those in memory
  * within a part). The reads of all traces go to each file together, so close ones are coalesced.
  */
-async function readTaken(traces: readonly (readonly TakenSegments[])[]): Promise<Uint8Array[][]> {
+async function readTaken(traces: readonly (readonly TakenSegments[])[], arena?: ReadArena): Promise<Uint8Array[][]> {
   const byReader = new Map<WalReader, number[]>();
   for (const parts of traces) {
     for (const t of parts) {
@@ -170,7 +171,7 @@ async function readTaken(traces: readonly (readonly TakenSegments[])[]): Promise
     }
   }
   const read = new Map<WalReader, { segments: Uint8Array[]; next: number }>();
-  await Promise.all([...byReader].map(async ([reader, ranges]) => read.set(reader, { segments: await reader.readMany(ranges), next: 0 })));
+  await Promise.all([...byReader].map(async ([reader, ranges]) => read.set(reader, { segments: await reader.readMany(ranges, arena), next: 0 })));
   return traces.map((parts) => {
     const out: Uint8Array[] = [];
     for (const t of parts) {
@@ -626,7 +627,15 @@ export class TenantInstance {
       }
     }
     const traces = [...byTrace.values()];
-    const readBatch = (at: number): Promise<Uint8Array[][]> | null => (at < traces.length ? readTaken(traces.slice(at, at + READ_BATCH_TRACES)) : null);
+    // Two batches in turn: one read ahead while the other is visited. Visitors keep no segment
+    // past their call, so a batch's memory is reused once it is visited.
+    const arenas = [new ReadArena(), new ReadArena()];
+    const readBatch = (at: number): Promise<Uint8Array[][]> | null => {
+      if (at >= traces.length) return null;
+      const arena = arenas[(at / READ_BATCH_TRACES) % 2]!;
+      arena.reset();
+      return readTaken(traces.slice(at, at + READ_BATCH_TRACES), arena);
+    };
     let next: Promise<Uint8Array[][]> | null = null;
     try {
       next = readBatch(0);

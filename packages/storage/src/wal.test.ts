@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { TraceSegment } from '@andante/model';
-import { Wal, WalFile, WalReader, replayWalFile } from './wal.js';
+import { ReadArena, Wal, WalFile, WalReader, replayWalFile } from './wal.js';
 
 function segment(n: number, size = 50): TraceSegment {
   const traceId = new Uint8Array(16);
@@ -70,6 +70,15 @@ describe('WAL', () => {
     const got = await reader.readMany(order.flatMap((i) => [offsets[i]!, all[i]!.bytes.byteLength]));
     expect(got).toEqual(order.map((i) => all[i]!.bytes));
     expect(reads).toHaveBeenCalledTimes(2);
+
+    // Into an arena: after a reset the next reads reuse its memory.
+    const arena = new ReadArena();
+    const once = await reader.readMany([offsets[5]!, all[5]!.bytes.byteLength], arena);
+    expect(once[0]).toEqual(all[5]!.bytes);
+    arena.reset();
+    const again = await reader.readMany([offsets[6]!, all[6]!.bytes.byteLength, offsets[7]!, all[7]!.bytes.byteLength], arena);
+    expect(again).toEqual([all[6]!.bytes, all[7]!.bytes]);
+    expect(again[0]!.buffer).toBe(once[0]!.buffer);
     reader.release();
     await reader.retire();
     await file.close();

@@ -168,10 +168,8 @@ export class WalReader {
   }
 
   /** `length` bytes at `offset`; a short read (a file changed under it) throws. Call between acquire() and release(). */
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    // Not zero-filled first: every byte is read into. A plain Uint8Array, as segments are elsewhere.
-    const unfilled = Buffer.allocUnsafe(length);
-    const buf = new Uint8Array(unfilled.buffer, unfilled.byteOffset, length);
+  async read(offset: number, length: number, arena?: ReadArena): Promise<Uint8Array> {
+    const buf = arena ? arena.take(length) : unfilledBytes(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);
@@ -184,9 +182,10 @@ export class WalReader {
   /**
    * The bytes of every `[offset, length]` pair of `ranges`, in their order. Ranges lying close
    * together in the file are read with one call (a scan's traces were mostly appended one after
-   * another); the results are views into that read's buffer. Call between acquire() and release().
+   * another); the results are views into that read's buffer, taken from `arena` if given. Call
+   * between acquire() and release().
    */
-  async readMany(ranges: readonly number[]): Promise<Uint8Array[]> {
+  async readMany(ranges: readonly number[], arena?: ReadArena): Promise<Uint8Array[]> {
     const count = ranges.length / 2;
     const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => ranges[2 * a]! - ranges[2 * b]!);
     const out = new Array<Uint8Array>(count);
@@ -203,7 +202,7 @@ export class WalReader {
       }
       const members = order.slice(i, j);
       reads.push(
-        this.read(start, end - start).then((buf) => {
+        this.read(start, end - start, arena).then((buf) => {
           for (const k of members) out[k] = buf.subarray(ranges[2 * k]! - start, ranges[2 * k]! - start + ranges[2 * k + 1]!);
         }),
       );
@@ -216,6 +215,38 @@ export class WalReader {
   private close(): Promise<void> {
     this.closing ??= this.fh.close();
     return this.closing;
+  }
+}
+
+/** Bytes not zero-filled first (every byte is read into); a plain Uint8Array, as segments are elsewhere. */
+function unfilledBytes(length: number): Uint8Array {
+  const unfilled = Buffer.allocUnsafe(length);
+  return new Uint8Array(unfilled.buffer, unfilled.byteOffset, length);
+}
+
+/**
+ * Memory for reads whose results are all dropped before it is used again (a scan's batch of
+ * traces, visited and let go): `reset` makes its bytes free for the next batch, so a scan does not
+ * allocate (and fault in) fresh memory for every trace it reads.
+ */
+export class ReadArena {
+  private chunk: Uint8Array = new Uint8Array(0);
+  private used = 0;
+
+  take(length: number): Uint8Array {
+    if (this.used + length > this.chunk.length) {
+      // Views already handed out keep the old chunk until they are dropped.
+      this.chunk = unfilledBytes(Math.max(length, 2 * this.chunk.length, 1024 * 1024));
+      this.used = 0;
+    }
+    const bytes = this.chunk.subarray(this.used, this.used + length);
+    this.used += length;
+    return bytes;
+  }
+
+  /** Every view taken so far is dropped: their bytes are reused. */
+  reset(): void {
+    this.used = 0;
   }
 }
 
