@@ -99,15 +99,15 @@ export class Ingester implements IngesterClient {
       else (await this.instance(rec.tenantId)).restoreFlushed(rec.meta, rec.flushedMs, rec.path);
     }
     for (const entry of leftBehind) {
-      const { segments, offsets, truncatedBytes } = await replayWalFile(entry.path);
-      if (segments.length === 0) {
+      const { records, truncatedBytes } = await replayWalFile(entry.path);
+      if (records.length === 0) {
         await this.wal.removeFile(entry.path); // a head block that never received data
         continue;
       }
       const inst = await this.instance(entry.tenantId);
-      await inst.recover(entry.path, segments, offsets);
-      this.metrics.walReplayedSegments.inc(segments.length);
-      this.deps.logger.info('replayed WAL', { tenant: entry.tenantId, block: entry.blockId, segments: segments.length, truncatedBytes });
+      await inst.recover(entry.path, records);
+      this.metrics.walReplayedSegments.inc(records.length);
+      this.deps.logger.info('replayed WAL', { tenant: entry.tenantId, block: entry.blockId, segments: records.length, truncatedBytes });
     }
     this.timer = setInterval(() => void this.sweep(), this.deps.cfg.flushCheckPeriodMs);
     this.timer.unref();

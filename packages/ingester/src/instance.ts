@@ -51,6 +51,7 @@ import {
   ReadArena,
   WalReader,
   type WalFile,
+  type WalRecord,
 } from '@andante/storage';
 import type { IngesterConfig } from './config.js';
 import type { IngesterMetrics } from './metrics.js';
@@ -115,19 +116,33 @@ class SegmentBlock {
   ) {}
 
   add(seg: TraceSegment, nowMs: number): TraceEntry {
-    const key = bytesToHex(seg.traceId);
+    const entry = this.entry(seg.traceId, nowMs);
+    entry.segments.push(seg.bytes);
+    entry.bytes += seg.bytes.byteLength;
+    this.bytes += seg.bytes.byteLength;
+    return entry;
+  }
+
+  /** A segment already in the block's WAL file (a replayed one), known by its place there. */
+  addWritten(traceId: Uint8Array, offset: number, length: number, nowMs: number): TraceEntry {
+    const entry = this.entry(traceId, nowMs);
+    entry.ranges.push(offset, length);
+    entry.bytes += length;
+    this.bytes += length;
+    return entry;
+  }
+
+  private entry(traceId: Uint8Array, nowMs: number): TraceEntry {
+    const key = bytesToHex(traceId);
     let entry = this.traces.get(key);
     if (!entry) {
       // A copy: the pushed ID is a view into the export's buffer, which it would keep alive after the
       // block's segments leave memory.
-      entry = { traceId: Uint8Array.prototype.slice.call(seg.traceId), home: this, segments: [], ranges: [], bytes: 0, lastAppendMs: nowMs, live: true };
+      entry = { traceId: Uint8Array.prototype.slice.call(traceId), home: this, segments: [], ranges: [], bytes: 0, lastAppendMs: nowMs, live: true };
       this.traces.set(key, entry);
     }
-    entry.segments.push(seg.bytes);
-    entry.bytes += seg.bytes.byteLength;
     entry.lastAppendMs = nowMs;
     entry.live = true;
-    this.bytes += seg.bytes.byteLength;
     return entry;
   }
 }
@@ -279,17 +294,13 @@ export class TenantInstance {
    * a new block ID: the previous run may have written (part of) it already, and a reader may hold
    * that block's footer, so its objects are never rewritten with other bytes.
    */
-  async recover(walPath: string, segments: readonly TraceSegment[], offsets: readonly number[]): Promise<void> {
+  async recover(walPath: string, records: readonly WalRecord[]): Promise<void> {
     const block = new SegmentBlock(newBlockId(), Date.now(), null, walPath);
+    // Read from its file, as any sealed block: none of it is held in memory. A file that cannot be
+    // opened fails the start (the WAL is kept for the next).
+    block.reader = await WalReader.open(walPath);
     const now = Date.now();
-    segments.forEach((seg, i) => {
-      const entry = block.add(seg, now);
-      entry.live = false;
-      entry.ranges.push(offsets[i]!, seg.bytes.byteLength);
-    });
-    // Read from the file from here on, as any sealed block.
-    block.reader = await this.openReader(block);
-    if (block.reader !== null) for (const entry of block.traces.values()) entry.segments = [];
+    for (const rec of records) block.addWritten(rec.traceId, rec.offset, rec.length, now).live = false;
     this.deps.unflushed.add(block.bytes);
     this.completing.push(block);
   }

@@ -1,4 +1,5 @@
 export { ReadArena, Wal, WalFile, WalReader, replayWalFile } from './wal.js';
+export type { WalRecord } from './wal.js';
 export type { WalReplay, WalEntry, FlushedRecord } from './wal.js';
 export { defaultBlockConfig, resolveBlockConfig } from './block-config.js';
 export type { BlockConfig } from './block-config.js';

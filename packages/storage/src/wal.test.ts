@@ -18,6 +18,18 @@ function segment(n: number, size = 50): TraceSegment {
   };
 }
 
+/** Replays a WAL file and reads each segment's bytes back where the replay says they lie. */
+async function replaySegments(path: string): Promise<{ segments: TraceSegment[]; truncatedBytes: number }> {
+  const { records, truncatedBytes } = await replayWalFile(path);
+  const reader = await WalReader.open(path);
+  reader.acquire();
+  const bytes = await reader.readMany(records.flatMap((r) => [r.offset, r.length]));
+  reader.release();
+  await reader.retire();
+  const segments = records.map(({ traceId, startTimeUnixNano, endTimeUnixNano, spanCount }, i) => ({ traceId, bytes: bytes[i]!, spanCount, startTimeUnixNano, endTimeUnixNano }));
+  return { segments, truncatedBytes };
+}
+
 describe('WAL', () => {
   it('says where each appended segment lies, and a WalReader reads them back while open, after the file is deleted too', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wal-'));
@@ -91,7 +103,7 @@ describe('WAL', () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => file.append([segment(i), segment(i + 100, 3)])));
     await file.close();
 
-    const { segments, truncatedBytes } = await replayWalFile(file.path);
+    const { segments, truncatedBytes } = await replaySegments(file.path);
     expect(truncatedBytes).toBe(0);
     expect(segments).toHaveLength(100);
     const byId = new Map(segments.map((s) => [s.traceId[15], s]));
@@ -109,8 +121,9 @@ describe('WAL', () => {
     // A record header that promises more bytes than follow, as a crash mid-write leaves.
     await appendFile(file.path, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 9, 9]));
 
-    const { segments, truncatedBytes } = await replayWalFile(file.path);
+    const { segments, truncatedBytes } = await replaySegments(file.path);
     expect(segments.map((s) => s.traceId[15])).toEqual([1, 2]);
+    expect(segments[1]).toEqual(segment(2));
     expect(truncatedBytes).toBe(10);
     expect((await stat(file.path)).size).toBe(goodSize);
   });
@@ -129,7 +142,21 @@ describe('WAL', () => {
     const fh = await open(file.path, 'r+');
     await fh.write(Buffer.from([0xff]), 0, 1, size - 1);
     await fh.close();
-    const { segments } = await replayWalFile(file.path);
+    const { segments } = await replaySegments(file.path);
     expect(segments.map((s) => s.traceId[15])).toEqual([1]);
+  });
+
+  it('replays a file larger than its read chunk, records across chunk ends and one larger than a chunk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wal-'));
+    const file = await WalFile.open(join(dir, 'x.wal'));
+    // ~12 MiB of 100 kB records (the 8 MiB chunk ends inside one), then a 9 MiB record, then more.
+    const segs = [...Array.from({ length: 120 }, (_, i) => segment(i % 200, 100_003)), segment(200, 9 * 1024 * 1024), ...Array.from({ length: 30 }, (_, i) => segment(i, 77))];
+    await file.append(segs);
+    await file.close();
+    const { segments, truncatedBytes } = await replaySegments(file.path);
+    expect(truncatedBytes).toBe(0);
+    // Compared as bytes: a deep equality over 21 MB of typed arrays would take minutes.
+    expect(segments.map((x) => [x.traceId[15], x.bytes.byteLength])).toEqual(segs.map((x) => [x.traceId[15], x.bytes.byteLength]));
+    expect(segments.every((x, i) => Buffer.compare(x.bytes, segs[i]!.bytes) === 0)).toBe(true);
   });
 });

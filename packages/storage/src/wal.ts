@@ -8,7 +8,7 @@
 // A torn tail (short record or CRC mismatch) can only come from a write that was never
 // acknowledged; replay stops there and truncates it.
 
-import { open, readdir, readFile, rename, rm, mkdir, truncate, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { BlockMeta, TraceSegment } from '@andante/model';
@@ -290,41 +290,80 @@ function encodeRecordHeader(seg: TraceSegment): Buffer {
   return head;
 }
 
+/** A segment found in a WAL file: its record's fields, and where its bytes lie (for a WalReader). */
+export interface WalRecord {
+  traceId: Uint8Array;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  spanCount: number;
+  /** Offset of the segment's bytes in the file, as `WalFile.append` reported it. */
+  offset: number;
+  length: number;
+}
+
 export interface WalReplay {
-  segments: TraceSegment[];
-  /** Where each segment's bytes lie in the file, as `WalFile.append` reports them. */
-  offsets: number[];
+  records: WalRecord[];
   /** Bytes of a torn tail that were dropped (never acknowledged). */
   truncatedBytes: number;
 }
 
-/** Reads every intact record of a WAL file and truncates a torn tail in place. */
+/** How much of a WAL file a replay reads at a time (more only for a larger record). */
+const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Checks every record of a WAL file and truncates a torn tail in place. Reads the file a chunk at a
+ * time and keeps no segment bytes: a replayed block is read from its file like any sealed one, so a
+ * restart with a large WAL does not need it in memory.
+ */
 export async function replayWalFile(path: string): Promise<WalReplay> {
-  const data = await readFile(path);
-  const segments: TraceSegment[] = [];
-  const offsets: number[] = [];
-  let pos = 0;
-  while (pos + HEADER_BYTES <= data.length) {
-    const payloadLength = data.readUInt32LE(pos);
-    const crc = data.readUInt32LE(pos + 4);
-    const start = pos + HEADER_BYTES;
-    const end = start + payloadLength;
-    if (payloadLength < FIXED_PAYLOAD_BYTES || end > data.length) break;
-    const payload = data.subarray(start, end);
-    if (crc32(payload) !== crc) break;
-    segments.push({
-      traceId: new Uint8Array(payload.subarray(0, 16)),
-      startTimeUnixNano: payload.readBigUInt64LE(16),
-      endTimeUnixNano: payload.readBigUInt64LE(24),
-      spanCount: payload.readUInt32LE(32),
-      bytes: new Uint8Array(payload.subarray(FIXED_PAYLOAD_BYTES)),
-    });
-    offsets.push(start + FIXED_PAYLOAD_BYTES);
-    pos = end;
+  const fh = await open(path, 'r+');
+  try {
+    const { size } = await fh.stat();
+    const records: WalRecord[] = [];
+    let buf = Buffer.allocUnsafe(Math.max(HEADER_BYTES, Math.min(REPLAY_CHUNK_BYTES, size)));
+    let bufStart = 0; // file offset of buf[0]
+    let bufLength = 0; // bytes of buf read from the file
+    let pos = 0; // file offset of the next record
+    /** Makes buf hold the file's bytes [pos, pos + need); false if the file ends first. */
+    const hold = async (need: number): Promise<boolean> => {
+      if (pos + need > size) return false;
+      if (pos + need <= bufStart + bufLength) return true;
+      const kept = bufStart + bufLength - pos;
+      const into = need > buf.length ? Buffer.allocUnsafe(Math.max(need, 2 * buf.length)) : buf;
+      buf.copy(into, 0, pos - bufStart, pos - bufStart + kept);
+      buf = into;
+      bufStart = pos;
+      bufLength = kept;
+      while (bufLength < buf.length && bufStart + bufLength < size) {
+        const { bytesRead } = await fh.read(buf, bufLength, Math.min(buf.length - bufLength, size - bufStart - bufLength), bufStart + bufLength);
+        if (bytesRead === 0) break;
+        bufLength += bytesRead;
+      }
+      return pos + need <= bufStart + bufLength;
+    };
+    while (await hold(HEADER_BYTES)) {
+      const payloadLength = buf.readUInt32LE(pos - bufStart);
+      const crc = buf.readUInt32LE(pos - bufStart + 4);
+      if (payloadLength < FIXED_PAYLOAD_BYTES || !(await hold(HEADER_BYTES + payloadLength))) break;
+      const start = pos - bufStart + HEADER_BYTES;
+      const payload = buf.subarray(start, start + payloadLength);
+      if (crc32(payload) !== crc) break;
+      records.push({
+        traceId: new Uint8Array(payload.subarray(0, 16)),
+        startTimeUnixNano: payload.readBigUInt64LE(16),
+        endTimeUnixNano: payload.readBigUInt64LE(24),
+        spanCount: payload.readUInt32LE(32),
+        offset: pos + HEADER_BYTES + FIXED_PAYLOAD_BYTES,
+        length: payloadLength - FIXED_PAYLOAD_BYTES,
+      });
+      pos += HEADER_BYTES + payloadLength;
+    }
+    const truncatedBytes = size - pos;
+    if (truncatedBytes > 0) await fh.truncate(pos);
+    return { records, truncatedBytes };
+  } finally {
+    await fh.close();
   }
-  const truncatedBytes = data.length - pos;
-  if (truncatedBytes > 0) await truncate(path, pos);
-  return { segments, offsets, truncatedBytes };
 }
 
 export interface WalEntry {
