@@ -2,13 +2,14 @@
 // compaction. It runs on a pool of worker threads so the event loop keeps acknowledging pushes
 // and answering queries while a large block is written.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { TraceDecodeCache, combineTraces, compareBytes, decodeTrace } from '@andante/model';
 import type { BlockConfig } from './block-config.js';
 import { BlockWriter, encodeBlock, type EncodedBlock, type TraceEntry } from './block-encode.js';
 import { WorkerPool } from '@andante/model';
 import { sortedByIdInTurns } from './trace-order.js';
+import { readRangesSync } from './wal.js';
 import type { Worker } from 'node:worker_threads';
 
 /** One trace as an ingester holds it: tempopb.Trace segments, concatenable. */
@@ -86,21 +87,7 @@ export class SegmentBlockWriter {
   private read(ranges: readonly number[]): Uint8Array {
     if (this.header.walPath === undefined) throw new Error('a trace came as WAL ranges for a job without a WAL file');
     this.wal ??= openSync(this.header.walPath, 'r');
-    let size = 0;
-    for (let i = 1; i < ranges.length; i += 2) size += ranges[i]!;
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (let i = 0; i < ranges.length; i += 2) {
-      const length = ranges[i + 1]!;
-      let done = 0;
-      while (done < length) {
-        const n = readSync(this.wal, out, at + done, length - done, ranges[i]! + done);
-        if (n === 0) throw new Error(`WAL ${this.header.walPath}: ${length} bytes at ${ranges[i]} run past its end`);
-        done += n;
-      }
-      at += length;
-    }
-    return out;
+    return readRangesSync(this.wal, this.header.walPath, ranges);
   }
 }
 
@@ -262,7 +249,9 @@ class InlineEncodeStream implements BlockEncodeStream {
     }
   }
 
-  abort(): void {}
+  abort(): void {
+    this.writer.close();
+  }
 }
 
 /** The stream of a threaded pool: traces are packed into chunks and posted as the worker takes them. */

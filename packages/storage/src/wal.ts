@@ -8,6 +8,7 @@
 // A torn tail (short record or CRC mismatch) can only come from a write that was never
 // acknowledged; replay stops there and truncates it.
 
+import { readSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -173,7 +174,7 @@ export class WalReader {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);
-      if (bytesRead === 0) throw new Error(`WAL ${this.path}: ${length} bytes at ${offset} run past its end`);
+      if (bytesRead === 0) throw pastEnd(this.path, offset, length);
       done += bytesRead;
     }
     return buf;
@@ -216,6 +217,31 @@ export class WalReader {
     this.closing ??= this.fh.close();
     return this.closing;
   }
+}
+
+function pastEnd(path: string, offset: number, length: number): Error {
+  return new Error(`WAL ${path}: ${length} bytes at ${offset} run past its end`);
+}
+
+/**
+ * The bytes of `ranges` ([offset, length] pairs) of the WAL file open as `fd`, concatenated, read
+ * synchronously: for a thread that does nothing else meanwhile (an encoder worker).
+ */
+export function readRangesSync(fd: number, path: string, ranges: readonly number[]): Uint8Array {
+  let size = 0;
+  for (let i = 1; i < ranges.length; i += 2) size += ranges[i]!;
+  const out = unfilledBytes(size);
+  let at = 0;
+  for (let i = 0; i < ranges.length; i += 2) {
+    const length = ranges[i + 1]!;
+    for (let done = 0; done < length; ) {
+      const n = readSync(fd, out, at + done, length - done, ranges[i]! + done);
+      if (n === 0) throw pastEnd(path, ranges[i]!, length);
+      done += n;
+    }
+    at += length;
+  }
+  return out;
 }
 
 /** Bytes not zero-filled first (every byte is read into); a plain Uint8Array, as segments are elsewhere. */
